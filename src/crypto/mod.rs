@@ -1,0 +1,29 @@
+//! The cryptographic building blocks (specs/protocol.md §3–§6).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`transcript`] | domain labels and merlin helpers |
+//! | [`batch`] | random-linear-combination verification in one multiscalar multiplication |
+//! | [`schnorr`] | generic proofs of linear relations, Schnorr signatures |
+//! | [`elgamal`] | ElGamal encryption over Ristretto |
+//! | [`acl`] | the ACL blind signature with attributes, commitment form |
+//! | [`range`] | the aggregated Bulletproofs range proof for hidden expiry |
+//! | [`secret`] | zeroizing secret-scalar wrapper |
+//!
+//! Verification failures are deliberately opaque ([`VerifyError`]): the
+//! caller learns that something did not verify, not which equation.
+
+pub mod acl;
+pub mod batch;
+pub mod elgamal;
+pub mod range;
+pub mod schnorr;
+pub mod secret;
+pub mod transcript;
+
+/// A proof, signature or equation did not verify.
+///
+/// Deliberately carries no detail about which check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("verification failed")]
+pub struct VerifyError;

@@ -1,0 +1,206 @@
+//! Fiat–Shamir transcripts: every domain-separation label of the protocol and
+//! the typed helpers that append faircash values to a merlin transcript.
+//!
+//! The labels are versioned with the protocol (`faircash/v1`), not with the
+//! crate. Each [`labels`] constant is used by exactly one transcript or hash;
+//! a test checks that no two are equal. Only the protocol layer (and the
+//! hashing helpers here) call [`Transcript::new`]; proof code takes
+//! `&mut Transcript` and the caller has already bound `params_id` and the
+//! protocol context.
+
+use curve25519_dalek::scalar::Scalar;
+use merlin::Transcript;
+
+use crate::encoding::Point;
+
+/// The protocol version label, kept apart from the crate's semver.
+pub const PROTOCOL_VERSION: &str = "faircash/v1";
+
+/// Domain-separation labels, one per transcript or hash.
+pub mod labels {
+    /// `params_id`: the hash of the version string and every generator.
+    pub const PARAMS_ID: &[u8] = b"faircash/v1/params-id";
+    /// Hash-to-group input prefix of the per-key ACL generator `z_k`.
+    pub const ABE_Z: &[u8] = b"faircash/v1/abe-z";
+    /// Identifier of a denomination key.
+    pub const KEY_ID: &[u8] = b"faircash/v1/key-id";
+    /// `keyset_id`: the hash of a keyset document.
+    pub const KEYSET_ID: &[u8] = b"faircash/v1/keyset-id";
+    /// The bank master key's signature on a keyset document.
+    pub const KEYSET_SIGNATURE: &[u8] = b"faircash/v1/keyset-signature";
+    /// Account identifier of a user (from `I`).
+    pub const USER_ACCOUNT_ID: &[u8] = b"faircash/v1/user-account-id";
+    /// Account identifier of a merchant (from `M`).
+    pub const MERCHANT_ACCOUNT_ID: &[u8] = b"faircash/v1/merchant-account-id";
+    /// Registration proof of knowledge of `u`.
+    pub const USER_REGISTRATION: &[u8] = b"faircash/v1/user-registration";
+    /// Registration proof of knowledge of `m`.
+    pub const MERCHANT_REGISTRATION: &[u8] = b"faircash/v1/merchant-registration";
+    /// The withdrawal request proof `pi_W`.
+    pub const WITHDRAW_PROOF: &[u8] = b"faircash/v1/withdraw-proof";
+    /// The ACL signature challenge `H_acl`.
+    pub const ACL_CHALLENGE: &[u8] = b"faircash/v1/acl-challenge";
+    /// `coin_id` = `m`: the hash of a coin body.
+    pub const COIN_ID: &[u8] = b"faircash/v1/coin-id";
+    /// Derivation of the fixed spend-proof nonces at withdrawal.
+    pub const SPEND_NONCES: &[u8] = b"faircash/v1/spend-nonces";
+    /// Derivation of the user's blinding factors at withdrawal.
+    pub const ACL_BLINDING: &[u8] = b"faircash/v1/acl-blinding";
+    /// Derivation of the bank's signing nonces for one session.
+    pub const ACL_SIGNER_NONCES: &[u8] = b"faircash/v1/acl-signer-nonces";
+    /// The payment transcript (coins, range proof, spend challenges).
+    pub const PAYMENT: &[u8] = b"faircash/v1/payment";
+    /// Digest of a payment request `P`.
+    pub const PAYMENT_REQUEST_ID: &[u8] = b"faircash/v1/payment-request-id";
+    /// Digest of a whole payment (the stored transcript's name).
+    pub const PAYMENT_DIGEST: &[u8] = b"faircash/v1/payment-digest";
+    /// The merchant's signature on a deposit request.
+    pub const DEPOSIT_SIGNATURE: &[u8] = b"faircash/v1/deposit-signature";
+    /// Generic Schnorr signature transcript (the message digest names its use).
+    pub const SCHNORR_SIGNATURE: &[u8] = b"faircash/v1/schnorr-signature";
+    /// The TTP's Chaum–Pedersen proof of correct decryption.
+    pub const TRACE_DECRYPTION: &[u8] = b"faircash/v1/trace-decryption";
+    /// The warrant issuer's signature on a warrant.
+    pub const WARRANT_SIGNATURE: &[u8] = b"faircash/v1/warrant-signature";
+    /// Digest of a warrant.
+    pub const WARRANT_ID: &[u8] = b"faircash/v1/warrant-digest";
+    /// The TTP's signature on a trace result.
+    pub const TRACE_RESULT_SIGNATURE: &[u8] = b"faircash/v1/trace-result-signature";
+    /// Digest of a traced record.
+    pub const TRACE_RECORD: &[u8] = b"faircash/v1/trace-record";
+    /// One entry of the TTP's hash-chained audit log.
+    pub const TRACE_LOG_ENTRY: &[u8] = b"faircash/v1/trace-log-entry";
+    /// The TTP's signature on its log head.
+    pub const TRACE_LOG_HEAD: &[u8] = b"faircash/v1/trace-log-head";
+    /// Signature of an account holder on a bank request.
+    pub const ACCOUNT_REQUEST_SIGNATURE: &[u8] = b"faircash/v1/account-request-signature";
+
+    /// Every label above, for the uniqueness test.
+    pub const ALL: &[&[u8]] = &[
+        PARAMS_ID,
+        ABE_Z,
+        KEY_ID,
+        KEYSET_ID,
+        KEYSET_SIGNATURE,
+        USER_ACCOUNT_ID,
+        MERCHANT_ACCOUNT_ID,
+        USER_REGISTRATION,
+        MERCHANT_REGISTRATION,
+        WITHDRAW_PROOF,
+        ACL_CHALLENGE,
+        COIN_ID,
+        SPEND_NONCES,
+        ACL_BLINDING,
+        ACL_SIGNER_NONCES,
+        PAYMENT,
+        PAYMENT_REQUEST_ID,
+        PAYMENT_DIGEST,
+        DEPOSIT_SIGNATURE,
+        SCHNORR_SIGNATURE,
+        TRACE_DECRYPTION,
+        WARRANT_SIGNATURE,
+        WARRANT_ID,
+        TRACE_RESULT_SIGNATURE,
+        TRACE_RECORD,
+        TRACE_LOG_ENTRY,
+        TRACE_LOG_HEAD,
+        ACCOUNT_REQUEST_SIGNATURE,
+    ];
+
+    /// Hash-to-group labels of the independent generators.
+    pub const GENERATORS: &[(&str, &[u8])] = &[
+        ("h", b"faircash/v1/gen/h"),
+        ("H0", b"faircash/v1/gen/H0"),
+        ("Hu", b"faircash/v1/gen/Hu"),
+        ("Hs", b"faircash/v1/gen/Hs"),
+        ("Ht", b"faircash/v1/gen/Ht"),
+        ("Ps", b"faircash/v1/gen/Ps"),
+    ];
+}
+
+/// Typed helpers on a merlin transcript.
+pub trait FaircashTranscript {
+    /// Appends a point's canonical encoding.
+    fn append_point(&mut self, label: &'static [u8], p: &Point);
+    /// Appends a point after checking it is not the identity.
+    fn validate_and_append_point(
+        &mut self,
+        label: &'static [u8],
+        p: &Point,
+    ) -> Result<(), crate::crypto::VerifyError>;
+    /// Appends a scalar's canonical encoding.
+    fn append_scalar(&mut self, label: &'static [u8], s: &Scalar);
+    /// Draws a uniformly distributed scalar (64 bytes reduced mod `q`).
+    fn challenge_scalar(&mut self, label: &'static [u8]) -> Scalar;
+    /// Draws 32 bytes, used as a digest.
+    fn challenge_digest(&mut self, label: &'static [u8]) -> [u8; 32];
+}
+
+impl FaircashTranscript for Transcript {
+    fn append_point(&mut self, label: &'static [u8], p: &Point) {
+        self.append_message(label, p.as_bytes());
+    }
+
+    fn validate_and_append_point(
+        &mut self,
+        label: &'static [u8],
+        p: &Point,
+    ) -> Result<(), crate::crypto::VerifyError> {
+        if p.is_identity() {
+            return Err(crate::crypto::VerifyError);
+        }
+        self.append_point(label, p);
+        Ok(())
+    }
+
+    fn append_scalar(&mut self, label: &'static [u8], s: &Scalar) {
+        self.append_message(label, s.as_bytes());
+    }
+
+    fn challenge_scalar(&mut self, label: &'static [u8]) -> Scalar {
+        let mut wide = [0u8; 64];
+        self.challenge_bytes(label, &mut wide);
+        Scalar::from_bytes_mod_order_wide(&wide)
+    }
+
+    fn challenge_digest(&mut self, label: &'static [u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        self.challenge_bytes(label, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::labels;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_domain_label_is_unique() {
+        let mut seen = HashSet::new();
+        for l in labels::ALL {
+            assert!(
+                seen.insert(*l),
+                "duplicate label {}",
+                String::from_utf8_lossy(l)
+            );
+        }
+        for (_, l) in labels::GENERATORS {
+            assert!(
+                seen.insert(*l),
+                "duplicate label {}",
+                String::from_utf8_lossy(l)
+            );
+        }
+    }
+
+    #[test]
+    fn every_label_is_versioned() {
+        for l in labels::ALL
+            .iter()
+            .chain(labels::GENERATORS.iter().map(|(_, l)| l))
+        {
+            assert!(l.starts_with(b"faircash/v1/"));
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! Keys and the keyset document (specs/protocol.md §4).
+//!
+//! The bank holds one ACL key per denomination (powers of two of the base
+//! unit). Keys are published in a keyset document that also names the TTP
+//! key, the coin validity and the maximal deposit delay; the bank's master
+//! Schnorr key signs it, and `keyset_id` is its hash. Each keyset names the
+//! previous one, so the bank's keysets form one append-only list that every
+//! wallet and merchant can check (a bank handing a user a keyset of its own
+//! would have to fork that list; see specs/security.md).
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use merlin::Transcript;
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha512;
+
+use crate::crypto::acl::AclPublicKey;
+use crate::crypto::schnorr::{Signature, SigningKey};
+use crate::crypto::secret::SecretScalar;
+use crate::crypto::transcript::{labels, FaircashTranscript};
+use crate::encoding::{define_id, Point};
+use crate::params::{Params, ParamsId};
+use crate::time::Day;
+
+define_id!(
+    /// Identifier of a denomination key.
+    KeyId,
+    16
+);
+define_id!(
+    /// Identifier of a keyset document (its hash).
+    KeysetId,
+    32
+);
+define_id!(
+    /// Identifier of a bank account, derived from its public key.
+    AccountId,
+    16
+);
+
+/// Most denomination keys in one keyset.
+pub const MAX_KEYS_PER_KEYSET: usize = 64;
+
+/// The days a key may be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyWindows {
+    /// First day of withdrawals.
+    pub withdraw_from: Day,
+    /// Last day of withdrawals.
+    pub withdraw_until: Day,
+    /// Last day a coin of this key can be spent: `withdraw_until + validity`.
+    pub spend_until: Day,
+    /// Last day a coin of this key can be deposited:
+    /// `spend_until + max_deposit_delay`.
+    pub deposit_until: Day,
+}
+
+/// The coin validity policy of a keyset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysetPolicy {
+    /// A coin withdrawn on day `R` expires on day `t = R + validity_days`.
+    pub validity_days: u32,
+    /// A payment made on day `D` must be deposited by day
+    /// `D + max_deposit_delay_days`.
+    pub max_deposit_delay_days: u32,
+}
+
+impl KeysetPolicy {
+    /// The expiry day of a coin withdrawn on `day`.
+    pub fn expiry_for(&self, day: Day) -> Day {
+        day.plus(self.validity_days)
+    }
+}
+
+impl Default for KeysetPolicy {
+    fn default() -> Self {
+        KeysetPolicy {
+            validity_days: 90,
+            max_deposit_delay_days: 14,
+        }
+    }
+}
+
+/// One denomination key as published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenominationKey {
+    /// Its identifier.
+    pub key_id: KeyId,
+    /// The value of a coin under this key, a power of two of the base unit.
+    pub value: u64,
+    /// `y_k = x_k·G`.
+    pub y: Point,
+    /// `z_k`, hashed to the group from the rest of this description.
+    pub z: Point,
+    /// When it may be used.
+    pub windows: KeyWindows,
+}
+
+impl DenominationKey {
+    /// The ACL public key `(key_id, y, z)`.
+    pub fn acl(&self) -> AclPublicKey {
+        AclPublicKey {
+            key_id: self.key_id,
+            y: self.y,
+            z: self.z,
+        }
+    }
+
+    fn derive_id(params_id: &ParamsId, y: &Point, value: u64, w: &KeyWindows) -> KeyId {
+        let mut t = Transcript::new(labels::KEY_ID);
+        t.append_message(b"params-id", params_id.as_bytes());
+        t.append_point(b"y", y);
+        t.append_u64(b"value", value);
+        append_windows(&mut t, w);
+        let d = t.challenge_digest(b"key-id");
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&d[..16]);
+        KeyId(id)
+    }
+
+    fn derive_z(
+        params_id: &ParamsId,
+        key_id: &KeyId,
+        y: &Point,
+        value: u64,
+        w: &KeyWindows,
+    ) -> Point {
+        // Fixed-size fields in a fixed order, after a length-prefixed label.
+        let mut input = Vec::with_capacity(160);
+        input.extend_from_slice(&(labels::ABE_Z.len() as u64).to_le_bytes());
+        input.extend_from_slice(labels::ABE_Z);
+        input.extend_from_slice(params_id.as_bytes());
+        input.extend_from_slice(key_id.as_bytes());
+        input.extend_from_slice(y.as_bytes());
+        input.extend_from_slice(&value.to_le_bytes());
+        for d in [
+            w.withdraw_from,
+            w.withdraw_until,
+            w.spend_until,
+            w.deposit_until,
+        ] {
+            input.extend_from_slice(&d.0.to_le_bytes());
+        }
+        Point::new(RistrettoPoint::hash_from_bytes::<Sha512>(&input))
+    }
+
+    /// Builds the published key for `y`, deriving `key_id` and `z`.
+    pub fn new(y: Point, value: u64, windows: KeyWindows) -> Self {
+        let pid = Params::get().id;
+        let key_id = Self::derive_id(&pid, &y, value, &windows);
+        let z = Self::derive_z(&pid, &key_id, &y, value, &windows);
+        DenominationKey {
+            key_id,
+            value,
+            y,
+            z,
+            windows,
+        }
+    }
+
+    /// Whether a payment made on `day` may use this key.
+    pub fn spendable_on(&self, day: Day) -> bool {
+        self.windows.withdraw_from <= day && day <= self.windows.spend_until
+    }
+
+    /// Whether a withdrawal on `day` may use this key.
+    pub fn withdrawable_on(&self, day: Day) -> bool {
+        self.windows.withdraw_from <= day && day <= self.windows.withdraw_until
+    }
+}
+
+fn append_windows(t: &mut Transcript, w: &KeyWindows) {
+    t.append_u64(b"withdraw-from", u64::from(w.withdraw_from.0));
+    t.append_u64(b"withdraw-until", u64::from(w.withdraw_until.0));
+    t.append_u64(b"spend-until", u64::from(w.spend_until.0));
+    t.append_u64(b"deposit-until", u64::from(w.deposit_until.0));
+}
+
+/// The keyset document the bank publishes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysetDocument {
+    /// The parameters the keys live in.
+    pub params_id: ParamsId,
+    /// Position in the bank's append-only keyset list, from 0.
+    pub sequence: u64,
+    /// The keyset before this one in the list (`None` for the first).
+    pub previous: Option<KeysetId>,
+    /// The bank's master public key, which signs this document.
+    pub master_key: Point,
+    /// The TTP's public key `Y_T`, under which coins escrow identities.
+    pub ttp_key: Point,
+    /// The day the keyset was issued.
+    pub issued: Day,
+    /// Coin validity and deposit delay.
+    pub policy: KeysetPolicy,
+    /// The denomination keys.
+    #[serde(
+        serialize_with = "crate::encoding::bounded::serialize",
+        deserialize_with = "crate::encoding::bounded::deserialize::<_, DenominationKey, MAX_KEYS_PER_KEYSET>"
+    )]
+    pub keys: Vec<DenominationKey>,
+}
+
+impl KeysetDocument {
+    /// `keyset_id`: the hash of every field.
+    pub fn id(&self) -> KeysetId {
+        let mut t = Transcript::new(labels::KEYSET_ID);
+        t.append_message(b"params-id", self.params_id.as_bytes());
+        t.append_u64(b"sequence", self.sequence);
+        match &self.previous {
+            Some(p) => t.append_message(b"previous", p.as_bytes()),
+            None => t.append_message(b"previous", b""),
+        }
+        t.append_point(b"master-key", &self.master_key);
+        t.append_point(b"ttp-key", &self.ttp_key);
+        t.append_u64(b"issued", u64::from(self.issued.0));
+        t.append_u64(b"validity-days", u64::from(self.policy.validity_days));
+        t.append_u64(
+            b"max-deposit-delay-days",
+            u64::from(self.policy.max_deposit_delay_days),
+        );
+        t.append_u64(b"keys", self.keys.len() as u64);
+        for k in &self.keys {
+            t.append_message(b"key-id", k.key_id.as_bytes());
+            t.append_u64(b"value", k.value);
+            t.append_point(b"y", &k.y);
+            t.append_point(b"z", &k.z);
+            append_windows(&mut t, &k.windows);
+        }
+        KeysetId(t.challenge_digest(b"keyset-id"))
+    }
+
+    /// Checks the document's internal consistency (specs/protocol.md §4.2).
+    pub fn check(&self) -> Result<(), KeysetError> {
+        let p = Params::get();
+        if self.params_id != p.id {
+            return Err(KeysetError::WrongParams);
+        }
+        if self.master_key.is_identity() || self.ttp_key.is_identity() {
+            return Err(KeysetError::IdentityKey);
+        }
+        if self.keys.is_empty() {
+            return Err(KeysetError::NoKeys);
+        }
+        if (self.sequence == 0) != self.previous.is_none() {
+            return Err(KeysetError::BadChain);
+        }
+        let mut values = std::collections::HashSet::new();
+        for (index, k) in self.keys.iter().enumerate() {
+            let bad = || KeysetError::MalformedKey { index };
+            if k.y.is_identity() || !k.value.is_power_of_two() || !values.insert(k.value) {
+                return Err(bad());
+            }
+            let w = &k.windows;
+            let spend = w.withdraw_until.0.checked_add(self.policy.validity_days);
+            let deposit = spend.and_then(|s| s.checked_add(self.policy.max_deposit_delay_days));
+            if w.withdraw_from > w.withdraw_until
+                || Some(w.spend_until.0) != spend
+                || Some(w.deposit_until.0) != deposit
+            {
+                return Err(bad());
+            }
+            let expected = DenominationKey::new(k.y, k.value, k.windows);
+            if expected.key_id != k.key_id || expected.z != k.z {
+                return Err(bad());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A keyset document with the master key's signature on its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedKeyset {
+    /// The document.
+    pub document: KeysetDocument,
+    /// The master key's signature on `keyset_id`.
+    pub signature: Signature,
+}
+
+impl SignedKeyset {
+    /// Verifies the document and its signature under `master_key` (the key the
+    /// caller trusts, not the one the document names).
+    pub fn verify(&self, master_key: &Point) -> Result<Keyset, KeysetError> {
+        if self.document.master_key != *master_key {
+            return Err(KeysetError::WrongMasterKey);
+        }
+        self.document.check()?;
+        let id = self.document.id();
+        self.signature
+            .verify(labels::KEYSET_SIGNATURE, id.as_bytes(), master_key)
+            .map_err(|_| KeysetError::BadSignature)?;
+        Ok(Keyset {
+            id,
+            signed: self.clone(),
+        })
+    }
+}
+
+/// A keyset whose signature and consistency have been checked.
+///
+/// # Invariant
+/// Constructed only by [`SignedKeyset::verify`]; `id` is the document's id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyset {
+    id: KeysetId,
+    signed: SignedKeyset,
+}
+
+impl Keyset {
+    /// `keyset_id`.
+    pub fn id(&self) -> KeysetId {
+        self.id
+    }
+    /// The document.
+    pub fn document(&self) -> &KeysetDocument {
+        &self.signed.document
+    }
+    /// The signed form, for publication.
+    pub fn signed(&self) -> &SignedKeyset {
+        &self.signed
+    }
+    /// The TTP key `Y_T`.
+    pub fn ttp_key(&self) -> &Point {
+        &self.signed.document.ttp_key
+    }
+    /// The policy.
+    pub fn policy(&self) -> &KeysetPolicy {
+        &self.signed.document.policy
+    }
+    /// The key with id `key_id`.
+    pub fn key(&self, key_id: &KeyId) -> Option<&DenominationKey> {
+        self.signed
+            .document
+            .keys
+            .iter()
+            .find(|k| k.key_id == *key_id)
+    }
+    /// The key of denomination `value`.
+    pub fn key_for_value(&self, value: u64) -> Option<&DenominationKey> {
+        self.signed.document.keys.iter().find(|k| k.value == value)
+    }
+    /// The denominations, largest first.
+    pub fn values_desc(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.signed.document.keys.iter().map(|k| k.value).collect();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v
+    }
+    /// Whether `next` directly extends this keyset in the bank's list.
+    pub fn is_followed_by(&self, next: &Keyset) -> bool {
+        next.document().previous == Some(self.id)
+            && next.document().sequence == self.document().sequence + 1
+            && next.document().master_key == self.document().master_key
+    }
+}
+
+/// Why a keyset was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeysetError {
+    /// Made for other group parameters.
+    #[error("keyset is for other parameters")]
+    WrongParams,
+    /// Not signed by the master key the caller trusts.
+    #[error("keyset names another master key")]
+    WrongMasterKey,
+    /// The signature does not verify.
+    #[error("keyset signature does not verify")]
+    BadSignature,
+    /// The master key or TTP key is the identity.
+    #[error("keyset has an identity key")]
+    IdentityKey,
+    /// No denomination keys.
+    #[error("keyset has no keys")]
+    NoKeys,
+    /// Sequence and previous-keyset link disagree.
+    #[error("keyset sequence and previous link disagree")]
+    BadChain,
+    /// A key is malformed (wrong id or `z`, not a power of two, windows off).
+    #[error("keyset key {index} is malformed")]
+    MalformedKey {
+        /// Index of the key in the document.
+        index: usize,
+    },
+}
+
+/// The bank's secret keys: the master signing key and one ACL key per
+/// denomination key ever issued.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct BankSecrets {
+    master: SigningKey,
+    denominations: Vec<(KeyId, SecretScalar)>,
+}
+
+impl std::fmt::Debug for BankSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankSecrets")
+            .field("master", &self.master.public())
+            .field("denominations", &self.denominations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a new keyset should contain.
+#[derive(Clone, Debug)]
+pub struct KeysetSpec {
+    /// Denominations as exponents: value `2^e` for each `e`.
+    pub exponents: std::ops::RangeInclusive<u32>,
+    /// First withdrawal day.
+    pub withdraw_from: Day,
+    /// Number of days withdrawals are open.
+    pub withdraw_days: u32,
+    /// Validity and deposit delay.
+    pub policy: KeysetPolicy,
+}
+
+impl BankSecrets {
+    /// A fresh master key and no denomination keys.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        BankSecrets {
+            master: SigningKey::generate(rng),
+            denominations: Vec::new(),
+        }
+    }
+
+    /// The master public key.
+    pub fn master_public(&self) -> &Point {
+        self.master.public()
+    }
+
+    /// The secret `x_k` of a denomination key.
+    pub fn denomination_secret(&self, key_id: &KeyId) -> Option<&Scalar> {
+        self.denominations
+            .iter()
+            .find(|(id, _)| id == key_id)
+            .map(|(_, x)| x.expose_secret())
+    }
+
+    /// Creates and signs the next keyset, extending `previous`.
+    pub fn issue_keyset(
+        &mut self,
+        previous: Option<&Keyset>,
+        ttp_key: Point,
+        spec: &KeysetSpec,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Keyset, KeysetError> {
+        let p = Params::get();
+        if spec.exponents.is_empty() || *spec.exponents.end() > 62 || spec.withdraw_days == 0 {
+            return Err(KeysetError::NoKeys);
+        }
+        let withdraw_until = spec.withdraw_from.plus(spec.withdraw_days - 1);
+        let spend_until = withdraw_until.plus(spec.policy.validity_days);
+        let windows = KeyWindows {
+            withdraw_from: spec.withdraw_from,
+            withdraw_until,
+            spend_until,
+            deposit_until: spend_until.plus(spec.policy.max_deposit_delay_days),
+        };
+        let mut keys = Vec::new();
+        for e in spec.exponents.clone() {
+            let x = SecretScalar::random_nonzero(rng);
+            let y = Point::new(p.g.point() * x.expose_secret());
+            let key = DenominationKey::new(y, 1u64 << e, windows);
+            self.denominations.push((key.key_id, x));
+            keys.push(key);
+        }
+        let document = KeysetDocument {
+            params_id: p.id,
+            sequence: previous.map_or(0, |k| k.document().sequence + 1),
+            previous: previous.map(|k| k.id()),
+            master_key: *self.master.public(),
+            ttp_key,
+            issued: spec.withdraw_from,
+            policy: spec.policy,
+            keys,
+        };
+        let id = document.id();
+        let signature = self
+            .master
+            .sign(labels::KEYSET_SIGNATURE, id.as_bytes(), rng);
+        SignedKeyset {
+            document,
+            signature,
+        }
+        .verify(self.master.public())
+    }
+
+    /// The master key, for signing bank statements.
+    pub fn master(&self) -> &SigningKey {
+        &self.master
+    }
+}
+
+/// A user's long-term secret `u` and identity `I = u·G`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(from = "SecretScalar", into = "SecretScalar")]
+pub struct UserKey {
+    u: SecretScalar,
+    identity: Point,
+}
+
+impl UserKey {
+    /// A fresh user key.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        Self::from(SecretScalar::random_nonzero(rng))
+    }
+    /// `I = u·G`.
+    pub fn identity(&self) -> &Point {
+        &self.identity
+    }
+    /// `u`.
+    pub fn expose_secret(&self) -> &Scalar {
+        self.u.expose_secret()
+    }
+    /// The account id the bank files this user under.
+    pub fn account_id(&self) -> AccountId {
+        user_account_id(&self.identity)
+    }
+}
+
+impl From<SecretScalar> for UserKey {
+    fn from(u: SecretScalar) -> Self {
+        let identity = Point::new(Params::get().g.point() * u.expose_secret());
+        UserKey { u, identity }
+    }
+}
+
+impl From<UserKey> for SecretScalar {
+    fn from(k: UserKey) -> Self {
+        k.u.clone()
+    }
+}
+
+impl std::fmt::Debug for UserKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserKey")
+            .field("identity", &self.identity)
+            .field("u", &"<redacted>")
+            .finish()
+    }
+}
+
+fn account_id(label: &'static [u8], key: &Point) -> AccountId {
+    let mut t = Params::get().transcript(label);
+    t.append_point(b"public-key", key);
+    let d = t.challenge_digest(b"account-id");
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&d[..16]);
+    AccountId(id)
+}
+
+/// The account id of the user with identity `I`.
+pub fn user_account_id(identity: &Point) -> AccountId {
+    account_id(labels::USER_ACCOUNT_ID, identity)
+}
+
+/// The account id of the merchant with key `M`.
+pub fn merchant_account_id(key: &Point) -> AccountId {
+    account_id(labels::MERCHANT_ACCOUNT_ID, key)
+}

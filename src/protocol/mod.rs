@@ -1,0 +1,170 @@
+//! The protocols, one module per step (specs/protocol.md §7–§9): the
+//! messages each party sends and the pure functions that build and check
+//! them. Nothing here touches storage; the [`crate::roles`] run these steps
+//! over their stores.
+//!
+//! | module | protocol |
+//! |---|---|
+//! | [`register`] | initialization: account registration |
+//! | [`withdraw`] | withdrawal (ACL issuance of one coin) |
+//! | [`pay`] | off-line payment (spend proofs, range proof) |
+//! | [`deposit`] | deposit, double-spend detection and identification |
+
+pub mod deposit;
+pub mod pay;
+pub mod register;
+pub mod withdraw;
+
+use crate::coin::CoinId;
+use crate::keys::{AccountId, KeyId, KeysetError, KeysetId};
+use crate::store::StoreError;
+use crate::time::Day;
+use crate::wire::DecodeError;
+
+pub use pay::PaymentError;
+
+/// Every way a protocol step can be refused.
+///
+/// Outcomes are not errors: a duplicate deposit or a detected double spend
+/// is a [`deposit::DepositOutcome`], not an `Error`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bytes or a document failed to decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A keyset was refused.
+    #[error(transparent)]
+    Keyset(#[from] KeysetError),
+    /// A payment was refused (structure or proofs).
+    #[error("payment refused: {0}")]
+    Payment(#[from] PaymentError),
+    /// A payment in a deposit request was refused.
+    #[error("payment {index} refused: {reason}")]
+    PaymentRefused {
+        /// Index of the payment in the request.
+        index: usize,
+        /// Why.
+        reason: PaymentError,
+    },
+    /// A proof, signature or answer did not verify.
+    #[error("{0} does not verify")]
+    InvalidProof(&'static str),
+    /// A keyset that is not on the pinned list.
+    #[error("unknown keyset {0}")]
+    UnknownKeyset(KeysetId),
+    /// A key that is not in the keyset.
+    #[error("unknown denomination key {0}")]
+    UnknownKey(KeyId),
+    /// A key used outside its window.
+    #[error("key {key_id} is not valid on day {day}")]
+    KeyNotValid {
+        /// The key.
+        key_id: KeyId,
+        /// The day.
+        day: Day,
+    },
+    /// No denomination of this value.
+    #[error("no denomination of value {0}")]
+    NoSuchDenomination(u64),
+    /// An account the bank does not know.
+    #[error("unknown account {0}")]
+    UnknownAccount(AccountId),
+    /// A user operation on a merchant account or vice versa.
+    #[error("account {0} is not of the right kind for this operation")]
+    WrongAccountKind(AccountId),
+    /// The account is frozen (double-spending evidence against it).
+    #[error("account {0} is frozen")]
+    AccountFrozen(AccountId),
+    /// Not enough money in the account.
+    #[error("insufficient balance in {account}: {balance} available, {needed} needed")]
+    InsufficientBalance {
+        /// The account.
+        account: AccountId,
+        /// Its balance.
+        balance: u64,
+        /// What the operation needs.
+        needed: u64,
+    },
+    /// The requested expiry day is not the policy's.
+    #[error("expiry day {requested} is not the bank's policy ({allowed})")]
+    ExpiryPolicy {
+        /// What the request asked for.
+        requested: Day,
+        /// What the policy gives today.
+        allowed: Day,
+    },
+    /// The attribute commitment `C` was used in an earlier withdrawal.
+    #[error("attribute commitment was used before")]
+    CommitmentReused,
+    /// Too many open withdrawal sessions for this account.
+    #[error("account has {limit} open withdrawal sessions already")]
+    SessionLimit {
+        /// The limit.
+        limit: usize,
+    },
+    /// A session id that exists with a different request.
+    #[error("session id is taken by a different request")]
+    SessionConflict,
+    /// No such withdrawal session.
+    #[error("unknown withdrawal session")]
+    UnknownSession,
+    /// The session expired before it was answered.
+    #[error("withdrawal session expired")]
+    SessionExpired,
+    /// The session was opened before the store was restored from a backup.
+    #[error("withdrawal session predates a store restore and cannot be answered")]
+    SessionFromOldEpoch,
+    /// The session already answered a different challenge.
+    #[error("session already answered a different challenge")]
+    ChallengeMismatch,
+    /// The wallet cannot make the exact amount from its coins.
+    #[error("cannot pay {amount} exactly from the coins held ({available} available)")]
+    NoExactChange {
+        /// The amount.
+        amount: u64,
+        /// The value of usable coins.
+        available: u64,
+    },
+    /// A coin expires before the payment day.
+    #[error(transparent)]
+    Range(#[from] crate::crypto::range::RangeProofError),
+    /// The payment day is outside the deposit window of the receipt day.
+    #[error("payment day {day} is outside the deposit window ending {receipt_day}")]
+    DayOutOfWindow {
+        /// The payment day `D`.
+        day: Day,
+        /// The bank's receipt day `R`.
+        receipt_day: Day,
+    },
+    /// A payment request names another merchant.
+    #[error("payment is addressed to another merchant")]
+    WrongMerchant,
+    /// A payment answering a request this merchant did not issue (or already closed).
+    #[error("payment answers no open request of this merchant")]
+    UnknownPaymentRequest,
+    /// A coin this merchant has already accepted.
+    #[error("coin {0} was already accepted by this merchant")]
+    CoinAlreadySeen(CoinId),
+    /// A coin on the coin-tracing watch list.
+    #[error("coin {0} is on the watch list")]
+    Watchlisted(CoinId),
+    /// A payment request that the wallet will not answer.
+    #[error("payment request refused: {0}")]
+    BadPaymentRequest(&'static str),
+    /// A request over a documented limit.
+    #[error("request too large: {0}")]
+    TooLarge(&'static str),
+    /// A value that would overflow.
+    #[error("amount overflow")]
+    Overflow,
+    /// The evidence does not show a double spend.
+    #[error("double-spending evidence does not hold: {0}")]
+    BadEvidence(&'static str),
+}
+
+/// A protocol result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,551 @@
+//! Off-line payment (specs/protocol.md §8).
+//!
+//! The merchant issues a [`PaymentRequest`] `P`; the wallet answers with a
+//! [`Payment`]: the coins, one aggregated range proof that no coin has
+//! expired on the payment day, and per coin the responses of its spend
+//! proof. One transcript absorbs `params_id`, `keyset_id`, `P`, the spend
+//! relation's shape, the number of coins and every coin whole; the range
+//! proof is made on it and appended; then coin `i`'s challenge is drawn.
+//!
+//! The merchant verifies with public keys only: [`verify_payment`].
+
+use curve25519_dalek::scalar::Scalar;
+use merlin::Transcript;
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+
+use super::withdraw::WalletCoin;
+use super::{Error, Result};
+use crate::coin::{spend_relation, Coin, CoinId, SpendResponses, SpendStatement};
+use crate::crypto::batch::BatchVerifier;
+use crate::crypto::elgamal::Ciphertext;
+use crate::crypto::range::{self, ExpiryOpening, ExpiryProof};
+use crate::crypto::transcript::{labels, FaircashTranscript};
+use crate::encoding::Point;
+use crate::keys::{AccountId, Keyset, KeysetId, UserKey};
+use crate::params::{Params, MAX_COINS_PER_PAYMENT};
+use crate::time::Day;
+use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
+
+/// The merchant's payment request `P`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    /// The merchant's account.
+    pub merchant_id: AccountId,
+    /// The merchant's public key `M`.
+    pub merchant_key: Point,
+    /// The amount, in base units.
+    pub amount: u64,
+    /// The payment day `D` (the merchant's clock).
+    pub day: Day,
+    /// 32 random bytes, never reused by the merchant.
+    #[serde(with = "crate::encoding::hex32")]
+    pub nonce: [u8; 32],
+    /// A digest of the order (what is bought).
+    #[serde(with = "crate::encoding::hex32")]
+    pub order_digest: [u8; 32],
+}
+
+impl PaymentRequest {
+    /// A request with a fresh nonce.
+    pub fn new(
+        merchant_id: AccountId,
+        merchant_key: Point,
+        amount: u64,
+        day: Day,
+        order_digest: [u8; 32],
+        rng: &mut impl CryptoRngCore,
+    ) -> Self {
+        let mut nonce = [0u8; 32];
+        rng.fill_bytes(&mut nonce);
+        PaymentRequest {
+            merchant_id,
+            merchant_key,
+            amount,
+            day,
+            nonce,
+            order_digest,
+        }
+    }
+
+    fn absorb(&self, t: &mut Transcript) {
+        t.append_message(b"merchant-id", self.merchant_id.as_bytes());
+        t.append_point(b"merchant-key", &self.merchant_key);
+        t.append_u64(b"amount", self.amount);
+        t.append_u64(b"day", u64::from(self.day.0));
+        t.append_message(b"nonce", &self.nonce);
+        t.append_message(b"order-digest", &self.order_digest);
+    }
+
+    /// The request's digest (how a merchant files it).
+    pub fn id(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::PAYMENT_REQUEST_ID);
+        self.absorb(&mut t);
+        t.challenge_digest(b"request-id")
+    }
+}
+
+impl WireMessage for PaymentRequest {
+    const KIND: MessageKind = MessageKind::PaymentRequest;
+    const MAX_BYTES: usize = 256;
+    fn check(&self) -> Result<(), DecodeError> {
+        non_identity(Self::what(), "M", &self.merchant_key)?;
+        if self.amount == 0 {
+            return Err(DecodeError::InvalidField {
+                what: Self::what(),
+                field: "amount",
+                reason: "zero".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A payment: coins, range proof and spend responses, answering one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The request answered.
+    pub request: PaymentRequest,
+    /// The keyset of every coin.
+    pub keyset_id: KeysetId,
+    /// The coins (1 to 64, no coin twice).
+    #[serde(
+        serialize_with = "crate::encoding::bounded::serialize",
+        deserialize_with = "crate::encoding::bounded::deserialize::<_, Coin, MAX_COINS_PER_PAYMENT>"
+    )]
+    pub coins: Vec<Coin>,
+    /// The aggregated proof that `0 <= t_i - D < 2^16` for every coin.
+    pub range_proof: ExpiryProof,
+    /// One set of spend responses per coin, in coin order.
+    #[serde(
+        serialize_with = "crate::encoding::bounded::serialize",
+        deserialize_with = "crate::encoding::bounded::deserialize::<_, SpendResponses, MAX_COINS_PER_PAYMENT>"
+    )]
+    pub responses: Vec<SpendResponses>,
+}
+
+impl WireMessage for Payment {
+    const KIND: MessageKind = MessageKind::Payment;
+    const MAX_BYTES: usize = 80 * 1024;
+    fn check(&self) -> Result<(), DecodeError> {
+        let what = Self::what();
+        self.request.check()?;
+        if self.coins.is_empty() {
+            return Err(DecodeError::InvalidField {
+                what,
+                field: "coins",
+                reason: "empty".into(),
+            });
+        }
+        if self.responses.len() != self.coins.len() {
+            return Err(DecodeError::InvalidField {
+                what,
+                field: "responses",
+                reason: "one set per coin".into(),
+            });
+        }
+        if self.range_proof.as_bytes().len() != range::proof_len(self.coins.len()) {
+            return Err(DecodeError::InvalidField {
+                what,
+                field: "range_proof",
+                reason: "wrong length for the number of coins".into(),
+            });
+        }
+        for c in &self.coins {
+            if let Some(field) = c.identity_violation() {
+                return Err(DecodeError::IdentityPoint { what, field });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Payment {
+    /// The digest of the whole payment (its canonical encoding): the name of
+    /// the stored transcript.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::PAYMENT_DIGEST);
+        t.append_message(b"payment", &self.to_bytes());
+        t.challenge_digest(b"payment-digest")
+    }
+
+    /// Total value of the coins under `keyset` (`None` on an unknown key or
+    /// overflow).
+    pub fn total_value(&self, keyset: &Keyset) -> Option<u64> {
+        self.coins.iter().try_fold(0u64, |acc, c| {
+            acc.checked_add(keyset.key(&c.body.key_id)?.value)
+        })
+    }
+}
+
+/// Why a payment was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PaymentError {
+    /// No coins or more than 64.
+    #[error("a payment holds 1 to 64 coins")]
+    CoinCount,
+    /// Responses do not match the coins one to one.
+    #[error("one set of responses per coin")]
+    ResponseCount,
+    /// The same coin twice.
+    #[error("coin {0} appears twice")]
+    DuplicateCoin(usize),
+    /// The coins do not add up to the amount.
+    #[error("coins are worth {sum}, the request asks {amount}")]
+    AmountMismatch {
+        /// The coins' total (saturating).
+        sum: u64,
+        /// The requested amount.
+        amount: u64,
+    },
+    /// The payment's keyset is not the verifier's.
+    #[error("unknown keyset")]
+    UnknownKeyset,
+    /// A coin under another keyset than the payment's.
+    #[error("coin {0} is under another keyset")]
+    KeysetMismatch(usize),
+    /// A coin for other parameters.
+    #[error("coin {0} is for other parameters")]
+    WrongParams(usize),
+    /// A coin under a key the keyset does not have.
+    #[error("coin {0} is under an unknown key")]
+    UnknownKey(usize),
+    /// A coin whose key is not valid on the payment day.
+    #[error("coin {index}: its key is not valid on day {day}")]
+    KeyNotValidOnDay {
+        /// The coin.
+        index: usize,
+        /// The payment day.
+        day: Day,
+    },
+    /// An identity element where the protocol forbids it.
+    #[error("coin {index}: identity element in {field}")]
+    IdentityElement {
+        /// The coin.
+        index: usize,
+        /// The field.
+        field: &'static str,
+    },
+    /// The merchant key is the identity.
+    #[error("merchant key is the identity")]
+    MerchantKey,
+    /// The range proof does not verify: some coin is expired on the payment
+    /// day (or the proof is bad).
+    #[error("expiry range proof does not verify (expired coin?)")]
+    RangeProof,
+    /// An ACL signature or spend proof does not verify.
+    #[error("coin signature or spend proof does not verify")]
+    Proofs,
+}
+
+/// What a verified payment contains, in coin order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentSummary {
+    /// The coins' ids.
+    pub coin_ids: Vec<CoinId>,
+    /// Each coin's spend challenge `c_i`.
+    pub challenges: Vec<Scalar>,
+    /// Each coin's value.
+    pub values: Vec<u64>,
+}
+
+fn spend_statement<'a>(coin: &'a Coin, z: &'a Point, ttp: &'a Point) -> SpendStatement<'a> {
+    SpendStatement {
+        z,
+        zeta: &coin.signature.zeta,
+        zeta1: &coin.signature.zeta1,
+        serial: &coin.body.serial,
+        escrow: &coin.body.escrow,
+        expiry_commitment: &coin.body.expiry_commitment,
+        ttp_key: ttp,
+    }
+}
+
+fn payment_transcript(
+    request: &PaymentRequest,
+    keyset_id: &KeysetId,
+    coins: &[&Coin],
+) -> Transcript {
+    let mut t = Params::get().transcript(labels::PAYMENT);
+    t.append_message(b"keyset-id", keyset_id.as_bytes());
+    request.absorb(&mut t);
+    // The spend relation's shape (its points are bound through the coins,
+    // the keyset and params_id).
+    let o = Point::identity();
+    let ct = Ciphertext { c1: o, c2: o };
+    spend_relation(&SpendStatement {
+        z: &o,
+        zeta: &o,
+        zeta1: &o,
+        serial: &o,
+        escrow: &ct,
+        expiry_commitment: &o,
+        ttp_key: &o,
+    })
+    .absorb_shape(&mut t);
+    t.append_u64(b"coins", coins.len() as u64);
+    for c in coins {
+        c.absorb(&mut t);
+    }
+    t
+}
+
+fn spend_challenges(t: &mut Transcript, proof: &ExpiryProof, n: usize) -> Vec<Scalar> {
+    t.append_message(b"range-proof", proof.as_bytes());
+    (0..n)
+        .map(|i| {
+            t.append_u64(b"coin-index", i as u64);
+            t.challenge_scalar(b"spend-challenge")
+        })
+        .collect()
+}
+
+/// Structural checks shared by payer and verifier; returns coin ids and values.
+fn check_structure(
+    request: &PaymentRequest,
+    keyset_id: &KeysetId,
+    coins: &[&Coin],
+    keyset: &Keyset,
+) -> Result<(Vec<CoinId>, Vec<u64>), PaymentError> {
+    if coins.is_empty() || coins.len() > MAX_COINS_PER_PAYMENT {
+        return Err(PaymentError::CoinCount);
+    }
+    if *keyset_id != keyset.id() {
+        return Err(PaymentError::UnknownKeyset);
+    }
+    if request.merchant_key.is_identity() {
+        return Err(PaymentError::MerchantKey);
+    }
+    let params_id = Params::get().id;
+    let mut ids = Vec::with_capacity(coins.len());
+    let mut values = Vec::with_capacity(coins.len());
+    let mut sum = 0u64;
+    for (index, coin) in coins.iter().enumerate() {
+        if coin.body.params_id != params_id {
+            return Err(PaymentError::WrongParams(index));
+        }
+        if coin.body.keyset_id != *keyset_id {
+            return Err(PaymentError::KeysetMismatch(index));
+        }
+        let key = keyset
+            .key(&coin.body.key_id)
+            .ok_or(PaymentError::UnknownKey(index))?;
+        if !key.spendable_on(request.day) {
+            return Err(PaymentError::KeyNotValidOnDay {
+                index,
+                day: request.day,
+            });
+        }
+        if let Some(field) = coin.identity_violation() {
+            return Err(PaymentError::IdentityElement { index, field });
+        }
+        let id = coin.id();
+        if ids.contains(&id) {
+            return Err(PaymentError::DuplicateCoin(index));
+        }
+        ids.push(id);
+        values.push(key.value);
+        sum = sum.saturating_add(key.value);
+    }
+    if sum != request.amount {
+        return Err(PaymentError::AmountMismatch {
+            sum,
+            amount: request.amount,
+        });
+    }
+    Ok((ids, values))
+}
+
+/// Builds a payment of `coins` answering `request`.
+///
+/// This is the pure protocol step: it does not mark the coins spent. The
+/// [`crate::roles::Wallet`] marks them spent durably *before* calling it.
+pub fn create_payment(
+    request: &PaymentRequest,
+    keyset: &Keyset,
+    user: &UserKey,
+    coins: &[&WalletCoin],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Payment> {
+    let coin_refs: Vec<&Coin> = coins.iter().map(|c| &c.coin).collect();
+    let keyset_id = keyset.id();
+    check_structure(request, &keyset_id, &coin_refs, keyset)?;
+    let mut t = payment_transcript(request, &keyset_id, &coin_refs);
+    let openings: Vec<ExpiryOpening> = coins
+        .iter()
+        .map(|c| ExpiryOpening {
+            expiry: c.secrets.expiry(),
+            blinding: &c.secrets.r_t,
+            commitment: &c.coin.body.expiry_commitment,
+        })
+        .collect();
+    let proof = ExpiryProof::new(range::prove(&mut t, request.day, &openings, rng)?);
+    let challenges = spend_challenges(&mut t, &proof, coins.len());
+    let responses = coins
+        .iter()
+        .zip(&challenges)
+        .map(|(wc, c)| {
+            let key = keyset
+                .key(&wc.coin.body.key_id)
+                .ok_or(Error::UnknownKey(wc.coin.body.key_id))?;
+            let rel = spend_relation(&spend_statement(&wc.coin, &key.z, keyset.ttp_key()));
+            let w = wc.secrets.witnesses(user.expose_secret());
+            let w_refs: Vec<&Scalar> = w.iter().collect();
+            if !rel.holds(&w_refs) {
+                // The coin was withdrawn by another user key (or corrupted).
+                return Err(Error::InvalidProof("spend witness"));
+            }
+            let z = rel.responses(&wc.secrets.nonces, &w_refs, c);
+            let arr: [Scalar; 8] = z
+                .try_into()
+                .map_err(|_| Error::InvalidProof("spend relation"))?;
+            Ok(SpendResponses::from_array(arr))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Payment {
+        request: *request,
+        keyset_id,
+        coins: coins.iter().map(|c| c.coin).collect(),
+        range_proof: proof,
+        responses,
+    })
+}
+
+/// Checks a payment's structure and range proof now, and queues every linear
+/// equation of every coin (four ACL equations, six spend equations) into
+/// `batch`. The caller runs `batch.verify()`.
+pub fn queue_payment(
+    payment: &Payment,
+    keyset: &Keyset,
+    batch: &mut BatchVerifier,
+    rng: &mut impl CryptoRngCore,
+) -> Result<PaymentSummary, PaymentError> {
+    if payment.responses.len() != payment.coins.len() {
+        return Err(PaymentError::ResponseCount);
+    }
+    let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
+    let (coin_ids, values) =
+        check_structure(&payment.request, &payment.keyset_id, &coin_refs, keyset)?;
+    if payment.range_proof.as_bytes().len() != range::proof_len(coin_refs.len()) {
+        return Err(PaymentError::RangeProof);
+    }
+    let mut t = payment_transcript(&payment.request, &payment.keyset_id, &coin_refs);
+    let commitments: Vec<&Point> = coin_refs
+        .iter()
+        .map(|c| &c.body.expiry_commitment)
+        .collect();
+    range::verify(
+        &mut t,
+        payment.range_proof.proof(),
+        payment.request.day,
+        &commitments,
+        rng,
+    )
+    .map_err(|_| PaymentError::RangeProof)?;
+    let challenges = spend_challenges(&mut t, &payment.range_proof, coin_refs.len());
+    for ((coin, (id, resp)), c) in coin_refs
+        .iter()
+        .zip(coin_ids.iter().zip(&payment.responses))
+        .zip(&challenges)
+    {
+        let key = keyset
+            .key(&coin.body.key_id)
+            .ok_or(PaymentError::UnknownKeyset)?;
+        coin.signature
+            .queue(&key.acl(), id.as_bytes(), batch)
+            .map_err(|_| PaymentError::Proofs)?;
+        let rel = spend_relation(&spend_statement(coin, &key.z, keyset.ttp_key()));
+        rel.queue_with_challenge(batch, &coin.body.spend_commitments, c, &resp.to_array())
+            .map_err(|_| PaymentError::Proofs)?;
+    }
+    Ok(PaymentSummary {
+        coin_ids,
+        challenges,
+        values,
+    })
+}
+
+/// Verifies a payment completely with public keys only: structure, keys
+/// valid on the payment day, amount, range proof, every ACL signature and
+/// spend proof (the linear equations in one multiscalar multiplication).
+pub fn verify_payment(
+    payment: &Payment,
+    keyset: &Keyset,
+    rng: &mut impl CryptoRngCore,
+) -> Result<PaymentSummary, PaymentError> {
+    let mut batch = BatchVerifier::with_capacity(rng, 16 * payment.coins.len() + 16);
+    let summary = queue_payment(payment, keyset, &mut batch, rng)?;
+    batch.verify().map_err(|_| PaymentError::Proofs)?;
+    Ok(summary)
+}
+
+/// Chooses coins worth exactly `amount` (at most 64), largest first.
+///
+/// With powers-of-two denominations, taking the largest coin not above what
+/// remains finds an exact subset whenever one exists (specs/protocol.md §8.1).
+pub fn select_coins(values: &[(usize, u64)], amount: u64) -> Option<Vec<usize>> {
+    let mut sorted: Vec<(usize, u64)> = values.to_vec();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut remaining = amount;
+    let mut chosen = Vec::new();
+    for (i, v) in sorted {
+        if remaining == 0 {
+            break;
+        }
+        if v <= remaining {
+            chosen.push(i);
+            remaining -= v;
+        }
+    }
+    (remaining == 0 && !chosen.is_empty() && chosen.len() <= MAX_COINS_PER_PAYMENT)
+        .then_some(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_selection_finds_exact_subsets() {
+        let coins = [(0, 8), (1, 4), (2, 4), (3, 2), (4, 1)];
+        let pick = select_coins(&coins, 11).unwrap();
+        let sum: u64 = pick.iter().map(|i| coins[*i].1).sum();
+        assert_eq!(sum, 11);
+        assert_eq!(select_coins(&coins, 20), None);
+        assert_eq!(select_coins(&[(0, 4)], 2), None);
+        let sub = select_coins(&[(0, 4), (1, 2), (2, 1), (3, 1)], 4).unwrap();
+        assert_eq!(sub, vec![0]);
+        // 2+1+1 when the 4 is missing
+        let sub = select_coins(&[(1, 2), (2, 1), (3, 1)], 4).unwrap();
+        assert_eq!(sub.len(), 3);
+    }
+
+    #[test]
+    fn greedy_selection_is_exact_whenever_a_subset_exists() {
+        // Exhaustive over small multisets of powers of two.
+        let denoms = [1u64, 2, 4, 8];
+        for mask in 0u32..(1 << 9) {
+            let coins: Vec<(usize, u64)> = (0..9)
+                .filter(|b| mask & (1 << b) != 0)
+                .map(|b| (b as usize, denoms[(b % 4) as usize]))
+                .collect();
+            for amount in 1..=20u64 {
+                let exists = (0u32..(1 << coins.len())).any(|m| {
+                    coins
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| m & (1 << i) != 0)
+                        .map(|(_, c)| c.1)
+                        .sum::<u64>()
+                        == amount
+                });
+                assert_eq!(
+                    select_coins(&coins, amount).is_some(),
+                    exists,
+                    "{coins:?} {amount}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,657 @@
+//! The bank: registration, withdrawal sessions, deposits, double-spend
+//! identification (specs/protocol.md §7–§10).
+//!
+//! Every step that moves money or changes a session is one store
+//! transaction, retried on [`StoreError::Retry`]. Proofs are verified before
+//! the transaction; inside it come the replay lookup, the rule checks and the
+//! writes. The answer to a withdrawal challenge leaves only after the
+//! transaction that debits the account, stores the answer and erases `w` has
+//! committed.
+
+use std::sync::{Arc, RwLock};
+
+use rand_core::CryptoRngCore;
+
+use crate::crypto::acl::SignerSession;
+use crate::encoding::Point;
+use crate::keys::{AccountId, BankSecrets, Keyset, KeysetSpec, SignedKeyset};
+use crate::protocol::deposit::{
+    verify_deposit, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest,
+    DoubleSpendEvidence,
+};
+use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::withdraw::{
+    WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
+};
+use crate::protocol::{Error, Result};
+use crate::store::{
+    Account, AccountKind, BankStore, BankTx, EvidenceRecord, SessionState, SpentCoin, StoreError,
+    WithdrawSession,
+};
+use crate::time::{Clock, Day};
+
+/// What the bank does with a deposited coin whose serial is on the
+/// coin-tracing watch list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WatchPolicy {
+    /// Credit the merchant and report the coin.
+    #[default]
+    AcceptAndFlag,
+    /// Refuse the credit (the coin still counts as spent).
+    Refuse,
+}
+
+/// The bank's operating rules.
+#[derive(Clone, Debug)]
+pub struct BankConfig {
+    /// Seconds an unanswered withdrawal session stays open.
+    pub session_ttl_secs: u64,
+    /// Most open withdrawal sessions per account.
+    pub max_open_sessions: usize,
+    /// What to do with watch-listed coins.
+    pub watch_policy: WatchPolicy,
+    /// How often a transaction is retried on a transient store failure.
+    pub tx_retries: u32,
+}
+
+impl Default for BankConfig {
+    fn default() -> Self {
+        BankConfig {
+            session_ttl_secs: 300,
+            max_open_sessions: 4,
+            watch_policy: WatchPolicy::default(),
+            tx_retries: 16,
+        }
+    }
+}
+
+/// The bank.
+pub struct Bank<S: BankStore> {
+    store: S,
+    secrets: RwLock<BankSecrets>,
+    keysets: RwLock<Vec<Keyset>>,
+    clock: Arc<dyn Clock>,
+    config: BankConfig,
+}
+
+impl<S: BankStore> std::fmt::Debug for Bank<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bank")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<S: BankStore> Bank<S> {
+    /// A bank over `store` with `secrets`; loads and verifies the keysets in
+    /// the store against the master key.
+    pub fn open(
+        store: S,
+        secrets: BankSecrets,
+        clock: Arc<dyn Clock>,
+        config: BankConfig,
+    ) -> Result<Self> {
+        let bank = Bank {
+            store,
+            secrets: RwLock::new(secrets),
+            keysets: RwLock::new(Vec::new()),
+            clock,
+            config,
+        };
+        bank.reload_keysets()?;
+        Ok(bank)
+    }
+
+    /// Re-reads the keyset list from the store.
+    pub fn reload_keysets(&self) -> Result<()> {
+        let master = *read(&self.secrets).master_public();
+        let signed = self.run_tx("keysets", |tx| Ok(tx.keysets()?))?;
+        let mut out: Vec<Keyset> = Vec::with_capacity(signed.len());
+        for s in &signed {
+            let k = s.verify(&master)?;
+            if let Some(prev) = out.last() {
+                if !prev.is_followed_by(&k) {
+                    return Err(Error::Store(StoreError::Corrupt(
+                        "keyset list is not a chain".into(),
+                    )));
+                }
+            }
+            out.push(k);
+        }
+        *write(&self.keysets) = out;
+        Ok(())
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BankConfig {
+        &self.config
+    }
+
+    /// The bank's master public key.
+    pub fn master_key(&self) -> Point {
+        *read(&self.secrets).master_public()
+    }
+
+    /// A copy of the secrets (to persist them after issuing a keyset).
+    pub fn secrets(&self) -> BankSecrets {
+        read(&self.secrets).clone()
+    }
+
+    /// Every keyset, oldest first.
+    pub fn keysets(&self) -> Vec<Keyset> {
+        read(&self.keysets).clone()
+    }
+
+    /// The newest keyset.
+    pub fn current_keyset(&self) -> Option<Keyset> {
+        read(&self.keysets).last().cloned()
+    }
+
+    /// Today, by the bank's clock.
+    pub fn today(&self) -> Day {
+        self.clock.today()
+    }
+
+    /// Runs `f` as one transaction, retrying on transient failures.
+    pub fn run_tx<T>(
+        &self,
+        _name: &'static str,
+        mut f: impl FnMut(&mut dyn BankTx) -> Result<T>,
+    ) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let mut tx = self.store.begin()?;
+            let outcome = f(&mut *tx).and_then(|v| tx.commit().map(|_| v).map_err(Error::from));
+            match outcome {
+                Err(Error::Store(StoreError::Retry)) if attempt < self.config.tx_retries => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Issues the next keyset and appends it to the list.
+    pub fn issue_keyset(
+        &self,
+        ttp_key: Point,
+        spec: &KeysetSpec,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Keyset> {
+        let mut secrets = write(&self.secrets);
+        let prev = self.current_keyset();
+        let mut updated = secrets.clone();
+        let keyset = updated.issue_keyset(prev.as_ref(), ttp_key, spec, rng)?;
+        self.run_tx("insert_keyset", |tx| Ok(tx.insert_keyset(keyset.signed())?))?;
+        *secrets = updated;
+        write(&self.keysets).push(keyset.clone());
+        Ok(keyset)
+    }
+
+    /// The signed keyset list, for publication.
+    pub fn published_keysets(&self) -> Vec<SignedKeyset> {
+        read(&self.keysets)
+            .iter()
+            .map(|k| k.signed().clone())
+            .collect()
+    }
+
+    fn register(&self, id: AccountId, kind: AccountKind, key: Point) -> Result<AccountId> {
+        let today = self.today();
+        self.run_tx("register", |tx| {
+            match tx.account(&id)? {
+                Some(a) if a.kind == kind && a.public_key == key => return Ok(id),
+                Some(_) => return Err(Error::WrongAccountKind(id)),
+                None => {}
+            }
+            tx.insert_account(&Account {
+                id,
+                kind,
+                public_key: key,
+                balance: 0,
+                frozen: false,
+                registered: today,
+            })?;
+            Ok(id)
+        })
+    }
+
+    /// Registers a user (idempotent).
+    pub fn register_user(
+        &self,
+        reg: &UserRegistration,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<AccountId> {
+        let id = reg.verify(rng)?;
+        self.register(id, AccountKind::User, reg.identity)
+    }
+
+    /// Registers a merchant (idempotent).
+    pub fn register_merchant(
+        &self,
+        reg: &MerchantRegistration,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<AccountId> {
+        let id = reg.verify(rng)?;
+        self.register(id, AccountKind::Merchant, reg.key)
+    }
+
+    /// Credits an account from outside the system (a transfer in).
+    pub fn fund(&self, account: &AccountId, amount: u64) -> Result<u64> {
+        self.run_tx("fund", |tx| {
+            let a = tx
+                .account(account)?
+                .ok_or(Error::UnknownAccount(*account))?;
+            let balance = a.balance.checked_add(amount).ok_or(Error::Overflow)?;
+            tx.set_balance(account, balance)?;
+            Ok(balance)
+        })
+    }
+
+    /// The account with this id.
+    pub fn account(&self, id: &AccountId) -> Result<Account> {
+        self.run_tx("account", |tx| {
+            tx.account(id)?.ok_or(Error::UnknownAccount(*id))
+        })
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        self.run_tx("accounts", |tx| Ok(tx.accounts()?))
+    }
+
+    /// Withdrawal, first round: checks the request and opens a session.
+    ///
+    /// Order of checks: keyset and key known, key withdrawable today, expiry
+    /// is the policy's, account is a user, not frozen; `pi_W` verifies
+    /// (before the transaction); then in one transaction: an existing session
+    /// with this id is answered again if it holds the same request (retry)
+    /// and refused otherwise; balance covers the value; `C` never used; open
+    /// sessions under the limit; the session is stored before the commitment
+    /// is returned.
+    pub fn open_withdrawal(
+        &self,
+        req: &WithdrawRequest,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<WithdrawCommitment> {
+        let today = self.today();
+        let now = self.clock.now();
+        let keyset = self
+            .keysets()
+            .into_iter()
+            .find(|k| k.id() == req.keyset_id)
+            .ok_or(Error::UnknownKeyset(req.keyset_id))?;
+        let key = *keyset
+            .key(&req.key_id)
+            .ok_or(Error::UnknownKey(req.key_id))?;
+        // A retry of a request already accepted gets the same commitment.
+        let digest = req.digest();
+        if let Some(existing) = self.run_tx("session", |tx| Ok(tx.session(&req.session_id)?))? {
+            return if existing.request.digest() == digest {
+                Ok(WithdrawCommitment {
+                    session_id: req.session_id,
+                    commitment: existing.commitment,
+                })
+            } else {
+                Err(Error::SessionConflict)
+            };
+        }
+        if !key.withdrawable_on(today) {
+            return Err(Error::KeyNotValid {
+                key_id: key.key_id,
+                day: today,
+            });
+        }
+        let allowed = keyset.policy().expiry_for(today);
+        // The wallet's clock may still be on yesterday.
+        if req.expiry != allowed && req.expiry != allowed.minus(1) {
+            return Err(Error::ExpiryPolicy {
+                requested: req.expiry,
+                allowed,
+            });
+        }
+        let account = self.account(&req.account)?;
+        if account.kind != AccountKind::User {
+            return Err(Error::WrongAccountKind(req.account));
+        }
+        if account.frozen {
+            return Err(Error::AccountFrozen(req.account));
+        }
+        req.verify_proof(&account.public_key, &keyset, rng)?;
+
+        let x = *read(&self.secrets)
+            .denomination_secret(&key.key_id)
+            .ok_or(Error::UnknownKey(key.key_id))?;
+        self.run_tx("open_withdrawal", |tx| {
+            if let Some(existing) = tx.session(&req.session_id)? {
+                return if existing.request.digest() == digest {
+                    Ok(WithdrawCommitment {
+                        session_id: req.session_id,
+                        commitment: existing.commitment,
+                    })
+                } else {
+                    Err(Error::SessionConflict)
+                };
+            }
+            let account = tx
+                .account(&req.account)?
+                .ok_or(Error::UnknownAccount(req.account))?;
+            if account.frozen {
+                return Err(Error::AccountFrozen(req.account));
+            }
+            if account.balance < key.value {
+                return Err(Error::InsufficientBalance {
+                    account: req.account,
+                    balance: account.balance,
+                    needed: key.value,
+                });
+            }
+            if tx.commitment_used(&req.commitment)? {
+                return Err(Error::CommitmentReused);
+            }
+            if tx.open_sessions(&req.account, now)? >= self.config.max_open_sessions {
+                return Err(Error::SessionLimit {
+                    limit: self.config.max_open_sessions,
+                });
+            }
+            let (signer, commitment) = SignerSession::open(
+                &x,
+                &key.acl(),
+                &req.commitment,
+                req.session_id.as_bytes(),
+                rng,
+            );
+            let epoch = tx.session_epoch()?;
+            tx.insert_session(&WithdrawSession {
+                request: req.clone(),
+                value: key.value,
+                commitment,
+                opened: now,
+                expires: now.plus_secs(self.config.session_ttl_secs),
+                epoch,
+                state: SessionState::Open(signer),
+            })?;
+            Ok(WithdrawCommitment {
+                session_id: req.session_id,
+                commitment,
+            })
+        })
+    }
+
+    /// Withdrawal, second round: answers the session's one challenge.
+    ///
+    /// The same `e` again gets the stored answer; a different `e` is refused.
+    /// The first answer is computed, the account debited, the answer stored
+    /// and `w` erased in one transaction, committed before the answer is
+    /// returned.
+    pub fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+        let now = self.clock.now();
+        let secrets = read(&self.secrets).clone();
+        self.run_tx("answer_withdrawal", |tx| {
+            let session = tx.session(&ch.session_id)?.ok_or(Error::UnknownSession)?;
+            let signer = match session.state {
+                SessionState::Answered { answered, .. } => {
+                    return answered
+                        .replay(&ch.e)
+                        .map(|answer| WithdrawAnswer {
+                            session_id: ch.session_id,
+                            answer,
+                        })
+                        .ok_or(Error::ChallengeMismatch);
+                }
+                SessionState::Expired => return Err(Error::SessionExpired),
+                SessionState::Open(signer) => signer,
+            };
+            if now >= session.expires {
+                return Err(Error::SessionExpired);
+            }
+            if session.epoch != tx.session_epoch()? {
+                return Err(Error::SessionFromOldEpoch);
+            }
+            let account_id = session.request.account;
+            let account = tx
+                .account(&account_id)?
+                .ok_or(Error::UnknownAccount(account_id))?;
+            if account.frozen {
+                return Err(Error::AccountFrozen(account_id));
+            }
+            if account.balance < session.value {
+                return Err(Error::InsufficientBalance {
+                    account: account_id,
+                    balance: account.balance,
+                    needed: session.value,
+                });
+            }
+            let x = secrets
+                .denomination_secret(&session.request.key_id)
+                .ok_or(Error::UnknownKey(session.request.key_id))?;
+            let (answered, answer) = signer.answer(x, &ch.e);
+            tx.set_balance(&account_id, account.balance - session.value)?;
+            tx.answer_session(&ch.session_id, &answered, now)?;
+            Ok(WithdrawAnswer {
+                session_id: ch.session_id,
+                answer,
+            })
+        })
+    }
+
+    /// Marks expired sessions as such (erasing their nonces).
+    pub fn expire_sessions(&self) -> Result<usize> {
+        let now = self.clock.now();
+        self.run_tx("expire_sessions", |tx| Ok(tx.expire_sessions(now)?))
+    }
+
+    /// After restoring the store from a backup: bumps the session epoch so
+    /// that no session opened before the restore is ever answered.
+    pub fn mark_restored(&self) -> Result<u64> {
+        self.run_tx("mark_restored", |tx| Ok(tx.bump_session_epoch()?))
+    }
+
+    /// Deposit: verifies the request, then records every coin in one
+    /// transaction and credits the merchant.
+    ///
+    /// Per `coin_id`: unseen → recorded and credited; seen with the same
+    /// challenge → duplicate; seen with a different challenge → the evidence
+    /// is checked, the spender identified and frozen, no credit.
+    pub fn deposit(
+        &self,
+        req: &DepositRequest,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<DepositReceipt> {
+        let receipt_day = self.today();
+        let merchant = self.account(&req.merchant_id)?;
+        if merchant.kind != AccountKind::Merchant {
+            return Err(Error::WrongAccountKind(req.merchant_id));
+        }
+        let keysets = self.keysets();
+        let summaries = verify_deposit(req, &merchant.public_key, &keysets, receipt_day, rng)?;
+        let digests: Vec<[u8; 32]> = req.payments.iter().map(|p| p.digest()).collect();
+        let policy = self.config.watch_policy;
+        self.run_tx("deposit", |tx| {
+            let mut outcomes = Vec::with_capacity(req.coin_count());
+            let mut credited = 0u64;
+            for (pi, (payment, summary)) in req.payments.iter().zip(&summaries).enumerate() {
+                let keyset = keysets
+                    .iter()
+                    .find(|k| k.id() == payment.keyset_id)
+                    .ok_or(Error::UnknownKeyset(payment.keyset_id))?;
+                let prune_after = receipt_day
+                    .plus(keyset.policy().validity_days)
+                    .plus(keyset.policy().max_deposit_delay_days);
+                let mut stored = false;
+                for (ci, coin) in payment.coins.iter().enumerate() {
+                    let coin_id = summary.coin_ids[ci];
+                    let challenge = summary.challenges[ci];
+                    let value = summary.values[ci];
+                    let outcome =
+                        match tx.spent_coin(&coin_id)? {
+                            None => {
+                                if !stored {
+                                    tx.insert_payment(&digests[pi], payment)?;
+                                    stored = true;
+                                }
+                                tx.insert_spent_coin(&SpentCoin {
+                                    coin_id,
+                                    serial: coin.body.serial,
+                                    challenge,
+                                    merchant: req.merchant_id,
+                                    day: payment.request.day,
+                                    receipt_day,
+                                    payment_digest: digests[pi],
+                                    coin_index: ci as u32,
+                                    value,
+                                    prune_after,
+                                })?;
+                                match (tx.watched_serial(&coin.body.serial)?, policy) {
+                                    (None, _) => DepositOutcome::Credited { value },
+                                    (Some(_), WatchPolicy::AcceptAndFlag) => {
+                                        DepositOutcome::CreditedFlagged { value }
+                                    }
+                                    (Some(_), WatchPolicy::Refuse) => DepositOutcome::Refused,
+                                }
+                            }
+                            Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
+                            Some(prev) => {
+                                let first = tx.payment(&prev.payment_digest)?.ok_or(
+                                    StoreError::Corrupt("spent coin without its payment".into()),
+                                )?;
+                                let evidence = DoubleSpendEvidence {
+                                    coin_id,
+                                    first,
+                                    first_index: prev.coin_index,
+                                    second: payment.clone(),
+                                    second_index: ci as u32,
+                                };
+                                // Accuse only on two verifying spends of one body
+                                // whose extracted u matches a registered I.
+                                let who = evidence.verify(keyset, rng)?;
+                                let account = match tx.account(&who.account)? {
+                                    Some(a)
+                                        if a.kind == AccountKind::User
+                                            && a.public_key == who.identity =>
+                                    {
+                                        tx.freeze_account(&a.id)?;
+                                        Some(a.id)
+                                    }
+                                    _ => None,
+                                };
+                                tx.insert_evidence(&EvidenceRecord {
+                                    evidence,
+                                    account,
+                                    recorded: receipt_day,
+                                })?;
+                                DepositOutcome::DoubleSpent { account }
+                            }
+                        };
+                    credited = credited
+                        .checked_add(outcome.credited())
+                        .ok_or(Error::Overflow)?;
+                    outcomes.push(CoinOutcome {
+                        payment: pi as u32,
+                        coin: ci as u32,
+                        coin_id,
+                        outcome,
+                    });
+                }
+            }
+            if credited > 0 {
+                let m = tx
+                    .account(&req.merchant_id)?
+                    .ok_or(Error::UnknownAccount(req.merchant_id))?;
+                let balance = m.balance.checked_add(credited).ok_or(Error::Overflow)?;
+                tx.set_balance(&req.merchant_id, balance)?;
+            }
+            Ok(DepositReceipt {
+                request_id: req.request_id,
+                merchant_id: req.merchant_id,
+                receipt_day,
+                credited,
+                outcomes,
+            })
+        })
+    }
+
+    /// Every stored double-spending evidence.
+    pub fn evidence(&self) -> Result<Vec<EvidenceRecord>> {
+        self.run_tx("evidence", |tx| Ok(tx.evidence()?))
+    }
+
+    /// Prunes spent-coin records that no valid deposit can collide with any
+    /// more (`R1 + validity + max deposit delay` has passed).
+    pub fn prune_spent(&self) -> Result<usize> {
+        let today = self.today();
+        self.run_tx("prune", |tx| Ok(tx.prune_spent_coins(today)?))
+    }
+}
+
+/// What wallets and merchants need from a bank, locally or over a network.
+pub trait BankApi {
+    /// The signed keyset list, oldest first.
+    fn keysets(&self) -> Result<Vec<SignedKeyset>>;
+    /// Registers a user.
+    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId>;
+    /// Registers a merchant.
+    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId>;
+    /// Withdrawal, first round.
+    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment>;
+    /// Withdrawal, second round.
+    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer>;
+    /// Deposit.
+    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt>;
+}
+
+impl<S: BankStore> BankApi for Bank<S> {
+    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
+        Ok(self.published_keysets())
+    }
+    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
+        Bank::register_user(self, reg, &mut rand::rngs::OsRng)
+    }
+    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
+        Bank::register_merchant(self, reg, &mut rand::rngs::OsRng)
+    }
+    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
+        Bank::open_withdrawal(self, req, &mut rand::rngs::OsRng)
+    }
+    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+        Bank::answer_withdrawal(self, ch)
+    }
+    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
+        Bank::deposit(self, req, &mut rand::rngs::OsRng)
+    }
+}
+
+impl<T: BankApi + ?Sized> BankApi for Arc<T> {
+    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
+        (**self).keysets()
+    }
+    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
+        (**self).register_user(reg)
+    }
+    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
+        (**self).register_merchant(reg)
+    }
+    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
+        (**self).open_withdrawal(req)
+    }
+    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+        (**self).answer_withdrawal(ch)
+    }
+    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
+        (**self).deposit(req)
+    }
+}

@@ -1,0 +1,199 @@
+//! The merchant: requests payments, verifies them off-line with public keys
+//! only, deposits them later (specs/protocol.md §8, §9).
+
+use std::sync::Arc;
+
+use rand_core::CryptoRngCore;
+
+use super::bank::BankApi;
+use crate::coin::CoinId;
+use crate::crypto::schnorr::SigningKey;
+use crate::encoding::Point;
+use crate::keys::{merchant_account_id, AccountId, Keyset, SignedKeyset};
+use crate::protocol::deposit::{DepositReceipt, DepositRequest};
+use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
+use crate::protocol::register::MerchantRegistration;
+use crate::protocol::{Error, Result};
+use crate::store::{AcceptedPayment, MerchantStore, StoreError};
+use crate::time::Clock;
+
+/// A merchant over a store.
+pub struct Merchant<S: MerchantStore> {
+    key: SigningKey,
+    master_key: Point,
+    keysets: Vec<Keyset>,
+    store: S,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: MerchantStore> std::fmt::Debug for Merchant<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Merchant")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: MerchantStore> Merchant<S> {
+    /// A merchant with signing key `key` that trusts the bank master key.
+    pub fn new(key: SigningKey, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
+        Merchant {
+            key,
+            master_key,
+            keysets: Vec::new(),
+            store,
+            clock,
+        }
+    }
+
+    /// The merchant's account id.
+    pub fn id(&self) -> AccountId {
+        merchant_account_id(self.key.public())
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The registration message for the bank.
+    pub fn registration(&self, rng: &mut impl CryptoRngCore) -> MerchantRegistration {
+        MerchantRegistration::new(&self.key, rng)
+    }
+
+    /// Pins the bank's keysets (each verified under the trusted master key).
+    pub fn pin_keysets(&mut self, list: &[SignedKeyset]) -> Result<()> {
+        let mut out = Vec::with_capacity(list.len());
+        for s in list {
+            let k = s.verify(&self.master_key)?;
+            if let Some(prev) = out.last() {
+                if !Keyset::is_followed_by(prev, &k) {
+                    return Err(Error::UnknownKeyset(k.id()));
+                }
+            }
+            out.push(k);
+        }
+        self.keysets = out;
+        Ok(())
+    }
+
+    /// The pinned keysets.
+    pub fn keysets(&self) -> &[Keyset] {
+        &self.keysets
+    }
+
+    /// Issues a payment request for `amount` today, with a fresh nonce.
+    pub fn request_payment(
+        &self,
+        amount: u64,
+        order_digest: [u8; 32],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<PaymentRequest> {
+        if amount == 0 {
+            return Err(Error::BadPaymentRequest("amount"));
+        }
+        let req = PaymentRequest::new(
+            self.id(),
+            *self.key.public(),
+            amount,
+            self.clock.today(),
+            order_digest,
+            rng,
+        );
+        self.store.insert_request(&req)?;
+        Ok(req)
+    }
+
+    /// Verifies a payment off-line and accepts it.
+    ///
+    /// Checks, in order: it answers an open request of this merchant,
+    /// exactly as issued; its keyset is pinned; the payment verifies
+    /// (structure, keys valid on the day, amount, range proof, signatures,
+    /// spend proofs); no coin was seen before and none is on the watch list.
+    /// Then closes the request, records the coins and keeps the payment for
+    /// deposit, atomically.
+    pub fn accept(
+        &self,
+        payment: &Payment,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<PaymentSummary> {
+        let request_id = payment.request.id();
+        match self.store.open_request(&request_id)? {
+            Some(r) if r == payment.request => {}
+            _ => return Err(Error::UnknownPaymentRequest),
+        }
+        let keyset = self
+            .keysets
+            .iter()
+            .find(|k| k.id() == payment.keyset_id)
+            .ok_or(Error::UnknownKeyset(payment.keyset_id))?;
+        let summary = verify_payment(payment, keyset, rng)?;
+        for (coin, id) in payment.coins.iter().zip(&summary.coin_ids) {
+            if self.store.coin_seen(id)? {
+                return Err(Error::CoinAlreadySeen(*id));
+            }
+            if self.store.serial_watched(&coin.body.serial)? {
+                return Err(Error::Watchlisted(*id));
+            }
+        }
+        let accepted = AcceptedPayment {
+            payment: payment.clone(),
+            digest: payment.digest(),
+            receipt: None,
+        };
+        self.store
+            .accept_payment(&request_id, &summary.coin_ids, &accepted)
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::CoinAlreadySeen(summary.coin_ids[0]),
+                StoreError::NotFound(_) => Error::UnknownPaymentRequest,
+                other => Error::Store(other),
+            })?;
+        Ok(summary)
+    }
+
+    /// A signed deposit request for every undeposited payment (`None` if none).
+    pub fn deposit_request(&self, rng: &mut impl CryptoRngCore) -> Result<Option<DepositRequest>> {
+        let pending = self.store.undeposited()?;
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let payments = pending.into_iter().map(|a| a.payment).collect();
+        Ok(Some(DepositRequest::new(
+            &self.key,
+            self.id(),
+            payments,
+            rng,
+        )))
+    }
+
+    /// Records the bank's receipt for a deposit request.
+    pub fn record_receipt(&self, request: &DepositRequest, receipt: &DepositReceipt) -> Result<()> {
+        let digests: Vec<[u8; 32]> = request.payments.iter().map(|p| p.digest()).collect();
+        self.store.mark_deposited(&digests, receipt)?;
+        Ok(())
+    }
+
+    /// Deposits every undeposited payment at `bank`.
+    pub fn deposit(
+        &self,
+        bank: &impl BankApi,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Option<DepositReceipt>> {
+        let Some(req) = self.deposit_request(rng)? else {
+            return Ok(None);
+        };
+        let receipt = bank.deposit(&req)?;
+        self.record_receipt(&req, &receipt)?;
+        Ok(Some(receipt))
+    }
+
+    /// Replaces the merchant's copy of the coin-tracing watch list.
+    pub fn set_watch_list(&self, serials: &[Point]) -> Result<()> {
+        Ok(self.store.set_watch_list(serials)?)
+    }
+
+    /// Whether this merchant accepted `coin` before.
+    pub fn has_seen(&self, coin: &CoinId) -> Result<bool> {
+        Ok(self.store.coin_seen(coin)?)
+    }
+}

@@ -1,0 +1,18 @@
+//! The four roles, each running the protocols over its store.
+//!
+//! | role | type |
+//! |---|---|
+//! | bank | [`Bank`] |
+//! | user | [`Wallet`] |
+//! | merchant | [`Merchant`] |
+//! | trusted third party | [`Ttp`] |
+
+pub mod bank;
+pub mod merchant;
+pub mod ttp;
+pub mod wallet;
+
+pub use bank::{Bank, BankApi, BankConfig, WatchPolicy};
+pub use merchant::Merchant;
+pub use ttp::{Ttp, TtpKey};
+pub use wallet::Wallet;

@@ -1,0 +1,336 @@
+//! The user's wallet: withdraws coins and pays off-line
+//! (specs/protocol.md §7.2, §8).
+//!
+//! # Invariants
+//! - A withdrawal's state is stored durably before its challenge `e` is
+//!   returned for sending ([`Wallet::receive_commitment`]).
+//! - Coins are marked spent durably before the payment is built and handed
+//!   out ([`Wallet::pay`]), so a crash can never lead an honest user into
+//!   spending a coin twice.
+
+use std::sync::Arc;
+
+use rand_core::CryptoRngCore;
+
+use super::bank::BankApi;
+use crate::coin::CoinId;
+use crate::encoding::Point;
+use crate::keys::{AccountId, Keyset, SignedKeyset, UserKey};
+use crate::protocol::pay::{create_payment, select_coins, Payment, PaymentRequest};
+use crate::protocol::register::UserRegistration;
+use crate::protocol::withdraw::{
+    SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
+    WithdrawStart,
+};
+use crate::protocol::{Error, Result};
+use crate::store::{PendingEntry, StoreError, StoredCoin, WalletStore};
+use crate::time::{Clock, Day};
+
+/// A user's wallet over a store.
+pub struct Wallet<S: WalletStore> {
+    user: UserKey,
+    master_key: Point,
+    keysets: Vec<Keyset>,
+    store: S,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: WalletStore> std::fmt::Debug for Wallet<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("account", &self.user.account_id())
+            .field("keysets", &self.keysets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: WalletStore> Wallet<S> {
+    /// A wallet for `user` that trusts the bank master key `master_key`.
+    pub fn new(user: UserKey, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
+        Wallet {
+            user,
+            master_key,
+            keysets: Vec::new(),
+            store,
+            clock,
+        }
+    }
+
+    /// The account id.
+    pub fn account_id(&self) -> AccountId {
+        self.user.account_id()
+    }
+
+    /// The user key.
+    pub fn user(&self) -> &UserKey {
+        &self.user
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The registration message for the bank.
+    pub fn registration(&self, rng: &mut impl CryptoRngCore) -> UserRegistration {
+        UserRegistration::new(&self.user, rng)
+    }
+
+    /// Pins the bank's keyset list: every keyset must verify under the
+    /// trusted master key and the list must be one chain from sequence 0
+    /// that extends what is pinned already (a bank cannot swap or fork it).
+    pub fn pin_keysets(&mut self, list: &[SignedKeyset]) -> Result<()> {
+        let mut verified: Vec<Keyset> = Vec::with_capacity(list.len());
+        for s in list {
+            let k = s.verify(&self.master_key)?;
+            match verified.last() {
+                None if k.document().sequence != 0 => return Err(Error::UnknownKeyset(k.id())),
+                Some(prev) if !prev.is_followed_by(&k) => return Err(Error::UnknownKeyset(k.id())),
+                _ => {}
+            }
+            verified.push(k);
+        }
+        // What was pinned before must be a prefix of the new list.
+        for (old, new) in self.keysets.iter().zip(&verified) {
+            if old.id() != new.id() {
+                return Err(Error::UnknownKeyset(new.id()));
+            }
+        }
+        if verified.len() < self.keysets.len() {
+            return Err(Error::UnknownKeyset(self.keysets[verified.len()].id()));
+        }
+        self.keysets = verified;
+        Ok(())
+    }
+
+    /// The pinned keysets.
+    pub fn keysets(&self) -> &[Keyset] {
+        &self.keysets
+    }
+
+    fn keyset(&self, id: &crate::keys::KeysetId) -> Result<&Keyset> {
+        self.keysets
+            .iter()
+            .find(|k| k.id() == *id)
+            .ok_or(Error::UnknownKeyset(*id))
+    }
+
+    /// Withdrawal step 1: the request for one coin of `value` under the
+    /// newest keyset. Stored so a retry sends the same request.
+    pub fn start_withdrawal(
+        &self,
+        value: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<WithdrawRequest> {
+        let keyset = self
+            .keysets
+            .last()
+            .ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        let start = WithdrawStart::new(&self.user, keyset, value, self.clock.today(), rng)?;
+        self.store
+            .put_pending(&PendingEntry::Started(Box::new(start.clone())))?;
+        Ok(start.request().clone())
+    }
+
+    /// Withdrawal step 2: takes the bank's commitment, computes the
+    /// challenge, stores the state durably, then returns the challenge.
+    pub fn receive_commitment(
+        &self,
+        msg: &WithdrawCommitment,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<WithdrawChallenge> {
+        let entry = self.pending_entry(&msg.session_id)?;
+        let pending = match entry {
+            PendingEntry::AwaitingAnswer(p) => return Ok(p.challenge()),
+            PendingEntry::Started(start) => start.receive_commitment(&self.user, msg, rng)?,
+        };
+        self.store
+            .put_pending(&PendingEntry::AwaitingAnswer(Box::new(pending.clone())))?;
+        Ok(pending.challenge())
+    }
+
+    /// Withdrawal step 3: checks the bank's answer, finishes and stores the coin.
+    pub fn finish_withdrawal(&self, answer: &WithdrawAnswer) -> Result<CoinId> {
+        let pending = match self.pending_entry(&answer.session_id)? {
+            PendingEntry::AwaitingAnswer(p) => *p,
+            PendingEntry::Started(_) => return Err(Error::UnknownSession),
+        };
+        let coin: WalletCoin = pending.finish(answer)?;
+        let id = coin.coin.id();
+        self.store.complete_withdrawal(&answer.session_id, &coin)?;
+        Ok(id)
+    }
+
+    fn pending_entry(&self, session: &SessionId) -> Result<PendingEntry> {
+        self.store
+            .pending()?
+            .into_iter()
+            .find(|p| p.session_id() == *session)
+            .ok_or(Error::UnknownSession)
+    }
+
+    /// Withdraws `amount` as coins of its binary decomposition.
+    pub fn withdraw(
+        &self,
+        bank: &impl BankApi,
+        amount: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<CoinId>> {
+        let keyset = self
+            .keysets
+            .last()
+            .ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        let values =
+            decompose(amount, &keyset.values_desc()).ok_or(Error::NoSuchDenomination(amount))?;
+        let mut ids = Vec::with_capacity(values.len());
+        for v in values {
+            ids.push(self.withdraw_one(bank, v, rng)?);
+        }
+        Ok(ids)
+    }
+
+    /// Withdraws one coin of `value`, running the three steps.
+    pub fn withdraw_one(
+        &self,
+        bank: &impl BankApi,
+        value: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<CoinId> {
+        let req = self.start_withdrawal(value, rng)?;
+        let commitment = match bank.open_withdrawal(&req) {
+            Ok(c) => c,
+            Err(e) => {
+                self.store.drop_pending(&req.session_id)?;
+                return Err(e);
+            }
+        };
+        let challenge = self.receive_commitment(&commitment, rng)?;
+        let answer = bank.answer_withdrawal(&challenge)?;
+        self.finish_withdrawal(&answer)
+    }
+
+    /// Resumes every pending withdrawal that has a challenge: re-sends it
+    /// (the bank answers the same challenge again) and finishes the coin.
+    pub fn resume_withdrawals(&self, bank: &impl BankApi) -> Result<Vec<CoinId>> {
+        let mut done = Vec::new();
+        for entry in self.store.pending()? {
+            if let PendingEntry::AwaitingAnswer(p) = entry {
+                let answer = bank.answer_withdrawal(&p.challenge())?;
+                done.push(self.finish_withdrawal(&answer)?);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Every coin in the wallet.
+    pub fn coins(&self) -> Result<Vec<StoredCoin>> {
+        Ok(self.store.coins()?)
+    }
+
+    /// Value of the unspent coins.
+    pub fn balance(&self) -> Result<u64> {
+        Ok(self
+            .store
+            .coins()?
+            .iter()
+            .filter(|c| c.spent_in.is_none())
+            .map(|c| c.coin.value)
+            .sum())
+    }
+
+    /// Pays `request` exactly: selects coins, marks them spent durably, then
+    /// builds the payment. Asking again for the same request returns the same
+    /// payment (never a second spend of new coins).
+    pub fn pay(&self, request: &PaymentRequest, rng: &mut impl CryptoRngCore) -> Result<Payment> {
+        let today = self.clock.today();
+        if request.merchant_key.is_identity() {
+            return Err(Error::BadPaymentRequest("merchant key"));
+        }
+        if request.amount == 0 {
+            return Err(Error::BadPaymentRequest("amount"));
+        }
+        // The merchant's clock may differ from ours by a day at most.
+        if request.day > today.plus(1) || request.day < today.minus(1) {
+            return Err(Error::BadPaymentRequest("day"));
+        }
+        let request_id = request.id();
+        if let Some(p) = self.store.payment(&request_id)? {
+            return Ok(p);
+        }
+        let coins = self.store.coins()?;
+        let (keyset, chosen) = self.select(&coins, request.amount, request.day)?;
+        let ids: Vec<CoinId> = chosen.iter().map(|c| c.coin.id()).collect();
+        self.store
+            .mark_spent(&ids, &request_id)
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::BadPaymentRequest("coin already spent"),
+                other => Error::Store(other),
+            })?;
+        let chosen_refs: Vec<&WalletCoin> = chosen.iter().collect();
+        let payment = match create_payment(request, keyset, &self.user, &chosen_refs, rng) {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing left the wallet: the coins are still unspent.
+                self.store.unmark_spent(&ids, &request_id)?;
+                return Err(e);
+            }
+        };
+        self.store.record_payment(&request_id, &payment)?;
+        Ok(payment)
+    }
+
+    fn select(
+        &self,
+        coins: &[StoredCoin],
+        amount: u64,
+        day: Day,
+    ) -> Result<(&Keyset, Vec<WalletCoin>)> {
+        let mut best_available = 0u64;
+        // Oldest keyset first, so old coins leave the wallet before they expire.
+        for keyset in &self.keysets {
+            let usable: Vec<&WalletCoin> = coins
+                .iter()
+                .filter(|c| c.spent_in.is_none())
+                .map(|c| &c.coin)
+                .filter(|c| c.coin.body.keyset_id == keyset.id())
+                .filter(|c| {
+                    keyset
+                        .key(&c.coin.body.key_id)
+                        .is_some_and(|k| k.spendable_on(day))
+                        && c.secrets.expiry() >= day
+                })
+                .collect();
+            let available: u64 = usable.iter().map(|c| c.value).sum();
+            best_available = best_available.max(available);
+            let values: Vec<(usize, u64)> = usable
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i, c.value))
+                .collect();
+            if let Some(pick) = select_coins(&values, amount) {
+                let keyset = self.keyset(&keyset.id())?;
+                return Ok((
+                    keyset,
+                    pick.into_iter().map(|i| usable[i].clone()).collect(),
+                ));
+            }
+        }
+        Err(Error::NoExactChange {
+            amount,
+            available: best_available,
+        })
+    }
+}
+
+/// Splits `amount` into the available denominations (largest first).
+pub fn decompose(amount: u64, values_desc: &[u64]) -> Option<Vec<u64>> {
+    let mut rest = amount;
+    let mut out = Vec::new();
+    for &v in values_desc {
+        while v > 0 && rest >= v {
+            out.push(v);
+            rest -= v;
+        }
+    }
+    (rest == 0 && amount > 0).then_some(out)
+}

@@ -1,0 +1,505 @@
+//! In-memory stores.
+//!
+//! [`MemoryBankStore`] serializes transactions with one mutex and rolls back
+//! with an undo log: every write records how to restore what it replaced,
+//! and a transaction dropped without commit replays the log backwards.
+//! Wallet and merchant stores make each method atomic under a mutex.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use super::*;
+
+type Undo = Box<dyn FnOnce(&mut BankState) + Send>;
+
+#[derive(Default)]
+struct BankState {
+    epoch: u64,
+    keysets: BTreeMap<u64, SignedKeyset>,
+    accounts: HashMap<AccountId, Account>,
+    sessions: HashMap<SessionId, WithdrawSession>,
+    commitments: HashSet<[u8; 32]>,
+    spent: HashMap<CoinId, SpentCoin>,
+    payments: HashMap<[u8; 32], Payment>,
+    evidence: Vec<EvidenceRecord>,
+    watch: BTreeMap<[u8; 32], (Point, String)>,
+}
+
+/// The bank's state in memory.
+#[derive(Default)]
+pub struct MemoryBankStore {
+    state: Mutex<BankState>,
+}
+
+impl MemoryBankStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> StoreResult<MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| StoreError::Backend("store lock poisoned by a panic".into()))
+}
+
+impl BankStore for MemoryBankStore {
+    fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>> {
+        Ok(Box::new(MemoryBankTx {
+            state: lock(&self.state)?,
+            undo: Vec::new(),
+        }))
+    }
+}
+
+struct MemoryBankTx<'a> {
+    state: MutexGuard<'a, BankState>,
+    undo: Vec<Undo>,
+}
+
+impl Drop for MemoryBankTx<'_> {
+    fn drop(&mut self) {
+        while let Some(u) = self.undo.pop() {
+            u(&mut self.state);
+        }
+    }
+}
+
+/// Replaces `map[key]` with `value`, logging how to restore it.
+macro_rules! put {
+    ($tx:expr, $field:ident, $key:expr, $value:expr) => {{
+        let key = $key;
+        let old = $tx.state.$field.insert(key.clone(), $value);
+        $tx.undo.push(Box::new(move |s: &mut BankState| match old {
+            Some(v) => {
+                s.$field.insert(key, v);
+            }
+            None => {
+                s.$field.remove(&key);
+            }
+        }));
+    }};
+}
+
+impl BankTx for MemoryBankTx<'_> {
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.undo.clear();
+        Ok(())
+    }
+
+    fn session_epoch(&mut self) -> StoreResult<u64> {
+        Ok(self.state.epoch)
+    }
+
+    fn bump_session_epoch(&mut self) -> StoreResult<u64> {
+        let old = self.state.epoch;
+        self.state.epoch += 1;
+        self.undo.push(Box::new(move |s| s.epoch = old));
+        Ok(self.state.epoch)
+    }
+
+    fn insert_keyset(&mut self, keyset: &SignedKeyset) -> StoreResult<()> {
+        let seq = keyset.document.sequence;
+        if self.state.keysets.contains_key(&seq) {
+            return Err(StoreError::Conflict("keyset sequence"));
+        }
+        put!(self, keysets, seq, keyset.clone());
+        Ok(())
+    }
+
+    fn keysets(&mut self) -> StoreResult<Vec<SignedKeyset>> {
+        Ok(self.state.keysets.values().cloned().collect())
+    }
+
+    fn insert_account(&mut self, account: &Account) -> StoreResult<()> {
+        if self.state.accounts.contains_key(&account.id) {
+            return Err(StoreError::Conflict("account"));
+        }
+        put!(self, accounts, account.id, *account);
+        Ok(())
+    }
+
+    fn account(&mut self, id: &AccountId) -> StoreResult<Option<Account>> {
+        Ok(self.state.accounts.get(id).copied())
+    }
+
+    fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()> {
+        let mut a = self
+            .state
+            .accounts
+            .get(id)
+            .copied()
+            .ok_or(StoreError::NotFound("account"))?;
+        a.balance = balance;
+        put!(self, accounts, *id, a);
+        Ok(())
+    }
+
+    fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
+        let mut a = self
+            .state
+            .accounts
+            .get(id)
+            .copied()
+            .ok_or(StoreError::NotFound("account"))?;
+        a.frozen = true;
+        put!(self, accounts, *id, a);
+        Ok(())
+    }
+
+    fn accounts(&mut self) -> StoreResult<Vec<Account>> {
+        let mut v: Vec<Account> = self.state.accounts.values().copied().collect();
+        v.sort_by_key(|a| a.id);
+        Ok(v)
+    }
+
+    fn insert_session(&mut self, session: &WithdrawSession) -> StoreResult<()> {
+        let id = session.id();
+        if self.state.sessions.contains_key(&id) {
+            return Err(StoreError::Conflict("session"));
+        }
+        let c = *session.request.commitment.as_bytes();
+        if self.state.commitments.contains(&c) {
+            return Err(StoreError::Conflict("attribute commitment"));
+        }
+        self.state.commitments.insert(c);
+        self.undo.push(Box::new(move |s| {
+            s.commitments.remove(&c);
+        }));
+        put!(self, sessions, id, session.clone());
+        Ok(())
+    }
+
+    fn session(&mut self, id: &SessionId) -> StoreResult<Option<WithdrawSession>> {
+        Ok(self.state.sessions.get(id).cloned())
+    }
+
+    fn commitment_used(&mut self, c: &Point) -> StoreResult<bool> {
+        Ok(self.state.commitments.contains(c.as_bytes()))
+    }
+
+    fn open_sessions(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<usize> {
+        Ok(self
+            .state
+            .sessions
+            .values()
+            .filter(|s| s.request.account == *account && s.state.is_open() && s.expires > now)
+            .count())
+    }
+
+    fn answer_session(
+        &mut self,
+        id: &SessionId,
+        answered: &AnsweredSession,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut s = self
+            .state
+            .sessions
+            .get(id)
+            .cloned()
+            .ok_or(StoreError::NotFound("session"))?;
+        if !s.state.is_open() {
+            return Err(StoreError::Conflict("session answer"));
+        }
+        s.state = SessionState::Answered {
+            answered: *answered,
+            at,
+        };
+        put!(self, sessions, *id, s);
+        Ok(())
+    }
+
+    fn expire_sessions(&mut self, now: Timestamp) -> StoreResult<usize> {
+        let ids: Vec<SessionId> = self
+            .state
+            .sessions
+            .values()
+            .filter(|s| s.state.is_open() && s.expires <= now)
+            .map(|s| s.id())
+            .collect();
+        for id in &ids {
+            if let Some(mut s) = self.state.sessions.get(id).cloned() {
+                s.state = SessionState::Expired;
+                put!(self, sessions, *id, s);
+            }
+        }
+        Ok(ids.len())
+    }
+
+    fn withdrawal_records(&mut self) -> StoreResult<Vec<WithdrawSession>> {
+        let mut v: Vec<WithdrawSession> = self
+            .state
+            .sessions
+            .values()
+            .filter(|s| matches!(s.state, SessionState::Answered { .. }))
+            .cloned()
+            .collect();
+        v.sort_by_key(|s| (s.opened, s.id()));
+        Ok(v)
+    }
+
+    fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>> {
+        Ok(self.state.spent.get(id).cloned())
+    }
+
+    fn insert_spent_coin(&mut self, coin: &SpentCoin) -> StoreResult<()> {
+        if self.state.spent.contains_key(&coin.coin_id) {
+            return Err(StoreError::Conflict("spent coin"));
+        }
+        put!(self, spent, coin.coin_id, coin.clone());
+        Ok(())
+    }
+
+    fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()> {
+        if !self.state.payments.contains_key(digest) {
+            put!(self, payments, *digest, payment.clone());
+        }
+        Ok(())
+    }
+
+    fn payment(&mut self, digest: &[u8; 32]) -> StoreResult<Option<Payment>> {
+        Ok(self.state.payments.get(digest).cloned())
+    }
+
+    fn prune_spent_coins(&mut self, today: Day) -> StoreResult<usize> {
+        let ids: Vec<CoinId> = self
+            .state
+            .spent
+            .values()
+            .filter(|c| c.prune_after < today)
+            .map(|c| c.coin_id)
+            .collect();
+        for id in &ids {
+            if let Some(old) = self.state.spent.remove(id) {
+                self.undo.push(Box::new(move |s| {
+                    s.spent.insert(old.coin_id, old);
+                }));
+            }
+        }
+        Ok(ids.len())
+    }
+
+    fn spent_coin_count(&mut self) -> StoreResult<u64> {
+        Ok(self.state.spent.len() as u64)
+    }
+
+    fn insert_evidence(&mut self, evidence: &EvidenceRecord) -> StoreResult<()> {
+        self.state.evidence.push(evidence.clone());
+        self.undo.push(Box::new(|s| {
+            s.evidence.pop();
+        }));
+        Ok(())
+    }
+
+    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>> {
+        Ok(self.state.evidence.clone())
+    }
+
+    fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
+        put!(self, watch, *serial.as_bytes(), (*serial, case.to_string()));
+        Ok(())
+    }
+
+    fn watched_serial(&mut self, serial: &Point) -> StoreResult<Option<String>> {
+        Ok(self
+            .state
+            .watch
+            .get(serial.as_bytes())
+            .map(|(_, c)| c.clone()))
+    }
+
+    fn watch_list(&mut self) -> StoreResult<Vec<(Point, String)>> {
+        Ok(self.state.watch.values().cloned().collect())
+    }
+}
+
+#[derive(Default)]
+struct WalletState {
+    pending: BTreeMap<SessionId, PendingEntry>,
+    coins: BTreeMap<CoinId, StoredCoin>,
+    payments: HashMap<[u8; 32], Payment>,
+}
+
+/// A wallet's state in memory.
+#[derive(Default)]
+pub struct MemoryWalletStore {
+    state: Mutex<WalletState>,
+}
+
+impl MemoryWalletStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl WalletStore for MemoryWalletStore {
+    fn put_pending(&self, entry: &PendingEntry) -> StoreResult<()> {
+        lock(&self.state)?
+            .pending
+            .insert(entry.session_id(), entry.clone());
+        Ok(())
+    }
+
+    fn pending(&self) -> StoreResult<Vec<PendingEntry>> {
+        Ok(lock(&self.state)?.pending.values().cloned().collect())
+    }
+
+    fn complete_withdrawal(&self, session: &SessionId, coin: &WalletCoin) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        let id = coin.coin.id();
+        if s.coins.contains_key(&id) {
+            return Err(StoreError::Conflict("coin"));
+        }
+        s.pending.remove(session);
+        s.coins.insert(
+            id,
+            StoredCoin {
+                coin: coin.clone(),
+                spent_in: None,
+            },
+        );
+        Ok(())
+    }
+
+    fn drop_pending(&self, session: &SessionId) -> StoreResult<()> {
+        lock(&self.state)?.pending.remove(session);
+        Ok(())
+    }
+
+    fn coins(&self) -> StoreResult<Vec<StoredCoin>> {
+        Ok(lock(&self.state)?.coins.values().cloned().collect())
+    }
+
+    fn mark_spent(&self, coins: &[CoinId], request_id: &[u8; 32]) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        for id in coins {
+            match s.coins.get(id) {
+                None => return Err(StoreError::NotFound("coin")),
+                Some(c) if c.spent_in.is_some() => return Err(StoreError::Conflict("spent coin")),
+                Some(_) => {}
+            }
+        }
+        for id in coins {
+            if let Some(c) = s.coins.get_mut(id) {
+                c.spent_in = Some(*request_id);
+            }
+        }
+        Ok(())
+    }
+
+    fn unmark_spent(&self, coins: &[CoinId], request_id: &[u8; 32]) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        if s.payments.contains_key(request_id) {
+            return Err(StoreError::Conflict("payment"));
+        }
+        for id in coins {
+            if let Some(c) = s.coins.get_mut(id) {
+                if c.spent_in.as_ref() == Some(request_id) {
+                    c.spent_in = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_payment(&self, request_id: &[u8; 32], payment: &Payment) -> StoreResult<()> {
+        lock(&self.state)?
+            .payments
+            .insert(*request_id, payment.clone());
+        Ok(())
+    }
+
+    fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>> {
+        Ok(lock(&self.state)?.payments.get(request_id).cloned())
+    }
+}
+
+#[derive(Default)]
+struct MerchantState {
+    open: HashMap<[u8; 32], PaymentRequest>,
+    seen: HashSet<CoinId>,
+    accepted: Vec<AcceptedPayment>,
+    watch: HashSet<[u8; 32]>,
+}
+
+/// A merchant's state in memory.
+#[derive(Default)]
+pub struct MemoryMerchantStore {
+    state: Mutex<MerchantState>,
+}
+
+impl MemoryMerchantStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl MerchantStore for MemoryMerchantStore {
+    fn insert_request(&self, request: &PaymentRequest) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        let id = request.id();
+        if s.open.contains_key(&id) {
+            return Err(StoreError::Conflict("payment request"));
+        }
+        s.open.insert(id, *request);
+        Ok(())
+    }
+
+    fn open_request(&self, request_id: &[u8; 32]) -> StoreResult<Option<PaymentRequest>> {
+        Ok(lock(&self.state)?.open.get(request_id).copied())
+    }
+
+    fn coin_seen(&self, coin: &CoinId) -> StoreResult<bool> {
+        Ok(lock(&self.state)?.seen.contains(coin))
+    }
+
+    fn accept_payment(
+        &self,
+        request_id: &[u8; 32],
+        coins: &[CoinId],
+        payment: &AcceptedPayment,
+    ) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        if !s.open.contains_key(request_id) {
+            return Err(StoreError::NotFound("open payment request"));
+        }
+        if coins.iter().any(|c| s.seen.contains(c)) {
+            return Err(StoreError::Conflict("seen coin"));
+        }
+        s.open.remove(request_id);
+        s.seen.extend(coins.iter().copied());
+        s.accepted.push(payment.clone());
+        Ok(())
+    }
+
+    fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>> {
+        Ok(lock(&self.state)?
+            .accepted
+            .iter()
+            .filter(|a| a.receipt.is_none())
+            .cloned()
+            .collect())
+    }
+
+    fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        for a in s.accepted.iter_mut() {
+            if digests.contains(&a.digest) {
+                a.receipt = Some(receipt.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn set_watch_list(&self, serials: &[Point]) -> StoreResult<()> {
+        lock(&self.state)?.watch = serials.iter().map(|p| *p.as_bytes()).collect();
+        Ok(())
+    }
+
+    fn serial_watched(&self, serial: &Point) -> StoreResult<bool> {
+        Ok(lock(&self.state)?.watch.contains(serial.as_bytes()))
+    }
+}

@@ -1,0 +1,343 @@
+//! Storage: narrow, transactional traits per role, named after the facts
+//! they record (specs/protocol.md §10).
+//!
+//! The bank's state lives behind [`BankStore`]: [`BankStore::begin`] opens a
+//! [`BankTx`]; every method of the transaction reads or records one fact;
+//! [`BankTx::commit`] makes all of them durable at once and dropping the
+//! transaction without committing rolls all of them back. The protocol code
+//! in [`crate::roles::Bank`] runs each money-moving step as one transaction
+//! and retries it when the backend reports [`StoreError::Retry`]
+//! (serialization failures), so every transaction body is safe to run twice.
+//!
+//! Uniqueness rules that the protocol relies on are the store's to enforce
+//! ([`StoreError::Conflict`]): one account per id, one session per id, one
+//! use of an attribute commitment `C`, one spent-coin record per `coin_id`.
+//!
+//! [`memory`] implements every trait in memory.
+
+pub mod memory;
+
+use curve25519_dalek::scalar::Scalar;
+use serde::{Deserialize, Serialize};
+
+use crate::coin::CoinId;
+use crate::crypto::acl::{AnsweredSession, SignerCommitment, SignerSession};
+use crate::encoding::Point;
+use crate::keys::{AccountId, SignedKeyset};
+use crate::protocol::deposit::{DepositReceipt, DoubleSpendEvidence};
+use crate::protocol::pay::{Payment, PaymentRequest};
+use crate::protocol::withdraw::{
+    PendingWithdrawal, SessionId, WalletCoin, WithdrawRequest, WithdrawStart,
+};
+use crate::time::{Day, Timestamp};
+
+/// Why a store operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A uniqueness rule was violated (the named fact exists already).
+    #[error("conflict: {0} exists already")]
+    Conflict(&'static str),
+    /// A transient failure (serialization conflict, lock timeout): retry.
+    #[error("transient store failure; retry")]
+    Retry,
+    /// A fact the operation needs is missing.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// The backend failed.
+    #[error("store backend: {0}")]
+    Backend(String),
+    /// Stored data failed to decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The kind of a bank account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountKind {
+    /// A user (withdraws coins); its key is the identity `I`.
+    User,
+    /// A merchant (deposits coins); its key is `M`.
+    Merchant,
+}
+
+/// A bank account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The id (a hash of the key).
+    pub id: AccountId,
+    /// User or merchant.
+    pub kind: AccountKind,
+    /// `I` for a user, `M` for a merchant.
+    pub public_key: Point,
+    /// Balance in base units.
+    pub balance: u64,
+    /// Frozen accounts cannot withdraw.
+    pub frozen: bool,
+    /// Day of registration.
+    pub registered: Day,
+}
+
+/// The state of a withdrawal session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum SessionState {
+    /// Opened; holds the signer's nonces.
+    Open(SignerSession),
+    /// Answered; `w` is gone, the answer is kept for replay.
+    Answered {
+        /// Challenge and answer.
+        answered: AnsweredSession,
+        /// When.
+        at: Timestamp,
+    },
+    /// Expired unanswered; nonces erased, nothing debited.
+    Expired,
+}
+
+impl SessionState {
+    /// Whether the session is open.
+    pub fn is_open(&self) -> bool {
+        matches!(self, SessionState::Open(_))
+    }
+}
+
+/// A withdrawal session and record: the request (with `E_w` and `pi_W`, kept
+/// for coin tracing), the bank's commitment, and its state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WithdrawSession {
+    /// The request as received.
+    pub request: WithdrawRequest,
+    /// The coin's value.
+    pub value: u64,
+    /// The bank's first message.
+    pub commitment: SignerCommitment,
+    /// When it was opened.
+    pub opened: Timestamp,
+    /// When an unanswered session expires.
+    pub expires: Timestamp,
+    /// The store's session epoch at opening.
+    pub epoch: u64,
+    /// Open, answered or expired.
+    pub state: SessionState,
+}
+
+impl WithdrawSession {
+    /// The session id.
+    pub fn id(&self) -> SessionId {
+        self.request.session_id
+    }
+}
+
+/// A spent coin: the first verified spend of one `coin_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpentCoin {
+    /// The coin.
+    pub coin_id: CoinId,
+    /// Its serial `S`.
+    pub serial: Point,
+    /// The spend's challenge `c`.
+    #[serde(with = "crate::encoding::scalar")]
+    pub challenge: Scalar,
+    /// The depositing merchant.
+    pub merchant: AccountId,
+    /// The payment day `D`.
+    pub day: Day,
+    /// The bank's receipt day `R`.
+    pub receipt_day: Day,
+    /// Digest of the stored payment (the transcript).
+    #[serde(with = "crate::encoding::hex32")]
+    pub payment_digest: [u8; 32],
+    /// Index of the coin in that payment.
+    pub coin_index: u32,
+    /// The coin's value.
+    pub value: u64,
+    /// The record may be pruned after this day:
+    /// `R + validity + max deposit delay`.
+    pub prune_after: Day,
+}
+
+/// Stored double-spending evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    /// The evidence.
+    pub evidence: DoubleSpendEvidence,
+    /// The account it identifies (if registered).
+    pub account: Option<AccountId>,
+    /// The receipt day of the second spend.
+    pub recorded: Day,
+}
+
+/// A bank transaction: each method reads or records one fact.
+///
+/// Dropping the transaction without [`BankTx::commit`] rolls back.
+pub trait BankTx {
+    /// Makes every change of this transaction durable at once.
+    fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// The current session epoch (bumped by a restore from backup).
+    fn session_epoch(&mut self) -> StoreResult<u64>;
+    /// Bumps the session epoch; sessions opened before can no longer answer.
+    fn bump_session_epoch(&mut self) -> StoreResult<u64>;
+
+    /// Appends a keyset to the bank's list (conflict if its sequence exists).
+    fn insert_keyset(&mut self, keyset: &SignedKeyset) -> StoreResult<()>;
+    /// Every keyset, in sequence order.
+    fn keysets(&mut self) -> StoreResult<Vec<SignedKeyset>>;
+
+    /// Registers an account (conflict if the id exists).
+    fn insert_account(&mut self, account: &Account) -> StoreResult<()>;
+    /// The account with this id.
+    fn account(&mut self, id: &AccountId) -> StoreResult<Option<Account>>;
+    /// Sets an account's balance.
+    fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()>;
+    /// Freezes an account.
+    fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()>;
+    /// Every account.
+    fn accounts(&mut self) -> StoreResult<Vec<Account>>;
+
+    /// Records a new session (conflict if its id or its `C` was used before).
+    fn insert_session(&mut self, session: &WithdrawSession) -> StoreResult<()>;
+    /// The session with this id.
+    fn session(&mut self, id: &SessionId) -> StoreResult<Option<WithdrawSession>>;
+    /// Whether the attribute commitment `C` was used by any session.
+    fn commitment_used(&mut self, c: &Point) -> StoreResult<bool>;
+    /// Number of open sessions of an account not yet expired at `now`.
+    fn open_sessions(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<usize>;
+    /// Replaces an open session's state by its answer (erasing `w`).
+    fn answer_session(
+        &mut self,
+        id: &SessionId,
+        answered: &AnsweredSession,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Marks open sessions that expired before `now` as expired (erasing
+    /// their nonces); returns how many.
+    fn expire_sessions(&mut self, now: Timestamp) -> StoreResult<usize>;
+    /// Every answered session (the withdrawal records).
+    fn withdrawal_records(&mut self) -> StoreResult<Vec<WithdrawSession>>;
+
+    /// The spent-coin record of `coin_id`.
+    fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>>;
+    /// Records a spent coin (conflict if its `coin_id` is recorded).
+    fn insert_spent_coin(&mut self, coin: &SpentCoin) -> StoreResult<()>;
+    /// Stores a deposited payment under its digest (idempotent).
+    fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()>;
+    /// The stored payment with this digest.
+    fn payment(&mut self, digest: &[u8; 32]) -> StoreResult<Option<Payment>>;
+    /// Deletes spent-coin records whose `prune_after` is before `today`.
+    fn prune_spent_coins(&mut self, today: Day) -> StoreResult<usize>;
+    /// Number of spent-coin records.
+    fn spent_coin_count(&mut self) -> StoreResult<u64>;
+
+    /// Stores double-spending evidence.
+    fn insert_evidence(&mut self, evidence: &EvidenceRecord) -> StoreResult<()>;
+    /// Every stored evidence.
+    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>>;
+
+    /// Puts a serial on the coin-tracing watch list (with the case that put it there).
+    fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()>;
+    /// The case that put `serial` on the watch list, if it is there.
+    fn watched_serial(&mut self, serial: &Point) -> StoreResult<Option<String>>;
+    /// The whole watch list.
+    fn watch_list(&mut self) -> StoreResult<Vec<(Point, String)>>;
+}
+
+/// The bank's store.
+pub trait BankStore: Send + Sync {
+    /// Begins a transaction.
+    fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>>;
+}
+
+/// A wallet's coin and whether it has been handed out.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredCoin {
+    /// The coin with its secrets.
+    pub coin: WalletCoin,
+    /// `None` while unspent; the payment request's id once handed out.
+    pub spent_in: Option<[u8; 32]>,
+}
+
+/// A withdrawal in progress, as the wallet stores it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum PendingEntry {
+    /// Request made, bank commitment not yet received.
+    Started(Box<WithdrawStart>),
+    /// Challenge computed (and possibly sent), answer not yet received.
+    AwaitingAnswer(Box<PendingWithdrawal>),
+}
+
+impl PendingEntry {
+    /// The session.
+    pub fn session_id(&self) -> SessionId {
+        match self {
+            PendingEntry::Started(s) => s.request().session_id,
+            PendingEntry::AwaitingAnswer(p) => p.session_id(),
+        }
+    }
+}
+
+/// A wallet's store. Every method is atomic and durable when it returns.
+pub trait WalletStore: Send + Sync {
+    /// Records (or replaces) a pending withdrawal.
+    fn put_pending(&self, entry: &PendingEntry) -> StoreResult<()>;
+    /// Every pending withdrawal.
+    fn pending(&self) -> StoreResult<Vec<PendingEntry>>;
+    /// Removes a pending withdrawal and adds its coin, atomically.
+    fn complete_withdrawal(&self, session: &SessionId, coin: &WalletCoin) -> StoreResult<()>;
+    /// Removes a pending withdrawal that can no longer finish.
+    fn drop_pending(&self, session: &SessionId) -> StoreResult<()>;
+    /// Every coin, spent or not.
+    fn coins(&self) -> StoreResult<Vec<StoredCoin>>;
+    /// Marks coins spent in the payment answering `request_id`, atomically:
+    /// fails with a conflict, changing nothing, if any is already spent.
+    fn mark_spent(&self, coins: &[CoinId], request_id: &[u8; 32]) -> StoreResult<()>;
+    /// Returns coins marked spent for `request_id` to the unspent pool; only
+    /// for a payment that was never built (so never handed out).
+    fn unmark_spent(&self, coins: &[CoinId], request_id: &[u8; 32]) -> StoreResult<()>;
+    /// Keeps a payment that was made (so it can be handed over again).
+    fn record_payment(&self, request_id: &[u8; 32], payment: &Payment) -> StoreResult<()>;
+    /// The payment made for `request_id`.
+    fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>>;
+}
+
+/// A payment a merchant accepted and has yet to deposit (or has deposited).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AcceptedPayment {
+    /// The payment.
+    pub payment: Payment,
+    /// Its digest.
+    #[serde(with = "crate::encoding::hex32")]
+    pub digest: [u8; 32],
+    /// The receipt, once deposited.
+    pub receipt: Option<DepositReceipt>,
+}
+
+/// A merchant's store. Every method is atomic and durable when it returns.
+pub trait MerchantStore: Send + Sync {
+    /// Records an issued payment request as open.
+    fn insert_request(&self, request: &PaymentRequest) -> StoreResult<()>;
+    /// The open request with this id.
+    fn open_request(&self, request_id: &[u8; 32]) -> StoreResult<Option<PaymentRequest>>;
+    /// Whether a coin was accepted before.
+    fn coin_seen(&self, coin: &CoinId) -> StoreResult<bool>;
+    /// Closes the request, records the coins as seen and keeps the payment
+    /// for deposit, atomically; conflict (changing nothing) if the request
+    /// is not open or any coin was seen.
+    fn accept_payment(
+        &self,
+        request_id: &[u8; 32],
+        coins: &[CoinId],
+        payment: &AcceptedPayment,
+    ) -> StoreResult<()>;
+    /// Accepted payments not yet deposited.
+    fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>>;
+    /// Attaches a receipt to deposited payments.
+    fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()>;
+    /// Replaces the merchant's copy of the coin-tracing watch list.
+    fn set_watch_list(&self, serials: &[Point]) -> StoreResult<()>;
+    /// Whether a serial is on the merchant's copy of the watch list.
+    fn serial_watched(&self, serial: &Point) -> StoreResult<bool>;
+}

@@ -1,0 +1,99 @@
+//! A small world for the integration tests: one bank with a keyset, a TTP,
+//! users and merchants, all on one manual clock.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use faircash::crypto::schnorr::SigningKey;
+use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, Wallet};
+use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
+use faircash::time::{Day, ManualClock};
+use rand::rngs::OsRng;
+
+pub type TestBank = Bank<MemoryBankStore>;
+pub type TestWallet = Wallet<MemoryWalletStore>;
+pub type TestMerchant = Merchant<MemoryMerchantStore>;
+
+pub const START: Day = Day(20_781);
+
+pub struct World {
+    pub clock: ManualClock,
+    pub bank: Arc<TestBank>,
+    pub ttp: TtpKey,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self::with_config(BankConfig::default())
+    }
+
+    pub fn with_config(config: BankConfig) -> Self {
+        let clock = ManualClock::at_day(START);
+        let ttp = TtpKey::generate(&mut OsRng);
+        let bank = Bank::open(
+            MemoryBankStore::new(),
+            BankSecrets::generate(&mut OsRng),
+            Arc::new(clock.clone()),
+            config,
+        )
+        .unwrap();
+        bank.issue_keyset(
+            *ttp.public(),
+            &KeysetSpec {
+                exponents: 0..=6,
+                withdraw_from: START,
+                withdraw_days: 30,
+                policy: KeysetPolicy {
+                    validity_days: 30,
+                    max_deposit_delay_days: 7,
+                },
+            },
+            &mut OsRng,
+        )
+        .unwrap();
+        World {
+            clock,
+            bank: Arc::new(bank),
+            ttp,
+        }
+    }
+
+    /// A registered wallet funded with `funds`.
+    pub fn user(&self, funds: u64) -> TestWallet {
+        let mut w = Wallet::new(
+            UserKey::generate(&mut OsRng),
+            self.bank.master_key(),
+            MemoryWalletStore::new(),
+            Arc::new(self.clock.clone()),
+        );
+        w.pin_keysets(&self.bank.published_keysets()).unwrap();
+        let id = self
+            .bank
+            .register_user(&w.registration(&mut OsRng), &mut OsRng)
+            .unwrap();
+        if funds > 0 {
+            self.bank.fund(&id, funds).unwrap();
+        }
+        w
+    }
+
+    /// A registered merchant.
+    pub fn merchant(&self) -> TestMerchant {
+        let mut m = Merchant::new(
+            SigningKey::generate(&mut OsRng),
+            self.bank.master_key(),
+            MemoryMerchantStore::new(),
+            Arc::new(self.clock.clone()),
+        );
+        m.pin_keysets(&self.bank.published_keysets()).unwrap();
+        self.bank
+            .register_merchant(&m.registration(&mut OsRng), &mut OsRng)
+            .unwrap();
+        m
+    }
+
+    pub fn balance(&self, id: &faircash::keys::AccountId) -> u64 {
+        self.bank.account(id).unwrap().balance
+    }
+}
