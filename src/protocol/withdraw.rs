@@ -259,6 +259,25 @@ impl WithdrawStart {
         today: Day,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
+        let s = SecretScalar::random_nonzero(rng);
+        Self::with_serial_secret(user, keyset, value, today, s, rng)
+    }
+
+    /// As [`WithdrawStart::new`], with the serial secret `s` given by the
+    /// caller (a wallet that derives its secrets from a seed).
+    ///
+    /// # Security
+    /// `s` must be uniformly random and used for one coin only: two coins
+    /// with one `s` share the serial `S` (and its coin-tracing tag). The bank
+    /// still tells them apart by `coin_id`, so neither user is accused.
+    pub fn with_serial_secret(
+        user: &UserKey,
+        keyset: &Keyset,
+        value: u64,
+        today: Day,
+        s: SecretScalar,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Self> {
         let p = Params::get();
         let key = *keyset
             .key_for_value(value)
@@ -271,7 +290,6 @@ impl WithdrawStart {
         }
         let expiry = keyset.policy().expiry_for(today);
         let r = SecretScalar::random(rng);
-        let s = SecretScalar::random_nonzero(rng);
         let k_w = SecretScalar::random_nonzero(rng);
         let u = user.expose_secret();
         let c_attr = Point::new(RistrettoPoint::multiscalar_mul(
