@@ -343,6 +343,37 @@ pub mod bounded_bytes {
     }
 }
 
+/// Serde for UTF-8 strings with an upper bound on their length in bytes.
+pub mod bounded_str {
+    use super::*;
+
+    /// Serializes the string.
+    pub fn serialize<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v)
+    }
+
+    /// Deserializes at most `MAX` bytes of UTF-8.
+    pub fn deserialize<'de, D: Deserializer<'de>, const MAX: usize>(
+        d: D,
+    ) -> Result<String, D::Error> {
+        struct V<const MAX: usize>;
+        impl<const MAX: usize> Visitor<'_> for V<MAX> {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a string of at most {MAX} bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+                if v.len() > MAX {
+                    record_fault(DecodeFault::TooMany { limit: MAX });
+                    return Err(E::custom("string too long"));
+                }
+                Ok(v.to_owned())
+            }
+        }
+        d.deserialize_str(V::<MAX>)
+    }
+}
+
 /// Defines a fixed-size identifier newtype with hex `Display`/`FromStr`.
 macro_rules! define_id {
     ($(#[$meta:meta])* $name:ident, $len:expr) => {

@@ -10,8 +10,11 @@ use crate::crypto::schnorr::SigningKey;
 use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use crate::protocol::deposit::{DepositOutcome, DepositReceipt};
 use crate::protocol::pay::create_payment;
-use crate::roles::{Bank, BankConfig, Merchant, TtpKey, Wallet};
-use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
+use crate::protocol::trace::{TraceRequest, Warrant, WarrantTerms};
+use crate::roles::{Bank, BankConfig, Merchant, Ttp, TtpKeys, Wallet};
+use crate::store::memory::{
+    MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore,
+};
 use crate::time::{Clock, SystemClock};
 
 /// Errors of the demo: any protocol error, or failing to write the narration.
@@ -80,11 +83,14 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
 
     writeln!(out, "1. Initialization")?;
     let t = Instant::now();
-    let ttp = TtpKey::generate(rng);
+    let judge = SigningKey::generate(rng);
+    let mut ttp = Ttp::new(TtpKeys::generate(rng), MemoryTtpStore::new(), clock.clone());
+    ttp.trust_issuer(*judge.public());
     writeln!(
         out,
-        "   TTP key Y_T = {}…",
-        &hex::encode(ttp.public().as_bytes())[..16]
+        "   TTP key Y_T = {}…; it trusts warrants of judge {}…",
+        &hex::encode(ttp.public_key().as_bytes())[..16],
+        &hex::encode(judge.public().as_bytes())[..16]
     )?;
     let bank = Bank::open(
         MemoryBankStore::new(),
@@ -93,7 +99,7 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         BankConfig::default(),
     )?;
     let keyset = bank.issue_keyset(
-        *ttp.public(),
+        *ttp.public_key(),
         &KeysetSpec {
             exponents: 0..=6,
             withdraw_from: today,
@@ -112,6 +118,8 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         ms(t)
     )?;
     let published = bank.published_keysets();
+    ttp.add_keysets(&published, &bank.master_key())
+        .map_err(crate::protocol::Error::from)?;
     let mut wallets = Vec::new();
     for (name, funds) in [("alice", 100u64), ("bob", 60)] {
         let mut w = Wallet::new(
@@ -163,6 +171,7 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         "\n3. Off-line payments (merchants check with public keys only)"
     )?;
     let plan = [(0usize, 0usize, 9u64), (1, 1, 17), (0, 1, 4)];
+    let mut bob_spent = Vec::new();
     for (wi, mi, amount) in plan {
         let (wname, w) = &wallets[wi];
         let (mname, m) = &merchants[mi];
@@ -172,6 +181,9 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         let tp = ms(t);
         let t = Instant::now();
         let summary = m.accept(&payment, rng)?;
+        if wi == 1 {
+            bob_spent.extend(summary.coin_ids.iter().copied());
+        }
         writeln!(
             out,
             "   {wname} pays {mname} {amount} with {} coin(s) [{}]: payment built in {tp}, verified by the merchant in {}",
@@ -256,7 +268,95 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         Ok(_) => return Err(DemoError::Check("a frozen account cannot withdraw")),
     }
 
-    writeln!(out, "\n6. Balances")?;
+    writeln!(out, "\n6. Tracing on warrants (revocable anonymity)")?;
+    let (_, bob) = &wallets[1];
+    let now = clock.now();
+    let terms = |kind, record_digest| WarrantTerms {
+        kind,
+        record_digest,
+        case_id: "case 2026-117".into(),
+        reason: "demo investigation".into(),
+        issued_at: now,
+        expires_at: now.plus_secs(86_400),
+    };
+    // Owner tracing: a deposited coin → who withdrew it.
+    let coin_id = bob_spent.first().ok_or(DemoError::Check("bob paid"))?;
+    let record = bank.spend_record(coin_id)?;
+    let warrant = Warrant::issue(
+        &judge,
+        terms(crate::protocol::trace::TraceKind::Owner, record.digest()),
+        rng,
+    );
+    let t = Instant::now();
+    let result = ttp
+        .trace_owner(
+            &TraceRequest {
+                warrant: warrant.clone(),
+                record: record.clone(),
+            },
+            rng,
+        )
+        .map_err(crate::protocol::Error::from)?;
+    let owner = bank.apply_owner_trace(&result, &record, &warrant, &ttp.public_keys())?;
+    writeln!(
+        out,
+        "   owner trace of deposited coin {}… under a signed warrant: account {owner}{} (log entry {}, {})",
+        &coin_id.to_hex()[..8],
+        if owner == bob.account_id() { " (bob)" } else { "" },
+        result.log_index,
+        ms(t)
+    )?;
+    writeln!(out, "   the result carries a Chaum–Pedersen proof of the decryption; the bank verified it with public keys")?;
+    // Coin tracing: a withdrawal → the serial of its coin, watched from now on.
+    let session = bank
+        .withdrawals_of(&bob.account_id())?
+        .into_iter()
+        .find(|s| s.value == 8)
+        .ok_or(DemoError::Check("bob withdrew an 8"))?;
+    let record = bank.withdrawal_record(&session.id())?;
+    let warrant = Warrant::issue(
+        &judge,
+        terms(crate::protocol::trace::TraceKind::Coin, record.digest()),
+        rng,
+    );
+    let result = ttp
+        .trace_coin(
+            &TraceRequest {
+                warrant: warrant.clone(),
+                record: record.clone(),
+            },
+            rng,
+        )
+        .map_err(crate::protocol::Error::from)?;
+    let serial = bank.apply_coin_trace(&result, &record, &warrant, &ttp.public_keys())?;
+    writeln!(
+        out,
+        "   coin trace of bob's withdrawal of 8: serial S = {}… goes on the bank's watch list (log entry {})",
+        &hex::encode(serial.as_bytes())[..16],
+        result.log_index
+    )?;
+    let (mname, shop) = &merchants[0];
+    shop.import_watch_list(&bank.watch_list(rng)?)?;
+    let req = shop.request_payment(8, [2; 32], rng)?;
+    let payment = bob.pay(&req, rng)?;
+    match shop.accept(&payment, rng) {
+        Err(e) => writeln!(
+            out,
+            "   bob pays {mname} with that coin: refused off-line ({e})"
+        )?,
+        Ok(_) => return Err(DemoError::Check("a watched coin is refused")),
+    }
+    let head = ttp.log_head(rng).map_err(crate::protocol::Error::from)?;
+    ttp.verify_log(std::slice::from_ref(&head))
+        .map_err(crate::protocol::Error::from)?;
+    writeln!(
+        out,
+        "   the TTP's audit log holds {} entries; its signed head {}… lets auditors detect any deletion",
+        head.size,
+        &hex::encode(head.hash)[..16]
+    )?;
+
+    writeln!(out, "\n7. Balances")?;
     for (name, w) in &wallets {
         writeln!(
             out,
@@ -268,6 +368,10 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
     for (name, m) in &merchants {
         writeln!(out, "   {name}: account {}", bank.account(&m.id())?.balance)?;
     }
-    writeln!(out, "\nDone: honest payments stayed anonymous; the double spender was identified without the TTP.")?;
+    writeln!(
+        out,
+        "\nDone: honest payments stayed anonymous; the double spender was identified without the TTP;\n\
+         the TTP revoked anonymity only on warrants, proving and logging each decryption."
+    )?;
     Ok(())
 }

@@ -44,8 +44,6 @@ pub mod labels {
     pub const COIN_ID: &[u8] = b"faircash/v1/coin-id";
     /// Derivation of the fixed spend-proof nonces at withdrawal.
     pub const SPEND_NONCES: &[u8] = b"faircash/v1/spend-nonces";
-    /// Derivation of the user's blinding factors at withdrawal.
-    pub const ACL_BLINDING: &[u8] = b"faircash/v1/acl-blinding";
     /// Derivation of the bank's signing nonces for one session.
     pub const ACL_SIGNER_NONCES: &[u8] = b"faircash/v1/acl-signer-nonces";
     /// The payment transcript (coins, range proof, spend challenges).
@@ -74,6 +72,8 @@ pub mod labels {
     pub const TRACE_LOG_HEAD: &[u8] = b"faircash/v1/trace-log-head";
     /// Signature of an account holder on a bank request.
     pub const ACCOUNT_REQUEST_SIGNATURE: &[u8] = b"faircash/v1/account-request-signature";
+    /// The bank master key's signature on the coin-tracing watch list.
+    pub const WATCH_LIST_SIGNATURE: &[u8] = b"faircash/v1/watch-list-signature";
 
     /// Every label above, for the uniqueness test.
     pub const ALL: &[&[u8]] = &[
@@ -90,7 +90,6 @@ pub mod labels {
         ACL_CHALLENGE,
         COIN_ID,
         SPEND_NONCES,
-        ACL_BLINDING,
         ACL_SIGNER_NONCES,
         PAYMENT,
         PAYMENT_REQUEST_ID,
@@ -105,6 +104,7 @@ pub mod labels {
         TRACE_LOG_ENTRY,
         TRACE_LOG_HEAD,
         ACCOUNT_REQUEST_SIGNATURE,
+        WATCH_LIST_SIGNATURE,
     ];
 
     /// Hash-to-group labels of the independent generators.

@@ -9,10 +9,12 @@
 //! | [`withdraw`] | withdrawal (ACL issuance of one coin) |
 //! | [`pay`] | off-line payment (spend proofs, range proof) |
 //! | [`deposit`] | deposit, double-spend detection and identification |
+//! | [`trace`] | warrants, owner and coin tracing, the TTP's audit log |
 
 pub mod deposit;
 pub mod pay;
 pub mod register;
+pub mod trace;
 pub mod withdraw;
 
 use crate::coin::CoinId;
@@ -50,6 +52,9 @@ pub enum Error {
         /// Why.
         reason: PaymentError,
     },
+    /// A trace was refused or a trace result does not verify.
+    #[error(transparent)]
+    Trace(#[from] trace::TraceError),
     /// A proof, signature or answer did not verify.
     #[error("{0} does not verify")]
     InvalidProof(&'static str),

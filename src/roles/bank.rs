@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use rand_core::CryptoRngCore;
 
+use crate::coin::CoinId;
 use crate::crypto::acl::SignerSession;
 use crate::encoding::Point;
 use crate::keys::{AccountId, BankSecrets, Keyset, KeysetSpec, SignedKeyset};
@@ -20,6 +21,10 @@ use crate::protocol::deposit::{
     DoubleSpendEvidence,
 };
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::trace::{
+    TraceKind, TraceRecord, TraceResult, TtpPublicKeys, Warrant, WatchList,
+};
+use crate::protocol::withdraw::SessionId;
 use crate::protocol::withdraw::{
     WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
 };
@@ -595,6 +600,107 @@ impl<S: BankStore> Bank<S> {
     pub fn prune_spent(&self) -> Result<usize> {
         let today = self.today();
         self.run_tx("prune", |tx| Ok(tx.prune_spent_coins(today)?))
+    }
+}
+
+impl<S: BankStore> Bank<S> {
+    /// The owner-tracing record of a deposited coin: the payment that first
+    /// spent it and the coin's index.
+    pub fn spend_record(&self, coin_id: &CoinId) -> Result<TraceRecord> {
+        self.run_tx("spend_record", |tx| {
+            let spent = tx
+                .spent_coin(coin_id)?
+                .ok_or(StoreError::NotFound("spent coin"))?;
+            let payment = tx
+                .payment(&spent.payment_digest)?
+                .ok_or(StoreError::Corrupt("spent coin without its payment".into()))?;
+            Ok(TraceRecord::Owner {
+                payment,
+                coin_index: spent.coin_index,
+            })
+        })
+    }
+
+    /// The coin-tracing record of an answered withdrawal: the request (with
+    /// `E_w`, `pi_W` and its context) and the account's identity.
+    pub fn withdrawal_record(&self, session: &SessionId) -> Result<TraceRecord> {
+        self.run_tx("withdrawal_record", |tx| {
+            let s = tx.session(session)?.ok_or(Error::UnknownSession)?;
+            if !matches!(s.state, SessionState::Answered { .. }) {
+                return Err(Error::UnknownSession);
+            }
+            let account = tx
+                .account(&s.request.account)?
+                .ok_or(Error::UnknownAccount(s.request.account))?;
+            Ok(TraceRecord::Coin {
+                request: s.request,
+                identity: account.public_key,
+            })
+        })
+    }
+
+    /// The answered withdrawals of an account (the records a coin-tracing
+    /// warrant may name).
+    pub fn withdrawals_of(&self, account: &AccountId) -> Result<Vec<WithdrawSession>> {
+        let all = self.run_tx("withdrawal_records", |tx| Ok(tx.withdrawal_records()?))?;
+        Ok(all
+            .into_iter()
+            .filter(|s| s.request.account == *account)
+            .collect())
+    }
+
+    /// Applies an owner-trace result: verifies it against the record and
+    /// warrant with the TTP's public keys, and returns the account of the
+    /// identity found.
+    pub fn apply_owner_trace(
+        &self,
+        result: &TraceResult,
+        record: &TraceRecord,
+        warrant: &Warrant,
+        ttp: &TtpPublicKeys,
+    ) -> Result<AccountId> {
+        if result.kind != TraceKind::Owner {
+            return Err(Error::InvalidProof("owner trace result"));
+        }
+        let identity = result.verify(ttp, record, warrant)?;
+        let id = crate::keys::user_account_id(&identity);
+        let account = self.account(&id)?;
+        if account.public_key != identity {
+            return Err(Error::UnknownAccount(id));
+        }
+        Ok(id)
+    }
+
+    /// Applies a coin-trace result: verifies it and puts the serial on the
+    /// watch list under the warrant's case id.
+    pub fn apply_coin_trace(
+        &self,
+        result: &TraceResult,
+        record: &TraceRecord,
+        warrant: &Warrant,
+        ttp: &TtpPublicKeys,
+    ) -> Result<Point> {
+        if result.kind != TraceKind::Coin {
+            return Err(Error::InvalidProof("coin trace result"));
+        }
+        let serial = result.verify(ttp, record, warrant)?;
+        self.run_tx("watch_serial", |tx| {
+            Ok(tx.watch_serial(&serial, &warrant.case_id)?)
+        })?;
+        Ok(serial)
+    }
+
+    /// The watch list, signed by the master key, for merchants.
+    pub fn watch_list(&self, rng: &mut impl CryptoRngCore) -> Result<WatchList> {
+        let list = self.run_tx("watch_list", |tx| Ok(tx.watch_list()?))?;
+        let serials = list.into_iter().map(|(p, _)| p).collect();
+        let secrets = read(&self.secrets);
+        Ok(WatchList::sign(
+            self.clock.now(),
+            serials,
+            secrets.master(),
+            rng,
+        ))
     }
 }
 

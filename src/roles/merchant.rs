@@ -192,6 +192,13 @@ impl<S: MerchantStore> Merchant<S> {
         Ok(self.store.set_watch_list(serials)?)
     }
 
+    /// Imports the bank's signed watch list (replacing the previous copy).
+    pub fn import_watch_list(&self, list: &crate::protocol::trace::WatchList) -> Result<()> {
+        list.verify(&self.master_key)
+            .map_err(|_| Error::InvalidProof("watch list signature"))?;
+        self.set_watch_list(&list.serials)
+    }
+
     /// Whether this merchant accepted `coin` before.
     pub fn has_seen(&self, coin: &CoinId) -> Result<bool> {
         Ok(self.store.coin_seen(coin)?)

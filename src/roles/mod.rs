@@ -14,5 +14,5 @@ pub mod wallet;
 
 pub use bank::{Bank, BankApi, BankConfig, WatchPolicy};
 pub use merchant::Merchant;
-pub use ttp::{Ttp, TtpKey};
+pub use ttp::{Ttp, TtpKey, TtpKeys};
 pub use wallet::Wallet;

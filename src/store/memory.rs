@@ -503,3 +503,49 @@ impl MerchantStore for MemoryMerchantStore {
         Ok(lock(&self.state)?.watch.contains(serial.as_bytes()))
     }
 }
+
+/// A TTP audit log in memory.
+#[derive(Default)]
+pub struct MemoryTtpStore {
+    entries: Mutex<Vec<LogEntry>>,
+}
+
+impl MemoryTtpStore {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Direct access to the entries, for tests that tamper with the log.
+    pub fn entries_mut(&self) -> StoreResult<MutexGuard<'_, Vec<LogEntry>>> {
+        lock(&self.entries)
+    }
+}
+
+impl TtpStore for MemoryTtpStore {
+    fn append(&self, entry: &LogEntry) -> StoreResult<()> {
+        let mut e = lock(&self.entries)?;
+        if entry.index != e.len() as u64 {
+            return Err(StoreError::Conflict("log index"));
+        }
+        if e.iter().any(|x| x.warrant_id == entry.warrant_id) {
+            return Err(StoreError::Conflict("warrant id"));
+        }
+        e.push(entry.clone());
+        Ok(())
+    }
+
+    fn entries(&self) -> StoreResult<Vec<LogEntry>> {
+        Ok(lock(&self.entries)?.clone())
+    }
+
+    fn len(&self) -> StoreResult<u64> {
+        Ok(lock(&self.entries)?.len() as u64)
+    }
+
+    fn warrant_used(&self, warrant_id: &[u8; 16]) -> StoreResult<bool> {
+        Ok(lock(&self.entries)?
+            .iter()
+            .any(|x| x.warrant_id == *warrant_id))
+    }
+}

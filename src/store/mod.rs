@@ -26,6 +26,7 @@ use crate::encoding::Point;
 use crate::keys::{AccountId, SignedKeyset};
 use crate::protocol::deposit::{DepositReceipt, DoubleSpendEvidence};
 use crate::protocol::pay::{Payment, PaymentRequest};
+use crate::protocol::trace::LogEntry;
 use crate::protocol::withdraw::{
     PendingWithdrawal, SessionId, WalletCoin, WithdrawRequest, WithdrawStart,
 };
@@ -340,4 +341,21 @@ pub trait MerchantStore: Send + Sync {
     fn set_watch_list(&self, serials: &[Point]) -> StoreResult<()>;
     /// Whether a serial is on the merchant's copy of the watch list.
     fn serial_watched(&self, serial: &Point) -> StoreResult<bool>;
+}
+
+/// The TTP's audit log. Appending is atomic and durable when it returns.
+pub trait TtpStore: Send + Sync {
+    /// Appends `entry`; conflict (changing nothing) unless its index is the
+    /// log's length and its warrant id was never used.
+    fn append(&self, entry: &LogEntry) -> StoreResult<()>;
+    /// Every entry, in order.
+    fn entries(&self) -> StoreResult<Vec<LogEntry>>;
+    /// Number of entries.
+    fn len(&self) -> StoreResult<u64>;
+    /// Whether the log is empty.
+    fn is_empty(&self) -> StoreResult<bool> {
+        Ok(self.len()? == 0)
+    }
+    /// Whether a warrant id has been used.
+    fn warrant_used(&self, warrant_id: &[u8; 16]) -> StoreResult<bool>;
 }

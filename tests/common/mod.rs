@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use faircash::crypto::schnorr::SigningKey;
 use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
-use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, Wallet};
+use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
 use faircash::time::{Day, ManualClock};
 use rand::rngs::OsRng;
@@ -20,7 +20,10 @@ pub const START: Day = Day(20_781);
 pub struct World {
     pub clock: ManualClock,
     pub bank: Arc<TestBank>,
+    /// The TTP's decryption key (`ttp_keys.decryption`).
     pub ttp: TtpKey,
+    /// The TTP's keys (decryption and result signing).
+    pub ttp_keys: TtpKeys,
 }
 
 impl World {
@@ -30,7 +33,8 @@ impl World {
 
     pub fn with_config(config: BankConfig) -> Self {
         let clock = ManualClock::at_day(START);
-        let ttp = TtpKey::generate(&mut OsRng);
+        let ttp_keys = TtpKeys::generate(&mut OsRng);
+        let ttp = ttp_keys.decryption.clone();
         let bank = Bank::open(
             MemoryBankStore::new(),
             BankSecrets::generate(&mut OsRng),
@@ -56,6 +60,7 @@ impl World {
             clock,
             bank: Arc::new(bank),
             ttp,
+            ttp_keys,
         }
     }
 
@@ -95,5 +100,45 @@ impl World {
 
     pub fn balance(&self, id: &faircash::keys::AccountId) -> u64 {
         self.bank.account(id).unwrap().balance
+    }
+}
+
+impl World {
+    /// A registered merchant together with its signing key (for tests that
+    /// sign deposit requests themselves).
+    pub fn merchant_with_key(&self) -> (TestMerchant, SigningKey) {
+        let key = SigningKey::generate(&mut OsRng);
+        let mut m = Merchant::new(
+            key.clone(),
+            self.bank.master_key(),
+            MemoryMerchantStore::new(),
+            Arc::new(self.clock.clone()),
+        );
+        m.pin_keysets(&self.bank.published_keysets()).unwrap();
+        self.bank
+            .register_merchant(&m.registration(&mut OsRng), &mut OsRng)
+            .unwrap();
+        (m, key)
+    }
+
+    /// The bank's current keyset.
+    pub fn keyset(&self) -> faircash::keys::Keyset {
+        self.bank.current_keyset().unwrap()
+    }
+
+    /// Withdraws one coin of `value` into `wallet` and returns it.
+    pub fn withdraw_coin(
+        &self,
+        wallet: &TestWallet,
+        value: u64,
+    ) -> faircash::protocol::withdraw::WalletCoin {
+        let id = wallet.withdraw_one(&*self.bank, value, &mut OsRng).unwrap();
+        wallet
+            .coins()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.coin.coin.id() == id)
+            .unwrap()
+            .coin
     }
 }

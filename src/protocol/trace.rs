@@ -1,0 +1,860 @@
+//! Tracing: warrants, trace records, proven decryptions and the TTP's audit
+//! log (specs/tracing.md).
+//!
+//! - **Owner tracing**: a deposited spend → the identity `I` escrowed in the
+//!   coin's `E`.
+//! - **Coin tracing**: a withdrawal record → the serial `S` escrowed in `E_w`,
+//!   which the bank puts on its watch list.
+//!
+//! The TTP decrypts only under a valid warrant naming the one record, only
+//! if the record itself verifies (so it is never a decryption oracle for
+//! arbitrary ciphertexts), proves every decryption (Chaum–Pedersen), signs
+//! the result with a signing key apart from its decryption key, and appends
+//! an entry to a hash-chained log before the result leaves.
+
+use curve25519_dalek::scalar::Scalar;
+use merlin::Transcript;
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+
+use super::pay::{verify_payment, Payment};
+use super::withdraw::WithdrawRequest;
+use crate::crypto::elgamal::Ciphertext;
+use crate::crypto::schnorr::{Proof, Relation, Signature, SigningKey};
+use crate::crypto::transcript::{labels, FaircashTranscript};
+use crate::encoding::Point;
+use crate::keys::{user_account_id, AccountId, Keyset};
+use crate::params::Params;
+use crate::time::Timestamp;
+use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
+
+/// Longest case id, in bytes.
+pub const MAX_CASE_ID: usize = 128;
+/// Longest reason, in bytes.
+pub const MAX_REASON: usize = 2048;
+
+/// What is traced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TraceKind {
+    /// A spent coin → the identity of its withdrawer.
+    Owner,
+    /// A withdrawal → the serial of its coin.
+    Coin,
+}
+
+impl TraceKind {
+    fn tag(self) -> u64 {
+        match self {
+            TraceKind::Owner => 1,
+            TraceKind::Coin => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for TraceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TraceKind::Owner => "owner",
+            TraceKind::Coin => "coin",
+        })
+    }
+}
+
+/// Why a trace was refused or a trace result does not verify.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// The warrant's signature does not verify.
+    #[error("warrant signature does not verify")]
+    WarrantSignature,
+    /// The warrant's issuer is not one the TTP trusts.
+    #[error("warrant issuer is not trusted")]
+    UntrustedIssuer,
+    /// The warrant has expired.
+    #[error("warrant expired")]
+    WarrantExpired,
+    /// The warrant is not valid yet (or its validity is empty).
+    #[error("warrant is not valid yet")]
+    WarrantNotYetValid,
+    /// The warrant is for the other kind of tracing.
+    #[error("warrant is for {warrant} tracing, the request is {request} tracing")]
+    WarrantKindMismatch {
+        /// The warrant's kind.
+        warrant: TraceKind,
+        /// The request's kind.
+        request: TraceKind,
+    },
+    /// The warrant covers another record.
+    #[error("warrant covers another record")]
+    WarrantRecordMismatch,
+    /// The warrant id was used before.
+    #[error("warrant was used before")]
+    WarrantReused,
+    /// The record does not verify (the TTP is not a decryption oracle).
+    #[error("record does not verify: {0}")]
+    InvalidRecord(String),
+    /// The record's keyset is not one the TTP knows.
+    #[error("record is under an unknown keyset")]
+    UnknownKeyset,
+    /// The record's ciphertext is under another TTP key.
+    #[error("record is escrowed under another TTP key")]
+    WrongTtpKey,
+    /// The result's decryption proof does not verify.
+    #[error("decryption proof does not verify")]
+    ResultProof,
+    /// The result's signature does not verify.
+    #[error("trace result signature does not verify")]
+    ResultSignature,
+    /// The result does not belong to this record, warrant or TTP.
+    #[error("trace result does not match: {0}")]
+    ResultMismatch(&'static str),
+    /// The audit log failed verification.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The TTP's store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+// ---------------------------------------------------------------------------
+// Warrants
+// ---------------------------------------------------------------------------
+
+/// A signed order to trace one record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warrant {
+    /// Unique id; the TTP refuses an id it has used.
+    #[serde(with = "crate::encoding::hex32")]
+    pub warrant_id: [u8; 16],
+    /// The case this belongs to.
+    #[serde(
+        serialize_with = "crate::encoding::bounded_str::serialize",
+        deserialize_with = "crate::encoding::bounded_str::deserialize::<_, MAX_CASE_ID>"
+    )]
+    pub case_id: String,
+    /// Why.
+    #[serde(
+        serialize_with = "crate::encoding::bounded_str::serialize",
+        deserialize_with = "crate::encoding::bounded_str::deserialize::<_, MAX_REASON>"
+    )]
+    pub reason: String,
+    /// Owner or coin tracing.
+    pub kind: TraceKind,
+    /// [`TraceRecord::digest`] of the one record covered.
+    #[serde(with = "crate::encoding::hex32")]
+    pub record_digest: [u8; 32],
+    /// Issued at.
+    pub issued_at: Timestamp,
+    /// Expires at.
+    pub expires_at: Timestamp,
+    /// The issuer's public key.
+    pub issuer: Point,
+    /// The issuer's signature on [`Warrant::digest`].
+    pub signature: Signature,
+}
+
+impl WireMessage for Warrant {
+    const KIND: MessageKind = MessageKind::Warrant;
+    const MAX_BYTES: usize = 4096;
+    fn check(&self) -> Result<(), DecodeError> {
+        non_identity(Self::what(), "issuer", &self.issuer)
+    }
+}
+
+/// What a warrant says, before it is signed.
+#[derive(Clone, Debug)]
+pub struct WarrantTerms {
+    /// Owner or coin tracing.
+    pub kind: TraceKind,
+    /// The record covered.
+    pub record_digest: [u8; 32],
+    /// Case id.
+    pub case_id: String,
+    /// Reason.
+    pub reason: String,
+    /// Issued at.
+    pub issued_at: Timestamp,
+    /// Expires at.
+    pub expires_at: Timestamp,
+}
+
+impl Warrant {
+    /// Issues and signs a warrant with a fresh random id.
+    pub fn issue(issuer: &SigningKey, terms: WarrantTerms, rng: &mut impl CryptoRngCore) -> Self {
+        let mut warrant_id = [0u8; 16];
+        rng.fill_bytes(&mut warrant_id);
+        let mut w = Warrant {
+            warrant_id,
+            case_id: terms.case_id,
+            reason: terms.reason,
+            kind: terms.kind,
+            record_digest: terms.record_digest,
+            issued_at: terms.issued_at,
+            expires_at: terms.expires_at,
+            issuer: *issuer.public(),
+            signature: Signature {
+                r: Point::identity(),
+                s: Scalar::ZERO,
+            },
+        };
+        w.signature = issuer.sign(labels::WARRANT_SIGNATURE, &w.digest(), rng);
+        w
+    }
+
+    /// The digest of every field but the signature.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::WARRANT_ID);
+        t.append_message(b"warrant-id", &self.warrant_id);
+        t.append_message(b"case-id", self.case_id.as_bytes());
+        t.append_message(b"reason", self.reason.as_bytes());
+        t.append_u64(b"kind", self.kind.tag());
+        t.append_message(b"record-digest", &self.record_digest);
+        t.append_u64(b"issued-at", self.issued_at.0);
+        t.append_u64(b"expires-at", self.expires_at.0);
+        t.append_point(b"issuer", &self.issuer);
+        t.challenge_digest(b"warrant-digest")
+    }
+
+    /// Checks the signature, the issuer, the validity period at `now`, and
+    /// that the warrant covers `record` (kind and digest).
+    pub fn authorize(
+        &self,
+        trusted: &[Point],
+        record: &TraceRecord,
+        now: Timestamp,
+    ) -> Result<(), TraceError> {
+        if !trusted.contains(&self.issuer) {
+            return Err(TraceError::UntrustedIssuer);
+        }
+        self.signature
+            .verify(labels::WARRANT_SIGNATURE, &self.digest(), &self.issuer)
+            .map_err(|_| TraceError::WarrantSignature)?;
+        if now < self.issued_at || self.expires_at <= self.issued_at {
+            return Err(TraceError::WarrantNotYetValid);
+        }
+        if now >= self.expires_at {
+            return Err(TraceError::WarrantExpired);
+        }
+        if self.kind != record.kind() {
+            return Err(TraceError::WarrantKindMismatch {
+                warrant: self.kind,
+                request: record.kind(),
+            });
+        }
+        if self.record_digest != record.digest() {
+            return Err(TraceError::WarrantRecordMismatch);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------
+
+/// The record a trace is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceRecord {
+    /// A deposited spend: the payment and the coin's index in it.
+    Owner {
+        /// The payment (request, coins, range proof, responses).
+        payment: Payment,
+        /// The coin.
+        coin_index: u32,
+    },
+    /// A withdrawal record: the request (with `E_w`, `pi_W` and the context
+    /// `pi_W` is bound to) and the identity of the account it debited.
+    Coin {
+        /// The withdrawal request as the bank stored it.
+        request: WithdrawRequest,
+        /// The account's registered identity `I`.
+        identity: Point,
+    },
+}
+
+impl TraceRecord {
+    /// Owner or coin.
+    pub fn kind(&self) -> TraceKind {
+        match self {
+            TraceRecord::Owner { .. } => TraceKind::Owner,
+            TraceRecord::Coin { .. } => TraceKind::Coin,
+        }
+    }
+
+    /// The record's digest (what a warrant names).
+    pub fn digest(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::TRACE_RECORD);
+        match self {
+            TraceRecord::Owner {
+                payment,
+                coin_index,
+            } => {
+                t.append_u64(b"kind", TraceKind::Owner.tag());
+                t.append_message(b"payment-digest", &payment.digest());
+                t.append_u64(b"coin-index", u64::from(*coin_index));
+            }
+            TraceRecord::Coin { request, identity } => {
+                t.append_u64(b"kind", TraceKind::Coin.tag());
+                t.append_message(b"request", &request.to_bytes());
+                t.append_point(b"identity", identity);
+            }
+        }
+        t.challenge_digest(b"record-digest")
+    }
+
+    /// The keyset id the record is under.
+    pub fn keyset_id(&self) -> crate::keys::KeysetId {
+        match self {
+            TraceRecord::Owner { payment, .. } => payment.keyset_id,
+            TraceRecord::Coin { request, .. } => request.keyset_id,
+        }
+    }
+
+    /// The ciphertext to decrypt (`E` of the coin, or `E_w`), if the index is
+    /// in range.
+    pub fn ciphertext(&self) -> Option<Ciphertext> {
+        match self {
+            TraceRecord::Owner {
+                payment,
+                coin_index,
+            } => payment
+                .coins
+                .get(*coin_index as usize)
+                .map(|c| c.body.escrow),
+            TraceRecord::Coin { request, .. } => Some(request.escrow),
+        }
+    }
+
+    /// Verifies the record itself (the spend, or `pi_W`) under `keyset`, and
+    /// returns its ciphertext.
+    pub fn verify(
+        &self,
+        keyset: &Keyset,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Ciphertext, TraceError> {
+        match self {
+            TraceRecord::Owner {
+                payment,
+                coin_index,
+            } => {
+                verify_payment(payment, keyset, rng)
+                    .map_err(|e| TraceError::InvalidRecord(e.to_string()))?;
+                payment
+                    .coins
+                    .get(*coin_index as usize)
+                    .map(|c| c.body.escrow)
+                    .ok_or_else(|| TraceError::InvalidRecord("coin index out of range".into()))
+            }
+            TraceRecord::Coin { request, identity } => {
+                request
+                    .verify_proof(identity, keyset, rng)
+                    .map_err(|e| TraceError::InvalidRecord(e.to_string()))?;
+                Ok(request.escrow)
+            }
+        }
+    }
+}
+
+/// A request to the TTP: the warrant and the record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRequest {
+    /// The warrant.
+    pub warrant: Warrant,
+    /// The record it covers.
+    pub record: TraceRecord,
+}
+
+impl WireMessage for TraceRequest {
+    const KIND: MessageKind = MessageKind::TraceRequest;
+    const MAX_BYTES: usize = 4096 + <Payment as WireMessage>::MAX_BYTES;
+    fn check(&self) -> Result<(), DecodeError> {
+        WireMessage::check(&self.warrant)?;
+        match &self.record {
+            TraceRecord::Owner { payment, .. } => payment.check(),
+            TraceRecord::Coin { request, identity } => {
+                request.check()?;
+                non_identity(Self::what(), "identity", identity)
+            }
+        }
+    }
+}
+
+impl TraceRequest {
+    /// The request's digest (what the log records).
+    pub fn digest(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::TRACE_RECORD);
+        t.append_message(b"warrant-digest", &self.warrant.digest());
+        t.append_message(b"record-digest", &self.record.digest());
+        t.challenge_digest(b"request-digest")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------
+
+/// The TTP's public keys: `Y_T` (decryption) and its result-signing key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TtpPublicKeys {
+    /// `Y_T = x_T·G`.
+    pub decryption: Point,
+    /// The key that signs results and log heads.
+    pub signing: Point,
+}
+
+fn decryption_relation(ttp: &Point, ct: &Ciphertext, plaintext: &Point) -> Relation {
+    let p = Params::get();
+    let shared = Point::new(ct.c2.point() - plaintext.point());
+    let mut rel = Relation::new(b"trace-decryption");
+    let x = rel.witness(b"x_T");
+    let g = rel.point(b"G", p.g);
+    let y = rel.point(b"Y_T", *ttp);
+    let c1 = rel.point(b"c1", ct.c1);
+    let d = rel.point(b"c2 - X", shared);
+    rel.equation(Some(y), &[(x, g)]);
+    rel.equation(Some(d), &[(x, c1)]);
+    rel
+}
+
+fn decryption_transcript(
+    ct: &Ciphertext,
+    plaintext: &Point,
+    record_digest: &[u8; 32],
+    warrant_digest: &[u8; 32],
+    log_index: u64,
+) -> Transcript {
+    let mut t = Params::get().transcript(labels::TRACE_DECRYPTION);
+    t.append_point(b"c1", &ct.c1);
+    t.append_point(b"c2", &ct.c2);
+    t.append_point(b"X", plaintext);
+    t.append_message(b"record-digest", record_digest);
+    t.append_message(b"warrant-digest", warrant_digest);
+    t.append_u64(b"log-index", log_index);
+    t
+}
+
+/// A proven, signed decryption.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceResult {
+    /// Owner or coin.
+    pub kind: TraceKind,
+    /// The log entry that records this trace.
+    pub log_index: u64,
+    /// The record traced.
+    #[serde(with = "crate::encoding::hex32")]
+    pub record_digest: [u8; 32],
+    /// The warrant used.
+    #[serde(with = "crate::encoding::hex32")]
+    pub warrant_digest: [u8; 32],
+    /// The ciphertext decrypted.
+    pub ciphertext: Ciphertext,
+    /// The plaintext: `I` (owner tracing) or `S` (coin tracing).
+    pub plaintext: Point,
+    /// `PoK{x_T: Y_T = x_T·G ∧ c2 - X = x_T·c1}`.
+    pub proof: Proof,
+    /// The TTP's keys.
+    pub ttp: TtpPublicKeys,
+    /// The TTP signing key's signature on [`TraceResult::digest`].
+    pub signature: Signature,
+}
+
+impl WireMessage for TraceResult {
+    const KIND: MessageKind = MessageKind::TraceResult;
+    const MAX_BYTES: usize = 1024;
+    fn check(&self) -> Result<(), DecodeError> {
+        let w = Self::what();
+        non_identity(w, "Y_T", &self.ttp.decryption)?;
+        non_identity(w, "signing key", &self.ttp.signing)
+    }
+}
+
+impl TraceResult {
+    /// Decrypts `ct` with `x_T` and proves it (used by the TTP).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create(
+        kind: TraceKind,
+        log_index: u64,
+        record_digest: [u8; 32],
+        warrant_digest: [u8; 32],
+        ct: Ciphertext,
+        x_t: &Scalar,
+        ttp: TtpPublicKeys,
+        signer: &SigningKey,
+        rng: &mut impl CryptoRngCore,
+    ) -> TraceResult {
+        let plaintext = ct.decrypt(x_t);
+        let rel = decryption_relation(&ttp.decryption, &ct, &plaintext);
+        let mut t =
+            decryption_transcript(&ct, &plaintext, &record_digest, &warrant_digest, log_index);
+        let proof = rel.prove(&mut t, &[x_t], rng);
+        let mut r = TraceResult {
+            kind,
+            log_index,
+            record_digest,
+            warrant_digest,
+            ciphertext: ct,
+            plaintext,
+            proof,
+            ttp,
+            signature: Signature {
+                r: Point::identity(),
+                s: Scalar::ZERO,
+            },
+        };
+        r.signature = signer.sign(labels::TRACE_RESULT_SIGNATURE, &r.digest(), rng);
+        r
+    }
+
+    /// The digest of every field but the signature.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::TRACE_RESULT_SIGNATURE);
+        t.append_u64(b"kind", self.kind.tag());
+        t.append_u64(b"log-index", self.log_index);
+        t.append_message(b"record-digest", &self.record_digest);
+        t.append_message(b"warrant-digest", &self.warrant_digest);
+        t.append_point(b"c1", &self.ciphertext.c1);
+        t.append_point(b"c2", &self.ciphertext.c2);
+        t.append_point(b"X", &self.plaintext);
+        t.append_message(
+            b"proof",
+            &postcard::to_allocvec(&self.proof).unwrap_or_default(),
+        );
+        t.append_point(b"Y_T", &self.ttp.decryption);
+        t.append_point(b"signing-key", &self.ttp.signing);
+        t.challenge_digest(b"result-digest")
+    }
+
+    /// Verifies the result with public data only: it was made by the TTP with
+    /// keys `ttp`, for `record` under `warrant`, and its plaintext is the
+    /// correct decryption of the record's ciphertext. Returns the plaintext.
+    pub fn verify(
+        &self,
+        ttp: &TtpPublicKeys,
+        record: &TraceRecord,
+        warrant: &Warrant,
+    ) -> Result<Point, TraceError> {
+        if self.ttp != *ttp {
+            return Err(TraceError::ResultMismatch("TTP keys"));
+        }
+        if self.kind != record.kind() || self.kind != warrant.kind {
+            return Err(TraceError::ResultMismatch("kind"));
+        }
+        if self.record_digest != record.digest() || warrant.record_digest != self.record_digest {
+            return Err(TraceError::ResultMismatch("record"));
+        }
+        if self.warrant_digest != warrant.digest() {
+            return Err(TraceError::ResultMismatch("warrant"));
+        }
+        if record.ciphertext() != Some(self.ciphertext) {
+            return Err(TraceError::ResultMismatch("ciphertext"));
+        }
+        self.signature
+            .verify(labels::TRACE_RESULT_SIGNATURE, &self.digest(), &ttp.signing)
+            .map_err(|_| TraceError::ResultSignature)?;
+        let rel = decryption_relation(&ttp.decryption, &self.ciphertext, &self.plaintext);
+        let mut t = decryption_transcript(
+            &self.ciphertext,
+            &self.plaintext,
+            &self.record_digest,
+            &self.warrant_digest,
+            self.log_index,
+        );
+        rel.verify(&mut t, &self.proof, &mut rand::rngs::OsRng)
+            .map_err(|_| TraceError::ResultProof)?;
+        Ok(self.plaintext)
+    }
+
+    /// For an owner trace: the account of the identity found.
+    pub fn owner_account(&self) -> Option<AccountId> {
+        (self.kind == TraceKind::Owner).then(|| user_account_id(&self.plaintext))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Audit log
+// ---------------------------------------------------------------------------
+
+/// One entry of the TTP's hash-chained audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Position, from 0.
+    pub index: u64,
+    /// Hash of the previous entry (zeros for the first).
+    #[serde(with = "crate::encoding::hex32")]
+    pub previous: [u8; 32],
+    /// When the trace was made.
+    pub time: Timestamp,
+    /// The warrant's id (a warrant is used once).
+    #[serde(with = "crate::encoding::hex32")]
+    pub warrant_id: [u8; 16],
+    /// Owner or coin.
+    pub kind: TraceKind,
+    /// [`TraceRequest::digest`].
+    #[serde(with = "crate::encoding::hex32")]
+    pub request_digest: [u8; 32],
+    /// [`Warrant::digest`].
+    #[serde(with = "crate::encoding::hex32")]
+    pub warrant_digest: [u8; 32],
+    /// [`TraceResult::digest`].
+    #[serde(with = "crate::encoding::hex32")]
+    pub result_digest: [u8; 32],
+}
+
+impl WireMessage for LogEntry {
+    const KIND: MessageKind = MessageKind::TraceLogEntry;
+    const MAX_BYTES: usize = 512;
+}
+
+impl LogEntry {
+    /// The entry's hash (what the next entry and the head name).
+    pub fn hash(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::TRACE_LOG_ENTRY);
+        t.append_u64(b"index", self.index);
+        t.append_message(b"previous", &self.previous);
+        t.append_u64(b"time", self.time.0);
+        t.append_message(b"warrant-id", &self.warrant_id);
+        t.append_u64(b"kind", self.kind.tag());
+        t.append_message(b"request-digest", &self.request_digest);
+        t.append_message(b"warrant-digest", &self.warrant_digest);
+        t.append_message(b"result-digest", &self.result_digest);
+        t.challenge_digest(b"entry-hash")
+    }
+}
+
+/// A signed statement of the log's length and last hash, for auditors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogHead {
+    /// Number of entries.
+    pub size: u64,
+    /// Hash of the last entry (zeros when empty).
+    #[serde(with = "crate::encoding::hex32")]
+    pub hash: [u8; 32],
+    /// When the head was signed.
+    pub time: Timestamp,
+    /// The TTP signing key.
+    pub signer: Point,
+    /// Its signature.
+    pub signature: Signature,
+}
+
+impl WireMessage for LogHead {
+    const KIND: MessageKind = MessageKind::TraceLogHead;
+    const MAX_BYTES: usize = 256;
+}
+
+impl LogHead {
+    fn message(size: u64, hash: &[u8; 32], time: Timestamp) -> Vec<u8> {
+        let mut m = Vec::with_capacity(48);
+        m.extend_from_slice(&size.to_le_bytes());
+        m.extend_from_slice(hash);
+        m.extend_from_slice(&time.0.to_le_bytes());
+        m
+    }
+
+    /// Signs the head of `entries`.
+    pub fn sign(
+        entries: &[LogEntry],
+        time: Timestamp,
+        signer: &SigningKey,
+        rng: &mut impl CryptoRngCore,
+    ) -> Self {
+        let size = entries.len() as u64;
+        let hash = entries.last().map_or([0u8; 32], LogEntry::hash);
+        let signature = signer.sign(
+            labels::TRACE_LOG_HEAD,
+            &Self::message(size, &hash, time),
+            rng,
+        );
+        LogHead {
+            size,
+            hash,
+            time,
+            signer: *signer.public(),
+            signature,
+        }
+    }
+
+    /// Verifies the head's signature by `signer`.
+    pub fn verify(&self, signer: &Point) -> Result<(), LogError> {
+        if self.signer != *signer {
+            return Err(LogError::HeadSignature);
+        }
+        self.signature
+            .verify(
+                labels::TRACE_LOG_HEAD,
+                &Self::message(self.size, &self.hash, self.time),
+                signer,
+            )
+            .map_err(|_| LogError::HeadSignature)
+    }
+}
+
+/// How a log failed verification.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// An entry is not at its position (reordering or deletion).
+    #[error("entry at position {position} claims index {index}")]
+    Index {
+        /// Where it is.
+        position: u64,
+        /// What it says.
+        index: u64,
+    },
+    /// An entry does not name the hash of its predecessor (edit or deletion).
+    #[error("entry {index} does not follow its predecessor")]
+    Link {
+        /// The entry.
+        index: u64,
+    },
+    /// The log is shorter than a published head (truncation).
+    #[error("log has {len} entries, a published head says {head}")]
+    Truncated {
+        /// Entries present.
+        len: u64,
+        /// The head's size.
+        head: u64,
+    },
+    /// The entry at a published head's position is not the one it named.
+    #[error("entry {index} differs from the published head")]
+    HeadMismatch {
+        /// The entry.
+        index: u64,
+    },
+    /// A head's signature does not verify.
+    #[error("log head signature does not verify")]
+    HeadSignature,
+    /// A warrant id appears twice.
+    #[error("warrant used twice (entries {first} and {second})")]
+    WarrantReused {
+        /// First use.
+        first: u64,
+        /// Second use.
+        second: u64,
+    },
+}
+
+/// Walks the chain and checks it against every published `heads` (signed by
+/// `signer`): positions, links, warrant ids used once, and for each head
+/// that the log is at least that long and passes through its hash.
+///
+/// Edits, deletions and reorderings break a link or an index; truncation
+/// below a published head, or an edit of the last entries, shows against the
+/// head. Returns the log's current head hash.
+pub fn verify_log(
+    entries: &[LogEntry],
+    heads: &[LogHead],
+    signer: &Point,
+) -> Result<[u8; 32], LogError> {
+    let mut previous = [0u8; 32];
+    let mut hashes = Vec::with_capacity(entries.len());
+    let mut warrants = std::collections::HashMap::new();
+    for (position, e) in entries.iter().enumerate() {
+        let position = position as u64;
+        if e.index != position {
+            return Err(LogError::Index {
+                position,
+                index: e.index,
+            });
+        }
+        if e.previous != previous {
+            return Err(LogError::Link { index: e.index });
+        }
+        if let Some(first) = warrants.insert(e.warrant_id, e.index) {
+            return Err(LogError::WarrantReused {
+                first,
+                second: e.index,
+            });
+        }
+        previous = e.hash();
+        hashes.push(previous);
+    }
+    for head in heads {
+        head.verify(signer)?;
+        let len = entries.len() as u64;
+        if head.size > len {
+            return Err(LogError::Truncated {
+                len,
+                head: head.size,
+            });
+        }
+        let at = if head.size == 0 {
+            [0u8; 32]
+        } else {
+            hashes[(head.size - 1) as usize]
+        };
+        if at != head.hash {
+            return Err(LogError::HeadMismatch {
+                index: head.size.saturating_sub(1),
+            });
+        }
+    }
+    Ok(previous)
+}
+
+// ---------------------------------------------------------------------------
+// Watch list
+// ---------------------------------------------------------------------------
+
+/// Most serials on a watch list.
+pub const MAX_WATCH_LIST: usize = 1 << 20;
+
+/// The bank's coin-tracing watch list, signed by its master key, for
+/// merchants to refuse those coins off-line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchList {
+    /// When it was issued.
+    pub issued: Timestamp,
+    /// The watched serials `S`.
+    #[serde(
+        serialize_with = "crate::encoding::bounded::serialize",
+        deserialize_with = "crate::encoding::bounded::deserialize::<_, Point, MAX_WATCH_LIST>"
+    )]
+    pub serials: Vec<Point>,
+    /// The bank master key's signature.
+    pub signature: Signature,
+}
+
+impl WireMessage for WatchList {
+    const KIND: MessageKind = MessageKind::WatchList;
+    const MAX_BYTES: usize = 64 + 33 * MAX_WATCH_LIST;
+}
+
+impl WatchList {
+    fn message(issued: Timestamp, serials: &[Point]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(16 + 32 * serials.len());
+        m.extend_from_slice(&issued.0.to_le_bytes());
+        m.extend_from_slice(&(serials.len() as u64).to_le_bytes());
+        for s in serials {
+            m.extend_from_slice(s.as_bytes());
+        }
+        m
+    }
+
+    /// Signs a watch list with the bank master key.
+    pub fn sign(
+        issued: Timestamp,
+        serials: Vec<Point>,
+        master: &SigningKey,
+        rng: &mut impl CryptoRngCore,
+    ) -> Self {
+        let signature = master.sign(
+            labels::WATCH_LIST_SIGNATURE,
+            &Self::message(issued, &serials),
+            rng,
+        );
+        WatchList {
+            issued,
+            serials,
+            signature,
+        }
+    }
+
+    /// Verifies the signature by the bank master key.
+    pub fn verify(&self, master_key: &Point) -> Result<(), crate::crypto::VerifyError> {
+        self.signature.verify(
+            labels::WATCH_LIST_SIGNATURE,
+            &Self::message(self.issued, &self.serials),
+            master_key,
+        )
+    }
+}
