@@ -17,7 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Setup: a TTP key, a bank with a keyset of denominations 1, 2, 4, ..., 64.
     let ttp = TtpKey::generate(rng);
-    let bank = Bank::open(MemoryBankStore::new(), BankSecrets::generate(rng), clock.clone(), BankConfig::default())?;
+    let bank =
+        Bank::open(MemoryBankStore::new(), BankSecrets::generate(rng), clock.clone(), BankConfig::default())?;
     let spec = KeysetSpec {
         exponents: 0..=6,
         withdraw_from: clock.today(),
@@ -27,7 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keyset = bank.issue_keyset(*ttp.public(), &spec, rng)?;
 
     // A user and two merchants pin the bank's keysets and register.
-    let mut wallet = Wallet::new(UserKey::generate(rng), bank.master_key(), MemoryWalletStore::new(), clock.clone());
+    let mut wallet =
+        Wallet::new(UserKey::generate(rng), bank.master_key(), MemoryWalletStore::new(), clock.clone());
     wallet.pin_keysets(&bank.published_keysets())?;
     let account = bank.register_user(&wallet.registration(rng), rng)?;
     bank.fund(&account, 100)?;
