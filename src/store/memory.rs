@@ -39,16 +39,12 @@ impl MemoryBankStore {
 }
 
 fn lock<T>(m: &Mutex<T>) -> StoreResult<MutexGuard<'_, T>> {
-    m.lock()
-        .map_err(|_| StoreError::Backend("store lock poisoned by a panic".into()))
+    m.lock().map_err(|_| StoreError::Backend("store lock poisoned by a panic".into()))
 }
 
 impl BankStore for MemoryBankStore {
     fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>> {
-        Ok(Box::new(MemoryBankTx {
-            state: lock(&self.state)?,
-            undo: Vec::new(),
-        }))
+        Ok(Box::new(MemoryBankTx { state: lock(&self.state)?, undo: Vec::new() }))
     }
 }
 
@@ -124,24 +120,14 @@ impl BankTx for MemoryBankTx<'_> {
     }
 
     fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()> {
-        let mut a = self
-            .state
-            .accounts
-            .get(id)
-            .copied()
-            .ok_or(StoreError::NotFound("account"))?;
+        let mut a = self.state.accounts.get(id).copied().ok_or(StoreError::NotFound("account"))?;
         a.balance = balance;
         put!(self, accounts, *id, a);
         Ok(())
     }
 
     fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
-        let mut a = self
-            .state
-            .accounts
-            .get(id)
-            .copied()
-            .ok_or(StoreError::NotFound("account"))?;
+        let mut a = self.state.accounts.get(id).copied().ok_or(StoreError::NotFound("account"))?;
         a.frozen = true;
         put!(self, accounts, *id, a);
         Ok(())
@@ -193,19 +179,11 @@ impl BankTx for MemoryBankTx<'_> {
         answered: &AnsweredSession,
         at: Timestamp,
     ) -> StoreResult<()> {
-        let mut s = self
-            .state
-            .sessions
-            .get(id)
-            .cloned()
-            .ok_or(StoreError::NotFound("session"))?;
+        let mut s = self.state.sessions.get(id).cloned().ok_or(StoreError::NotFound("session"))?;
         if !s.state.is_open() {
             return Err(StoreError::Conflict("session answer"));
         }
-        s.state = SessionState::Answered {
-            answered: *answered,
-            at,
-        };
+        s.state = SessionState::Answered { answered: *answered, at };
         put!(self, sessions, *id, s);
         Ok(())
     }
@@ -263,13 +241,8 @@ impl BankTx for MemoryBankTx<'_> {
     }
 
     fn prune_spent_coins(&mut self, today: Day) -> StoreResult<usize> {
-        let ids: Vec<CoinId> = self
-            .state
-            .spent
-            .values()
-            .filter(|c| c.prune_after < today)
-            .map(|c| c.coin_id)
-            .collect();
+        let ids: Vec<CoinId> =
+            self.state.spent.values().filter(|c| c.prune_after < today).map(|c| c.coin_id).collect();
         for id in &ids {
             if let Some(old) = self.state.spent.remove(id) {
                 self.undo.push(Box::new(move |s| {
@@ -302,11 +275,7 @@ impl BankTx for MemoryBankTx<'_> {
     }
 
     fn watched_serial(&mut self, serial: &Point) -> StoreResult<Option<String>> {
-        Ok(self
-            .state
-            .watch
-            .get(serial.as_bytes())
-            .map(|(_, c)| c.clone()))
+        Ok(self.state.watch.get(serial.as_bytes()).map(|(_, c)| c.clone()))
     }
 
     fn watch_list(&mut self) -> StoreResult<Vec<(Point, String)>> {
@@ -336,9 +305,7 @@ impl MemoryWalletStore {
 
 impl WalletStore for MemoryWalletStore {
     fn put_pending(&self, entry: &PendingEntry) -> StoreResult<()> {
-        lock(&self.state)?
-            .pending
-            .insert(entry.session_id(), entry.clone());
+        lock(&self.state)?.pending.insert(entry.session_id(), entry.clone());
         Ok(())
     }
 
@@ -353,13 +320,7 @@ impl WalletStore for MemoryWalletStore {
             return Err(StoreError::Conflict("coin"));
         }
         s.pending.remove(session);
-        s.coins.insert(
-            id,
-            StoredCoin {
-                coin: coin.clone(),
-                spent_in: None,
-            },
-        );
+        s.coins.insert(id, StoredCoin { coin: coin.clone(), spent_in: None });
         Ok(())
     }
 
@@ -405,9 +366,7 @@ impl WalletStore for MemoryWalletStore {
     }
 
     fn record_payment(&self, request_id: &[u8; 32], payment: &Payment) -> StoreResult<()> {
-        lock(&self.state)?
-            .payments
-            .insert(*request_id, payment.clone());
+        lock(&self.state)?.payments.insert(*request_id, payment.clone());
         Ok(())
     }
 
@@ -476,12 +435,7 @@ impl MerchantStore for MemoryMerchantStore {
     }
 
     fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>> {
-        Ok(lock(&self.state)?
-            .accepted
-            .iter()
-            .filter(|a| a.receipt.is_none())
-            .cloned()
-            .collect())
+        Ok(lock(&self.state)?.accepted.iter().filter(|a| a.receipt.is_none()).cloned().collect())
     }
 
     fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()> {
@@ -544,8 +498,6 @@ impl TtpStore for MemoryTtpStore {
     }
 
     fn warrant_used(&self, warrant_id: &[u8; 16]) -> StoreResult<bool> {
-        Ok(lock(&self.entries)?
-            .iter()
-            .any(|x| x.warrant_id == *warrant_id))
+        Ok(lock(&self.entries)?.iter().any(|x| x.warrant_id == *warrant_id))
     }
 }

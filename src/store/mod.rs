@@ -13,9 +13,12 @@
 //! ([`StoreError::Conflict`]): one account per id, one session per id, one
 //! use of an attribute commitment `C`, one spent-coin record per `coin_id`.
 //!
-//! [`memory`] implements every trait in memory.
+//! [`memory`] implements every trait in memory, [`sqlite`] in SQLite
+//! databases.
 
+pub mod conformance;
 pub mod memory;
+pub mod sqlite;
 
 use curve25519_dalek::scalar::Scalar;
 use serde::{Deserialize, Serialize};
@@ -27,9 +30,7 @@ use crate::keys::{AccountId, SignedKeyset};
 use crate::protocol::deposit::{DepositReceipt, DoubleSpendEvidence};
 use crate::protocol::pay::{Payment, PaymentRequest};
 use crate::protocol::trace::LogEntry;
-use crate::protocol::withdraw::{
-    PendingWithdrawal, SessionId, WalletCoin, WithdrawRequest, WithdrawStart,
-};
+use crate::protocol::withdraw::{PendingWithdrawal, SessionId, WalletCoin, WithdrawRequest, WithdrawStart};
 use crate::time::{Day, Timestamp};
 
 /// Why a store operation failed.

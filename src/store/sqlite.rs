@@ -1,0 +1,1098 @@
+//! SQLite stores (embedded, no installation): bank, wallet, merchant and
+//! TTP log, through rusqlite with the bundled SQLite.
+//!
+//! Every database runs in WAL mode with `synchronous = FULL` (a committed
+//! transaction survives a crash of the process or the machine),
+//! `secure_delete = ON` (erased secrets such as a session's `w` are
+//! overwritten, not just unlinked) and a busy timeout, so several processes
+//! can share one database: writers serialize on `BEGIN IMMEDIATE`.
+//!
+//! Schemas are versioned with `PRAGMA user_version` and migrated forward in
+//! one transaction at open; a database with a newer schema than this build
+//! knows is refused. Records are stored as a version byte followed by their
+//! postcard encoding, next to the columns that uniqueness rules and lookups
+//! need (`coin_id`, session id, `C`, …), which carry `UNIQUE` constraints and
+//! length `CHECK`s.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::*;
+use crate::protocol::trace::LogEntry;
+
+const RECORD_VERSION: u8 = 1;
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_VERSION];
+    out.extend(postcard::to_allocvec(v).expect("in-memory encoding never fails"));
+    out
+}
+
+fn dec<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
+    match b.split_first() {
+        Some((&RECORD_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("record: {e}")))
+        }
+        Some((v, _)) => Err(StoreError::Corrupt(format!("unknown record version {v}"))),
+        None => Err(StoreError::Corrupt("empty record".into())),
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseBusy || f.code == ErrorCode::DatabaseLocked)
+}
+
+/// A UNIQUE or PRIMARY KEY violation (not a CHECK or foreign-key one).
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+    const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == ErrorCode::ConstraintViolation
+            && (f.extended_code == SQLITE_CONSTRAINT_UNIQUE || f.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY))
+}
+
+/// Maps a rusqlite error: busy/locked → `Retry`, otherwise `Backend`.
+fn db(e: rusqlite::Error) -> StoreError {
+    if is_busy(&e) {
+        StoreError::Retry
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Maps a rusqlite error where a constraint violation means `what` exists.
+fn db_unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| if is_constraint(&e) { StoreError::Conflict(what) } else { db(e) }
+}
+
+fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Backend(format!("value {v} exceeds the store's range")))
+}
+
+fn to_u64(v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
+}
+
+fn arr<const N: usize>(v: Vec<u8>) -> StoreResult<[u8; N]> {
+    v.try_into().map_err(|_| StoreError::Corrupt(format!("expected {N} bytes")))
+}
+
+/// Opens (creating if needed) a database with the faircash settings and
+/// migrates its schema to the newest version in `migrations`.
+fn open_db(path: &Path, app: &str, migrations: &[&str]) -> StoreResult<Connection> {
+    let existed = path.exists();
+    let conn = Connection::open(path).map_err(db)?;
+    if !existed {
+        restrict_permissions(path);
+    }
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(db)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+    conn.pragma_update(None, "secure_delete", "ON").map_err(db)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+    migrate(&conn, app, migrations)?;
+    Ok(conn)
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) {}
+
+fn migrate(conn: &Connection, app: &str, migrations: &[&str]) -> StoreResult<()> {
+    let latest = migrations.len() as i64;
+    let mut attempt = 0;
+    loop {
+        let tx = match conn.unchecked_transaction() {
+            Ok(t) => t,
+            Err(e) if is_busy(&e) && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            Err(e) => return Err(db(e)),
+        };
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS faircash_schema (app TEXT NOT NULL)").map_err(db)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+        let owner: Option<String> =
+            tx.query_row("SELECT app FROM faircash_schema", [], |r| r.get(0)).optional().map_err(db)?;
+        match owner {
+            Some(o) if o != app => {
+                return Err(StoreError::Backend(format!(
+                    "database holds a faircash {o} store, not a {app} store"
+                )))
+            }
+            None => {
+                tx.execute("INSERT INTO faircash_schema (app) VALUES (?1)", [app]).map_err(db)?;
+            }
+            _ => {}
+        }
+        if current > latest {
+            return Err(StoreError::Backend(format!(
+                "database schema version {current} is newer than this faircash build supports ({latest}); upgrade faircash"
+            )));
+        }
+        for (i, m) in migrations.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(m).map_err(db)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db)?;
+        }
+        return tx.commit().map_err(db);
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
+    m.lock().map_err(|_| StoreError::Backend("connection lock poisoned by a panic".into()))
+}
+
+// ---------------------------------------------------------------------------
+// Bank
+// ---------------------------------------------------------------------------
+
+/// The bank schema, one migration per entry (applied in order).
+pub const BANK_MIGRATIONS: &[&str] = &[r#"
+-- 0001: the bank's state.
+-- meta: the session epoch (bumped when the store is restored from a backup).
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta (key, value) VALUES ('session_epoch', 0);
+-- keysets: the append-only keyset list, one row per sequence number.
+CREATE TABLE keysets (
+    sequence INTEGER PRIMARY KEY CHECK (sequence >= 0),
+    keyset_id BLOB NOT NULL UNIQUE CHECK (length(keyset_id) = 32),
+    body BLOB NOT NULL
+);
+-- accounts: users (kind 0, key I) and merchants (kind 1, key M).
+CREATE TABLE accounts (
+    id BLOB PRIMARY KEY CHECK (length(id) = 16),
+    kind INTEGER NOT NULL CHECK (kind IN (0, 1)),
+    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+    balance INTEGER NOT NULL CHECK (balance >= 0),
+    frozen INTEGER NOT NULL DEFAULT 0 CHECK (frozen IN (0, 1)),
+    registered INTEGER NOT NULL
+);
+-- sessions: withdrawal sessions and, once answered, withdrawal records.
+-- state 0 = open (signer holds w), 1 = answered (w erased), 2 = expired.
+-- UNIQUE(commitment): an attribute commitment C is used once, ever.
+CREATE TABLE sessions (
+    id BLOB PRIMARY KEY CHECK (length(id) = 16),
+    account BLOB NOT NULL REFERENCES accounts(id),
+    commitment BLOB NOT NULL UNIQUE CHECK (length(commitment) = 32),
+    state INTEGER NOT NULL CHECK (state IN (0, 1, 2)),
+    opened INTEGER NOT NULL,
+    expires INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    signer BLOB,
+    answer BLOB,
+    answered_at INTEGER,
+    CHECK ((state = 0) = (signer IS NOT NULL)),
+    CHECK ((state = 1) = (answer IS NOT NULL))
+);
+CREATE INDEX sessions_open ON sessions (account, expires) WHERE state = 0;
+-- payments: deposited payments (the spend transcripts), by digest.
+CREATE TABLE payments (
+    digest BLOB PRIMARY KEY CHECK (length(digest) = 32),
+    body BLOB NOT NULL
+);
+-- spent_coins: one row per coin_id; PRIMARY KEY makes a second credit impossible.
+CREATE TABLE spent_coins (
+    coin_id BLOB PRIMARY KEY CHECK (length(coin_id) = 32),
+    serial BLOB NOT NULL CHECK (length(serial) = 32),
+    challenge BLOB NOT NULL CHECK (length(challenge) = 32),
+    merchant BLOB NOT NULL CHECK (length(merchant) = 16),
+    day INTEGER NOT NULL,
+    receipt_day INTEGER NOT NULL,
+    payment_digest BLOB NOT NULL REFERENCES payments(digest),
+    coin_index INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    prune_after INTEGER NOT NULL
+);
+CREATE INDEX spent_coins_prune ON spent_coins (prune_after);
+CREATE INDEX spent_coins_payment ON spent_coins (payment_digest);
+-- evidence: double-spending evidence (two payments), kept for good.
+CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    coin_id BLOB NOT NULL CHECK (length(coin_id) = 32),
+    account BLOB,
+    recorded INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+-- watch_list: serials from coin tracing, with the case that put them there.
+CREATE TABLE watch_list (
+    serial BLOB PRIMARY KEY CHECK (length(serial) = 32),
+    case_id TEXT NOT NULL
+);
+"#];
+
+/// The bank's state in a SQLite database.
+pub struct SqliteBankStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteBankStore {
+    /// Opens or creates the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let conn = open_db(path.as_ref(), "bank", BANK_MIGRATIONS)?;
+        Ok(SqliteBankStore { conn: Mutex::new(conn) })
+    }
+}
+
+impl BankStore for SqliteBankStore {
+    fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>> {
+        let conn = lock(&self.conn)?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        Ok(Box::new(SqliteBankTx { conn, done: false }))
+    }
+}
+
+struct SqliteBankTx<'a> {
+    conn: MutexGuard<'a, Connection>,
+    done: bool,
+}
+
+impl Drop for SqliteBankTx<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct SessionRecord {
+    request: crate::protocol::withdraw::WithdrawRequest,
+    value: u64,
+    commitment: SignerCommitment,
+}
+
+fn kind_code(k: AccountKind) -> i64 {
+    match k {
+        AccountKind::User => 0,
+        AccountKind::Merchant => 1,
+    }
+}
+
+fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, i64, Vec<u8>, i64, bool, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn account_from_parts(p: (Vec<u8>, i64, Vec<u8>, i64, bool, i64)) -> StoreResult<Account> {
+    let (id, kind, pk, balance, frozen, registered) = p;
+    Ok(Account {
+        id: AccountId(arr(id)?),
+        kind: match kind {
+            0 => AccountKind::User,
+            1 => AccountKind::Merchant,
+            k => return Err(StoreError::Corrupt(format!("account kind {k}"))),
+        },
+        public_key: Point::from_bytes(&arr(pk)?).ok_or_else(|| StoreError::Corrupt("account key".into()))?,
+        balance: to_u64(balance)?,
+        frozen,
+        registered: Day(u32::try_from(registered).map_err(|_| StoreError::Corrupt("day".into()))?),
+    })
+}
+
+type SessionRow = (Vec<u8>, i64, i64, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+
+fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+}
+
+const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at";
+
+fn session_from_parts(p: SessionRow) -> StoreResult<WithdrawSession> {
+    let (record, state, opened, expires, epoch, signer, answer, answered_at) = p;
+    let rec: SessionRecord = dec(&record)?;
+    let state = match (state, signer, answer) {
+        (0, Some(s), None) => SessionState::Open(dec(&s)?),
+        (1, None, Some(a)) => {
+            SessionState::Answered { answered: dec(&a)?, at: Timestamp(to_u64(answered_at.unwrap_or(0))?) }
+        }
+        (2, None, None) => SessionState::Expired,
+        _ => return Err(StoreError::Corrupt("session state".into())),
+    };
+    Ok(WithdrawSession {
+        request: rec.request,
+        value: rec.value,
+        commitment: rec.commitment,
+        opened: Timestamp(to_u64(opened)?),
+        expires: Timestamp(to_u64(expires)?),
+        epoch: to_u64(epoch)?,
+        state,
+    })
+}
+
+type SpentRow = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, i64, i64, Vec<u8>, i64, i64, i64);
+
+fn spent_from_parts(p: SpentRow) -> StoreResult<SpentCoin> {
+    let (coin_id, serial, challenge, merchant, day, receipt_day, digest, index, value, prune) = p;
+    let day32 = |d: i64| u32::try_from(d).map(Day).map_err(|_| StoreError::Corrupt("day".into()));
+    Ok(SpentCoin {
+        coin_id: CoinId(arr(coin_id)?),
+        serial: Point::from_bytes(&arr(serial)?).ok_or_else(|| StoreError::Corrupt("serial".into()))?,
+        challenge: crate::encoding::scalar::decode(arr(challenge)?)
+            .ok_or_else(|| StoreError::Corrupt("challenge".into()))?,
+        merchant: AccountId(arr(merchant)?),
+        day: day32(day)?,
+        receipt_day: day32(receipt_day)?,
+        payment_digest: arr(digest)?,
+        coin_index: u32::try_from(index).map_err(|_| StoreError::Corrupt("index".into()))?,
+        value: to_u64(value)?,
+        prune_after: day32(prune)?,
+    })
+}
+
+impl BankTx for SqliteBankTx<'_> {
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.conn.execute_batch("COMMIT").map_err(db)?;
+        self.done = true;
+        Ok(())
+    }
+
+    fn session_epoch(&mut self) -> StoreResult<u64> {
+        let v: i64 = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'session_epoch'", [], |r| r.get(0))
+            .map_err(db)?;
+        to_u64(v)
+    }
+
+    fn bump_session_epoch(&mut self) -> StoreResult<u64> {
+        self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'session_epoch'", []).map_err(db)?;
+        self.session_epoch()
+    }
+
+    fn insert_keyset(&mut self, keyset: &SignedKeyset) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO keysets (sequence, keyset_id, body) VALUES (?1, ?2, ?3)",
+                params![
+                    to_i64(keyset.document.sequence)?,
+                    keyset.document.id().as_bytes().as_slice(),
+                    enc(keyset)
+                ],
+            )
+            .map_err(db_unique("keyset sequence"))?;
+        Ok(())
+    }
+
+    fn keysets(&mut self) -> StoreResult<Vec<SignedKeyset>> {
+        let mut st = self.conn.prepare_cached("SELECT body FROM keysets ORDER BY sequence").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    }
+
+    fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO accounts (id, kind, public_key, balance, frozen, registered) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    a.id.as_bytes().as_slice(),
+                    kind_code(a.kind),
+                    a.public_key.as_bytes().as_slice(),
+                    to_i64(a.balance)?,
+                    a.frozen,
+                    i64::from(a.registered.0)
+                ],
+            )
+            .map_err(db_unique("account"))?;
+        Ok(())
+    }
+
+    fn account(&mut self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT id, kind, public_key, balance, frozen, registered FROM accounts WHERE id = ?1",
+            )
+            .map_err(db)?
+            .query_row([id.as_bytes().as_slice()], account_from_row)
+            .optional()
+            .map_err(db)?;
+        row.map(account_from_parts).transpose()
+    }
+
+    fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()> {
+        let n = self
+            .conn
+            .prepare_cached("UPDATE accounts SET balance = ?2 WHERE id = ?1")
+            .map_err(db)?
+            .execute(params![id.as_bytes().as_slice(), to_i64(balance)?])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
+        let n = self
+            .conn
+            .execute("UPDATE accounts SET frozen = 1 WHERE id = ?1", [id.as_bytes().as_slice()])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn accounts(&mut self) -> StoreResult<Vec<Account>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id, kind, public_key, balance, frozen, registered FROM accounts ORDER BY id",
+            )
+            .map_err(db)?;
+        let rows = st.query_map([], account_from_row).map_err(db)?;
+        rows.map(|r| account_from_parts(r.map_err(db)?)).collect()
+    }
+
+    fn insert_session(&mut self, s: &WithdrawSession) -> StoreResult<()> {
+        let record =
+            enc(&SessionRecord { request: s.request.clone(), value: s.value, commitment: s.commitment });
+        let (state, signer, answer, at): (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>) = match &s.state
+        {
+            SessionState::Open(sig) => (0, Some(enc(sig)), None, None),
+            SessionState::Answered { answered, at } => (1, None, Some(enc(answered)), Some(to_i64(at.0)?)),
+            SessionState::Expired => (2, None, None, None),
+        };
+        let exists: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
+                [s.id().as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if exists {
+            return Err(StoreError::Conflict("session"));
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sessions (id, account, commitment, state, opened, expires, epoch, record, signer, answer, answered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .map_err(db)?
+            .execute(params![
+                s.id().as_bytes().as_slice(),
+                s.request.account.as_bytes().as_slice(),
+                s.request.commitment.as_bytes().as_slice(),
+                state,
+                to_i64(s.opened.0)?,
+                to_i64(s.expires.0)?,
+                to_i64(s.epoch)?,
+                record,
+                signer,
+                answer,
+                at
+            ])
+            .map_err(db_unique("attribute commitment"))?;
+        Ok(())
+    }
+
+    fn session(&mut self, id: &SessionId) -> StoreResult<Option<WithdrawSession>> {
+        let row = self
+            .conn
+            .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))
+            .map_err(db)?
+            .query_row([id.as_bytes().as_slice()], session_from_row)
+            .optional()
+            .map_err(db)?;
+        row.map(session_from_parts).transpose()
+    }
+
+    fn commitment_used(&mut self, c: &Point) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM sessions WHERE commitment = ?1)")
+            .map_err(db)?
+            .query_row([c.as_bytes().as_slice()], |r| r.get(0))
+            .map_err(db)
+    }
+
+    fn open_sessions(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM sessions WHERE account = ?1 AND state = 0 AND expires > ?2")
+            .map_err(db)?
+            .query_row(params![account.as_bytes().as_slice(), to_i64(now.0)?], |r| r.get(0))
+            .map_err(db)?;
+        Ok(n as usize)
+    }
+
+    fn answer_session(
+        &mut self,
+        id: &SessionId,
+        answered: &AnsweredSession,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE sessions SET state = 1, signer = NULL, answer = ?2, answered_at = ?3 WHERE id = ?1 AND state = 0",
+            )
+            .map_err(db)?
+            .execute(params![id.as_bytes().as_slice(), enc(answered), to_i64(at.0)?])
+            .map_err(db)?;
+        match n {
+            1 => Ok(()),
+            _ => match self.session(id)? {
+                None => Err(StoreError::NotFound("session")),
+                Some(_) => Err(StoreError::Conflict("session answer")),
+            },
+        }
+    }
+
+    fn expire_sessions(&mut self, now: Timestamp) -> StoreResult<usize> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET state = 2, signer = NULL WHERE state = 0 AND expires <= ?1",
+                [to_i64(now.0)?],
+            )
+            .map_err(db)
+    }
+
+    fn withdrawal_records(&mut self) -> StoreResult<Vec<WithdrawSession>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE state = 1 ORDER BY opened, id"
+            ))
+            .map_err(db)?;
+        let rows = st.query_map([], session_from_row).map_err(db)?;
+        rows.map(|r| session_from_parts(r.map_err(db)?)).collect()
+    }
+
+    fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after
+                 FROM spent_coins WHERE coin_id = ?1",
+            )
+            .map_err(db)?
+            .query_row([id.as_bytes().as_slice()], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
+            .optional()
+            .map_err(db)?;
+        row.map(spent_from_parts).transpose()
+    }
+
+    fn insert_spent_coin(&mut self, c: &SpentCoin) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO spent_coins (coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(db)?
+            .execute(params![
+                c.coin_id.as_bytes().as_slice(),
+                c.serial.as_bytes().as_slice(),
+                c.challenge.as_bytes().as_slice(),
+                c.merchant.as_bytes().as_slice(),
+                i64::from(c.day.0),
+                i64::from(c.receipt_day.0),
+                c.payment_digest.as_slice(),
+                i64::from(c.coin_index),
+                to_i64(c.value)?,
+                i64::from(c.prune_after.0)
+            ])
+            .map_err(db_unique("spent coin"))?;
+        Ok(())
+    }
+
+    fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO payments (digest, body) VALUES (?1, ?2)")
+            .map_err(db)?
+            .execute(params![digest.as_slice(), enc(payment)])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn payment(&mut self, digest: &[u8; 32]) -> StoreResult<Option<Payment>> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT body FROM payments WHERE digest = ?1")
+            .map_err(db)?
+            .query_row([digest.as_slice()], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        row.map(|b| dec(&b)).transpose()
+    }
+
+    fn prune_spent_coins(&mut self, today: Day) -> StoreResult<usize> {
+        let n = self
+            .conn
+            .execute("DELETE FROM spent_coins WHERE prune_after < ?1", [i64::from(today.0)])
+            .map_err(db)?;
+        self.conn
+            .execute(
+                "DELETE FROM payments WHERE NOT EXISTS (SELECT 1 FROM spent_coins s WHERE s.payment_digest = payments.digest)",
+                [],
+            )
+            .map_err(db)?;
+        Ok(n)
+    }
+
+    fn spent_coin_count(&mut self) -> StoreResult<u64> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM spent_coins", [], |r| r.get(0)).map_err(db)?;
+        to_u64(n)
+    }
+
+    fn insert_evidence(&mut self, e: &EvidenceRecord) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO evidence (coin_id, account, recorded, body) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    e.evidence.coin_id.as_bytes().as_slice(),
+                    e.account.map(|a| a.0.to_vec()),
+                    i64::from(e.recorded.0),
+                    enc(e)
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>> {
+        let mut st = self.conn.prepare_cached("SELECT body FROM evidence ORDER BY id").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    }
+
+    fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO watch_list (serial, case_id) VALUES (?1, ?2)
+                 ON CONFLICT (serial) DO UPDATE SET case_id = excluded.case_id",
+                params![serial.as_bytes().as_slice(), case],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn watched_serial(&mut self, serial: &Point) -> StoreResult<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT case_id FROM watch_list WHERE serial = ?1")
+            .map_err(db)?
+            .query_row([serial.as_bytes().as_slice()], |r| r.get(0))
+            .optional()
+            .map_err(db)
+    }
+
+    fn watch_list(&mut self) -> StoreResult<Vec<(Point, String)>> {
+        let mut st =
+            self.conn.prepare_cached("SELECT serial, case_id FROM watch_list ORDER BY serial").map_err(db)?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))).map_err(db)?;
+        rows.map(|r| {
+            let (s, c) = r.map_err(db)?;
+            let p = Point::from_bytes(&arr(s)?).ok_or_else(|| StoreError::Corrupt("serial".into()))?;
+            Ok((p, c))
+        })
+        .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Wallet
+// ---------------------------------------------------------------------------
+
+/// The wallet schema.
+pub const WALLET_MIGRATIONS: &[&str] = &[r#"
+-- 0001: a wallet. Holds secrets: the file is created with mode 0600.
+-- pending: withdrawals in progress (stored before the challenge leaves).
+CREATE TABLE pending (
+    session_id BLOB PRIMARY KEY CHECK (length(session_id) = 16),
+    body BLOB NOT NULL
+);
+-- coins: withdrawn coins with their secrets; spent_in is set (to the
+-- payment request id) before a payment leaves the wallet.
+CREATE TABLE coins (
+    coin_id BLOB PRIMARY KEY CHECK (length(coin_id) = 32),
+    value INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    spent_in BLOB CHECK (spent_in IS NULL OR length(spent_in) = 32)
+);
+-- payments: payments made, by request id (a retry hands out the same one).
+CREATE TABLE payments (
+    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 32),
+    body BLOB NOT NULL
+);
+"#];
+
+/// A wallet's state in a SQLite database.
+pub struct SqliteWalletStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteWalletStore {
+    /// Opens or creates the database at `path` (mode 0600).
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Ok(SqliteWalletStore { conn: Mutex::new(open_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?) })
+    }
+}
+
+fn immediate(conn: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)
+}
+
+impl WalletStore for SqliteWalletStore {
+    fn put_pending(&self, entry: &PendingEntry) -> StoreResult<()> {
+        let conn = lock(&self.conn)?;
+        conn.execute(
+            "INSERT INTO pending (session_id, body) VALUES (?1, ?2)
+             ON CONFLICT (session_id) DO UPDATE SET body = excluded.body",
+            params![entry.session_id().as_bytes().as_slice(), enc(entry)],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn pending(&self) -> StoreResult<Vec<PendingEntry>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn.prepare("SELECT body FROM pending ORDER BY session_id").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    }
+
+    fn complete_withdrawal(&self, session: &SessionId, coin: &WalletCoin) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        tx.execute(
+            "INSERT INTO coins (coin_id, value, body, spent_in) VALUES (?1, ?2, ?3, NULL)",
+            params![coin.coin.id().as_bytes().as_slice(), to_i64(coin.value)?, enc(coin)],
+        )
+        .map_err(db_unique("coin"))?;
+        tx.execute("DELETE FROM pending WHERE session_id = ?1", [session.as_bytes().as_slice()])
+            .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    fn drop_pending(&self, session: &SessionId) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute("DELETE FROM pending WHERE session_id = ?1", [session.as_bytes().as_slice()])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn coins(&self) -> StoreResult<Vec<StoredCoin>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn.prepare("SELECT body, spent_in FROM coins ORDER BY coin_id").map_err(db)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)))
+            .map_err(db)?;
+        rows.map(|r| {
+            let (body, spent) = r.map_err(db)?;
+            Ok(StoredCoin { coin: dec(&body)?, spent_in: spent.map(arr).transpose()? })
+        })
+        .collect()
+    }
+
+    fn mark_spent(&self, coins: &[CoinId], request_id: &[u8; 32]) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        for id in coins {
+            let n = tx
+                .execute(
+                    "UPDATE coins SET spent_in = ?2 WHERE coin_id = ?1 AND spent_in IS NULL",
+                    params![id.as_bytes().as_slice(), request_id.as_slice()],
+                )
+                .map_err(db)?;
+            if n != 1 {
+                let exists: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM coins WHERE coin_id = ?1)",
+                        [id.as_bytes().as_slice()],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                // Dropping `tx` rolls back the coins marked so far.
+                return Err(if exists {
+                    StoreError::Conflict("spent coin")
+                } else {
+                    StoreError::NotFound("coin")
+                });
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn unmark_spent(&self, coins: &[CoinId], request_id: &[u8; 32]) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        let paid: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM payments WHERE request_id = ?1)",
+                [request_id.as_slice()],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if paid {
+            return Err(StoreError::Conflict("payment"));
+        }
+        for id in coins {
+            tx.execute(
+                "UPDATE coins SET spent_in = NULL WHERE coin_id = ?1 AND spent_in = ?2",
+                params![id.as_bytes().as_slice(), request_id.as_slice()],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn record_payment(&self, request_id: &[u8; 32], payment: &Payment) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute(
+                "INSERT OR REPLACE INTO payments (request_id, body) VALUES (?1, ?2)",
+                params![request_id.as_slice(), enc(payment)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>> {
+        let conn = lock(&self.conn)?;
+        let row: Option<Vec<u8>> = conn
+            .query_row("SELECT body FROM payments WHERE request_id = ?1", [request_id.as_slice()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        row.map(|b| dec(&b)).transpose()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Merchant
+// ---------------------------------------------------------------------------
+
+/// The merchant schema.
+pub const MERCHANT_MIGRATIONS: &[&str] = &[r#"
+-- 0001: a merchant.
+-- requests: issued payment requests; open = 1 until a payment answers it.
+CREATE TABLE requests (
+    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 32),
+    body BLOB NOT NULL,
+    open INTEGER NOT NULL CHECK (open IN (0, 1))
+);
+-- seen_coins: every coin this merchant accepted (a coin is accepted once).
+CREATE TABLE seen_coins (coin_id BLOB PRIMARY KEY CHECK (length(coin_id) = 32));
+-- accepted: accepted payments, with the bank's receipt once deposited.
+CREATE TABLE accepted (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+    body BLOB NOT NULL,
+    receipt BLOB
+);
+-- watch: the merchant's copy of the bank's coin-tracing watch list.
+CREATE TABLE watch (serial BLOB PRIMARY KEY CHECK (length(serial) = 32));
+"#];
+
+/// A merchant's state in a SQLite database.
+pub struct SqliteMerchantStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteMerchantStore {
+    /// Opens or creates the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Ok(SqliteMerchantStore { conn: Mutex::new(open_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?) })
+    }
+}
+
+impl MerchantStore for SqliteMerchantStore {
+    fn insert_request(&self, request: &PaymentRequest) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute(
+                "INSERT INTO requests (request_id, body, open) VALUES (?1, ?2, 1)",
+                params![request.id().as_slice(), enc(request)],
+            )
+            .map_err(db_unique("payment request"))?;
+        Ok(())
+    }
+
+    fn open_request(&self, request_id: &[u8; 32]) -> StoreResult<Option<PaymentRequest>> {
+        let conn = lock(&self.conn)?;
+        let row: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT body FROM requests WHERE request_id = ?1 AND open = 1",
+                [request_id.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        row.map(|b| dec(&b)).transpose()
+    }
+
+    fn coin_seen(&self, coin: &CoinId) -> StoreResult<bool> {
+        lock(&self.conn)?
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM seen_coins WHERE coin_id = ?1)",
+                [coin.as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .map_err(db)
+    }
+
+    fn accept_payment(
+        &self,
+        request_id: &[u8; 32],
+        coins: &[CoinId],
+        payment: &AcceptedPayment,
+    ) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        let n = tx
+            .execute(
+                "UPDATE requests SET open = 0 WHERE request_id = ?1 AND open = 1",
+                [request_id.as_slice()],
+            )
+            .map_err(db)?;
+        if n != 1 {
+            return Err(StoreError::NotFound("open payment request"));
+        }
+        for c in coins {
+            tx.execute("INSERT INTO seen_coins (coin_id) VALUES (?1)", [c.as_bytes().as_slice()])
+                .map_err(db_unique("seen coin"))?;
+        }
+        tx.execute(
+            "INSERT INTO accepted (digest, body, receipt) VALUES (?1, ?2, NULL)",
+            params![payment.digest.as_slice(), enc(&payment.payment)],
+        )
+        .map_err(db_unique("accepted payment"))?;
+        tx.commit().map_err(db)
+    }
+
+    fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn
+            .prepare("SELECT digest, body FROM accepted WHERE receipt IS NULL ORDER BY seq")
+            .map_err(db)?;
+        let rows =
+            st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(db)?;
+        rows.map(|r| {
+            let (d, b) = r.map_err(db)?;
+            Ok(AcceptedPayment { payment: dec(&b)?, digest: arr(d)?, receipt: None })
+        })
+        .collect()
+    }
+
+    fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        let r = enc(receipt);
+        for d in digests {
+            tx.execute(
+                "UPDATE accepted SET receipt = ?2 WHERE digest = ?1",
+                params![d.as_slice(), r.as_slice()],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn set_watch_list(&self, serials: &[Point]) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        tx.execute("DELETE FROM watch", []).map_err(db)?;
+        for s in serials {
+            tx.execute("INSERT OR IGNORE INTO watch (serial) VALUES (?1)", [s.as_bytes().as_slice()])
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn serial_watched(&self, serial: &Point) -> StoreResult<bool> {
+        lock(&self.conn)?
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM watch WHERE serial = ?1)",
+                [serial.as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .map_err(db)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// TTP log
+// ---------------------------------------------------------------------------
+
+/// The TTP log schema.
+pub const TTP_MIGRATIONS: &[&str] = &[r#"
+-- 0001: the TTP's hash-chained audit log; UNIQUE(warrant_id): a warrant is used once.
+CREATE TABLE log (
+    idx INTEGER PRIMARY KEY CHECK (idx >= 0),
+    warrant_id BLOB NOT NULL UNIQUE CHECK (length(warrant_id) = 16),
+    body BLOB NOT NULL
+);
+"#];
+
+/// The TTP's audit log in a SQLite database.
+pub struct SqliteTtpStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteTtpStore {
+    /// Opens or creates the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Ok(SqliteTtpStore { conn: Mutex::new(open_db(path.as_ref(), "ttp", TTP_MIGRATIONS)?) })
+    }
+}
+
+impl TtpStore for SqliteTtpStore {
+    fn append(&self, entry: &LogEntry) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        let len: i64 = tx.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(db)?;
+        if to_i64(entry.index)? != len {
+            return Err(StoreError::Conflict("log index"));
+        }
+        tx.execute(
+            "INSERT INTO log (idx, warrant_id, body) VALUES (?1, ?2, ?3)",
+            params![len, entry.warrant_id.as_slice(), enc(entry)],
+        )
+        .map_err(db_unique("warrant id"))?;
+        tx.commit().map_err(db)
+    }
+
+    fn entries(&self) -> StoreResult<Vec<LogEntry>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn.prepare("SELECT body FROM log ORDER BY idx").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    }
+
+    fn len(&self) -> StoreResult<u64> {
+        let n: i64 = lock(&self.conn)?.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(db)?;
+        to_u64(n)
+    }
+
+    fn warrant_used(&self, warrant_id: &[u8; 16]) -> StoreResult<bool> {
+        lock(&self.conn)?
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM log WHERE warrant_id = ?1)",
+                [warrant_id.as_slice()],
+                |r| r.get(0),
+            )
+            .map_err(db)
+    }
+}
