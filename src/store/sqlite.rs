@@ -279,11 +279,14 @@ fn kind_code(k: AccountKind) -> i64 {
     }
 }
 
-fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, i64, Vec<u8>, i64, bool, i64)> {
+type AccountRow = (Vec<u8>, i64, Vec<u8>, i64, bool, i64);
+type SessionStateColumns = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+
+fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
 }
 
-fn account_from_parts(p: (Vec<u8>, i64, Vec<u8>, i64, bool, i64)) -> StoreResult<Account> {
+fn account_from_parts(p: AccountRow) -> StoreResult<Account> {
     let (id, kind, pk, balance, frozen, registered) = p;
     Ok(Account {
         id: AccountId(arr(id)?),
@@ -457,8 +460,7 @@ impl BankTx for SqliteBankTx<'_> {
     fn insert_session(&mut self, s: &WithdrawSession) -> StoreResult<()> {
         let record =
             enc(&SessionRecord { request: s.request.clone(), value: s.value, commitment: s.commitment });
-        let (state, signer, answer, at): (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>) = match &s.state
-        {
+        let (state, signer, answer, at): SessionStateColumns = match &s.state {
             SessionState::Open(sig) => (0, Some(enc(sig)), None, None),
             SessionState::Answered { answered, at } => (1, None, Some(enc(answered)), Some(to_i64(at.0)?)),
             SessionState::Expired => (2, None, None, None),
