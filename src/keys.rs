@@ -22,6 +22,7 @@ use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::{define_id, Point};
 use crate::params::{Params, ParamsId};
 use crate::time::Day;
+use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
 
 define_id!(
     /// Identifier of a denomination key.
@@ -75,10 +76,7 @@ impl KeysetPolicy {
 
 impl Default for KeysetPolicy {
     fn default() -> Self {
-        KeysetPolicy {
-            validity_days: 90,
-            max_deposit_delay_days: 14,
-        }
+        KeysetPolicy { validity_days: 90, max_deposit_delay_days: 14 }
     }
 }
 
@@ -100,11 +98,7 @@ pub struct DenominationKey {
 impl DenominationKey {
     /// The ACL public key `(key_id, y, z)`.
     pub fn acl(&self) -> AclPublicKey {
-        AclPublicKey {
-            key_id: self.key_id,
-            y: self.y,
-            z: self.z,
-        }
+        AclPublicKey { key_id: self.key_id, y: self.y, z: self.z }
     }
 
     fn derive_id(params_id: &ParamsId, y: &Point, value: u64, w: &KeyWindows) -> KeyId {
@@ -119,13 +113,7 @@ impl DenominationKey {
         KeyId(id)
     }
 
-    fn derive_z(
-        params_id: &ParamsId,
-        key_id: &KeyId,
-        y: &Point,
-        value: u64,
-        w: &KeyWindows,
-    ) -> Point {
+    fn derive_z(params_id: &ParamsId, key_id: &KeyId, y: &Point, value: u64, w: &KeyWindows) -> Point {
         // Fixed-size fields in a fixed order, after a length-prefixed label.
         let mut input = Vec::with_capacity(160);
         input.extend_from_slice(&(labels::ABE_Z.len() as u64).to_le_bytes());
@@ -134,12 +122,7 @@ impl DenominationKey {
         input.extend_from_slice(key_id.as_bytes());
         input.extend_from_slice(y.as_bytes());
         input.extend_from_slice(&value.to_le_bytes());
-        for d in [
-            w.withdraw_from,
-            w.withdraw_until,
-            w.spend_until,
-            w.deposit_until,
-        ] {
+        for d in [w.withdraw_from, w.withdraw_until, w.spend_until, w.deposit_until] {
             input.extend_from_slice(&d.0.to_le_bytes());
         }
         Point::new(RistrettoPoint::hash_from_bytes::<Sha512>(&input))
@@ -150,13 +133,7 @@ impl DenominationKey {
         let pid = Params::get().id;
         let key_id = Self::derive_id(&pid, &y, value, &windows);
         let z = Self::derive_z(&pid, &key_id, &y, value, &windows);
-        DenominationKey {
-            key_id,
-            value,
-            y,
-            z,
-            windows,
-        }
+        DenominationKey { key_id, value, y, z, windows }
     }
 
     /// Whether a payment made on `day` may use this key.
@@ -216,10 +193,7 @@ impl KeysetDocument {
         t.append_point(b"ttp-key", &self.ttp_key);
         t.append_u64(b"issued", u64::from(self.issued.0));
         t.append_u64(b"validity-days", u64::from(self.policy.validity_days));
-        t.append_u64(
-            b"max-deposit-delay-days",
-            u64::from(self.policy.max_deposit_delay_days),
-        );
+        t.append_u64(b"max-deposit-delay-days", u64::from(self.policy.max_deposit_delay_days));
         t.append_u64(b"keys", self.keys.len() as u64);
         for k in &self.keys {
             t.append_message(b"key-id", k.key_id.as_bytes());
@@ -291,10 +265,7 @@ impl SignedKeyset {
         self.signature
             .verify(labels::KEYSET_SIGNATURE, id.as_bytes(), master_key)
             .map_err(|_| KeysetError::BadSignature)?;
-        Ok(Keyset {
-            id,
-            signed: self.clone(),
-        })
+        Ok(Keyset { id, signed: self.clone() })
     }
 }
 
@@ -331,11 +302,7 @@ impl Keyset {
     }
     /// The key with id `key_id`.
     pub fn key(&self, key_id: &KeyId) -> Option<&DenominationKey> {
-        self.signed
-            .document
-            .keys
-            .iter()
-            .find(|k| k.key_id == *key_id)
+        self.signed.document.keys.iter().find(|k| k.key_id == *key_id)
     }
     /// The key of denomination `value`.
     pub fn key_for_value(&self, value: u64) -> Option<&DenominationKey> {
@@ -417,10 +384,7 @@ pub struct KeysetSpec {
 impl BankSecrets {
     /// A fresh master key and no denomination keys.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        BankSecrets {
-            master: SigningKey::generate(rng),
-            denominations: Vec::new(),
-        }
+        BankSecrets { master: SigningKey::generate(rng), denominations: Vec::new() }
     }
 
     /// The master public key.
@@ -430,10 +394,7 @@ impl BankSecrets {
 
     /// The secret `x_k` of a denomination key.
     pub fn denomination_secret(&self, key_id: &KeyId) -> Option<&Scalar> {
-        self.denominations
-            .iter()
-            .find(|(id, _)| id == key_id)
-            .map(|(_, x)| x.expose_secret())
+        self.denominations.iter().find(|(id, _)| id == key_id).map(|(_, x)| x.expose_secret())
     }
 
     /// Creates and signs the next keyset, extending `previous`.
@@ -475,14 +436,8 @@ impl BankSecrets {
             keys,
         };
         let id = document.id();
-        let signature = self
-            .master
-            .sign(labels::KEYSET_SIGNATURE, id.as_bytes(), rng);
-        SignedKeyset {
-            document,
-            signature,
-        }
-        .verify(self.master.public())
+        let signature = self.master.sign(labels::KEYSET_SIGNATURE, id.as_bytes(), rng);
+        SignedKeyset { document, signature }.verify(self.master.public())
     }
 
     /// The master key, for signing bank statements.
@@ -533,10 +488,7 @@ impl From<UserKey> for SecretScalar {
 
 impl std::fmt::Debug for UserKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserKey")
-            .field("identity", &self.identity)
-            .field("u", &"<redacted>")
-            .finish()
+        f.debug_struct("UserKey").field("identity", &self.identity).field("u", &"<redacted>").finish()
     }
 }
 
@@ -557,4 +509,80 @@ pub fn user_account_id(identity: &Point) -> AccountId {
 /// The account id of the merchant with key `M`.
 pub fn merchant_account_id(key: &Point) -> AccountId {
     account_id(labels::MERCHANT_ACCOUNT_ID, key)
+}
+
+impl WireMessage for SignedKeyset {
+    const KIND: MessageKind = MessageKind::SignedKeyset;
+    const MAX_BYTES: usize = 256 + MAX_KEYS_PER_KEYSET * 160;
+    fn check(&self) -> Result<(), DecodeError> {
+        let w = Self::what();
+        non_identity(w, "master_key", &self.document.master_key)?;
+        non_identity(w, "ttp_key", &self.document.ttp_key)?;
+        for k in &self.document.keys {
+            non_identity(w, "y_k", &k.y)?;
+            non_identity(w, "z_k", &k.z)?;
+        }
+        Ok(())
+    }
+}
+
+/// Most keysets in a published list.
+pub const MAX_KEYSETS: usize = 1024;
+
+/// The bank's published keyset list, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysetList {
+    /// The signed keysets.
+    #[serde(
+        serialize_with = "crate::encoding::bounded::serialize",
+        deserialize_with = "crate::encoding::bounded::deserialize::<_, SignedKeyset, MAX_KEYSETS>"
+    )]
+    pub keysets: Vec<SignedKeyset>,
+}
+
+impl WireMessage for KeysetList {
+    const KIND: MessageKind = MessageKind::KeysetList;
+    const MAX_BYTES: usize = 64 + MAX_KEYSETS * <SignedKeyset as WireMessage>::MAX_BYTES;
+    fn check(&self) -> Result<(), DecodeError> {
+        self.keysets.iter().try_for_each(WireMessage::check)
+    }
+}
+
+impl KeysetList {
+    /// Verifies every keyset under `master_key` and that they form one chain
+    /// from sequence 0.
+    pub fn verify(&self, master_key: &Point) -> Result<Vec<Keyset>, KeysetError> {
+        let mut out: Vec<Keyset> = Vec::with_capacity(self.keysets.len());
+        for s in &self.keysets {
+            let k = s.verify(master_key)?;
+            match out.last() {
+                None if k.document().sequence != 0 => return Err(KeysetError::BadChain),
+                Some(prev) if !prev.is_followed_by(&k) => return Err(KeysetError::BadChain),
+                _ => {}
+            }
+            out.push(k);
+        }
+        Ok(out)
+    }
+}
+
+/// A public key and what it is for (an operator's file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicKeyFile {
+    /// What the key is for, e.g. `warrant-issuer`, `bank-master`.
+    #[serde(
+        serialize_with = "crate::encoding::bounded_str::serialize",
+        deserialize_with = "crate::encoding::bounded_str::deserialize::<_, 64>"
+    )]
+    pub purpose: String,
+    /// The key.
+    pub key: Point,
+}
+
+impl WireMessage for PublicKeyFile {
+    const KIND: MessageKind = MessageKind::PublicKey;
+    const MAX_BYTES: usize = 128;
+    fn check(&self) -> Result<(), DecodeError> {
+        non_identity(Self::what(), "key", &self.key)
+    }
 }

@@ -26,6 +26,10 @@ pub const WIRE_VERSION: u8 = 1;
 pub enum MessageKind {
     /// A signed keyset document.
     SignedKeyset = 0x01,
+    /// The bank's signed keyset list.
+    KeysetList = 0x04,
+    /// A public key with its purpose (a file for operators).
+    PublicKey = 0x05,
     /// A user registration.
     UserRegistration = 0x02,
     /// A merchant registration.
@@ -66,6 +70,10 @@ pub enum MessageKind {
     TraceLogHead = 0x54,
     /// The bank's coin-tracing watch list.
     WatchList = 0x55,
+    /// A record to trace (a deposited spend or a withdrawal record).
+    TraceRecord = 0x56,
+    /// The TTP's public keys.
+    TtpPublicKeys = 0x57,
 }
 
 impl MessageKind {
@@ -73,6 +81,8 @@ impl MessageKind {
     pub fn name(self) -> &'static str {
         match self {
             MessageKind::SignedKeyset => "signed-keyset",
+            MessageKind::KeysetList => "keyset-list",
+            MessageKind::PublicKey => "public-key",
             MessageKind::UserRegistration => "user-registration",
             MessageKind::MerchantRegistration => "merchant-registration",
             MessageKind::WithdrawRequest => "withdraw-request",
@@ -93,6 +103,8 @@ impl MessageKind {
             MessageKind::TraceLogEntry => "trace-log-entry",
             MessageKind::TraceLogHead => "trace-log-head",
             MessageKind::WatchList => "watch-list",
+            MessageKind::TraceRecord => "trace-record",
+            MessageKind::TtpPublicKeys => "ttp-public-keys",
         }
     }
 }
@@ -228,10 +240,7 @@ impl DecodeError {
             DecodeFault::InvalidPoint => DecodeError::InvalidPoint { what },
             DecodeFault::NonCanonicalScalar => DecodeError::NonCanonicalScalar { what },
             DecodeFault::TooMany { limit } => DecodeError::TooMany { what, limit },
-            DecodeFault::BadHex => DecodeError::Malformed {
-                what,
-                detail: "bad hex".into(),
-            },
+            DecodeFault::BadHex => DecodeError::Malformed { what, detail: "bad hex".into() },
         }
     }
 }
@@ -242,6 +251,11 @@ pub trait WireMessage: Serialize + DeserializeOwned {
     const KIND: MessageKind;
     /// The largest encoding accepted, in bytes (envelope included).
     const MAX_BYTES: usize;
+    /// The largest JSON file form accepted, in bytes. JSON carries hex and
+    /// pretty-printed field names, so by default a little over three times
+    /// the binary limit; a type whose small fields grow more than that in
+    /// JSON sets its own (every valid message's `to_json` must fit).
+    const MAX_JSON_BYTES: usize = Self::MAX_BYTES.saturating_mul(3).saturating_add(4096);
 
     /// Semantic checks that follow parsing: identity rules, counts, ranges.
     fn check(&self) -> Result<(), DecodeError> {
@@ -268,11 +282,7 @@ pub trait WireMessage: Serialize + DeserializeOwned {
     fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let what = Self::what();
         if bytes.len() > Self::MAX_BYTES {
-            return Err(DecodeError::TooLarge {
-                what,
-                len: bytes.len(),
-                limit: Self::MAX_BYTES,
-            });
+            return Err(DecodeError::TooLarge { what, len: bytes.len(), limit: Self::MAX_BYTES });
         }
         if bytes.len() < 4 {
             return Err(DecodeError::Truncated { what });
@@ -281,10 +291,7 @@ pub trait WireMessage: Serialize + DeserializeOwned {
             return Err(DecodeError::BadMagic { what });
         }
         if bytes[2] != WIRE_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what,
-                version: u64::from(bytes[2]),
-            });
+            return Err(DecodeError::UnsupportedVersion { what, version: u64::from(bytes[2]) });
         }
         if bytes[3] != Self::KIND as u8 {
             return Err(DecodeError::WrongKind {
@@ -301,27 +308,17 @@ pub trait WireMessage: Serialize + DeserializeOwned {
                 return Err(match take_fault() {
                     Some(f) => DecodeError::from_fault(what, f),
                     None => match e {
-                        postcard::Error::DeserializeUnexpectedEnd => {
-                            DecodeError::Truncated { what }
-                        }
-                        other => DecodeError::Malformed {
-                            what,
-                            detail: other.to_string(),
-                        },
+                        postcard::Error::DeserializeUnexpectedEnd => DecodeError::Truncated { what },
+                        other => DecodeError::Malformed { what, detail: other.to_string() },
                     },
                 })
             }
         };
         if !rest.is_empty() {
-            return Err(DecodeError::TrailingBytes {
-                what,
-                count: rest.len(),
-            });
+            return Err(DecodeError::TrailingBytes { what, count: rest.len() });
         }
-        let again = postcard::to_allocvec(&value).map_err(|e| DecodeError::Malformed {
-            what,
-            detail: e.to_string(),
-        })?;
+        let again = postcard::to_allocvec(&value)
+            .map_err(|e| DecodeError::Malformed { what, detail: e.to_string() })?;
         if again != body {
             return Err(DecodeError::NonCanonicalEncoding { what });
         }
@@ -337,25 +334,16 @@ pub trait WireMessage: Serialize + DeserializeOwned {
             kind: &'a str,
             body: &'a T,
         }
-        serde_json::to_string_pretty(&Env {
-            faircash: WIRE_VERSION,
-            kind: Self::KIND.name(),
-            body: self,
-        })
-        .expect("in-memory encoding never fails")
+        serde_json::to_string_pretty(&Env { faircash: WIRE_VERSION, kind: Self::KIND.name(), body: self })
+            .expect("in-memory encoding never fails")
     }
 
     /// Strictly decodes the JSON file form.
     fn from_json(text: &str) -> Result<Self, DecodeError> {
         let what = Self::what();
-        // JSON carries hex, so allow a little over twice the binary limit.
-        let limit = Self::MAX_BYTES.saturating_mul(3).saturating_add(4096);
+        let limit = Self::MAX_JSON_BYTES;
         if text.len() > limit {
-            return Err(DecodeError::TooLarge {
-                what,
-                len: text.len(),
-                limit,
-            });
+            return Err(DecodeError::TooLarge { what, len: text.len(), limit });
         }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -365,22 +353,13 @@ pub trait WireMessage: Serialize + DeserializeOwned {
             #[allow(dead_code)]
             body: serde::de::IgnoredAny,
         }
-        let head: Head = serde_json::from_str(text).map_err(|e| DecodeError::Malformed {
-            what,
-            detail: e.to_string(),
-        })?;
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| DecodeError::Malformed { what, detail: e.to_string() })?;
         if head.faircash != u64::from(WIRE_VERSION) {
-            return Err(DecodeError::UnsupportedVersion {
-                what,
-                version: head.faircash,
-            });
+            return Err(DecodeError::UnsupportedVersion { what, version: head.faircash });
         }
         if head.kind != Self::KIND.name() {
-            return Err(DecodeError::WrongKind {
-                what,
-                expected: Self::KIND.name(),
-                found: head.kind,
-            });
+            return Err(DecodeError::WrongKind { what, expected: Self::KIND.name(), found: head.kind });
         }
         #[derive(Deserialize)]
         struct Env<T> {
@@ -389,10 +368,7 @@ pub trait WireMessage: Serialize + DeserializeOwned {
         let _ = take_fault();
         let env: Env<Self> = serde_json::from_str(text).map_err(|e| match take_fault() {
             Some(f) => DecodeError::from_fault(what, f),
-            None => DecodeError::Malformed {
-                what,
-                detail: e.to_string(),
-            },
+            None => DecodeError::Malformed { what, detail: e.to_string() },
         })?;
         env.body.check()?;
         Ok(env.body)

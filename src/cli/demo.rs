@@ -12,10 +12,74 @@ use crate::protocol::deposit::{DepositOutcome, DepositReceipt};
 use crate::protocol::pay::create_payment;
 use crate::protocol::trace::{TraceRequest, Warrant, WarrantTerms};
 use crate::roles::{Bank, BankConfig, Merchant, Ttp, TtpKeys, Wallet};
-use crate::store::memory::{
-    MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore,
-};
+use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
+use crate::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
+use crate::store::{BankStore, MerchantStore, StoreResult, TtpStore, WalletStore};
 use crate::time::{Clock, SystemClock};
+
+/// `faircash demo` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Keep the databases in this directory (default: a temporary one, removed at the end).
+    #[arg(long, value_name = "DIR", conflicts_with = "memory")]
+    pub dir: Option<std::path::PathBuf>,
+    /// Use in-memory stores instead of SQLite databases.
+    #[arg(long)]
+    pub memory: bool,
+}
+
+/// Runs the demo for the command line.
+pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super::CliError> {
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    let result = if args.memory {
+        writeln!(w, "stores: in memory").map_err(DemoError::from).and_then(|_| {
+            run_with(
+                &mut w,
+                || Ok(MemoryBankStore::new()),
+                |_| Ok(MemoryWalletStore::new()),
+                |_| Ok(MemoryMerchantStore::new()),
+                || Ok(MemoryTtpStore::new()),
+            )
+        })
+    } else {
+        let (dir, keep) = match &args.dir {
+            Some(d) => (d.clone(), true),
+            None => {
+                let mut b = [0u8; 8];
+                rand::RngCore::fill_bytes(&mut OsRng, &mut b);
+                (std::env::temp_dir().join(format!("faircash-demo-{}", hex::encode(b))), false)
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| super::CliError::Io(format!("{}: {e}", dir.display())))?;
+        let r = writeln!(
+            w,
+            "stores: SQLite databases in {}{}",
+            dir.display(),
+            if keep { "" } else { " (removed at the end)" }
+        )
+        .map_err(DemoError::from)
+        .and_then(|_| {
+            run_with(
+                &mut w,
+                || SqliteBankStore::open(dir.join("bank.db")),
+                |name| SqliteWalletStore::open(dir.join(format!("wallet-{name}.db"))),
+                |name| SqliteMerchantStore::open(dir.join(format!("merchant-{name}.db"))),
+                || SqliteTtpStore::open(dir.join("ttp.db")),
+            )
+        });
+        if !keep {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        r
+    };
+    let _ = out;
+    result.map_err(|e| match e {
+        DemoError::Protocol(p) => super::CliError::Protocol(p),
+        DemoError::Store(e) => super::CliError::from(e),
+        other => super::CliError::Io(other.to_string()),
+    })
+}
 
 /// Errors of the demo: any protocol error, or failing to write the narration.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +90,9 @@ pub enum DemoError {
     /// Writing the narration failed.
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
+    /// A store failed to open.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The story did not unfold as it must (a bug).
     #[error("demo check failed: {0}")]
     Check(&'static str),
@@ -38,10 +105,7 @@ fn ms(t: Instant) -> String {
 fn breakdown(values: &[u64]) -> String {
     let mut v = values.to_vec();
     v.sort_unstable_by(|a, b| b.cmp(a));
-    v.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(" + ")
+    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" + ")
 }
 
 fn outcomes(receipt: &DepositReceipt) -> String {
@@ -53,10 +117,7 @@ fn outcomes(receipt: &DepositReceipt) -> String {
                 format!("coin {}… credited {value}", &o.coin_id.to_hex()[..8])
             }
             DepositOutcome::CreditedFlagged { value } => {
-                format!(
-                    "coin {}… credited {value} (flagged)",
-                    &o.coin_id.to_hex()[..8]
-                )
+                format!("coin {}… credited {value} (flagged)", &o.coin_id.to_hex()[..8])
             }
             DepositOutcome::Duplicate => format!("coin {}… duplicate", &o.coin_id.to_hex()[..8]),
             DepositOutcome::DoubleSpent { .. } => {
@@ -70,21 +131,41 @@ fn outcomes(receipt: &DepositReceipt) -> String {
         .join(", ")
 }
 
-/// Runs the in-memory demo, narrating to `out`.
+/// Runs the demo with in-memory stores, narrating to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
+    run_with(
+        out,
+        || Ok(MemoryBankStore::new()),
+        |_| Ok(MemoryWalletStore::new()),
+        |_| Ok(MemoryMerchantStore::new()),
+        || Ok(MemoryTtpStore::new()),
+    )
+}
+
+/// Runs the demo over stores made by the given factories, narrating to `out`.
+pub fn run_with<B, W, M, T>(
+    out: &mut impl Write,
+    bank_store: impl Fn() -> StoreResult<B>,
+    wallet_store: impl Fn(&str) -> StoreResult<W>,
+    merchant_store: impl Fn(&str) -> StoreResult<M>,
+    ttp_store: impl Fn() -> StoreResult<T>,
+) -> Result<(), DemoError>
+where
+    B: BankStore,
+    W: WalletStore,
+    M: MerchantStore,
+    T: TtpStore,
+{
     let rng = &mut OsRng;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let today = clock.today();
-    writeln!(
-        out,
-        "faircash demo — fair off-line e-cash, everything in memory"
-    )?;
+    writeln!(out, "faircash demo — fair off-line e-cash, everything in memory")?;
     writeln!(out, "day {today}\n")?;
 
     writeln!(out, "1. Initialization")?;
     let t = Instant::now();
     let judge = SigningKey::generate(rng);
-    let mut ttp = Ttp::new(TtpKeys::generate(rng), MemoryTtpStore::new(), clock.clone());
+    let mut ttp = Ttp::new(TtpKeys::generate(rng), ttp_store()?, clock.clone());
     ttp.trust_issuer(*judge.public());
     writeln!(
         out,
@@ -92,12 +173,7 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         &hex::encode(ttp.public_key().as_bytes())[..16],
         &hex::encode(judge.public().as_bytes())[..16]
     )?;
-    let bank = Bank::open(
-        MemoryBankStore::new(),
-        BankSecrets::generate(rng),
-        clock.clone(),
-        BankConfig::default(),
-    )?;
+    let bank = Bank::open(bank_store()?, BankSecrets::generate(rng), clock.clone(), BankConfig::default())?;
     let keyset = bank.issue_keyset(
         *ttp.public_key(),
         &KeysetSpec {
@@ -118,40 +194,31 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         ms(t)
     )?;
     let published = bank.published_keysets();
-    ttp.add_keysets(&published, &bank.master_key())
-        .map_err(crate::protocol::Error::from)?;
+    ttp.add_keysets(&published, &bank.master_key()).map_err(crate::protocol::Error::from)?;
     let mut wallets = Vec::new();
     for (name, funds) in [("alice", 100u64), ("bob", 60)] {
-        let mut w = Wallet::new(
-            UserKey::generate(rng),
-            bank.master_key(),
-            MemoryWalletStore::new(),
-            clock.clone(),
-        );
+        let mut w =
+            Wallet::new(UserKey::generate(rng), bank.master_key(), wallet_store(name)?, clock.clone());
         w.pin_keysets(&published)?;
         let id = bank.register_user(&w.registration(rng), rng)?;
         bank.fund(&id, funds)?;
-        writeln!(out, "   user {name}: account {id}, registered with a proof of knowledge of u, funded {funds}")?;
+        writeln!(
+            out,
+            "   user {name}: account {id}, registered with a proof of knowledge of u, funded {funds}"
+        )?;
         wallets.push((name, w));
     }
     let mut merchants = Vec::new();
     for name in ["coffee-shop", "bookstore"] {
-        let mut m = Merchant::new(
-            SigningKey::generate(rng),
-            bank.master_key(),
-            MemoryMerchantStore::new(),
-            clock.clone(),
-        );
+        let mut m =
+            Merchant::new(SigningKey::generate(rng), bank.master_key(), merchant_store(name)?, clock.clone());
         m.pin_keysets(&published)?;
         bank.register_merchant(&m.registration(rng), rng)?;
         writeln!(out, "   merchant {name}: account {}", m.id())?;
         merchants.push((name, m));
     }
 
-    writeln!(
-        out,
-        "\n2. Withdrawals (ACL blind signatures; the bank never sees the coins)"
-    )?;
+    writeln!(out, "\n2. Withdrawals (ACL blind signatures; the bank never sees the coins)")?;
     for ((name, w), amount) in wallets.iter().zip([45u64, 27]) {
         let t = Instant::now();
         let ids = w.withdraw(&bank, amount, rng)?;
@@ -166,10 +233,7 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         )?;
     }
 
-    writeln!(
-        out,
-        "\n3. Off-line payments (merchants check with public keys only)"
-    )?;
+    writeln!(out, "\n3. Off-line payments (merchants check with public keys only)")?;
     let plan = [(0usize, 0usize, 9u64), (1, 1, 17), (0, 1, 4)];
     let mut bob_spent = Vec::new();
     for (wi, mi, amount) in plan {
@@ -193,19 +257,11 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         )?;
     }
 
-    writeln!(
-        out,
-        "\n4. Deposits (batch verification, double-spend check by coin_id)"
-    )?;
+    writeln!(out, "\n4. Deposits (batch verification, double-spend check by coin_id)")?;
     for (name, m) in &merchants {
         let t = Instant::now();
         if let Some(receipt) = m.deposit(&bank, rng)? {
-            writeln!(
-                out,
-                "   {name} deposits: {} ({})",
-                outcomes(&receipt),
-                ms(t)
-            )?;
+            writeln!(out, "   {name} deposits: {} ({})", outcomes(&receipt), ms(t))?;
         }
     }
 
@@ -228,10 +284,7 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         let req = m.request_payment(coin.value, [1; 32], rng)?;
         let payment = create_payment(&req, &keyset, alice.user(), &[&coin], rng)?;
         m.accept(&payment, rng)?;
-        writeln!(
-            out,
-            "   {name} accepts it off-line: the payment verifies on its own"
-        )?;
+        writeln!(out, "   {name} accepts it off-line: the payment verifies on its own")?;
     }
     let mut identified = None;
     for (name, m) in &merchants {
@@ -245,9 +298,7 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         }
     }
     let evidence = bank.evidence()?;
-    let record = evidence
-        .first()
-        .ok_or(DemoError::Check("evidence stored"))?;
+    let record = evidence.first().ok_or(DemoError::Check("evidence stored"))?;
     let who = record.evidence.verify(&keyset, rng)?;
     writeln!(
         out,
@@ -282,20 +333,11 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
     // Owner tracing: a deposited coin → who withdrew it.
     let coin_id = bob_spent.first().ok_or(DemoError::Check("bob paid"))?;
     let record = bank.spend_record(coin_id)?;
-    let warrant = Warrant::issue(
-        &judge,
-        terms(crate::protocol::trace::TraceKind::Owner, record.digest()),
-        rng,
-    );
+    let warrant =
+        Warrant::issue(&judge, terms(crate::protocol::trace::TraceKind::Owner, record.digest()), rng);
     let t = Instant::now();
     let result = ttp
-        .trace_owner(
-            &TraceRequest {
-                warrant: warrant.clone(),
-                record: record.clone(),
-            },
-            rng,
-        )
+        .trace_owner(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
     let owner = bank.apply_owner_trace(&result, &record, &warrant, &ttp.public_keys())?;
     writeln!(
@@ -314,19 +356,10 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         .find(|s| s.value == 8)
         .ok_or(DemoError::Check("bob withdrew an 8"))?;
     let record = bank.withdrawal_record(&session.id())?;
-    let warrant = Warrant::issue(
-        &judge,
-        terms(crate::protocol::trace::TraceKind::Coin, record.digest()),
-        rng,
-    );
+    let warrant =
+        Warrant::issue(&judge, terms(crate::protocol::trace::TraceKind::Coin, record.digest()), rng);
     let result = ttp
-        .trace_coin(
-            &TraceRequest {
-                warrant: warrant.clone(),
-                record: record.clone(),
-            },
-            rng,
-        )
+        .trace_coin(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
     let serial = bank.apply_coin_trace(&result, &record, &warrant, &ttp.public_keys())?;
     writeln!(
@@ -340,15 +373,11 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
     let req = shop.request_payment(8, [2; 32], rng)?;
     let payment = bob.pay(&req, rng)?;
     match shop.accept(&payment, rng) {
-        Err(e) => writeln!(
-            out,
-            "   bob pays {mname} with that coin: refused off-line ({e})"
-        )?,
+        Err(e) => writeln!(out, "   bob pays {mname} with that coin: refused off-line ({e})")?,
         Ok(_) => return Err(DemoError::Check("a watched coin is refused")),
     }
     let head = ttp.log_head(rng).map_err(crate::protocol::Error::from)?;
-    ttp.verify_log(std::slice::from_ref(&head))
-        .map_err(crate::protocol::Error::from)?;
+    ttp.verify_log(std::slice::from_ref(&head)).map_err(crate::protocol::Error::from)?;
     writeln!(
         out,
         "   the TTP's audit log holds {} entries; its signed head {}… lets auditors detect any deletion",

@@ -1,20 +1,65 @@
-//! The `faircash` command line.
+//! The `faircash` command line: one subcommand per role (`bank`, `wallet`,
+//! `merchant`, `ttp`, `warrant`) and `demo`.
+//!
+//! Every role keeps its state in a directory: secret keys in files of mode
+//! 0600 (refused when others can read them), state in an embedded SQLite
+//! database, messages exchanged as JSON files. Wallets and merchants reach
+//! the bank with `--bank`: a bank directory (local mode, through the
+//! library) or a bank URL (the same messages over HTTP).
 
+pub mod bank;
 pub mod demo;
+pub mod files;
+pub mod merchant;
+pub mod output;
+pub mod ttp;
+pub mod wallet;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::protocol::trace::TraceError;
+use crate::protocol::Error as ProtocolError;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  operational failure (file system, database, network)
+  2  usage error (bad arguments)
+  3  invalid input: a file or message that does not decode or verify
+  4  refused by a protocol rule (insufficient balance, expired coin, frozen account, ...)
+  5  security check failed (key file readable by others, tampered log)";
 
 /// faircash: fair off-line electronic cash.
 #[derive(Debug, Parser)]
 #[command(
     name = "faircash",
     version,
-    about = "Fair off-line electronic cash: withdraw, pay off-line, deposit, catch double spenders",
-    after_help = "Examples:\n  faircash demo          run the whole story in memory, narrated"
+    about = "Fair off-line electronic cash: withdraw, pay off-line, deposit, catch double spenders, trace on warrants",
+    after_help = concat!(
+        "Examples:\n",
+        "  faircash demo                                      the whole story, narrated\n",
+        "  faircash ttp keygen --dir ttp\n",
+        "  faircash bank init --dir bank --ttp-key ttp/ttp.pub.json\n",
+        "  faircash wallet new --dir alice --bank bank\n",
+        "  faircash bank fund --dir bank --account <ID> --amount 100\n",
+        "  faircash wallet withdraw --dir alice --bank bank --amount 40\n",
+        "  faircash merchant new --dir shop --bank bank\n",
+        "  faircash merchant request --dir shop --amount 12 --out req.json\n",
+        "  faircash wallet pay --dir alice --request req.json --out pay.json\n",
+        "  faircash merchant accept --dir shop --payment pay.json\n",
+        "  faircash merchant deposit --dir shop --bank bank\n\n",
+        "Exit codes:\n",
+        "  0 success; 1 operational failure; 2 usage; 3 invalid input;\n",
+        "  4 refused by a protocol rule; 5 security check failed"
+    )
 )]
 pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -23,24 +68,143 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a narrated scenario in memory: setup, withdrawals, off-line
-    /// payments, deposits, a double spend caught and its author identified.
-    Demo,
+    /// Run the whole story, narrated: setup, two users withdraw, off-line
+    /// payments to two merchants, deposits, a double spend caught and its
+    /// author identified, owner and coin tracing on warrants.
+    #[command(
+        after_help = "Examples:\n  faircash demo\n  faircash demo --dir ./demo-state   keep the databases\n  faircash demo --memory             in-memory stores"
+    )]
+    Demo(demo::DemoArgs),
+    /// Bank operations (init, accounts, keysets, status, tracing records).
+    #[command(subcommand)]
+    Bank(bank::BankCommand),
+    /// A user's wallet (new, withdraw, pay, balance, coins).
+    #[command(subcommand)]
+    Wallet(wallet::WalletCommand),
+    /// A merchant (new, request, accept, deposit).
+    #[command(subcommand)]
+    Merchant(merchant::MerchantCommand),
+    /// The trusted third party (keygen, tracing, log).
+    #[command(subcommand)]
+    Ttp(ttp::TtpCommand),
+    /// Warrant issuers (judges): keys and warrants.
+    #[command(subcommand)]
+    Warrant(ttp::WarrantCommand),
+}
+
+/// What went wrong, and which exit code says so.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// File system, database, or network failure.
+    #[error("{0}")]
+    Io(String),
+    /// A file or message that does not decode or verify.
+    #[error("{0}")]
+    Input(String),
+    /// Refused by a protocol rule.
+    #[error("{0}")]
+    Refused(String),
+    /// A security check failed.
+    #[error("{0}")]
+    Security(String),
+    /// A protocol error.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A tracing error.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError::Protocol(ProtocolError::Store(e))
+    }
+}
+
+impl From<crate::keys::KeysetError> for CliError {
+    fn from(e: crate::keys::KeysetError) -> Self {
+        CliError::Input(format!("keyset: {e}"))
+    }
+}
+
+impl CliError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Io(_) => 1,
+            CliError::Usage(_) => 2,
+            CliError::Input(_) => 3,
+            CliError::Refused(_) => 4,
+            CliError::Security(_) => 5,
+            CliError::Protocol(e) => match e {
+                ProtocolError::Store(_) => 1,
+                ProtocolError::Decode(_)
+                | ProtocolError::InvalidProof(_)
+                | ProtocolError::Keyset(_)
+                | ProtocolError::BadEvidence(_) => 3,
+                ProtocolError::Trace(t) => trace_code(t),
+                _ => 4,
+            },
+            CliError::Trace(t) => trace_code(t),
+        }
+    }
+
+    /// A short stable name of the error class (for `--json`).
+    pub fn kind(&self) -> &'static str {
+        match self.exit_code() {
+            1 => "operational",
+            2 => "usage",
+            3 => "invalid-input",
+            4 => "refused",
+            _ => "security",
+        }
+    }
+}
+
+fn trace_code(t: &TraceError) -> u8 {
+    match t {
+        TraceError::Store(_) => 1,
+        TraceError::Log(_) => 5,
+        TraceError::InvalidRecord(_)
+        | TraceError::ResultProof
+        | TraceError::ResultSignature
+        | TraceError::ResultMismatch(_)
+        | TraceError::WarrantSignature => 3,
+        _ => 4,
+    }
+}
+
+/// A directory argument shared by the role commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DirArg {
+    /// The role's state directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Runs the command line with the process arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Demo => {
-            let stdout = std::io::stdout();
-            match demo::run(&mut stdout.lock()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+    let out = output::Output::new(cli.json);
+    let result = match cli.command {
+        Command::Demo(args) => demo::run_cli(&args, &out),
+        Command::Bank(c) => bank::run(c, &out),
+        Command::Wallet(c) => wallet::run(c, &out),
+        Command::Merchant(c) => merchant::run(c, &out),
+        Command::Ttp(c) => ttp::run_ttp(c, &out),
+        Command::Warrant(c) => ttp::run_warrant(c, &out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(e.exit_code())
         }
     }
 }
+
+#[doc(hidden)]
+pub const EXIT_CODES_HELP: &str = EXIT_CODES;

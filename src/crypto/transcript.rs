@@ -72,6 +72,8 @@ pub mod labels {
     pub const TRACE_LOG_HEAD: &[u8] = b"faircash/v1/trace-log-head";
     /// Signature of an account holder on a bank request.
     pub const ACCOUNT_REQUEST_SIGNATURE: &[u8] = b"faircash/v1/account-request-signature";
+    /// Digest of a merchant's order description (the request's order digest).
+    pub const ORDER_DIGEST: &[u8] = b"faircash/v1/order-digest";
     /// The bank master key's signature on the coin-tracing watch list.
     pub const WATCH_LIST_SIGNATURE: &[u8] = b"faircash/v1/watch-list-signature";
 
@@ -105,6 +107,7 @@ pub mod labels {
         TRACE_LOG_HEAD,
         ACCOUNT_REQUEST_SIGNATURE,
         WATCH_LIST_SIGNATURE,
+        ORDER_DIGEST,
     ];
 
     /// Hash-to-group labels of the independent generators.
@@ -179,27 +182,16 @@ mod tests {
     fn every_domain_label_is_unique() {
         let mut seen = HashSet::new();
         for l in labels::ALL {
-            assert!(
-                seen.insert(*l),
-                "duplicate label {}",
-                String::from_utf8_lossy(l)
-            );
+            assert!(seen.insert(*l), "duplicate label {}", String::from_utf8_lossy(l));
         }
         for (_, l) in labels::GENERATORS {
-            assert!(
-                seen.insert(*l),
-                "duplicate label {}",
-                String::from_utf8_lossy(l)
-            );
+            assert!(seen.insert(*l), "duplicate label {}", String::from_utf8_lossy(l));
         }
     }
 
     #[test]
     fn every_label_is_versioned() {
-        for l in labels::ALL
-            .iter()
-            .chain(labels::GENERATORS.iter().map(|(_, l)| l))
-        {
+        for l in labels::ALL.iter().chain(labels::GENERATORS.iter().map(|(_, l)| l)) {
             assert!(l.starts_with(b"faircash/v1/"));
         }
     }

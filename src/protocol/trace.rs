@@ -192,10 +192,7 @@ impl Warrant {
             issued_at: terms.issued_at,
             expires_at: terms.expires_at,
             issuer: *issuer.public(),
-            signature: Signature {
-                r: Point::identity(),
-                s: Scalar::ZERO,
-            },
+            signature: Signature { r: Point::identity(), s: Scalar::ZERO },
         };
         w.signature = issuer.sign(labels::WARRANT_SIGNATURE, &w.digest(), rng);
         w
@@ -236,10 +233,7 @@ impl Warrant {
             return Err(TraceError::WarrantExpired);
         }
         if self.kind != record.kind() {
-            return Err(TraceError::WarrantKindMismatch {
-                warrant: self.kind,
-                request: record.kind(),
-            });
+            return Err(TraceError::WarrantKindMismatch { warrant: self.kind, request: record.kind() });
         }
         if self.record_digest != record.digest() {
             return Err(TraceError::WarrantRecordMismatch);
@@ -285,10 +279,7 @@ impl TraceRecord {
     pub fn digest(&self) -> [u8; 32] {
         let mut t = Params::get().transcript(labels::TRACE_RECORD);
         match self {
-            TraceRecord::Owner {
-                payment,
-                coin_index,
-            } => {
+            TraceRecord::Owner { payment, coin_index } => {
                 t.append_u64(b"kind", TraceKind::Owner.tag());
                 t.append_message(b"payment-digest", &payment.digest());
                 t.append_u64(b"coin-index", u64::from(*coin_index));
@@ -314,31 +305,19 @@ impl TraceRecord {
     /// in range.
     pub fn ciphertext(&self) -> Option<Ciphertext> {
         match self {
-            TraceRecord::Owner {
-                payment,
-                coin_index,
-            } => payment
-                .coins
-                .get(*coin_index as usize)
-                .map(|c| c.body.escrow),
+            TraceRecord::Owner { payment, coin_index } => {
+                payment.coins.get(*coin_index as usize).map(|c| c.body.escrow)
+            }
             TraceRecord::Coin { request, .. } => Some(request.escrow),
         }
     }
 
     /// Verifies the record itself (the spend, or `pi_W`) under `keyset`, and
     /// returns its ciphertext.
-    pub fn verify(
-        &self,
-        keyset: &Keyset,
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<Ciphertext, TraceError> {
+    pub fn verify(&self, keyset: &Keyset, rng: &mut impl CryptoRngCore) -> Result<Ciphertext, TraceError> {
         match self {
-            TraceRecord::Owner {
-                payment,
-                coin_index,
-            } => {
-                verify_payment(payment, keyset, rng)
-                    .map_err(|e| TraceError::InvalidRecord(e.to_string()))?;
+            TraceRecord::Owner { payment, coin_index } => {
+                verify_payment(payment, keyset, rng).map_err(|e| TraceError::InvalidRecord(e.to_string()))?;
                 payment
                     .coins
                     .get(*coin_index as usize)
@@ -352,6 +331,29 @@ impl TraceRecord {
                 Ok(request.escrow)
             }
         }
+    }
+}
+
+impl WireMessage for TraceRecord {
+    const KIND: MessageKind = MessageKind::TraceRecord;
+    const MAX_BYTES: usize = 256 + <Payment as WireMessage>::MAX_BYTES;
+    fn check(&self) -> Result<(), DecodeError> {
+        match self {
+            TraceRecord::Owner { payment, .. } => payment.check(),
+            TraceRecord::Coin { request, identity } => {
+                request.check()?;
+                non_identity(Self::what(), "identity", identity)
+            }
+        }
+    }
+}
+
+impl WireMessage for TtpPublicKeys {
+    const KIND: MessageKind = MessageKind::TtpPublicKeys;
+    const MAX_BYTES: usize = 128;
+    fn check(&self) -> Result<(), DecodeError> {
+        non_identity(Self::what(), "Y_T", &self.decryption)?;
+        non_identity(Self::what(), "signing", &self.signing)
     }
 }
 
@@ -369,13 +371,7 @@ impl WireMessage for TraceRequest {
     const MAX_BYTES: usize = 4096 + <Payment as WireMessage>::MAX_BYTES;
     fn check(&self) -> Result<(), DecodeError> {
         WireMessage::check(&self.warrant)?;
-        match &self.record {
-            TraceRecord::Owner { payment, .. } => payment.check(),
-            TraceRecord::Coin { request, identity } => {
-                request.check()?;
-                non_identity(Self::what(), "identity", identity)
-            }
-        }
+        self.record.check()
     }
 }
 
@@ -484,8 +480,7 @@ impl TraceResult {
     ) -> TraceResult {
         let plaintext = ct.decrypt(x_t);
         let rel = decryption_relation(&ttp.decryption, &ct, &plaintext);
-        let mut t =
-            decryption_transcript(&ct, &plaintext, &record_digest, &warrant_digest, log_index);
+        let mut t = decryption_transcript(&ct, &plaintext, &record_digest, &warrant_digest, log_index);
         let proof = rel.prove(&mut t, &[x_t], rng);
         let mut r = TraceResult {
             kind,
@@ -496,10 +491,7 @@ impl TraceResult {
             plaintext,
             proof,
             ttp,
-            signature: Signature {
-                r: Point::identity(),
-                s: Scalar::ZERO,
-            },
+            signature: Signature { r: Point::identity(), s: Scalar::ZERO },
         };
         r.signature = signer.sign(labels::TRACE_RESULT_SIGNATURE, &r.digest(), rng);
         r
@@ -515,10 +507,7 @@ impl TraceResult {
         t.append_point(b"c1", &self.ciphertext.c1);
         t.append_point(b"c2", &self.ciphertext.c2);
         t.append_point(b"X", &self.plaintext);
-        t.append_message(
-            b"proof",
-            &postcard::to_allocvec(&self.proof).unwrap_or_default(),
-        );
+        t.append_message(b"proof", &postcard::to_allocvec(&self.proof).unwrap_or_default());
         t.append_point(b"Y_T", &self.ttp.decryption);
         t.append_point(b"signing-key", &self.ttp.signing);
         t.challenge_digest(b"result-digest")
@@ -559,8 +548,7 @@ impl TraceResult {
             &self.warrant_digest,
             self.log_index,
         );
-        rel.verify(&mut t, &self.proof, &mut rand::rngs::OsRng)
-            .map_err(|_| TraceError::ResultProof)?;
+        rel.verify(&mut t, &self.proof, &mut rand::rngs::OsRng).map_err(|_| TraceError::ResultProof)?;
         Ok(self.plaintext)
     }
 
@@ -660,18 +648,8 @@ impl LogHead {
     ) -> Self {
         let size = entries.len() as u64;
         let hash = entries.last().map_or([0u8; 32], LogEntry::hash);
-        let signature = signer.sign(
-            labels::TRACE_LOG_HEAD,
-            &Self::message(size, &hash, time),
-            rng,
-        );
-        LogHead {
-            size,
-            hash,
-            time,
-            signer: *signer.public(),
-            signature,
-        }
+        let signature = signer.sign(labels::TRACE_LOG_HEAD, &Self::message(size, &hash, time), rng);
+        LogHead { size, hash, time, signer: *signer.public(), signature }
     }
 
     /// Verifies the head's signature by `signer`.
@@ -680,11 +658,7 @@ impl LogHead {
             return Err(LogError::HeadSignature);
         }
         self.signature
-            .verify(
-                labels::TRACE_LOG_HEAD,
-                &Self::message(self.size, &self.hash, self.time),
-                signer,
-            )
+            .verify(labels::TRACE_LOG_HEAD, &Self::message(self.size, &self.hash, self.time), signer)
             .map_err(|_| LogError::HeadSignature)
     }
 }
@@ -740,30 +714,20 @@ pub enum LogError {
 /// Edits, deletions and reorderings break a link or an index; truncation
 /// below a published head, or an edit of the last entries, shows against the
 /// head. Returns the log's current head hash.
-pub fn verify_log(
-    entries: &[LogEntry],
-    heads: &[LogHead],
-    signer: &Point,
-) -> Result<[u8; 32], LogError> {
+pub fn verify_log(entries: &[LogEntry], heads: &[LogHead], signer: &Point) -> Result<[u8; 32], LogError> {
     let mut previous = [0u8; 32];
     let mut hashes = Vec::with_capacity(entries.len());
     let mut warrants = std::collections::HashMap::new();
     for (position, e) in entries.iter().enumerate() {
         let position = position as u64;
         if e.index != position {
-            return Err(LogError::Index {
-                position,
-                index: e.index,
-            });
+            return Err(LogError::Index { position, index: e.index });
         }
         if e.previous != previous {
             return Err(LogError::Link { index: e.index });
         }
         if let Some(first) = warrants.insert(e.warrant_id, e.index) {
-            return Err(LogError::WarrantReused {
-                first,
-                second: e.index,
-            });
+            return Err(LogError::WarrantReused { first, second: e.index });
         }
         previous = e.hash();
         hashes.push(previous);
@@ -772,20 +736,11 @@ pub fn verify_log(
         head.verify(signer)?;
         let len = entries.len() as u64;
         if head.size > len {
-            return Err(LogError::Truncated {
-                len,
-                head: head.size,
-            });
+            return Err(LogError::Truncated { len, head: head.size });
         }
-        let at = if head.size == 0 {
-            [0u8; 32]
-        } else {
-            hashes[(head.size - 1) as usize]
-        };
+        let at = if head.size == 0 { [0u8; 32] } else { hashes[(head.size - 1) as usize] };
         if at != head.hash {
-            return Err(LogError::HeadMismatch {
-                index: head.size.saturating_sub(1),
-            });
+            return Err(LogError::HeadMismatch { index: head.size.saturating_sub(1) });
         }
     }
     Ok(previous)
@@ -837,16 +792,8 @@ impl WatchList {
         master: &SigningKey,
         rng: &mut impl CryptoRngCore,
     ) -> Self {
-        let signature = master.sign(
-            labels::WATCH_LIST_SIGNATURE,
-            &Self::message(issued, &serials),
-            rng,
-        );
-        WatchList {
-            issued,
-            serials,
-            signature,
-        }
+        let signature = master.sign(labels::WATCH_LIST_SIGNATURE, &Self::message(issued, &serials), rng);
+        WatchList { issued, serials, signature }
     }
 
     /// Verifies the signature by the bank master key.

@@ -17,17 +17,12 @@ use crate::crypto::acl::SignerSession;
 use crate::encoding::Point;
 use crate::keys::{AccountId, BankSecrets, Keyset, KeysetSpec, SignedKeyset};
 use crate::protocol::deposit::{
-    verify_deposit, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest,
-    DoubleSpendEvidence,
+    verify_deposit, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
 };
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
-use crate::protocol::trace::{
-    TraceKind, TraceRecord, TraceResult, TtpPublicKeys, Warrant, WatchList,
-};
+use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, TtpPublicKeys, Warrant, WatchList};
 use crate::protocol::withdraw::SessionId;
-use crate::protocol::withdraw::{
-    WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
-};
+use crate::protocol::withdraw::{WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest};
 use crate::protocol::{Error, Result};
 use crate::store::{
     Account, AccountKind, BankStore, BankTx, EvidenceRecord, SessionState, SpentCoin, StoreError,
@@ -81,9 +76,7 @@ pub struct Bank<S: BankStore> {
 
 impl<S: BankStore> std::fmt::Debug for Bank<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bank")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Bank").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -98,19 +91,9 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 impl<S: BankStore> Bank<S> {
     /// A bank over `store` with `secrets`; loads and verifies the keysets in
     /// the store against the master key.
-    pub fn open(
-        store: S,
-        secrets: BankSecrets,
-        clock: Arc<dyn Clock>,
-        config: BankConfig,
-    ) -> Result<Self> {
-        let bank = Bank {
-            store,
-            secrets: RwLock::new(secrets),
-            keysets: RwLock::new(Vec::new()),
-            clock,
-            config,
-        };
+    pub fn open(store: S, secrets: BankSecrets, clock: Arc<dyn Clock>, config: BankConfig) -> Result<Self> {
+        let bank =
+            Bank { store, secrets: RwLock::new(secrets), keysets: RwLock::new(Vec::new()), clock, config };
         bank.reload_keysets()?;
         Ok(bank)
     }
@@ -124,9 +107,7 @@ impl<S: BankStore> Bank<S> {
             let k = s.verify(&master)?;
             if let Some(prev) = out.last() {
                 if !prev.is_followed_by(&k) {
-                    return Err(Error::Store(StoreError::Corrupt(
-                        "keyset list is not a chain".into(),
-                    )));
+                    return Err(Error::Store(StoreError::Corrupt("keyset list is not a chain".into())));
                 }
             }
             out.push(k);
@@ -197,10 +178,24 @@ impl<S: BankStore> Bank<S> {
         spec: &KeysetSpec,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Keyset> {
+        self.issue_keyset_with(ttp_key, spec, rng, |_| Ok(()))
+    }
+
+    /// As [`Bank::issue_keyset`], calling `persist` with the new secrets
+    /// before the keyset is published in the store: a crash can leave an
+    /// unused key in the secrets, never a published keyset without its key.
+    pub fn issue_keyset_with(
+        &self,
+        ttp_key: Point,
+        spec: &KeysetSpec,
+        rng: &mut impl CryptoRngCore,
+        persist: impl FnOnce(&BankSecrets) -> Result<()>,
+    ) -> Result<Keyset> {
         let mut secrets = write(&self.secrets);
         let prev = self.current_keyset();
         let mut updated = secrets.clone();
         let keyset = updated.issue_keyset(prev.as_ref(), ttp_key, spec, rng)?;
+        persist(&updated)?;
         self.run_tx("insert_keyset", |tx| Ok(tx.insert_keyset(keyset.signed())?))?;
         *secrets = updated;
         write(&self.keysets).push(keyset.clone());
@@ -209,10 +204,7 @@ impl<S: BankStore> Bank<S> {
 
     /// The signed keyset list, for publication.
     pub fn published_keysets(&self) -> Vec<SignedKeyset> {
-        read(&self.keysets)
-            .iter()
-            .map(|k| k.signed().clone())
-            .collect()
+        read(&self.keysets).iter().map(|k| k.signed().clone()).collect()
     }
 
     fn register(&self, id: AccountId, kind: AccountKind, key: Point) -> Result<AccountId> {
@@ -236,11 +228,7 @@ impl<S: BankStore> Bank<S> {
     }
 
     /// Registers a user (idempotent).
-    pub fn register_user(
-        &self,
-        reg: &UserRegistration,
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<AccountId> {
+    pub fn register_user(&self, reg: &UserRegistration, rng: &mut impl CryptoRngCore) -> Result<AccountId> {
         let id = reg.verify(rng)?;
         self.register(id, AccountKind::User, reg.identity)
     }
@@ -258,9 +246,7 @@ impl<S: BankStore> Bank<S> {
     /// Credits an account from outside the system (a transfer in).
     pub fn fund(&self, account: &AccountId, amount: u64) -> Result<u64> {
         self.run_tx("fund", |tx| {
-            let a = tx
-                .account(account)?
-                .ok_or(Error::UnknownAccount(*account))?;
+            let a = tx.account(account)?.ok_or(Error::UnknownAccount(*account))?;
             let balance = a.balance.checked_add(amount).ok_or(Error::Overflow)?;
             tx.set_balance(account, balance)?;
             Ok(balance)
@@ -269,9 +255,7 @@ impl<S: BankStore> Bank<S> {
 
     /// The account with this id.
     pub fn account(&self, id: &AccountId) -> Result<Account> {
-        self.run_tx("account", |tx| {
-            tx.account(id)?.ok_or(Error::UnknownAccount(*id))
-        })
+        self.run_tx("account", |tx| tx.account(id)?.ok_or(Error::UnknownAccount(*id)))
     }
 
     /// Every account.
@@ -300,34 +284,23 @@ impl<S: BankStore> Bank<S> {
             .into_iter()
             .find(|k| k.id() == req.keyset_id)
             .ok_or(Error::UnknownKeyset(req.keyset_id))?;
-        let key = *keyset
-            .key(&req.key_id)
-            .ok_or(Error::UnknownKey(req.key_id))?;
+        let key = *keyset.key(&req.key_id).ok_or(Error::UnknownKey(req.key_id))?;
         // A retry of a request already accepted gets the same commitment.
         let digest = req.digest();
         if let Some(existing) = self.run_tx("session", |tx| Ok(tx.session(&req.session_id)?))? {
             return if existing.request.digest() == digest {
-                Ok(WithdrawCommitment {
-                    session_id: req.session_id,
-                    commitment: existing.commitment,
-                })
+                Ok(WithdrawCommitment { session_id: req.session_id, commitment: existing.commitment })
             } else {
                 Err(Error::SessionConflict)
             };
         }
         if !key.withdrawable_on(today) {
-            return Err(Error::KeyNotValid {
-                key_id: key.key_id,
-                day: today,
-            });
+            return Err(Error::KeyNotValid { key_id: key.key_id, day: today });
         }
         let allowed = keyset.policy().expiry_for(today);
         // The wallet's clock may still be on yesterday.
         if req.expiry != allowed && req.expiry != allowed.minus(1) {
-            return Err(Error::ExpiryPolicy {
-                requested: req.expiry,
-                allowed,
-            });
+            return Err(Error::ExpiryPolicy { requested: req.expiry, allowed });
         }
         let account = self.account(&req.account)?;
         if account.kind != AccountKind::User {
@@ -338,23 +311,16 @@ impl<S: BankStore> Bank<S> {
         }
         req.verify_proof(&account.public_key, &keyset, rng)?;
 
-        let x = *read(&self.secrets)
-            .denomination_secret(&key.key_id)
-            .ok_or(Error::UnknownKey(key.key_id))?;
+        let x = *read(&self.secrets).denomination_secret(&key.key_id).ok_or(Error::UnknownKey(key.key_id))?;
         self.run_tx("open_withdrawal", |tx| {
             if let Some(existing) = tx.session(&req.session_id)? {
                 return if existing.request.digest() == digest {
-                    Ok(WithdrawCommitment {
-                        session_id: req.session_id,
-                        commitment: existing.commitment,
-                    })
+                    Ok(WithdrawCommitment { session_id: req.session_id, commitment: existing.commitment })
                 } else {
                     Err(Error::SessionConflict)
                 };
             }
-            let account = tx
-                .account(&req.account)?
-                .ok_or(Error::UnknownAccount(req.account))?;
+            let account = tx.account(&req.account)?.ok_or(Error::UnknownAccount(req.account))?;
             if account.frozen {
                 return Err(Error::AccountFrozen(req.account));
             }
@@ -369,17 +335,10 @@ impl<S: BankStore> Bank<S> {
                 return Err(Error::CommitmentReused);
             }
             if tx.open_sessions(&req.account, now)? >= self.config.max_open_sessions {
-                return Err(Error::SessionLimit {
-                    limit: self.config.max_open_sessions,
-                });
+                return Err(Error::SessionLimit { limit: self.config.max_open_sessions });
             }
-            let (signer, commitment) = SignerSession::open(
-                &x,
-                &key.acl(),
-                &req.commitment,
-                req.session_id.as_bytes(),
-                rng,
-            );
+            let (signer, commitment) =
+                SignerSession::open(&x, &key.acl(), &req.commitment, req.session_id.as_bytes(), rng);
             let epoch = tx.session_epoch()?;
             tx.insert_session(&WithdrawSession {
                 request: req.clone(),
@@ -390,10 +349,7 @@ impl<S: BankStore> Bank<S> {
                 epoch,
                 state: SessionState::Open(signer),
             })?;
-            Ok(WithdrawCommitment {
-                session_id: req.session_id,
-                commitment,
-            })
+            Ok(WithdrawCommitment { session_id: req.session_id, commitment })
         })
     }
 
@@ -412,10 +368,7 @@ impl<S: BankStore> Bank<S> {
                 SessionState::Answered { answered, .. } => {
                     return answered
                         .replay(&ch.e)
-                        .map(|answer| WithdrawAnswer {
-                            session_id: ch.session_id,
-                            answer,
-                        })
+                        .map(|answer| WithdrawAnswer { session_id: ch.session_id, answer })
                         .ok_or(Error::ChallengeMismatch);
                 }
                 SessionState::Expired => return Err(Error::SessionExpired),
@@ -428,9 +381,7 @@ impl<S: BankStore> Bank<S> {
                 return Err(Error::SessionFromOldEpoch);
             }
             let account_id = session.request.account;
-            let account = tx
-                .account(&account_id)?
-                .ok_or(Error::UnknownAccount(account_id))?;
+            let account = tx.account(&account_id)?.ok_or(Error::UnknownAccount(account_id))?;
             if account.frozen {
                 return Err(Error::AccountFrozen(account_id));
             }
@@ -447,10 +398,7 @@ impl<S: BankStore> Bank<S> {
             let (answered, answer) = signer.answer(x, &ch.e);
             tx.set_balance(&account_id, account.balance - session.value)?;
             tx.answer_session(&ch.session_id, &answered, now)?;
-            Ok(WithdrawAnswer {
-                session_id: ch.session_id,
-                answer,
-            })
+            Ok(WithdrawAnswer { session_id: ch.session_id, answer })
         })
     }
 
@@ -472,11 +420,7 @@ impl<S: BankStore> Bank<S> {
     /// Per `coin_id`: unseen → recorded and credited; seen with the same
     /// challenge → duplicate; seen with a different challenge → the evidence
     /// is checked, the spender identified and frozen, no credit.
-    pub fn deposit(
-        &self,
-        req: &DepositRequest,
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<DepositReceipt> {
+    pub fn deposit(&self, req: &DepositRequest, rng: &mut impl CryptoRngCore) -> Result<DepositReceipt> {
         let receipt_day = self.today();
         let merchant = self.account(&req.merchant_id)?;
         if merchant.kind != AccountKind::Merchant {
@@ -502,81 +446,64 @@ impl<S: BankStore> Bank<S> {
                     let coin_id = summary.coin_ids[ci];
                     let challenge = summary.challenges[ci];
                     let value = summary.values[ci];
-                    let outcome =
-                        match tx.spent_coin(&coin_id)? {
-                            None => {
-                                if !stored {
-                                    tx.insert_payment(&digests[pi], payment)?;
-                                    stored = true;
-                                }
-                                tx.insert_spent_coin(&SpentCoin {
-                                    coin_id,
-                                    serial: coin.body.serial,
-                                    challenge,
-                                    merchant: req.merchant_id,
-                                    day: payment.request.day,
-                                    receipt_day,
-                                    payment_digest: digests[pi],
-                                    coin_index: ci as u32,
-                                    value,
-                                    prune_after,
-                                })?;
-                                match (tx.watched_serial(&coin.body.serial)?, policy) {
-                                    (None, _) => DepositOutcome::Credited { value },
-                                    (Some(_), WatchPolicy::AcceptAndFlag) => {
-                                        DepositOutcome::CreditedFlagged { value }
-                                    }
-                                    (Some(_), WatchPolicy::Refuse) => DepositOutcome::Refused,
-                                }
+                    let outcome = match tx.spent_coin(&coin_id)? {
+                        None => {
+                            if !stored {
+                                tx.insert_payment(&digests[pi], payment)?;
+                                stored = true;
                             }
-                            Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
-                            Some(prev) => {
-                                let first = tx.payment(&prev.payment_digest)?.ok_or(
-                                    StoreError::Corrupt("spent coin without its payment".into()),
-                                )?;
-                                let evidence = DoubleSpendEvidence {
-                                    coin_id,
-                                    first,
-                                    first_index: prev.coin_index,
-                                    second: payment.clone(),
-                                    second_index: ci as u32,
-                                };
-                                // Accuse only on two verifying spends of one body
-                                // whose extracted u matches a registered I.
-                                let who = evidence.verify(keyset, rng)?;
-                                let account = match tx.account(&who.account)? {
-                                    Some(a)
-                                        if a.kind == AccountKind::User
-                                            && a.public_key == who.identity =>
-                                    {
-                                        tx.freeze_account(&a.id)?;
-                                        Some(a.id)
-                                    }
-                                    _ => None,
-                                };
-                                tx.insert_evidence(&EvidenceRecord {
-                                    evidence,
-                                    account,
-                                    recorded: receipt_day,
-                                })?;
-                                DepositOutcome::DoubleSpent { account }
+                            tx.insert_spent_coin(&SpentCoin {
+                                coin_id,
+                                serial: coin.body.serial,
+                                challenge,
+                                merchant: req.merchant_id,
+                                day: payment.request.day,
+                                receipt_day,
+                                payment_digest: digests[pi],
+                                coin_index: ci as u32,
+                                value,
+                                prune_after,
+                            })?;
+                            match (tx.watched_serial(&coin.body.serial)?, policy) {
+                                (None, _) => DepositOutcome::Credited { value },
+                                (Some(_), WatchPolicy::AcceptAndFlag) => {
+                                    DepositOutcome::CreditedFlagged { value }
+                                }
+                                (Some(_), WatchPolicy::Refuse) => DepositOutcome::Refused,
                             }
-                        };
-                    credited = credited
-                        .checked_add(outcome.credited())
-                        .ok_or(Error::Overflow)?;
-                    outcomes.push(CoinOutcome {
-                        payment: pi as u32,
-                        coin: ci as u32,
-                        coin_id,
-                        outcome,
-                    });
+                        }
+                        Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
+                        Some(prev) => {
+                            let first = tx
+                                .payment(&prev.payment_digest)?
+                                .ok_or(StoreError::Corrupt("spent coin without its payment".into()))?;
+                            let evidence = DoubleSpendEvidence {
+                                coin_id,
+                                first,
+                                first_index: prev.coin_index,
+                                second: payment.clone(),
+                                second_index: ci as u32,
+                            };
+                            // Accuse only on two verifying spends of one body
+                            // whose extracted u matches a registered I.
+                            let who = evidence.verify(keyset, rng)?;
+                            let account = match tx.account(&who.account)? {
+                                Some(a) if a.kind == AccountKind::User && a.public_key == who.identity => {
+                                    tx.freeze_account(&a.id)?;
+                                    Some(a.id)
+                                }
+                                _ => None,
+                            };
+                            tx.insert_evidence(&EvidenceRecord { evidence, account, recorded: receipt_day })?;
+                            DepositOutcome::DoubleSpent { account }
+                        }
+                    };
+                    credited = credited.checked_add(outcome.credited()).ok_or(Error::Overflow)?;
+                    outcomes.push(CoinOutcome { payment: pi as u32, coin: ci as u32, coin_id, outcome });
                 }
             }
             if credited > 0 {
-                let m = tx
-                    .account(&req.merchant_id)?
-                    .ok_or(Error::UnknownAccount(req.merchant_id))?;
+                let m = tx.account(&req.merchant_id)?.ok_or(Error::UnknownAccount(req.merchant_id))?;
                 let balance = m.balance.checked_add(credited).ok_or(Error::Overflow)?;
                 tx.set_balance(&req.merchant_id, balance)?;
             }
@@ -586,6 +513,25 @@ impl<S: BankStore> Bank<S> {
                 receipt_day,
                 credited,
                 outcomes,
+            })
+        })
+    }
+
+    /// A summary of the bank's state.
+    pub fn status(&self) -> Result<BankStatus> {
+        let today = self.today();
+        let keysets = read(&self.keysets).len();
+        self.run_tx("status", |tx| {
+            let accounts = tx.accounts()?;
+            Ok(BankStatus {
+                today,
+                keysets,
+                total_balance: accounts.iter().map(|a| a.balance).sum(),
+                accounts,
+                spent_coins: tx.spent_coin_count()?,
+                evidence: tx.evidence()?.len(),
+                watch_list: tx.watch_list()?.len(),
+                session_epoch: tx.session_epoch()?,
             })
         })
     }
@@ -608,16 +554,11 @@ impl<S: BankStore> Bank<S> {
     /// spent it and the coin's index.
     pub fn spend_record(&self, coin_id: &CoinId) -> Result<TraceRecord> {
         self.run_tx("spend_record", |tx| {
-            let spent = tx
-                .spent_coin(coin_id)?
-                .ok_or(StoreError::NotFound("spent coin"))?;
+            let spent = tx.spent_coin(coin_id)?.ok_or(StoreError::NotFound("spent coin"))?;
             let payment = tx
                 .payment(&spent.payment_digest)?
                 .ok_or(StoreError::Corrupt("spent coin without its payment".into()))?;
-            Ok(TraceRecord::Owner {
-                payment,
-                coin_index: spent.coin_index,
-            })
+            Ok(TraceRecord::Owner { payment, coin_index: spent.coin_index })
         })
     }
 
@@ -629,13 +570,8 @@ impl<S: BankStore> Bank<S> {
             if !matches!(s.state, SessionState::Answered { .. }) {
                 return Err(Error::UnknownSession);
             }
-            let account = tx
-                .account(&s.request.account)?
-                .ok_or(Error::UnknownAccount(s.request.account))?;
-            Ok(TraceRecord::Coin {
-                request: s.request,
-                identity: account.public_key,
-            })
+            let account = tx.account(&s.request.account)?.ok_or(Error::UnknownAccount(s.request.account))?;
+            Ok(TraceRecord::Coin { request: s.request, identity: account.public_key })
         })
     }
 
@@ -643,10 +579,7 @@ impl<S: BankStore> Bank<S> {
     /// warrant may name).
     pub fn withdrawals_of(&self, account: &AccountId) -> Result<Vec<WithdrawSession>> {
         let all = self.run_tx("withdrawal_records", |tx| Ok(tx.withdrawal_records()?))?;
-        Ok(all
-            .into_iter()
-            .filter(|s| s.request.account == *account)
-            .collect())
+        Ok(all.into_iter().filter(|s| s.request.account == *account).collect())
     }
 
     /// Applies an owner-trace result: verifies it against the record and
@@ -684,9 +617,7 @@ impl<S: BankStore> Bank<S> {
             return Err(Error::InvalidProof("coin trace result"));
         }
         let serial = result.verify(ttp, record, warrant)?;
-        self.run_tx("watch_serial", |tx| {
-            Ok(tx.watch_serial(&serial, &warrant.case_id)?)
-        })?;
+        self.run_tx("watch_serial", |tx| Ok(tx.watch_serial(&serial, &warrant.case_id)?))?;
         Ok(serial)
     }
 
@@ -695,13 +626,29 @@ impl<S: BankStore> Bank<S> {
         let list = self.run_tx("watch_list", |tx| Ok(tx.watch_list()?))?;
         let serials = list.into_iter().map(|(p, _)| p).collect();
         let secrets = read(&self.secrets);
-        Ok(WatchList::sign(
-            self.clock.now(),
-            serials,
-            secrets.master(),
-            rng,
-        ))
+        Ok(WatchList::sign(self.clock.now(), serials, secrets.master(), rng))
     }
+}
+
+/// A summary of a bank's state.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BankStatus {
+    /// The bank's day.
+    pub today: Day,
+    /// Number of keysets.
+    pub keysets: usize,
+    /// Sum of all balances.
+    pub total_balance: u64,
+    /// Every account.
+    pub accounts: Vec<Account>,
+    /// Spent-coin records held.
+    pub spent_coins: u64,
+    /// Double-spending evidence held.
+    pub evidence: usize,
+    /// Serials on the watch list.
+    pub watch_list: usize,
+    /// The session epoch.
+    pub session_epoch: u64,
 }
 
 /// What wallets and merchants need from a bank, locally or over a network.
@@ -738,6 +685,27 @@ impl<S: BankStore> BankApi for Bank<S> {
     }
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
         Bank::deposit(self, req, &mut rand::rngs::OsRng)
+    }
+}
+
+impl<T: BankApi + ?Sized> BankApi for Box<T> {
+    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
+        (**self).keysets()
+    }
+    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
+        (**self).register_user(reg)
+    }
+    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
+        (**self).register_merchant(reg)
+    }
+    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
+        (**self).open_withdrawal(req)
+    }
+    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+        (**self).answer_withdrawal(ch)
+    }
+    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
+        (**self).deposit(req)
     }
 }
 

@@ -28,22 +28,14 @@ pub struct Merchant<S: MerchantStore> {
 
 impl<S: MerchantStore> std::fmt::Debug for Merchant<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Merchant")
-            .field("id", &self.id())
-            .finish_non_exhaustive()
+        f.debug_struct("Merchant").field("id", &self.id()).finish_non_exhaustive()
     }
 }
 
 impl<S: MerchantStore> Merchant<S> {
     /// A merchant with signing key `key` that trusts the bank master key.
     pub fn new(key: SigningKey, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
-        Merchant {
-            key,
-            master_key,
-            keysets: Vec::new(),
-            store,
-            clock,
-        }
+        Merchant { key, master_key, keysets: Vec::new(), store, clock }
     }
 
     /// The merchant's account id.
@@ -92,14 +84,8 @@ impl<S: MerchantStore> Merchant<S> {
         if amount == 0 {
             return Err(Error::BadPaymentRequest("amount"));
         }
-        let req = PaymentRequest::new(
-            self.id(),
-            *self.key.public(),
-            amount,
-            self.clock.today(),
-            order_digest,
-            rng,
-        );
+        let req =
+            PaymentRequest::new(self.id(), *self.key.public(), amount, self.clock.today(), order_digest, rng);
         self.store.insert_request(&req)?;
         Ok(req)
     }
@@ -112,11 +98,7 @@ impl<S: MerchantStore> Merchant<S> {
     /// spend proofs); no coin was seen before and none is on the watch list.
     /// Then closes the request, records the coins and keeps the payment for
     /// deposit, atomically.
-    pub fn accept(
-        &self,
-        payment: &Payment,
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<PaymentSummary> {
+    pub fn accept(&self, payment: &Payment, rng: &mut impl CryptoRngCore) -> Result<PaymentSummary> {
         let request_id = payment.request.id();
         match self.store.open_request(&request_id)? {
             Some(r) if r == payment.request => {}
@@ -136,18 +118,12 @@ impl<S: MerchantStore> Merchant<S> {
                 return Err(Error::Watchlisted(*id));
             }
         }
-        let accepted = AcceptedPayment {
-            payment: payment.clone(),
-            digest: payment.digest(),
-            receipt: None,
-        };
-        self.store
-            .accept_payment(&request_id, &summary.coin_ids, &accepted)
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::CoinAlreadySeen(summary.coin_ids[0]),
-                StoreError::NotFound(_) => Error::UnknownPaymentRequest,
-                other => Error::Store(other),
-            })?;
+        let accepted = AcceptedPayment { payment: payment.clone(), digest: payment.digest(), receipt: None };
+        self.store.accept_payment(&request_id, &summary.coin_ids, &accepted).map_err(|e| match e {
+            StoreError::Conflict(_) => Error::CoinAlreadySeen(summary.coin_ids[0]),
+            StoreError::NotFound(_) => Error::UnknownPaymentRequest,
+            other => Error::Store(other),
+        })?;
         Ok(summary)
     }
 
@@ -158,12 +134,7 @@ impl<S: MerchantStore> Merchant<S> {
             return Ok(None);
         }
         let payments = pending.into_iter().map(|a| a.payment).collect();
-        Ok(Some(DepositRequest::new(
-            &self.key,
-            self.id(),
-            payments,
-            rng,
-        )))
+        Ok(Some(DepositRequest::new(&self.key, self.id(), payments, rng)))
     }
 
     /// Records the bank's receipt for a deposit request.
@@ -176,7 +147,7 @@ impl<S: MerchantStore> Merchant<S> {
     /// Deposits every undeposited payment at `bank`.
     pub fn deposit(
         &self,
-        bank: &impl BankApi,
+        bank: &(impl BankApi + ?Sized),
         rng: &mut impl CryptoRngCore,
     ) -> Result<Option<DepositReceipt>> {
         let Some(req) = self.deposit_request(rng)? else {
@@ -194,8 +165,7 @@ impl<S: MerchantStore> Merchant<S> {
 
     /// Imports the bank's signed watch list (replacing the previous copy).
     pub fn import_watch_list(&self, list: &crate::protocol::trace::WatchList) -> Result<()> {
-        list.verify(&self.master_key)
-            .map_err(|_| Error::InvalidProof("watch list signature"))?;
+        list.verify(&self.master_key).map_err(|_| Error::InvalidProof("watch list signature"))?;
         self.set_watch_list(&list.serials)
     }
 

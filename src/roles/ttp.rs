@@ -57,10 +57,7 @@ impl From<TtpKey> for SecretScalar {
 
 impl std::fmt::Debug for TtpKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TtpKey")
-            .field("public", &self.public)
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("TtpKey").field("public", &self.public).field("secret", &"<redacted>").finish()
     }
 }
 
@@ -76,18 +73,12 @@ pub struct TtpKeys {
 impl TtpKeys {
     /// Fresh keys.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        TtpKeys {
-            decryption: TtpKey::generate(rng),
-            signing: SigningKey::generate(rng),
-        }
+        TtpKeys { decryption: TtpKey::generate(rng), signing: SigningKey::generate(rng) }
     }
 
     /// The public keys.
     pub fn public(&self) -> TtpPublicKeys {
-        TtpPublicKeys {
-            decryption: *self.decryption.public(),
-            signing: *self.signing.public(),
-        }
+        TtpPublicKeys { decryption: *self.decryption.public(), signing: *self.signing.public() }
     }
 }
 
@@ -112,13 +103,7 @@ impl<S: TtpStore> std::fmt::Debug for Ttp<S> {
 impl<S: TtpStore> Ttp<S> {
     /// A TTP with `keys` over the log `store`.
     pub fn new(keys: TtpKeys, store: S, clock: Arc<dyn Clock>) -> Self {
-        Ttp {
-            keys,
-            trusted_issuers: Vec::new(),
-            keysets: Vec::new(),
-            store,
-            clock,
-        }
+        Ttp { keys, trusted_issuers: Vec::new(), keysets: Vec::new(), store, clock }
     }
 
     /// The public keys (`Y_T` goes into bank keysets).
@@ -163,11 +148,7 @@ impl<S: TtpStore> Ttp<S> {
     /// kind, record digest, never used), checks the record verifies under a
     /// known keyset escrowed to this TTP, decrypts, proves, signs, and appends
     /// the log entry durably before returning the result.
-    pub fn trace(
-        &self,
-        req: &TraceRequest,
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<TraceResult, TraceError> {
+    pub fn trace(&self, req: &TraceRequest, rng: &mut impl CryptoRngCore) -> Result<TraceResult, TraceError> {
         let now = self.clock.now();
         let warrant = &req.warrant;
         warrant.authorize(&self.trusted_issuers, &req.record, now)?;
@@ -243,10 +224,7 @@ impl<S: TtpStore> Ttp<S> {
 
     fn expect_kind(&self, req: &TraceRequest, kind: TraceKind) -> Result<(), TraceError> {
         if req.record.kind() != kind {
-            return Err(TraceError::WarrantKindMismatch {
-                warrant: req.warrant.kind,
-                request: kind,
-            });
+            return Err(TraceError::WarrantKindMismatch { warrant: req.warrant.kind, request: kind });
         }
         Ok(())
     }
@@ -254,12 +232,7 @@ impl<S: TtpStore> Ttp<S> {
     /// Signs the current log head, for auditors to keep.
     pub fn log_head(&self, rng: &mut impl CryptoRngCore) -> Result<LogHead, TraceError> {
         let entries = self.store.entries()?;
-        Ok(LogHead::sign(
-            &entries,
-            self.clock.now(),
-            &self.keys.signing,
-            rng,
-        ))
+        Ok(LogHead::sign(&entries, self.clock.now(), &self.keys.signing, rng))
     }
 
     /// Verifies the whole log against previously published heads.

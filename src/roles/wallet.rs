@@ -47,13 +47,7 @@ impl<S: WalletStore> std::fmt::Debug for Wallet<S> {
 impl<S: WalletStore> Wallet<S> {
     /// A wallet for `user` that trusts the bank master key `master_key`.
     pub fn new(user: UserKey, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
-        Wallet {
-            user,
-            master_key,
-            keysets: Vec::new(),
-            store,
-            clock,
-        }
+        Wallet { user, master_key, keysets: Vec::new(), store, clock }
     }
 
     /// The account id.
@@ -109,26 +103,15 @@ impl<S: WalletStore> Wallet<S> {
     }
 
     fn keyset(&self, id: &crate::keys::KeysetId) -> Result<&Keyset> {
-        self.keysets
-            .iter()
-            .find(|k| k.id() == *id)
-            .ok_or(Error::UnknownKeyset(*id))
+        self.keysets.iter().find(|k| k.id() == *id).ok_or(Error::UnknownKeyset(*id))
     }
 
     /// Withdrawal step 1: the request for one coin of `value` under the
     /// newest keyset. Stored so a retry sends the same request.
-    pub fn start_withdrawal(
-        &self,
-        value: u64,
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<WithdrawRequest> {
-        let keyset = self
-            .keysets
-            .last()
-            .ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+    pub fn start_withdrawal(&self, value: u64, rng: &mut impl CryptoRngCore) -> Result<WithdrawRequest> {
+        let keyset = self.keysets.last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
         let start = WithdrawStart::new(&self.user, keyset, value, self.clock.today(), rng)?;
-        self.store
-            .put_pending(&PendingEntry::Started(Box::new(start.clone())))?;
+        self.store.put_pending(&PendingEntry::Started(Box::new(start.clone())))?;
         Ok(start.request().clone())
     }
 
@@ -144,8 +127,7 @@ impl<S: WalletStore> Wallet<S> {
             PendingEntry::AwaitingAnswer(p) => return Ok(p.challenge()),
             PendingEntry::Started(start) => start.receive_commitment(&self.user, msg, rng)?,
         };
-        self.store
-            .put_pending(&PendingEntry::AwaitingAnswer(Box::new(pending.clone())))?;
+        self.store.put_pending(&PendingEntry::AwaitingAnswer(Box::new(pending.clone())))?;
         Ok(pending.challenge())
     }
 
@@ -162,26 +144,18 @@ impl<S: WalletStore> Wallet<S> {
     }
 
     fn pending_entry(&self, session: &SessionId) -> Result<PendingEntry> {
-        self.store
-            .pending()?
-            .into_iter()
-            .find(|p| p.session_id() == *session)
-            .ok_or(Error::UnknownSession)
+        self.store.pending()?.into_iter().find(|p| p.session_id() == *session).ok_or(Error::UnknownSession)
     }
 
     /// Withdraws `amount` as coins of its binary decomposition.
     pub fn withdraw(
         &self,
-        bank: &impl BankApi,
+        bank: &(impl BankApi + ?Sized),
         amount: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinId>> {
-        let keyset = self
-            .keysets
-            .last()
-            .ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
-        let values =
-            decompose(amount, &keyset.values_desc()).ok_or(Error::NoSuchDenomination(amount))?;
+        let keyset = self.keysets.last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        let values = decompose(amount, &keyset.values_desc()).ok_or(Error::NoSuchDenomination(amount))?;
         let mut ids = Vec::with_capacity(values.len());
         for v in values {
             ids.push(self.withdraw_one(bank, v, rng)?);
@@ -192,7 +166,7 @@ impl<S: WalletStore> Wallet<S> {
     /// Withdraws one coin of `value`, running the three steps.
     pub fn withdraw_one(
         &self,
-        bank: &impl BankApi,
+        bank: &(impl BankApi + ?Sized),
         value: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<CoinId> {
@@ -211,7 +185,7 @@ impl<S: WalletStore> Wallet<S> {
 
     /// Resumes every pending withdrawal that has a challenge: re-sends it
     /// (the bank answers the same challenge again) and finishes the coin.
-    pub fn resume_withdrawals(&self, bank: &impl BankApi) -> Result<Vec<CoinId>> {
+    pub fn resume_withdrawals(&self, bank: &(impl BankApi + ?Sized)) -> Result<Vec<CoinId>> {
         let mut done = Vec::new();
         for entry in self.store.pending()? {
             if let PendingEntry::AwaitingAnswer(p) = entry {
@@ -229,13 +203,7 @@ impl<S: WalletStore> Wallet<S> {
 
     /// Value of the unspent coins.
     pub fn balance(&self) -> Result<u64> {
-        Ok(self
-            .store
-            .coins()?
-            .iter()
-            .filter(|c| c.spent_in.is_none())
-            .map(|c| c.coin.value)
-            .sum())
+        Ok(self.store.coins()?.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).sum())
     }
 
     /// Pays `request` exactly: selects coins, marks them spent durably, then
@@ -260,12 +228,10 @@ impl<S: WalletStore> Wallet<S> {
         let coins = self.store.coins()?;
         let (keyset, chosen) = self.select(&coins, request.amount, request.day)?;
         let ids: Vec<CoinId> = chosen.iter().map(|c| c.coin.id()).collect();
-        self.store
-            .mark_spent(&ids, &request_id)
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::BadPaymentRequest("coin already spent"),
-                other => Error::Store(other),
-            })?;
+        self.store.mark_spent(&ids, &request_id).map_err(|e| match e {
+            StoreError::Conflict(_) => Error::BadPaymentRequest("coin already spent"),
+            other => Error::Store(other),
+        })?;
         let chosen_refs: Vec<&WalletCoin> = chosen.iter().collect();
         let payment = match create_payment(request, keyset, &self.user, &chosen_refs, rng) {
             Ok(p) => p,
@@ -279,12 +245,7 @@ impl<S: WalletStore> Wallet<S> {
         Ok(payment)
     }
 
-    fn select(
-        &self,
-        coins: &[StoredCoin],
-        amount: u64,
-        day: Day,
-    ) -> Result<(&Keyset, Vec<WalletCoin>)> {
+    fn select(&self, coins: &[StoredCoin], amount: u64, day: Day) -> Result<(&Keyset, Vec<WalletCoin>)> {
         let mut best_available = 0u64;
         // Oldest keyset first, so old coins leave the wallet before they expire.
         for keyset in &self.keysets {
@@ -294,31 +255,19 @@ impl<S: WalletStore> Wallet<S> {
                 .map(|c| &c.coin)
                 .filter(|c| c.coin.body.keyset_id == keyset.id())
                 .filter(|c| {
-                    keyset
-                        .key(&c.coin.body.key_id)
-                        .is_some_and(|k| k.spendable_on(day))
+                    keyset.key(&c.coin.body.key_id).is_some_and(|k| k.spendable_on(day))
                         && c.secrets.expiry() >= day
                 })
                 .collect();
             let available: u64 = usable.iter().map(|c| c.value).sum();
             best_available = best_available.max(available);
-            let values: Vec<(usize, u64)> = usable
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (i, c.value))
-                .collect();
+            let values: Vec<(usize, u64)> = usable.iter().enumerate().map(|(i, c)| (i, c.value)).collect();
             if let Some(pick) = select_coins(&values, amount) {
                 let keyset = self.keyset(&keyset.id())?;
-                return Ok((
-                    keyset,
-                    pick.into_iter().map(|i| usable[i].clone()).collect(),
-                ));
+                return Ok((keyset, pick.into_iter().map(|i| usable[i].clone()).collect()));
             }
         }
-        Err(Error::NoExactChange {
-            amount,
-            available: best_available,
-        })
+        Err(Error::NoExactChange { amount, available: best_available })
     }
 }
 

@@ -41,7 +41,8 @@ fn account(kind: AccountKind, balance: u64) -> Account {
 fn session(account: &AccountId, opened: Timestamp, ttl: u64, epoch: u64) -> WithdrawSession {
     let c = rand_point();
     let pk = AclPublicKey { key_id: KeyId(rand_bytes()), y: rand_point(), z: rand_point() };
-    let (signer, commitment) = SignerSession::open(&Scalar::random(&mut OsRng), &pk, &c, b"conformance", &mut OsRng);
+    let (signer, commitment) =
+        SignerSession::open(&Scalar::random(&mut OsRng), &pk, &c, b"conformance", &mut OsRng);
     WithdrawSession {
         request: WithdrawRequest {
             session_id: SessionId(rand_bytes()),

@@ -253,6 +253,12 @@ pub trait BankStore: Send + Sync {
     fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>>;
 }
 
+impl<T: BankStore + ?Sized> BankStore for Box<T> {
+    fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>> {
+        (**self).begin()
+    }
+}
+
 /// A wallet's coin and whether it has been handed out.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoredCoin {

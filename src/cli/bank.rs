@@ -1,0 +1,655 @@
+//! `faircash bank …`: the bank operator's commands.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::files::{ensure_dir, read_message, read_secret, write_json, write_message, write_secret};
+use super::output::Output;
+use super::{CliError, DirArg};
+use crate::coin::CoinId;
+use crate::keys::{AccountId, BankSecrets, KeysetList, KeysetPolicy, KeysetSpec};
+use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::trace::{TraceRecord, TraceResult, TtpPublicKeys, Warrant};
+use crate::protocol::withdraw::SessionId;
+use crate::roles::{Bank, BankConfig, WatchPolicy};
+use crate::store::{AccountKind, BankStore};
+use crate::time::{Clock, SystemClock};
+
+/// Bank commands.
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  faircash bank init --dir bank --ttp-key ttp/ttp.pub.json\n  \
+    faircash bank open-account --dir bank --registration alice/registration.json --fund 100\n  \
+    faircash bank status --dir bank")]
+pub enum BankCommand {
+    /// Create a bank: master key, first keyset, database.
+    #[command(
+        after_help = "Example:\n  faircash bank init --dir bank --ttp-key ttp/ttp.pub.json --max-exponent 10"
+    )]
+    Init(InitArgs),
+    /// Open a user account from a wallet's registration file.
+    #[command(
+        after_help = "Example:\n  faircash bank open-account --dir bank --registration alice/registration.json --fund 100"
+    )]
+    OpenAccount {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The wallet's registration file (`wallet new` writes it).
+        #[arg(long)]
+        registration: PathBuf,
+        /// Credit this many base units to the new account.
+        #[arg(long)]
+        fund: Option<u64>,
+    },
+    /// Register a merchant from its registration file.
+    #[command(
+        after_help = "Example:\n  faircash bank register-merchant --dir bank --registration shop/registration.json"
+    )]
+    RegisterMerchant {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The merchant's registration file (`merchant new` writes it).
+        #[arg(long)]
+        registration: PathBuf,
+    },
+    /// Credit an account (a transfer in from outside the system).
+    #[command(after_help = "Example:\n  faircash bank fund --dir bank --account 42da94e1… --amount 100")]
+    Fund {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The account id (hex).
+        #[arg(long)]
+        account: String,
+        /// Base units to credit.
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Show or export the signed keyset list; `--rotate` issues the next keyset.
+    #[command(
+        after_help = "Examples:\n  faircash bank keyset --dir bank --out keysets.json\n  faircash bank keyset --dir bank --rotate"
+    )]
+    Keyset {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Write the signed keyset list to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Issue the next keyset (new keys, same policy, withdrawals from today).
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// Accounts, balances, spent coins, evidence, watch list.
+    #[command(after_help = "Example:\n  faircash bank status --dir bank --json")]
+    Status {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// List double-spending evidence; `--out` writes it for third parties.
+    #[command(after_help = "Example:\n  faircash bank evidence --dir bank --out evidence.json")]
+    Evidence {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Write the first evidence to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Export a deposited coin's spend as an owner-tracing record.
+    #[command(
+        after_help = "Example:\n  faircash bank export-spend --dir bank --coin 5930e23f… --out record.json"
+    )]
+    ExportSpend {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The coin id (hex).
+        #[arg(long)]
+        coin: String,
+        /// Where to write the record.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List an account's withdrawals (the records coin tracing can name).
+    #[command(after_help = "Example:\n  faircash bank withdrawals --dir bank --account 42da94e1…")]
+    Withdrawals {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The account id (hex).
+        #[arg(long)]
+        account: String,
+    },
+    /// Export a withdrawal as a coin-tracing record.
+    #[command(
+        after_help = "Example:\n  faircash bank export-withdrawal --dir bank --session 9f0c… --out record.json"
+    )]
+    ExportWithdrawal {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The withdrawal session id (hex).
+        #[arg(long)]
+        session: String,
+        /// Where to write the record.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a TTP trace result and act on it: owner → account, coin → watch list.
+    #[command(
+        after_help = "Example:\n  faircash bank apply-trace --dir bank --result result.json --warrant warrant.json \\\n      --record record.json --ttp ttp/ttp.pub.json"
+    )]
+    ApplyTrace {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The TTP's result.
+        #[arg(long)]
+        result: PathBuf,
+        /// The warrant it was made under.
+        #[arg(long)]
+        warrant: PathBuf,
+        /// The record traced.
+        #[arg(long)]
+        record: PathBuf,
+        /// The TTP's public keys.
+        #[arg(long)]
+        ttp: PathBuf,
+    },
+    /// Export the coin-tracing watch list, signed, for merchants.
+    #[command(after_help = "Example:\n  faircash bank watch-list --dir bank --out watch.json")]
+    WatchList {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// After restoring the database from a backup: never answer older sessions.
+    #[command(after_help = "Example:\n  faircash bank mark-restored --dir bank")]
+    MarkRestored {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Delete spent-coin records no valid deposit can meet any more.
+    #[command(after_help = "Example:\n  faircash bank prune --dir bank")]
+    Prune {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+}
+
+/// `bank init` arguments.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The state directory.
+    #[command(flatten)]
+    dir: DirArg,
+    /// The TTP's public keys (`ttp keygen` writes ttp.pub.json).
+    #[arg(long)]
+    ttp_key: PathBuf,
+    /// Denominations are 1, 2, 4, …, 2^max-exponent base units.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(0..=40))]
+    max_exponent: u32,
+    /// Days a coin stays valid after its withdrawal.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    validity_days: u32,
+    /// Days a merchant has to deposit a payment.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(0..=365))]
+    max_deposit_delay_days: u32,
+    /// Days the keyset accepts withdrawals.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    withdraw_days: u32,
+    /// Seconds an unanswered withdrawal session stays open.
+    #[arg(long, default_value_t = 300)]
+    session_ttl_secs: u64,
+    /// Open withdrawal sessions allowed per account.
+    #[arg(long, default_value_t = 4)]
+    max_open_sessions: usize,
+    /// What to do with a deposited coin on the watch list.
+    #[arg(long, value_enum, default_value_t = WatchPolicyArg::Flag)]
+    watch_policy: WatchPolicyArg,
+}
+
+/// Watch-list policy on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchPolicyArg {
+    /// Credit and report.
+    Flag,
+    /// Refuse the credit.
+    Refuse,
+}
+
+/// The bank directory's configuration file (`bank.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BankConfigFile {
+    /// Seconds an unanswered withdrawal session stays open.
+    pub session_ttl_secs: u64,
+    /// Open sessions per account.
+    pub max_open_sessions: usize,
+    /// Watch-list policy.
+    pub watch_policy: WatchPolicyArg,
+    /// The TTP's public keys (for new keysets).
+    pub ttp: TtpPublicKeys,
+    /// Denominations 2^0..=2^max_exponent.
+    pub max_exponent: u32,
+    /// Coin validity.
+    pub validity_days: u32,
+    /// Deposit delay.
+    pub max_deposit_delay_days: u32,
+    /// Withdrawal window of a keyset.
+    pub withdraw_days: u32,
+    /// The database: absent for `bank.db` in the directory.
+    #[serde(default)]
+    pub database: Option<String>,
+}
+
+impl BankConfigFile {
+    fn bank_config(&self) -> BankConfig {
+        BankConfig {
+            session_ttl_secs: self.session_ttl_secs,
+            max_open_sessions: self.max_open_sessions,
+            watch_policy: match self.watch_policy {
+                WatchPolicyArg::Flag => WatchPolicy::AcceptAndFlag,
+                WatchPolicyArg::Refuse => WatchPolicy::Refuse,
+            },
+            ..BankConfig::default()
+        }
+    }
+
+    fn spec(&self, from: crate::time::Day) -> KeysetSpec {
+        KeysetSpec {
+            exponents: 0..=self.max_exponent,
+            withdraw_from: from,
+            withdraw_days: self.withdraw_days,
+            policy: KeysetPolicy {
+                validity_days: self.validity_days,
+                max_deposit_delay_days: self.max_deposit_delay_days,
+            },
+        }
+    }
+}
+
+/// A bank opened from its directory.
+pub type CliBank = Bank<Box<dyn BankStore>>;
+
+/// Paths of a bank directory.
+pub struct BankHome {
+    dir: PathBuf,
+}
+
+impl BankHome {
+    /// The bank at `dir`.
+    pub fn new(dir: &Path) -> Self {
+        BankHome { dir: dir.to_path_buf() }
+    }
+    fn key(&self) -> PathBuf {
+        self.dir.join("bank.key")
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.join("bank.json")
+    }
+    fn db(&self) -> PathBuf {
+        self.dir.join("bank.db")
+    }
+
+    /// Whether `dir` holds a bank.
+    pub fn exists(&self) -> bool {
+        self.config().exists()
+    }
+
+    /// The configuration file.
+    pub fn read_config(&self) -> Result<BankConfigFile, CliError> {
+        if !self.exists() {
+            return Err(CliError::Input(format!(
+                "{}: not a bank directory (run `faircash bank init --dir {}` first)",
+                self.dir.display(),
+                self.dir.display()
+            )));
+        }
+        super::files::read_json(&self.config())
+    }
+
+    /// Opens the store named by the configuration.
+    pub fn store(&self, cfg: &BankConfigFile) -> Result<Box<dyn BankStore>, CliError> {
+        open_store(cfg.database.as_deref(), &self.db())
+    }
+
+    /// Opens the bank.
+    pub fn open(&self) -> Result<CliBank, CliError> {
+        let cfg = self.read_config()?;
+        let secrets: BankSecrets = read_secret(&self.key())?;
+        let store = self.store(&cfg)?;
+        Ok(Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?)
+    }
+}
+
+/// Opens a bank store: a SQLite file, or a database URL.
+pub fn open_store(database: Option<&str>, default_path: &Path) -> Result<Box<dyn BankStore>, CliError> {
+    match database {
+        None => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(default_path)?)),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Err(CliError::Usage("PostgreSQL stores are not available in this build".into()))
+        }
+        Some(path) => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(path)?)),
+    }
+}
+
+fn parse_account(s: &str) -> Result<AccountId, CliError> {
+    s.parse().map_err(|_| CliError::Usage(format!("{s}: an account id is 32 hex digits")))
+}
+
+fn kind_name(k: AccountKind) -> &'static str {
+    match k {
+        AccountKind::User => "user",
+        AccountKind::Merchant => "merchant",
+    }
+}
+
+/// Runs a bank command.
+pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
+    match cmd {
+        BankCommand::Init(a) => init(a, out),
+        BankCommand::OpenAccount { dir, registration, fund } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let reg: UserRegistration = read_message(&registration)?;
+            let id = bank.register_user(&reg, &mut OsRng)?;
+            let balance = match fund {
+                Some(n) => bank.fund(&id, n)?,
+                None => bank.account(&id)?.balance,
+            };
+            out.result(
+                || format!("user account {id} open, balance {balance}"),
+                json!({"account": id, "balance": balance}),
+            );
+            Ok(())
+        }
+        BankCommand::RegisterMerchant { dir, registration } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let reg: MerchantRegistration = read_message(&registration)?;
+            let id = bank.register_merchant(&reg, &mut OsRng)?;
+            out.result(|| format!("merchant account {id} registered"), json!({"account": id}));
+            Ok(())
+        }
+        BankCommand::Fund { dir, account, amount } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let id = parse_account(&account)?;
+            let balance = bank.fund(&id, amount)?;
+            out.result(
+                || format!("credited {amount} to {id}; balance {balance}"),
+                json!({"account": id, "balance": balance}),
+            );
+            Ok(())
+        }
+        BankCommand::Keyset { dir, out: file, rotate } => {
+            let home = BankHome::new(&dir.dir);
+            let bank = home.open()?;
+            if rotate {
+                let cfg = home.read_config()?;
+                let key_path = home.key();
+                let k =
+                    bank.issue_keyset_with(cfg.ttp.decryption, &cfg.spec(bank.today()), &mut OsRng, |s| {
+                        write_secret_replace(&key_path, s).map_err(|e| {
+                            crate::protocol::Error::Store(crate::store::StoreError::Backend(e.to_string()))
+                        })
+                    })?;
+                out.note(format!("issued keyset {} (sequence {})", k.id(), k.document().sequence));
+            }
+            let list = KeysetList { keysets: bank.published_keysets() };
+            if let Some(f) = &file {
+                write_message(f, &list)?;
+            }
+            let ks = bank.keysets();
+            out.result(
+                || {
+                    let mut s = format!("master key {}\n", hex::encode(bank.master_key().as_bytes()));
+                    for k in &ks {
+                        let d = k.document();
+                        s.push_str(&format!(
+                            "keyset {} (sequence {}): denominations {}; withdrawals {}..{}; coins valid {} days, deposits within {} days\n",
+                            k.id(),
+                            d.sequence,
+                            k.values_desc().iter().rev().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                            d.keys[0].windows.withdraw_from,
+                            d.keys[0].windows.withdraw_until,
+                            d.policy.validity_days,
+                            d.policy.max_deposit_delay_days
+                        ));
+                    }
+                    if let Some(f) = &file {
+                        s.push_str(&format!("written to {}", f.display()));
+                    }
+                    s.trim_end().to_string()
+                },
+                json!({
+                    "master_key": hex::encode(bank.master_key().as_bytes()),
+                    "keysets": ks.iter().map(|k| json!({"id": k.id(), "sequence": k.document().sequence})).collect::<Vec<_>>(),
+                }),
+            );
+            Ok(())
+        }
+        BankCommand::Status { dir } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let st = bank.status()?;
+            out.result(
+                || {
+                    let mut s = format!(
+                        "bank day {}; {} keyset(s); {} account(s) holding {}; {} spent-coin records; {} double-spend evidence; {} watched serial(s)\n",
+                        st.today,
+                        st.keysets,
+                        st.accounts.len(),
+                        st.total_balance,
+                        st.spent_coins,
+                        st.evidence,
+                        st.watch_list
+                    );
+                    for a in &st.accounts {
+                        s.push_str(&format!(
+                            "  {} {:<8} balance {:>10}{}\n",
+                            a.id,
+                            kind_name(a.kind),
+                            a.balance,
+                            if a.frozen { "  FROZEN" } else { "" }
+                        ));
+                    }
+                    s.trim_end().to_string()
+                },
+                serde_json::to_value(&st).unwrap_or_default(),
+            );
+            Ok(())
+        }
+        BankCommand::Evidence { dir, out: file } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let ev = bank.evidence()?;
+            if let (Some(f), Some(first)) = (&file, ev.first()) {
+                write_message(f, &first.evidence)?;
+            }
+            out.result(
+                || {
+                    if ev.is_empty() {
+                        return "no double-spending evidence".into();
+                    }
+                    ev.iter()
+                        .map(|e| {
+                            format!(
+                                "coin {} spent twice; identified account: {}; recorded day {}",
+                                e.evidence.coin_id,
+                                e.account.map_or("none registered".into(), |a| a.to_string()),
+                                e.recorded
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                json!(ev.iter().map(|e| json!({"coin_id": e.evidence.coin_id, "account": e.account, "recorded": e.recorded})).collect::<Vec<_>>()),
+            );
+            Ok(())
+        }
+        BankCommand::ExportSpend { dir, coin, out: file } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let id: CoinId =
+                coin.parse().map_err(|_| CliError::Usage(format!("{coin}: a coin id is 64 hex digits")))?;
+            let record = bank.spend_record(&id)?;
+            write_message(&file, &record)?;
+            out.result(
+                || format!("owner-tracing record of coin {id} written to {}", file.display()),
+                json!({"record_digest": hex::encode(record.digest()), "file": file}),
+            );
+            Ok(())
+        }
+        BankCommand::Withdrawals { dir, account } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let id = parse_account(&account)?;
+            let list = bank.withdrawals_of(&id)?;
+            out.result(
+                || {
+                    list.iter()
+                        .map(|s| format!("session {} value {} opened at {}", s.id(), s.value, s.opened.0))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                json!(list
+                    .iter()
+                    .map(|s| json!({"session": s.id(), "value": s.value, "opened": s.opened}))
+                    .collect::<Vec<_>>()),
+            );
+            Ok(())
+        }
+        BankCommand::ExportWithdrawal { dir, session, out: file } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let id: SessionId = session
+                .parse()
+                .map_err(|_| CliError::Usage(format!("{session}: a session id is 32 hex digits")))?;
+            let record = bank.withdrawal_record(&id)?;
+            write_message(&file, &record)?;
+            out.result(
+                || format!("coin-tracing record of session {id} written to {}", file.display()),
+                json!({"record_digest": hex::encode(record.digest()), "file": file}),
+            );
+            Ok(())
+        }
+        BankCommand::ApplyTrace { dir, result, warrant, record, ttp } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let result: TraceResult = read_message(&result)?;
+            let warrant: Warrant = read_message(&warrant)?;
+            let record: TraceRecord = read_message(&record)?;
+            let ttp: TtpPublicKeys = read_message(&ttp)?;
+            match result.kind {
+                crate::protocol::trace::TraceKind::Owner => {
+                    let account = bank.apply_owner_trace(&result, &record, &warrant, &ttp)?;
+                    out.result(
+                        || format!("owner trace verified: the coin was withdrawn by account {account}"),
+                        json!({"kind": "owner", "account": account}),
+                    );
+                }
+                crate::protocol::trace::TraceKind::Coin => {
+                    let serial = bank.apply_coin_trace(&result, &record, &warrant, &ttp)?;
+                    out.result(
+                        || {
+                            format!(
+                                "coin trace verified: serial {} is on the watch list (case {})",
+                                hex::encode(serial.as_bytes()),
+                                warrant.case_id
+                            )
+                        },
+                        json!({"kind": "coin", "serial": serial, "case": warrant.case_id}),
+                    );
+                }
+            }
+            Ok(())
+        }
+        BankCommand::WatchList { dir, out: file } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let list = bank.watch_list(&mut OsRng)?;
+            write_message(&file, &list)?;
+            out.result(
+                || format!("{} watched serial(s) written to {}", list.serials.len(), file.display()),
+                json!({"serials": list.serials.len(), "file": file}),
+            );
+            Ok(())
+        }
+        BankCommand::MarkRestored { dir } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let epoch = bank.mark_restored()?;
+            out.result(
+                || format!("session epoch is now {epoch}: sessions opened before the restore will not be answered"),
+                json!({"session_epoch": epoch}),
+            );
+            Ok(())
+        }
+        BankCommand::Prune { dir } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let expired = bank.expire_sessions()?;
+            let pruned = bank.prune_spent()?;
+            out.result(
+                || format!("expired {expired} session(s); pruned {pruned} spent-coin record(s)"),
+                json!({"expired_sessions": expired, "pruned": pruned}),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn write_secret_replace<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
+    super::files::write_atomic(path, text.as_bytes(), true)
+}
+
+fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {
+    let home = BankHome::new(&a.dir.dir);
+    if home.exists() || home.key().exists() {
+        return Err(CliError::Refused(format!("{}: a bank exists here already", a.dir.dir.display())));
+    }
+    ensure_dir(&a.dir.dir)?;
+    let ttp: TtpPublicKeys = read_message(&a.ttp_key)?;
+    let cfg = BankConfigFile {
+        session_ttl_secs: a.session_ttl_secs,
+        max_open_sessions: a.max_open_sessions,
+        watch_policy: a.watch_policy,
+        ttp,
+        max_exponent: a.max_exponent,
+        validity_days: a.validity_days,
+        max_deposit_delay_days: a.max_deposit_delay_days,
+        withdraw_days: a.withdraw_days,
+        database: None,
+    };
+    let secrets = BankSecrets::generate(&mut OsRng);
+    write_secret(&home.key(), &secrets)?;
+    let store = home.store(&cfg)?;
+    let bank = Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?;
+    let key_path = home.key();
+    let keyset = bank.issue_keyset_with(ttp.decryption, &cfg.spec(SystemClock.today()), &mut OsRng, |s| {
+        write_secret_replace(&key_path, s)
+            .map_err(|e| crate::protocol::Error::Store(crate::store::StoreError::Backend(e.to_string())))
+    })?;
+    write_json(&home.config(), &cfg)?;
+    write_message(&a.dir.dir.join("keysets.json"), &KeysetList { keysets: bank.published_keysets() })?;
+    out.result(
+        || {
+            format!(
+                "bank created in {}\n  master key {}\n  keyset {}: denominations 1..{}, coins valid {} days, deposits within {} days\n  keyset list written to {}",
+                a.dir.dir.display(),
+                hex::encode(bank.master_key().as_bytes()),
+                keyset.id(),
+                1u64 << a.max_exponent,
+                a.validity_days,
+                a.max_deposit_delay_days,
+                a.dir.dir.join("keysets.json").display()
+            )
+        },
+        json!({"master_key": hex::encode(bank.master_key().as_bytes()), "keyset": keyset.id()}),
+    );
+    Ok(())
+}

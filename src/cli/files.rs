@@ -1,0 +1,144 @@
+//! Files of the command line: secret key files (mode 0600, refused when
+//! others can read them), JSON message files, and atomic writes.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::CliError;
+use crate::wire::WireMessage;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, fsync, rename, fsync of the directory. A crash leaves either
+/// the old file or the new one, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<(), CliError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name =
+        path.file_name().ok_or_else(|| CliError::Input(format!("{}: not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if secret { 0o600 } else { 0o644 });
+    }
+    let io = |e: std::io::Error| CliError::Io(format!("{}: {e}", path.display()));
+    let mut f = opts.open(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Creates a directory (and parents) if missing.
+pub fn ensure_dir(dir: &Path) -> Result<(), CliError> {
+    fs::create_dir_all(dir).map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))
+}
+
+/// Refuses a secret file that others can read or write.
+#[cfg(unix)]
+pub fn check_secret_permissions(path: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(CliError::Security(format!(
+            "{}: secret key file is accessible by others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a secret file that others can read or write.
+#[cfg(not(unix))]
+pub fn check_secret_permissions(_path: &Path) -> Result<(), CliError> {
+    Ok(())
+}
+
+/// Writes a secret as JSON with mode 0600; refuses to overwrite.
+pub fn write_secret<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
+    if path.exists() {
+        return Err(CliError::Refused(format!("{}: exists already; not overwriting a key", path.display())));
+    }
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
+    write_atomic(path, text.as_bytes(), true)
+}
+
+/// Reads a secret JSON file after checking its permissions.
+pub fn read_secret<T: DeserializeOwned>(path: &Path) -> Result<T, CliError> {
+    check_secret_permissions(path)?;
+    let text = read_text(path)?;
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::Input(format!("{}: not a valid key file: {e}", path.display())))
+}
+
+/// Reads a text file, with a clear error for a missing one.
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    const LIMIT: u64 = 64 * 1024 * 1024;
+    let meta = fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => CliError::Input(format!("{}: no such file", path.display())),
+        _ => CliError::Io(format!("{}: {e}", path.display())),
+    })?;
+    if meta.len() > LIMIT {
+        return Err(CliError::Input(format!("{}: file too large", path.display())));
+    }
+    fs::read_to_string(path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
+}
+
+/// Reads a message file in its JSON form, naming the file in errors.
+pub fn read_message<T: WireMessage>(path: &Path) -> Result<T, CliError> {
+    let text = read_text(path)?;
+    T::from_json(&text).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
+}
+
+/// Writes a message file in its JSON form.
+pub fn write_message<T: WireMessage>(path: &Path, value: &T) -> Result<(), CliError> {
+    write_atomic(path, value.to_json().as_bytes(), false)
+}
+
+/// Reads a plain JSON file (configuration).
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, CliError> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
+}
+
+/// Writes a plain JSON file (configuration).
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
+    write_atomic(path, text.as_bytes(), false)
+}
+
+/// `dir/name`.
+pub fn in_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn secrets_are_written_0600_and_refused_when_readable_by_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.key");
+        write_secret(&p, &"secret").unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let v: String = read_secret(&p).unwrap();
+        assert_eq!(v, "secret");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(read_secret::<String>(&p), Err(CliError::Security(_))));
+        assert!(matches!(write_secret(&p, &"again"), Err(CliError::Refused(_))));
+    }
+}

@@ -1,0 +1,268 @@
+//! `faircash merchant …`: a merchant.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use rand::rngs::OsRng;
+use serde_json::json;
+
+use super::files::{ensure_dir, read_message, read_secret, write_message, write_secret};
+use super::output::{amount_with_breakdown, Output};
+use super::wallet::{connect, load_pinned, pin_bank, refresh_keysets};
+use super::{CliError, DirArg};
+use crate::crypto::schnorr::SigningKey;
+use crate::protocol::deposit::DepositOutcome;
+use crate::protocol::pay::Payment;
+use crate::protocol::trace::WatchList;
+use crate::roles::Merchant;
+use crate::store::sqlite::SqliteMerchantStore;
+use crate::store::MerchantStore;
+use crate::time::SystemClock;
+
+/// Merchant commands.
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  faircash merchant new --dir shop --bank bank\n  \
+    faircash merchant request --dir shop --amount 12 --order 'espresso x2' --out req.json\n  \
+    faircash merchant accept --dir shop --payment pay.json\n  faircash merchant deposit --dir shop --bank bank")]
+pub enum MerchantCommand {
+    /// Create a merchant: a signing key, its registration, and (with --bank)
+    /// the bank's pinned keysets and a registered account.
+    #[command(after_help = "Example:\n  faircash merchant new --dir shop --bank bank")]
+    New {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank (a directory, or a URL).
+        #[arg(long)]
+        bank: Option<String>,
+        /// The bank master key (hex) to trust; default: the one the bank shows.
+        #[arg(long)]
+        bank_key: Option<String>,
+    },
+    /// Issue a payment request (fresh nonce, today's date).
+    #[command(
+        after_help = "Example:\n  faircash merchant request --dir shop --amount 12 --order 'order 1001' --out req.json"
+    )]
+    Request {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Base units to ask for.
+        #[arg(long)]
+        amount: u64,
+        /// A description of the order (its digest goes into the request).
+        #[arg(long, default_value = "")]
+        order: String,
+        /// Where to write the request for the customer.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a payment off-line (public keys only) and accept it.
+    #[command(after_help = "Example:\n  faircash merchant accept --dir shop --payment pay.json")]
+    Accept {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The customer's payment file.
+        #[arg(long)]
+        payment: PathBuf,
+    },
+    /// Deposit every accepted payment at the bank.
+    #[command(after_help = "Example:\n  faircash merchant deposit --dir shop --bank bank")]
+    Deposit {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+    },
+    /// Import the bank's signed coin-tracing watch list.
+    #[command(after_help = "Example:\n  faircash merchant watch-list --dir shop --list watch.json")]
+    WatchList {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The watch list file (`bank watch-list` writes it).
+        #[arg(long)]
+        list: PathBuf,
+    },
+    /// Accepted payments awaiting deposit.
+    #[command(after_help = "Example:\n  faircash merchant status --dir shop")]
+    Status {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+}
+
+fn open(dir: &std::path::Path) -> Result<Merchant<SqliteMerchantStore>, CliError> {
+    let key_path = dir.join("merchant.key");
+    if !key_path.exists() {
+        return Err(CliError::Input(format!(
+            "{}: not a merchant directory (run `faircash merchant new --dir {}`)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let key: SigningKey = read_secret(&key_path)?;
+    let (pinned, list) = load_pinned(dir)?;
+    let store = SqliteMerchantStore::open(dir.join("merchant.db"))?;
+    let mut m = Merchant::new(key, pinned.master_key, store, Arc::new(SystemClock));
+    m.pin_keysets(&list.keysets)?;
+    Ok(m)
+}
+
+/// Runs a merchant command.
+pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
+    match cmd {
+        MerchantCommand::New { dir, bank, bank_key } => {
+            let key_path = dir.dir.join("merchant.key");
+            if key_path.exists() {
+                return Err(CliError::Refused(format!(
+                    "{}: a merchant exists here already",
+                    dir.dir.display()
+                )));
+            }
+            ensure_dir(&dir.dir)?;
+            let key = SigningKey::generate(&mut OsRng);
+            write_secret(&key_path, &key)?;
+            drop(SqliteMerchantStore::open(dir.dir.join("merchant.db"))?);
+            let reg = crate::protocol::register::MerchantRegistration::new(&key, &mut OsRng);
+            let reg_path = dir.dir.join("registration.json");
+            write_message(&reg_path, &reg)?;
+            let id = crate::keys::merchant_account_id(key.public());
+            let mut registered = false;
+            if let Some(spec) = &bank {
+                let b = connect(spec)?;
+                pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
+                b.register_merchant(&reg)?;
+                registered = true;
+            }
+            out.result(
+                || {
+                    if registered {
+                        format!(
+                            "merchant created in {}; account {id} registered at the bank",
+                            dir.dir.display()
+                        )
+                    } else {
+                        format!(
+                            "merchant created in {}; account {id}; registration in {}",
+                            dir.dir.display(),
+                            reg_path.display()
+                        )
+                    }
+                },
+                json!({"account": id, "registered": registered}),
+            );
+            Ok(())
+        }
+        MerchantCommand::Request { dir, amount, order, out: file } => {
+            let m = open(&dir.dir)?;
+            let digest = crate::protocol::pay::order_digest(order.as_bytes());
+            let req = m.request_payment(amount, digest, &mut OsRng)?;
+            write_message(&file, &req)?;
+            out.result(
+                || format!("payment request for {amount} on day {} written to {}", req.day, file.display()),
+                json!({"amount": amount, "day": req.day, "request_id": hex::encode(req.id()), "file": file}),
+            );
+            Ok(())
+        }
+        MerchantCommand::Accept { dir, payment } => {
+            let m = open(&dir.dir)?;
+            let p: Payment = read_message(&payment)?;
+            let summary = m.accept(&p, &mut OsRng)?;
+            out.result(
+                || {
+                    format!(
+                        "payment of {} verified off-line and accepted ({} coin(s)); deposit it with `merchant deposit`",
+                        amount_with_breakdown(&summary.values),
+                        summary.coin_ids.len()
+                    )
+                },
+                json!({"accepted": p.request.amount, "coins": summary.coin_ids, "denominations": summary.values}),
+            );
+            Ok(())
+        }
+        MerchantCommand::Deposit { dir, bank } => {
+            let mut m = open(&dir.dir)?;
+            let b = connect(&bank)?;
+            let (pinned, list) = load_pinned(&dir.dir)?;
+            let list = refresh_keysets(&dir.dir, &pinned, &list, &*b)?;
+            m.pin_keysets(&list.keysets)?;
+            let pending = m.store().undeposited()?;
+            if pending.is_empty() {
+                out.result(|| "nothing to deposit".into(), json!({"credited": 0, "outcomes": []}));
+                return Ok(());
+            }
+            let bar = out.progress(pending.len() as u64, "depositing");
+            bar.set_position(0);
+            let receipt =
+                m.deposit(&*b, &mut OsRng)?.ok_or_else(|| CliError::Io("nothing deposited".into()))?;
+            bar.finish_and_clear();
+            let mut credited = 0;
+            let mut duplicate = 0;
+            let mut double = 0;
+            let mut refused = 0;
+            for o in &receipt.outcomes {
+                match o.outcome {
+                    DepositOutcome::Credited { .. } | DepositOutcome::CreditedFlagged { .. } => credited += 1,
+                    DepositOutcome::Duplicate => duplicate += 1,
+                    DepositOutcome::DoubleSpent { .. } => double += 1,
+                    DepositOutcome::Refused => refused += 1,
+                }
+            }
+            out.result(
+                || {
+                    let mut s = format!(
+                        "deposited {} payment(s): {} credited ({credited} coin(s))",
+                        pending.len(),
+                        receipt.credited
+                    );
+                    if duplicate > 0 {
+                        s.push_str(&format!("; {duplicate} coin(s) already deposited"));
+                    }
+                    if double > 0 {
+                        s.push_str(&format!(
+                            "; {double} coin(s) DOUBLE SPENT: the bank identified the spender, no credit"
+                        ));
+                    }
+                    if refused > 0 {
+                        s.push_str(&format!("; {refused} coin(s) refused (watch list)"));
+                    }
+                    s
+                },
+                serde_json::to_value(&receipt).unwrap_or_default(),
+            );
+            Ok(())
+        }
+        MerchantCommand::WatchList { dir, list } => {
+            let m = open(&dir.dir)?;
+            let l: WatchList = read_message(&list)?;
+            m.import_watch_list(&l)?;
+            out.result(
+                || format!("{} watched serial(s) imported", l.serials.len()),
+                json!({"serials": l.serials.len()}),
+            );
+            Ok(())
+        }
+        MerchantCommand::Status { dir } => {
+            let m = open(&dir.dir)?;
+            let pending = m.store().undeposited()?;
+            let total: u64 = pending.iter().map(|a| a.payment.request.amount).sum();
+            out.result(
+                || {
+                    format!(
+                        "merchant {}: {} payment(s) worth {total} awaiting deposit",
+                        m.id(),
+                        pending.len()
+                    )
+                },
+                json!({"account": m.id(), "undeposited_payments": pending.len(), "undeposited_value": total}),
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! `faircash ttp …` (the trustee) and `faircash warrant …` (judges).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Subcommand, ValueEnum};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::files::{
+    ensure_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
+};
+use super::output::Output;
+use super::{CliError, DirArg};
+use crate::crypto::schnorr::SigningKey;
+use crate::encoding::Point;
+use crate::keys::{KeysetList, PublicKeyFile};
+use crate::protocol::trace::{
+    verify_log, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant,
+    WarrantTerms,
+};
+use crate::roles::{Ttp, TtpKeys};
+use crate::store::sqlite::SqliteTtpStore;
+use crate::store::TtpStore;
+use crate::time::{Clock, SystemClock};
+
+/// TTP commands.
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  faircash ttp keygen --dir ttp\n  \
+    faircash ttp trust-issuer --dir ttp --key judge/judge.pub.json\n  \
+    faircash ttp trust-bank --dir ttp --keysets bank/keysets.json\n  \
+    faircash ttp trace-owner --dir ttp --warrant warrant.json --record record.json --out result.json\n  \
+    faircash ttp verify-trace --ttp ttp/ttp.pub.json --warrant warrant.json --record record.json --result result.json\n  \
+    faircash ttp log verify --dir ttp --head head-1.json --head head-2.json")]
+pub enum TtpCommand {
+    /// Create the TTP's keys (decryption key x_T and result-signing key).
+    #[command(
+        after_help = "Example:\n  faircash ttp keygen --dir ttp   (writes ttp.key, mode 0600, and ttp.pub.json)"
+    )]
+    Keygen {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Trust warrants signed by an issuer key.
+    #[command(after_help = "Example:\n  faircash ttp trust-issuer --dir ttp --key judge/judge.pub.json")]
+    TrustIssuer {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The issuer's public key file (`warrant keygen` writes it).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Pin a bank's keysets (records are checked against them).
+    #[command(after_help = "Example:\n  faircash ttp trust-bank --dir ttp --keysets bank/keysets.json")]
+    TrustBank {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank's keyset list (`bank keyset --out` writes it).
+        #[arg(long)]
+        keysets: PathBuf,
+        /// The bank master key (hex) to trust; default: the one the list is signed with.
+        #[arg(long)]
+        bank_key: Option<String>,
+    },
+    /// Owner tracing: a deposited spend → the identity of its withdrawer.
+    #[command(
+        after_help = "Example:\n  faircash ttp trace-owner --dir ttp --warrant warrant.json --record record.json --out result.json"
+    )]
+    TraceOwner(TraceArgs),
+    /// Coin tracing: a withdrawal record → the serial of its coin.
+    #[command(
+        after_help = "Example:\n  faircash ttp trace-coin --dir ttp --warrant warrant.json --record record.json --out result.json"
+    )]
+    TraceCoin(TraceArgs),
+    /// Verify a trace result with public keys only.
+    #[command(
+        after_help = "Example:\n  faircash ttp verify-trace --ttp ttp.pub.json --warrant w.json --record r.json --result result.json"
+    )]
+    VerifyTrace {
+        /// The TTP's public keys.
+        #[arg(long)]
+        ttp: PathBuf,
+        /// The warrant.
+        #[arg(long)]
+        warrant: PathBuf,
+        /// The record.
+        #[arg(long)]
+        record: PathBuf,
+        /// The result.
+        #[arg(long)]
+        result: PathBuf,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+/// Arguments of a trace.
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// The state directory.
+    #[command(flatten)]
+    dir: DirArg,
+    /// The signed warrant.
+    #[arg(long)]
+    warrant: PathBuf,
+    /// The record it covers (`bank export-spend` / `bank export-withdrawal`).
+    #[arg(long)]
+    record: PathBuf,
+    /// Where to write the signed, proven result.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Audit-log commands.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Walk the hash chain and check it against published heads.
+    #[command(after_help = "Example:\n  faircash ttp log verify --dir ttp --head published/head-7.json")]
+    Verify {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Heads published earlier (repeatable).
+        #[arg(long)]
+        head: Vec<PathBuf>,
+    },
+    /// Sign and write the current head, for auditors to keep.
+    #[command(after_help = "Example:\n  faircash ttp log head --dir ttp --out head.json")]
+    Head {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Warrant-issuer commands.
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  faircash warrant keygen --dir judge\n  \
+    faircash warrant issue --dir judge --kind owner --record record.json --case 2026-117 \\\n      --reason 'fraud' --out warrant.json")]
+pub enum WarrantCommand {
+    /// Create an issuer key (judge.key, mode 0600, and judge.pub.json).
+    #[command(after_help = "Example:\n  faircash warrant keygen --dir judge")]
+    Keygen {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Issue a signed warrant for one record.
+    #[command(
+        after_help = "Example:\n  faircash warrant issue --dir judge --kind coin --record record.json --case 7 --reason 'theft' --out w.json"
+    )]
+    Issue {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Owner or coin tracing.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// The record the warrant covers.
+        #[arg(long)]
+        record: PathBuf,
+        /// Case id.
+        #[arg(long)]
+        case: String,
+        /// Reason.
+        #[arg(long)]
+        reason: String,
+        /// Hours the warrant stays valid.
+        #[arg(long, default_value_t = 72)]
+        valid_hours: u64,
+        /// Where to write the warrant.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Kind of tracing on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum KindArg {
+    /// Spent coin → withdrawer identity.
+    Owner,
+    /// Withdrawal → coin serial.
+    Coin,
+}
+
+/// The TTP directory's configuration (`ttp.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TtpConfig {
+    /// Trusted warrant issuers.
+    pub issuers: Vec<Point>,
+    /// The bank master key whose keysets are pinned.
+    pub bank_master: Option<Point>,
+}
+
+fn config_path(dir: &Path) -> PathBuf {
+    dir.join("ttp.json")
+}
+
+fn open_ttp(dir: &Path) -> Result<Ttp<SqliteTtpStore>, CliError> {
+    let key_path = dir.join("ttp.key");
+    if !key_path.exists() {
+        return Err(CliError::Input(format!(
+            "{}: not a TTP directory (run `faircash ttp keygen --dir {}`)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let keys: TtpKeys = read_secret(&key_path)?;
+    let cfg: TtpConfig = read_json(&config_path(dir))?;
+    let store = SqliteTtpStore::open(dir.join("ttp.db"))?;
+    let mut ttp = Ttp::new(keys, store, Arc::new(SystemClock));
+    for i in &cfg.issuers {
+        ttp.trust_issuer(*i);
+    }
+    if let Some(master) = cfg.bank_master {
+        let list: KeysetList = read_message(&dir.join("keysets.json"))?;
+        ttp.add_keysets(&list.keysets, &master)?;
+    }
+    Ok(ttp)
+}
+
+fn kind_of(k: KindArg) -> TraceKind {
+    match k {
+        KindArg::Owner => TraceKind::Owner,
+        KindArg::Coin => TraceKind::Coin,
+    }
+}
+
+/// Runs a TTP command.
+pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
+    match cmd {
+        TtpCommand::Keygen { dir } => {
+            let key_path = dir.dir.join("ttp.key");
+            if key_path.exists() {
+                return Err(CliError::Refused(format!("{}: TTP keys exist here already", dir.dir.display())));
+            }
+            ensure_dir(&dir.dir)?;
+            let keys = TtpKeys::generate(&mut OsRng);
+            write_secret(&key_path, &keys)?;
+            write_json(&config_path(&dir.dir), &TtpConfig::default())?;
+            let public = keys.public();
+            let pub_path = dir.dir.join("ttp.pub.json");
+            write_message(&pub_path, &public)?;
+            drop(SqliteTtpStore::open(dir.dir.join("ttp.db"))?);
+            out.result(
+                || {
+                    format!(
+                        "TTP keys created in {}\n  Y_T (for bank keysets) {}\n  result-signing key {}\n  public keys written to {}",
+                        dir.dir.display(),
+                        hex::encode(public.decryption.as_bytes()),
+                        hex::encode(public.signing.as_bytes()),
+                        pub_path.display()
+                    )
+                },
+                json!({"decryption": public.decryption, "signing": public.signing, "public_keys": pub_path}),
+            );
+            Ok(())
+        }
+        TtpCommand::TrustIssuer { dir, key } => {
+            let _ = open_ttp(&dir.dir)?;
+            let k: PublicKeyFile = read_message(&key)?;
+            let mut cfg: TtpConfig = read_json(&config_path(&dir.dir))?;
+            if !cfg.issuers.contains(&k.key) {
+                cfg.issuers.push(k.key);
+            }
+            write_json(&config_path(&dir.dir), &cfg)?;
+            out.result(
+                || format!("trusting warrants of issuer {}", hex::encode(k.key.as_bytes())),
+                json!({"issuer": k.key, "issuers": cfg.issuers.len()}),
+            );
+            Ok(())
+        }
+        TtpCommand::TrustBank { dir, keysets, bank_key } => {
+            let _ = open_ttp(&dir.dir)?;
+            let list: KeysetList = read_message(&keysets)?;
+            let first = list.keysets.first().ok_or_else(|| CliError::Input("empty keyset list".into()))?;
+            let master = match bank_key {
+                Some(h) => {
+                    let mut b = [0u8; 32];
+                    hex::decode_to_slice(h.trim(), &mut b)
+                        .map_err(|_| CliError::Usage("--bank-key: 64 hex digits".into()))?;
+                    Point::from_bytes(&b)
+                        .ok_or_else(|| CliError::Usage("--bank-key: not a public key".into()))?
+                }
+                None => first.document.master_key,
+            };
+            let verified = list.verify(&master)?;
+            let ours = read_message::<TtpPublicKeys>(&dir.dir.join("ttp.pub.json"))?.decryption;
+            if verified.iter().any(|k| *k.ttp_key() != ours) {
+                out.note(
+                    "warning: some keysets escrow to another TTP key; their records cannot be traced here",
+                );
+            }
+            let mut cfg: TtpConfig = read_json(&config_path(&dir.dir))?;
+            cfg.bank_master = Some(master);
+            write_message(&dir.dir.join("keysets.json"), &list)?;
+            write_json(&config_path(&dir.dir), &cfg)?;
+            out.result(
+                || format!("pinned {} keyset(s) of bank {}", verified.len(), hex::encode(master.as_bytes())),
+                json!({"bank_master": master, "keysets": verified.len()}),
+            );
+            Ok(())
+        }
+        TtpCommand::TraceOwner(a) => trace(a, TraceKind::Owner, out),
+        TtpCommand::TraceCoin(a) => trace(a, TraceKind::Coin, out),
+        TtpCommand::VerifyTrace { ttp, warrant, record, result } => {
+            let ttp: TtpPublicKeys = read_message(&ttp)?;
+            let warrant: Warrant = read_message(&warrant)?;
+            let record: TraceRecord = read_message(&record)?;
+            let result: TraceResult = read_message(&result)?;
+            let plaintext = result.verify(&ttp, &record, &warrant)?;
+            let what = match result.kind {
+                TraceKind::Owner => format!(
+                    "identity I = {} (account {})",
+                    hex::encode(plaintext.as_bytes()),
+                    crate::keys::user_account_id(&plaintext)
+                ),
+                TraceKind::Coin => format!("serial S = {}", hex::encode(plaintext.as_bytes())),
+            };
+            out.result(
+                || format!("trace result verifies: {} tracing, log entry {}, {what}", result.kind, result.log_index),
+                json!({"valid": true, "kind": result.kind.to_string(), "log_index": result.log_index, "plaintext": plaintext}),
+            );
+            Ok(())
+        }
+        TtpCommand::Log(LogCommand::Verify { dir, head }) => {
+            let ttp = open_ttp(&dir.dir)?;
+            let heads = head.iter().map(|h| read_message::<LogHead>(h)).collect::<Result<Vec<_>, _>>()?;
+            let entries = ttp.store().entries()?;
+            let tip = verify_log(&entries, &heads, &ttp.public_keys().signing)
+                .map_err(|e| CliError::Security(format!("audit log: {e}")))?;
+            out.result(
+                || {
+                    format!(
+                        "audit log intact: {} entries, head {}, consistent with {} published head(s)",
+                        entries.len(),
+                        hex::encode(tip),
+                        heads.len()
+                    )
+                },
+                json!({"entries": entries.len(), "head": hex::encode(tip), "heads_checked": heads.len()}),
+            );
+            Ok(())
+        }
+        TtpCommand::Log(LogCommand::Head { dir, out: file }) => {
+            let ttp = open_ttp(&dir.dir)?;
+            let head = ttp.log_head(&mut OsRng)?;
+            write_message(&file, &head)?;
+            out.result(
+                || {
+                    format!(
+                        "log head: {} entries, hash {}; written to {}",
+                        head.size,
+                        hex::encode(head.hash),
+                        file.display()
+                    )
+                },
+                json!({"size": head.size, "hash": hex::encode(head.hash), "file": file}),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn trace(a: TraceArgs, expected: TraceKind, out: &Output) -> Result<(), CliError> {
+    let ttp = open_ttp(&a.dir.dir)?;
+    let warrant: Warrant = read_message(&a.warrant)?;
+    let record: TraceRecord = read_message(&a.record)?;
+    if record.kind() != expected {
+        return Err(CliError::Usage(format!(
+            "{}: a {} record; use `ttp trace-{}`",
+            a.record.display(),
+            record.kind(),
+            record.kind()
+        )));
+    }
+    let req = TraceRequest { warrant, record };
+    let result = ttp.trace(&req, &mut OsRng)?;
+    write_message(&a.out, &result)?;
+    let head = ttp.log_head(&mut OsRng)?;
+    write_message(&a.dir.dir.join("log-head.json"), &head)?;
+    let what = match result.kind {
+        TraceKind::Owner => format!(
+            "the coin was withdrawn by identity {} (account {})",
+            hex::encode(result.plaintext.as_bytes()),
+            crate::keys::user_account_id(&result.plaintext)
+        ),
+        TraceKind::Coin => {
+            format!("the withdrawn coin has serial {}", hex::encode(result.plaintext.as_bytes()))
+        }
+    };
+    out.result(
+        || {
+            format!(
+                "{} trace under warrant {} (case {}): {what}\n  proven and signed result written to {}\n  logged as entry {}; log head {} published in {}",
+                result.kind,
+                hex::encode(req.warrant.warrant_id),
+                req.warrant.case_id,
+                a.out.display(),
+                result.log_index,
+                hex::encode(head.hash),
+                a.dir.dir.join("log-head.json").display()
+            )
+        },
+        json!({
+            "kind": result.kind.to_string(),
+            "plaintext": result.plaintext,
+            "account": result.owner_account(),
+            "log_index": result.log_index,
+            "log_head": hex::encode(head.hash),
+            "result": a.out,
+        }),
+    );
+    Ok(())
+}
+
+/// Runs a warrant command.
+pub fn run_warrant(cmd: WarrantCommand, out: &Output) -> Result<(), CliError> {
+    match cmd {
+        WarrantCommand::Keygen { dir } => {
+            let key_path = dir.dir.join("judge.key");
+            if key_path.exists() {
+                return Err(CliError::Refused(format!(
+                    "{}: an issuer key exists here already",
+                    dir.dir.display()
+                )));
+            }
+            ensure_dir(&dir.dir)?;
+            let key = SigningKey::generate(&mut OsRng);
+            write_secret(&key_path, &key)?;
+            let pub_path = dir.dir.join("judge.pub.json");
+            write_message(
+                &pub_path,
+                &PublicKeyFile { purpose: "warrant-issuer".into(), key: *key.public() },
+            )?;
+            out.result(
+                || {
+                    format!(
+                        "issuer key {} created; public key in {}",
+                        hex::encode(key.public().as_bytes()),
+                        pub_path.display()
+                    )
+                },
+                json!({"issuer": key.public(), "public_key": pub_path}),
+            );
+            Ok(())
+        }
+        WarrantCommand::Issue { dir, kind, record, case, reason, valid_hours, out: file } => {
+            let key: SigningKey = read_secret(&dir.dir.join("judge.key"))?;
+            let record: TraceRecord = read_message(&record)?;
+            let kind = kind_of(kind);
+            if record.kind() != kind {
+                return Err(CliError::Usage(format!(
+                    "the record is for {} tracing, not {kind}",
+                    record.kind()
+                )));
+            }
+            if case.len() > crate::protocol::trace::MAX_CASE_ID
+                || reason.len() > crate::protocol::trace::MAX_REASON
+            {
+                return Err(CliError::Usage("case id or reason too long".into()));
+            }
+            let now = SystemClock.now();
+            let w = Warrant::issue(
+                &key,
+                WarrantTerms {
+                    kind,
+                    record_digest: record.digest(),
+                    case_id: case,
+                    reason,
+                    issued_at: now,
+                    expires_at: now.plus_secs(valid_hours.saturating_mul(3600)),
+                },
+                &mut OsRng,
+            );
+            write_message(&file, &w)?;
+            out.result(
+                || format!("{kind} warrant {} for record {} written to {}", hex::encode(w.warrant_id), hex::encode(w.record_digest), file.display()),
+                json!({"warrant_id": hex::encode(w.warrant_id), "kind": kind.to_string(), "expires_at": w.expires_at, "file": file}),
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! `faircash wallet …`: a user's wallet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Subcommand;
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::files::{
+    ensure_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
+};
+use super::output::{amount_with_breakdown, Output};
+use super::{CliError, DirArg};
+use crate::encoding::Point;
+use crate::keys::{KeysetList, UserKey};
+use crate::protocol::pay::PaymentRequest;
+use crate::roles::{BankApi, Wallet};
+use crate::store::sqlite::SqliteWalletStore;
+use crate::time::SystemClock;
+
+/// Wallet commands.
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  faircash wallet new --dir alice --bank bank\n  \
+    faircash wallet withdraw --dir alice --bank bank --amount 40\n  \
+    faircash wallet pay --dir alice --request req.json --out pay.json\n  faircash wallet balance --dir alice")]
+pub enum WalletCommand {
+    /// Create a wallet: a user key, its registration, and (with --bank) the
+    /// bank's pinned keysets and an open account.
+    #[command(after_help = "Examples:\n  faircash wallet new --dir alice --bank bank\n  \
+        faircash wallet new --dir alice --bank http://127.0.0.1:8080 --bank-key 6a1f…")]
+    New {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank (a directory, or a URL) to pin and register with.
+        #[arg(long)]
+        bank: Option<String>,
+        /// The bank master key (hex) to trust; default: the one the bank shows (printed).
+        #[arg(long)]
+        bank_key: Option<String>,
+    },
+    /// Register the wallet's account at the bank (if `new` was run without --bank).
+    #[command(after_help = "Example:\n  faircash wallet register --dir alice --bank bank")]
+    Register {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+        /// The bank master key (hex) to trust; default: the one the bank shows.
+        #[arg(long)]
+        bank_key: Option<String>,
+    },
+    /// Withdraw an amount as coins (its binary decomposition).
+    #[command(after_help = "Example:\n  faircash wallet withdraw --dir alice --bank bank --amount 40")]
+    Withdraw {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+        /// Base units to withdraw.
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Finish withdrawals interrupted after their challenge was stored.
+    #[command(after_help = "Example:\n  faircash wallet resume --dir alice --bank bank")]
+    Resume {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+    },
+    /// Pay a merchant's payment request (off-line: no bank contact).
+    #[command(after_help = "Example:\n  faircash wallet pay --dir alice --request req.json --out pay.json")]
+    Pay {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The merchant's payment request file.
+        #[arg(long)]
+        request: PathBuf,
+        /// Where to write the payment for the merchant.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The value of the unspent coins, with their denominations.
+    #[command(after_help = "Example:\n  faircash wallet balance --dir alice")]
+    Balance {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// List the coins.
+    #[command(after_help = "Example:\n  faircash wallet coins --dir alice --json")]
+    Coins {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+}
+
+/// The bank a wallet or merchant pinned (`bank.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PinnedBank {
+    /// The bank master key trusted.
+    pub master_key: Point,
+    /// Where the bank was reached.
+    pub bank: Option<String>,
+}
+
+/// Connects to a bank: a directory (local mode) or a URL.
+pub fn connect(spec: &str) -> Result<Box<dyn BankApi>, CliError> {
+    if spec.starts_with("http://") || spec.starts_with("https://") {
+        return Err(CliError::Usage(format!("{spec}: this build reaches banks by directory only")));
+    }
+    Ok(Box::new(super::bank::BankHome::new(Path::new(spec)).open()?))
+}
+
+/// Fetches the bank's keysets and pins them under `bank_key` (or, the first
+/// time and without `bank_key`, the master key they are signed with).
+pub fn pin_bank(
+    dir: &Path,
+    bank: &dyn BankApi,
+    spec: &str,
+    bank_key: Option<&str>,
+    out: &Output,
+) -> Result<(PinnedBank, KeysetList), CliError> {
+    let list = KeysetList { keysets: bank.keysets()? };
+    let first = list.keysets.first().ok_or_else(|| CliError::Input("the bank publishes no keyset".into()))?;
+    let master = match bank_key {
+        Some(hexkey) => {
+            let mut b = [0u8; 32];
+            hex::decode_to_slice(hexkey.trim(), &mut b)
+                .map_err(|_| CliError::Usage("--bank-key: 64 hex digits".into()))?;
+            Point::from_bytes(&b)
+                .ok_or_else(|| CliError::Usage("--bank-key: not a valid public key".into()))?
+        }
+        None => {
+            out.note(format!(
+                "trusting bank master key {} (pass --bank-key to pin it explicitly)",
+                hex::encode(first.document.master_key.as_bytes())
+            ));
+            first.document.master_key
+        }
+    };
+    list.verify(&master)?;
+    let pinned = PinnedBank { master_key: master, bank: Some(spec.to_string()) };
+    write_json(&dir.join("bank.json"), &pinned)?;
+    write_message(&dir.join("keysets.json"), &list)?;
+    Ok((pinned, list))
+}
+
+/// Loads the pinned bank and keysets of a wallet or merchant directory.
+pub fn load_pinned(dir: &Path) -> Result<(PinnedBank, KeysetList), CliError> {
+    let path = dir.join("bank.json");
+    if !path.exists() {
+        return Err(CliError::Input(format!(
+            "{}: no bank pinned yet (pass --bank to `new` or run `register`)",
+            dir.display()
+        )));
+    }
+    Ok((read_json(&path)?, read_message(&dir.join("keysets.json"))?))
+}
+
+/// Refreshes the pinned keysets from the bank; the new list must extend the old.
+pub fn refresh_keysets(
+    dir: &Path,
+    pinned: &PinnedBank,
+    old: &KeysetList,
+    bank: &dyn BankApi,
+) -> Result<KeysetList, CliError> {
+    let list = KeysetList { keysets: bank.keysets()? };
+    list.verify(&pinned.master_key)?;
+    if list.keysets.len() < old.keysets.len() || list.keysets[..old.keysets.len()] != old.keysets[..] {
+        return Err(CliError::Security(
+            "the bank's keyset list does not extend the pinned one (keyset fork or rollback)".into(),
+        ));
+    }
+    if list != *old {
+        write_message(&dir.join("keysets.json"), &list)?;
+    }
+    Ok(list)
+}
+
+struct WalletHome {
+    dir: PathBuf,
+}
+
+impl WalletHome {
+    fn key(&self) -> PathBuf {
+        self.dir.join("wallet.key")
+    }
+    fn open(&self) -> Result<(Wallet<SqliteWalletStore>, PinnedBank, KeysetList), CliError> {
+        if !self.key().exists() {
+            return Err(CliError::Input(format!(
+                "{}: not a wallet directory (run `faircash wallet new --dir {}`)",
+                self.dir.display(),
+                self.dir.display()
+            )));
+        }
+        let user: UserKey = read_secret(&self.key())?;
+        let (pinned, list) = load_pinned(&self.dir)?;
+        let store = SqliteWalletStore::open(self.dir.join("wallet.db"))?;
+        let mut w = Wallet::new(user, pinned.master_key, store, Arc::new(SystemClock));
+        w.pin_keysets(&list.keysets)?;
+        Ok((w, pinned, list))
+    }
+}
+
+/// Runs a wallet command.
+pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
+    match cmd {
+        WalletCommand::New { dir, bank, bank_key } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            if home.key().exists() {
+                return Err(CliError::Refused(format!(
+                    "{}: a wallet exists here already",
+                    dir.dir.display()
+                )));
+            }
+            ensure_dir(&dir.dir)?;
+            let user = UserKey::generate(&mut OsRng);
+            write_secret(&home.key(), &user)?;
+            drop(SqliteWalletStore::open(dir.dir.join("wallet.db"))?);
+            let reg = crate::protocol::register::UserRegistration::new(&user, &mut OsRng);
+            let reg_path = dir.dir.join("registration.json");
+            write_message(&reg_path, &reg)?;
+            let mut registered = false;
+            if let Some(spec) = &bank {
+                let b = connect(spec)?;
+                pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
+                b.register_user(&reg)?;
+                registered = true;
+            }
+            let id = user.account_id();
+            out.result(
+                || {
+                    if registered {
+                        format!("wallet created in {}; account {id} open at the bank", dir.dir.display())
+                    } else {
+                        format!(
+                            "wallet created in {}; account {id}; registration written to {} (give it to the bank)",
+                            dir.dir.display(),
+                            reg_path.display()
+                        )
+                    }
+                },
+                json!({"account": id, "registered": registered, "registration": reg_path}),
+            );
+            Ok(())
+        }
+        WalletCommand::Register { dir, bank, bank_key } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let user: UserKey = read_secret(&home.key())?;
+            let b = connect(&bank)?;
+            pin_bank(&dir.dir, &*b, &bank, bank_key.as_deref(), out)?;
+            let id = b.register_user(&crate::protocol::register::UserRegistration::new(&user, &mut OsRng))?;
+            out.result(|| format!("account {id} open at the bank"), json!({"account": id}));
+            Ok(())
+        }
+        WalletCommand::Withdraw { dir, bank, amount } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (mut wallet, pinned, list) = home.open()?;
+            let b = connect(&bank)?;
+            let list = refresh_keysets(&dir.dir, &pinned, &list, &*b)?;
+            wallet.pin_keysets(&list.keysets)?;
+            let resumed = wallet.resume_withdrawals(&*b)?;
+            if !resumed.is_empty() {
+                out.note(format!("finished {} interrupted withdrawal(s)", resumed.len()));
+            }
+            let keyset =
+                wallet.keysets().last().cloned().ok_or_else(|| CliError::Input("no keyset".into()))?;
+            let values = crate::roles::wallet::decompose(amount, &keyset.values_desc()).ok_or_else(|| {
+                CliError::Refused(format!(
+                    "{amount} cannot be withdrawn with denominations up to {}",
+                    keyset.values_desc()[0]
+                ))
+            })?;
+            let bar = out.progress(values.len() as u64, "withdrawing");
+            let mut ids = Vec::new();
+            for v in &values {
+                ids.push(wallet.withdraw_one(&*b, *v, &mut OsRng)?);
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            let balance = wallet.balance()?;
+            out.result(
+                || {
+                    format!(
+                        "withdrew {} in {} coin(s); wallet holds {balance}",
+                        amount_with_breakdown(&values),
+                        ids.len()
+                    )
+                },
+                json!({"withdrawn": amount, "coins": ids, "denominations": values, "balance": balance}),
+            );
+            Ok(())
+        }
+        WalletCommand::Resume { dir, bank } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, _, _) = home.open()?;
+            let b = connect(&bank)?;
+            let done = wallet.resume_withdrawals(&*b)?;
+            out.result(|| format!("finished {} withdrawal(s)", done.len()), json!({"coins": done}));
+            Ok(())
+        }
+        WalletCommand::Pay { dir, request, out: file } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, _, _) = home.open()?;
+            let req: PaymentRequest = read_message(&request)?;
+            let payment = wallet.pay(&req, &mut OsRng)?;
+            write_message(&file, &payment)?;
+            let values: Vec<u64> = payment
+                .coins
+                .iter()
+                .map(|c| wallet.keysets().iter().find_map(|k| k.key(&c.body.key_id)).map_or(0, |k| k.value))
+                .collect();
+            let balance = wallet.balance()?;
+            out.result(
+                || {
+                    format!(
+                        "paid {} to merchant {} with {} coin(s); payment written to {}; wallet holds {balance}",
+                        amount_with_breakdown(&values),
+                        req.merchant_id,
+                        values.len(),
+                        file.display()
+                    )
+                },
+                json!({"paid": req.amount, "denominations": values, "payment": file, "balance": balance}),
+            );
+            Ok(())
+        }
+        WalletCommand::Balance { dir } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, _, _) = home.open()?;
+            let coins = wallet.coins()?;
+            let values: Vec<u64> =
+                coins.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).collect();
+            let pending = crate::store::WalletStore::pending(wallet.store()).map(|p| p.len()).unwrap_or(0);
+            out.result(
+                || {
+                    let mut s = format!("balance {}", amount_with_breakdown(&values));
+                    if pending > 0 {
+                        s.push_str(&format!("; {pending} withdrawal(s) pending (run `wallet resume`)"));
+                    }
+                    s
+                },
+                json!({"balance": values.iter().sum::<u64>(), "denominations": values, "pending_withdrawals": pending}),
+            );
+            Ok(())
+        }
+        WalletCommand::Coins { dir } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, _, _) = home.open()?;
+            let coins = wallet.coins()?;
+            out.result(
+                || {
+                    coins
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{} value {:>6} expires {} {}",
+                                c.coin.coin.id(),
+                                c.coin.value,
+                                c.coin.secrets.expiry(),
+                                if c.spent_in.is_some() { "spent" } else { "unspent" }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                json!(coins
+                    .iter()
+                    .map(|c| json!({"coin_id": c.coin.coin.id(), "value": c.coin.value, "expires": c.coin.secrets.expiry(), "spent": c.spent_in.is_some()}))
+                    .collect::<Vec<_>>()),
+            );
+            Ok(())
+        }
+    }
+}
