@@ -205,16 +205,7 @@ impl CoinSecrets {
 
     /// The witnesses in relation order `(lambda, r, rnd, u, s, t, k, r_t)`.
     pub(crate) fn witnesses(&self, u: &Scalar) -> [Scalar; SPEND_WITNESSES] {
-        [
-            self.lambda,
-            self.r,
-            self.rnd,
-            *u,
-            self.s,
-            Scalar::from(u64::from(self.expiry)),
-            self.k,
-            self.r_t,
-        ]
+        [self.lambda, self.r, self.rnd, *u, self.s, Scalar::from(u64::from(self.expiry)), self.k, self.r_t]
     }
 }
 
@@ -250,31 +241,13 @@ pub struct SpendResponses {
 impl SpendResponses {
     /// In relation order.
     pub fn to_array(&self) -> [Scalar; SPEND_WITNESSES] {
-        [
-            self.lambda,
-            self.r,
-            self.rnd,
-            self.u,
-            self.s,
-            self.t,
-            self.k,
-            self.r_t,
-        ]
+        [self.lambda, self.r, self.rnd, self.u, self.s, self.t, self.k, self.r_t]
     }
 
     /// From relation order.
     pub fn from_array(a: [Scalar; SPEND_WITNESSES]) -> Self {
         let [lambda, r, rnd, u, s, t, k, r_t] = a;
-        SpendResponses {
-            lambda,
-            r,
-            rnd,
-            u,
-            s,
-            t,
-            k,
-            r_t,
-        }
+        SpendResponses { lambda, r, rnd, u, s, t, k, r_t }
     }
 }
 
@@ -363,17 +336,7 @@ pub fn spend_relation(st: &SpendStatement<'_>) -> Relation {
     let e2 = rel.point(b"E2", st.escrow.c2);
     let v = rel.point(b"V", *st.expiry_commitment);
     rel.equation(Some(z), &[(lambda, zeta)]);
-    rel.equation(
-        None,
-        &[
-            (lambda, zeta1),
-            (r, neg_h0),
-            (rnd, neg_g),
-            (u, neg_hu),
-            (s, neg_hs),
-            (t, neg_ht),
-        ],
-    );
+    rel.equation(None, &[(lambda, zeta1), (r, neg_h0), (rnd, neg_g), (u, neg_hu), (s, neg_hs), (t, neg_ht)]);
     rel.equation(Some(serial), &[(s, ps)]);
     rel.equation(Some(e1), &[(k, g)]);
     rel.equation(Some(e2), &[(u, g), (k, y_t)]);

@@ -68,18 +68,13 @@ pub struct Point {
 impl Point {
     /// Wraps a group element, computing its encoding.
     pub fn new(point: RistrettoPoint) -> Self {
-        Point {
-            compressed: point.compress(),
-            point,
-        }
+        Point { compressed: point.compress(), point }
     }
 
     /// Decodes 32 bytes; only canonical encodings of group elements decode.
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
         let compressed = CompressedRistretto(*bytes);
-        compressed
-            .decompress()
-            .map(|point| Point { compressed, point })
+        compressed.decompress().map(|point| Point { compressed, point })
     }
 
     /// The identity element `O`.
@@ -155,10 +150,7 @@ pub mod hex32 {
     use super::*;
 
     /// Serializes fixed-size bytes.
-    pub fn serialize<S: Serializer, const N: usize>(
-        bytes: &[u8; N],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
             s.serialize_str(&hex::encode(bytes))
         } else {
@@ -168,9 +160,7 @@ pub mod hex32 {
     }
 
     /// Deserializes fixed-size bytes.
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
         if d.is_human_readable() {
             let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
             let mut out = [0u8; N];
@@ -207,9 +197,7 @@ pub mod hex32 {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; N], A::Error> {
             let mut out = [0u8; N];
             for (i, b) in out.iter_mut().enumerate() {
-                *b = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                *b = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
             }
             Ok(out)
         }
@@ -305,9 +293,7 @@ pub mod bounded_bytes {
     }
 
     /// Deserializes at most `MAX` bytes.
-    pub fn deserialize<'de, D: Deserializer<'de>, const MAX: usize>(
-        d: D,
-    ) -> Result<Vec<u8>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const MAX: usize>(d: D) -> Result<Vec<u8>, D::Error> {
         let too_long = || {
             record_fault(DecodeFault::TooMany { limit: MAX });
             de::Error::custom(format_args!("more than {MAX} bytes"))
@@ -353,9 +339,7 @@ pub mod bounded_str {
     }
 
     /// Deserializes at most `MAX` bytes of UTF-8.
-    pub fn deserialize<'de, D: Deserializer<'de>, const MAX: usize>(
-        d: D,
-    ) -> Result<String, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const MAX: usize>(d: D) -> Result<String, D::Error> {
         struct V<const MAX: usize>;
         impl<const MAX: usize> Visitor<'_> for V<MAX> {
             type Value = String;

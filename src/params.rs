@@ -76,10 +76,8 @@ impl Params {
 
     fn derive() -> Params {
         let gen = |name: &str| {
-            let (_, label) = labels::GENERATORS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .expect("generator label table is fixed");
+            let (_, label) =
+                labels::GENERATORS.iter().find(|(n, _)| *n == name).expect("generator label table is fixed");
             hash_to_group(label)
         };
         let pedersen = PedersenGens::default();
@@ -141,9 +139,7 @@ impl Params {
 
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Params")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("Params").field("id", &self.id).finish_non_exhaustive()
     }
 }
 

@@ -27,14 +27,9 @@ struct Court {
 
 fn court(w: &World) -> Court {
     let judge = SigningKey::generate(&mut OsRng);
-    let mut ttp = Ttp::new(
-        w.ttp_keys.clone(),
-        MemoryTtpStore::new(),
-        Arc::new(w.clock.clone()),
-    );
+    let mut ttp = Ttp::new(w.ttp_keys.clone(), MemoryTtpStore::new(), Arc::new(w.clock.clone()));
     ttp.trust_issuer(*judge.public());
-    ttp.add_keysets(&w.bank.published_keysets(), &w.bank.master_key())
-        .unwrap();
+    ttp.add_keysets(&w.bank.published_keysets(), &w.bank.master_key()).unwrap();
     Court { judge, ttp }
 }
 
@@ -81,30 +76,21 @@ fn owner_tracing_reveals_exactly_the_withdrawer_of_each_coin() {
     for (coins, owner) in [(&alice_coins, &alice), (&bob_coins, &bob)] {
         for id in coins {
             let record = w.bank.spend_record(id).unwrap();
-            let req = TraceRequest {
-                warrant: warrant(&w, &c.judge, &record),
-                record: record.clone(),
-            };
+            let req = TraceRequest { warrant: warrant(&w, &c.judge, &record), record: record.clone() };
             let result = c.ttp.trace_owner(&req, &mut OsRng).unwrap();
             assert_eq!(result.plaintext, *owner.user().identity());
-            let account = w
-                .bank
-                .apply_owner_trace(&result, &record, &req.warrant, &c.ttp.public_keys())
-                .unwrap();
+            let account =
+                w.bank.apply_owner_trace(&result, &record, &req.warrant, &c.ttp.public_keys()).unwrap();
             assert_eq!(account, owner.account_id());
             // Anyone with the public keys verifies it, also after transport.
             let back = TraceResult::from_bytes(&result.to_bytes()).unwrap();
             assert_eq!(
-                back.verify(&w.ttp_keys.public(), &record, &req.warrant)
-                    .unwrap(),
+                back.verify(&w.ttp_keys.public(), &record, &req.warrant).unwrap(),
                 *owner.user().identity()
             );
         }
     }
-    assert_eq!(
-        c.ttp.store().len().unwrap(),
-        (alice_coins.len() + bob_coins.len()) as u64
-    );
+    assert_eq!(c.ttp.store().len().unwrap(), (alice_coins.len() + bob_coins.len()) as u64);
 }
 
 #[test]
@@ -120,30 +106,14 @@ fn coin_tracing_reveals_the_serial_and_the_coin_is_flagged_when_spent() {
     let mut traced = Vec::new();
     for s in &records {
         let record = w.bank.withdrawal_record(&s.id()).unwrap();
-        let req = TraceRequest {
-            warrant: warrant(&w, &c.judge, &record),
-            record: record.clone(),
-        };
+        let req = TraceRequest { warrant: warrant(&w, &c.judge, &record), record: record.clone() };
         let result = c.ttp.trace_coin(&req, &mut OsRng).unwrap();
-        let serial = w
-            .bank
-            .apply_coin_trace(&result, &record, &req.warrant, &c.ttp.public_keys())
-            .unwrap();
+        let serial = w.bank.apply_coin_trace(&result, &record, &req.warrant, &c.ttp.public_keys()).unwrap();
         traced.push(serial);
     }
     // Each traced serial is one of alice's coins, and none of bob's.
-    let alice_serials: Vec<Point> = alice
-        .coins()
-        .unwrap()
-        .iter()
-        .map(|c| c.coin.coin.body.serial)
-        .collect();
-    let bob_serials: Vec<Point> = bob
-        .coins()
-        .unwrap()
-        .iter()
-        .map(|c| c.coin.coin.body.serial)
-        .collect();
+    let alice_serials: Vec<Point> = alice.coins().unwrap().iter().map(|c| c.coin.coin.body.serial).collect();
+    let bob_serials: Vec<Point> = bob.coins().unwrap().iter().map(|c| c.coin.coin.body.serial).collect();
     traced.sort_by_key(|p| *p.as_bytes());
     let mut expected = alice_serials.clone();
     expected.sort_by_key(|p| *p.as_bytes());
@@ -153,15 +123,10 @@ fn coin_tracing_reveals_the_serial_and_the_coin_is_flagged_when_spent() {
     // A merchant with the bank's signed watch list refuses alice's coins
     // off-line; one without it accepts and the bank flags them at deposit.
     let careful = w.merchant();
-    careful
-        .import_watch_list(&w.bank.watch_list(&mut OsRng).unwrap())
-        .unwrap();
+    careful.import_watch_list(&w.bank.watch_list(&mut OsRng).unwrap()).unwrap();
     let req = careful.request_payment(1, [0; 32], &mut OsRng).unwrap();
     let payment = alice.pay(&req, &mut OsRng).unwrap();
-    assert!(matches!(
-        careful.accept(&payment, &mut OsRng),
-        Err(Error::Watchlisted(_))
-    ));
+    assert!(matches!(careful.accept(&payment, &mut OsRng), Err(Error::Watchlisted(_))));
     let trusting = w.merchant();
     let req = trusting.request_payment(1, [0; 32], &mut OsRng).unwrap();
     let payment = faircash::protocol::pay::create_payment(
@@ -174,19 +139,13 @@ fn coin_tracing_reveals_the_serial_and_the_coin_is_flagged_when_spent() {
     .unwrap();
     trusting.accept(&payment, &mut OsRng).unwrap();
     let receipt = trusting.deposit(&*w.bank, &mut OsRng).unwrap().unwrap();
-    assert_eq!(
-        receipt.outcomes[0].outcome,
-        DepositOutcome::CreditedFlagged { value: 1 }
-    );
+    assert_eq!(receipt.outcomes[0].outcome, DepositOutcome::CreditedFlagged { value: 1 });
     // Bob's coins are not flagged.
     let req = trusting.request_payment(4, [0; 32], &mut OsRng).unwrap();
     let payment = bob.pay(&req, &mut OsRng).unwrap();
     trusting.accept(&payment, &mut OsRng).unwrap();
     let receipt = trusting.deposit(&*w.bank, &mut OsRng).unwrap().unwrap();
-    assert_eq!(
-        receipt.outcomes[0].outcome,
-        DepositOutcome::Credited { value: 4 }
-    );
+    assert_eq!(receipt.outcomes[0].outcome, DepositOutcome::Credited { value: 4 });
 }
 
 fn payment_coin(
@@ -194,22 +153,13 @@ fn payment_coin(
     payment: &faircash::protocol::pay::Payment,
 ) -> faircash::protocol::withdraw::WalletCoin {
     let id = payment.coins[0].id();
-    wallet
-        .coins()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.coin.coin.id() == id)
-        .unwrap()
-        .coin
+    wallet.coins().unwrap().into_iter().find(|c| c.coin.coin.id() == id).unwrap().coin
 }
 
 fn owner_request(w: &World, c: &Court) -> TraceRequest {
     let (_, _, coins, _) = two_payers(w);
     let record = w.bank.spend_record(&coins[0]).unwrap();
-    TraceRequest {
-        warrant: warrant(w, &c.judge, &record),
-        record,
-    }
+    TraceRequest { warrant: warrant(w, &c.judge, &record), record }
 }
 
 #[test]
@@ -221,17 +171,11 @@ fn trace_without_a_valid_warrant_is_refused_with_distinct_errors() {
     // unsigned / wrongly signed
     let mut bad = good.clone();
     bad.warrant.reason.push('!');
-    assert!(matches!(
-        c.ttp.trace(&bad, &mut OsRng),
-        Err(TraceError::WarrantSignature)
-    ));
+    assert!(matches!(c.ttp.trace(&bad, &mut OsRng), Err(TraceError::WarrantSignature)));
     // untrusted issuer
     let mut bad = good.clone();
     bad.warrant = warrant(&w, &SigningKey::generate(&mut OsRng), &good.record);
-    assert!(matches!(
-        c.ttp.trace(&bad, &mut OsRng),
-        Err(TraceError::UntrustedIssuer)
-    ));
+    assert!(matches!(c.ttp.trace(&bad, &mut OsRng), Err(TraceError::UntrustedIssuer)));
     // expired
     let mut expired = good.clone();
     let now = w.clock.now();
@@ -247,21 +191,12 @@ fn trace_without_a_valid_warrant_is_refused_with_distinct_errors() {
         },
         &mut OsRng,
     );
-    assert!(matches!(
-        c.ttp.trace(&expired, &mut OsRng),
-        Err(TraceError::WarrantExpired)
-    ));
+    assert!(matches!(c.ttp.trace(&expired, &mut OsRng), Err(TraceError::WarrantExpired)));
     // for another target
     let (_, _, other_coins, _) = two_payers(&w);
     let other = w.bank.spend_record(&other_coins[0]).unwrap();
-    let bad = TraceRequest {
-        warrant: good.warrant.clone(),
-        record: other,
-    };
-    assert!(matches!(
-        c.ttp.trace(&bad, &mut OsRng),
-        Err(TraceError::WarrantRecordMismatch)
-    ));
+    let bad = TraceRequest { warrant: good.warrant.clone(), record: other };
+    assert!(matches!(c.ttp.trace(&bad, &mut OsRng), Err(TraceError::WarrantRecordMismatch)));
     // wrong kind
     let mut wrong_kind = good.clone();
     wrong_kind.warrant = Warrant::issue(
@@ -276,21 +211,11 @@ fn trace_without_a_valid_warrant_is_refused_with_distinct_errors() {
         },
         &mut OsRng,
     );
-    assert!(matches!(
-        c.ttp.trace(&wrong_kind, &mut OsRng),
-        Err(TraceError::WarrantKindMismatch { .. })
-    ));
-    assert_eq!(
-        c.ttp.store().len().unwrap(),
-        0,
-        "no refused trace is logged"
-    );
+    assert!(matches!(c.ttp.trace(&wrong_kind, &mut OsRng), Err(TraceError::WarrantKindMismatch { .. })));
+    assert_eq!(c.ttp.store().len().unwrap(), 0, "no refused trace is logged");
     // used once only
     c.ttp.trace(&good, &mut OsRng).unwrap();
-    assert!(matches!(
-        c.ttp.trace(&good, &mut OsRng),
-        Err(TraceError::WarrantReused)
-    ));
+    assert!(matches!(c.ttp.trace(&good, &mut OsRng), Err(TraceError::WarrantReused)));
     assert_eq!(c.ttp.store().len().unwrap(), 1);
 }
 
@@ -302,49 +227,21 @@ fn tampered_records_are_refused_even_under_a_matching_warrant() {
     // The requester tampers with the record and gets a warrant naming the
     // tampered record: the TTP still refuses, because the spend no longer
     // verifies (it is not a decryption oracle for arbitrary ciphertexts).
-    let TraceRecord::Owner {
-        mut payment,
-        coin_index,
-    } = good.record.clone()
-    else {
-        unreachable!()
-    };
+    let TraceRecord::Owner { mut payment, coin_index } = good.record.clone() else { unreachable!() };
     let other_ct = faircash::crypto::elgamal::Ciphertext::encrypt(
-        &Point::new(
-            faircash::params::Params::get().hu.point() * curve25519_dalek::Scalar::from(5u64),
-        ),
+        &Point::new(faircash::params::Params::get().hu.point() * curve25519_dalek::Scalar::from(5u64)),
         c.ttp.public_key(),
         &curve25519_dalek::Scalar::from(9u64),
     );
     payment.coins[coin_index as usize].body.escrow = other_ct;
-    let record = TraceRecord::Owner {
-        payment,
-        coin_index,
-    };
-    let req = TraceRequest {
-        warrant: warrant(&w, &c.judge, &record),
-        record,
-    };
-    assert!(matches!(
-        c.ttp.trace(&req, &mut OsRng),
-        Err(TraceError::InvalidRecord(_))
-    ));
+    let record = TraceRecord::Owner { payment, coin_index };
+    let req = TraceRequest { warrant: warrant(&w, &c.judge, &record), record };
+    assert!(matches!(c.ttp.trace(&req, &mut OsRng), Err(TraceError::InvalidRecord(_))));
     // An out-of-range coin index.
-    let TraceRecord::Owner { payment, .. } = good.record.clone() else {
-        unreachable!()
-    };
-    let record = TraceRecord::Owner {
-        payment,
-        coin_index: 99,
-    };
-    let req = TraceRequest {
-        warrant: warrant(&w, &c.judge, &record),
-        record,
-    };
-    assert!(matches!(
-        c.ttp.trace(&req, &mut OsRng),
-        Err(TraceError::InvalidRecord(_))
-    ));
+    let TraceRecord::Owner { payment, .. } = good.record.clone() else { unreachable!() };
+    let record = TraceRecord::Owner { payment, coin_index: 99 };
+    let req = TraceRequest { warrant: warrant(&w, &c.judge, &record), record };
+    assert!(matches!(c.ttp.trace(&req, &mut OsRng), Err(TraceError::InvalidRecord(_))));
     // A withdrawal record with another identity: pi_W does not verify.
     let alice = w.user(10);
     alice.withdraw(&*w.bank, 1, &mut OsRng).unwrap();
@@ -352,18 +249,9 @@ fn tampered_records_are_refused_even_under_a_matching_warrant() {
     let TraceRecord::Coin { request, .. } = w.bank.withdrawal_record(&s.id()).unwrap() else {
         unreachable!()
     };
-    let record = TraceRecord::Coin {
-        request,
-        identity: *w.user(0).user().identity(),
-    };
-    let req = TraceRequest {
-        warrant: warrant(&w, &c.judge, &record),
-        record,
-    };
-    assert!(matches!(
-        c.ttp.trace(&req, &mut OsRng),
-        Err(TraceError::InvalidRecord(_))
-    ));
+    let record = TraceRecord::Coin { request, identity: *w.user(0).user().identity() };
+    let req = TraceRequest { warrant: warrant(&w, &c.judge, &record), record };
+    assert!(matches!(c.ttp.trace(&req, &mut OsRng), Err(TraceError::InvalidRecord(_))));
     assert_eq!(c.ttp.store().len().unwrap(), 0);
 }
 
@@ -372,19 +260,10 @@ fn a_ttp_with_another_key_cannot_trace() {
     let w = World::new();
     let c = court(&w);
     let req = owner_request(&w, &c);
-    let mut other = Ttp::new(
-        TtpKeys::generate(&mut OsRng),
-        MemoryTtpStore::new(),
-        Arc::new(w.clock.clone()),
-    );
+    let mut other = Ttp::new(TtpKeys::generate(&mut OsRng), MemoryTtpStore::new(), Arc::new(w.clock.clone()));
     other.trust_issuer(*c.judge.public());
-    other
-        .add_keysets(&w.bank.published_keysets(), &w.bank.master_key())
-        .unwrap();
-    assert!(matches!(
-        other.trace(&req, &mut OsRng),
-        Err(TraceError::WrongTtpKey)
-    ));
+    other.add_keysets(&w.bank.published_keysets(), &w.bank.master_key()).unwrap();
+    assert!(matches!(other.trace(&req, &mut OsRng), Err(TraceError::WrongTtpKey)));
 }
 
 #[test]
@@ -419,14 +298,9 @@ fn forged_or_foreign_results_fail_public_verification() {
         decryption: keys.decryption,
         signing: *forger.signing.public(),
     };
-    assert!(matches!(
-        bad.verify(&forged_keys, &req.record, &req.warrant),
-        Err(TraceError::ResultProof)
-    ));
+    assert!(matches!(bad.verify(&forged_keys, &req.record, &req.warrant), Err(TraceError::ResultProof)));
     // Verified against another TTP's keys.
-    assert!(result
-        .verify(&forger.public(), &req.record, &req.warrant)
-        .is_err());
+    assert!(result.verify(&forger.public(), &req.record, &req.warrant).is_err());
     // Against another record or warrant.
     let other = owner_request(&w, &c);
     assert!(result.verify(&keys, &other.record, &req.warrant).is_err());
@@ -476,10 +350,7 @@ fn every_kind_of_log_tampering_is_detected() {
                     }
                 }
             }
-            assert!(
-                verify_log(&e, &heads, &signer).is_err(),
-                "edit of field {field} in entry {i}"
-            );
+            assert!(verify_log(&e, &heads, &signer).is_err(), "edit of field {field} in entry {i}");
         }
     }
     // delete each entry
@@ -491,16 +362,10 @@ fn every_kind_of_log_tampering_is_detected() {
     // reorder
     let mut e = entries.clone();
     e.swap(1, 2);
-    assert!(matches!(
-        verify_log(&e, &heads, &signer),
-        Err(LogError::Index { .. })
-    ));
+    assert!(matches!(verify_log(&e, &heads, &signer), Err(LogError::Index { .. })));
     // truncation below a published head
     let e = entries[..2].to_vec();
-    assert!(matches!(
-        verify_log(&e, &heads, &signer),
-        Err(LogError::Truncated { .. })
-    ));
+    assert!(matches!(verify_log(&e, &heads, &signer), Err(LogError::Truncated { .. })));
     // truncation plus re-chaining forged entries (a rewritten tail)
     let mut e = entries[..2].to_vec();
     let mut forged = entries[2].clone();
@@ -509,17 +374,11 @@ fn every_kind_of_log_tampering_is_detected() {
     let mut last = entries[3].clone();
     last.previous = e[2].hash();
     e.push(last);
-    assert!(matches!(
-        verify_log(&e, &heads, &signer),
-        Err(LogError::HeadMismatch { .. })
-    ));
+    assert!(matches!(verify_log(&e, &heads, &signer), Err(LogError::HeadMismatch { .. })));
     // a forged head
     let mut bad_heads = heads.clone();
     bad_heads[0].size += 1;
-    assert!(matches!(
-        verify_log(&entries, &bad_heads, &signer),
-        Err(LogError::HeadSignature)
-    ));
+    assert!(matches!(verify_log(&entries, &bad_heads, &signer), Err(LogError::HeadSignature)));
     // the TTP detects tampering of its own store too
     c.ttp.store().entries_mut().unwrap().remove(1);
     assert!(c.ttp.verify_log(&heads).is_err());

@@ -146,10 +146,7 @@ pub struct SignerSession {
 
 impl std::fmt::Debug for SignerSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignerSession")
-            .field("z1", &self.z1)
-            .field("nonces", &"<redacted>")
-            .finish()
+        f.debug_struct("SignerSession").field("z1", &self.z1).field("nonces", &"<redacted>").finish()
     }
 }
 
@@ -172,10 +169,8 @@ impl SignerSession {
         t.append_message(b"key-id", pk.key_id.as_bytes());
         t.append_point(b"C", c_attr);
         t.append_message(b"context", context);
-        let mut trng = t
-            .build_rng()
-            .rekey_with_witness_bytes(b"x", x.as_bytes())
-            .finalize(&mut RngAdapter(rng));
+        let mut trng =
+            t.build_rng().rekey_with_witness_bytes(b"x", x.as_bytes()).finalize(&mut RngAdapter(rng));
         let (rnd, z1, z2) = loop {
             let rnd = Scalar::random(&mut trng);
             if rnd == Scalar::ZERO {
@@ -197,17 +192,7 @@ impl SignerSession {
             b1: Point::new(mul2(&s1, &p.g, &d, &z1)),
             b2: Point::new(mul2(&s2, &p.h, &d, &z2)),
         };
-        (
-            SignerSession {
-                rnd,
-                z1,
-                w,
-                s1,
-                s2,
-                d,
-            },
-            commitment,
-        )
+        (SignerSession { rnd, z1, w, s1, s2, d }, commitment)
     }
 
     /// `rnd`, the signer's contribution to `z1`.
@@ -221,13 +206,7 @@ impl SignerSession {
     pub fn answer(self, x: &Scalar, e: &Scalar) -> (AnsweredSession, SignerAnswer) {
         let c = e - self.d;
         let r = self.w - c * x;
-        let answer = SignerAnswer {
-            c,
-            r,
-            s1: self.s1,
-            s2: self.s2,
-            d: self.d,
-        };
+        let answer = SignerAnswer { c, r, s1: self.s1, s2: self.s2, d: self.d };
         (AnsweredSession { e: *e, answer }, answer)
     }
 }
@@ -404,14 +383,7 @@ impl UserBlinded {
             m,
         );
         let e = eps - self.t2 - self.t4;
-        (
-            UserAwaitingAnswer {
-                blinded: self.clone(),
-                m: *m,
-                e,
-            },
-            e,
-        )
+        (UserAwaitingAnswer { blinded: self.clone(), m: *m, e }, e)
     }
 }
 
@@ -550,27 +522,15 @@ impl AclSignature {
         if !self.is_well_formed() || !pk.is_well_formed() {
             return Err(VerifyError);
         }
-        let eps = acl_challenge(
-            pk,
-            &self.zeta,
-            &self.zeta1,
-            &self.alpha,
-            &self.beta1,
-            &self.beta2,
-            &self.eta,
-            m,
-        );
+        let eps =
+            acl_challenge(pk, &self.zeta, &self.zeta1, &self.alpha, &self.beta1, &self.beta2, &self.eta, m);
         if self.omega + self.delta != eps {
             return Err(VerifyError);
         }
         let p = Params::get();
         let one = -Scalar::ONE;
         batch.queue([(self.rho, &p.g), (self.omega, &pk.y), (one, &self.alpha)]);
-        batch.queue([
-            (self.sigma1, &p.g),
-            (self.delta, &self.zeta1),
-            (one, &self.beta1),
-        ]);
+        batch.queue([(self.sigma1, &p.g), (self.delta, &self.zeta1), (one, &self.beta1)]);
         batch.queue([
             (self.sigma2, &p.h),
             (self.delta, &self.zeta),

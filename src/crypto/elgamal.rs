@@ -26,10 +26,7 @@ impl Ciphertext {
     /// `k` must be uniformly random and used once; constant time in `k`.
     pub fn encrypt(message: &Point, public: &Point, k: &Scalar) -> Self {
         let g = Params::get().g.point();
-        Ciphertext {
-            c1: Point::new(g * k),
-            c2: Point::new(message.point() + public.point() * k),
-        }
+        Ciphertext { c1: Point::new(g * k), c2: Point::new(message.point() + public.point() * k) }
     }
 
     /// Decrypts with the secret key `x`.

@@ -89,11 +89,7 @@ pub fn prove(
     for (index, o) in openings.iter().enumerate() {
         let diff = i64::from(o.expiry.0) - i64::from(day.0);
         if !(0..(1i64 << RANGE_BITS)).contains(&diff) {
-            return Err(RangeProofError::OutOfRange {
-                index,
-                expiry: o.expiry,
-                day,
-            });
+            return Err(RangeProofError::OutOfRange { index, expiry: o.expiry, day });
         }
         values.push(diff as u64);
         blindings.push(*o.blinding);
@@ -136,8 +132,7 @@ pub fn verify(
         return Err(VerifyError);
     }
     let m = padded_count(n);
-    let mut shifted_all: Vec<CompressedRistretto> =
-        commitments.iter().map(|v| shifted(v, day)).collect();
+    let mut shifted_all: Vec<CompressedRistretto> = commitments.iter().map(|v| shifted(v, day)).collect();
     shifted_all.resize(m, CompressedRistretto::default());
     let p = Params::get();
     proof
@@ -189,10 +184,7 @@ impl ExpiryProof {
             b.copy_from_slice(&bytes[32 * i..32 * (i + 1)]);
             Point::from_bytes(&b)?;
         }
-        Some(ExpiryProof {
-            proof,
-            bytes: bytes.to_vec(),
-        })
+        Some(ExpiryProof { proof, bytes: bytes.to_vec() })
     }
     /// The proof.
     pub fn proof(&self) -> &RangeProof {
@@ -220,8 +212,7 @@ impl serde::Serialize for ExpiryProof {
 impl<'de> serde::Deserialize<'de> for ExpiryProof {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let bytes = crate::encoding::bounded_bytes::deserialize::<D, MAX_PROOF_BYTES>(d)?;
-        ExpiryProof::from_bytes(&bytes)
-            .ok_or_else(|| serde::de::Error::custom("malformed range proof"))
+        ExpiryProof::from_bytes(&bytes).ok_or_else(|| serde::de::Error::custom("malformed range proof"))
     }
 }
 
@@ -241,37 +232,21 @@ mod tests {
         let rs: Vec<Scalar> = (0..3).map(|_| Scalar::random(&mut OsRng)).collect();
         let ts = [Day(20_000), Day(20_010), Day(20_365)];
         let vs: Vec<Point> = ts.iter().zip(&rs).map(|(t, r)| commit(*t, r)).collect();
-        let openings: Vec<ExpiryOpening> = (0..3)
-            .map(|i| ExpiryOpening {
-                expiry: ts[i],
-                blinding: &rs[i],
-                commitment: &vs[i],
-            })
-            .collect();
+        let openings: Vec<ExpiryOpening> =
+            (0..3).map(|i| ExpiryOpening { expiry: ts[i], blinding: &rs[i], commitment: &vs[i] }).collect();
         let proof = prove(&mut Transcript::new(b"t"), day, &openings, &mut OsRng).unwrap();
         assert_eq!(proof.to_bytes().len(), proof_len(3));
         let refs: Vec<&Point> = vs.iter().collect();
         assert!(verify(&mut Transcript::new(b"t"), &proof, day, &refs, &mut OsRng).is_ok());
         // a later day makes the first coin expired: the same proof fails
-        assert!(verify(
-            &mut Transcript::new(b"t"),
-            &proof,
-            Day(20_001),
-            &refs,
-            &mut OsRng
-        )
-        .is_err());
+        assert!(verify(&mut Transcript::new(b"t"), &proof, Day(20_001), &refs, &mut OsRng).is_err());
     }
 
     #[test]
     fn prover_refuses_an_expired_coin() {
         let r = Scalar::random(&mut OsRng);
         let v = commit(Day(99), &r);
-        let o = [ExpiryOpening {
-            expiry: Day(99),
-            blinding: &r,
-            commitment: &v,
-        }];
+        let o = [ExpiryOpening { expiry: Day(99), blinding: &r, commitment: &v }];
         let err = prove(&mut Transcript::new(b"t"), Day(100), &o, &mut OsRng).unwrap_err();
         assert!(matches!(err, RangeProofError::OutOfRange { index: 0, .. }));
     }
@@ -280,11 +255,7 @@ mod tests {
     fn prover_refuses_a_commitment_that_does_not_open() {
         let r = Scalar::random(&mut OsRng);
         let v = commit(Day(150), &r);
-        let o = [ExpiryOpening {
-            expiry: Day(120),
-            blinding: &r,
-            commitment: &v,
-        }];
+        let o = [ExpiryOpening { expiry: Day(120), blinding: &r, commitment: &v }];
         let err = prove(&mut Transcript::new(b"t"), Day(100), &o, &mut OsRng).unwrap_err();
         assert_eq!(err, RangeProofError::Internal);
     }

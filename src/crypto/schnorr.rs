@@ -68,12 +68,7 @@ pub struct Relation {
 impl Relation {
     /// An empty relation named `name` (its name is part of its shape).
     pub fn new(name: &'static [u8]) -> Self {
-        Relation {
-            name,
-            witnesses: Vec::new(),
-            points: Vec::new(),
-            equations: Vec::new(),
-        }
+        Relation { name, witnesses: Vec::new(), points: Vec::new(), equations: Vec::new() }
     }
 
     /// Declares a secret witness.
@@ -90,10 +85,8 @@ impl Relation {
 
     /// Adds the equation `lhs = Σ w·P` (`lhs = None` is the identity `O`).
     pub fn equation(&mut self, lhs: Option<PointVar>, terms: &[(WitnessVar, PointVar)]) {
-        self.equations.push(Equation {
-            lhs: lhs.map(|p| p.0),
-            terms: terms.iter().map(|(w, p)| (w.0, p.0)).collect(),
-        });
+        self.equations
+            .push(Equation { lhs: lhs.map(|p| p.0), terms: terms.iter().map(|(w, p)| (w.0, p.0)).collect() });
     }
 
     /// Number of witnesses.
@@ -146,11 +139,9 @@ impl Relation {
                 eq.terms.iter().map(|(w, _)| witnesses[*w]),
                 eq.terms.iter().map(|(_, p)| self.points[*p].1.point()),
             );
-            let lhs = eq
-                .lhs
-                .map_or_else(curve25519_dalek::ristretto::RistrettoPoint::identity, |i| {
-                    *self.points[i].1.point()
-                });
+            let lhs = eq.lhs.map_or_else(curve25519_dalek::ristretto::RistrettoPoint::identity, |i| {
+                *self.points[i].1.point()
+            });
             rhs == lhs
         })
     }
@@ -164,12 +155,10 @@ impl Relation {
         self.equations
             .iter()
             .map(|eq| {
-                Point::new(
-                    curve25519_dalek::ristretto::RistrettoPoint::multiscalar_mul(
-                        eq.terms.iter().map(|(w, _)| nonces[*w]),
-                        eq.terms.iter().map(|(_, p)| self.points[*p].1.point()),
-                    ),
-                )
+                Point::new(curve25519_dalek::ristretto::RistrettoPoint::multiscalar_mul(
+                    eq.terms.iter().map(|(w, _)| nonces[*w]),
+                    eq.terms.iter().map(|(_, p)| self.points[*p].1.point()),
+                ))
             })
             .collect()
     }
@@ -177,16 +166,8 @@ impl Relation {
     /// The responses `z_w = n_w + c·x_w`.
     pub fn responses(&self, nonces: &[Scalar], witnesses: &[&Scalar], c: &Scalar) -> Vec<Scalar> {
         assert_eq!(nonces.len(), self.witnesses.len(), "one nonce per witness");
-        assert_eq!(
-            witnesses.len(),
-            self.witnesses.len(),
-            "one value per witness"
-        );
-        nonces
-            .iter()
-            .zip(witnesses)
-            .map(|(n, x)| n + c * *x)
-            .collect()
+        assert_eq!(witnesses.len(), self.witnesses.len(), "one value per witness");
+        nonces.iter().zip(witnesses).map(|(n, x)| n + c * *x).collect()
     }
 
     /// Queues `Σ z_w·P = T_j + c·LHS_j` for every equation, each under its own
@@ -217,21 +198,9 @@ impl Relation {
 
     /// Proves knowledge of `witnesses` on transcript `t` (which the caller has
     /// bound to `params_id` and the protocol context).
-    pub fn prove(
-        &self,
-        t: &mut Transcript,
-        witnesses: &[&Scalar],
-        rng: &mut impl CryptoRngCore,
-    ) -> Proof {
-        assert_eq!(
-            witnesses.len(),
-            self.witnesses.len(),
-            "one value per witness"
-        );
-        debug_assert!(
-            self.holds(witnesses),
-            "prover's witnesses do not satisfy the relation"
-        );
+    pub fn prove(&self, t: &mut Transcript, witnesses: &[&Scalar], rng: &mut impl CryptoRngCore) -> Proof {
+        assert_eq!(witnesses.len(), self.witnesses.len(), "one value per witness");
+        debug_assert!(self.holds(witnesses), "prover's witnesses do not satisfy the relation");
         self.absorb(t);
         let nonces = Nonces::derive(t, witnesses, rng, self.witnesses.len());
         let commitments = self.commitments(&nonces.0);
@@ -240,10 +209,7 @@ impl Relation {
         }
         let c = t.challenge_scalar(b"challenge");
         let responses = self.responses(&nonces.0, witnesses, &c);
-        Proof {
-            commitments,
-            responses,
-        }
+        Proof { commitments, responses }
     }
 
     /// Queues the verification of `proof` on transcript `t` into `batch`.
@@ -253,9 +219,7 @@ impl Relation {
         proof: &Proof,
         batch: &mut BatchVerifier,
     ) -> Result<(), VerifyError> {
-        if proof.commitments.len() != self.equations.len()
-            || proof.responses.len() != self.witnesses.len()
-        {
+        if proof.commitments.len() != self.equations.len() || proof.responses.len() != self.witnesses.len() {
             return Err(VerifyError);
         }
         self.absorb(t);
@@ -387,19 +351,11 @@ impl SigningKey {
     }
 
     /// Signs `message` under the domain `label`.
-    pub fn sign(
-        &self,
-        label: &'static [u8],
-        message: &[u8],
-        rng: &mut impl CryptoRngCore,
-    ) -> Signature {
+    pub fn sign(&self, label: &'static [u8], message: &[u8], rng: &mut impl CryptoRngCore) -> Signature {
         let mut t = Params::get().transcript(label);
         t.append_message(b"message", message);
         let proof = signature_relation(&self.public).prove(&mut t, &[self.expose_secret()], rng);
-        Signature {
-            r: proof.commitments[0],
-            s: proof.responses[0],
-        }
+        Signature { r: proof.commitments[0], s: proof.responses[0] }
     }
 }
 
@@ -417,10 +373,7 @@ impl From<SigningKey> for SecretScalar {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("public", &self.public)
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("SigningKey").field("public", &self.public).field("secret", &"<redacted>").finish()
     }
 }
 
@@ -458,20 +411,12 @@ impl Signature {
         }
         let mut t = Params::get().transcript(label);
         t.append_message(b"message", message);
-        let proof = Proof {
-            commitments: vec![self.r],
-            responses: vec![self.s],
-        };
+        let proof = Proof { commitments: vec![self.r], responses: vec![self.s] };
         signature_relation(public).queue_proof(&mut t, &proof, batch)
     }
 
     /// Verifies this signature on `message` under `label` by `public`.
-    pub fn verify(
-        &self,
-        label: &'static [u8],
-        message: &[u8],
-        public: &Point,
-    ) -> Result<(), VerifyError> {
+    pub fn verify(&self, label: &'static [u8], message: &[u8], public: &Point) -> Result<(), VerifyError> {
         let mut batch = BatchVerifier::new(&mut rand::rngs::OsRng);
         self.queue(label, message, public, &mut batch)?;
         batch.verify()
@@ -532,19 +477,13 @@ mod tests {
         let proof = rel.prove(&mut t, &[&x], &mut OsRng);
         let mut bad = proof.clone();
         bad.responses[0] += Scalar::ONE;
-        assert!(rel
-            .verify(&mut Transcript::new(b"test"), &bad, &mut OsRng)
-            .is_err());
+        assert!(rel.verify(&mut Transcript::new(b"test"), &bad, &mut OsRng).is_err());
         let mut bad = proof.clone();
         bad.commitments[1] = Point::new(bad.commitments[1].point() + Params::get().g.point());
-        assert!(rel
-            .verify(&mut Transcript::new(b"test"), &bad, &mut OsRng)
-            .is_err());
+        assert!(rel.verify(&mut Transcript::new(b"test"), &bad, &mut OsRng).is_err());
         let mut bad = proof;
         bad.commitments.pop();
-        assert!(rel
-            .verify(&mut Transcript::new(b"test"), &bad, &mut OsRng)
-            .is_err());
+        assert!(rel.verify(&mut Transcript::new(b"test"), &bad, &mut OsRng).is_err());
     }
 
     #[test]
@@ -558,15 +497,13 @@ mod tests {
             items.push((rel, proof));
         }
         for (rel, proof) in &items {
-            rel.queue_proof(&mut Transcript::new(b"test"), proof, &mut batch)
-                .unwrap();
+            rel.queue_proof(&mut Transcript::new(b"test"), proof, &mut batch).unwrap();
         }
         assert!(batch.verify().is_ok());
         items[5].1.responses[0] += Scalar::ONE;
         let mut batch = BatchVerifier::new(&mut OsRng);
         for (rel, proof) in &items {
-            rel.queue_proof(&mut Transcript::new(b"test"), proof, &mut batch)
-                .unwrap();
+            rel.queue_proof(&mut Transcript::new(b"test"), proof, &mut batch).unwrap();
         }
         assert!(batch.verify().is_err());
     }
@@ -575,22 +512,12 @@ mod tests {
     fn signature_verifies_only_for_its_message_key_and_domain() {
         let k = SigningKey::generate(&mut OsRng);
         let sig = k.sign(b"faircash/v1/test-domain", b"hello", &mut OsRng);
-        assert!(sig
-            .verify(b"faircash/v1/test-domain", b"hello", k.public())
-            .is_ok());
-        assert!(sig
-            .verify(b"faircash/v1/test-domain", b"hellO", k.public())
-            .is_err());
-        assert!(sig
-            .verify(b"faircash/v1/other-domain", b"hello", k.public())
-            .is_err());
+        assert!(sig.verify(b"faircash/v1/test-domain", b"hello", k.public()).is_ok());
+        assert!(sig.verify(b"faircash/v1/test-domain", b"hellO", k.public()).is_err());
+        assert!(sig.verify(b"faircash/v1/other-domain", b"hello", k.public()).is_err());
         let k2 = SigningKey::generate(&mut OsRng);
-        assert!(sig
-            .verify(b"faircash/v1/test-domain", b"hello", k2.public())
-            .is_err());
-        assert!(sig
-            .verify(b"faircash/v1/test-domain", b"hello", &Point::identity())
-            .is_err());
+        assert!(sig.verify(b"faircash/v1/test-domain", b"hello", k2.public()).is_err());
+        assert!(sig.verify(b"faircash/v1/test-domain", b"hello", &Point::identity()).is_err());
     }
 
     #[test]

@@ -49,11 +49,7 @@ pub struct DepositRequest {
     pub signature: Signature,
 }
 
-fn deposit_message(
-    merchant_id: &AccountId,
-    request_id: &[u8; 16],
-    payments: &[Payment],
-) -> Vec<u8> {
+fn deposit_message(merchant_id: &AccountId, request_id: &[u8; 16], payments: &[Payment]) -> Vec<u8> {
     let mut m = Vec::with_capacity(40 + 32 * payments.len());
     m.extend_from_slice(merchant_id.as_bytes());
     m.extend_from_slice(request_id);
@@ -76,12 +72,7 @@ impl DepositRequest {
         rng.fill_bytes(&mut request_id);
         let msg = deposit_message(&merchant_id, &request_id, &payments);
         let signature = merchant_key.sign(labels::DEPOSIT_SIGNATURE, &msg, rng);
-        DepositRequest {
-            merchant_id,
-            request_id,
-            payments,
-            signature,
-        }
+        DepositRequest { merchant_id, request_id, payments, signature }
     }
 
     /// Number of coins over all payments.
@@ -98,10 +89,7 @@ impl WireMessage for DepositRequest {
             p.check()?;
         }
         if self.coin_count() > MAX_COINS_PER_DEPOSIT {
-            return Err(DecodeError::TooMany {
-                what: Self::what(),
-                limit: MAX_COINS_PER_DEPOSIT,
-            });
+            return Err(DecodeError::TooMany { what: Self::what(), limit: MAX_COINS_PER_DEPOSIT });
         }
         Ok(())
     }
@@ -138,9 +126,7 @@ impl DepositOutcome {
     /// The value credited by this outcome.
     pub fn credited(&self) -> u64 {
         match self {
-            DepositOutcome::Credited { value } | DepositOutcome::CreditedFlagged { value } => {
-                *value
-            }
+            DepositOutcome::Credited { value } | DepositOutcome::CreditedFlagged { value } => *value,
             _ => 0,
         }
     }
@@ -182,6 +168,11 @@ pub struct DepositReceipt {
 impl WireMessage for DepositReceipt {
     const KIND: MessageKind = MessageKind::DepositReceipt;
     const MAX_BYTES: usize = 64 + MAX_COINS_PER_DEPOSIT * 64;
+    // An outcome takes at most 60 bytes in binary but up to about 280 in
+    // pretty-printed JSON (names, indentation, the coin id and an account id
+    // in hex): three times the binary limit would refuse the JSON form of a
+    // receipt for more than about 3300 coins.
+    const MAX_JSON_BYTES: usize = 4096 + MAX_COINS_PER_DEPOSIT * 384;
 }
 
 /// Verifies a deposit request: the merchant's signature, that every payment
@@ -201,9 +192,7 @@ pub fn verify_deposit(
     if request.payments.is_empty() {
         return Err(Error::TooLarge("a deposit holds at least one payment"));
     }
-    if request.payments.len() > MAX_PAYMENTS_PER_DEPOSIT
-        || request.coin_count() > MAX_COINS_PER_DEPOSIT
-    {
+    if request.payments.len() > MAX_PAYMENTS_PER_DEPOSIT || request.coin_count() > MAX_COINS_PER_DEPOSIT {
         return Err(Error::TooLarge("deposit request"));
     }
     let find = |p: &Payment| keysets.iter().find(|k| k.id() == p.keyset_id);
@@ -211,16 +200,11 @@ pub fn verify_deposit(
         if p.request.merchant_id != request.merchant_id || p.request.merchant_key != *merchant_key {
             return Err(Error::WrongMerchant);
         }
-        let keyset = find(p).ok_or(Error::PaymentRefused {
-            index,
-            reason: super::PaymentError::UnknownKeyset,
-        })?;
+        let keyset =
+            find(p).ok_or(Error::PaymentRefused { index, reason: super::PaymentError::UnknownKeyset })?;
         let delay = keyset.policy().max_deposit_delay_days;
         if p.request.day > receipt_day || p.request.day < receipt_day.minus(delay) {
-            return Err(Error::DayOutOfWindow {
-                day: p.request.day,
-                receipt_day,
-            });
+            return Err(Error::DayOutOfWindow { day: p.request.day, receipt_day });
         }
     }
     let coins = request.coin_count();
@@ -301,17 +285,13 @@ impl DoubleSpendEvidence {
     /// sealed in the coin.
     pub fn verify(&self, keyset: &Keyset, rng: &mut impl CryptoRngCore) -> Result<Identification> {
         let (i1, i2) = (self.first_index as usize, self.second_index as usize);
-        let c1 = self
-            .first
-            .coins
-            .get(i1)
-            .ok_or(Error::BadEvidence("index"))?;
-        let c2 = self
-            .second
-            .coins
-            .get(i2)
-            .ok_or(Error::BadEvidence("index"))?;
-        if c1 != c2 || c1.id() != self.coin_id {
+        let c1 = self.first.coins.get(i1).ok_or(Error::BadEvidence("index"))?;
+        let c2 = self.second.coins.get(i2).ok_or(Error::BadEvidence("index"))?;
+        // The same body, not the same coin: one body can be signed in two
+        // paid withdrawals (same gamma, s, k, r_t and nonces), and two spends
+        // of it still reveal u through relations (4) and (5), whose
+        // statements and commitments are all in the body.
+        if c1.body != c2.body || c1.id() != self.coin_id {
             return Err(Error::BadEvidence("not the same coin"));
         }
         let s1 = verify_payment(&self.first, keyset, rng)
@@ -329,13 +309,8 @@ impl DoubleSpendEvidence {
         if *escrow.c1.point() != p.g.point() * k
             || escrow.c2.point() - keyset.ttp_key().point() * k != *identity.point()
         {
-            return Err(Error::BadEvidence(
-                "extracted witnesses do not open the escrow",
-            ));
+            return Err(Error::BadEvidence("extracted witnesses do not open the escrow"));
         }
-        Ok(Identification {
-            identity,
-            account: user_account_id(&identity),
-        })
+        Ok(Identification { identity, account: user_account_id(&identity) })
     }
 }

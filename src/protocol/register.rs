@@ -39,10 +39,7 @@ impl UserRegistration {
     pub fn new(user: &UserKey, rng: &mut impl CryptoRngCore) -> Self {
         let mut t = Params::get().transcript(labels::USER_REGISTRATION);
         let proof = key_relation(user.identity()).prove(&mut t, &[user.expose_secret()], rng);
-        UserRegistration {
-            identity: *user.identity(),
-            proof,
-        }
+        UserRegistration { identity: *user.identity(), proof }
     }
 
     /// Verifies the proof; returns the account id.
@@ -80,10 +77,7 @@ impl MerchantRegistration {
     pub fn new(key: &SigningKey, rng: &mut impl CryptoRngCore) -> Self {
         let mut t = Params::get().transcript(labels::MERCHANT_REGISTRATION);
         let proof = key_relation(key.public()).prove(&mut t, &[key.expose_secret()], rng);
-        MerchantRegistration {
-            key: *key.public(),
-            proof,
-        }
+        MerchantRegistration { key: *key.public(), proof }
     }
 
     /// Verifies the proof; returns the merchant's account id.
@@ -118,17 +112,11 @@ mod tests {
         let reg = UserRegistration::new(&user, &mut OsRng);
         assert_eq!(reg.verify(&mut OsRng).unwrap(), user.account_id());
         // A user registration proof does not pass as a merchant registration.
-        let as_merchant = MerchantRegistration {
-            key: reg.identity,
-            proof: reg.proof.clone(),
-        };
+        let as_merchant = MerchantRegistration { key: reg.identity, proof: reg.proof.clone() };
         assert!(as_merchant.verify(&mut OsRng).is_err());
         // Someone else's identity with this proof fails.
         let other = UserKey::generate(&mut OsRng);
-        let forged = UserRegistration {
-            identity: *other.identity(),
-            proof: reg.proof.clone(),
-        };
+        let forged = UserRegistration { identity: *other.identity(), proof: reg.proof.clone() };
         assert!(forged.verify(&mut OsRng).is_err());
         let bytes = reg.to_bytes();
         assert_eq!(UserRegistration::from_bytes(&bytes).unwrap(), reg);

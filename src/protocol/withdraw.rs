@@ -152,13 +152,7 @@ impl WithdrawRequest {
         if self.commitment.is_identity() || self.escrow.c1.is_identity() || identity.is_identity() {
             return Err(Error::InvalidProof("withdraw proof"));
         }
-        let rel = withdraw_relation(
-            identity,
-            &self.commitment,
-            self.expiry,
-            &self.escrow,
-            keyset.ttp_key(),
-        );
+        let rel = withdraw_relation(identity, &self.commitment, self.expiry, &self.escrow, keyset.ttp_key());
         rel.verify(&mut withdraw_transcript(self), &self.proof, rng)
             .map_err(|_| Error::InvalidProof("withdraw proof"))
     }
@@ -189,11 +183,7 @@ impl WireMessage for WithdrawCommitment {
         non_identity(w, "b1", &self.commitment.b1)?;
         non_identity(w, "b2", &self.commitment.b2)?;
         if self.commitment.rnd == Scalar::ZERO {
-            return Err(DecodeError::InvalidField {
-                what: w,
-                field: "rnd",
-                reason: "zero".into(),
-            });
+            return Err(DecodeError::InvalidField { what: w, field: "rnd", reason: "zero".into() });
         }
         Ok(())
     }
@@ -279,26 +269,16 @@ impl WithdrawStart {
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
         let p = Params::get();
-        let key = *keyset
-            .key_for_value(value)
-            .ok_or(Error::NoSuchDenomination(value))?;
+        let key = *keyset.key_for_value(value).ok_or(Error::NoSuchDenomination(value))?;
         if !key.withdrawable_on(today) {
-            return Err(Error::KeyNotValid {
-                key_id: key.key_id,
-                day: today,
-            });
+            return Err(Error::KeyNotValid { key_id: key.key_id, day: today });
         }
         let expiry = keyset.policy().expiry_for(today);
         let r = SecretScalar::random(rng);
         let k_w = SecretScalar::random_nonzero(rng);
         let u = user.expose_secret();
         let c_attr = Point::new(RistrettoPoint::multiscalar_mul(
-            [
-                r.expose_secret(),
-                u,
-                s.expose_secret(),
-                &Scalar::from(u64::from(expiry.0)),
-            ],
+            [r.expose_secret(), u, s.expose_secret(), &Scalar::from(u64::from(expiry.0))],
             [p.h0.point(), p.hu.point(), p.hs.point(), p.ht.point()],
         ));
         let serial = Point::new(p.ps.point() * s.expose_secret());
@@ -311,10 +291,7 @@ impl WithdrawStart {
             expiry,
             commitment: c_attr,
             escrow,
-            proof: Proof {
-                commitments: vec![],
-                responses: vec![],
-            },
+            proof: Proof { commitments: vec![], responses: vec![] },
         };
         let rel = withdraw_relation(user.identity(), &c_attr, expiry, &escrow, keyset.ttp_key());
         request.proof = rel.prove(
@@ -322,14 +299,7 @@ impl WithdrawStart {
             &[u, r.expose_secret(), s.expose_secret(), k_w.expose_secret()],
             rng,
         );
-        Ok(WithdrawStart {
-            request,
-            value,
-            key,
-            ttp_key: *keyset.ttp_key(),
-            r,
-            s,
-        })
+        Ok(WithdrawStart { request, value, key, ttp_key: *keyset.ttp_key(), r, s })
     }
 
     /// The request to send (the same bytes on every retry).
@@ -400,9 +370,8 @@ impl WithdrawStart {
         let commitments = rel.commitments(&nonces.0);
         let mut secrets = secrets_partial;
         secrets.nonces.copy_from_slice(&nonces.0);
-        let spend_commitments: [Point; 6] = commitments
-            .try_into()
-            .map_err(|_| Error::InvalidProof("spend relation"))?;
+        let spend_commitments: [Point; 6] =
+            commitments.try_into().map_err(|_| Error::InvalidProof("spend relation"))?;
         let body = CoinBody {
             params_id: p.id,
             keyset_id: self.request.keyset_id,
@@ -464,10 +433,7 @@ impl PendingWithdrawal {
 
     /// The challenge to send (the same on every retry).
     pub fn challenge(&self) -> WithdrawChallenge {
-        WithdrawChallenge {
-            session_id: self.session_id,
-            e: *self.acl.e(),
-        }
+        WithdrawChallenge { session_id: self.session_id, e: *self.acl.e() }
     }
 
     /// Checks the bank's answer and finishes the coin.
@@ -480,23 +446,13 @@ impl PendingWithdrawal {
         if answer.session_id != self.session_id {
             return Err(Error::UnknownSession);
         }
-        let signature = self
-            .acl
-            .clone()
-            .finish(&answer.answer)
-            .map_err(|_| Error::InvalidProof("bank answer"))?;
-        let coin = Coin {
-            body: self.body,
-            signature,
-        };
+        let signature =
+            self.acl.clone().finish(&answer.answer).map_err(|_| Error::InvalidProof("bank answer"))?;
+        let coin = Coin { body: self.body, signature };
         if coin.identity_violation().is_some() {
             return Err(Error::InvalidProof("bank answer"));
         }
-        Ok(WalletCoin {
-            coin,
-            secrets: self.secrets.clone(),
-            value: self.value,
-        })
+        Ok(WalletCoin { coin, secrets: self.secrets.clone(), value: self.value })
     }
 }
 

@@ -48,20 +48,12 @@ impl World {
                 exponents: 0..=6,
                 withdraw_from: START,
                 withdraw_days: 30,
-                policy: KeysetPolicy {
-                    validity_days: 30,
-                    max_deposit_delay_days: 7,
-                },
+                policy: KeysetPolicy { validity_days: 30, max_deposit_delay_days: 7 },
             },
             &mut OsRng,
         )
         .unwrap();
-        World {
-            clock,
-            bank: Arc::new(bank),
-            ttp,
-            ttp_keys,
-        }
+        World { clock, bank: Arc::new(bank), ttp, ttp_keys }
     }
 
     /// A registered wallet funded with `funds`.
@@ -73,10 +65,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         w.pin_keysets(&self.bank.published_keysets()).unwrap();
-        let id = self
-            .bank
-            .register_user(&w.registration(&mut OsRng), &mut OsRng)
-            .unwrap();
+        let id = self.bank.register_user(&w.registration(&mut OsRng), &mut OsRng).unwrap();
         if funds > 0 {
             self.bank.fund(&id, funds).unwrap();
         }
@@ -92,9 +81,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         m.pin_keysets(&self.bank.published_keysets()).unwrap();
-        self.bank
-            .register_merchant(&m.registration(&mut OsRng), &mut OsRng)
-            .unwrap();
+        self.bank.register_merchant(&m.registration(&mut OsRng), &mut OsRng).unwrap();
         m
     }
 
@@ -115,9 +102,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         m.pin_keysets(&self.bank.published_keysets()).unwrap();
-        self.bank
-            .register_merchant(&m.registration(&mut OsRng), &mut OsRng)
-            .unwrap();
+        self.bank.register_merchant(&m.registration(&mut OsRng), &mut OsRng).unwrap();
         (m, key)
     }
 
@@ -127,18 +112,8 @@ impl World {
     }
 
     /// Withdraws one coin of `value` into `wallet` and returns it.
-    pub fn withdraw_coin(
-        &self,
-        wallet: &TestWallet,
-        value: u64,
-    ) -> faircash::protocol::withdraw::WalletCoin {
+    pub fn withdraw_coin(&self, wallet: &TestWallet, value: u64) -> faircash::protocol::withdraw::WalletCoin {
         let id = wallet.withdraw_one(&*self.bank, value, &mut OsRng).unwrap();
-        wallet
-            .coins()
-            .unwrap()
-            .into_iter()
-            .find(|c| c.coin.coin.id() == id)
-            .unwrap()
-            .coin
+        wallet.coins().unwrap().into_iter().find(|c| c.coin.coin.id() == id).unwrap().coin
     }
 }
