@@ -38,6 +38,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<(), CliEr
     Ok(())
 }
 
+/// An exclusive lock on a role directory, held for the life of the process
+/// (or of this value): two commands never work on one wallet at once.
+pub struct DirLock {
+    _file: fs::File,
+}
+
+/// Takes the exclusive lock `dir/name`, waiting for another process that
+/// holds it.
+pub fn lock_dir(dir: &Path, name: &str, out: &super::output::Output) -> Result<DirLock, CliError> {
+    let path = dir.join(name);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            out.note(format!("waiting for another faircash process using {}", dir.display()));
+            file.lock().map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(CliError::Io(format!("{}: {e}", path.display()))),
+    }
+    Ok(DirLock { _file: file })
+}
+
 /// Creates a directory (and parents) if missing.
 pub fn ensure_dir(dir: &Path) -> Result<(), CliError> {
     fs::create_dir_all(dir).map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))

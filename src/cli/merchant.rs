@@ -7,7 +7,7 @@ use clap::Subcommand;
 use rand::rngs::OsRng;
 use serde_json::json;
 
-use super::files::{ensure_dir, read_message, read_secret, write_message, write_secret};
+use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
 use super::output::{amount_with_breakdown, Output};
 use super::wallet::{connect, load_pinned, pin_bank, refresh_keysets};
 use super::{CliError, DirArg};
@@ -97,7 +97,7 @@ pub enum MerchantCommand {
     },
 }
 
-fn open(dir: &std::path::Path) -> Result<Merchant<SqliteMerchantStore>, CliError> {
+fn open(dir: &std::path::Path, out: &Output) -> Result<(Merchant<SqliteMerchantStore>, DirLock), CliError> {
     let key_path = dir.join("merchant.key");
     if !key_path.exists() {
         return Err(CliError::Input(format!(
@@ -108,10 +108,11 @@ fn open(dir: &std::path::Path) -> Result<Merchant<SqliteMerchantStore>, CliError
     }
     let key: SigningKey = read_secret(&key_path)?;
     let (pinned, list) = load_pinned(dir)?;
+    let lock = lock_dir(dir, "merchant.lock", out)?;
     let store = SqliteMerchantStore::open(dir.join("merchant.db"))?;
     let mut m = Merchant::new(key, pinned.master_key, store, Arc::new(SystemClock));
     m.pin_keysets(&list.keysets)?;
-    Ok(m)
+    Ok((m, lock))
 }
 
 /// Runs a merchant command.
@@ -160,7 +161,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         MerchantCommand::Request { dir, amount, order, out: file } => {
-            let m = open(&dir.dir)?;
+            let (m, _lock) = open(&dir.dir, out)?;
             let digest = crate::protocol::pay::order_digest(order.as_bytes());
             let req = m.request_payment(amount, digest, &mut OsRng)?;
             write_message(&file, &req)?;
@@ -171,7 +172,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         MerchantCommand::Accept { dir, payment } => {
-            let m = open(&dir.dir)?;
+            let (m, _lock) = open(&dir.dir, out)?;
             let p: Payment = read_message(&payment)?;
             let summary = m.accept(&p, &mut OsRng)?;
             out.result(
@@ -187,7 +188,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         MerchantCommand::Deposit { dir, bank } => {
-            let mut m = open(&dir.dir)?;
+            let (mut m, _lock) = open(&dir.dir, out)?;
             let b = connect(&bank)?;
             let (pinned, list) = load_pinned(&dir.dir)?;
             let list = refresh_keysets(&dir.dir, &pinned, &list, &*b)?;
@@ -239,7 +240,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         MerchantCommand::WatchList { dir, list } => {
-            let m = open(&dir.dir)?;
+            let (m, _lock) = open(&dir.dir, out)?;
             let l: WatchList = read_message(&list)?;
             m.import_watch_list(&l)?;
             out.result(
@@ -249,7 +250,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         MerchantCommand::Status { dir } => {
-            let m = open(&dir.dir)?;
+            let (m, _lock) = open(&dir.dir, out)?;
             let pending = m.store().undeposited()?;
             let total: u64 = pending.iter().map(|a| a.payment.request.amount).sum();
             out.result(

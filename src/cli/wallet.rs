@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{
-    ensure_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
+    ensure_dir, lock_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
+    DirLock,
 };
 use super::output::{amount_with_breakdown, Output};
 use super::{CliError, DirArg};
@@ -197,7 +198,10 @@ impl WalletHome {
     fn key(&self) -> PathBuf {
         self.dir.join("wallet.key")
     }
-    fn open(&self) -> Result<(Wallet<SqliteWalletStore>, PinnedBank, KeysetList), CliError> {
+    fn open(
+        &self,
+        out: &Output,
+    ) -> Result<(Wallet<SqliteWalletStore>, PinnedBank, KeysetList, DirLock), CliError> {
         if !self.key().exists() {
             return Err(CliError::Input(format!(
                 "{}: not a wallet directory (run `faircash wallet new --dir {}`)",
@@ -208,9 +212,16 @@ impl WalletHome {
         let user: UserKey = read_secret(&self.key())?;
         let (pinned, list) = load_pinned(&self.dir)?;
         let store = SqliteWalletStore::open(self.dir.join("wallet.db"))?;
+        let lock = lock_dir(&self.dir, "wallet.lock", out)?;
         let mut w = Wallet::new(user, pinned.master_key, store, Arc::new(SystemClock));
         w.pin_keysets(&list.keysets)?;
-        Ok((w, pinned, list))
+        let released = w.release_unpaid()?;
+        if released > 0 {
+            out.note(format!(
+                "{released} coin(s) of an interrupted payment that never left the wallet are unspent again"
+            ));
+        }
+        Ok((w, pinned, list, lock))
     }
 }
 
@@ -267,7 +278,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Withdraw { dir, bank, amount } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (mut wallet, pinned, list) = home.open()?;
+            let (mut wallet, pinned, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
             let list = refresh_keysets(&dir.dir, &pinned, &list, &*b)?;
             wallet.pin_keysets(&list.keysets)?;
@@ -305,7 +316,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Resume { dir, bank } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (wallet, _, _) = home.open()?;
+            let (wallet, _, _, _lock) = home.open(out)?;
             let b = connect(&bank)?;
             let done = wallet.resume_withdrawals(&*b)?;
             out.result(|| format!("finished {} withdrawal(s)", done.len()), json!({"coins": done}));
@@ -313,7 +324,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Pay { dir, request, out: file } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (wallet, _, _) = home.open()?;
+            let (wallet, _, _, _lock) = home.open(out)?;
             let req: PaymentRequest = read_message(&request)?;
             let payment = wallet.pay(&req, &mut OsRng)?;
             write_message(&file, &payment)?;
@@ -339,7 +350,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Balance { dir } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (wallet, _, _) = home.open()?;
+            let (wallet, _, _, _lock) = home.open(out)?;
             let coins = wallet.coins()?;
             let values: Vec<u64> =
                 coins.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).collect();
@@ -358,7 +369,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Coins { dir } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (wallet, _, _) = home.open()?;
+            let (wallet, _, _, _lock) = home.open(out)?;
             let coins = wallet.coins()?;
             out.result(
                 || {

@@ -134,6 +134,16 @@ pub enum Error {
         /// The value of usable coins.
         available: u64,
     },
+    /// The wallet's coins that could pay have expired.
+    #[error("coins worth {expired} expired before day {day}; {available} in valid coins is not enough")]
+    CoinsExpired {
+        /// Value of the expired unspent coins.
+        expired: u64,
+        /// Value of the usable coins.
+        available: u64,
+        /// The payment day.
+        day: Day,
+    },
     /// A coin expires before the payment day.
     #[error(transparent)]
     Range(#[from] crate::crypto::range::RangeProofError),

@@ -196,6 +196,31 @@ impl<S: WalletStore> Wallet<S> {
         Ok(done)
     }
 
+    /// Returns to the unspent pool the coins marked spent for a payment that
+    /// was never built (a crash between marking and building): such a
+    /// payment never left the wallet. Returns how many coins were released.
+    ///
+    /// # Security
+    /// Call it only while no other process is paying from this wallet (the
+    /// command line holds the wallet's lock file): a concurrent `pay` sits
+    /// between marking and recording by design.
+    pub fn release_unpaid(&self) -> Result<usize> {
+        let mut by_request: std::collections::BTreeMap<[u8; 32], Vec<CoinId>> = Default::default();
+        for c in self.store.coins()? {
+            if let Some(rid) = c.spent_in {
+                by_request.entry(rid).or_default().push(c.coin.coin.id());
+            }
+        }
+        let mut released = 0;
+        for (rid, ids) in by_request {
+            if self.store.payment(&rid)?.is_none() {
+                self.store.unmark_spent(&ids, &rid)?;
+                released += ids.len();
+            }
+        }
+        Ok(released)
+    }
+
     /// Every coin in the wallet.
     pub fn coins(&self) -> Result<Vec<StoredCoin>> {
         Ok(self.store.coins()?)
@@ -266,6 +291,14 @@ impl<S: WalletStore> Wallet<S> {
                 let keyset = self.keyset(&keyset.id())?;
                 return Ok((keyset, pick.into_iter().map(|i| usable[i].clone()).collect()));
             }
+        }
+        let expired: u64 = coins
+            .iter()
+            .filter(|c| c.spent_in.is_none() && c.coin.secrets.expiry() < day)
+            .map(|c| c.coin.value)
+            .sum();
+        if expired > 0 && best_available < amount {
+            return Err(Error::CoinsExpired { expired, available: best_available, day });
         }
         Err(Error::NoExactChange { amount, available: best_available })
     }

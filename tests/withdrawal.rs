@@ -1,0 +1,535 @@
+//! Withdrawal protocol properties: one challenge per session, the signing key
+//! never exposed, `w` erased on answer, the wallet's checks of the bank's
+//! answer, and the bank's session rules (expiry, limits, restore epochs,
+//! commitment reuse, balance, frozen accounts, retries, expiry policy).
+mod common;
+
+use common::*;
+use curve25519_dalek::scalar::Scalar;
+use faircash::crypto::acl::SignerSession;
+use faircash::crypto::secret::SecretScalar;
+use faircash::keys::AccountId;
+use faircash::params::Params;
+use faircash::protocol::withdraw::{
+    SessionId, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest, WithdrawStart,
+};
+use faircash::protocol::Error;
+use faircash::store::{BankStore, PendingEntry, SessionState, WalletStore, WithdrawSession};
+use rand::rngs::OsRng;
+use rand::{CryptoRng, RngCore};
+
+/// The stored session `id` (read in a transaction that is rolled back).
+fn stored_session(w: &World, id: &SessionId) -> WithdrawSession {
+    let mut tx = w.bank.store().begin().unwrap();
+    tx.session(id).unwrap().expect("session stored")
+}
+
+fn open_sessions(w: &World, account: &AccountId) -> usize {
+    let now = faircash::time::Clock::now(&w.clock);
+    let mut tx = w.bank.store().begin().unwrap();
+    tx.open_sessions(account, now).unwrap()
+}
+
+/// Runs the first round for one coin of `value`: request, commitment, challenge.
+fn open(
+    w: &World,
+    wallet: &TestWallet,
+    value: u64,
+) -> (WithdrawRequest, WithdrawCommitment, WithdrawChallenge) {
+    let req = wallet.start_withdrawal(value, &mut OsRng).unwrap();
+    let cm = w.bank.open_withdrawal(&req, &mut OsRng).unwrap();
+    let ch = wallet.receive_commitment(&cm, &mut OsRng).unwrap();
+    (req, cm, ch)
+}
+
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|win| win == needle)
+}
+
+fn has_pending_answer(wallet: &TestWallet, id: &SessionId) -> bool {
+    wallet
+        .store()
+        .pending()
+        .unwrap()
+        .iter()
+        .any(|p| matches!(p, PendingEntry::AwaitingAnswer(_)) && p.session_id() == *id)
+}
+
+#[test]
+fn session_answers_one_challenge_only() {
+    let w = World::new();
+    let alice = w.user(100);
+    let (_, _, ch) = open(&w, &alice, 8);
+    let first = w.bank.answer_withdrawal(&ch).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 92);
+
+    for delta in [Scalar::ONE, -Scalar::ONE, Scalar::random(&mut OsRng)] {
+        let other = WithdrawChallenge { session_id: ch.session_id, e: ch.e + delta };
+        assert!(matches!(w.bank.answer_withdrawal(&other), Err(Error::ChallengeMismatch)));
+    }
+    // The same challenge again: the identical stored answer, no new debit.
+    let again = w.bank.answer_withdrawal(&ch).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(w.balance(&alice.account_id()), 92);
+    alice.finish_withdrawal(&first).unwrap();
+    assert_eq!(alice.balance().unwrap(), 8);
+    // An unknown session is no session.
+    let stray = WithdrawChallenge { session_id: SessionId::random(&mut OsRng), e: ch.e };
+    assert!(matches!(w.bank.answer_withdrawal(&stray), Err(Error::UnknownSession)));
+}
+
+#[test]
+fn answers_never_reveal_the_signing_key() {
+    let w = World::new();
+    let alice = w.user(1000);
+    let bob = w.user(1000);
+    let keyset = w.keyset();
+    let key = *keyset.key_for_value(8).unwrap();
+    let g = Params::get().g.point();
+
+    // Every answer the bank gives, over several sessions of one key, with
+    // retries and refused second challenges in between.
+    let mut answers: Vec<WithdrawAnswer> = Vec::new();
+    for round in 0..6 {
+        let wallet = if round % 2 == 0 { &alice } else { &bob };
+        let (_, _, ch) = open(&w, wallet, 8);
+        for attempt in 0..3 {
+            answers.push(w.bank.answer_withdrawal(&ch).unwrap());
+            let other =
+                WithdrawChallenge { session_id: ch.session_id, e: ch.e + Scalar::from(attempt as u64 + 1) };
+            if let Ok(a) = w.bank.answer_withdrawal(&other) {
+                answers.push(a);
+            }
+        }
+        wallet.finish_withdrawal(answers.last().unwrap()).unwrap();
+    }
+    assert_eq!(answers.len(), 18, "only the replays were answered");
+    let mut pairs = 0;
+    for (i, a1) in answers.iter().enumerate() {
+        for a2 in &answers[i + 1..] {
+            let (a1, a2) = (&a1.answer, &a2.answer);
+            let dc = a2.c - a1.c;
+            if dc == Scalar::ZERO {
+                assert_eq!(a1, a2, "one challenge, one answer");
+                continue;
+            }
+            pairs += 1;
+            let x = (a1.r - a2.r) * dc.invert();
+            assert_ne!(g * x, *key.y.point(), "two answers revealed x_k");
+        }
+    }
+    assert!(pairs > 0);
+
+    // Control: the same formula on two answers of one signer state does
+    // recover the key, so the check above would catch a second answer.
+    let x_k = *w.bank.secrets().denomination_secret(&key.key_id).unwrap();
+    let c_attr = alice.start_withdrawal(8, &mut OsRng).unwrap().commitment;
+    let (session, _) = SignerSession::open(&x_k, &key.acl(), &c_attr, b"control", &mut OsRng);
+    let (_, b1) = session.clone().answer(&x_k, &Scalar::random(&mut OsRng));
+    let (_, b2) = session.answer(&x_k, &Scalar::random(&mut OsRng));
+    let x = (b1.r - b2.r) * (b2.c - b1.c).invert();
+    assert_eq!(g * x, *key.y.point());
+}
+
+#[test]
+fn answered_session_holds_no_signer_nonce() {
+    let w = World::new();
+    let alice = w.user(100);
+    let (req, cm, ch) = open(&w, &alice, 16);
+
+    let open_session = stored_session(&w, &ch.session_id);
+    assert!(matches!(open_session.state, SessionState::Open(_)));
+    let open_json = serde_json::to_string(&open_session).unwrap();
+    let open_bin = postcard::to_allocvec(&open_session).unwrap();
+
+    let answer = w.bank.answer_withdrawal(&ch).unwrap();
+    // The signer's nonce, recomputed from the answer: w = r + c·x.
+    let x_k = *w.bank.secrets().denomination_secret(&req.key_id).unwrap();
+    let nonce = answer.answer.r + answer.answer.c * x_k;
+    assert_eq!(Params::get().g.point() * nonce, *cm.commitment.a.point());
+    let nonce_hex = hex::encode(nonce.as_bytes());
+
+    // The open session does hold it (so the checks below can fail).
+    assert!(open_json.contains("\"w\""));
+    assert!(open_json.contains(&nonce_hex));
+    assert!(contains_bytes(&open_bin, nonce.as_bytes()));
+
+    let answered = stored_session(&w, &ch.session_id);
+    match &answered.state {
+        SessionState::Answered { answered, .. } => {
+            assert_eq!(answered.e, ch.e);
+            assert_eq!(answered.answer, answer.answer);
+        }
+        other => panic!("session not answered: {other:?}"),
+    }
+    let json = serde_json::to_string(&answered).unwrap();
+    let bin = postcard::to_allocvec(&answered).unwrap();
+    assert!(!json.contains("\"w\""));
+    assert!(!json.contains(&nonce_hex));
+    assert!(!contains_bytes(&bin, nonce.as_bytes()));
+
+    // The withdrawal records (what the bank keeps) hold no w either.
+    let records = {
+        let mut tx = w.bank.store().begin().unwrap();
+        tx.withdrawal_records().unwrap()
+    };
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].id(), ch.session_id);
+    let bin = postcard::to_allocvec(&records).unwrap();
+    assert!(!contains_bytes(&bin, nonce.as_bytes()));
+    alice.finish_withdrawal(&answer).unwrap();
+}
+
+#[test]
+fn wallet_refuses_a_malicious_answer_before_storing_a_coin() {
+    let w = World::new();
+    let alice = w.user(100);
+    let (_, _, ch_a) = open(&w, &alice, 8);
+    let (_, _, ch_b) = open(&w, &alice, 8);
+    let good = w.bank.answer_withdrawal(&ch_a).unwrap();
+    let other = w.bank.answer_withdrawal(&ch_b).unwrap();
+
+    let mut bad: Vec<(&str, WithdrawAnswer)> = Vec::new();
+    for field in ["c", "r", "s1", "s2", "d"] {
+        let mut a = good;
+        match field {
+            "c" => a.answer.c += Scalar::ONE,
+            "r" => a.answer.r += Scalar::ONE,
+            "s1" => a.answer.s1 += Scalar::ONE,
+            "s2" => a.answer.s2 += Scalar::ONE,
+            _ => a.answer.d += Scalar::ONE,
+        }
+        bad.push((field, a));
+    }
+    // c + d still equals e, but a and b1 no longer open.
+    let mut shifted = good;
+    shifted.answer.c += Scalar::ONE;
+    shifted.answer.d -= Scalar::ONE;
+    bad.push(("c+1, d-1", shifted));
+    // A genuine answer of another session, relabelled.
+    let mut foreign = other;
+    foreign.session_id = good.session_id;
+    bad.push(("another session's answer", foreign));
+
+    for (what, a) in &bad {
+        let err = alice.finish_withdrawal(a).unwrap_err();
+        assert!(matches!(err, Error::InvalidProof(_)), "{what}: {err:?}");
+        assert!(alice.coins().unwrap().is_empty(), "{what}: coin stored");
+        assert!(has_pending_answer(&alice, &ch_a.session_id), "{what}: state lost");
+    }
+    let id = alice.finish_withdrawal(&good).unwrap();
+    assert!(!has_pending_answer(&alice, &ch_a.session_id));
+    alice.finish_withdrawal(&other).unwrap();
+    let coins = alice.coins().unwrap();
+    assert_eq!(coins.len(), 2);
+    assert!(coins.iter().any(|c| c.coin.coin.id() == id));
+    assert_eq!(alice.balance().unwrap(), 16);
+    // A finished session cannot be finished again.
+    assert!(matches!(alice.finish_withdrawal(&good), Err(Error::UnknownSession)));
+}
+
+#[test]
+fn unanswered_session_expires_without_debit() {
+    let w = World::new();
+    let ttl = w.bank.config().session_ttl_secs;
+    let alice = w.user(100);
+    let (_, _, ch1) = open(&w, &alice, 8);
+    let (_, _, ch2) = open(&w, &alice, 4);
+    let nonce_hex = {
+        let v = serde_json::to_value(stored_session(&w, &ch2.session_id)).unwrap();
+        v["state"]["Open"]["w"].as_str().unwrap().to_string()
+    };
+
+    // One second before the end of its lifetime a session still answers.
+    w.clock.advance_secs(ttl - 1);
+    let a1 = w.bank.answer_withdrawal(&ch1).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 92);
+    w.clock.advance_secs(1);
+    assert!(matches!(w.bank.answer_withdrawal(&ch2), Err(Error::SessionExpired)));
+    assert_eq!(w.balance(&alice.account_id()), 92);
+    // The answered one still replays.
+    assert_eq!(w.bank.answer_withdrawal(&ch1).unwrap(), a1);
+
+    assert_eq!(w.bank.expire_sessions().unwrap(), 1);
+    let expired = stored_session(&w, &ch2.session_id);
+    assert!(matches!(expired.state, SessionState::Expired));
+    assert!(!serde_json::to_string(&expired).unwrap().contains(&nonce_hex));
+    assert!(matches!(w.bank.answer_withdrawal(&ch2), Err(Error::SessionExpired)));
+    assert_eq!(w.balance(&alice.account_id()), 92);
+    assert_eq!(open_sessions(&w, &alice.account_id()), 0);
+    alice.finish_withdrawal(&a1).unwrap();
+    assert_eq!(alice.balance().unwrap(), 8);
+}
+
+#[test]
+fn open_sessions_are_limited_per_account() {
+    let w = World::new();
+    let limit = w.bank.config().max_open_sessions;
+    let alice = w.user(1000);
+    let bob = w.user(1000);
+    let mut chs = Vec::new();
+    let mut reqs = Vec::new();
+    for _ in 0..limit {
+        let (req, _, ch) = open(&w, &alice, 1);
+        reqs.push(req);
+        chs.push(ch);
+    }
+    assert_eq!(open_sessions(&w, &alice.account_id()), limit);
+    let extra = alice.start_withdrawal(1, &mut OsRng).unwrap();
+    match w.bank.open_withdrawal(&extra, &mut OsRng) {
+        Err(Error::SessionLimit { limit: l }) => assert_eq!(l, limit),
+        other => panic!("expected SessionLimit, got {other:?}"),
+    }
+    // A retry of an open request is not a new session.
+    w.bank.open_withdrawal(&reqs[0], &mut OsRng).unwrap();
+    // Another account is not affected.
+    open(&w, &bob, 1);
+    // Answering one frees a slot, for one session.
+    w.bank.answer_withdrawal(&chs[0]).unwrap();
+    w.bank.open_withdrawal(&extra, &mut OsRng).unwrap();
+    let extra2 = alice.start_withdrawal(1, &mut OsRng).unwrap();
+    assert!(matches!(w.bank.open_withdrawal(&extra2, &mut OsRng), Err(Error::SessionLimit { .. })));
+    // Expired sessions do not count.
+    w.clock.advance_secs(w.bank.config().session_ttl_secs);
+    assert_eq!(open_sessions(&w, &alice.account_id()), 0);
+    w.bank.open_withdrawal(&extra2, &mut OsRng).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 999);
+}
+
+#[test]
+fn restore_makes_older_sessions_unanswerable() {
+    let w = World::new();
+    let alice = w.user(100);
+    let (req, cm, ch) = open(&w, &alice, 8);
+    let (_, _, answered_before) = open(&w, &alice, 1);
+    let a = w.bank.answer_withdrawal(&answered_before).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 99);
+
+    w.bank.mark_restored().unwrap();
+    assert!(matches!(w.bank.answer_withdrawal(&ch), Err(Error::SessionFromOldEpoch)));
+    // A retried request gets the old commitment back, still unanswerable.
+    assert_eq!(w.bank.open_withdrawal(&req, &mut OsRng).unwrap(), cm);
+    assert!(matches!(w.bank.answer_withdrawal(&ch), Err(Error::SessionFromOldEpoch)));
+    assert_eq!(w.balance(&alice.account_id()), 99);
+    alice.finish_withdrawal(&a).unwrap();
+
+    // Sessions opened after the restore work; a second restore stops them too.
+    let (_, _, fresh) = open(&w, &alice, 4);
+    let (_, _, fresh2) = open(&w, &alice, 2);
+    let a = w.bank.answer_withdrawal(&fresh).unwrap();
+    alice.finish_withdrawal(&a).unwrap();
+    w.bank.mark_restored().unwrap();
+    assert!(matches!(w.bank.answer_withdrawal(&fresh2), Err(Error::SessionFromOldEpoch)));
+    assert_eq!(w.balance(&alice.account_id()), 95);
+    assert_eq!(alice.balance().unwrap(), 5);
+}
+
+/// An rng whose first 64-byte draw is fixed (so `WithdrawStart` draws a
+/// chosen blinding `r`); every other draw comes from `OsRng`.
+struct FixedFirstDraw {
+    first: Option<[u8; 64]>,
+}
+
+impl RngCore for FixedFirstDraw {
+    fn next_u32(&mut self) -> u32 {
+        OsRng.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        OsRng.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        match self.first.take() {
+            Some(b) if dest.len() == 64 => dest.copy_from_slice(&b),
+            other => {
+                self.first = other;
+                OsRng.fill_bytes(dest)
+            }
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for FixedFirstDraw {}
+
+#[test]
+fn attribute_commitment_is_used_once() {
+    let w = World::new();
+    let alice = w.user(100);
+    let keyset = w.keyset();
+    let today = w.bank.today();
+    let s = Scalar::random(&mut OsRng);
+    let mut r_draw = [0u8; 64];
+    OsRng.fill_bytes(&mut r_draw);
+    let start = || {
+        WithdrawStart::with_serial_secret(
+            alice.user(),
+            &keyset,
+            8,
+            today,
+            SecretScalar::new(s),
+            &mut FixedFirstDraw { first: Some(r_draw) },
+        )
+        .unwrap()
+    };
+    let first = start();
+    let second = start();
+    let third = start();
+    assert_eq!(first.request().commitment, second.request().commitment);
+    assert_ne!(first.request().session_id, second.request().session_id);
+
+    // Both requests are valid on their own.
+    let account = w.bank.account(&alice.account_id()).unwrap();
+    second.request().verify_proof(&account.public_key, &keyset, &mut OsRng).unwrap();
+
+    let cm = w.bank.open_withdrawal(first.request(), &mut OsRng).unwrap();
+    assert!(matches!(w.bank.open_withdrawal(second.request(), &mut OsRng), Err(Error::CommitmentReused)));
+    // Still refused after the first session is answered and the coin made.
+    alice.store().put_pending(&PendingEntry::Started(Box::new(first.clone()))).unwrap();
+    let ch = alice.receive_commitment(&cm, &mut OsRng).unwrap();
+    let a = w.bank.answer_withdrawal(&ch).unwrap();
+    alice.finish_withdrawal(&a).unwrap();
+    assert!(matches!(w.bank.open_withdrawal(third.request(), &mut OsRng), Err(Error::CommitmentReused)));
+    assert_eq!(w.balance(&alice.account_id()), 92);
+    assert_eq!(alice.balance().unwrap(), 8);
+}
+
+#[test]
+fn withdrawal_needs_sufficient_balance() {
+    let w = World::new();
+    let alice = w.user(10);
+    let req = alice.start_withdrawal(16, &mut OsRng).unwrap();
+    match w.bank.open_withdrawal(&req, &mut OsRng) {
+        Err(Error::InsufficientBalance { balance, needed, .. }) => assert_eq!((balance, needed), (10, 16)),
+        other => panic!("expected InsufficientBalance, got {other:?}"),
+    }
+    // Two sessions of 8 may be open at once, but only one can be answered.
+    let (_, _, ch1) = open(&w, &alice, 8);
+    let (_, _, ch2) = open(&w, &alice, 8);
+    let a1 = w.bank.answer_withdrawal(&ch1).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 2);
+    assert!(matches!(w.bank.answer_withdrawal(&ch2), Err(Error::InsufficientBalance { .. })));
+    assert_eq!(w.balance(&alice.account_id()), 2);
+    let req = alice.start_withdrawal(4, &mut OsRng).unwrap();
+    assert!(matches!(w.bank.open_withdrawal(&req, &mut OsRng), Err(Error::InsufficientBalance { .. })));
+    // With money in, the refused session answers after all.
+    w.bank.fund(&alice.account_id(), 6).unwrap();
+    let a2 = w.bank.answer_withdrawal(&ch2).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 0);
+    alice.finish_withdrawal(&a1).unwrap();
+    alice.finish_withdrawal(&a2).unwrap();
+    assert_eq!(alice.balance().unwrap(), 16);
+}
+
+#[test]
+fn frozen_account_cannot_withdraw() {
+    let w = World::new();
+    let alice = w.user(100);
+    let bob = w.user(100);
+    let (_, _, ch) = open(&w, &alice, 8);
+    {
+        let mut tx = w.bank.store().begin().unwrap();
+        tx.freeze_account(&alice.account_id()).unwrap();
+        tx.commit().unwrap();
+    }
+    assert!(matches!(
+        w.bank.answer_withdrawal(&ch),
+        Err(Error::AccountFrozen(id)) if id == alice.account_id()
+    ));
+    let req = alice.start_withdrawal(4, &mut OsRng).unwrap();
+    assert!(matches!(w.bank.open_withdrawal(&req, &mut OsRng), Err(Error::AccountFrozen(_))));
+    assert!(matches!(alice.withdraw(&*w.bank, 3, &mut OsRng), Err(Error::AccountFrozen(_))));
+    assert_eq!(w.balance(&alice.account_id()), 100);
+    assert!(alice.coins().unwrap().is_empty());
+    // Others withdraw as before.
+    bob.withdraw(&*w.bank, 3, &mut OsRng).unwrap();
+    assert_eq!(w.balance(&bob.account_id()), 97);
+}
+
+#[test]
+fn retried_request_gets_the_same_commitment() {
+    let w = World::new();
+    let alice = w.user(100);
+    let req = alice.start_withdrawal(8, &mut OsRng).unwrap();
+    let c1 = w.bank.open_withdrawal(&req, &mut OsRng).unwrap();
+    let c2 = w.bank.open_withdrawal(&req, &mut OsRng).unwrap();
+    assert_eq!(c1, c2);
+    assert_eq!(open_sessions(&w, &alice.account_id()), 1);
+
+    // A different request under the same session id is refused.
+    let mut other = alice.start_withdrawal(4, &mut OsRng).unwrap();
+    other.session_id = req.session_id;
+    assert!(matches!(w.bank.open_withdrawal(&other, &mut OsRng), Err(Error::SessionConflict)));
+    let mut tweaked = req.clone();
+    tweaked.commitment = other.commitment;
+    assert!(matches!(w.bank.open_withdrawal(&tweaked, &mut OsRng), Err(Error::SessionConflict)));
+    assert_eq!(open_sessions(&w, &alice.account_id()), 1);
+    assert_eq!(stored_session(&w, &req.session_id).request, req);
+
+    // The session still works, and a retry after the answer still gets the
+    // same commitment (no new session, no new debit).
+    let ch = alice.receive_commitment(&c1, &mut OsRng).unwrap();
+    let a = w.bank.answer_withdrawal(&ch).unwrap();
+    assert_eq!(w.bank.open_withdrawal(&req, &mut OsRng).unwrap(), c1);
+    alice.finish_withdrawal(&a).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 92);
+}
+
+#[test]
+fn expiry_day_must_be_the_policy() {
+    let w = World::new();
+    w.clock.advance_days(2);
+    let alice = w.user(100);
+    let keyset = w.keyset();
+    let today = w.bank.today();
+    let allowed = keyset.policy().expiry_for(today);
+    let request_for =
+        |day| WithdrawStart::new(alice.user(), &keyset, 8, day, &mut OsRng).unwrap().request().clone();
+    for day in [today.plus(1), today.minus(2)] {
+        let req = request_for(day);
+        match w.bank.open_withdrawal(&req, &mut OsRng) {
+            Err(Error::ExpiryPolicy { requested, allowed: a }) => {
+                assert_eq!(requested, keyset.policy().expiry_for(day));
+                assert_eq!(a, allowed);
+            }
+            other => panic!("expected ExpiryPolicy for {day}, got {other:?}"),
+        }
+    }
+    // The request's expiry is bound by its proof: changing it is refused.
+    let mut tampered = request_for(today);
+    tampered.expiry = allowed.plus(30);
+    assert!(matches!(w.bank.open_withdrawal(&tampered, &mut OsRng), Err(Error::ExpiryPolicy { .. })));
+    let mut tampered = request_for(today);
+    tampered.expiry = allowed.minus(1);
+    assert!(matches!(w.bank.open_withdrawal(&tampered, &mut OsRng), Err(Error::InvalidProof(_))));
+    // Today's policy, and yesterday's (a wallet clock a day behind), pass.
+    w.bank.open_withdrawal(&request_for(today), &mut OsRng).unwrap();
+    w.bank.open_withdrawal(&request_for(today.minus(1)), &mut OsRng).unwrap();
+    assert_eq!(w.balance(&alice.account_id()), 100);
+}
+
+#[test]
+fn balance_is_debited_once_however_often_the_challenge_is_sent() {
+    let w = World::new();
+    let alice = w.user(100);
+    let (_, _, ch) = open(&w, &alice, 32);
+    let first = w.bank.answer_withdrawal(&ch).unwrap();
+    for _ in 0..4 {
+        assert_eq!(w.bank.answer_withdrawal(&ch).unwrap(), first);
+        assert_eq!(w.balance(&alice.account_id()), 68);
+    }
+    // The wallet's own retry path re-sends the challenge too.
+    let done = alice.resume_withdrawals(&*w.bank).unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(w.bank.answer_withdrawal(&ch).unwrap(), first);
+    assert_eq!(w.balance(&alice.account_id()), 68);
+    assert_eq!(alice.balance().unwrap(), 32);
+    let records = {
+        let mut tx = w.bank.store().begin().unwrap();
+        tx.withdrawal_records().unwrap()
+    };
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].value, 32);
+}
