@@ -127,6 +127,14 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                 )));
             }
             ensure_dir(&dir.dir)?;
+            let connected = match &bank {
+                Some(spec) => {
+                    let b = connect(spec)?;
+                    pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
+                    Some(b)
+                }
+                None => None,
+            };
             let key = SigningKey::generate(&mut OsRng);
             write_secret(&key_path, &key)?;
             drop(SqliteMerchantStore::open(dir.dir.join("merchant.db"))?);
@@ -135,9 +143,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             write_message(&reg_path, &reg)?;
             let id = crate::keys::merchant_account_id(key.public());
             let mut registered = false;
-            if let Some(spec) = &bank {
-                let b = connect(spec)?;
-                pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
+            if let Some(b) = &connected {
                 b.register_merchant(&reg)?;
                 registered = true;
             }

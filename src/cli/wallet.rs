@@ -237,6 +237,15 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 )));
             }
             ensure_dir(&dir.dir)?;
+            // Pin the bank first, so a wrong bank or key leaves nothing behind.
+            let connected = match &bank {
+                Some(spec) => {
+                    let b = connect(spec)?;
+                    pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
+                    Some(b)
+                }
+                None => None,
+            };
             let user = UserKey::generate(&mut OsRng);
             write_secret(&home.key(), &user)?;
             drop(SqliteWalletStore::open(dir.dir.join("wallet.db"))?);
@@ -244,9 +253,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let reg_path = dir.dir.join("registration.json");
             write_message(&reg_path, &reg)?;
             let mut registered = false;
-            if let Some(spec) = &bank {
-                let b = connect(spec)?;
-                pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
+            if let Some(b) = &connected {
                 b.register_user(&reg)?;
                 registered = true;
             }

@@ -182,7 +182,10 @@ impl ExpiryProof {
         for i in (0..chunks).filter(|i| !(4..7).contains(i) && *i < chunks - 2) {
             let mut b = [0u8; 32];
             b.copy_from_slice(&bytes[32 * i..32 * (i + 1)]);
-            Point::from_bytes(&b)?;
+            if Point::from_bytes(&b).is_none() {
+                crate::encoding::record_fault(crate::encoding::DecodeFault::InvalidPoint);
+                return None;
+            }
         }
         Some(ExpiryProof { proof, bytes: bytes.to_vec() })
     }

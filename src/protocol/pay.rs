@@ -27,6 +27,13 @@ use crate::params::{Params, MAX_COINS_PER_PAYMENT};
 use crate::time::Day;
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
 
+/// The digest of an order description, for [`PaymentRequest::order_digest`].
+pub fn order_digest(description: &[u8]) -> [u8; 32] {
+    let mut t = Params::get().transcript(labels::ORDER_DIGEST);
+    t.append_message(b"order", description);
+    t.challenge_digest(b"order-digest")
+}
+
 /// The merchant's payment request `P`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PaymentRequest {
@@ -58,14 +65,7 @@ impl PaymentRequest {
     ) -> Self {
         let mut nonce = [0u8; 32];
         rng.fill_bytes(&mut nonce);
-        PaymentRequest {
-            merchant_id,
-            merchant_key,
-            amount,
-            day,
-            nonce,
-            order_digest,
-        }
+        PaymentRequest { merchant_id, merchant_key, amount, day, nonce, order_digest }
     }
 
     fn absorb(&self, t: &mut Transcript) {
@@ -131,11 +131,7 @@ impl WireMessage for Payment {
         let what = Self::what();
         self.request.check()?;
         if self.coins.is_empty() {
-            return Err(DecodeError::InvalidField {
-                what,
-                field: "coins",
-                reason: "empty".into(),
-            });
+            return Err(DecodeError::InvalidField { what, field: "coins", reason: "empty".into() });
         }
         if self.responses.len() != self.coins.len() {
             return Err(DecodeError::InvalidField {
@@ -172,9 +168,7 @@ impl Payment {
     /// Total value of the coins under `keyset` (`None` on an unknown key or
     /// overflow).
     pub fn total_value(&self, keyset: &Keyset) -> Option<u64> {
-        self.coins.iter().try_fold(0u64, |acc, c| {
-            acc.checked_add(keyset.key(&c.body.key_id)?.value)
-        })
+        self.coins.iter().try_fold(0u64, |acc, c| acc.checked_add(keyset.key(&c.body.key_id)?.value))
     }
 }
 
@@ -262,11 +256,7 @@ fn spend_statement<'a>(coin: &'a Coin, z: &'a Point, ttp: &'a Point) -> SpendSta
     }
 }
 
-fn payment_transcript(
-    request: &PaymentRequest,
-    keyset_id: &KeysetId,
-    coins: &[&Coin],
-) -> Transcript {
+fn payment_transcript(request: &PaymentRequest, keyset_id: &KeysetId, coins: &[&Coin]) -> Transcript {
     let mut t = Params::get().transcript(labels::PAYMENT);
     t.append_message(b"keyset-id", keyset_id.as_bytes());
     request.absorb(&mut t);
@@ -328,14 +318,9 @@ fn check_structure(
         if coin.body.keyset_id != *keyset_id {
             return Err(PaymentError::KeysetMismatch(index));
         }
-        let key = keyset
-            .key(&coin.body.key_id)
-            .ok_or(PaymentError::UnknownKey(index))?;
+        let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKey(index))?;
         if !key.spendable_on(request.day) {
-            return Err(PaymentError::KeyNotValidOnDay {
-                index,
-                day: request.day,
-            });
+            return Err(PaymentError::KeyNotValidOnDay { index, day: request.day });
         }
         if let Some(field) = coin.identity_violation() {
             return Err(PaymentError::IdentityElement { index, field });
@@ -349,10 +334,7 @@ fn check_structure(
         sum = sum.saturating_add(key.value);
     }
     if sum != request.amount {
-        return Err(PaymentError::AmountMismatch {
-            sum,
-            amount: request.amount,
-        });
+        return Err(PaymentError::AmountMismatch { sum, amount: request.amount });
     }
     Ok((ids, values))
 }
@@ -386,9 +368,7 @@ pub fn create_payment(
         .iter()
         .zip(&challenges)
         .map(|(wc, c)| {
-            let key = keyset
-                .key(&wc.coin.body.key_id)
-                .ok_or(Error::UnknownKey(wc.coin.body.key_id))?;
+            let key = keyset.key(&wc.coin.body.key_id).ok_or(Error::UnknownKey(wc.coin.body.key_id))?;
             let rel = spend_relation(&spend_statement(&wc.coin, &key.z, keyset.ttp_key()));
             let w = wc.secrets.witnesses(user.expose_secret());
             let w_refs: Vec<&Scalar> = w.iter().collect();
@@ -397,9 +377,7 @@ pub fn create_payment(
                 return Err(Error::InvalidProof("spend witness"));
             }
             let z = rel.responses(&wc.secrets.nonces, &w_refs, c);
-            let arr: [Scalar; 8] = z
-                .try_into()
-                .map_err(|_| Error::InvalidProof("spend relation"))?;
+            let arr: [Scalar; 8] = z.try_into().map_err(|_| Error::InvalidProof("spend relation"))?;
             Ok(SpendResponses::from_array(arr))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -425,45 +403,25 @@ pub fn queue_payment(
         return Err(PaymentError::ResponseCount);
     }
     let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
-    let (coin_ids, values) =
-        check_structure(&payment.request, &payment.keyset_id, &coin_refs, keyset)?;
+    let (coin_ids, values) = check_structure(&payment.request, &payment.keyset_id, &coin_refs, keyset)?;
     if payment.range_proof.as_bytes().len() != range::proof_len(coin_refs.len()) {
         return Err(PaymentError::RangeProof);
     }
     let mut t = payment_transcript(&payment.request, &payment.keyset_id, &coin_refs);
-    let commitments: Vec<&Point> = coin_refs
-        .iter()
-        .map(|c| &c.body.expiry_commitment)
-        .collect();
-    range::verify(
-        &mut t,
-        payment.range_proof.proof(),
-        payment.request.day,
-        &commitments,
-        rng,
-    )
-    .map_err(|_| PaymentError::RangeProof)?;
+    let commitments: Vec<&Point> = coin_refs.iter().map(|c| &c.body.expiry_commitment).collect();
+    range::verify(&mut t, payment.range_proof.proof(), payment.request.day, &commitments, rng)
+        .map_err(|_| PaymentError::RangeProof)?;
     let challenges = spend_challenges(&mut t, &payment.range_proof, coin_refs.len());
-    for ((coin, (id, resp)), c) in coin_refs
-        .iter()
-        .zip(coin_ids.iter().zip(&payment.responses))
-        .zip(&challenges)
+    for ((coin, (id, resp)), c) in
+        coin_refs.iter().zip(coin_ids.iter().zip(&payment.responses)).zip(&challenges)
     {
-        let key = keyset
-            .key(&coin.body.key_id)
-            .ok_or(PaymentError::UnknownKeyset)?;
-        coin.signature
-            .queue(&key.acl(), id.as_bytes(), batch)
-            .map_err(|_| PaymentError::Proofs)?;
+        let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKeyset)?;
+        coin.signature.queue(&key.acl(), id.as_bytes(), batch).map_err(|_| PaymentError::Proofs)?;
         let rel = spend_relation(&spend_statement(coin, &key.z, keyset.ttp_key()));
         rel.queue_with_challenge(batch, &coin.body.spend_commitments, c, &resp.to_array())
             .map_err(|_| PaymentError::Proofs)?;
     }
-    Ok(PaymentSummary {
-        coin_ids,
-        challenges,
-        values,
-    })
+    Ok(PaymentSummary { coin_ids, challenges, values })
 }
 
 /// Verifies a payment completely with public keys only: structure, keys
@@ -498,8 +456,7 @@ pub fn select_coins(values: &[(usize, u64)], amount: u64) -> Option<Vec<usize>> 
             remaining -= v;
         }
     }
-    (remaining == 0 && !chosen.is_empty() && chosen.len() <= MAX_COINS_PER_PAYMENT)
-        .then_some(chosen)
+    (remaining == 0 && !chosen.is_empty() && chosen.len() <= MAX_COINS_PER_PAYMENT).then_some(chosen)
 }
 
 #[cfg(test)]
@@ -532,20 +489,219 @@ mod tests {
                 .collect();
             for amount in 1..=20u64 {
                 let exists = (0u32..(1 << coins.len())).any(|m| {
-                    coins
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| m & (1 << i) != 0)
-                        .map(|(_, c)| c.1)
-                        .sum::<u64>()
+                    coins.iter().enumerate().filter(|(i, _)| m & (1 << i) != 0).map(|(_, c)| c.1).sum::<u64>()
                         == amount
                 });
-                assert_eq!(
-                    select_coins(&coins, amount).is_some(),
-                    exists,
-                    "{coins:?} {amount}"
-                );
+                assert_eq!(select_coins(&coins, amount).is_some(), exists, "{coins:?} {amount}");
             }
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Expiry forgery: a payer holding every secret of an expired coin
+    // builds the payment by hand, with a range proof for a value of its
+    // choosing, on the real payment transcript.
+    // -----------------------------------------------------------------
+
+    mod expiry_forgery {
+        use std::sync::Arc;
+
+        use bulletproofs::RangeProof;
+        use rand::rngs::OsRng;
+
+        use super::*;
+        use crate::crypto::schnorr::{RngAdapter, SigningKey};
+        use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec};
+        use crate::params::RANGE_BITS;
+        use crate::protocol::deposit::DepositRequest;
+        use crate::roles::{Bank, BankConfig, Merchant, TtpKey, Wallet};
+        use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
+        use crate::time::{Clock, ManualClock};
+
+        const START: Day = Day(20_781);
+
+        struct World {
+            clock: ManualClock,
+            bank: Bank<MemoryBankStore>,
+            wallet: Wallet<MemoryWalletStore>,
+            shop: Merchant<MemoryMerchantStore>,
+            shop_key: SigningKey,
+        }
+
+        fn world() -> World {
+            let clock = ManualClock::at_day(START);
+            let ttp = TtpKey::generate(&mut OsRng);
+            let bank = Bank::open(
+                MemoryBankStore::new(),
+                BankSecrets::generate(&mut OsRng),
+                Arc::new(clock.clone()),
+                BankConfig::default(),
+            )
+            .unwrap();
+            bank.issue_keyset(
+                *ttp.public(),
+                &KeysetSpec {
+                    exponents: 0..=2,
+                    withdraw_from: START,
+                    withdraw_days: 30,
+                    policy: KeysetPolicy { validity_days: 30, max_deposit_delay_days: 7 },
+                },
+                &mut OsRng,
+            )
+            .unwrap();
+            let mut wallet = Wallet::new(
+                UserKey::generate(&mut OsRng),
+                bank.master_key(),
+                MemoryWalletStore::new(),
+                Arc::new(clock.clone()),
+            );
+            wallet.pin_keysets(&bank.published_keysets()).unwrap();
+            let id = bank.register_user(&wallet.registration(&mut OsRng), &mut OsRng).unwrap();
+            bank.fund(&id, 10).unwrap();
+            let shop_key = SigningKey::generate(&mut OsRng);
+            let mut shop = Merchant::new(
+                shop_key.clone(),
+                bank.master_key(),
+                MemoryMerchantStore::new(),
+                Arc::new(clock.clone()),
+            );
+            shop.pin_keysets(&bank.published_keysets()).unwrap();
+            bank.register_merchant(&shop.registration(&mut OsRng), &mut OsRng).unwrap();
+            World { clock, bank, wallet, shop, shop_key }
+        }
+
+        /// The payment `create_payment` would build, except that the range
+        /// proof is made for `value` on `bits` bits instead of `t - D`.
+        /// Also returns the commitment the proof is for.
+        fn forge(
+            request: &PaymentRequest,
+            keyset: &Keyset,
+            user: &UserKey,
+            coin: &WalletCoin,
+            value: u64,
+            bits: usize,
+        ) -> (Payment, curve25519_dalek::ristretto::CompressedRistretto) {
+            let p = Params::get();
+            let coins = [&coin.coin];
+            let mut t = payment_transcript(request, &keyset.id(), &coins);
+            // The verifier's generators hold 16 bits per party; a wider
+            // proof needs wider generators (bulletproofs derives them the
+            // same way, so the first 16 agree).
+            let wide;
+            let gens = if bits > RANGE_BITS {
+                wide = bulletproofs::BulletproofGens::new(bits, 1);
+                &wide
+            } else {
+                &p.bulletproofs
+            };
+            let (proof, commitments) = RangeProof::prove_multiple_with_rng(
+                gens,
+                &p.pedersen,
+                &mut t,
+                &[value],
+                &[coin.secrets.r_t],
+                bits,
+                &mut RngAdapter(&mut OsRng),
+            )
+            .unwrap();
+            let proof = ExpiryProof::new(proof);
+            let challenges = spend_challenges(&mut t, &proof, 1);
+            let key = keyset.key(&coin.coin.body.key_id).unwrap();
+            let rel = spend_relation(&spend_statement(&coin.coin, &key.z, keyset.ttp_key()));
+            let w = coin.secrets.witnesses(user.expose_secret());
+            let w_refs: Vec<&Scalar> = w.iter().collect();
+            assert!(rel.holds(&w_refs));
+            let z: [Scalar; 8] =
+                rel.responses(&coin.secrets.nonces, &w_refs, &challenges[0]).try_into().unwrap();
+            let payment = Payment {
+                request: *request,
+                keyset_id: keyset.id(),
+                coins: vec![coin.coin],
+                range_proof: proof,
+                responses: vec![SpendResponses::from_array(z)],
+            };
+            (payment, commitments[0])
+        }
+
+        /// `V - D·B`, the commitment the verifier checks the proof against.
+        fn shifted_commitment(
+            coin: &WalletCoin,
+            day: Day,
+        ) -> curve25519_dalek::ristretto::CompressedRistretto {
+            let p = Params::get();
+            (coin.coin.body.expiry_commitment.point() - p.g.point() * Scalar::from(u64::from(day.0)))
+                .compress()
+        }
+
+        #[test]
+        fn a_range_proof_for_the_wrapped_expiry_difference_is_refused() {
+            let w = world();
+            w.wallet.withdraw_one(&w.bank, 1, &mut OsRng).unwrap();
+            let coin = w.wallet.coins().unwrap().remove(0).coin;
+            let t = coin.secrets.expiry();
+            assert_eq!(t, START.plus(30));
+            let keyset = w.bank.current_keyset().unwrap();
+            let user = w.wallet.user().clone();
+
+            // Control: on the expiry day itself, the hand-built payment with
+            // the honest value t - D = 0 verifies, so the construction below
+            // differs from an honest one only in the value proved.
+            w.clock.advance_days(30);
+            let req = w.shop.request_payment(1, [0; 32], &mut OsRng).unwrap();
+            let (honest, c) = forge(&req, &keyset, &user, &coin, 0, RANGE_BITS);
+            assert_eq!(c, shifted_commitment(&coin, req.day));
+            verify_payment(&honest, &keyset, &mut OsRng).unwrap();
+
+            // One day after expiry. The honest paths refuse.
+            w.clock.advance_days(1);
+            let day = w.clock.today();
+            assert_eq!(day, t.plus(1));
+            assert!(keyset.key(&coin.coin.body.key_id).unwrap().spendable_on(day));
+            let req = w.shop.request_payment(1, [1; 32], &mut OsRng).unwrap();
+            match w.wallet.pay(&req, &mut OsRng) {
+                Err(Error::CoinsExpired { expired: 1, available: 0, .. } | Error::NoExactChange { .. }) => {}
+                other => panic!("the wallet paid with an expired coin: {other:?}"),
+            }
+            assert!(matches!(
+                create_payment(&req, &keyset, &user, &[&coin], &mut OsRng),
+                Err(Error::Range(range::RangeProofError::OutOfRange { .. }))
+            ));
+
+            // The forgeries: t - D computed in u64 (wrapping to 2^64 - 1),
+            // the same truncated to the proof's 16 bits, "expires today",
+            // and the wrapped value on 64 bits (a proof of another size).
+            let wrapped = u64::from(t.0).wrapping_sub(u64::from(day.0));
+            assert_eq!(wrapped, u64::MAX);
+            let attempts =
+                [(wrapped, RANGE_BITS), (wrapped & 0xffff, RANGE_BITS), (0, RANGE_BITS), (wrapped, 64)];
+            for (value, bits) in attempts {
+                let what = format!("value {value:#x} on {bits} bits");
+                let (forged, c) = forge(&req, &keyset, &user, &coin, value, bits);
+                // The proof is about another commitment than V - D·B: the
+                // payer cannot open V - D·B to any value but t - D = -1.
+                assert_ne!(c, shifted_commitment(&coin, day), "{what}");
+                assert_eq!(
+                    verify_payment(&forged, &keyset, &mut OsRng).unwrap_err(),
+                    PaymentError::RangeProof,
+                    "{what}"
+                );
+                // The merchant (which issued this very request) refuses.
+                match w.shop.accept(&forged, &mut OsRng) {
+                    Err(Error::Payment(PaymentError::RangeProof)) => {}
+                    other => panic!("{what}: merchant: {other:?}"),
+                }
+                // So does the bank, on a deposit the merchant signed.
+                let dep = DepositRequest::new(&w.shop_key, w.shop.id(), vec![forged.clone()], &mut OsRng);
+                match w.bank.deposit(&dep, &mut OsRng) {
+                    Err(Error::PaymentRefused { index: 0, reason: PaymentError::RangeProof }) => {}
+                    other => panic!("{what}: bank: {other:?}"),
+                }
+                // The 64-bit proof is not even a well-formed payment.
+                if bits == 64 {
+                    assert_eq!(Payment::from_bytes(&forged.to_bytes()).unwrap_err().kind(), "invalid-field");
+                }
+            }
+            assert_eq!(w.bank.account(&w.shop.id()).unwrap().balance, 0);
         }
     }
 }

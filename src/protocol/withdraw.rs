@@ -480,4 +480,10 @@ impl std::fmt::Debug for WalletCoin {
 impl WireMessage for WalletCoin {
     const KIND: MessageKind = MessageKind::WalletCoin;
     const MAX_BYTES: usize = 2048;
+    fn check(&self) -> Result<(), DecodeError> {
+        match self.coin.identity_violation() {
+            Some(field) => Err(DecodeError::IdentityPoint { what: Self::what(), field }),
+            None => Ok(()),
+        }
+    }
 }

@@ -486,16 +486,31 @@ impl<S: BankStore> Bank<S> {
                             };
                             // Accuse only on two verifying spends of one body
                             // whose extracted u matches a registered I.
-                            let who = evidence.verify(keyset, rng)?;
-                            let account = match tx.account(&who.account)? {
-                                Some(a) if a.kind == AccountKind::User && a.public_key == who.identity => {
-                                    tx.freeze_account(&a.id)?;
-                                    Some(a.id)
+                            // Both spends verified, so this fails only if the
+                            // stored record is corrupt: then nobody is accused,
+                            // nothing is credited, and the rest of the batch
+                            // goes on.
+                            match evidence.verify(keyset, rng) {
+                                Ok(who) => {
+                                    let account = match tx.account(&who.account)? {
+                                        Some(a)
+                                            if a.kind == AccountKind::User
+                                                && a.public_key == who.identity =>
+                                        {
+                                            tx.freeze_account(&a.id)?;
+                                            Some(a.id)
+                                        }
+                                        _ => None,
+                                    };
+                                    tx.insert_evidence(&EvidenceRecord {
+                                        evidence,
+                                        account,
+                                        recorded: receipt_day,
+                                    })?;
+                                    DepositOutcome::DoubleSpent { account }
                                 }
-                                _ => None,
-                            };
-                            tx.insert_evidence(&EvidenceRecord { evidence, account, recorded: receipt_day })?;
-                            DepositOutcome::DoubleSpent { account }
+                                Err(_) => DepositOutcome::DoubleSpent { account: None },
+                            }
                         }
                     };
                     credited = credited.checked_add(outcome.credited()).ok_or(Error::Overflow)?;

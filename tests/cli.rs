@@ -1,0 +1,427 @@
+//! The command line, run as real processes over on-disk stores.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub struct Cli {
+    pub root: tempfile::TempDir,
+}
+
+impl Default for Cli {
+    fn default() -> Self {
+        Cli { root: tempfile::tempdir().unwrap() }
+    }
+}
+
+impl Cli {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.root.path().join(p)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_faircash"))
+            .args(args)
+            .current_dir(self.root.path())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "faircash {args:?} failed ({:?}):\n{}\n{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Runs with --json, asserts success, returns the document.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    /// Runs, asserts the exit code, returns stderr.
+    pub fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "faircash {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stderr).unwrap()
+    }
+
+    /// TTP, bank, a funded wallet `alice`, a merchant `shop`.
+    pub fn setup(&self) -> String {
+        self.ok(&["ttp", "keygen", "--dir", "ttp"]);
+        self.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
+        let alice = self.json(&["wallet", "new", "--dir", "alice", "--bank", "bank"]);
+        let id = alice["account"].as_str().unwrap().to_string();
+        self.ok(&["bank", "fund", "--dir", "bank", "--account", &id, "--amount", "200"]);
+        self.ok(&["merchant", "new", "--dir", "shop", "--bank", "bank"]);
+        id
+    }
+
+    pub fn balance_of(&self, account: &str) -> u64 {
+        let st = self.json(&["bank", "status", "--dir", "bank"]);
+        st["accounts"].as_array().unwrap().iter().find(|a| a["id"] == account).unwrap()["balance"]
+            .as_u64()
+            .unwrap()
+    }
+
+    pub fn merchant_account(&self, dir: &str) -> String {
+        self.json(&["merchant", "status", "--dir", dir])["account"].as_str().unwrap().to_string()
+    }
+
+    pub fn pay(&self, wallet: &str, merchant: &str, amount: u64, name: &str) {
+        let req = format!("{name}-req.json");
+        let pay = format!("{name}-pay.json");
+        self.ok(&["merchant", "request", "--dir", merchant, "--amount", &amount.to_string(), "--out", &req]);
+        self.ok(&["wallet", "pay", "--dir", wallet, "--request", &req, "--out", &pay]);
+        self.ok(&["merchant", "accept", "--dir", merchant, "--payment", &pay]);
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cli_session_from_setup_to_double_spend_and_traces() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let out = c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "45"]);
+    assert!(out.contains("45 (32 + 8 + 4 + 1)"), "{out}");
+    assert_eq!(c.balance_of(&alice), 155);
+    c.pay("alice", "shop", 12, "p1");
+    let receipt = c.json(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(receipt["credited"], 12);
+    let shop = c.merchant_account("shop");
+    assert_eq!(c.balance_of(&shop), 12);
+
+    // A cloned wallet spends the same coin twice.
+    copy_dir(&c.path("alice"), &c.path("alice-clone"));
+    c.pay("alice", "shop", 32, "p2");
+    c.ok(&["merchant", "new", "--dir", "shop2", "--bank", "bank"]);
+    c.pay("alice-clone", "shop2", 32, "p3");
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    let out = c.ok(&["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
+    assert!(out.contains("DOUBLE SPENT"), "{out}");
+    let st = c.json(&["bank", "status", "--dir", "bank"]);
+    assert_eq!(st["evidence"], 1);
+    let a = st["accounts"].as_array().unwrap().iter().find(|a| a["id"] == alice.as_str()).unwrap().clone();
+    assert_eq!(a["frozen"], true);
+    let ev = c.json(&["bank", "evidence", "--dir", "bank", "--out", "evidence.json"]);
+    assert_eq!(ev[0]["account"], alice.as_str());
+    c.fails(4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1"]);
+
+    // Owner tracing of a deposited coin, then coin tracing of a withdrawal.
+    c.ok(&["warrant", "keygen", "--dir", "judge"]);
+    c.ok(&["ttp", "trust-issuer", "--dir", "ttp", "--key", "judge/judge.pub.json"]);
+    c.ok(&["ttp", "trust-bank", "--dir", "ttp", "--keysets", "bank/keysets.json"]);
+    let coins = c.json(&["wallet", "coins", "--dir", "alice"]);
+    let spent = coins.as_array().unwrap().iter().find(|x| x["spent"] == true).unwrap()["coin_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.ok(&["bank", "export-spend", "--dir", "bank", "--coin", &spent, "--out", "rec.json"]);
+    c.ok(&[
+        "warrant", "issue", "--dir", "judge", "--kind", "owner", "--record", "rec.json", "--case", "C1",
+        "--reason", "audit", "--out", "w.json",
+    ]);
+    // The wrong kind of trace for the record is a usage error.
+    c.fails(
+        2,
+        &[
+            "ttp",
+            "trace-coin",
+            "--dir",
+            "ttp",
+            "--warrant",
+            "w.json",
+            "--record",
+            "rec.json",
+            "--out",
+            "r.json",
+        ],
+    );
+    let r = c.json(&[
+        "ttp",
+        "trace-owner",
+        "--dir",
+        "ttp",
+        "--warrant",
+        "w.json",
+        "--record",
+        "rec.json",
+        "--out",
+        "res.json",
+    ]);
+    assert_eq!(r["account"], alice.as_str());
+    assert_eq!(r["log_index"], 0);
+    let v = c.json(&[
+        "ttp",
+        "verify-trace",
+        "--ttp",
+        "ttp/ttp.pub.json",
+        "--warrant",
+        "w.json",
+        "--record",
+        "rec.json",
+        "--result",
+        "res.json",
+    ]);
+    assert_eq!(v["valid"], true);
+    let applied = c.json(&[
+        "bank",
+        "apply-trace",
+        "--dir",
+        "bank",
+        "--result",
+        "res.json",
+        "--warrant",
+        "w.json",
+        "--record",
+        "rec.json",
+        "--ttp",
+        "ttp/ttp.pub.json",
+    ]);
+    assert_eq!(applied["account"], alice.as_str());
+    // A warrant is used once.
+    let err = c.fails(
+        4,
+        &[
+            "ttp",
+            "trace-owner",
+            "--dir",
+            "ttp",
+            "--warrant",
+            "w.json",
+            "--record",
+            "rec.json",
+            "--out",
+            "res2.json",
+        ],
+    );
+    assert!(err.contains("used before"), "{err}");
+    c.ok(&["ttp", "log", "head", "--dir", "ttp", "--out", "head-1.json"]);
+
+    let bob =
+        c.json(&["wallet", "new", "--dir", "bob", "--bank", "bank"])["account"].as_str().unwrap().to_string();
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &bob, "--amount", "20"]);
+    c.ok(&["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "16"]);
+    let sessions = c.json(&["bank", "withdrawals", "--dir", "bank", "--account", &bob]);
+    let session = sessions[0]["session"].as_str().unwrap().to_string();
+    c.ok(&["bank", "export-withdrawal", "--dir", "bank", "--session", &session, "--out", "wrec.json"]);
+    c.ok(&[
+        "warrant",
+        "issue",
+        "--dir",
+        "judge",
+        "--kind",
+        "coin",
+        "--record",
+        "wrec.json",
+        "--case",
+        "C2",
+        "--reason",
+        "theft",
+        "--out",
+        "w2.json",
+    ]);
+    c.ok(&[
+        "ttp",
+        "trace-coin",
+        "--dir",
+        "ttp",
+        "--warrant",
+        "w2.json",
+        "--record",
+        "wrec.json",
+        "--out",
+        "res2.json",
+    ]);
+    c.ok(&[
+        "bank",
+        "apply-trace",
+        "--dir",
+        "bank",
+        "--result",
+        "res2.json",
+        "--warrant",
+        "w2.json",
+        "--record",
+        "wrec.json",
+        "--ttp",
+        "ttp/ttp.pub.json",
+    ]);
+    c.ok(&["bank", "watch-list", "--dir", "bank", "--out", "watch.json"]);
+    c.ok(&["merchant", "watch-list", "--dir", "shop", "--list", "watch.json"]);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "16", "--out", "b-req.json"]);
+    c.ok(&["wallet", "pay", "--dir", "bob", "--request", "b-req.json", "--out", "b-pay.json"]);
+    let err = c.fails(4, &["merchant", "accept", "--dir", "shop", "--payment", "b-pay.json"]);
+    assert!(err.contains("watch list"), "{err}");
+
+    // The audit log verifies against both published heads; tampering shows.
+    c.ok(&["ttp", "log", "verify", "--dir", "ttp", "--head", "head-1.json", "--head", "ttp/log-head.json"]);
+    {
+        let db = rusqlite::Connection::open(c.path("ttp/ttp.db")).unwrap();
+        db.execute("DELETE FROM log WHERE idx = 1", []).unwrap();
+    }
+    let err = c.fails(
+        5,
+        &["ttp", "log", "verify", "--dir", "ttp", "--head", "head-1.json", "--head", "ttp/log-head.json"],
+    );
+    assert!(err.contains("audit log"), "{err}");
+}
+
+#[test]
+fn cli_errors_are_clear_and_exit_codes_documented() {
+    let c = Cli::new();
+    let alice = c.setup();
+    // --help documents the exit codes.
+    let help = c.ok(&["--help"]);
+    assert!(help.contains("Exit codes") && help.contains("4 refused"), "{help}");
+    for sub in [["bank", "init"], ["wallet", "pay"], ["merchant", "deposit"], ["ttp", "trace-owner"]] {
+        let h = c.ok(&[sub[0], sub[1], "--help"]);
+        assert!(h.contains("Example"), "{sub:?} --help has no example");
+    }
+    // A missing file.
+    let err = c.fails(3, &["wallet", "pay", "--dir", "alice", "--request", "nope.json", "--out", "x.json"]);
+    assert!(err.contains("no such file"), "{err}");
+    // The wrong kind of file.
+    let err =
+        c.fails(3, &["wallet", "pay", "--dir", "alice", "--request", "ttp/ttp.pub.json", "--out", "x.json"]);
+    assert!(err.contains("expected kind payment-request"), "{err}");
+    // Not a role directory.
+    let err = c.fails(3, &["wallet", "balance", "--dir", "shop"]);
+    assert!(err.contains("not a wallet directory"), "{err}");
+    // Insufficient balance.
+    let err = c.fails(4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "500"]);
+    assert!(err.contains("insufficient balance"), "{err}");
+    // Not enough coins for an exact payment.
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "3", "--out", "r.json"]);
+    let err = c.fails(4, &["wallet", "pay", "--dir", "alice", "--request", "r.json", "--out", "p.json"]);
+    assert!(err.contains("cannot pay 3 exactly"), "{err}");
+    // A key file others can read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = c.path("alice/wallet.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = c.fails(5, &["wallet", "balance", "--dir", "alice"]);
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        for k in ["bank/bank.key", "alice/wallet.key", "shop/merchant.key", "ttp/ttp.key"] {
+            let mode = std::fs::metadata(c.path(k)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{k}");
+        }
+    }
+    // A wrong bank key.
+    let other_key = c.json(&["warrant", "keygen", "--dir", "judge"])["issuer"].as_str().unwrap().to_string();
+    let err = c.fails(3, &["wallet", "new", "--dir", "carol", "--bank", "bank", "--bank-key", &other_key]);
+    assert!(err.contains("keyset"), "{err}");
+    assert!(!c.path("carol/wallet.key").exists(), "a refused bank leaves no wallet behind");
+    let err =
+        c.fails(2, &["wallet", "new", "--dir", "carol", "--bank", "bank", "--bank-key", &"11".repeat(32)]);
+    assert!(err.contains("not a valid public key"), "{err}");
+    // An unknown account.
+    let err = c.fails(4, &["bank", "fund", "--dir", "bank", "--account", &"00".repeat(16), "--amount", "1"]);
+    assert!(err.contains("unknown account"), "{err}");
+    // A tampered payment file is refused with a decode or verification error.
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "3"]);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "2", "--out", "r2.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r2.json", "--out", "p2.json"]);
+    let text = std::fs::read_to_string(c.path("p2.json")).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["body"]["request"]["amount"] = Value::from(1u64);
+    std::fs::write(c.path("p2-bad.json"), v.to_string()).unwrap();
+    let err = c.fails(4, &["merchant", "accept", "--dir", "shop", "--payment", "p2-bad.json"]);
+    assert!(err.contains("no open request"), "{err}");
+    // Paying the same request again hands out the same payment, not new coins.
+    let before = c.json(&["wallet", "balance", "--dir", "alice"])["balance"].as_u64().unwrap();
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r2.json", "--out", "p2-again.json"]);
+    assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["balance"].as_u64().unwrap(), before);
+    assert_eq!(std::fs::read(c.path("p2.json")).unwrap(), std::fs::read(c.path("p2-again.json")).unwrap());
+    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "p2.json"]);
+    // Accepting it twice is refused.
+    let err = c.fails(4, &["merchant", "accept", "--dir", "shop", "--payment", "p2.json"]);
+    assert!(err.contains("no open request"), "{err}");
+    // JSON errors for scripts.
+    let o = c.run(&["--json", "wallet", "balance", "--dir", "nowhere"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["exit_code"], 3);
+    assert_eq!(c.balance_of(&alice), 200 - 3);
+}
+
+#[test]
+fn concurrent_deposits_of_one_coin_credit_once() {
+    let c = Cli::new();
+    c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "8"]);
+    c.pay("alice", "shop", 8, "p");
+    let shop = c.merchant_account("shop");
+    // Several processes hold the same accepted payment and deposit at once.
+    for i in 0..5 {
+        copy_dir(&c.path("shop"), &c.path(&format!("shop-{i}")));
+    }
+    let children: Vec<_> = (0..5)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_faircash"))
+                .args(["--json", "merchant", "deposit", "--dir", &format!("shop-{i}"), "--bank", "bank"])
+                .current_dir(c.root.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut credited = 0;
+    let mut duplicates = 0;
+    for ch in children {
+        let o = ch.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        for outcome in v["outcomes"].as_array().unwrap() {
+            match &outcome["outcome"] {
+                Value::String(s) if s == "Duplicate" => duplicates += 1,
+                Value::Object(m) if m.contains_key("Credited") => credited += 1,
+                other => panic!("unexpected outcome {other}"),
+            }
+        }
+    }
+    assert_eq!(credited, 1);
+    assert_eq!(duplicates, 4);
+    assert_eq!(c.balance_of(&shop), 8);
+}
+
+#[test]
+fn demo_runs_on_disk_and_keeps_its_stores_when_asked() {
+    let c = Cli::new();
+    let out = c.ok(&["demo", "--dir", "demo-state"]);
+    assert!(out.contains("identified account"), "{out}");
+    assert!(c.path("demo-state/bank.db").exists());
+    let out = c.ok(&["demo", "--memory"]);
+    assert!(out.contains("DOUBLE SPENT"), "{out}");
+}

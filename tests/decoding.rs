@@ -1,0 +1,779 @@
+//! Strict decoding of every wire message: round trips, truncation, trailing
+//! bytes, the envelope, size limits, canonical varints and scalars, valid
+//! points, the identity rules, list limits and the JSON envelope; and
+//! property tests that no input panics a decoder.
+//!
+//! Binary layout (src/wire.rs, postcard): `"FC" || version || kind || body`;
+//! in the body a point or a scalar is 32 raw bytes, an id its raw fixed
+//! bytes, integers and list lengths are varints. Field offsets below are
+//! found by locating the 32-byte encoding of a known value in the bytes,
+//! not by hard-coding the layout.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::*;
+use curve25519_dalek::scalar::Scalar;
+use faircash::encoding::Point;
+use faircash::protocol::deposit::{
+    CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, MAX_COINS_PER_DEPOSIT,
+    MAX_PAYMENTS_PER_DEPOSIT,
+};
+use faircash::protocol::pay::{create_payment, Payment, PaymentRequest};
+use faircash::protocol::register::{MerchantRegistration, UserRegistration};
+use faircash::protocol::withdraw::{
+    PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
+    WithdrawStart,
+};
+use faircash::wire::{DecodeError, WireMessage, MAGIC, WIRE_VERSION};
+use proptest::prelude::*;
+use rand::rngs::OsRng;
+use rand::RngCore;
+
+/// One valid instance of every message type, built by running the protocol.
+struct Samples {
+    user_registration: UserRegistration,
+    merchant_registration: MerchantRegistration,
+    withdraw_request: WithdrawRequest,
+    withdraw_commitment: WithdrawCommitment,
+    withdraw_challenge: WithdrawChallenge,
+    withdraw_answer: WithdrawAnswer,
+    pending: PendingWithdrawal,
+    wallet_coin: WalletCoin,
+    payment_request: PaymentRequest,
+    /// One coin.
+    payment: Payment,
+    /// Three coins.
+    payment3: Payment,
+    /// An eight-coin payment (a proof for 5..=8 coins).
+    payment8: Payment,
+    deposit_request: DepositRequest,
+    deposit_receipt: DepositReceipt,
+    evidence: DoubleSpendEvidence,
+}
+
+fn samples() -> &'static Samples {
+    static S: OnceLock<Samples> = OnceLock::new();
+    S.get_or_init(build_samples)
+}
+
+fn build_samples() -> Samples {
+    let w = World::new();
+    let alice = w.user(1_000);
+    let shop = w.merchant();
+    let keyset = w.bank.current_keyset().unwrap();
+
+    // A withdrawal run step by step, to keep every message and state.
+    let start = WithdrawStart::new(alice.user(), &keyset, 2, w.bank.today(), &mut OsRng).unwrap();
+    let withdraw_request = start.request().clone();
+    let withdraw_commitment = w.bank.open_withdrawal(&withdraw_request, &mut OsRng).unwrap();
+    let pending = start.receive_commitment(alice.user(), &withdraw_commitment, &mut OsRng).unwrap();
+    let withdraw_challenge = pending.challenge();
+    let withdraw_answer = w.bank.answer_withdrawal(&withdraw_challenge).unwrap();
+    let wallet_coin = pending.clone().finish(&withdraw_answer).unwrap();
+
+    // Payments of 1, 3 and 8 coins.
+    alice.withdraw(&*w.bank, 15, &mut OsRng).unwrap(); // 8 4 2 1
+    alice.withdraw(&*w.bank, 127, &mut OsRng).unwrap(); // 64 .. 1
+    alice.withdraw_one(&*w.bank, 1, &mut OsRng).unwrap();
+    let payment_request = shop.request_payment(8, [1; 32], &mut OsRng).unwrap();
+    let payment = alice.pay(&payment_request, &mut OsRng).unwrap();
+    let payment3 = alice.pay(&shop.request_payment(7, [3; 32], &mut OsRng).unwrap(), &mut OsRng).unwrap();
+    let payment8 = alice.pay(&shop.request_payment(128, [8; 32], &mut OsRng).unwrap(), &mut OsRng).unwrap();
+    assert_eq!((payment.coins.len(), payment3.coins.len(), payment8.coins.len()), (1, 3, 8));
+    // A deposit of the 3-coin payment (one payment keeps the quadratic
+    // every-prefix test quick).
+    shop.accept(&payment3, &mut OsRng).unwrap();
+    let deposit_request = shop.deposit_request(&mut OsRng).unwrap().unwrap();
+    let deposit_receipt = w.bank.deposit(&deposit_request, &mut OsRng).unwrap();
+    assert_eq!(deposit_receipt.credited, 7);
+
+    // The 1-coin payment's coin spent a second time, for another request.
+    let coin =
+        alice.coins().unwrap().into_iter().find(|c| c.coin.coin.id() == payment.coins[0].id()).unwrap().coin;
+    let req2 = shop.request_payment(8, [2; 32], &mut OsRng).unwrap();
+    let second = create_payment(&req2, &keyset, alice.user(), &[&coin], &mut OsRng).unwrap();
+    let evidence = DoubleSpendEvidence {
+        coin_id: coin.coin.id(),
+        first: payment.clone(),
+        first_index: 0,
+        second,
+        second_index: 0,
+    };
+    evidence.verify(&keyset, &mut OsRng).unwrap();
+
+    Samples {
+        user_registration: alice.registration(&mut OsRng),
+        merchant_registration: shop.registration(&mut OsRng),
+        withdraw_request,
+        withdraw_commitment,
+        withdraw_challenge,
+        withdraw_answer,
+        pending,
+        wallet_coin,
+        payment_request,
+        payment,
+        payment3,
+        payment8,
+        deposit_request,
+        deposit_receipt,
+        evidence,
+    }
+}
+
+/// A message type, erased: its encodings and its decoders (which re-encode
+/// what they decode, so results compare as bytes).
+struct Case {
+    name: &'static str,
+    max: usize,
+    max_json: usize,
+    bytes: Vec<u8>,
+    json: String,
+    decode: fn(&[u8]) -> Result<Vec<u8>, DecodeError>,
+    decode_json: fn(&str) -> Result<Vec<u8>, DecodeError>,
+}
+
+fn case<T: WireMessage>(v: &T) -> Case {
+    Case {
+        name: T::KIND.name(),
+        max: T::MAX_BYTES,
+        max_json: T::MAX_JSON_BYTES,
+        bytes: v.to_bytes(),
+        json: v.to_json(),
+        decode: |b| T::from_bytes(b).map(|v| v.to_bytes()),
+        decode_json: |s| T::from_json(s).map(|v| v.to_bytes()),
+    }
+}
+
+/// Every type that implements `WireMessage` in the protocol modules
+/// (`grep -rn "impl WireMessage for" src/protocol`). `Coin` and
+/// `SignedKeyset` have no wire envelope of their own.
+fn cases() -> &'static [Case] {
+    static C: OnceLock<Vec<Case>> = OnceLock::new();
+    C.get_or_init(build_cases)
+}
+
+fn build_cases() -> Vec<Case> {
+    let s = samples();
+    vec![
+        case(&s.user_registration),
+        case(&s.merchant_registration),
+        case(&s.withdraw_request),
+        case(&s.withdraw_commitment),
+        case(&s.withdraw_challenge),
+        case(&s.withdraw_answer),
+        case(&s.payment_request),
+        case(&s.payment),
+        case(&s.deposit_request),
+        case(&s.deposit_receipt),
+        case(&s.evidence),
+        case(&s.wallet_coin),
+        case(&s.pending),
+    ]
+}
+
+fn get(name: &str) -> &'static Case {
+    cases().iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"))
+}
+
+/// Position of the first occurrence of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or_else(|| panic!("{} not found", hex::encode(needle)))
+}
+
+fn kind_of(r: Result<Vec<u8>, DecodeError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.kind(),
+    }
+}
+
+fn replaced(bytes: &[u8], at: usize, with: &[u8]) -> Vec<u8> {
+    let mut m = bytes.to_vec();
+    m[at..at + with.len()].copy_from_slice(with);
+    m
+}
+
+/// `ℓ`, the group order, little-endian: the smallest non-canonical scalar.
+const ELL: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+#[test]
+fn every_message_round_trips_in_binary_and_json() {
+    let all = cases();
+    assert_eq!(all.len(), 13);
+    let mut kinds: Vec<u8> = Vec::new();
+    for c in all {
+        assert_eq!(c.bytes[..2], MAGIC, "{}", c.name);
+        assert_eq!(c.bytes[2], WIRE_VERSION, "{}", c.name);
+        kinds.push(c.bytes[3]);
+        assert!(c.bytes.len() <= c.max, "{}: sample exceeds its limit", c.name);
+        assert_eq!((c.decode)(&c.bytes).as_ref(), Ok(&c.bytes), "{}", c.name);
+        assert_eq!((c.decode_json)(&c.json).as_ref(), Ok(&c.bytes), "{}", c.name);
+        let v: serde_json::Value = serde_json::from_str(&c.json).unwrap();
+        assert_eq!(v["faircash"], 1, "{}", c.name);
+        assert_eq!(v["kind"], c.name, "{}", c.name);
+    }
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), all.len(), "two types share a kind byte");
+
+    // Typed equality, where the types have it.
+    let s = samples();
+    assert_eq!(Payment::from_bytes(&s.payment3.to_bytes()).unwrap(), s.payment3);
+    assert_eq!(Payment::from_json(&s.payment8.to_json()).unwrap(), s.payment8);
+    assert_eq!(DoubleSpendEvidence::from_json(&s.evidence.to_json()).unwrap(), s.evidence);
+    assert_eq!(WithdrawRequest::from_bytes(&s.withdraw_request.to_bytes()).unwrap(), s.withdraw_request);
+    // A decoded wallet coin still pays (its secrets survived).
+    let wc = WalletCoin::from_bytes(&s.wallet_coin.to_bytes()).unwrap();
+    assert_eq!(wc.coin, s.wallet_coin.coin);
+    assert_eq!(wc.secrets.expiry(), s.wallet_coin.secrets.expiry());
+}
+
+#[test]
+fn every_truncated_prefix_is_refused() {
+    for c in cases() {
+        for len in 0..c.bytes.len() {
+            let kind = kind_of((c.decode)(&c.bytes[..len]));
+            assert_eq!(kind, "truncated", "{}: prefix of {len} bytes", c.name);
+        }
+    }
+}
+
+#[test]
+fn trailing_bytes_are_refused() {
+    for c in cases() {
+        for extra in [&[0u8][..], &[1], &c.bytes[4..]] {
+            let mut m = c.bytes.clone();
+            m.extend_from_slice(extra);
+            if m.len() > c.max {
+                continue;
+            }
+            assert_eq!(kind_of((c.decode)(&m)), "trailing-bytes", "{}", c.name);
+        }
+    }
+}
+
+#[test]
+fn bad_magic_unsupported_version_and_wrong_kind_are_refused() {
+    let all = cases();
+    for c in all {
+        for (i, b) in [(0, b'X'), (1, b'c'), (0, 0), (1, 0xff)] {
+            let m = replaced(&c.bytes, i, &[b]);
+            assert_eq!(kind_of((c.decode)(&m)), "bad-magic", "{}", c.name);
+        }
+        for v in [0u8, 2, 0x81, 0xff] {
+            let m = replaced(&c.bytes, 2, &[v]);
+            assert_eq!(kind_of((c.decode)(&m)), "unsupported-version", "{}", c.name);
+        }
+        for k in 0..=255u8 {
+            if k == c.bytes[3] {
+                continue;
+            }
+            let m = replaced(&c.bytes, 3, &[k]);
+            assert_eq!(kind_of((c.decode)(&m)), "wrong-kind", "{}: kind {k}", c.name);
+        }
+        // Every other type's valid bytes are refused by this decoder.
+        for other in all {
+            if other.name == c.name {
+                continue;
+            }
+            let expected = if other.bytes.len() > c.max { "too-large" } else { "wrong-kind" };
+            assert_eq!(
+                kind_of((c.decode)(&other.bytes)),
+                expected,
+                "{} bytes decoded as {}",
+                other.name,
+                c.name
+            );
+        }
+    }
+}
+
+#[test]
+fn oversized_input_is_refused_before_parsing() {
+    for c in cases() {
+        let mut big = c.bytes.clone();
+        big.resize(c.max + 1, 0);
+        assert_eq!(kind_of((c.decode)(&big)), "too-large", "{}", c.name);
+        // At the limit the size rule does not fire (the padding does).
+        big.truncate(c.max);
+        assert_eq!(kind_of((c.decode)(&big)), "trailing-bytes", "{}", c.name);
+
+        let limit = c.max_json;
+        assert!(limit >= c.max * 2, "{}: JSON limit below the hex size", c.name);
+        let mut json = c.json.clone();
+        json.push_str(&" ".repeat(limit + 1 - json.len()));
+        assert_eq!(kind_of((c.decode_json)(&json)), "too-large", "{}", c.name);
+        // JSON whitespace up to the limit is fine.
+        json.truncate(limit);
+        assert_eq!((c.decode_json)(&json).as_ref(), Ok(&c.bytes), "{}", c.name);
+    }
+}
+
+/// Where a minimal varint sits in each type's encoding: `(start, end)`.
+/// `None` for types without one (all their fields have fixed size).
+fn varint_position(c: &Case) -> Option<(usize, usize)> {
+    let s = samples();
+    let b = &c.bytes;
+    let one_byte = |at: usize| Some((at, at + 1));
+    match c.name {
+        // The proof's list of commitments: its length follows the key.
+        "user-registration" => one_byte(find(b, s.user_registration.identity.as_bytes()) + 32),
+        "merchant-registration" => one_byte(find(b, s.merchant_registration.key.as_bytes()) + 32),
+        "withdraw-request" => one_byte(find(b, s.withdraw_request.escrow.c2.as_bytes()) + 32),
+        // The request's day, a 3-byte varint after M and the amount.
+        "payment-request" => {
+            let at = find(b, s.payment_request.merchant_key.as_bytes()) + 33;
+            Some((at, at + 3))
+        }
+        // The amount.
+        "payment" => one_byte(find(b, s.payment.request.merchant_key.as_bytes()) + 32),
+        // The number of payments, after merchant id and request id.
+        "deposit-request" => one_byte(find(b, s.deposit_request.merchant_id.as_bytes()) + 16 + 16),
+        // The receipt day, after the merchant id.
+        "deposit-receipt" => {
+            let at = find(b, s.deposit_receipt.merchant_id.as_bytes()) + 16;
+            Some((at, at + 3))
+        }
+        "double-spend-evidence" => one_byte(find(b, s.evidence.first.request.merchant_key.as_bytes()) + 32),
+        // The coin's value, the last field.
+        "wallet-coin" => one_byte(b.len() - 1),
+        // The value, after the session id.
+        "pending-withdrawal" => one_byte(find(b, s.pending.session_id().as_bytes()) + 16),
+        _ => None,
+    }
+}
+
+#[test]
+fn an_over_long_varint_is_a_non_canonical_encoding() {
+    let mut tested = 0;
+    for c in cases() {
+        let Some((start, end)) = varint_position(c) else {
+            continue;
+        };
+        let b = &c.bytes;
+        // Sanity: a minimal varint ends at `end`.
+        assert!(b[start..end - 1].iter().all(|x| x & 0x80 != 0), "{}", c.name);
+        assert_eq!(b[end - 1] & 0x80, 0, "{}", c.name);
+        assert_ne!(b[end - 1], 0, "{}: not minimal", c.name);
+        // The same value with one more (zero) continuation byte.
+        let mut m = b.clone();
+        m[end - 1] |= 0x80;
+        m.insert(end, 0);
+        assert_eq!(kind_of((c.decode)(&m)), "non-canonical-encoding", "{}", c.name);
+        // And with two.
+        m[end] = 0x80;
+        m.insert(end + 1, 0);
+        assert_eq!(kind_of((c.decode)(&m)), "non-canonical-encoding", "{}", c.name);
+        tested += 1;
+    }
+    // Only the withdrawal's three bank/wallet messages have no varint.
+    assert_eq!(tested, 10);
+}
+
+/// Where a scalar sits in each type's encoding. `None` for types without
+/// one (their ids, nonces and digests are raw bytes, any value allowed).
+fn scalar_position(c: &Case) -> Option<usize> {
+    let s = samples();
+    let b = &c.bytes;
+    let last = b.len() - 32;
+    match c.name {
+        // The proof's last response.
+        "user-registration" | "merchant-registration" | "withdraw-request" => Some(last),
+        "withdraw-commitment" => Some(find(b, s.withdraw_commitment.commitment.rnd.as_bytes())),
+        "withdraw-challenge" => Some(find(b, s.withdraw_challenge.e.as_bytes())),
+        "withdraw-answer" => Some(find(b, s.withdraw_answer.answer.c.as_bytes())),
+        "payment" => Some(find(b, s.payment.coins[0].signature.rho.as_bytes())),
+        // The merchant's signature.
+        "deposit-request" => Some(find(b, s.deposit_request.signature.s.as_bytes())),
+        "double-spend-evidence" => Some(find(b, s.evidence.second.responses[0].u.as_bytes())),
+        "wallet-coin" => Some(find(b, s.wallet_coin.coin.signature.mu.as_bytes())),
+        "pending-withdrawal" => Some(find(b, s.withdraw_challenge.e.as_bytes())),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_non_canonical_scalar_is_refused() {
+    let mut ell_plus_one = ELL;
+    ell_plus_one[0] += 1;
+    let mut high_bit = [0u8; 32];
+    high_bit[31] = 0x80;
+    let bad = [[0xff; 32], ELL, ell_plus_one, high_bit];
+    for b in &bad {
+        assert!(bool::from(Scalar::from_canonical_bytes(*b).is_none()));
+    }
+    // ℓ - 1 is canonical: the boundary is right.
+    let mut ell_minus_one = ELL;
+    ell_minus_one[0] -= 1;
+    assert!(bool::from(Scalar::from_canonical_bytes(ell_minus_one).is_some()));
+
+    let mut tested = 0;
+    for c in cases() {
+        let Some(at) = scalar_position(c) else {
+            continue;
+        };
+        for b in &bad {
+            let m = replaced(&c.bytes, at, b);
+            assert_eq!(kind_of((c.decode)(&m)), "non-canonical-scalar", "{}", c.name);
+        }
+        // ℓ - 1 decodes as a scalar (the message may then fail for other
+        // reasons, but not this one).
+        let m = replaced(&c.bytes, at, &ell_minus_one);
+        assert_ne!(kind_of((c.decode)(&m)), "non-canonical-scalar", "{}", c.name);
+        tested += 1;
+    }
+    // All but the payment request and the deposit receipt carry a scalar.
+    assert_eq!(tested, 11);
+}
+
+/// Where a point sits in each type's encoding.
+fn point_position(c: &Case) -> Option<usize> {
+    let s = samples();
+    let b = &c.bytes;
+    match c.name {
+        "user-registration" => Some(find(b, s.user_registration.identity.as_bytes())),
+        "merchant-registration" => Some(find(b, s.merchant_registration.key.as_bytes())),
+        "withdraw-request" => Some(find(b, s.withdraw_request.commitment.as_bytes())),
+        "withdraw-commitment" => Some(find(b, s.withdraw_commitment.commitment.b2.as_bytes())),
+        "payment-request" => Some(find(b, s.payment_request.merchant_key.as_bytes())),
+        "payment" => Some(find(b, s.payment.coins[0].body.escrow.c2.as_bytes())),
+        "deposit-request" => Some(find(b, s.deposit_request.signature.r.as_bytes())),
+        "double-spend-evidence" => {
+            Some(find(b, s.evidence.second.coins[0].body.spend_commitments[5].as_bytes()))
+        }
+        "wallet-coin" => Some(find(b, s.wallet_coin.coin.signature.eta.as_bytes())),
+        "pending-withdrawal" => Some(find(b, s.withdraw_commitment.commitment.a.as_bytes())),
+        _ => None,
+    }
+}
+
+fn invalid_points() -> Vec<[u8; 32]> {
+    // p - 1 (a non-canonical field element), then 1 (a "negative" s).
+    let mut p_minus_one = [0xff; 32];
+    p_minus_one[0] = 0xec;
+    p_minus_one[31] = 0x7f;
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let mut out = vec![[0xff; 32], p_minus_one, one];
+    // Random bytes that happen not to decode.
+    while out.len() < 6 {
+        let mut b = [0u8; 32];
+        OsRng.fill_bytes(&mut b);
+        if Point::from_bytes(&b).is_none() {
+            out.push(b);
+        }
+    }
+    for b in &out {
+        assert!(Point::from_bytes(b).is_none());
+    }
+    out
+}
+
+#[test]
+fn an_invalid_point_encoding_is_refused() {
+    let bad = invalid_points();
+    let mut tested = 0;
+    for c in cases() {
+        let Some(at) = point_position(c) else {
+            continue;
+        };
+        for b in &bad {
+            let m = replaced(&c.bytes, at, b);
+            assert_eq!(kind_of((c.decode)(&m)), "invalid-point", "{}", c.name);
+        }
+        tested += 1;
+    }
+    assert_eq!(tested, 10);
+}
+
+fn identity_refusal(c: &Case, m: &[u8]) -> Option<&'static str> {
+    match (c.decode)(m) {
+        Err(DecodeError::IdentityPoint { field, .. }) => Some(field),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_identity_is_refused_where_the_protocol_forbids_it() {
+    let s = samples();
+    let o = [0u8; 32];
+    assert!(Point::from_bytes(&o).unwrap().is_identity());
+    let mut checks: Vec<(&str, usize, &str)> = Vec::new();
+    let mut at = |name: &'static str, p: &Point, field: &'static str| {
+        let c = get(name);
+        checks.push((name, find(&c.bytes, p.as_bytes()), field));
+    };
+    at("user-registration", &s.user_registration.identity, "I");
+    at("merchant-registration", &s.merchant_registration.key, "M");
+    at("payment-request", &s.payment_request.merchant_key, "M");
+    at("payment", &s.payment.request.merchant_key, "M");
+    at("withdraw-request", &s.withdraw_request.commitment, "C");
+    at("withdraw-request", &s.withdraw_request.escrow.c1, "E_w1");
+    at("withdraw-commitment", &s.withdraw_commitment.commitment.a, "a");
+    at("withdraw-commitment", &s.withdraw_commitment.commitment.b1, "b1");
+    at("withdraw-commitment", &s.withdraw_commitment.commitment.b2, "b2");
+    let coin = &s.payment.coins[0];
+    at("payment", &coin.body.serial, "S");
+    at("payment", &coin.body.escrow.c1, "E1");
+    at("payment", &coin.signature.zeta, "zeta");
+    at("payment", &coin.signature.zeta1, "zeta1");
+    // Inside the payments of a deposit request and of evidence.
+    let dep_coin = &s.deposit_request.payments[0].coins[2];
+    at("deposit-request", &dep_coin.body.serial, "S");
+    at("deposit-request", &dep_coin.signature.zeta1, "zeta1");
+    at("double-spend-evidence", &s.evidence.second.coins[0].body.escrow.c1, "E1");
+    for (name, pos, field) in checks {
+        let c = get(name);
+        let m = replaced(&c.bytes, pos, &o);
+        assert_eq!(identity_refusal(c, &m), Some(field), "{name}: {field}");
+    }
+
+    // zeta1 == zeta, in a payment's coin (the last coin of three too).
+    for p in [&s.payment, &s.payment3] {
+        let c = case(p);
+        let sig = &p.coins[p.coins.len() - 1].signature;
+        let zeta1_at = find(&c.bytes, sig.zeta1.as_bytes());
+        let m = replaced(&c.bytes, zeta1_at, sig.zeta.as_bytes());
+        assert_eq!(identity_refusal(&c, &m), Some("zeta - zeta1"));
+    }
+
+    // The rules hold in JSON too.
+    let mut reg = s.user_registration.clone();
+    reg.identity = Point::identity();
+    assert_eq!(UserRegistration::from_json(&reg.to_json()).unwrap_err().kind(), "identity-point");
+    let mut p = s.payment.clone();
+    p.coins[0].signature.zeta1 = p.coins[0].signature.zeta;
+    assert_eq!(Payment::from_json(&p.to_json()).unwrap_err().kind(), "identity-point");
+}
+
+#[test]
+fn more_than_64_coins_in_a_payment_are_refused() {
+    let s = samples();
+    let with_copies = |n: usize| {
+        let mut p = s.payment8.clone();
+        p.coins = vec![s.payment8.coins[0]; n];
+        p.responses = vec![s.payment8.responses[0]; n];
+        p
+    };
+    let p65 = with_copies(65);
+    let bytes = p65.to_bytes();
+    assert!(bytes.len() <= <Payment as WireMessage>::MAX_BYTES);
+    assert_eq!(Payment::from_bytes(&bytes).unwrap_err().kind(), "too-many");
+    assert_eq!(Payment::from_json(&p65.to_json()).unwrap_err().kind(), "too-many");
+    // 64 coins pass the count and fail on the next rule (the proof is for 8).
+    let p64 = with_copies(64);
+    assert_eq!(Payment::from_bytes(&p64.to_bytes()).unwrap_err().kind(), "invalid-field");
+    // A count prefix that claims 65 coins (or 2^40) where one follows.
+    let c = case(&s.payment);
+    let count_at = find(&c.bytes, s.payment.keyset_id.as_bytes()) + 32;
+    assert_eq!(c.bytes[count_at], 1);
+    let m = replaced(&c.bytes, count_at, &[65]);
+    assert_eq!(kind_of((c.decode)(&m)), "too-many");
+    // A count of 2^40 is longer than the input, so postcard gives no size
+    // hint: the decoder reads one coin at a time and fails on the bytes
+    // after the real coin, without allocating for 2^40 coins.
+    let mut m = c.bytes.clone();
+    m.splice(count_at..count_at + 1, [0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+    assert_ne!(kind_of((c.decode)(&m)), "ok");
+    // Likewise 65 response sets for one coin.
+    let mut p = s.payment.clone();
+    p.responses = vec![s.payment.responses[0]; 65];
+    assert_eq!(Payment::from_bytes(&p.to_bytes()).unwrap_err().kind(), "too-many");
+}
+
+#[test]
+fn deposit_request_limits_are_enforced_by_the_decoder() {
+    let s = samples();
+    let base = &s.deposit_request;
+    // 1025 payments.
+    let mut d = base.clone();
+    d.payments = vec![s.payment.clone(); MAX_PAYMENTS_PER_DEPOSIT + 1];
+    assert_eq!(DepositRequest::from_bytes(&d.to_bytes()).unwrap_err().kind(), "too-many");
+    // Coins over all payments: four coins fit a 3-coin proof (padded to 4),
+    // eight fit an 8-coin proof. 1024 x 4 = 4096 coins is the limit ...
+    let mut four = s.payment3.clone();
+    four.coins.push(four.coins[0]);
+    four.responses.push(four.responses[0]);
+    let mut d = base.clone();
+    d.payments = vec![four.clone(); MAX_PAYMENTS_PER_DEPOSIT];
+    assert_eq!(d.coin_count(), MAX_COINS_PER_DEPOSIT);
+    DepositRequest::from_bytes(&d.to_bytes()).unwrap();
+    // ... and 1023 x 4 + 8 = 4100 is over it.
+    d.payments.pop();
+    d.payments.push(s.payment8.clone());
+    assert!(d.coin_count() > MAX_COINS_PER_DEPOSIT);
+    assert_eq!(DepositRequest::from_bytes(&d.to_bytes()).unwrap_err().kind(), "too-many");
+}
+
+/// The largest messages the protocol makes still fit their JSON limit: a
+/// receipt for a full deposit (4096 coins, with the widest outcomes) and a
+/// payment of 64 coins.
+#[test]
+fn the_largest_valid_messages_round_trip_in_json() {
+    let s = samples();
+    let wide = [
+        DepositOutcome::DoubleSpent { account: Some(s.deposit_receipt.merchant_id) },
+        DepositOutcome::CreditedFlagged { value: 1 << 62 },
+        DepositOutcome::Credited { value: 1 << 62 },
+    ];
+    for outcome in wide {
+        let mut r = s.deposit_receipt.clone();
+        r.credited = u64::MAX;
+        r.outcomes = (0..MAX_COINS_PER_DEPOSIT)
+            .map(|i| CoinOutcome {
+                payment: (MAX_PAYMENTS_PER_DEPOSIT - 1) as u32,
+                coin: (i % 64) as u32,
+                coin_id: s.payment.coins[0].id(),
+                outcome,
+            })
+            .collect();
+        let bytes = r.to_bytes();
+        assert!(bytes.len() <= <DepositReceipt as WireMessage>::MAX_BYTES);
+        assert_eq!(DepositReceipt::from_bytes(&bytes).unwrap(), r);
+        let json = r.to_json();
+        match DepositReceipt::from_json(&json) {
+            Ok(back) => assert_eq!(back, r),
+            Err(e) => panic!("{outcome:?}: {} bytes of JSON: {e}", json.len()),
+        }
+    }
+
+    let mut p = s.payment8.clone();
+    p.request.amount = u64::MAX / 2;
+    p.coins = vec![p.coins[0]; 64];
+    p.responses = vec![p.responses[0]; 64];
+    assert!(p.to_bytes().len() <= <Payment as WireMessage>::MAX_BYTES);
+    // (It does not decode: its proof is for 8 coins. The size rule is
+    // checked first, so the JSON limit is what this shows.)
+    assert_eq!(Payment::from_json(&p.to_json()).unwrap_err().kind(), "invalid-field");
+}
+
+fn json_with(c: &Case, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&c.json).unwrap();
+    edit(&mut v);
+    serde_json::to_string(&v).unwrap()
+}
+
+#[test]
+fn json_with_a_wrong_envelope_is_refused() {
+    let all = cases();
+    for c in all {
+        for other in all {
+            if other.name != c.name {
+                let j = json_with(c, |v| v["kind"] = other.name.into());
+                assert_eq!(kind_of((c.decode_json)(&j)), "wrong-kind", "{}", c.name);
+                // Another type's whole document.
+                let k = kind_of((c.decode_json)(&other.json));
+                assert!(k == "wrong-kind" || k == "too-large", "{} as {}: {k}", other.name, c.name);
+            }
+        }
+        for version in [0, 2, 256] {
+            let j = json_with(c, |v| v["faircash"] = version.into());
+            assert_eq!(kind_of((c.decode_json)(&j)), "unsupported-version", "{}", c.name);
+        }
+        let refused_as_malformed = [
+            json_with(c, |v| v["faircash"] = "1".into()),
+            json_with(c, |v| v["kind"] = 7.into()),
+            json_with(c, |v| v["extra"] = true.into()),
+            json_with(c, |v| {
+                v.as_object_mut().unwrap().remove("body");
+            }),
+            json_with(c, |v| v["body"] = serde_json::Value::Null),
+            c.json[..c.json.len() - 1].to_string(),
+            format!("{}{}", c.json, "{}"),
+            String::new(),
+            "[]".into(),
+        ];
+        for j in refused_as_malformed {
+            assert_eq!(kind_of((c.decode_json)(&j)), "malformed", "{}: {j:.60}", c.name);
+        }
+    }
+
+    // Field-level rules in JSON: a non-canonical scalar, an invalid point,
+    // bad hex.
+    let c = get("withdraw-challenge");
+    let j = json_with(c, |v| v["body"]["e"] = hex::encode([0xffu8; 32]).into());
+    assert_eq!(kind_of((c.decode_json)(&j)), "non-canonical-scalar");
+    let j = json_with(c, |v| v["body"]["e"] = hex::encode(ELL).into());
+    assert_eq!(kind_of((c.decode_json)(&j)), "non-canonical-scalar");
+    let c = get("user-registration");
+    for b in invalid_points() {
+        let j = json_with(c, |v| v["body"]["identity"] = hex::encode(b).into());
+        assert_eq!(kind_of((c.decode_json)(&j)), "invalid-point");
+    }
+    for bad_hex in ["zz", "0", "", &"00".repeat(33)] {
+        let j = json_with(c, |v| v["body"]["identity"] = bad_hex.into());
+        assert_eq!(kind_of((c.decode_json)(&j)), "malformed", "{bad_hex:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Property tests: no input panics a decoder, and whatever decodes is the
+// canonical encoding of what it decodes to.
+// ---------------------------------------------------------------------------
+
+fn decodes_canonically_or_fails(c: &Case, bytes: &[u8]) {
+    if let Ok(again) = (c.decode)(bytes) {
+        assert_eq!(again, bytes, "{}: accepted a non-canonical encoding", c.name);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_bytes_never_panic_a_decoder(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        for c in cases() {
+            // Raw, and behind a valid envelope for the type.
+            decodes_canonically_or_fails(c, &body);
+            let mut m = c.bytes[..4].to_vec();
+            m.extend_from_slice(&body);
+            decodes_canonically_or_fails(c, &m);
+        }
+    }
+
+    #[test]
+    fn random_mutations_of_valid_encodings_never_panic_a_decoder(
+        which in 0usize..13,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..8),
+    ) {
+        let c = &cases()[which];
+        let mut m = c.bytes.clone();
+        for (at, byte, op) in edits {
+            if m.is_empty() {
+                break;
+            }
+            let i = at.index(m.len());
+            match op {
+                0 => m[i] = byte,
+                1 => m[i] ^= 1 << (byte % 8),
+                2 => m.insert(i, byte),
+                _ => { m.remove(i); }
+            }
+        }
+        decodes_canonically_or_fails(c, &m);
+    }
+
+    #[test]
+    fn random_text_never_panics_a_json_decoder(
+        which in 0usize..13,
+        text in "\\PC{0,300}",
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let c = &cases()[which];
+        let _ = (c.decode_json)(&text);
+        // A valid document with random text spliced in.
+        let mut at = cut.index(c.json.len());
+        while !c.json.is_char_boundary(at) {
+            at -= 1;
+        }
+        let spliced = format!("{}{}{}", &c.json[..at], text, &c.json[at..]);
+        let _ = (c.decode_json)(&spliced);
+    }
+}

@@ -1,0 +1,264 @@
+//! Expiry and key validity: an expired coin is refused (the wallet will not
+//! pay with it, a payment re-dated past a coin's expiry fails at merchant
+//! and bank), and so is a coin under a key or keyset the verifier does not
+//! have.
+//!
+//! The World's keyset: withdrawals from START for 30 days, coins valid 30
+//! days, so a coin withdrawn on START expires on START+30 while its key
+//! stays spendable until START+59.
+//!
+//! The forgery where the payer proves the range for the wrapped difference
+//! `t - D mod 2^64` needs the private payment transcript: it is a unit test
+//! in src/protocol/pay.rs (`expiry_forgery`).
+
+mod common;
+
+use common::*;
+use faircash::crypto::schnorr::SigningKey;
+use faircash::keys::{AccountId, Keyset};
+use faircash::protocol::deposit::DepositRequest;
+use faircash::protocol::pay::{create_payment, verify_payment, Payment, PaymentRequest};
+use faircash::protocol::withdraw::WalletCoin;
+use faircash::protocol::{Error, PaymentError};
+use faircash::store::MerchantStore;
+use faircash::time::{Clock, Day};
+use rand::rngs::OsRng;
+
+fn deposit(w: &World, key: &SigningKey, id: AccountId, p: &Payment) -> Result<u64, Error> {
+    let req = DepositRequest::new(key, id, vec![p.clone()], &mut OsRng);
+    w.bank.deposit(&req, &mut OsRng).map(|r| r.credited)
+}
+
+/// The merchant opens `req` (if it has not) and tries to accept `p`.
+fn accept(shop: &TestMerchant, req: &PaymentRequest, p: &Payment) -> Result<(), Error> {
+    if shop.store().open_request(&req.id()).unwrap().is_none() {
+        shop.store().insert_request(req).unwrap();
+    }
+    shop.accept(p, &mut OsRng).map(|_| ())
+}
+
+fn wallet_coin(wallet: &TestWallet, value: u64, expiry: Day) -> WalletCoin {
+    wallet
+        .coins()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.coin)
+        .find(|c| c.value == value && c.secrets.expiry() == expiry)
+        .expect("such a coin")
+}
+
+fn key_spendable(keyset: &Keyset, coin: &WalletCoin, day: Day) -> bool {
+    keyset.key(&coin.coin.body.key_id).unwrap().spendable_on(day)
+}
+
+#[test]
+fn the_wallet_refuses_to_pay_with_an_expired_coin() {
+    let w = World::new();
+    let shop = w.merchant();
+    let alice = w.user(100);
+    let keyset = w.bank.current_keyset().unwrap();
+    // Two coins of 1 expiring on START+30, one coin of 2 expiring a day later.
+    alice.withdraw_one(&*w.bank, 1, &mut OsRng).unwrap();
+    alice.withdraw_one(&*w.bank, 1, &mut OsRng).unwrap();
+    w.clock.advance_days(1);
+    alice.withdraw_one(&*w.bank, 2, &mut OsRng).unwrap();
+    let expiry = START.plus(30);
+    assert_eq!(alice.coins().unwrap().iter().filter(|c| c.coin.secrets.expiry() == expiry).count(), 2);
+
+    // On the expiry day itself a coin is still good (D <= t).
+    w.clock.advance_days(29);
+    assert_eq!(w.clock.today(), expiry);
+    let req = shop.request_payment(1, [0; 32], &mut OsRng).unwrap();
+    let p = alice.pay(&req, &mut OsRng).unwrap();
+    shop.accept(&p, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 1);
+
+    // The day after, the other coin of 1 has expired, although its key is
+    // still spendable: the wallet has nothing to pay 1 with.
+    w.clock.advance_days(1);
+    let day = expiry.plus(1);
+    assert_eq!(w.clock.today(), day);
+    let expired =
+        alice.coins().unwrap().into_iter().find(|c| c.spent_in.is_none() && c.coin.value == 1).unwrap().coin;
+    assert_eq!(expired.secrets.expiry(), expiry);
+    assert!(key_spendable(&keyset, &expired, day));
+    assert!(key_spendable(&keyset, &expired, START.plus(59)));
+    assert!(!key_spendable(&keyset, &expired, START.plus(60)));
+    let req = shop.request_payment(1, [1; 32], &mut OsRng).unwrap();
+    match alice.pay(&req, &mut OsRng) {
+        // (The coin of 2 could pay 2 but cannot make 1: no exact change.)
+        Err(Error::NoExactChange { amount: 1, .. } | Error::CoinsExpired { .. }) => {}
+        other => panic!("paid with an expired coin: {other:?}"),
+    }
+    // Nothing was marked spent by the refusal.
+    assert_eq!(alice.balance().unwrap(), 3);
+    // Bypassing the wallet's selection, the prover refuses to prove.
+    match create_payment(&req, &keyset, alice.user(), &[&expired], &mut OsRng) {
+        Err(Error::Range(_)) => {}
+        other => panic!("proved an expired coin: {other:?}"),
+    }
+    // The coin of 2, withdrawn a day later, still pays today.
+    let req = shop.request_payment(2, [2; 32], &mut OsRng).unwrap();
+    let p = alice.pay(&req, &mut OsRng).unwrap();
+    shop.accept(&p, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 2);
+    assert_eq!(alice.balance().unwrap(), 1);
+}
+
+#[test]
+fn a_valid_payment_re_dated_to_a_later_day_is_refused() {
+    let w = World::new();
+    let (shop, shop_key) = w.merchant_with_key();
+    let alice = w.user(100);
+    let keyset = w.bank.current_keyset().unwrap();
+    // A coin of 1 expiring on START+30 and a coin of 2 expiring on START+31.
+    alice.withdraw_one(&*w.bank, 1, &mut OsRng).unwrap();
+    w.clock.advance_days(1);
+    alice.withdraw_one(&*w.bank, 2, &mut OsRng).unwrap();
+    let early = wallet_coin(&alice, 1, START.plus(30));
+    let late = wallet_coin(&alice, 2, START.plus(31));
+
+    // Paid with both on START+29, one day before the first expires.
+    w.clock.advance_days(28);
+    let paid_on = START.plus(29);
+    assert_eq!(w.clock.today(), paid_on);
+    let req = shop.request_payment(3, [7; 32], &mut OsRng).unwrap();
+    let p = alice.pay(&req, &mut OsRng).unwrap();
+    assert_eq!(p.coins.len(), 2);
+    verify_payment(&p, &keyset, &mut OsRng).unwrap();
+
+    // The bank receives everything on START+31: every re-dated day below is
+    // inside its deposit window, so its refusals come from the proofs.
+    w.clock.advance_days(2);
+    let cases = [
+        // Both coins still valid on that day: the proof is bound to D.
+        (paid_on.plus(1), PaymentError::RangeProof),
+        // The first coin has expired on that day.
+        (paid_on.plus(2), PaymentError::RangeProof),
+    ];
+    for (day, reason) in cases {
+        assert!(key_spendable(&keyset, &early, day) && key_spendable(&keyset, &late, day));
+        let mut t = p.clone();
+        t.request.day = day;
+        let what = format!("re-dated to {day:?}");
+        assert_eq!(verify_payment(&t, &keyset, &mut OsRng).unwrap_err(), reason, "{what}");
+        match accept(&shop, &t.request, &t) {
+            Err(Error::Payment(e)) => assert_eq!(e, reason, "{what}"),
+            other => panic!("{what}: merchant: {other:?}"),
+        }
+        match deposit(&w, &shop_key, shop.id(), &t) {
+            Err(Error::PaymentRefused { index: 0, reason: r }) => assert_eq!(r, reason, "{what}"),
+            other => panic!("{what}: bank: {other:?}"),
+        }
+    }
+    // Re-dated past the keys' spending window, the key rule refuses first.
+    let mut t = p.clone();
+    t.request.day = START.plus(60);
+    assert!(matches!(verify_payment(&t, &keyset, &mut OsRng), Err(PaymentError::KeyNotValidOnDay { .. })));
+
+    // The payment as made is still good, at merchant and bank.
+    shop.accept(&p, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 3);
+}
+
+#[test]
+fn a_coin_of_another_bank_is_refused() {
+    let w = World::new();
+    let other = World::new();
+    let (shop, shop_key) = w.merchant_with_key();
+    let keyset = w.bank.current_keyset().unwrap();
+    let other_keyset = other.bank.current_keyset().unwrap();
+    assert_ne!(keyset.id(), other_keyset.id());
+
+    // Mallory is a customer of the other bank and pays our shop.
+    let mallory = other.user(100);
+    mallory.withdraw_one(&*other.bank, 4, &mut OsRng).unwrap();
+    let req = shop.request_payment(4, [4; 32], &mut OsRng).unwrap();
+    let p = mallory.pay(&req, &mut OsRng).unwrap();
+    // The payment is valid, under the other bank's keyset.
+    verify_payment(&p, &other_keyset, &mut OsRng).unwrap();
+    assert_eq!(p.keyset_id, other_keyset.id());
+
+    assert_eq!(verify_payment(&p, &keyset, &mut OsRng).unwrap_err(), PaymentError::UnknownKeyset);
+    assert!(matches!(
+        shop.accept(&p, &mut OsRng),
+        Err(Error::UnknownKeyset(id)) if id == other_keyset.id()
+    ));
+    match deposit(&w, &shop_key, shop.id(), &p) {
+        Err(Error::PaymentRefused { index: 0, reason: PaymentError::UnknownKeyset }) => {}
+        other => panic!("bank: {other:?}"),
+    }
+
+    // Relabelled as a coin of our keyset, under our key of the same value.
+    let our_key = keyset.key_for_value(4).unwrap().key_id;
+    let mut t = p.clone();
+    t.keyset_id = keyset.id();
+    t.coins[0].body.keyset_id = keyset.id();
+    t.coins[0].body.key_id = our_key;
+    let reason = verify_payment(&t, &keyset, &mut OsRng).unwrap_err();
+    assert!(matches!(reason, PaymentError::RangeProof | PaymentError::Proofs), "{reason:?}");
+    match shop.accept(&t, &mut OsRng) {
+        Err(Error::Payment(e)) => assert_eq!(e, reason),
+        other => panic!("merchant: {other:?}"),
+    }
+    match deposit(&w, &shop_key, shop.id(), &t) {
+        Err(Error::PaymentRefused { index: 0, reason: r }) => assert_eq!(r, reason),
+        other => panic!("bank: {other:?}"),
+    }
+    // Mallory, holding every secret of her coin, cannot re-prove it under
+    // our key either: her witnesses fit the other bank's z_k only.
+    let mut wc = wallet_coin(&mallory, 4, START.plus(30));
+    wc.coin.body.keyset_id = keyset.id();
+    wc.coin.body.key_id = our_key;
+    assert!(create_payment(&req, &keyset, mallory.user(), &[&wc], &mut OsRng).is_err());
+
+    assert_eq!(w.balance(&shop.id()), 0);
+    assert!(!shop.has_seen(&p.coins[0].id()).unwrap());
+}
+
+#[test]
+fn a_coin_switched_to_another_denominations_key_is_refused() {
+    let w = World::new();
+    let (shop, shop_key) = w.merchant_with_key();
+    let alice = w.user(100);
+    let keyset = w.bank.current_keyset().unwrap();
+    alice.withdraw_one(&*w.bank, 1, &mut OsRng).unwrap();
+    let req = shop.request_payment(1, [1; 32], &mut OsRng).unwrap();
+    let p = alice.pay(&req, &mut OsRng).unwrap();
+    let coin = wallet_coin(&alice, 1, START.plus(30));
+
+    // Every other denomination of the keyset, asked for as its own value.
+    for value in keyset.values_desc().into_iter().filter(|v| *v != 1) {
+        let key = keyset.key_for_value(value).unwrap().key_id;
+        let mut t = p.clone();
+        t.coins[0].body.key_id = key;
+        t.request.amount = value;
+        let what = format!("coin of 1 relabelled as {value}");
+        let reason = verify_payment(&t, &keyset, &mut OsRng).unwrap_err();
+        assert!(matches!(reason, PaymentError::RangeProof | PaymentError::Proofs), "{what}: {reason:?}");
+        match accept(&shop, &t.request, &t) {
+            Err(Error::Payment(e)) => assert_eq!(e, reason, "{what}"),
+            other => panic!("{what}: merchant: {other:?}"),
+        }
+        match deposit(&w, &shop_key, shop.id(), &t) {
+            Err(Error::PaymentRefused { index: 0, reason: r }) => assert_eq!(r, reason, "{what}"),
+            other => panic!("{what}: bank: {other:?}"),
+        }
+        // Re-proving under the other key is impossible for the owner too.
+        let mut wc = coin.clone();
+        wc.coin.body.key_id = key;
+        let req = shop.request_payment(value, [2; 32], &mut OsRng).unwrap();
+        assert!(create_payment(&req, &keyset, alice.user(), &[&wc], &mut OsRng).is_err(), "{what}");
+    }
+    // Relabelled but still asking 1: the amount rule.
+    let mut t = p.clone();
+    t.coins[0].body.key_id = keyset.key_for_value(2).unwrap().key_id;
+    assert_eq!(
+        verify_payment(&t, &keyset, &mut OsRng).unwrap_err(),
+        PaymentError::AmountMismatch { sum: 2, amount: 1 }
+    );
+
+    // The coin under its own key is fine.
+    shop.accept(&p, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 1);
+}
