@@ -1,111 +1,11 @@
 //! The command line, run as real processes over on-disk stores.
-#![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_support;
 
+use std::process::Command;
+
+use cli_support::*;
 use serde_json::Value;
-
-pub struct Cli {
-    pub root: tempfile::TempDir,
-}
-
-impl Default for Cli {
-    fn default() -> Self {
-        Cli { root: tempfile::tempdir().unwrap() }
-    }
-}
-
-impl Cli {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn path(&self, p: &str) -> PathBuf {
-        self.root.path().join(p)
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_faircash"))
-            .args(args)
-            .current_dir(self.root.path())
-            .output()
-            .unwrap()
-    }
-
-    /// Runs, asserts success, returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "faircash {args:?} failed ({:?}):\n{}\n{}",
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// Runs with --json, asserts success, returns the document.
-    pub fn json(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&a)).unwrap()
-    }
-
-    /// Runs, asserts the exit code, returns stderr.
-    pub fn fails(&self, code: i32, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert_eq!(
-            o.status.code(),
-            Some(code),
-            "faircash {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stderr).unwrap()
-    }
-
-    /// TTP, bank, a funded wallet `alice`, a merchant `shop`.
-    pub fn setup(&self) -> String {
-        self.ok(&["ttp", "keygen", "--dir", "ttp"]);
-        self.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
-        let alice = self.json(&["wallet", "new", "--dir", "alice", "--bank", "bank"]);
-        let id = alice["account"].as_str().unwrap().to_string();
-        self.ok(&["bank", "fund", "--dir", "bank", "--account", &id, "--amount", "200"]);
-        self.ok(&["merchant", "new", "--dir", "shop", "--bank", "bank"]);
-        id
-    }
-
-    pub fn balance_of(&self, account: &str) -> u64 {
-        let st = self.json(&["bank", "status", "--dir", "bank"]);
-        st["accounts"].as_array().unwrap().iter().find(|a| a["id"] == account).unwrap()["balance"]
-            .as_u64()
-            .unwrap()
-    }
-
-    pub fn merchant_account(&self, dir: &str) -> String {
-        self.json(&["merchant", "status", "--dir", dir])["account"].as_str().unwrap().to_string()
-    }
-
-    pub fn pay(&self, wallet: &str, merchant: &str, amount: u64, name: &str) {
-        let req = format!("{name}-req.json");
-        let pay = format!("{name}-pay.json");
-        self.ok(&["merchant", "request", "--dir", merchant, "--amount", &amount.to_string(), "--out", &req]);
-        self.ok(&["wallet", "pay", "--dir", wallet, "--request", &req, "--out", &pay]);
-        self.ok(&["merchant", "accept", "--dir", merchant, "--payment", &pay]);
-    }
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 #[test]
 fn cli_session_from_setup_to_double_spend_and_traces() {

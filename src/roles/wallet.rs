@@ -179,18 +179,45 @@ impl<S: WalletStore> Wallet<S> {
             }
         };
         let challenge = self.receive_commitment(&commitment, rng)?;
-        let answer = bank.answer_withdrawal(&challenge)?;
-        self.finish_withdrawal(&answer)
+        match bank.answer_withdrawal(&challenge) {
+            Ok(answer) => self.finish_withdrawal(&answer),
+            Err(e) => {
+                // A transient failure keeps the state: the answer may have
+                // been given (and debited); `resume_withdrawals` fetches it.
+                if is_final(&e) {
+                    self.store.drop_pending(&req.session_id)?;
+                }
+                Err(e)
+            }
+        }
     }
 
-    /// Resumes every pending withdrawal that has a challenge: re-sends it
-    /// (the bank answers the same challenge again) and finishes the coin.
+    /// Resumes every pending withdrawal: a request is sent again (the bank
+    /// returns the same commitment for the same request), a stored challenge
+    /// is sent again (the bank returns the same answer), and the coin is
+    /// finished. A session the bank will never answer (expired, opened
+    /// before a restore of the bank's store, unknown) was never debited, so
+    /// its pending state is dropped. Other failures (network, store) leave
+    /// the state for a later attempt and are returned.
     pub fn resume_withdrawals(&self, bank: &(impl BankApi + ?Sized)) -> Result<Vec<CoinId>> {
         let mut done = Vec::new();
         for entry in self.store.pending()? {
-            if let PendingEntry::AwaitingAnswer(p) = entry {
-                let answer = bank.answer_withdrawal(&p.challenge())?;
-                done.push(self.finish_withdrawal(&answer)?);
+            let session = entry.session_id();
+            let challenge = match entry {
+                PendingEntry::AwaitingAnswer(p) => p.challenge(),
+                PendingEntry::Started(start) => match bank.open_withdrawal(start.request()) {
+                    Ok(commitment) => self.receive_commitment(&commitment, &mut rand::rngs::OsRng)?,
+                    Err(e) if is_final(&e) => {
+                        self.store.drop_pending(&session)?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            match bank.answer_withdrawal(&challenge) {
+                Ok(answer) => done.push(self.finish_withdrawal(&answer)?),
+                Err(e) if is_final(&e) => self.store.drop_pending(&session)?,
+                Err(e) => return Err(e),
             }
         }
         Ok(done)
@@ -302,6 +329,22 @@ impl<S: WalletStore> Wallet<S> {
         }
         Err(Error::NoExactChange { amount, available: best_available })
     }
+}
+
+/// Whether the bank will never answer this session (so nothing was debited).
+fn is_final(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::SessionExpired
+            | Error::SessionFromOldEpoch
+            | Error::UnknownSession
+            | Error::SessionConflict
+            | Error::CommitmentReused
+            | Error::InsufficientBalance { .. }
+            | Error::AccountFrozen(_)
+            | Error::KeyNotValid { .. }
+            | Error::ExpiryPolicy { .. }
+    )
 }
 
 /// Splits `amount` into the available denominations (largest first).
