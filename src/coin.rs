@@ -27,6 +27,7 @@ use crate::encoding::{define_id, Point};
 use crate::keys::{KeyId, KeysetId};
 use crate::params::{Params, ParamsId};
 use crate::time::Day;
+use crate::wire::{DecodeError, MessageKind, WireMessage};
 
 define_id!(
     /// `coin_id = H(params_id, body)`: the index of spent coins, and the
@@ -37,6 +38,7 @@ define_id!(
 
 /// The signed body of a coin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CoinBody {
     /// The parameters.
     pub params_id: ParamsId,
@@ -88,6 +90,7 @@ impl CoinBody {
 
 /// A coin: body and ACL signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Coin {
     /// The signed body.
     pub body: CoinBody,
@@ -140,6 +143,18 @@ impl Coin {
     }
 }
 
+impl WireMessage for Coin {
+    const KIND: MessageKind = MessageKind::Coin;
+    /// A coin is 784 bytes: a 400-byte body and a 384-byte signature.
+    const MAX_BYTES: usize = 1024;
+    fn check(&self) -> Result<(), DecodeError> {
+        match self.identity_violation() {
+            Some(field) => Err(DecodeError::IdentityPoint { what: Self::what(), field }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Number of witnesses (and nonces, and responses) of the spend relation.
 pub const SPEND_WITNESSES: usize = 8;
 
@@ -148,6 +163,7 @@ pub const SPEND_WITNESSES: usize = 8;
 /// `lambda = gamma^-1, r, rnd, s, t, k, r_t` and the eight spend-proof
 /// nonces fixed at withdrawal (`u` is the user's key, held apart).
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
 pub struct CoinSecrets {
     #[serde(with = "crate::encoding::scalar")]
     pub(crate) lambda: Scalar,
@@ -211,6 +227,7 @@ impl CoinSecrets {
 
 /// The responses of one spend: `z_w = n_w + c·w` for the eight witnesses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SpendResponses {
     /// `z_lambda`.
     #[serde(with = "crate::encoding::scalar")]

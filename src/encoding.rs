@@ -231,9 +231,13 @@ pub mod scalar {
 
 /// Serde for `Vec<T>` with an upper bound on the number of elements, checked
 /// before anything is allocated: the untrusted length never sizes an
-/// allocation beyond the bound.
+/// allocation beyond the bound, and sizes none beyond
+/// [`bounded::PREALLOCATE_BYTES`] before the elements are there.
 pub mod bounded {
     use super::*;
+
+    /// The most a declared length may preallocate, in bytes of memory.
+    pub const PREALLOCATE_BYTES: usize = 64 * 1024;
 
     /// Serializes the elements as a sequence.
     pub fn serialize<S: Serializer, T: Serialize>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
@@ -267,7 +271,12 @@ pub mod bounded {
             if hint > MAX {
                 return Err(too_many());
             }
-            let mut out = Vec::with_capacity(hint);
+            // The hint is the untrusted length prefix (postcard caps it by
+            // the number of input bytes left, not by what they can hold), so
+            // it sizes at most a small first allocation; the vector grows as
+            // elements actually decode.
+            let first = hint.min(PREALLOCATE_BYTES / std::mem::size_of::<T>().max(1));
+            let mut out = Vec::with_capacity(first);
             while let Some(x) = seq.next_element()? {
                 if out.len() == MAX {
                     return Err(too_many());

@@ -45,6 +45,7 @@ pub const MAX_KEYS_PER_KEYSET: usize = 64;
 
 /// The days a key may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeyWindows {
     /// First day of withdrawals.
     pub withdraw_from: Day,
@@ -59,6 +60,7 @@ pub struct KeyWindows {
 
 /// The coin validity policy of a keyset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeysetPolicy {
     /// A coin withdrawn on day `R` expires on day `t = R + validity_days`.
     pub validity_days: u32,
@@ -82,6 +84,7 @@ impl Default for KeysetPolicy {
 
 /// One denomination key as published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DenominationKey {
     /// Its identifier.
     pub key_id: KeyId,
@@ -156,6 +159,7 @@ fn append_windows(t: &mut Transcript, w: &KeyWindows) {
 
 /// The keyset document the bank publishes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeysetDocument {
     /// The parameters the keys live in.
     pub params_id: ParamsId,
@@ -246,6 +250,7 @@ impl KeysetDocument {
 
 /// A keyset document with the master key's signature on its id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignedKeyset {
     /// The document.
     pub document: KeysetDocument,
@@ -531,6 +536,7 @@ pub const MAX_KEYSETS: usize = 1024;
 
 /// The bank's published keyset list, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeysetList {
     /// The signed keysets.
     #[serde(
@@ -568,6 +574,7 @@ impl KeysetList {
 
 /// A public key and what it is for (an operator's file).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PublicKeyFile {
     /// What the key is for, e.g. `warrant-issuer`, `bank-master`.
     #[serde(

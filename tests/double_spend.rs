@@ -125,15 +125,19 @@ fn same_payment_deposited_twice_is_a_duplicate() {
     assert_eq!(r1.outcomes.len(), 3);
     shop.record_receipt(&deposit, &r1).unwrap();
 
-    // The same request again (a lost receipt, retried) and a new request
-    // signed over the same payment.
+    // The same request again (a lost receipt, retried or replayed): the
+    // stored receipt, no new credit.
+    assert_eq!(w.bank.deposit(&deposit, &mut OsRng).unwrap(), r1);
+    // A new request signed over the same payment: duplicates.
     let resigned = DepositRequest::new(&key, shop.id(), vec![payment.clone()], &mut OsRng);
-    for again in [&deposit, &resigned] {
-        let r = w.bank.deposit(again, &mut OsRng).unwrap();
-        assert_eq!(r.credited, 0);
-        assert_eq!(r.outcomes.len(), 3);
-        assert!(outcomes(&r).iter().all(|o| *o == DepositOutcome::Duplicate));
-    }
+    let r = w.bank.deposit(&resigned, &mut OsRng).unwrap();
+    assert_eq!(r.credited, 0);
+    assert_eq!(r.outcomes.len(), 3);
+    assert!(outcomes(&r).iter().all(|o| *o == DepositOutcome::Duplicate));
+    // A different request under a used request id is refused.
+    let fresh = DepositRequest::new(&key, shop.id(), vec![payment.clone(), payment.clone()], &mut OsRng);
+    let reused = DepositRequest { request_id: deposit.request_id, ..fresh };
+    assert!(matches!(w.bank.deposit(&reused, &mut OsRng), Err(faircash::protocol::Error::RequestIdReused)));
     assert_eq!(w.balance(&shop.id()), 13);
     assert!(w.bank.evidence().unwrap().is_empty());
     assert!(!frozen(&w, &alice));
@@ -491,7 +495,7 @@ fn one_body_signed_twice(w: &World, wallet: &TestWallet) -> Vec<WalletCoin> {
             spend_commitments,
         };
         let (waiting, e) = blinded.challenge(body.id().as_bytes());
-        let ch = WithdrawChallenge { session_id: start.request().session_id, e };
+        let ch = WithdrawChallenge::new(start.request().session_id, e, wallet.user(), &mut OsRng);
         let answer = w.bank.answer_withdrawal(&ch).unwrap();
         let signature = waiting.finish(&answer.answer).unwrap();
         let secrets: CoinSecrets = serde_json::from_value(serde_json::json!({

@@ -64,9 +64,13 @@ fn session_answers_one_challenge_only() {
     assert_eq!(w.balance(&alice.account_id()), 92);
 
     for delta in [Scalar::ONE, -Scalar::ONE, Scalar::random(&mut OsRng)] {
-        let other = WithdrawChallenge { session_id: ch.session_id, e: ch.e + delta };
+        let other = WithdrawChallenge::new(ch.session_id, ch.e + delta, alice.user(), &mut OsRng);
         assert!(matches!(w.bank.answer_withdrawal(&other), Err(Error::ChallengeMismatch)));
     }
+    // A challenge not signed by the account holder is refused, answered or not.
+    let bob = w.user(0);
+    let forged = WithdrawChallenge::new(ch.session_id, ch.e, bob.user(), &mut OsRng);
+    assert!(matches!(w.bank.answer_withdrawal(&forged), Err(Error::InvalidProof(_))));
     // The same challenge again: the identical stored answer, no new debit.
     let again = w.bank.answer_withdrawal(&ch).unwrap();
     assert_eq!(again, first);
@@ -74,7 +78,7 @@ fn session_answers_one_challenge_only() {
     alice.finish_withdrawal(&first).unwrap();
     assert_eq!(alice.balance().unwrap(), 8);
     // An unknown session is no session.
-    let stray = WithdrawChallenge { session_id: SessionId::random(&mut OsRng), e: ch.e };
+    let stray = WithdrawChallenge::new(SessionId::random(&mut OsRng), ch.e, alice.user(), &mut OsRng);
     assert!(matches!(w.bank.answer_withdrawal(&stray), Err(Error::UnknownSession)));
 }
 
@@ -95,8 +99,12 @@ fn answers_never_reveal_the_signing_key() {
         let (_, _, ch) = open(&w, wallet, 8);
         for attempt in 0..3 {
             answers.push(w.bank.answer_withdrawal(&ch).unwrap());
-            let other =
-                WithdrawChallenge { session_id: ch.session_id, e: ch.e + Scalar::from(attempt as u64 + 1) };
+            let other = WithdrawChallenge::new(
+                ch.session_id,
+                ch.e + Scalar::from(attempt as u64 + 1),
+                wallet.user(),
+                &mut OsRng,
+            );
             if let Ok(a) = w.bank.answer_withdrawal(&other) {
                 answers.push(a);
             }

@@ -37,6 +37,7 @@ use crate::params::Params;
 
 /// The public key of one denomination: `y = x·G` and the ACL generator `z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AclPublicKey {
     /// The key's identifier (bound into every signature).
     pub key_id: KeyId,
@@ -89,6 +90,7 @@ fn mul2(a: &Scalar, p: &Point, b: &Scalar, q: &Point) -> RistrettoPoint {
 
 /// The signer's first message: `(rnd, a, b1, b2)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignerCommitment {
     /// The signer's contribution to `z1 = C + rnd·G`.
     #[serde(with = "crate::encoding::scalar")]
@@ -103,6 +105,7 @@ pub struct SignerCommitment {
 
 /// The signer's answer: `(c, r, s1, s2, d)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignerAnswer {
     /// `c = e - d`.
     #[serde(with = "crate::encoding::scalar")]
@@ -241,6 +244,7 @@ pub struct UserBlinding;
 /// The user after blinding the signer's commitment; exposes `zeta` and
 /// `zeta1`, which the message (the coin body) depends on.
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
 pub struct UserBlinded {
     #[zeroize(skip)]
     pk: AclPublicKey,
@@ -389,6 +393,7 @@ impl UserBlinded {
 
 /// The user after sending `e`, waiting for the signer's answer.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserAwaitingAnswer {
     blinded: UserBlinded,
     #[serde(with = "crate::encoding::hex32")]
@@ -465,6 +470,7 @@ impl UserAwaitingAnswer {
 
 /// An ACL signature in commitment form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AclSignature {
     /// `zeta = gamma·z`.
     pub zeta: Point,

@@ -12,6 +12,7 @@ use crate::params::Params;
 
 /// An ElGamal ciphertext `(c1, c2)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ciphertext {
     /// `c1 = k·G`.
     pub c1: Point,

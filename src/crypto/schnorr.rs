@@ -287,6 +287,7 @@ impl<R: CryptoRngCore + ?Sized> rand_core::CryptoRng for RngAdapter<'_, R> {}
 /// A proof in batchable form: one commitment per equation, one response per
 /// witness.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Proof {
     /// `T_j`, one per equation.
     #[serde(
@@ -388,6 +389,7 @@ fn signature_relation(public: &Point) -> Relation {
 
 /// A Schnorr signature `(R, s)` with `s·G = R + c·X`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Signature {
     /// The commitment `R`.
     pub r: Point,

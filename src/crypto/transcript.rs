@@ -72,6 +72,8 @@ pub mod labels {
     pub const TRACE_LOG_HEAD: &[u8] = b"faircash/v1/trace-log-head";
     /// Signature of an account holder on a bank request.
     pub const ACCOUNT_REQUEST_SIGNATURE: &[u8] = b"faircash/v1/account-request-signature";
+    /// Digest of a deposit request (what a stored receipt answers).
+    pub const DEPOSIT_REQUEST_DIGEST: &[u8] = b"faircash/v1/deposit-request-digest";
     /// Digest of a merchant's order description (the request's order digest).
     pub const ORDER_DIGEST: &[u8] = b"faircash/v1/order-digest";
     /// The bank master key's signature on the coin-tracing watch list.
@@ -108,6 +110,7 @@ pub mod labels {
         ACCOUNT_REQUEST_SIGNATURE,
         WATCH_LIST_SIGNATURE,
         ORDER_DIGEST,
+        DEPOSIT_REQUEST_DIGEST,
     ];
 
     /// Hash-to-group labels of the independent generators.

@@ -33,6 +33,7 @@ pub const MAX_COINS_PER_DEPOSIT: usize = 4096;
 
 /// A merchant's signed deposit of payments.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DepositRequest {
     /// The merchant's account.
     pub merchant_id: AccountId,
@@ -75,6 +76,13 @@ impl DepositRequest {
         DepositRequest { merchant_id, request_id, payments, signature }
     }
 
+    /// The request's digest: `merchant_id`, `request_id` and every payment.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::DEPOSIT_REQUEST_DIGEST);
+        t.append_message(b"request", &deposit_message(&self.merchant_id, &self.request_id, &self.payments));
+        crate::crypto::transcript::FaircashTranscript::challenge_digest(&mut t, b"request-digest")
+    }
+
     /// Number of coins over all payments.
     pub fn coin_count(&self) -> usize {
         self.payments.iter().map(|p| p.coins.len()).sum()
@@ -97,6 +105,7 @@ impl WireMessage for DepositRequest {
 
 /// What became of one deposited coin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum DepositOutcome {
     /// First deposit of this coin: the merchant is credited.
     Credited {
@@ -134,6 +143,7 @@ impl DepositOutcome {
 
 /// The outcome of one coin of a deposit request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CoinOutcome {
     /// Index of the payment in the request.
     pub payment: u32,
@@ -147,6 +157,7 @@ pub struct CoinOutcome {
 
 /// The bank's answer to a deposit request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DepositReceipt {
     /// The request answered.
     #[serde(with = "crate::encoding::hex32")]
@@ -239,6 +250,7 @@ pub fn verify_deposit(
 
 /// Two spends of one coin: the double-spending evidence anyone can check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DoubleSpendEvidence {
     /// The coin spent twice.
     pub coin_id: CoinId,

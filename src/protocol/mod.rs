@@ -167,6 +167,9 @@ pub enum Error {
     /// A coin on the coin-tracing watch list.
     #[error("coin {0} is on the watch list")]
     Watchlisted(CoinId),
+    /// A deposit request id used before for a different request.
+    #[error("deposit request id was used for a different request")]
+    RequestIdReused,
     /// A payment request that the wallet will not answer.
     #[error("payment request refused: {0}")]
     BadPaymentRequest(&'static str),

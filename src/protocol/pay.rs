@@ -36,6 +36,7 @@ pub fn order_digest(description: &[u8]) -> [u8; 32] {
 
 /// The merchant's payment request `P`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     /// The merchant's account.
     pub merchant_id: AccountId,
@@ -103,6 +104,7 @@ impl WireMessage for PaymentRequest {
 
 /// A payment: coins, range proof and spend responses, answering one request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Payment {
     /// The request answered.
     pub request: PaymentRequest,

@@ -27,6 +27,7 @@ fn key_relation(public: &Point) -> Relation {
 
 /// A user's registration: `I` and a proof of knowledge of `u`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserRegistration {
     /// `I = u·G`.
     pub identity: Point,
@@ -65,6 +66,7 @@ impl WireMessage for UserRegistration {
 
 /// A merchant's registration: `M` and a proof of knowledge of `m`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MerchantRegistration {
     /// `M = m·G`.
     pub key: Point,

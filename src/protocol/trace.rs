@@ -35,6 +35,7 @@ pub const MAX_REASON: usize = 2048;
 
 /// What is traced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum TraceKind {
     /// A spent coin → the identity of its withdrawer.
     Owner,
@@ -122,6 +123,7 @@ pub enum TraceError {
 
 /// A signed order to trace one record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Warrant {
     /// Unique id; the TTP refuses an id it has used.
     #[serde(with = "crate::encoding::hex32")]
@@ -248,6 +250,7 @@ impl Warrant {
 
 /// The record a trace is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum TraceRecord {
     /// A deposited spend: the payment and the coin's index in it.
     Owner {
@@ -359,6 +362,7 @@ impl WireMessage for TtpPublicKeys {
 
 /// A request to the TTP: the warrant and the record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TraceRequest {
     /// The warrant.
     pub warrant: Warrant,
@@ -391,6 +395,7 @@ impl TraceRequest {
 
 /// The TTP's public keys: `Y_T` (decryption) and its result-signing key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TtpPublicKeys {
     /// `Y_T = x_T·G`.
     pub decryption: Point,
@@ -431,6 +436,7 @@ fn decryption_transcript(
 
 /// A proven, signed decryption.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TraceResult {
     /// Owner or coin.
     pub kind: TraceKind,
@@ -564,6 +570,7 @@ impl TraceResult {
 
 /// One entry of the TTP's hash-chained audit log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogEntry {
     /// Position, from 0.
     pub index: u64,
@@ -611,6 +618,7 @@ impl LogEntry {
 
 /// A signed statement of the log's length and last hash, for auditors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogHead {
     /// Number of entries.
     pub size: u64,
@@ -628,6 +636,9 @@ pub struct LogHead {
 impl WireMessage for LogHead {
     const KIND: MessageKind = MessageKind::TraceLogHead;
     const MAX_BYTES: usize = 256;
+    fn check(&self) -> Result<(), DecodeError> {
+        non_identity(Self::what(), "signer", &self.signer)
+    }
 }
 
 impl LogHead {
@@ -756,6 +767,7 @@ pub const MAX_WATCH_LIST: usize = 1 << 20;
 /// The bank's coin-tracing watch list, signed by its master key, for
 /// merchants to refuse those coins off-line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WatchList {
     /// When it was issued.
     pub issued: Timestamp,
@@ -772,6 +784,10 @@ pub struct WatchList {
 impl WireMessage for WatchList {
     const KIND: MessageKind = MessageKind::WatchList;
     const MAX_BYTES: usize = 64 + 33 * MAX_WATCH_LIST;
+    fn check(&self) -> Result<(), DecodeError> {
+        // A serial is never O (specs/protocol.md §6.1).
+        self.serials.iter().try_for_each(|s| non_identity(Self::what(), "S", s))
+    }
 }
 
 impl WatchList {

@@ -28,7 +28,7 @@ use super::{Error, Result};
 use crate::coin::{spend_relation, Coin, CoinBody, CoinSecrets, SpendStatement};
 use crate::crypto::acl::{SignerAnswer, SignerCommitment, UserAwaitingAnswer, UserBlinding};
 use crate::crypto::elgamal::Ciphertext;
-use crate::crypto::schnorr::{Nonces, Proof, Relation};
+use crate::crypto::schnorr::{Nonces, Proof, Relation, Signature, SigningKey};
 use crate::crypto::secret::SecretScalar;
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::{define_id, Point};
@@ -55,6 +55,7 @@ impl SessionId {
 
 /// The withdrawal request: `(C, E_w, t, pi_W)` for one coin of one key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
     /// The session id.
     pub session_id: SessionId,
@@ -167,6 +168,7 @@ impl WithdrawRequest {
 
 /// The bank's first message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WithdrawCommitment {
     /// The session.
     pub session_id: SessionId,
@@ -189,23 +191,59 @@ impl WireMessage for WithdrawCommitment {
     }
 }
 
-/// The wallet's blinded challenge.
+/// The wallet's blinded challenge, authorized by the account key.
+///
+/// The challenge moves money (the bank debits the account when it answers),
+/// so the account holder signs `(session_id, e)` with its key `u`
+/// (`I = u·G`); the bank answers only an authorized challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WithdrawChallenge {
     /// The session.
     pub session_id: SessionId,
     /// `e`.
     #[serde(with = "crate::encoding::scalar")]
     pub e: Scalar,
+    /// The account key's signature on `(session_id, e)`.
+    pub authorization: Signature,
 }
 
 impl WireMessage for WithdrawChallenge {
     const KIND: MessageKind = MessageKind::WithdrawChallenge;
-    const MAX_BYTES: usize = 128;
+    const MAX_BYTES: usize = 192;
+}
+
+fn challenge_message(session_id: &SessionId, e: &Scalar) -> [u8; 48] {
+    let mut m = [0u8; 48];
+    m[..16].copy_from_slice(session_id.as_bytes());
+    m[16..].copy_from_slice(e.as_bytes());
+    m
+}
+
+impl WithdrawChallenge {
+    /// A challenge `e` for `session_id`, signed by the account holder.
+    pub fn new(session_id: SessionId, e: Scalar, user: &UserKey, rng: &mut impl CryptoRngCore) -> Self {
+        let key = SigningKey::from_secret(SecretScalar::new(*user.expose_secret()));
+        let authorization =
+            key.sign(labels::ACCOUNT_REQUEST_SIGNATURE, &challenge_message(&session_id, &e), rng);
+        WithdrawChallenge { session_id, e, authorization }
+    }
+
+    /// Verifies the authorization by the account with identity `I`.
+    pub fn verify_authorization(&self, identity: &Point) -> Result<()> {
+        self.authorization
+            .verify(
+                labels::ACCOUNT_REQUEST_SIGNATURE,
+                &challenge_message(&self.session_id, &self.e),
+                identity,
+            )
+            .map_err(|_| Error::InvalidProof("withdrawal challenge authorization"))
+    }
 }
 
 /// The bank's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WithdrawAnswer {
     /// The session.
     pub session_id: SessionId,
@@ -382,7 +420,8 @@ impl WithdrawStart {
             spend_commitments,
         };
         let coin_id = body.id();
-        let (acl, _e) = blinded.challenge(coin_id.as_bytes());
+        let (acl, e) = blinded.challenge(coin_id.as_bytes());
+        let challenge = WithdrawChallenge::new(self.request.session_id, e, user, rng);
         Ok(PendingWithdrawal {
             session_id: self.request.session_id,
             value: self.value,
@@ -390,6 +429,7 @@ impl WithdrawStart {
             body,
             secrets,
             acl,
+            challenge,
         })
     }
 }
@@ -397,6 +437,7 @@ impl WithdrawStart {
 /// The wallet after computing `e`: everything needed to finish the coin once
 /// the answer arrives. Stored durably before `e` is sent.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PendingWithdrawal {
     session_id: SessionId,
     value: u64,
@@ -404,6 +445,7 @@ pub struct PendingWithdrawal {
     body: CoinBody,
     secrets: CoinSecrets,
     acl: UserAwaitingAnswer,
+    challenge: WithdrawChallenge,
 }
 
 impl std::fmt::Debug for PendingWithdrawal {
@@ -433,7 +475,7 @@ impl PendingWithdrawal {
 
     /// The challenge to send (the same on every retry).
     pub fn challenge(&self) -> WithdrawChallenge {
-        WithdrawChallenge { session_id: self.session_id, e: *self.acl.e() }
+        self.challenge
     }
 
     /// Checks the bank's answer and finishes the coin.
@@ -458,6 +500,7 @@ impl PendingWithdrawal {
 
 /// A coin in a wallet: the coin, its secrets and its value.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WalletCoin {
     /// The coin.
     pub coin: Coin,

@@ -151,7 +151,8 @@ impl<S: BankStore> Bank<S> {
         self.clock.today()
     }
 
-    /// Runs `f` as one transaction, retrying on transient failures.
+    /// Runs `f` as one transaction, retrying on transient failures and on
+    /// uniqueness races (`f` must be safe to run again).
     pub fn run_tx<T>(
         &self,
         _name: &'static str,
@@ -162,9 +163,16 @@ impl<S: BankStore> Bank<S> {
             let mut tx = self.store.begin()?;
             let outcome = f(&mut *tx).and_then(|v| tx.commit().map(|_| v).map_err(Error::from));
             match outcome {
-                Err(Error::Store(StoreError::Retry)) if attempt < self.config.tx_retries => {
+                // A serialization failure, or a uniqueness race lost to another
+                // node (every transaction checks before it inserts, so a
+                // conflict at insert means a concurrent commit): run again,
+                // and the next run sees the committed fact.
+                Err(Error::Store(StoreError::Retry | StoreError::Conflict(_)))
+                    if attempt < self.config.tx_retries =>
+                {
                     attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(6)));
+                    let jitter = rand::Rng::gen_range(&mut rand::rngs::OsRng, 0..(1u64 << attempt.min(6)));
+                    std::thread::sleep(std::time::Duration::from_millis(jitter));
                 }
                 other => return other,
             }
@@ -364,6 +372,10 @@ impl<S: BankStore> Bank<S> {
         let secrets = read(&self.secrets).clone();
         self.run_tx("answer_withdrawal", |tx| {
             let session = tx.session(&ch.session_id)?.ok_or(Error::UnknownSession)?;
+            let holder = tx
+                .account(&session.request.account)?
+                .ok_or(Error::UnknownAccount(session.request.account))?;
+            ch.verify_authorization(&holder.public_key)?;
             let signer = match session.state {
                 SessionState::Answered { answered, .. } => {
                     return answered
@@ -426,11 +438,21 @@ impl<S: BankStore> Bank<S> {
         if merchant.kind != AccountKind::Merchant {
             return Err(Error::WrongAccountKind(req.merchant_id));
         }
+        // A retried (or replayed) request gets its stored receipt back.
+        let request_digest = req.digest();
+        let stored =
+            self.run_tx("deposit_receipt", |tx| Ok(tx.deposit_receipt(&req.merchant_id, &req.request_id)?))?;
+        if let Some((digest, receipt)) = stored {
+            return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
+        }
         let keysets = self.keysets();
         let summaries = verify_deposit(req, &merchant.public_key, &keysets, receipt_day, rng)?;
         let digests: Vec<[u8; 32]> = req.payments.iter().map(|p| p.digest()).collect();
         let policy = self.config.watch_policy;
         self.run_tx("deposit", |tx| {
+            if let Some((digest, receipt)) = tx.deposit_receipt(&req.merchant_id, &req.request_id)? {
+                return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
+            }
             let mut outcomes = Vec::with_capacity(req.coin_count());
             let mut credited = 0u64;
             for (pi, (payment, summary)) in req.payments.iter().zip(&summaries).enumerate() {
@@ -522,13 +544,15 @@ impl<S: BankStore> Bank<S> {
                 let balance = m.balance.checked_add(credited).ok_or(Error::Overflow)?;
                 tx.set_balance(&req.merchant_id, balance)?;
             }
-            Ok(DepositReceipt {
+            let receipt = DepositReceipt {
                 request_id: req.request_id,
                 merchant_id: req.merchant_id,
                 receipt_day,
                 credited,
                 outcomes,
-            })
+            };
+            tx.insert_deposit_receipt(&request_digest, &receipt)?;
+            Ok(receipt)
         })
     }
 

@@ -99,6 +99,8 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     evidence_and_watch_list_round_trip(&make());
     keysets_are_ordered_and_unique(&make());
     session_epoch_bumps(&make());
+    deposit_receipts_are_stored_once(&make());
+    concurrent_transactions_never_record_a_coin_twice(&make());
 }
 
 /// `insert_account` refuses an existing id.
@@ -358,4 +360,74 @@ pub fn session_epoch_bumps<S: BankStore>(s: &S) {
     });
     let mut tx = s.begin().unwrap();
     assert_eq!(tx.session_epoch().unwrap(), 1);
+}
+
+/// A deposit receipt is stored once per `(merchant, request_id)`.
+pub fn deposit_receipts_are_stored_once<S: BankStore>(s: &S) {
+    use crate::protocol::deposit::DepositReceipt;
+    let receipt = DepositReceipt {
+        request_id: rand_bytes(),
+        merchant_id: AccountId(rand_bytes()),
+        receipt_day: Day(20_001),
+        credited: 7,
+        outcomes: vec![],
+    };
+    commit(s, |tx| tx.insert_deposit_receipt(&[1; 32], &receipt).unwrap());
+    let mut tx = s.begin().unwrap();
+    assert_eq!(
+        tx.deposit_receipt(&receipt.merchant_id, &receipt.request_id).unwrap(),
+        Some(([1; 32], receipt.clone()))
+    );
+    assert_eq!(tx.deposit_receipt(&AccountId([3; 16]), &receipt.request_id).unwrap(), None);
+    assert_eq!(tx.insert_deposit_receipt(&[2; 32], &receipt), Err(StoreError::Conflict("deposit request")));
+}
+
+/// Threads that each check-then-insert one `coin_id` and add to one balance
+/// in a transaction (retrying on `Retry` and `Conflict`, as the bank does)
+/// record the coin once and credit once.
+pub fn concurrent_transactions_never_record_a_coin_twice<S: BankStore>(s: &S) {
+    let m = account(AccountKind::Merchant, 0);
+    let coin = CoinId(rand_bytes());
+    commit(s, |tx| {
+        tx.insert_account(&m).unwrap();
+        tx.insert_payment(&[9; 32], &dummy_payment()).unwrap();
+    });
+    let credited = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _attempt in 0..200 {
+                    let Ok(mut tx) = s.begin() else { continue };
+                    let step = (|| -> StoreResult<bool> {
+                        if tx.spent_coin(&coin)?.is_some() {
+                            return Ok(false);
+                        }
+                        tx.insert_spent_coin(&spent(coin, [9; 32], Day(30_000)))?;
+                        let b = tx.account(&m.id)?.ok_or(StoreError::NotFound("account"))?.balance;
+                        tx.set_balance(&m.id, b + 5)?;
+                        Ok(true)
+                    })();
+                    match step {
+                        Ok(won) => match tx.commit() {
+                            Ok(()) => {
+                                if won {
+                                    credited.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                }
+                                return;
+                            }
+                            Err(StoreError::Retry) | Err(StoreError::Conflict(_)) => continue,
+                            Err(e) => panic!("commit: {e}"),
+                        },
+                        Err(StoreError::Retry) | Err(StoreError::Conflict(_)) => continue,
+                        Err(e) => panic!("concurrent_transactions_never_record_a_coin_twice: {e}"),
+                    }
+                }
+                panic!("no attempt succeeded");
+            });
+        }
+    });
+    assert_eq!(credited.load(std::sync::atomic::Ordering::SeqCst), 1, "one thread records the coin");
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.account(&m.id).unwrap().unwrap().balance, 5, "credited once");
+    assert_eq!(tx.spent_coin_count().unwrap(), 1);
 }

@@ -23,6 +23,7 @@ struct BankState {
     payments: HashMap<[u8; 32], Payment>,
     evidence: Vec<EvidenceRecord>,
     watch: BTreeMap<[u8; 32], (Point, String)>,
+    receipts: HashMap<(AccountId, [u8; 16]), ([u8; 32], DepositReceipt)>,
 }
 
 /// The bank's state in memory.
@@ -255,6 +256,23 @@ impl BankTx for MemoryBankTx<'_> {
 
     fn spent_coin_count(&mut self) -> StoreResult<u64> {
         Ok(self.state.spent.len() as u64)
+    }
+
+    fn deposit_receipt(
+        &mut self,
+        merchant: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<([u8; 32], DepositReceipt)>> {
+        Ok(self.state.receipts.get(&(*merchant, *request_id)).cloned())
+    }
+
+    fn insert_deposit_receipt(&mut self, digest: &[u8; 32], receipt: &DepositReceipt) -> StoreResult<()> {
+        let key = (receipt.merchant_id, receipt.request_id);
+        if self.state.receipts.contains_key(&key) {
+            return Err(StoreError::Conflict("deposit request"));
+        }
+        put!(self, receipts, key, (*digest, receipt.clone()));
+        Ok(())
     }
 
     fn insert_evidence(&mut self, evidence: &EvidenceRecord) -> StoreResult<()> {

@@ -18,6 +18,7 @@
 
 pub mod conformance;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 use curve25519_dalek::scalar::Scalar;
@@ -233,6 +234,16 @@ pub trait BankTx {
     fn prune_spent_coins(&mut self, today: Day) -> StoreResult<usize>;
     /// Number of spent-coin records.
     fn spent_coin_count(&mut self) -> StoreResult<u64>;
+
+    /// The stored receipt of a merchant's deposit request, with the digest
+    /// of the request it answered.
+    fn deposit_receipt(
+        &mut self,
+        merchant: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<([u8; 32], DepositReceipt)>>;
+    /// Stores the receipt of a deposit request (conflict if its id was used).
+    fn insert_deposit_receipt(&mut self, digest: &[u8; 32], receipt: &DepositReceipt) -> StoreResult<()>;
 
     /// Stores double-spending evidence.
     fn insert_evidence(&mut self, evidence: &EvidenceRecord) -> StoreResult<()>;

@@ -157,7 +157,8 @@ fn lock(m: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
 // ---------------------------------------------------------------------------
 
 /// The bank schema, one migration per entry (applied in order).
-pub const BANK_MIGRATIONS: &[&str] = &[r#"
+pub const BANK_MIGRATIONS: &[&str] = &[
+    r#"
 -- 0001: the bank's state.
 -- meta: the session epoch (bumped when the store is restored from a backup).
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -229,7 +230,19 @@ CREATE TABLE watch_list (
     serial BLOB PRIMARY KEY CHECK (length(serial) = 32),
     case_id TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- 0002: receipts of deposit requests, so a retried or replayed request gets
+-- the same receipt back; (merchant, request_id) is used once.
+CREATE TABLE deposit_receipts (
+    merchant BLOB NOT NULL CHECK (length(merchant) = 16),
+    request_id BLOB NOT NULL CHECK (length(request_id) = 16),
+    digest BLOB NOT NULL CHECK (length(digest) = 32),
+    body BLOB NOT NULL,
+    PRIMARY KEY (merchant, request_id)
+);
+"#,
+];
 
 /// The bank's state in a SQLite database.
 pub struct SqliteBankStore {
@@ -658,6 +671,41 @@ impl BankTx for SqliteBankTx<'_> {
     fn spent_coin_count(&mut self) -> StoreResult<u64> {
         let n: i64 = self.conn.query_row("SELECT count(*) FROM spent_coins", [], |r| r.get(0)).map_err(db)?;
         to_u64(n)
+    }
+
+    fn deposit_receipt(
+        &mut self,
+        merchant: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<([u8; 32], DepositReceipt)>> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT digest, body FROM deposit_receipts WHERE merchant = ?1 AND request_id = ?2",
+            )
+            .map_err(db)?
+            .query_row(params![merchant.as_bytes().as_slice(), request_id.as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(db)?;
+        row.map(|(d, b)| Ok((arr(d)?, dec(&b)?))).transpose()
+    }
+
+    fn insert_deposit_receipt(&mut self, digest: &[u8; 32], receipt: &DepositReceipt) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO deposit_receipts (merchant, request_id, digest, body) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(db)?
+            .execute(params![
+                receipt.merchant_id.as_bytes().as_slice(),
+                receipt.request_id.as_slice(),
+                digest.as_slice(),
+                enc(receipt)
+            ])
+            .map_err(db_unique("deposit request"))?;
+        Ok(())
     }
 
     fn insert_evidence(&mut self, e: &EvidenceRecord) -> StoreResult<()> {

@@ -1,0 +1,766 @@
+//! The bank's state in PostgreSQL, for several bank nodes on one database.
+//!
+//! Every transaction runs at `SERIALIZABLE` isolation; a serialization
+//! failure or deadlock (SQLSTATE 40001, 40P01) is reported as
+//! [`StoreError::Retry`], and the bank retries the whole transaction.
+//! Inserts use `ON CONFLICT DO NOTHING` and report an existing fact as
+//! [`StoreError::Conflict`] without aborting the transaction; the bank's
+//! transactions check before they insert, so under concurrency a conflict
+//! means another node won the race, and the bank retries too (then sees the
+//! committed row). The constraints that carry the protocol's invariants are
+//! the same as in SQLite: `PRIMARY KEY (coin_id)`, `UNIQUE (commitment)`,
+//! the session state checks.
+//!
+//! Connections come from a small pool; a connection whose transaction failed
+//! at the network level is dropped, not reused. Schema migrations are
+//! numbered and run under an advisory lock, so nodes starting together
+//! migrate once.
+//!
+//! The `postgres` client is synchronous; the HTTP service calls the bank on
+//! blocking threads.
+
+use std::sync::Mutex;
+
+use ::postgres::error::SqlState;
+use ::postgres::{Client, NoTls};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::*;
+
+const RECORD_VERSION: u8 = 1;
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_VERSION];
+    out.extend(postcard::to_allocvec(v).expect("in-memory encoding never fails"));
+    out
+}
+
+fn dec<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
+    match b.split_first() {
+        Some((&RECORD_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("record: {e}")))
+        }
+        Some((v, _)) => Err(StoreError::Corrupt(format!("unknown record version {v}"))),
+        None => Err(StoreError::Corrupt("empty record".into())),
+    }
+}
+
+fn db(e: ::postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+            StoreError::Retry
+        }
+        _ if e.is_closed() => StoreError::Retry,
+        _ => StoreError::Backend(match e.as_db_error() {
+            Some(d) => format!("{} ({}): {}", d.severity(), d.code().code(), d.message()),
+            None => e.to_string(),
+        }),
+    }
+}
+
+/// `INSERT … ON CONFLICT DO NOTHING` inserted nothing: the fact exists.
+/// (Reported without raising an error, so the transaction stays usable.)
+fn inserted(rows: u64, what: &'static str) -> StoreResult<()> {
+    if rows == 0 {
+        Err(StoreError::Conflict(what))
+    } else {
+        Ok(())
+    }
+}
+
+fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Backend(format!("value {v} exceeds the store's range")))
+}
+
+fn to_u64(v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
+}
+
+fn arr<const N: usize>(v: Vec<u8>) -> StoreResult<[u8; N]> {
+    v.try_into().map_err(|_| StoreError::Corrupt(format!("expected {N} bytes")))
+}
+
+fn point(v: Vec<u8>) -> StoreResult<Point> {
+    Point::from_bytes(&arr(v)?).ok_or_else(|| StoreError::Corrupt("point".into()))
+}
+
+fn day(v: i64) -> StoreResult<Day> {
+    u32::try_from(v).map(Day).map_err(|_| StoreError::Corrupt("day".into()))
+}
+
+/// The bank schema, one migration per entry.
+pub const BANK_MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('session_epoch', 0);
+COMMENT ON TABLE meta IS 'session_epoch: bumped when the store is restored from a backup; older open sessions are never answered';
+
+CREATE TABLE keysets (
+    sequence BIGINT PRIMARY KEY CHECK (sequence >= 0),
+    keyset_id BYTEA NOT NULL UNIQUE CHECK (octet_length(keyset_id) = 32),
+    body BYTEA NOT NULL
+);
+COMMENT ON TABLE keysets IS 'the bank''s append-only keyset list, one row per sequence number';
+
+CREATE TABLE accounts (
+    id BYTEA PRIMARY KEY CHECK (octet_length(id) = 16),
+    kind SMALLINT NOT NULL CHECK (kind IN (0, 1)),
+    public_key BYTEA NOT NULL CHECK (octet_length(public_key) = 32),
+    balance BIGINT NOT NULL CHECK (balance >= 0),
+    frozen BOOLEAN NOT NULL DEFAULT FALSE,
+    registered BIGINT NOT NULL
+);
+COMMENT ON TABLE accounts IS 'users (kind 0, key I) and merchants (kind 1, key M); balance never negative';
+
+CREATE TABLE sessions (
+    id BYTEA PRIMARY KEY CHECK (octet_length(id) = 16),
+    account BYTEA NOT NULL REFERENCES accounts(id),
+    commitment BYTEA NOT NULL UNIQUE CHECK (octet_length(commitment) = 32),
+    state SMALLINT NOT NULL CHECK (state IN (0, 1, 2)),
+    opened BIGINT NOT NULL,
+    expires BIGINT NOT NULL,
+    epoch BIGINT NOT NULL,
+    record BYTEA NOT NULL,
+    signer BYTEA,
+    answer BYTEA,
+    answered_at BIGINT,
+    CHECK ((state = 0) = (signer IS NOT NULL)),
+    CHECK ((state = 1) = (answer IS NOT NULL))
+);
+CREATE INDEX sessions_open ON sessions (account, expires) WHERE state = 0;
+COMMENT ON TABLE sessions IS 'withdrawal sessions; state 0 open (holds w), 1 answered (w erased, answer kept for replay), 2 expired';
+COMMENT ON COLUMN sessions.commitment IS 'the attribute commitment C: UNIQUE, a C is used once ever';
+
+CREATE TABLE payments (
+    digest BYTEA PRIMARY KEY CHECK (octet_length(digest) = 32),
+    body BYTEA NOT NULL
+);
+COMMENT ON TABLE payments IS 'deposited payments (spend transcripts) by digest';
+
+CREATE TABLE spent_coins (
+    coin_id BYTEA PRIMARY KEY CHECK (octet_length(coin_id) = 32),
+    serial BYTEA NOT NULL CHECK (octet_length(serial) = 32),
+    challenge BYTEA NOT NULL CHECK (octet_length(challenge) = 32),
+    merchant BYTEA NOT NULL CHECK (octet_length(merchant) = 16),
+    day BIGINT NOT NULL,
+    receipt_day BIGINT NOT NULL,
+    payment_digest BYTEA NOT NULL REFERENCES payments(digest),
+    coin_index BIGINT NOT NULL,
+    value BIGINT NOT NULL,
+    prune_after BIGINT NOT NULL
+);
+CREATE INDEX spent_coins_prune ON spent_coins (prune_after);
+CREATE INDEX spent_coins_payment ON spent_coins (payment_digest);
+COMMENT ON TABLE spent_coins IS 'one row per coin_id: the PRIMARY KEY makes a second credit impossible';
+
+CREATE TABLE evidence (
+    id BIGSERIAL PRIMARY KEY,
+    coin_id BYTEA NOT NULL CHECK (octet_length(coin_id) = 32),
+    account BYTEA,
+    recorded BIGINT NOT NULL,
+    body BYTEA NOT NULL
+);
+COMMENT ON TABLE evidence IS 'double-spending evidence (two payments of one coin), kept for good';
+
+CREATE TABLE watch_list (
+    serial BYTEA PRIMARY KEY CHECK (octet_length(serial) = 32),
+    case_id TEXT NOT NULL
+);
+COMMENT ON TABLE watch_list IS 'serials from coin tracing, with the case that put them there';
+"#,
+    r#"
+CREATE TABLE deposit_receipts (
+    merchant BYTEA NOT NULL CHECK (octet_length(merchant) = 16),
+    request_id BYTEA NOT NULL CHECK (octet_length(request_id) = 16),
+    digest BYTEA NOT NULL CHECK (octet_length(digest) = 32),
+    body BYTEA NOT NULL,
+    PRIMARY KEY (merchant, request_id)
+);
+COMMENT ON TABLE deposit_receipts IS 'receipts of deposit requests: a retried or replayed request gets the same receipt; (merchant, request_id) is used once';
+"#,
+];
+
+/// Runs `migrations` for `app` under an advisory lock.
+fn migrate(client: &mut Client, app: &str, migrations: &[&str]) -> StoreResult<()> {
+    let mut tx = client.transaction().map_err(db)?;
+    tx.execute("SELECT pg_advisory_xact_lock(7254110203)", &[]).map_err(db)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS faircash_schema (app TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+    )
+    .map_err(db)?;
+    let rows = tx.query("SELECT app, version FROM faircash_schema", &[]).map_err(db)?;
+    let current = match rows.first() {
+        Some(r) => {
+            let owner: String = r.get(0);
+            if owner != app {
+                return Err(StoreError::Backend(format!(
+                    "database holds a faircash {owner} store, not a {app} store"
+                )));
+            }
+            r.get::<_, i32>(1) as usize
+        }
+        None => {
+            tx.execute("INSERT INTO faircash_schema (app, version) VALUES ($1, 0)", &[&app]).map_err(db)?;
+            0
+        }
+    };
+    if current > migrations.len() {
+        return Err(StoreError::Backend(format!(
+            "database schema version {current} is newer than this faircash build supports ({}); upgrade faircash",
+            migrations.len()
+        )));
+    }
+    for (i, m) in migrations.iter().enumerate().skip(current) {
+        tx.batch_execute(m).map_err(db)?;
+        tx.execute("UPDATE faircash_schema SET version = $1", &[&((i + 1) as i32)]).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+/// The bank's state in PostgreSQL.
+pub struct PostgresBankStore {
+    config: ::postgres::Config,
+    schema: Option<String>,
+    pool: Mutex<Vec<Client>>,
+    max_idle: usize,
+}
+
+impl PostgresBankStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and migrates the
+    /// schema. Fails with a clear error when the database is unreachable or
+    /// its schema is newer than this build.
+    pub fn open(url: &str) -> StoreResult<Self> {
+        Self::open_in_schema(url, None)
+    }
+
+    /// As [`PostgresBankStore::open`], inside the PostgreSQL schema `schema`
+    /// (created if missing): several independent banks, or test runs, can
+    /// share one database.
+    pub fn open_in_schema(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+        let config: ::postgres::Config =
+            url.parse().map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?;
+        if let Some(s) = schema {
+            if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || s.is_empty() {
+                return Err(StoreError::Backend(format!("bad schema name {s:?}")));
+            }
+        }
+        let store = PostgresBankStore {
+            config,
+            schema: schema.map(str::to_string),
+            pool: Mutex::new(Vec::new()),
+            max_idle: 16,
+        };
+        let mut c = store.connect()?;
+        migrate(&mut c, "bank", BANK_MIGRATIONS)?;
+        store.put_back(c);
+        Ok(store)
+    }
+
+    fn connect(&self) -> StoreResult<Client> {
+        let mut c = self
+            .config
+            .connect(NoTls)
+            .map_err(|e| StoreError::Backend(format!("cannot reach the database: {e}")))?;
+        if let Some(s) = &self.schema {
+            c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"))
+                .map_err(db)?;
+        }
+        Ok(c)
+    }
+
+    fn take(&self) -> StoreResult<Client> {
+        let pooled = self.pool.lock().map_err(|_| StoreError::Backend("pool lock poisoned".into()))?.pop();
+        match pooled {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => self.connect(),
+        }
+    }
+
+    fn put_back(&self, c: Client) {
+        if c.is_closed() {
+            return;
+        }
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < self.max_idle {
+                p.push(c);
+            }
+        }
+    }
+}
+
+impl BankStore for PostgresBankStore {
+    fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>> {
+        let mut client = self.take()?;
+        client.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE").map_err(db)?;
+        Ok(Box::new(PgTx { store: self, client: Some(client), done: false }))
+    }
+}
+
+struct PgTx<'a> {
+    store: &'a PostgresBankStore,
+    client: Option<Client>,
+    done: bool,
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.client.take() {
+            if !self.done && c.batch_execute("ROLLBACK").is_err() {
+                return; // a broken connection is not reused
+            }
+            self.store.put_back(c);
+        }
+    }
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct SessionRecord {
+    request: crate::protocol::withdraw::WithdrawRequest,
+    value: u64,
+    commitment: SignerCommitment,
+}
+
+const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at";
+const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered";
+const SPENT_COLUMNS: &str =
+    "coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after";
+
+fn account_row(r: &::postgres::Row) -> StoreResult<Account> {
+    Ok(Account {
+        id: AccountId(arr(r.get(0))?),
+        kind: match r.get::<_, i16>(1) {
+            0 => AccountKind::User,
+            1 => AccountKind::Merchant,
+            k => return Err(StoreError::Corrupt(format!("account kind {k}"))),
+        },
+        public_key: point(r.get(2))?,
+        balance: to_u64(r.get(3))?,
+        frozen: r.get(4),
+        registered: day(r.get(5))?,
+    })
+}
+
+fn session_row(r: &::postgres::Row) -> StoreResult<WithdrawSession> {
+    let rec: SessionRecord = dec(&r.get::<_, Vec<u8>>(0))?;
+    let signer: Option<Vec<u8>> = r.get(5);
+    let answer: Option<Vec<u8>> = r.get(6);
+    let state = match (r.get::<_, i16>(1), signer, answer) {
+        (0, Some(s), None) => SessionState::Open(dec(&s)?),
+        (1, None, Some(a)) => SessionState::Answered {
+            answered: dec(&a)?,
+            at: Timestamp(to_u64(r.get::<_, Option<i64>>(7).unwrap_or(0))?),
+        },
+        (2, None, None) => SessionState::Expired,
+        _ => return Err(StoreError::Corrupt("session state".into())),
+    };
+    Ok(WithdrawSession {
+        request: rec.request,
+        value: rec.value,
+        commitment: rec.commitment,
+        opened: Timestamp(to_u64(r.get(2))?),
+        expires: Timestamp(to_u64(r.get(3))?),
+        epoch: to_u64(r.get(4))?,
+        state,
+    })
+}
+
+fn spent_row(r: &::postgres::Row) -> StoreResult<SpentCoin> {
+    Ok(SpentCoin {
+        coin_id: CoinId(arr(r.get(0))?),
+        serial: point(r.get(1))?,
+        challenge: crate::encoding::scalar::decode(arr(r.get(2))?)
+            .ok_or_else(|| StoreError::Corrupt("challenge".into()))?,
+        merchant: AccountId(arr(r.get(3))?),
+        day: day(r.get(4))?,
+        receipt_day: day(r.get(5))?,
+        payment_digest: arr(r.get(6))?,
+        coin_index: u32::try_from(r.get::<_, i64>(7)).map_err(|_| StoreError::Corrupt("index".into()))?,
+        value: to_u64(r.get(8))?,
+        prune_after: day(r.get(9))?,
+    })
+}
+
+impl PgTx<'_> {
+    fn c(&mut self) -> StoreResult<&mut Client> {
+        self.client.as_mut().ok_or_else(|| StoreError::Backend("transaction finished".into()))
+    }
+}
+
+impl BankTx for PgTx<'_> {
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.c()?.batch_execute("COMMIT").map_err(db)?;
+        self.done = true;
+        Ok(())
+    }
+
+    fn session_epoch(&mut self) -> StoreResult<u64> {
+        let r = self.c()?.query_one("SELECT value FROM meta WHERE key = 'session_epoch'", &[]).map_err(db)?;
+        to_u64(r.get(0))
+    }
+
+    fn bump_session_epoch(&mut self) -> StoreResult<u64> {
+        let r = self
+            .c()?
+            .query_one("UPDATE meta SET value = value + 1 WHERE key = 'session_epoch' RETURNING value", &[])
+            .map_err(db)?;
+        to_u64(r.get(0))
+    }
+
+    fn insert_keyset(&mut self, keyset: &SignedKeyset) -> StoreResult<()> {
+        let seq = to_i64(keyset.document.sequence)?;
+        let id = keyset.document.id();
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO keysets (sequence, keyset_id, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&seq, &id.as_bytes().as_slice(), &enc(keyset)],
+            )
+            .map_err(db)?;
+        inserted(n, "keyset sequence")
+    }
+
+    fn keysets(&mut self) -> StoreResult<Vec<SignedKeyset>> {
+        let rows = self.c()?.query("SELECT body FROM keysets ORDER BY sequence", &[]).map_err(db)?;
+        rows.iter().map(|r| dec(&r.get::<_, Vec<u8>>(0))).collect()
+    }
+
+    fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
+        let kind: i16 = match a.kind {
+            AccountKind::User => 0,
+            AccountKind::Merchant => 1,
+        };
+        let balance = to_i64(a.balance)?;
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO accounts (id, kind, public_key, balance, frozen, registered) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &a.id.as_bytes().as_slice(),
+                    &kind,
+                    &a.public_key.as_bytes().as_slice(),
+                    &balance,
+                    &a.frozen,
+                    &i64::from(a.registered.0),
+                ],
+            )
+            .map_err(db)?;
+        inserted(n, "account")
+    }
+
+    fn account(&mut self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let rows = self
+            .c()?
+            .query(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"),
+                &[&id.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        rows.first().map(account_row).transpose()
+    }
+
+    fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()> {
+        let b = to_i64(balance)?;
+        let n = self
+            .c()?
+            .execute("UPDATE accounts SET balance = $2 WHERE id = $1", &[&id.as_bytes().as_slice(), &b])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute("UPDATE accounts SET frozen = TRUE WHERE id = $1", &[&id.as_bytes().as_slice()])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn accounts(&mut self) -> StoreResult<Vec<Account>> {
+        let rows = self
+            .c()?
+            .query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"), &[])
+            .map_err(db)?;
+        rows.iter().map(account_row).collect()
+    }
+
+    fn insert_session(&mut self, s: &WithdrawSession) -> StoreResult<()> {
+        let record =
+            enc(&SessionRecord { request: s.request.clone(), value: s.value, commitment: s.commitment });
+        let (state, signer, answer, at): (i16, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>) = match &s.state
+        {
+            SessionState::Open(sig) => (0, Some(enc(sig)), None, None),
+            SessionState::Answered { answered, at } => (1, None, Some(enc(answered)), Some(to_i64(at.0)?)),
+            SessionState::Expired => (2, None, None, None),
+        };
+        let id = s.id();
+        let exists = self
+            .c()?
+            .query_opt("SELECT 1 FROM sessions WHERE id = $1", &[&id.as_bytes().as_slice()])
+            .map_err(db)?
+            .is_some();
+        if exists {
+            return Err(StoreError::Conflict("session"));
+        }
+        let (opened, expires, epoch) = (to_i64(s.opened.0)?, to_i64(s.expires.0)?, to_i64(s.epoch)?);
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO sessions (id, account, commitment, state, opened, expires, epoch, record, signer, answer, answered_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+                &[
+                    &id.as_bytes().as_slice(),
+                    &s.request.account.as_bytes().as_slice(),
+                    &s.request.commitment.as_bytes().as_slice(),
+                    &state,
+                    &opened,
+                    &expires,
+                    &epoch,
+                    &record,
+                    &signer,
+                    &answer,
+                    &at,
+                ],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(if self.commitment_used(&s.request.commitment)? {
+                StoreError::Conflict("attribute commitment")
+            } else {
+                StoreError::Conflict("session")
+            });
+        }
+        Ok(())
+    }
+
+    fn session(&mut self, id: &SessionId) -> StoreResult<Option<WithdrawSession>> {
+        let rows = self
+            .c()?
+            .query(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"),
+                &[&id.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        rows.first().map(session_row).transpose()
+    }
+
+    fn commitment_used(&mut self, c: &Point) -> StoreResult<bool> {
+        Ok(self
+            .c()?
+            .query_opt("SELECT 1 FROM sessions WHERE commitment = $1", &[&c.as_bytes().as_slice()])
+            .map_err(db)?
+            .is_some())
+    }
+
+    fn open_sessions(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<usize> {
+        let now = to_i64(now.0)?;
+        let r = self
+            .c()?
+            .query_one(
+                "SELECT count(*) FROM sessions WHERE account = $1 AND state = 0 AND expires > $2",
+                &[&account.as_bytes().as_slice(), &now],
+            )
+            .map_err(db)?;
+        Ok(r.get::<_, i64>(0) as usize)
+    }
+
+    fn answer_session(
+        &mut self,
+        id: &SessionId,
+        answered: &AnsweredSession,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let at = to_i64(at.0)?;
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE sessions SET state = 1, signer = NULL, answer = $2, answered_at = $3 WHERE id = $1 AND state = 0",
+                &[&id.as_bytes().as_slice(), &enc(answered), &at],
+            )
+            .map_err(db)?;
+        match n {
+            1 => Ok(()),
+            _ => match self.session(id)? {
+                None => Err(StoreError::NotFound("session")),
+                Some(_) => Err(StoreError::Conflict("session answer")),
+            },
+        }
+    }
+
+    fn expire_sessions(&mut self, now: Timestamp) -> StoreResult<usize> {
+        let now = to_i64(now.0)?;
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE sessions SET state = 2, signer = NULL WHERE state = 0 AND expires <= $1",
+                &[&now],
+            )
+            .map_err(db)?;
+        Ok(n as usize)
+    }
+
+    fn withdrawal_records(&mut self) -> StoreResult<Vec<WithdrawSession>> {
+        let rows = self
+            .c()?
+            .query(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE state = 1 ORDER BY opened, id"),
+                &[],
+            )
+            .map_err(db)?;
+        rows.iter().map(session_row).collect()
+    }
+
+    fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>> {
+        let rows = self
+            .c()?
+            .query(
+                &format!("SELECT {SPENT_COLUMNS} FROM spent_coins WHERE coin_id = $1"),
+                &[&id.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        rows.first().map(spent_row).transpose()
+    }
+
+    fn insert_spent_coin(&mut self, c: &SpentCoin) -> StoreResult<()> {
+        let (index, value) = (i64::from(c.coin_index), to_i64(c.value)?);
+        let n = self
+            .c()?
+            .execute(
+                &format!(
+                    "INSERT INTO spent_coins ({SPENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[
+                    &c.coin_id.as_bytes().as_slice(),
+                    &c.serial.as_bytes().as_slice(),
+                    &c.challenge.as_bytes().as_slice(),
+                    &c.merchant.as_bytes().as_slice(),
+                    &i64::from(c.day.0),
+                    &i64::from(c.receipt_day.0),
+                    &c.payment_digest.as_slice(),
+                    &index,
+                    &value,
+                    &i64::from(c.prune_after.0),
+                ],
+            )
+            .map_err(db)?;
+        inserted(n, "spent coin")
+    }
+
+    fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()> {
+        self.c()?
+            .execute(
+                "INSERT INTO payments (digest, body) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+                &[&digest.as_slice(), &enc(payment)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn payment(&mut self, digest: &[u8; 32]) -> StoreResult<Option<Payment>> {
+        let rows = self
+            .c()?
+            .query("SELECT body FROM payments WHERE digest = $1", &[&digest.as_slice()])
+            .map_err(db)?;
+        rows.first().map(|r| dec(&r.get::<_, Vec<u8>>(0))).transpose()
+    }
+
+    fn prune_spent_coins(&mut self, today: Day) -> StoreResult<usize> {
+        let n = self
+            .c()?
+            .execute("DELETE FROM spent_coins WHERE prune_after < $1", &[&i64::from(today.0)])
+            .map_err(db)?;
+        self.c()?
+            .execute(
+                "DELETE FROM payments p WHERE NOT EXISTS (SELECT 1 FROM spent_coins s WHERE s.payment_digest = p.digest)",
+                &[],
+            )
+            .map_err(db)?;
+        Ok(n as usize)
+    }
+
+    fn spent_coin_count(&mut self) -> StoreResult<u64> {
+        let r = self.c()?.query_one("SELECT count(*) FROM spent_coins", &[]).map_err(db)?;
+        to_u64(r.get(0))
+    }
+
+    fn deposit_receipt(
+        &mut self,
+        merchant: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<([u8; 32], DepositReceipt)>> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT digest, body FROM deposit_receipts WHERE merchant = $1 AND request_id = $2",
+                &[&merchant.as_bytes().as_slice(), &request_id.as_slice()],
+            )
+            .map_err(db)?;
+        rows.first().map(|r| Ok((arr(r.get(0))?, dec(&r.get::<_, Vec<u8>>(1))?))).transpose()
+    }
+
+    fn insert_deposit_receipt(&mut self, digest: &[u8; 32], receipt: &DepositReceipt) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO deposit_receipts (merchant, request_id, digest, body) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &receipt.merchant_id.as_bytes().as_slice(),
+                    &receipt.request_id.as_slice(),
+                    &digest.as_slice(),
+                    &enc(receipt),
+                ],
+            )
+            .map_err(db)?;
+        inserted(n, "deposit request")
+    }
+
+    fn insert_evidence(&mut self, e: &EvidenceRecord) -> StoreResult<()> {
+        let account = e.account.map(|a| a.0.to_vec());
+        self.c()?
+            .execute(
+                "INSERT INTO evidence (coin_id, account, recorded, body) VALUES ($1, $2, $3, $4)",
+                &[&e.evidence.coin_id.as_bytes().as_slice(), &account, &i64::from(e.recorded.0), &enc(e)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>> {
+        let rows = self.c()?.query("SELECT body FROM evidence ORDER BY id", &[]).map_err(db)?;
+        rows.iter().map(|r| dec(&r.get::<_, Vec<u8>>(0))).collect()
+    }
+
+    fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
+        self.c()?
+            .execute(
+                "INSERT INTO watch_list (serial, case_id) VALUES ($1, $2)
+                 ON CONFLICT (serial) DO UPDATE SET case_id = excluded.case_id",
+                &[&serial.as_bytes().as_slice(), &case],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn watched_serial(&mut self, serial: &Point) -> StoreResult<Option<String>> {
+        let rows = self
+            .c()?
+            .query("SELECT case_id FROM watch_list WHERE serial = $1", &[&serial.as_bytes().as_slice()])
+            .map_err(db)?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    fn watch_list(&mut self) -> StoreResult<Vec<(Point, String)>> {
+        let rows =
+            self.c()?.query("SELECT serial, case_id FROM watch_list ORDER BY serial", &[]).map_err(db)?;
+        rows.iter().map(|r| Ok((point(r.get(0))?, r.get(1)))).collect()
+    }
+}

@@ -1,0 +1,2516 @@
+//! Test vectors: `specs/vectors/*.json` (see specs/vectors/README.md).
+//!
+//! [`vectors_are_reproduced_byte_for_byte`] runs the protocol from fixed
+//! seeds (ChaCha20, seeded per scenario) and compares every file with what it
+//! generates; `FAIRCASH_REGENERATE_VECTORS=1 cargo test --test vectors`
+//! rewrites the files instead.
+//!
+//! [`vectors_verify_from_their_public_parts`] reads the files only and checks
+//! them as another implementation would: it decodes the bytes, verifies
+//! every signature, proof and payment from public keys, recomputes the
+//! identifiers and digests from specs/protocol.md and specs/tracing.md with
+//! merlin, curve25519-dalek and bulletproofs directly (module [`independent`]),
+//! and checks that every negative vector is refused with the expected error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use faircash::coin::Coin;
+use faircash::crypto::schnorr::{Signature, SigningKey};
+use faircash::crypto::transcript::labels;
+use faircash::encoding::Point;
+use faircash::keys::{
+    BankSecrets, Keyset, KeysetList, KeysetPolicy, KeysetSpec, PublicKeyFile, SignedKeyset, UserKey,
+};
+use faircash::params::Params;
+use faircash::protocol::deposit::{
+    verify_deposit, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
+};
+use faircash::protocol::pay::{create_payment, order_digest, verify_payment, Payment, PaymentRequest};
+use faircash::protocol::register::{MerchantRegistration, UserRegistration};
+use faircash::protocol::trace::{
+    verify_log, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant,
+    WarrantTerms, WatchList,
+};
+use faircash::protocol::withdraw::{
+    PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
+    WithdrawStart,
+};
+use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
+use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
+use faircash::store::TtpStore;
+use faircash::time::{Clock, Day, ManualClock, Timestamp};
+use faircash::wire::{DecodeError, WireMessage};
+use rand::rngs::OsRng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde_json::Value;
+use sha2::{Digest, Sha512};
+
+/// The day every scenario runs on (2026-02-14).
+const DAY: Day = Day(20_498);
+/// Seconds into that day.
+const TIME_OF_DAY: u64 = 9 * 3600;
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("specs").join("vectors")
+}
+
+// ---------------------------------------------------------------------------
+// A JSON value that keeps its fields in the order they are written, so the
+// files do not depend on serde_json's map features.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum J {
+    Null,
+    Num(u64),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Vec<(String, J)>),
+}
+
+impl serde::Serialize for J {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            J::Null => s.serialize_unit(),
+            J::Num(n) => s.serialize_u64(*n),
+            J::Str(x) => s.serialize_str(x),
+            J::Arr(v) => {
+                let mut seq = s.serialize_seq(Some(v.len()))?;
+                for x in v {
+                    seq.serialize_element(x)?;
+                }
+                seq.end()
+            }
+            J::Obj(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl From<&str> for J {
+    fn from(s: &str) -> J {
+        J::Str(s.to_owned())
+    }
+}
+impl From<String> for J {
+    fn from(s: String) -> J {
+        J::Str(s)
+    }
+}
+impl From<u64> for J {
+    fn from(n: u64) -> J {
+        J::Num(n)
+    }
+}
+impl From<u32> for J {
+    fn from(n: u32) -> J {
+        J::Num(u64::from(n))
+    }
+}
+impl From<usize> for J {
+    fn from(n: usize) -> J {
+        J::Num(n as u64)
+    }
+}
+impl From<Vec<J>> for J {
+    fn from(v: Vec<J>) -> J {
+        J::Arr(v)
+    }
+}
+impl From<Day> for J {
+    fn from(d: Day) -> J {
+        J::Num(u64::from(d.0))
+    }
+}
+impl From<Timestamp> for J {
+    fn from(t: Timestamp) -> J {
+        J::Num(t.0)
+    }
+}
+
+macro_rules! obj {
+    ($($k:expr => $v:expr),* $(,)?) => {
+        J::Obj(vec![$(($k.to_string(), J::from($v))),*])
+    };
+}
+
+fn hx(b: impl AsRef<[u8]>) -> J {
+    J::Str(hex::encode(b))
+}
+fn pt(p: &Point) -> J {
+    hx(p.as_bytes())
+}
+fn sc(s: &Scalar) -> J {
+    hx(s.as_bytes())
+}
+
+/// A message: its kind name and its binary encoding.
+fn m<T: WireMessage>(v: &T) -> J {
+    obj! { "type" => T::KIND.name(), "hex" => hx(v.to_bytes()) }
+}
+
+/// A message with its JSON file form too.
+fn mj<T: WireMessage>(v: &T) -> J {
+    obj! { "type" => T::KIND.name(), "hex" => hx(v.to_bytes()), "json" => v.to_json() }
+}
+
+// ---------------------------------------------------------------------------
+// Generation
+// ---------------------------------------------------------------------------
+
+/// The seed of a scenario: the first 32 bytes of SHA-512 of its label.
+fn seed(label: &str) -> [u8; 32] {
+    let d = Sha512::digest(format!("faircash/v1/test-vectors/{label}").as_bytes());
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&d[..32]);
+    s
+}
+
+fn seeded(label: &str) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed(seed(label))
+}
+
+fn seed_json(label: &str) -> J {
+    obj! { "label" => format!("faircash/v1/test-vectors/{label}"), "chacha20_seed" => hx(seed(label)) }
+}
+
+/// One withdrawal, every message both ways.
+struct Withdrawal {
+    value: u64,
+    request: WithdrawRequest,
+    commitment: WithdrawCommitment,
+    challenge: WithdrawChallenge,
+    answer: WithdrawAnswer,
+    pending: PendingWithdrawal,
+    coin: WalletCoin,
+}
+
+/// Everything the scenarios produce, in memory.
+struct Generated {
+    files: BTreeMap<&'static str, J>,
+}
+
+fn keyset_spec() -> KeysetSpec {
+    KeysetSpec {
+        exponents: 0..=3,
+        withdraw_from: DAY,
+        withdraw_days: 30,
+        policy: KeysetPolicy { validity_days: 30, max_deposit_delay_days: 7 },
+    }
+}
+
+fn generate() -> Generated {
+    let p = Params::get();
+    let clock = ManualClock::new(Timestamp(u64::from(DAY.0) * 86_400 + TIME_OF_DAY));
+    let mut files = BTreeMap::new();
+
+    // --- params -----------------------------------------------------------
+    let generators: Vec<J> = p
+        .named_generators()
+        .iter()
+        .map(|(name, g)| {
+            let derivation = match *name {
+                "G" => "the Ristretto basepoint".to_string(),
+                "B~" => "bulletproofs PedersenGens::default().B_blinding".to_string(),
+                other => format!("RistrettoPoint::hash_from_bytes::<Sha512>(\"faircash/v1/gen/{other}\")"),
+            };
+            let label = match *name {
+                "G" | "B~" => J::Null,
+                other => J::Str(format!("faircash/v1/gen/{other}")),
+            };
+            obj! { "name" => *name, "label" => label, "derivation" => derivation, "hex" => pt(g) }
+        })
+        .collect();
+    files.insert(
+        "params.json",
+        obj! {
+            "description" => "The generators and params_id (specs/protocol.md §2).",
+            "version" => "faircash/v1",
+            "generators" => generators,
+            "range_bits" => 16u64,
+            "max_coins" => 64u64,
+            "params_id" => hx(p.id.as_bytes()),
+        },
+    );
+
+    // --- setup: keys and the keyset -----------------------------------------
+    let mut rng = seeded("setup");
+    let ttp_keys = TtpKeys::generate(&mut rng);
+    let bank_secrets = BankSecrets::generate(&mut rng);
+    let bank =
+        Bank::open(MemoryBankStore::new(), bank_secrets, Arc::new(clock.clone()), BankConfig::default())
+            .unwrap();
+    let keyset = bank.issue_keyset(*ttp_keys.decryption.public(), &keyset_spec(), &mut rng).unwrap();
+    let user = UserKey::generate(&mut rng);
+    let merchant = SigningKey::generate(&mut rng);
+    let judge = SigningKey::generate(&mut rng);
+    let master = bank.master_key();
+    let merchant_id = faircash::keys::merchant_account_id(merchant.public());
+
+    // --- registration -------------------------------------------------------
+    let mut rng = seeded("registration");
+    let user_reg = UserRegistration::new(&user, &mut rng);
+    let merchant_reg = MerchantRegistration::new(&merchant, &mut rng);
+    let user_id = bank.register_user(&user_reg, &mut rng).unwrap();
+    assert_eq!(bank.register_merchant(&merchant_reg, &mut rng).unwrap(), merchant_id);
+    bank.fund(&user_id, 100).unwrap();
+
+    // --- withdrawals ----------------------------------------------------------
+    let mut rng = seeded("withdrawal");
+    let mut withdrawals = Vec::new();
+    for value in [1u64, 2, 4] {
+        let start = WithdrawStart::new(&user, &keyset, value, clock.today(), &mut rng).unwrap();
+        let request = start.request().clone();
+        let commitment = bank.open_withdrawal(&request, &mut rng).unwrap();
+        let pending = start.receive_commitment(&user, &commitment, &mut rng).unwrap();
+        let challenge = pending.challenge();
+        let answer = bank.answer_withdrawal(&challenge).unwrap();
+        let coin = pending.clone().finish(&answer).unwrap();
+        withdrawals.push(Withdrawal { value, request, commitment, challenge, answer, pending, coin });
+    }
+    let [w1, w2, w4] = [&withdrawals[0], &withdrawals[1], &withdrawals[2]];
+
+    // --- payment of three coins -------------------------------------------------
+    let mut rng = seeded("payment");
+    let pay_request = PaymentRequest::new(
+        merchant_id,
+        *merchant.public(),
+        7,
+        clock.today(),
+        order_digest(b"three coins"),
+        &mut rng,
+    );
+    let payment =
+        create_payment(&pay_request, &keyset, &user, &[&w4.coin, &w2.coin, &w1.coin], &mut rng).unwrap();
+    let summary = verify_payment(&payment, &keyset, &mut OsRng).unwrap();
+
+    // --- deposits, the second a double spend --------------------------------------
+    let mut rng = seeded("deposit");
+    let deposit1 = DepositRequest::new(&merchant, merchant_id, vec![payment.clone()], &mut rng);
+    let receipt1 = bank.deposit(&deposit1, &mut rng).unwrap();
+    assert_eq!(receipt1.credited, 7);
+    let again_request = PaymentRequest::new(
+        merchant_id,
+        *merchant.public(),
+        1,
+        clock.today(),
+        order_digest(b"the same coin again"),
+        &mut rng,
+    );
+    let again = create_payment(&again_request, &keyset, &user, &[&w1.coin], &mut rng).unwrap();
+    let again_summary = verify_payment(&again, &keyset, &mut OsRng).unwrap();
+    let deposit2 = DepositRequest::new(&merchant, merchant_id, vec![again.clone()], &mut rng);
+    let receipt2 = bank.deposit(&deposit2, &mut rng).unwrap();
+    assert_eq!(receipt2.outcomes[0].outcome, DepositOutcome::DoubleSpent { account: Some(user_id) });
+    let evidence = bank.evidence().unwrap().remove(0).evidence;
+    let identified = evidence.verify(&keyset, &mut OsRng).unwrap();
+    assert_eq!(identified.identity, *user.identity());
+    let extracted_u = {
+        let (a, b) = (&evidence.first.responses[0], &evidence.second.responses[0]);
+        let (ca, cb) = (summary.challenges[2], again_summary.challenges[0]);
+        assert_eq!(evidence.first_index, 2);
+        (a.u - b.u) * (ca - cb).invert()
+    };
+    assert_eq!(extracted_u, *user.expose_secret());
+
+    // --- tracing -------------------------------------------------------------------
+    let mut rng = seeded("trace");
+    let mut ttp = Ttp::new(ttp_keys.clone(), MemoryTtpStore::new(), Arc::new(clock.clone()));
+    ttp.trust_issuer(*judge.public());
+    ttp.add_keysets(&bank.published_keysets(), &master).unwrap();
+    let now = clock.now();
+    let warrant_for = |record: &TraceRecord, case: &str, rng: &mut ChaCha20Rng| {
+        Warrant::issue(
+            &judge,
+            WarrantTerms {
+                kind: record.kind(),
+                record_digest: record.digest(),
+                case_id: case.into(),
+                reason: "test vector: suspected fraud".into(),
+                issued_at: now,
+                expires_at: now.plus_secs(86_400),
+            },
+            rng,
+        )
+    };
+    let owner_record = bank.spend_record(&w2.coin.coin.id()).unwrap();
+    let owner_request =
+        TraceRequest { warrant: warrant_for(&owner_record, "case-2026-017", &mut rng), record: owner_record };
+    let owner_result = ttp.trace(&owner_request, &mut rng).unwrap();
+    assert_eq!(owner_result.plaintext, *user.identity());
+    let coin_record = bank.withdrawal_record(&w4.request.session_id).unwrap();
+    let coin_request =
+        TraceRequest { warrant: warrant_for(&coin_record, "case-2026-018", &mut rng), record: coin_record };
+    let coin_result = ttp.trace(&coin_request, &mut rng).unwrap();
+    assert_eq!(coin_result.plaintext, w4.coin.coin.body.serial);
+    let log_entries = ttp.store().entries().unwrap();
+    let log_head = ttp.log_head(&mut rng).unwrap();
+    bank.apply_coin_trace(&coin_result, &coin_request.record, &coin_request.warrant, &ttp.public_keys())
+        .unwrap();
+    let watch_list = bank.watch_list(&mut rng).unwrap();
+
+    // --- a second keyset, for the chained list ----------------------------------------
+    let mut rng = seeded("keyset-2");
+    let mut spec2 = keyset_spec();
+    spec2.withdraw_from = DAY.plus(30);
+    let keyset2 = bank.issue_keyset(*ttp_keys.decryption.public(), &spec2, &mut rng).unwrap();
+    let keyset_list = KeysetList { keysets: bank.published_keysets() };
+    assert_eq!(keyset_list.keysets.len(), 2);
+
+    // ===========================================================================
+    // The files.
+    // ===========================================================================
+    let secrets = bank.secrets();
+    let key_json = |k: &faircash::keys::DenominationKey| {
+        obj! {
+            "key_id" => hx(k.key_id.as_bytes()),
+            "value" => k.value,
+            "x" => sc(secrets.denomination_secret(&k.key_id).unwrap()),
+            "y" => pt(&k.y),
+            "z" => pt(&k.z),
+            "withdraw_from" => k.windows.withdraw_from,
+            "withdraw_until" => k.windows.withdraw_until,
+            "spend_until" => k.windows.spend_until,
+            "deposit_until" => k.windows.deposit_until,
+        }
+    };
+    let spec_json = |s: &KeysetSpec| {
+        obj! {
+            "exponents" => J::Arr(s.exponents.clone().map(J::from).collect()),
+            "withdraw_from" => s.withdraw_from,
+            "withdraw_days" => s.withdraw_days,
+            "validity_days" => s.policy.validity_days,
+            "max_deposit_delay_days" => s.policy.max_deposit_delay_days,
+        }
+    };
+    let ttp_public = ttp_keys.public();
+    let master_file = PublicKeyFile { purpose: "bank-master".into(), key: master };
+    let judge_file = PublicKeyFile { purpose: "warrant-issuer".into(), key: *judge.public() };
+    files.insert(
+        "keyset.json",
+        obj! {
+            "description" => "The bank's keys and signed keyset documents (specs/protocol.md §4). Secrets are \
+                              given so the derivations can be checked; a verifier needs only master_key.",
+            "seed" => seed_json("setup"),
+            "seed_second_keyset" => seed_json("keyset-2"),
+            "inputs" => obj! {
+                "master_secret" => sc(secrets.master().expose_secret()),
+                "ttp_decryption_secret" => sc(ttp_keys.decryption.expose_secret()),
+                "ttp_signing_secret" => sc(ttp_keys.signing.expose_secret()),
+                "spec" => spec_json(&keyset_spec()),
+                "spec_second_keyset" => spec_json(&spec2),
+            },
+            "master_key" => pt(&master),
+            "master_key_file" => mj(&master_file),
+            "ttp_public_keys" => mj(&ttp_public),
+            "signed_keyset" => mj(keyset.signed()),
+            "keyset_id" => hx(keyset.id().as_bytes()),
+            "keys" => J::Arr(keyset.document().keys.iter().map(key_json).collect()),
+            "keyset_list" => m(&keyset_list),
+            "keyset_ids" => J::Arr(vec![hx(keyset.id().as_bytes()), hx(keyset2.id().as_bytes())]),
+        },
+    );
+
+    let keyset_signature = keyset.signed().signature;
+    let spend_coin = &payment.coins[0];
+    let spend_key = keyset.key(&spend_coin.body.key_id).unwrap();
+    files.insert(
+        "proofs.json",
+        obj! {
+            "description" => "One vector per proof type: the registration proof of knowledge (§7.1), pi_W \
+                              (§7.2), a spend proof within a payment (§6.3, §8.2), a Schnorr signature (§3.4) \
+                              and the TTP's decryption proof (specs/tracing.md §5).",
+            "seed_registration" => seed_json("registration"),
+            "user_registration" => obj! {
+                "user_secret" => sc(user.expose_secret()),
+                "identity" => pt(user.identity()),
+                "account_id" => hx(user_id.as_bytes()),
+                "message" => mj(&user_reg),
+            },
+            "merchant_registration" => obj! {
+                "merchant_secret" => sc(merchant.expose_secret()),
+                "key" => pt(merchant.public()),
+                "account_id" => hx(merchant_id.as_bytes()),
+                "message" => mj(&merchant_reg),
+            },
+            "withdraw_proof" => obj! {
+                "note" => "pi_W inside the withdrawal request of value 4 (withdrawal.json); statement: I, \
+                           C - t*Ht, E_w, Y_T from keyset.json",
+                "identity" => pt(user.identity()),
+                "ttp_key" => pt(&ttp_public.decryption),
+                "request" => m(&w4.request),
+            },
+            "spend_proof" => obj! {
+                "note" => "coin 0 of the three-coin payment (payment.json)",
+                "z_k" => pt(&spend_key.z),
+                "ttp_key" => pt(&ttp_public.decryption),
+                "coin" => m(spend_coin),
+                "challenge" => sc(&summary.challenges[0]),
+                "responses" => J::Arr(payment.responses[0].to_array().iter().map(sc).collect()),
+            },
+            "schnorr_signature" => obj! {
+                "note" => "the bank master key's signature on keyset_id",
+                "domain" => "faircash/v1/keyset-signature",
+                "public_key" => pt(&master),
+                "message" => hx(keyset.id().as_bytes()),
+                "R" => pt(&keyset_signature.r),
+                "s" => sc(&keyset_signature.s),
+            },
+            "trace_decryption" => obj! {
+                "note" => "the owner trace of trace.json",
+                "kind" => "owner",
+                "log_index" => owner_result.log_index,
+                "record_digest" => hx(owner_result.record_digest),
+                "warrant_digest" => hx(owner_result.warrant_digest),
+                "c1" => pt(&owner_result.ciphertext.c1),
+                "c2" => pt(&owner_result.ciphertext.c2),
+                "X" => pt(&owner_result.plaintext),
+                "Y_T" => pt(&ttp_public.decryption),
+                "commitments" => J::Arr(owner_result.proof.commitments.iter().map(pt).collect()),
+                "responses" => J::Arr(owner_result.proof.responses.iter().map(sc).collect()),
+            },
+        },
+    );
+
+    let withdrawal_json = |w: &Withdrawal| {
+        obj! {
+            "value" => w.value,
+            "request" => mj(&w.request),
+            "commitment" => mj(&w.commitment),
+            "challenge" => mj(&w.challenge),
+            "answer" => mj(&w.answer),
+            "pending_withdrawal" => m(&w.pending),
+            "wallet_coin" => m(&w.coin),
+            "coin" => m(&w.coin.coin),
+            "coin_id" => hx(w.coin.coin.id().as_bytes()),
+            "serial_secret" => sc(w.coin.secrets.expose_serial_secret()),
+            "expiry" => w.coin.secrets.expiry(),
+        }
+    };
+    files.insert(
+        "withdrawal.json",
+        obj! {
+            "description" => "Three withdrawals (values 1, 2 and 4) by one user on one day, every message \
+                              both ways, with the wallet's stored states (specs/protocol.md §5, §7.2).",
+            "seed" => seed_json("withdrawal"),
+            "day" => DAY,
+            "time" => clock.now(),
+            "user" => obj! {
+                "secret" => sc(user.expose_secret()),
+                "identity" => pt(user.identity()),
+                "account_id" => hx(user_id.as_bytes()),
+            },
+            "keyset_id" => hx(keyset.id().as_bytes()),
+            "withdrawals" => J::Arr(withdrawals.iter().map(withdrawal_json).collect()),
+        },
+    );
+
+    files.insert(
+        "coin.json",
+        obj! {
+            "description" => "A coin of value 4 (specs/protocol.md §6) in its file form, with its id.",
+            "value" => 4u64,
+            "keyset_id" => hx(keyset.id().as_bytes()),
+            "coin" => mj(&w4.coin.coin),
+            "coin_id" => hx(w4.coin.coin.id().as_bytes()),
+        },
+    );
+
+    let coins_json: Vec<J> = (0..payment.coins.len())
+        .map(|i| {
+            obj! {
+                "coin_id" => hx(summary.coin_ids[i].as_bytes()),
+                "value" => summary.values[i],
+                "challenge" => sc(&summary.challenges[i]),
+            }
+        })
+        .collect();
+    files.insert(
+        "payment.json",
+        obj! {
+            "description" => "A payment of 7 with three coins (4, 2, 1), with each coin's spend challenge \
+                              (specs/protocol.md §8).",
+            "seed" => seed_json("payment"),
+            "order" => "three coins",
+            "request" => mj(&pay_request),
+            "request_id" => hx(pay_request.id()),
+            "payment" => m(&payment),
+            "payment_digest" => hx(payment.digest()),
+            "coins" => J::Arr(coins_json),
+        },
+    );
+
+    files.insert(
+        "deposit.json",
+        obj! {
+            "description" => "The deposit of the three-coin payment, then a second spend of its coin of value \
+                              1 deposited: the bank's evidence and the identity it extracts (specs/protocol.md \
+                              §9).",
+            "seed" => seed_json("deposit"),
+            "receipt_day" => DAY,
+            "merchant" => obj! {
+                "secret" => sc(merchant.expose_secret()),
+                "key" => pt(merchant.public()),
+                "account_id" => hx(merchant_id.as_bytes()),
+            },
+            "first" => obj! { "request" => m(&deposit1), "receipt" => mj(&receipt1) },
+            "second" => obj! {
+                "order" => "the same coin again",
+                "payment_request" => mj(&again_request),
+                "payment" => m(&again),
+                "challenge" => sc(&again_summary.challenges[0]),
+                "request" => m(&deposit2),
+                "receipt" => mj(&receipt2),
+            },
+            "evidence" => m(&evidence),
+            "extracted" => obj! {
+                "u" => sc(&extracted_u),
+                "identity" => pt(&identified.identity),
+                "account_id" => hx(identified.account.as_bytes()),
+            },
+        },
+    );
+
+    let trace_json = |req: &TraceRequest, result: &TraceResult| {
+        obj! {
+            "record" => m(&req.record),
+            "record_digest" => hx(req.record.digest()),
+            "warrant" => mj(&req.warrant),
+            "warrant_digest" => hx(req.warrant.digest()),
+            "request" => m(req),
+            "result" => mj(result),
+            "plaintext" => pt(&result.plaintext),
+        }
+    };
+    files.insert(
+        "trace.json",
+        obj! {
+            "description" => "An owner trace (the coin of value 2 of the three-coin payment) and a coin trace \
+                              (the withdrawal of value 4), the TTP's log and head, and the bank's watch list \
+                              (specs/tracing.md).",
+            "seed" => seed_json("trace"),
+            "now" => now,
+            "judge" => obj! { "secret" => sc(judge.expose_secret()), "key_file" => mj(&judge_file) },
+            "ttp_public_keys" => m(&ttp_public),
+            "owner" => trace_json(&owner_request, &owner_result),
+            "owner_account_id" => hx(user_id.as_bytes()),
+            "coin" => trace_json(&coin_request, &coin_result),
+            "log" => obj! {
+                "entries" => J::Arr(log_entries.iter().map(mj).collect()),
+                "entry_hashes" => J::Arr(log_entries.iter().map(|e| hx(e.hash())).collect()),
+                "head" => mj(&log_head),
+            },
+            "watch_list" => mj(&watch_list),
+        },
+    );
+
+    // --- negative vectors ---------------------------------------------------------
+    let neg = Negatives {
+        keyset: keyset.signed().clone(),
+        user_reg: user_reg.clone(),
+        merchant_key: *merchant.public(),
+        judge: *judge.public(),
+        w4: &withdrawals[2],
+        coin: w4.coin.coin,
+        pay_request,
+        payment: payment.clone(),
+        deposit: deposit1.clone(),
+        owner: owner_request.clone(),
+        owner_result: owner_result.clone(),
+        ttp_signing: ttp_keys.signing.clone(),
+        log_entries: log_entries.clone(),
+        log_head: log_head.clone(),
+        watch_list: watch_list.clone(),
+        ttp_public,
+    };
+    files.insert("negative.json", neg.build());
+
+    Generated { files }
+}
+
+// ---------------------------------------------------------------------------
+// Negative vectors
+// ---------------------------------------------------------------------------
+
+/// `ℓ`, the group order, little-endian: the smallest non-canonical scalar.
+const ELL: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+/// Not a Ristretto encoding (a field element `>= p`).
+const BAD_POINT: [u8; 32] = [0xff; 32];
+
+struct Negatives<'a> {
+    keyset: SignedKeyset,
+    user_reg: UserRegistration,
+    merchant_key: Point,
+    judge: Point,
+    w4: &'a Withdrawal,
+    coin: Coin,
+    pay_request: PaymentRequest,
+    payment: Payment,
+    deposit: DepositRequest,
+    owner: TraceRequest,
+    owner_result: TraceResult,
+    ttp_signing: SigningKey,
+    log_entries: Vec<LogEntry>,
+    log_head: LogHead,
+    watch_list: WatchList,
+    ttp_public: TtpPublicKeys,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).position(|w| w == needle).expect("value present in the encoding")
+}
+
+fn replaced(bytes: &[u8], at: usize, with: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[at..at + with.len()].copy_from_slice(with);
+    out
+}
+
+fn spliced(bytes: &[u8], at: usize, len: usize, with: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out.splice(at..at + len, with.iter().copied());
+    out
+}
+
+/// A binary decode vector.
+fn nb(name: &str, ty: &str, bytes: Vec<u8>, kind: &str, why: &str) -> J {
+    obj! {
+        "name" => name, "type" => ty, "form" => "binary", "hex" => hx(bytes),
+        "expect" => obj! { "decode" => kind }, "why" => why,
+    }
+}
+
+/// A JSON decode vector.
+fn njs(name: &str, ty: &str, text: String, kind: &str, why: &str) -> J {
+    obj! {
+        "name" => name, "type" => ty, "form" => "json", "json" => text,
+        "expect" => obj! { "decode" => kind }, "why" => why,
+    }
+}
+
+/// A message that decodes but does not verify.
+fn nv<T: WireMessage>(name: &str, check: &str, v: &T, error: &str, why: &str) -> J {
+    assert!(T::from_bytes(&v.to_bytes()).is_ok(), "{name} must decode");
+    obj! {
+        "name" => name, "type" => T::KIND.name(), "form" => "binary", "hex" => hx(v.to_bytes()),
+        "expect" => obj! { "verify" => check, "error" => error }, "why" => why,
+    }
+}
+
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from} not in the JSON");
+    text.replacen(from, to, 1)
+}
+
+impl Negatives<'_> {
+    fn build(&self) -> J {
+        let coin = self.coin.to_bytes();
+        let coin_json = self.coin.to_json();
+        let s = &self.coin.body.serial;
+        let mut decode = vec![
+            // The envelope.
+            nb("empty", "coin", vec![], "truncated", "shorter than the 4-byte envelope"),
+            nb("envelope-only", "coin", coin[..4].to_vec(), "truncated", "no body"),
+            nb("truncated", "coin", coin[..coin.len() - 1].to_vec(), "truncated", "last byte missing"),
+            nb("bad-magic", "coin", replaced(&coin, 0, b"FD"), "bad-magic", "magic is not \"FC\""),
+            nb("version-0", "coin", replaced(&coin, 2, &[0]), "unsupported-version", "version byte 0"),
+            nb("version-2", "coin", replaced(&coin, 2, &[2]), "unsupported-version", "version byte 2"),
+            nb(
+                "wrong-kind",
+                "payment",
+                coin.clone(),
+                "wrong-kind",
+                "a coin (0x20) given to the payment decoder",
+            ),
+            nb("unknown-kind", "coin", replaced(&coin, 3, &[0xee]), "wrong-kind", "kind byte 0xee"),
+            nb(
+                "trailing-byte",
+                "coin",
+                [&coin[..], &[0]].concat(),
+                "trailing-bytes",
+                "one byte after the coin",
+            ),
+            {
+                let c = self.w4.challenge.to_bytes();
+                let mut big = c.clone();
+                big.resize(<WithdrawChallenge as WireMessage>::MAX_BYTES + 1, 0);
+                nb(
+                    "too-large",
+                    "withdraw-challenge",
+                    big,
+                    "too-large",
+                    "one byte over the kind's size limit (refused before parsing)",
+                )
+            },
+            // Canonical encodings.
+            {
+                let b = self.pay_request.to_bytes();
+                let at = find(&b, self.pay_request.merchant_key.as_bytes()) + 32;
+                assert_eq!(b[at], 7);
+                nb(
+                    "over-long-varint",
+                    "payment-request",
+                    spliced(&b, at, 1, &[0x87, 0x00]),
+                    "non-canonical-encoding",
+                    "amount 7 as the two-byte varint 87 00",
+                )
+            },
+            {
+                let b = self.pay_request.to_bytes();
+                let at = find(&b, self.pay_request.merchant_key.as_bytes()) + 33;
+                nb(
+                    "varint-overflow",
+                    "payment-request",
+                    spliced(&b, at, 3, &[0xff, 0xff, 0xff, 0xff, 0x7f]),
+                    "malformed",
+                    "the day (u32) as a varint above 2^32 - 1",
+                )
+            },
+            {
+                let b = self.w4.challenge.to_bytes();
+                let at = find(&b, self.w4.challenge.e.as_bytes());
+                nb(
+                    "scalar-ell",
+                    "withdraw-challenge",
+                    replaced(&b, at, &ELL),
+                    "non-canonical-scalar",
+                    "e = ℓ",
+                )
+            },
+            {
+                let at = find(&coin, self.coin.signature.rho.as_bytes());
+                nb(
+                    "scalar-high",
+                    "coin",
+                    replaced(&coin, at, &[0xff; 32]),
+                    "non-canonical-scalar",
+                    "rho = 2^256 - 1",
+                )
+            },
+            {
+                let at = find(&coin, self.coin.body.escrow.c2.as_bytes());
+                nb(
+                    "invalid-point",
+                    "coin",
+                    replaced(&coin, at, &BAD_POINT),
+                    "invalid-point",
+                    "E2 is not a point",
+                )
+            },
+            // Identity rules.
+            nb(
+                "identity-serial",
+                "coin",
+                replaced(&coin, find(&coin, s.as_bytes()), &[0; 32]),
+                "identity-point",
+                "S = O",
+            ),
+            nb(
+                "identity-zeta1",
+                "coin",
+                replaced(&coin, find(&coin, self.coin.signature.zeta1.as_bytes()), &[0; 32]),
+                "identity-point",
+                "zeta1 = O",
+            ),
+            nb(
+                "zeta1-equals-zeta",
+                "coin",
+                replaced(
+                    &coin,
+                    find(&coin, self.coin.signature.zeta1.as_bytes()),
+                    self.coin.signature.zeta.as_bytes(),
+                ),
+                "identity-point",
+                "zeta - zeta1 = O",
+            ),
+            {
+                let b = self.keyset.to_bytes();
+                let at = find(&b, self.keyset.document.ttp_key.as_bytes());
+                nb(
+                    "identity-ttp-key",
+                    "signed-keyset",
+                    replaced(&b, at, &[0; 32]),
+                    "identity-point",
+                    "Y_T = O",
+                )
+            },
+            {
+                let b = self.w4.commitment.to_bytes();
+                let at = find(&b, self.w4.commitment.commitment.a.as_bytes());
+                nb("identity-a", "withdraw-commitment", replaced(&b, at, &[0; 32]), "identity-point", "a = O")
+            },
+            {
+                let b = self.user_reg.to_bytes();
+                nb("identity-user", "user-registration", replaced(&b, 4, &[0; 32]), "identity-point", "I = O")
+            },
+            {
+                let b = self.log_head.to_bytes();
+                let at = find(&b, self.log_head.signer.as_bytes());
+                nb(
+                    "identity-log-signer",
+                    "trace-log-head",
+                    replaced(&b, at, &[0; 32]),
+                    "identity-point",
+                    "signer = O",
+                )
+            },
+            {
+                let b = self.watch_list.to_bytes();
+                let at = find(&b, self.watch_list.serials[0].as_bytes());
+                nb(
+                    "identity-watched-serial",
+                    "watch-list",
+                    replaced(&b, at, &[0; 32]),
+                    "identity-point",
+                    "S = O",
+                )
+            },
+            // Domains of fields.
+            {
+                let b = self.pay_request.to_bytes();
+                let at = find(&b, self.pay_request.merchant_key.as_bytes()) + 32;
+                nb("zero-amount", "payment-request", replaced(&b, at, &[0]), "invalid-field", "amount 0")
+            },
+            {
+                let b = self.w4.commitment.to_bytes();
+                let at = find(&b, self.w4.commitment.commitment.rnd.as_bytes());
+                nb("zero-rnd", "withdraw-commitment", replaced(&b, at, &[0; 32]), "invalid-field", "rnd = 0")
+            },
+            {
+                let mut p = self.payment.clone();
+                p.coins.pop();
+                p.responses.pop();
+                p.request.amount = 6;
+                nb(
+                    "range-proof-length",
+                    "payment",
+                    p.to_bytes(),
+                    "invalid-field",
+                    "two coins with the range proof for three (four parties)",
+                )
+            },
+            {
+                let mut p = self.payment.clone();
+                p.responses.pop();
+                nb(
+                    "responses-per-coin",
+                    "payment",
+                    p.to_bytes(),
+                    "invalid-field",
+                    "three coins, two response sets",
+                )
+            },
+            // Limits.
+            {
+                let mut r = self.user_reg.clone();
+                r.proof.commitments = vec![r.proof.commitments[0]; 9];
+                nb(
+                    "proof-nine-commitments",
+                    "user-registration",
+                    r.to_bytes(),
+                    "too-many",
+                    "9 > 8 commitments",
+                )
+            },
+            {
+                let b = self.payment.to_bytes();
+                let at = find(&b, self.payment.keyset_id.as_bytes()) + 32;
+                assert_eq!(b[at], 3);
+                nb(
+                    "sixty-five-coins",
+                    "payment",
+                    replaced(&b, at, &[65]),
+                    "too-many",
+                    "the coin count says 65 (> 64)",
+                )
+            },
+            {
+                let mut w = self.owner.warrant.clone();
+                w.case_id = "c".repeat(129);
+                nb("case-id-too-long", "warrant", w.to_bytes(), "too-many", "case id of 129 bytes (> 128)")
+            },
+            // Malformed.
+            {
+                let b = self.owner.warrant.to_bytes();
+                let at = find(&b, &self.owner.warrant.record_digest) - 1;
+                assert_eq!(b[at], 0);
+                nb(
+                    "enum-tag",
+                    "warrant",
+                    replaced(&b, at, &[2]),
+                    "malformed",
+                    "trace kind 2 (only 0 and 1 exist)",
+                )
+            },
+            {
+                let b = self.owner.warrant.to_bytes();
+                let at = find(&b, self.owner.warrant.case_id.as_bytes());
+                nb("bad-utf8", "warrant", replaced(&b, at, &[0xff]), "malformed", "case id is not UTF-8")
+            },
+            {
+                let b = self.keyset.to_bytes();
+                let at = find(&b, self.keyset.document.params_id.as_bytes()) + 33;
+                assert_eq!(b[at], 0);
+                nb(
+                    "option-tag",
+                    "signed-keyset",
+                    replaced(&b, at, &[2]),
+                    "malformed",
+                    "option tag 2 in previous",
+                )
+            },
+        ];
+
+        // JSON.
+        let reg_json = self.user_reg.to_json();
+        let ch_json = self.w4.challenge.to_json();
+        decode.extend([
+            njs(
+                "json-unknown-body-field",
+                "coin",
+                replace_once(&coin_json, "\"body\": {", "\"body\": {\n    \"extra\": 1,"),
+                "malformed",
+                "a field the type does not have, in the body",
+            ),
+            njs(
+                "json-unknown-nested-field",
+                "coin",
+                replace_once(&coin_json, "\"signature\": {", "\"signature\": {\n      \"extra\": 1,"),
+                "malformed",
+                "a field the type does not have, in a nested object",
+            ),
+            njs(
+                "json-unknown-envelope-field",
+                "coin",
+                replace_once(&coin_json, "\"faircash\": 1,", "\"faircash\": 1,\n  \"extra\": 1,"),
+                "malformed",
+                "a field the envelope does not have",
+            ),
+            njs(
+                "json-duplicate-field",
+                "user-registration",
+                replace_once(
+                    &reg_json,
+                    "\"body\": {",
+                    &format!(
+                        "\"body\": {{\n    \"identity\": \"{}\",",
+                        hex::encode(self.user_reg.identity.as_bytes())
+                    ),
+                ),
+                "malformed",
+                "the same field twice",
+            ),
+            njs(
+                "json-wrong-kind",
+                "coin",
+                replace_once(&coin_json, "\"kind\": \"coin\"", "\"kind\": \"payment\""),
+                "wrong-kind",
+                "kind names another type",
+            ),
+            njs(
+                "json-version-2",
+                "coin",
+                replace_once(&coin_json, "\"faircash\": 1,", "\"faircash\": 2,"),
+                "unsupported-version",
+                "version 2",
+            ),
+            njs(
+                "json-scalar-ell",
+                "withdraw-challenge",
+                replace_once(&ch_json, &hex::encode(self.w4.challenge.e.as_bytes()), &hex::encode(ELL)),
+                "non-canonical-scalar",
+                "e = ℓ",
+            ),
+            njs(
+                "json-invalid-point",
+                "user-registration",
+                replace_once(
+                    &reg_json,
+                    &hex::encode(self.user_reg.identity.as_bytes()),
+                    &hex::encode(BAD_POINT),
+                ),
+                "invalid-point",
+                "I is not a point",
+            ),
+            njs(
+                "json-identity",
+                "user-registration",
+                replace_once(
+                    &reg_json,
+                    &hex::encode(self.user_reg.identity.as_bytes()),
+                    &hex::encode([0u8; 32]),
+                ),
+                "identity-point",
+                "I = O",
+            ),
+            njs(
+                "json-bad-hex",
+                "user-registration",
+                replace_once(&reg_json, &hex::encode(self.user_reg.identity.as_bytes()), "zz"),
+                "malformed",
+                "not hex",
+            ),
+            njs(
+                "json-short-hex",
+                "user-registration",
+                replace_once(
+                    &reg_json,
+                    &hex::encode(self.user_reg.identity.as_bytes()),
+                    &hex::encode(&self.user_reg.identity.as_bytes()[..31]),
+                ),
+                "malformed",
+                "31 bytes where a point takes 32",
+            ),
+            njs(
+                "json-number-as-string",
+                "payment-request",
+                replace_once(&self.pay_request.to_json(), "\"amount\": 7,", "\"amount\": \"7\","),
+                "malformed",
+                "an integer given as a string",
+            ),
+            njs(
+                "json-case-id-too-long",
+                "warrant",
+                replace_once(
+                    &self.owner.warrant.to_json(),
+                    &format!("\"{}\"", self.owner.warrant.case_id),
+                    &format!("\"{}\"", "c".repeat(129)),
+                ),
+                "too-many",
+                "case id of 129 bytes (> 128)",
+            ),
+        ]);
+
+        // Verification.
+        let mut ks = self.keyset.clone();
+        ks.signature.s += Scalar::ONE;
+        let mut ks_wrong_master = self.keyset.clone();
+        ks_wrong_master.document.master_key = self.judge;
+        let mut ks_bad_key = self.keyset.clone();
+        ks_bad_key.document.keys[1].z = ks_bad_key.document.keys[0].z;
+        let reg_other = UserRegistration { identity: self.merchant_key, proof: self.user_reg.proof.clone() };
+        let mut req = self.w4.request.clone();
+        req.expiry = req.expiry.plus(1);
+        let mut bad_coin = self.coin;
+        bad_coin.signature.mu += Scalar::ONE;
+        let mut p_resp = self.payment.clone();
+        p_resp.responses[1].u += Scalar::ONE;
+        let mut p_amount = self.payment.clone();
+        p_amount.request.amount = 8;
+        let mut p_day = self.payment.clone();
+        p_day.request.day = p_day.request.day.plus(31);
+        let mut p_dup = self.payment.clone();
+        p_dup.coins[1] = p_dup.coins[0];
+        let mut dep = self.deposit.clone();
+        dep.request_id[0] ^= 1;
+        let same_spend = DoubleSpendEvidence {
+            coin_id: self.payment.coins[2].id(),
+            first: self.payment.clone(),
+            first_index: 2,
+            second: self.payment.clone(),
+            second_index: 2,
+        };
+        let mut warrant = self.owner.warrant.clone();
+        warrant.reason.push('!');
+        let mut result_tampered = self.owner_result.clone();
+        result_tampered.plaintext = Point::new(result_tampered.plaintext.point() + Params::get().g.point());
+        let mut result_resigned = result_tampered.clone();
+        result_resigned.signature = self.ttp_signing.sign(
+            labels::TRACE_RESULT_SIGNATURE,
+            &result_resigned.digest(),
+            &mut seeded("negative"),
+        );
+        let mut watch = self.watch_list.clone();
+        watch.issued = watch.issued.plus_secs(1);
+        let mut entries = self.log_entries.clone();
+        entries[0].time = entries[0].time.plus_secs(1);
+        let _ = &self.ttp_public;
+
+        let verify = vec![
+            nv("keyset-signature", "keyset", &ks, "BadSignature", "s + 1"),
+            nv(
+                "keyset-other-master",
+                "keyset",
+                &ks_wrong_master,
+                "WrongMasterKey",
+                "the document names another master key than the trusted one",
+            ),
+            nv("keyset-key-z", "keyset", &ks_bad_key, "MalformedKey", "z of key 1 is not its derivation"),
+            nv(
+                "registration-other-identity",
+                "user-registration",
+                &reg_other,
+                "InvalidProof",
+                "the user's proof under another identity",
+            ),
+            nv(
+                "withdraw-proof-expiry",
+                "withdraw-request",
+                &req,
+                "InvalidProof",
+                "t + 1: pi_W is bound to t",
+            ),
+            nv("coin-signature", "coin", &bad_coin, "VerifyError", "mu + 1"),
+            nv("payment-response", "payment", &p_resp, "Proofs", "z_u of coin 1 plus 1"),
+            nv("payment-amount", "payment", &p_amount, "AmountMismatch", "amount 8 for coins worth 7"),
+            nv(
+                "payment-day",
+                "payment",
+                &p_day,
+                "RangeProof",
+                "the day moved past the coins' expiry (the range proof no longer holds)",
+            ),
+            nv("payment-duplicate-coin", "payment", &p_dup, "DuplicateCoin", "coin 1 is coin 0 again"),
+            nv("deposit-signature", "deposit", &dep, "InvalidProof", "request id changed after signing"),
+            nv("evidence-same-spend", "evidence", &same_spend, "BadEvidence", "one spend twice: c = c'"),
+            nv("warrant-signature", "warrant", &warrant, "WarrantSignature", "reason changed after signing"),
+            nv("trace-result-signature", "trace-result", &result_tampered, "ResultSignature", "X + G"),
+            nv(
+                "trace-result-proof",
+                "trace-result",
+                &result_resigned,
+                "ResultProof",
+                "X + G, signed again by the TTP key: the decryption proof fails",
+            ),
+            nv("watch-list-signature", "watch-list", &watch, "VerifyError", "issued + 1"),
+            obj! {
+                "name" => "log-edited-entry",
+                "type" => "trace-log-entry",
+                "form" => "binary",
+                "entries" => J::Arr(entries.iter().map(|e| hx(e.to_bytes())).collect()),
+                "head" => hx(self.log_head.to_bytes()),
+                "expect" => obj! { "verify" => "log", "error" => "Link" },
+                "why" => "entry 0's time changed: entry 1 no longer names its hash",
+            },
+        ];
+
+        obj! {
+            "description" => "Inputs that must be refused. decode: the decoder of \"type\" refuses the bytes \
+                               (form binary) or the JSON text (form json) with DecodeError::kind() = expect.decode. \
+                               verify: the bytes decode, and the check expect.verify refuses them with the error \
+                               variant expect.error (see README.md). Public keys and context come from the other \
+                               files.",
+            "decode" => J::Arr(decode),
+            "verify" => J::Arr(verify),
+        }
+    }
+}
+
+fn render(j: &J) -> String {
+    let mut s = serde_json::to_string_pretty(j).unwrap();
+    s.push('\n');
+    s
+}
+
+#[test]
+fn vectors_are_reproduced_byte_for_byte() {
+    let generated = generate();
+    let dir = vectors_dir();
+    let regenerate = std::env::var("FAIRCASH_REGENERATE_VECTORS").is_ok_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for (name, j) in &generated.files {
+        let text = render(j);
+        let path = dir.join(name);
+        if regenerate {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(on_disk) if on_disk == text => {}
+            _ => stale.push(name.to_string()),
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the code no longer reproduces {stale:?}; if the change is intended, run \
+         `FAIRCASH_REGENERATE_VECTORS=1 cargo test --test vectors` and review the diff"
+    );
+    // Every vector file is generated (no stale files left behind).
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    on_disk.sort();
+    let expected: Vec<String> = generated.files.keys().map(|k| k.to_string()).collect();
+    assert_eq!(on_disk, expected);
+}
+
+/// The seeded generator is deterministic: two runs give the same files.
+#[test]
+fn generation_is_deterministic() {
+    let a = generate();
+    let b = generate();
+    for (name, j) in &a.files {
+        assert_eq!(render(j), render(&b.files[name]), "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Verification from the files alone
+// ---------------------------------------------------------------------------
+
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(vectors_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    hex::decode(v.as_str().unwrap_or_else(|| panic!("not a hex string: {v}"))).unwrap()
+}
+
+fn b32(v: &Value) -> [u8; 32] {
+    bytes(v).try_into().unwrap()
+}
+
+fn point(v: &Value) -> Point {
+    Point::from_bytes(&b32(v)).expect("a point")
+}
+
+fn scalar(v: &Value) -> Scalar {
+    Option::from(Scalar::from_canonical_bytes(b32(v))).expect("a canonical scalar")
+}
+
+fn num(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Decodes a message entry (`type`, `hex`, optional `json`); the JSON form,
+/// where given, must decode to the same message.
+fn msg<T: WireMessage>(v: &Value) -> T {
+    assert_eq!(v["type"], T::KIND.name());
+    let b = bytes(&v["hex"]);
+    let t = T::from_bytes(&b).unwrap_or_else(|e| panic!("{}: {e}", T::KIND.name()));
+    assert_eq!(t.to_bytes(), b, "{}: decoding is not canonical", T::KIND.name());
+    if let Some(j) = v.get("json") {
+        let from_json = T::from_json(j.as_str().unwrap()).unwrap();
+        assert_eq!(from_json.to_bytes(), b, "{}: JSON and binary forms differ", T::KIND.name());
+        assert_eq!(t.to_json(), j.as_str().unwrap());
+    }
+    t
+}
+
+/// Decodes bytes (or JSON text) as the message type named `kind`.
+fn decode_as(kind: &str, form: &str, input: &str) -> Result<(), DecodeError> {
+    macro_rules! dispatch {
+        ($($t:ty),* $(,)?) => {
+            $(
+                if kind == <$t as WireMessage>::KIND.name() {
+                    return match form {
+                        "binary" => <$t>::from_bytes(&hex::decode(input).unwrap()).map(drop),
+                        "json" => <$t>::from_json(input).map(drop),
+                        other => panic!("form {other}"),
+                    };
+                }
+            )*
+        };
+    }
+    dispatch!(
+        SignedKeyset,
+        KeysetList,
+        PublicKeyFile,
+        UserRegistration,
+        MerchantRegistration,
+        WithdrawRequest,
+        WithdrawCommitment,
+        WithdrawChallenge,
+        WithdrawAnswer,
+        Coin,
+        PaymentRequest,
+        Payment,
+        DepositRequest,
+        DepositReceipt,
+        DoubleSpendEvidence,
+        WalletCoin,
+        PendingWithdrawal,
+        Warrant,
+        TraceRequest,
+        TraceResult,
+        LogEntry,
+        LogHead,
+        WatchList,
+        TraceRecord,
+        TtpPublicKeys,
+    );
+    panic!("unknown message type {kind}")
+}
+
+/// The variant name of an error, from its `Debug` form.
+fn variant<E: std::fmt::Debug>(e: &E) -> String {
+    let s = format!("{e:?}");
+    s.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap().to_string()
+}
+
+/// What the files say, decoded and verified.
+struct Public {
+    master: Point,
+    keyset: Keyset,
+    merchant_key: Point,
+    judge: Point,
+    ttp: TtpPublicKeys,
+    receipt_day: Day,
+    now: Timestamp,
+    owner_record: TraceRecord,
+    owner_warrant: Warrant,
+}
+
+fn check_params() {
+    let v = load("params.json");
+    let p = Params::get();
+    let mut points = Vec::new();
+    for g in v["generators"].as_array().unwrap() {
+        let name = g["name"].as_str().unwrap();
+        let expected = match name {
+            "G" => curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT,
+            "B~" => bulletproofs::PedersenGens::default().B_blinding,
+            _ => RistrettoPoint::hash_from_bytes::<Sha512>(g["label"].as_str().unwrap().as_bytes()),
+        };
+        assert_eq!(point(&g["hex"]).point(), &expected, "{name}");
+        points.push((name.to_string(), expected));
+    }
+    let id = independent::params_id(&points, num(&v["range_bits"]), num(&v["max_coins"]));
+    assert_eq!(id, b32(&v["params_id"]));
+    assert_eq!(id, *p.id.as_bytes(), "the library's params_id");
+}
+
+fn check_keysets() -> (Point, Keyset) {
+    let v = load("keyset.json");
+    let master = point(&v["master_key"]);
+    let file: PublicKeyFile = msg(&v["master_key_file"]);
+    assert_eq!((file.purpose.as_str(), file.key), ("bank-master", master));
+    let _: TtpPublicKeys = msg(&v["ttp_public_keys"]);
+    let signed: SignedKeyset = msg(&v["signed_keyset"]);
+    let keyset = signed.verify(&master).unwrap();
+    assert_eq!(keyset.id().as_bytes(), &b32(&v["keyset_id"]));
+    // The ids and z_k from specs/protocol.md §4.1–§4.2, and the signature
+    // (§3.4), recomputed without the library.
+    assert_eq!(independent::keyset_id(&signed), b32(&v["keyset_id"]));
+    for (k, kv) in signed.document.keys.iter().zip(v["keys"].as_array().unwrap()) {
+        let (key_id, z) = independent::key_id_and_z(&signed.document.params_id.0, k);
+        assert_eq!(&key_id, k.key_id.as_bytes());
+        assert_eq!(&z, k.z.point());
+        assert_eq!(hex::encode(key_id), kv["key_id"].as_str().unwrap());
+        assert_eq!(num(&kv["value"]), k.value);
+        assert_eq!(point(&kv["y"]), k.y);
+    }
+    assert!(independent::verify_signature(
+        b"faircash/v1/keyset-signature",
+        &b32(&v["keyset_id"]),
+        &master,
+        &signed.signature
+    ));
+    let list: KeysetList = msg(&v["keyset_list"]);
+    let chain = list.verify(&master).unwrap();
+    let ids: Vec<[u8; 32]> = chain.iter().map(|k| k.id().0).collect();
+    let listed: Vec<[u8; 32]> = v["keyset_ids"].as_array().unwrap().iter().map(b32).collect();
+    assert_eq!(ids, listed);
+    assert_eq!(chain[1].document().previous, Some(chain[0].id()));
+    (master, keyset)
+}
+
+fn check_proofs(p: &Public) {
+    let v = load("proofs.json");
+    let r = &v["user_registration"];
+    let reg: UserRegistration = msg(&r["message"]);
+    assert_eq!(reg.identity, point(&r["identity"]));
+    assert_eq!(reg.verify(&mut OsRng).unwrap().as_bytes(), &bytes(&r["account_id"])[..]);
+    assert!(independent::verify_registration(b"faircash/v1/user-registration", &reg.identity, &reg.proof));
+    assert_eq!(
+        independent::account_id(b"faircash/v1/user-account-id", &reg.identity)[..],
+        bytes(&r["account_id"])
+    );
+    let r = &v["merchant_registration"];
+    let mreg: MerchantRegistration = msg(&r["message"]);
+    assert_eq!(mreg.key, p.merchant_key);
+    assert_eq!(mreg.verify(&mut OsRng).unwrap().as_bytes(), &bytes(&r["account_id"])[..]);
+    assert!(independent::verify_registration(b"faircash/v1/merchant-registration", &mreg.key, &mreg.proof));
+    assert_eq!(
+        independent::account_id(b"faircash/v1/merchant-account-id", &mreg.key)[..],
+        bytes(&r["account_id"])
+    );
+    // A user proof is not a merchant proof.
+    assert!(!independent::verify_registration(
+        b"faircash/v1/merchant-registration",
+        &reg.identity,
+        &reg.proof
+    ));
+
+    let w = &v["withdraw_proof"];
+    let req: WithdrawRequest = msg(&w["request"]);
+    let identity = point(&w["identity"]);
+    req.verify_proof(&identity, &p.keyset, &mut OsRng).unwrap();
+    assert!(independent::verify_withdraw_proof(&req, &identity, &point(&w["ttp_key"])));
+
+    let s = &v["spend_proof"];
+    let coin: Coin = msg(&s["coin"]);
+    let responses: Vec<Scalar> = s["responses"].as_array().unwrap().iter().map(scalar).collect();
+    assert!(independent::spend_equations_hold(
+        &coin,
+        &point(&s["z_k"]),
+        &point(&s["ttp_key"]),
+        &scalar(&s["challenge"]),
+        &responses
+    ));
+    let mut wrong = responses.clone();
+    wrong[3] += Scalar::ONE;
+    assert!(!independent::spend_equations_hold(
+        &coin,
+        &point(&s["z_k"]),
+        &point(&s["ttp_key"]),
+        &scalar(&s["challenge"]),
+        &wrong
+    ));
+
+    let s = &v["schnorr_signature"];
+    let sig = Signature { r: point(&s["R"]), s: scalar(&s["s"]) };
+    assert_eq!(point(&s["public_key"]), p.master);
+    sig.verify(labels::KEYSET_SIGNATURE, &bytes(&s["message"]), &p.master).unwrap();
+    assert!(independent::verify_signature(
+        s["domain"].as_str().unwrap().as_bytes(),
+        &bytes(&s["message"]),
+        &p.master,
+        &sig
+    ));
+
+    let t = &v["trace_decryption"];
+    assert_eq!(point(&t["Y_T"]), p.ttp.decryption);
+    let commitments: Vec<Point> = t["commitments"].as_array().unwrap().iter().map(point).collect();
+    let responses: Vec<Scalar> = t["responses"].as_array().unwrap().iter().map(scalar).collect();
+    assert!(independent::verify_decryption(
+        &point(&t["Y_T"]),
+        &point(&t["c1"]),
+        &point(&t["c2"]),
+        &point(&t["X"]),
+        &b32(&t["record_digest"]),
+        &b32(&t["warrant_digest"]),
+        num(&t["log_index"]),
+        &commitments,
+        &responses,
+    ));
+    // Bound to its log position.
+    assert!(!independent::verify_decryption(
+        &point(&t["Y_T"]),
+        &point(&t["c1"]),
+        &point(&t["c2"]),
+        &point(&t["X"]),
+        &b32(&t["record_digest"]),
+        &b32(&t["warrant_digest"]),
+        num(&t["log_index"]) + 1,
+        &commitments,
+        &responses,
+    ));
+}
+
+fn check_withdrawals(p: &Public) -> Vec<Coin> {
+    let v = load("withdrawal.json");
+    let identity = point(&v["user"]["identity"]);
+    let mut coins = Vec::new();
+    let mut values = Vec::new();
+    for w in v["withdrawals"].as_array().unwrap() {
+        let req: WithdrawRequest = msg(&w["request"]);
+        let com: WithdrawCommitment = msg(&w["commitment"]);
+        let ch: WithdrawChallenge = msg(&w["challenge"]);
+        let ans: WithdrawAnswer = msg(&w["answer"]);
+        let _: PendingWithdrawal = msg(&w["pending_withdrawal"]);
+        let wallet_coin: WalletCoin = msg(&w["wallet_coin"]);
+        let coin: Coin = msg(&w["coin"]);
+        assert_eq!(wallet_coin.coin, coin);
+        assert_eq!(wallet_coin.value, num(&w["value"]));
+        assert_eq!(coin.id().as_bytes(), &b32(&w["coin_id"]));
+        for id in [com.session_id, ch.session_id, ans.session_id] {
+            assert_eq!(id, req.session_id);
+        }
+        assert_eq!(req.account.as_bytes(), &bytes(&v["user"]["account_id"])[..]);
+        assert_eq!(req.keyset_id, p.keyset.id());
+        // pi_W, then the wallet's checks of the answer (§5.6), then the coin.
+        req.verify_proof(&identity, &p.keyset, &mut OsRng).unwrap();
+        assert!(independent::verify_withdraw_proof(&req, &identity, p.keyset.ttp_key()));
+        let key = p.keyset.key(&req.key_id).unwrap();
+        assert_eq!(key.value, num(&w["value"]));
+        assert!(independent::answer_is_valid(&req.commitment, key, &com, &ch.e, &ans));
+        assert_eq!(coin.body.key_id, req.key_id);
+        assert_eq!(independent::coin_id(&coin), b32(&w["coin_id"]));
+        coin.signature.verify(&key.acl(), coin.id().as_bytes()).unwrap();
+        assert!(independent::acl_signature_holds(&coin, key));
+        // The serial secret opens S; the expiry is the policy's.
+        let s = scalar(&w["serial_secret"]);
+        assert_eq!(Point::new(Params::get().ps.point() * s), coin.body.serial);
+        assert_eq!(num(&w["expiry"]), u64::from(req.expiry.0));
+        assert_eq!(req.expiry, Day(num(&v["day"]) as u32).plus(p.keyset.policy().validity_days));
+        values.push(key.value);
+        coins.push(coin);
+    }
+    values.sort_unstable();
+    values.dedup();
+    assert!(values.len() >= 2, "two denominations at least");
+
+    let c = load("coin.json");
+    let coin: Coin = msg(&c["coin"]);
+    assert_eq!(independent::coin_id(&coin), b32(&c["coin_id"]));
+    assert!(coins.contains(&coin));
+    let key = p.keyset.key(&coin.body.key_id).unwrap();
+    assert_eq!(key.value, num(&c["value"]));
+    assert!(independent::acl_signature_holds(&coin, key));
+    assert_eq!(
+        independent::fixed_layout_coin(&hex::decode(c["coin"]["hex"].as_str().unwrap()).unwrap()),
+        coin
+    );
+    coins
+}
+
+fn check_payment(p: &Public, withdrawn: &[Coin]) -> Payment {
+    let v = load("payment.json");
+    let request: PaymentRequest = msg(&v["request"]);
+    let payment: Payment = msg(&v["payment"]);
+    assert_eq!(payment.request, request);
+    assert_eq!(request.id(), b32(&v["request_id"]));
+    assert_eq!(request.order_digest, order_digest(v["order"].as_str().unwrap().as_bytes()));
+    assert_eq!(request.merchant_key, p.merchant_key);
+    assert_eq!(payment.digest(), b32(&v["payment_digest"]));
+    assert_eq!(payment.coins.len(), 3);
+    let summary = verify_payment(&payment, &p.keyset, &mut OsRng).unwrap();
+    let challenges = independent::verify_payment(&payment, &p.keyset).expect("independent verification");
+    assert_eq!(challenges, summary.challenges);
+    for (i, c) in v["coins"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(summary.coin_ids[i].as_bytes(), &b32(&c["coin_id"]));
+        assert_eq!(summary.values[i], num(&c["value"]));
+        assert_eq!(challenges[i], scalar(&c["challenge"]));
+        assert!(withdrawn.contains(&payment.coins[i]));
+    }
+    payment
+}
+
+fn check_deposits(p: &Public, payment: &Payment) {
+    let v = load("deposit.json");
+    let keysets = [p.keyset.clone()];
+    let first: DepositRequest = msg(&v["first"]["request"]);
+    assert_eq!(first.payments, [payment.clone()]);
+    verify_deposit(&first, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
+    assert!(independent::verify_deposit_signature(&first, &p.merchant_key));
+    let receipt: DepositReceipt = msg(&v["first"]["receipt"]);
+    assert_eq!((receipt.request_id, receipt.merchant_id), (first.request_id, first.merchant_id));
+    assert_eq!(receipt.credited, 7);
+    assert!(receipt.outcomes.iter().all(|o| matches!(o.outcome, DepositOutcome::Credited { .. })));
+
+    let s = &v["second"];
+    let request: PaymentRequest = msg(&s["payment_request"]);
+    let again: Payment = msg(&s["payment"]);
+    assert_eq!(again.request, request);
+    let challenges = independent::verify_payment(&again, &p.keyset).unwrap();
+    assert_eq!(challenges, [scalar(&s["challenge"])]);
+    let second: DepositRequest = msg(&s["request"]);
+    verify_deposit(&second, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
+    assert!(independent::verify_deposit_signature(&second, &p.merchant_key));
+    let receipt: DepositReceipt = msg(&s["receipt"]);
+    assert_eq!(receipt.credited, 0);
+    let account = faircash::keys::AccountId(bytes(&v["extracted"]["account_id"]).try_into().unwrap());
+    assert_eq!(receipt.outcomes[0].outcome, DepositOutcome::DoubleSpent { account: Some(account) });
+    assert_eq!(receipt.outcomes[0].coin_id, again.coins[0].id());
+
+    let evidence: DoubleSpendEvidence = msg(&v["evidence"]);
+    let who = evidence.verify(&p.keyset, &mut OsRng).unwrap();
+    assert_eq!(who.identity, point(&v["extracted"]["identity"]));
+    assert_eq!(who.account, account);
+    // Extraction by hand (§9.4): u = (z_u - z_u')/(c - c').
+    let c1 = independent::verify_payment(&evidence.first, &p.keyset).unwrap()[evidence.first_index as usize];
+    let c2 =
+        independent::verify_payment(&evidence.second, &p.keyset).unwrap()[evidence.second_index as usize];
+    let (r1, r2) = (
+        &evidence.first.responses[evidence.first_index as usize],
+        &evidence.second.responses[evidence.second_index as usize],
+    );
+    let u = (r1.u - r2.u) * (c1 - c2).invert();
+    assert_eq!(u, scalar(&v["extracted"]["u"]));
+    assert_eq!(Point::new(Params::get().g.point() * u), who.identity);
+    assert_eq!(independent::account_id(b"faircash/v1/user-account-id", &who.identity), account.0);
+}
+
+fn check_traces(p: &Public) {
+    let v = load("trace.json");
+    let judge_file: PublicKeyFile = msg(&v["judge"]["key_file"]);
+    assert_eq!(judge_file.key, p.judge);
+    let ttp: TtpPublicKeys = msg(&v["ttp_public_keys"]);
+    assert_eq!(ttp, p.ttp);
+    for kind in ["owner", "coin"] {
+        let t = &v[kind];
+        let record: TraceRecord = msg(&t["record"]);
+        let warrant: Warrant = msg(&t["warrant"]);
+        let request: TraceRequest = msg(&t["request"]);
+        let result: TraceResult = msg(&t["result"]);
+        assert_eq!((&request.record, &request.warrant), (&record, &warrant));
+        assert_eq!(record.digest(), b32(&t["record_digest"]));
+        assert_eq!(independent::record_digest(&record), b32(&t["record_digest"]));
+        assert_eq!(warrant.digest(), b32(&t["warrant_digest"]));
+        assert_eq!(independent::warrant_digest(&warrant), b32(&t["warrant_digest"]));
+        // The warrant is in force and signed by the judge; the record verifies.
+        warrant.authorize(&[p.judge], &record, p.now).unwrap();
+        assert!(independent::verify_signature(
+            b"faircash/v1/warrant-signature",
+            &b32(&t["warrant_digest"]),
+            &p.judge,
+            &warrant.signature
+        ));
+        record.verify(&p.keyset, &mut OsRng).unwrap();
+        let x = result.verify(&p.ttp, &record, &warrant).unwrap();
+        assert_eq!(x, point(&t["plaintext"]));
+        assert_eq!(independent::result_digest(&result), result.digest());
+        assert!(independent::verify_signature(
+            b"faircash/v1/trace-result-signature",
+            &result.digest(),
+            &p.ttp.signing,
+            &result.signature
+        ));
+        assert!(independent::verify_decryption(
+            &p.ttp.decryption,
+            &result.ciphertext.c1,
+            &result.ciphertext.c2,
+            &result.plaintext,
+            &result.record_digest,
+            &result.warrant_digest,
+            result.log_index,
+            &result.proof.commitments,
+            &result.proof.responses,
+        ));
+        match (kind, &record) {
+            ("owner", TraceRecord::Owner { payment, coin_index }) => {
+                assert_eq!(result.kind, TraceKind::Owner);
+                assert_eq!(payment.coins[*coin_index as usize].body.escrow, result.ciphertext);
+                assert_eq!(
+                    independent::account_id(b"faircash/v1/user-account-id", &x)[..],
+                    bytes(&v["owner_account_id"])
+                );
+            }
+            ("coin", TraceRecord::Coin { request, .. }) => {
+                assert_eq!(result.kind, TraceKind::Coin);
+                assert_eq!(request.escrow, result.ciphertext);
+            }
+            _ => panic!("{kind}: wrong record"),
+        }
+    }
+    let entries: Vec<LogEntry> = v["log"]["entries"].as_array().unwrap().iter().map(msg).collect();
+    let head: LogHead = msg(&v["log"]["head"]);
+    for (e, h) in entries.iter().zip(v["log"]["entry_hashes"].as_array().unwrap()) {
+        assert_eq!(e.hash(), b32(h));
+        assert_eq!(independent::entry_hash(e), b32(h));
+    }
+    assert_eq!(verify_log(&entries, std::slice::from_ref(&head), &p.ttp.signing).unwrap(), head.hash);
+    assert!(independent::verify_head(&head, &p.ttp.signing));
+    let watch: WatchList = msg(&v["watch_list"]);
+    watch.verify(&p.master).unwrap();
+    assert!(independent::verify_watch_list(&watch, &p.master));
+    assert_eq!(watch.serials, [point(&v["coin"]["plaintext"])]);
+}
+
+fn check_negatives(p: &Public) {
+    let v = load("negative.json");
+    let mut kinds = std::collections::BTreeSet::new();
+    for n in v["decode"].as_array().unwrap() {
+        let name = n["name"].as_str().unwrap();
+        let ty = n["type"].as_str().unwrap();
+        let form = n["form"].as_str().unwrap();
+        let input = match form {
+            "binary" => n["hex"].as_str().unwrap(),
+            _ => n["json"].as_str().unwrap(),
+        };
+        let expected = n["expect"]["decode"].as_str().unwrap();
+        match decode_as(ty, form, input) {
+            Ok(()) => panic!("{name}: decoded"),
+            Err(e) => assert_eq!(e.kind(), expected, "{name}: {e}"),
+        }
+        kinds.insert(expected.to_string());
+    }
+    // Every kind of DecodeError has a vector.
+    let all = [
+        "truncated",
+        "bad-magic",
+        "unsupported-version",
+        "wrong-kind",
+        "too-large",
+        "trailing-bytes",
+        "non-canonical-encoding",
+        "invalid-point",
+        "non-canonical-scalar",
+        "identity-point",
+        "too-many",
+        "invalid-field",
+        "malformed",
+    ];
+    assert_eq!(kinds, all.iter().map(|s| s.to_string()).collect());
+
+    let keysets = [p.keyset.clone()];
+    for n in v["verify"].as_array().unwrap() {
+        let name = n["name"].as_str().unwrap();
+        let expected = n["expect"]["error"].as_str().unwrap();
+        let check = n["expect"]["verify"].as_str().unwrap();
+        let entry = || serde_json::json!({ "type": n["type"], "hex": n["hex"] });
+        let got = match check {
+            "keyset" => variant(&msg::<SignedKeyset>(&entry()).verify(&p.master).unwrap_err()),
+            "user-registration" => {
+                variant(&msg::<UserRegistration>(&entry()).verify(&mut OsRng).unwrap_err())
+            }
+            "withdraw-request" => {
+                let req: WithdrawRequest = msg(&entry());
+                let identity = load("withdrawal.json")["user"]["identity"].clone();
+                variant(&req.verify_proof(&point(&identity), &p.keyset, &mut OsRng).unwrap_err())
+            }
+            "coin" => {
+                let coin: Coin = msg(&entry());
+                let key = p.keyset.key(&coin.body.key_id).unwrap();
+                assert!(!independent::acl_signature_holds(&coin, key), "{name}");
+                variant(&coin.signature.verify(&key.acl(), coin.id().as_bytes()).unwrap_err())
+            }
+            "payment" => {
+                let payment: Payment = msg(&entry());
+                assert!(independent::verify_payment(&payment, &p.keyset).is_none(), "{name}");
+                variant(&verify_payment(&payment, &p.keyset, &mut OsRng).unwrap_err())
+            }
+            "deposit" => {
+                let d: DepositRequest = msg(&entry());
+                assert!(!independent::verify_deposit_signature(&d, &p.merchant_key), "{name}");
+                variant(
+                    &verify_deposit(&d, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap_err(),
+                )
+            }
+            "evidence" => {
+                variant(&msg::<DoubleSpendEvidence>(&entry()).verify(&p.keyset, &mut OsRng).unwrap_err())
+            }
+            "warrant" => {
+                let w: Warrant = msg(&entry());
+                variant(&w.authorize(&[p.judge], &p.owner_record, p.now).unwrap_err())
+            }
+            "trace-result" => {
+                let r: TraceResult = msg(&entry());
+                variant(&r.verify(&p.ttp, &p.owner_record, &p.owner_warrant).unwrap_err())
+            }
+            "watch-list" => variant(&msg::<WatchList>(&entry()).verify(&p.master).unwrap_err()),
+            "log" => {
+                let entries: Vec<LogEntry> = n["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| LogEntry::from_bytes(&bytes(h)).unwrap())
+                    .collect();
+                let head = LogHead::from_bytes(&bytes(&n["head"])).unwrap();
+                variant(&verify_log(&entries, &[head], &p.ttp.signing).unwrap_err())
+            }
+            other => panic!("{name}: unknown check {other}"),
+        };
+        assert_eq!(got, expected, "{name}");
+    }
+}
+
+#[test]
+fn vectors_verify_from_their_public_parts() {
+    check_params();
+    let (master, keyset) = check_keysets();
+    let trace = load("trace.json");
+    let ttp: TtpPublicKeys = msg(&load("keyset.json")["ttp_public_keys"]);
+    assert_eq!(&ttp.decryption, keyset.ttp_key());
+    let deposit = load("deposit.json");
+    let public = Public {
+        master,
+        keyset,
+        merchant_key: point(&deposit["merchant"]["key"]),
+        judge: msg::<PublicKeyFile>(&trace["judge"]["key_file"]).key,
+        ttp,
+        receipt_day: Day(num(&deposit["receipt_day"]) as u32),
+        now: Timestamp(num(&trace["now"])),
+        owner_record: msg(&trace["owner"]["record"]),
+        owner_warrant: msg(&trace["owner"]["warrant"]),
+    };
+    check_proofs(&public);
+    let coins = check_withdrawals(&public);
+    let payment = check_payment(&public, &coins);
+    check_deposits(&public, &payment);
+    check_traces(&public);
+    check_negatives(&public);
+}
+
+// ---------------------------------------------------------------------------
+// An independent implementation of the checks, from the specs, on merlin,
+// curve25519-dalek and bulletproofs only (no faircash code beyond the
+// decoded message structs).
+// ---------------------------------------------------------------------------
+
+mod independent {
+    use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT as G;
+    use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::Identity;
+    use faircash::coin::Coin;
+    use faircash::crypto::schnorr::{Proof, Signature};
+    use faircash::encoding::Point;
+    use faircash::keys::{DenominationKey, Keyset, SignedKeyset};
+    use faircash::protocol::deposit::DepositRequest;
+    use faircash::protocol::pay::Payment;
+    use faircash::protocol::trace::{
+        LogEntry, LogHead, TraceKind, TraceRecord, TraceResult, Warrant, WatchList,
+    };
+    use faircash::protocol::withdraw::{WithdrawAnswer, WithdrawCommitment, WithdrawRequest};
+    use faircash::wire::WireMessage;
+    use merlin::Transcript;
+    use sha2::Sha512;
+
+    fn gen(label: &str) -> RistrettoPoint {
+        RistrettoPoint::hash_from_bytes::<Sha512>(format!("faircash/v1/gen/{label}").as_bytes())
+    }
+
+    fn b_blinding() -> RistrettoPoint {
+        bulletproofs::PedersenGens::default().B_blinding
+    }
+
+    fn enc(p: &RistrettoPoint) -> [u8; 32] {
+        p.compress().to_bytes()
+    }
+
+    fn challenge(t: &mut Transcript, label: &'static [u8]) -> Scalar {
+        let mut wide = [0u8; 64];
+        t.challenge_bytes(label, &mut wide);
+        Scalar::from_bytes_mod_order_wide(&wide)
+    }
+
+    fn digest(t: &mut Transcript, label: &'static [u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        t.challenge_bytes(label, &mut out);
+        out
+    }
+
+    /// §2.
+    pub fn params_id(points: &[(String, RistrettoPoint)], range_bits: u64, max_coins: u64) -> [u8; 32] {
+        let mut t = Transcript::new(b"faircash/v1/params-id");
+        t.append_message(b"version", b"faircash/v1");
+        let labels: [&'static [u8]; 8] = [b"G", b"h", b"H0", b"Hu", b"Hs", b"Ht", b"Ps", b"B~"];
+        assert_eq!(points.len(), 8);
+        for ((name, p), label) in points.iter().zip(labels) {
+            assert_eq!(name.as_bytes(), label);
+            t.append_message(label, &enc(p));
+        }
+        t.append_u64(b"range-bits", range_bits);
+        t.append_u64(b"max-coins", max_coins);
+        digest(&mut t, b"params-id")
+    }
+
+    fn params_id_now() -> [u8; 32] {
+        let points: Vec<(String, RistrettoPoint)> = vec![
+            ("G".into(), G),
+            ("h".into(), gen("h")),
+            ("H0".into(), gen("H0")),
+            ("Hu".into(), gen("Hu")),
+            ("Hs".into(), gen("Hs")),
+            ("Ht".into(), gen("Ht")),
+            ("Ps".into(), gen("Ps")),
+            ("B~".into(), b_blinding()),
+        ];
+        params_id(&points, 16, 64)
+    }
+
+    /// `PT(L)`.
+    fn pt(label: &'static [u8]) -> Transcript {
+        let mut t = Transcript::new(label);
+        t.append_message(b"params-id", &params_id_now());
+        t
+    }
+
+    /// §4.1.
+    pub fn key_id_and_z(params_id: &[u8; 32], k: &DenominationKey) -> ([u8; 16], RistrettoPoint) {
+        let w = &k.windows;
+        let mut t = Transcript::new(b"faircash/v1/key-id");
+        t.append_message(b"params-id", params_id);
+        t.append_message(b"y", k.y.as_bytes());
+        t.append_u64(b"value", k.value);
+        t.append_u64(b"withdraw-from", u64::from(w.withdraw_from.0));
+        t.append_u64(b"withdraw-until", u64::from(w.withdraw_until.0));
+        t.append_u64(b"spend-until", u64::from(w.spend_until.0));
+        t.append_u64(b"deposit-until", u64::from(w.deposit_until.0));
+        let mut key_id = [0u8; 16];
+        key_id.copy_from_slice(&digest(&mut t, b"key-id")[..16]);
+        let label = b"faircash/v1/abe-z";
+        let mut input = Vec::new();
+        input.extend_from_slice(&(label.len() as u64).to_le_bytes());
+        input.extend_from_slice(label);
+        input.extend_from_slice(params_id);
+        input.extend_from_slice(&key_id);
+        input.extend_from_slice(k.y.as_bytes());
+        input.extend_from_slice(&k.value.to_le_bytes());
+        for d in [w.withdraw_from, w.withdraw_until, w.spend_until, w.deposit_until] {
+            input.extend_from_slice(&d.0.to_le_bytes());
+        }
+        (key_id, RistrettoPoint::hash_from_bytes::<Sha512>(&input))
+    }
+
+    /// §4.2.
+    pub fn keyset_id(s: &SignedKeyset) -> [u8; 32] {
+        let d = &s.document;
+        let mut t = Transcript::new(b"faircash/v1/keyset-id");
+        t.append_message(b"params-id", d.params_id.as_bytes());
+        t.append_u64(b"sequence", d.sequence);
+        t.append_message(b"previous", d.previous.as_ref().map_or(&[][..], |p| &p.as_bytes()[..]));
+        t.append_message(b"master-key", d.master_key.as_bytes());
+        t.append_message(b"ttp-key", d.ttp_key.as_bytes());
+        t.append_u64(b"issued", u64::from(d.issued.0));
+        t.append_u64(b"validity-days", u64::from(d.policy.validity_days));
+        t.append_u64(b"max-deposit-delay-days", u64::from(d.policy.max_deposit_delay_days));
+        t.append_u64(b"keys", d.keys.len() as u64);
+        for k in &d.keys {
+            t.append_message(b"key-id", k.key_id.as_bytes());
+            t.append_u64(b"value", k.value);
+            t.append_message(b"y", k.y.as_bytes());
+            t.append_message(b"z", k.z.as_bytes());
+            let w = &k.windows;
+            t.append_u64(b"withdraw-from", u64::from(w.withdraw_from.0));
+            t.append_u64(b"withdraw-until", u64::from(w.withdraw_until.0));
+            t.append_u64(b"spend-until", u64::from(w.spend_until.0));
+            t.append_u64(b"deposit-until", u64::from(w.deposit_until.0));
+        }
+        digest(&mut t, b"keyset-id")
+    }
+
+    /// §4.3.
+    pub fn account_id(label: &'static [u8], key: &Point) -> [u8; 16] {
+        let mut t = pt(label);
+        t.append_message(b"public-key", key.as_bytes());
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest(&mut t, b"account-id")[..16]);
+        id
+    }
+
+    /// A linear relation (§3.1): named witnesses and points, equations
+    /// `LHS = Σ x_a·P_b` with LHS a point index or `O`.
+    pub struct Relation {
+        pub name: &'static [u8],
+        pub witnesses: Vec<&'static [u8]>,
+        pub points: Vec<(&'static [u8], RistrettoPoint)>,
+        pub equations: Vec<(Option<usize>, Vec<(usize, usize)>)>,
+    }
+
+    impl Relation {
+        fn absorb_shape(&self, t: &mut Transcript) {
+            t.append_message(b"relation", self.name);
+            t.append_u64(b"witnesses", self.witnesses.len() as u64);
+            for w in &self.witnesses {
+                t.append_message(b"witness-name", w);
+            }
+            t.append_u64(b"points", self.points.len() as u64);
+            for (n, _) in &self.points {
+                t.append_message(b"point-name", n);
+            }
+            t.append_u64(b"equations", self.equations.len() as u64);
+            for (lhs, terms) in &self.equations {
+                t.append_u64(b"lhs", lhs.map_or(u64::MAX, |i| i as u64));
+                t.append_u64(b"terms", terms.len() as u64);
+                for (a, b) in terms {
+                    t.append_u64(b"term-witness", *a as u64);
+                    t.append_u64(b"term-point", *b as u64);
+                }
+            }
+        }
+
+        /// `Σ z_a·P_b == T_j + c·LHS_j` for every equation.
+        fn holds(&self, commitments: &[RistrettoPoint], c: &Scalar, z: &[Scalar]) -> bool {
+            commitments.len() == self.equations.len()
+                && z.len() == self.witnesses.len()
+                && self.equations.iter().zip(commitments).all(|((lhs, terms), t_j)| {
+                    let left: RistrettoPoint = terms.iter().map(|(a, b)| z[*a] * self.points[*b].1).sum();
+                    let l = lhs.map_or(RistrettoPoint::identity(), |i| self.points[i].1);
+                    left == t_j + c * l
+                })
+        }
+
+        /// §3.2 on a transcript the caller has bound to its context.
+        fn verify(&self, mut t: Transcript, commitments: &[Point], z: &[Scalar]) -> bool {
+            self.absorb_shape(&mut t);
+            for (n, p) in &self.points {
+                t.append_message(n, &enc(p));
+            }
+            for c in commitments {
+                t.append_message(b"commitment", c.as_bytes());
+            }
+            let c = challenge(&mut t, b"challenge");
+            let commitments: Vec<RistrettoPoint> = commitments.iter().map(|p| *p.point()).collect();
+            self.holds(&commitments, &c, z)
+        }
+    }
+
+    fn discrete_log(name: &'static [u8], point_name: &'static [u8], public: &Point) -> Relation {
+        Relation {
+            name,
+            witnesses: vec![b"x"],
+            points: vec![(b"G", G), (point_name, *public.point())],
+            equations: vec![(Some(1), vec![(0, 0)])],
+        }
+    }
+
+    /// §3.4.
+    pub fn verify_signature(domain: &[u8], message: &[u8], public: &Point, sig: &Signature) -> bool {
+        if public.is_identity() {
+            return false;
+        }
+        let domain: &'static [u8] = Box::leak(domain.to_vec().into_boxed_slice());
+        let mut t = pt(domain);
+        t.append_message(b"message", message);
+        discrete_log(b"schnorr-signature", b"X", public).verify(t, &[sig.r], &[sig.s])
+    }
+
+    /// §7.1.
+    pub fn verify_registration(domain: &'static [u8], key: &Point, proof: &Proof) -> bool {
+        !key.is_identity()
+            && discrete_log(b"discrete-log", b"public-key", key).verify(
+                pt(domain),
+                &proof.commitments,
+                &proof.responses,
+            )
+    }
+
+    /// §7.2.
+    pub fn verify_withdraw_proof(req: &WithdrawRequest, identity: &Point, ttp: &Point) -> bool {
+        let c_minus_t = req.commitment.point() - gen("Ht") * Scalar::from(u64::from(req.expiry.0));
+        let rel = Relation {
+            name: b"withdraw",
+            witnesses: vec![b"u", b"r", b"s", b"k'"],
+            points: vec![
+                (b"G", G),
+                (b"H0", gen("H0")),
+                (b"Hu", gen("Hu")),
+                (b"Hs", gen("Hs")),
+                (b"Ps", gen("Ps")),
+                (b"Y_T", *ttp.point()),
+                (b"I", *identity.point()),
+                (b"C - t*Ht", c_minus_t),
+                (b"E_w1", *req.escrow.c1.point()),
+                (b"E_w2", *req.escrow.c2.point()),
+            ],
+            equations: vec![
+                (Some(6), vec![(0, 0)]),
+                (Some(7), vec![(1, 1), (0, 2), (2, 3)]),
+                (Some(8), vec![(3, 0)]),
+                (Some(9), vec![(2, 4), (3, 5)]),
+            ],
+        };
+        let mut t = pt(b"faircash/v1/withdraw-proof");
+        t.append_message(b"keyset-id", req.keyset_id.as_bytes());
+        t.append_message(b"key-id", req.key_id.as_bytes());
+        t.append_message(b"account", req.account.as_bytes());
+        t.append_message(b"session-id", req.session_id.as_bytes());
+        t.append_u64(b"expiry", u64::from(req.expiry.0));
+        t.append_message(b"C", req.commitment.as_bytes());
+        rel.verify(t, &req.proof.commitments, &req.proof.responses)
+    }
+
+    /// §5.6: the wallet's checks of the bank's answer.
+    pub fn answer_is_valid(
+        c_attr: &Point,
+        key: &DenominationKey,
+        com: &WithdrawCommitment,
+        e: &Scalar,
+        ans: &WithdrawAnswer,
+    ) -> bool {
+        let (cm, a) = (&com.commitment, &ans.answer);
+        let z1 = c_attr.point() + G * cm.rnd;
+        let z2 = key.z.point() - z1;
+        a.c + a.d == *e
+            && *cm.a.point() == G * a.r + key.y.point() * a.c
+            && *cm.b1.point() == G * a.s1 + z1 * a.d
+            && *cm.b2.point() == gen("h") * a.s2 + z2 * a.d
+    }
+
+    /// §6.1.
+    pub fn coin_id(coin: &Coin) -> [u8; 32] {
+        let mut t = Transcript::new(b"faircash/v1/coin-id");
+        absorb_body(&mut t, coin);
+        digest(&mut t, b"coin-id")
+    }
+
+    fn absorb_body(t: &mut Transcript, coin: &Coin) {
+        let b = &coin.body;
+        t.append_message(b"params-id", b.params_id.as_bytes());
+        t.append_message(b"keyset-id", b.keyset_id.as_bytes());
+        t.append_message(b"key-id", b.key_id.as_bytes());
+        t.append_message(b"S", b.serial.as_bytes());
+        t.append_message(b"E1", b.escrow.c1.as_bytes());
+        t.append_message(b"E2", b.escrow.c2.as_bytes());
+        t.append_message(b"V", b.expiry_commitment.as_bytes());
+        for tj in &b.spend_commitments {
+            t.append_message(b"T", tj.as_bytes());
+        }
+    }
+
+    /// §5.3 and §5.7, each equation checked on its own.
+    pub fn acl_signature_holds(coin: &Coin, key: &DenominationKey) -> bool {
+        let s = &coin.signature;
+        if s.zeta.is_identity() || s.zeta1.is_identity() || s.zeta == s.zeta1 {
+            return false;
+        }
+        let mut t = pt(b"faircash/v1/acl-challenge");
+        t.append_message(b"key-id", key.key_id.as_bytes());
+        t.append_message(b"y", key.y.as_bytes());
+        t.append_message(b"z", key.z.as_bytes());
+        for (l, p) in [
+            (&b"zeta"[..], &s.zeta),
+            (b"zeta1", &s.zeta1),
+            (b"alpha", &s.alpha),
+            (b"beta1", &s.beta1),
+            (b"beta2", &s.beta2),
+            (b"eta", &s.eta),
+        ] {
+            t.append_message(l, p.as_bytes());
+        }
+        t.append_message(b"m", &coin_id(coin));
+        let eps = challenge(&mut t, b"epsilon");
+        let (zeta, zeta1) = (s.zeta.point(), s.zeta1.point());
+        s.omega + s.delta == eps
+            && G * s.rho + key.y.point() * s.omega == *s.alpha.point()
+            && G * s.sigma1 + zeta1 * s.delta == *s.beta1.point()
+            && gen("h") * s.sigma2 + (zeta - zeta1) * s.delta == *s.beta2.point()
+            && key.z.point() * s.mu + zeta * s.delta == *s.eta.point()
+    }
+
+    /// The spend relation of §6.3.
+    fn spend_relation(coin: &Coin, z_k: &Point, ttp: &Point) -> Relation {
+        let b = &coin.body;
+        Relation {
+            name: b"spend",
+            witnesses: vec![b"lambda", b"r", b"rnd", b"u", b"s", b"t", b"k", b"r_t"],
+            points: vec![
+                (b"z_k", *z_k.point()),
+                (b"zeta", *coin.signature.zeta.point()),
+                (b"zeta1", *coin.signature.zeta1.point()),
+                (b"-H0", -gen("H0")),
+                (b"-G", -G),
+                (b"-Hu", -gen("Hu")),
+                (b"-Hs", -gen("Hs")),
+                (b"-Ht", -gen("Ht")),
+                (b"Ps", gen("Ps")),
+                (b"G", G),
+                (b"Y_T", *ttp.point()),
+                (b"B~", b_blinding()),
+                (b"S", *b.serial.point()),
+                (b"E1", *b.escrow.c1.point()),
+                (b"E2", *b.escrow.c2.point()),
+                (b"V", *b.expiry_commitment.point()),
+            ],
+            equations: vec![
+                (Some(0), vec![(0, 1)]),
+                (None, vec![(0, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7)]),
+                (Some(12), vec![(4, 8)]),
+                (Some(13), vec![(6, 9)]),
+                (Some(14), vec![(3, 9), (6, 10)]),
+                (Some(15), vec![(5, 9), (7, 11)]),
+            ],
+        }
+    }
+
+    /// The six spend equations at challenge `c` (§6.3).
+    pub fn spend_equations_hold(coin: &Coin, z_k: &Point, ttp: &Point, c: &Scalar, z: &[Scalar]) -> bool {
+        let t: Vec<RistrettoPoint> = coin.body.spend_commitments.iter().map(|p| *p.point()).collect();
+        spend_relation(coin, z_k, ttp).holds(&t, c, z)
+    }
+
+    /// §8.2–§8.4 steps 3–5: returns the spend challenges, or `None` if the
+    /// payment does not verify.
+    pub fn verify_payment(payment: &Payment, keyset: &Keyset) -> Option<Vec<Scalar>> {
+        let r = &payment.request;
+        let n = payment.coins.len();
+        if n == 0 || n > 64 || payment.responses.len() != n || r.merchant_key.is_identity() {
+            return None;
+        }
+        if payment.keyset_id != keyset.id() {
+            return None;
+        }
+        let mut sum = 0u64;
+        let mut ids = Vec::new();
+        for c in &payment.coins {
+            let key = keyset.key(&c.body.key_id)?;
+            let w = &key.windows;
+            if c.body.keyset_id != payment.keyset_id
+                || c.body.params_id.0 != params_id_now()
+                || r.day < w.withdraw_from
+                || r.day > w.spend_until
+                || c.body.serial.is_identity()
+                || c.body.escrow.c1.is_identity()
+                || ids.contains(&coin_id(c))
+            {
+                return None;
+            }
+            ids.push(coin_id(c));
+            sum = sum.checked_add(key.value)?;
+        }
+        if sum != r.amount {
+            return None;
+        }
+        let mut t = pt(b"faircash/v1/payment");
+        t.append_message(b"keyset-id", payment.keyset_id.as_bytes());
+        t.append_message(b"merchant-id", r.merchant_id.as_bytes());
+        t.append_message(b"merchant-key", r.merchant_key.as_bytes());
+        t.append_u64(b"amount", r.amount);
+        t.append_u64(b"day", u64::from(r.day.0));
+        t.append_message(b"nonce", &r.nonce);
+        t.append_message(b"order-digest", &r.order_digest);
+        let o = Point::identity();
+        spend_relation(&payment.coins[0], &o, &o).absorb_shape(&mut t);
+        t.append_u64(b"coins", n as u64);
+        for c in &payment.coins {
+            absorb_body(&mut t, c);
+            let s = &c.signature;
+            for (l, p) in [
+                (&b"zeta"[..], &s.zeta),
+                (b"zeta1", &s.zeta1),
+                (b"alpha", &s.alpha),
+                (b"beta1", &s.beta1),
+                (b"beta2", &s.beta2),
+                (b"eta", &s.eta),
+            ] {
+                t.append_message(l, p.as_bytes());
+            }
+            for (l, x) in [
+                (&b"rho"[..], &s.rho),
+                (b"omega", &s.omega),
+                (b"sigma1", &s.sigma1),
+                (b"sigma2", &s.sigma2),
+                (b"delta", &s.delta),
+                (b"mu", &s.mu),
+            ] {
+                t.append_message(l, x.as_bytes());
+            }
+        }
+        // §8.3: V_i - D·G, padded with the identity to a power of two.
+        let m = n.next_power_of_two();
+        let proof_bytes = payment.range_proof.as_bytes();
+        if proof_bytes.len() != (9 + 2 * (16 * m).trailing_zeros() as usize) * 32 {
+            return None;
+        }
+        let d = G * Scalar::from(u64::from(r.day.0));
+        let mut commitments: Vec<CompressedRistretto> =
+            payment.coins.iter().map(|c| (c.body.expiry_commitment.point() - d).compress()).collect();
+        commitments.resize(m, RistrettoPoint::identity().compress());
+        let proof = bulletproofs::RangeProof::from_bytes(proof_bytes).ok()?;
+        proof
+            .verify_multiple_with_rng(
+                &bulletproofs::BulletproofGens::new(16, 64),
+                &bulletproofs::PedersenGens::default(),
+                &mut t,
+                &commitments,
+                16,
+                &mut rand::rngs::OsRng,
+            )
+            .ok()?;
+        t.append_message(b"range-proof", proof_bytes);
+        let mut challenges = Vec::with_capacity(n);
+        for (i, (coin, resp)) in payment.coins.iter().zip(&payment.responses).enumerate() {
+            t.append_u64(b"coin-index", i as u64);
+            let c = challenge(&mut t, b"spend-challenge");
+            let key = keyset.key(&coin.body.key_id)?;
+            if !acl_signature_holds(coin, key)
+                || !spend_equations_hold(coin, &key.z, keyset.ttp_key(), &c, &resp.to_array())
+            {
+                return None;
+            }
+            challenges.push(c);
+        }
+        Some(challenges)
+    }
+
+    fn payment_digest(p: &Payment) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/payment-digest");
+        t.append_message(b"payment", &p.to_bytes());
+        digest(&mut t, b"payment-digest")
+    }
+
+    /// §9.1.
+    pub fn verify_deposit_signature(d: &DepositRequest, merchant: &Point) -> bool {
+        let mut m = Vec::new();
+        m.extend_from_slice(d.merchant_id.as_bytes());
+        m.extend_from_slice(&d.request_id);
+        m.extend_from_slice(&(d.payments.len() as u64).to_le_bytes());
+        for p in &d.payments {
+            m.extend_from_slice(&payment_digest(p));
+        }
+        verify_signature(b"faircash/v1/deposit-signature", &m, merchant, &d.signature)
+    }
+
+    /// specs/tracing.md §2.
+    pub fn record_digest(r: &TraceRecord) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/trace-record");
+        match r {
+            TraceRecord::Owner { payment, coin_index } => {
+                t.append_u64(b"kind", 1);
+                t.append_message(b"payment-digest", &payment_digest(payment));
+                t.append_u64(b"coin-index", u64::from(*coin_index));
+            }
+            TraceRecord::Coin { request, identity } => {
+                t.append_u64(b"kind", 2);
+                t.append_message(b"request", &request.to_bytes());
+                t.append_message(b"identity", identity.as_bytes());
+            }
+        }
+        digest(&mut t, b"record-digest")
+    }
+
+    fn tag(k: TraceKind) -> u64 {
+        match k {
+            TraceKind::Owner => 1,
+            TraceKind::Coin => 2,
+        }
+    }
+
+    /// specs/tracing.md §3.
+    pub fn warrant_digest(w: &Warrant) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/warrant-digest");
+        t.append_message(b"warrant-id", &w.warrant_id);
+        t.append_message(b"case-id", w.case_id.as_bytes());
+        t.append_message(b"reason", w.reason.as_bytes());
+        t.append_u64(b"kind", tag(w.kind));
+        t.append_message(b"record-digest", &w.record_digest);
+        t.append_u64(b"issued-at", w.issued_at.0);
+        t.append_u64(b"expires-at", w.expires_at.0);
+        t.append_message(b"issuer", w.issuer.as_bytes());
+        digest(&mut t, b"warrant-digest")
+    }
+
+    /// specs/tracing.md §5.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_decryption(
+        y_t: &Point,
+        c1: &Point,
+        c2: &Point,
+        x: &Point,
+        record_digest: &[u8; 32],
+        warrant_digest: &[u8; 32],
+        log_index: u64,
+        commitments: &[Point],
+        responses: &[Scalar],
+    ) -> bool {
+        let rel = Relation {
+            name: b"trace-decryption",
+            witnesses: vec![b"x_T"],
+            points: vec![
+                (b"G", G),
+                (b"Y_T", *y_t.point()),
+                (b"c1", *c1.point()),
+                (b"c2 - X", c2.point() - x.point()),
+            ],
+            equations: vec![(Some(1), vec![(0, 0)]), (Some(3), vec![(0, 2)])],
+        };
+        let mut t = pt(b"faircash/v1/trace-decryption");
+        t.append_message(b"c1", c1.as_bytes());
+        t.append_message(b"c2", c2.as_bytes());
+        t.append_message(b"X", x.as_bytes());
+        t.append_message(b"record-digest", record_digest);
+        t.append_message(b"warrant-digest", warrant_digest);
+        t.append_u64(b"log-index", log_index);
+        rel.verify(t, commitments, responses)
+    }
+
+    /// specs/tracing.md §6.
+    pub fn result_digest(r: &TraceResult) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/trace-result-signature");
+        t.append_u64(b"kind", tag(r.kind));
+        t.append_u64(b"log-index", r.log_index);
+        t.append_message(b"record-digest", &r.record_digest);
+        t.append_message(b"warrant-digest", &r.warrant_digest);
+        t.append_message(b"c1", r.ciphertext.c1.as_bytes());
+        t.append_message(b"c2", r.ciphertext.c2.as_bytes());
+        t.append_message(b"X", r.plaintext.as_bytes());
+        // postcard(proof): varint count, points, varint count, scalars.
+        let mut proof = vec![r.proof.commitments.len() as u8];
+        r.proof.commitments.iter().for_each(|c| proof.extend_from_slice(c.as_bytes()));
+        proof.push(r.proof.responses.len() as u8);
+        r.proof.responses.iter().for_each(|s| proof.extend_from_slice(s.as_bytes()));
+        t.append_message(b"proof", &proof);
+        t.append_message(b"Y_T", r.ttp.decryption.as_bytes());
+        t.append_message(b"signing-key", r.ttp.signing.as_bytes());
+        digest(&mut t, b"result-digest")
+    }
+
+    /// specs/tracing.md §7.
+    pub fn entry_hash(e: &LogEntry) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/trace-log-entry");
+        t.append_u64(b"index", e.index);
+        t.append_message(b"previous", &e.previous);
+        t.append_u64(b"time", e.time.0);
+        t.append_message(b"warrant-id", &e.warrant_id);
+        t.append_u64(b"kind", tag(e.kind));
+        t.append_message(b"request-digest", &e.request_digest);
+        t.append_message(b"warrant-digest", &e.warrant_digest);
+        t.append_message(b"result-digest", &e.result_digest);
+        digest(&mut t, b"entry-hash")
+    }
+
+    /// specs/tracing.md §7.
+    pub fn verify_head(h: &LogHead, signer: &Point) -> bool {
+        let mut m = Vec::new();
+        m.extend_from_slice(&h.size.to_le_bytes());
+        m.extend_from_slice(&h.hash);
+        m.extend_from_slice(&h.time.0.to_le_bytes());
+        h.signer == *signer && verify_signature(b"faircash/v1/trace-log-head", &m, signer, &h.signature)
+    }
+
+    /// specs/tracing.md §6.
+    pub fn verify_watch_list(w: &WatchList, master: &Point) -> bool {
+        let mut m = Vec::new();
+        m.extend_from_slice(&w.issued.0.to_le_bytes());
+        m.extend_from_slice(&(w.serials.len() as u64).to_le_bytes());
+        w.serials.iter().for_each(|s| m.extend_from_slice(s.as_bytes()));
+        verify_signature(b"faircash/v1/watch-list-signature", &m, master, &w.signature)
+    }
+
+    /// A coin read at the fixed offsets of specs/wire.md (788 bytes).
+    pub fn fixed_layout_coin(b: &[u8]) -> Coin {
+        assert_eq!(b.len(), 4 + 784);
+        assert_eq!(&b[..4], &[b'F', b'C', 1, 0x20]);
+        let p = |at: usize| Point::from_bytes(b[at..at + 32].try_into().unwrap()).unwrap();
+        let s = |at: usize| {
+            Option::from(Scalar::from_canonical_bytes(b[at..at + 32].try_into().unwrap())).unwrap()
+        };
+        let c = Coin::from_bytes(b).unwrap();
+        let body = 4;
+        assert_eq!(c.body.params_id.0, b[body..body + 32]);
+        assert_eq!(c.body.keyset_id.0, b[body + 32..body + 64]);
+        assert_eq!(c.body.key_id.0, b[body + 64..body + 80]);
+        assert_eq!(c.body.serial, p(body + 80));
+        assert_eq!(c.body.escrow.c1, p(body + 112));
+        assert_eq!(c.body.escrow.c2, p(body + 144));
+        assert_eq!(c.body.expiry_commitment, p(body + 176));
+        for j in 0..6 {
+            assert_eq!(c.body.spend_commitments[j], p(body + 208 + 32 * j));
+        }
+        let sig = body + 400;
+        let sp = [
+            &c.signature.zeta,
+            &c.signature.zeta1,
+            &c.signature.alpha,
+            &c.signature.beta1,
+            &c.signature.beta2,
+            &c.signature.eta,
+        ];
+        for (j, x) in sp.into_iter().enumerate() {
+            assert_eq!(*x, p(sig + 32 * j));
+        }
+        let ss = [
+            c.signature.rho,
+            c.signature.omega,
+            c.signature.sigma1,
+            c.signature.sigma2,
+            c.signature.delta,
+            c.signature.mu,
+        ];
+        for (j, x) in ss.into_iter().enumerate() {
+            assert_eq!(x, s(sig + 192 + 32 * j));
+        }
+        c
+    }
+}
