@@ -321,6 +321,8 @@ struct SessionRecord {
     commitment: SignerCommitment,
 }
 
+type StateColumns = (i16, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+
 const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at";
 const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered";
 const SPENT_COLUMNS: &str =
@@ -494,8 +496,7 @@ impl BankTx for PgTx<'_> {
     fn insert_session(&mut self, s: &WithdrawSession) -> StoreResult<()> {
         let record =
             enc(&SessionRecord { request: s.request.clone(), value: s.value, commitment: s.commitment });
-        let (state, signer, answer, at): (i16, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>) = match &s.state
-        {
+        let (state, signer, answer, at): StateColumns = match &s.state {
             SessionState::Open(sig) => (0, Some(enc(sig)), None, None),
             SessionState::Answered { answered, at } => (1, None, Some(enc(answered)), Some(to_i64(at.0)?)),
             SessionState::Expired => (2, None, None, None),
