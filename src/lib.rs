@@ -36,6 +36,7 @@ pub mod cli;
 pub mod coin;
 pub mod crypto;
 pub mod encoding;
+pub mod http;
 pub mod keys;
 pub mod params;
 pub mod protocol;

@@ -30,6 +30,8 @@ pub enum MessageKind {
     KeysetList = 0x04,
     /// A public key with its purpose (a file for operators).
     PublicKey = 0x05,
+    /// The bank's answer to a registration.
+    AccountOpened = 0x06,
     /// A user registration.
     UserRegistration = 0x02,
     /// A merchant registration.
@@ -54,6 +56,8 @@ pub enum MessageKind {
     DepositReceipt = 0x31,
     /// Double-spending evidence.
     DoubleSpendEvidence = 0x32,
+    /// The bank's list of double-spending evidence.
+    EvidenceList = 0x33,
     /// A wallet's coin with its secrets (wallet storage only).
     WalletCoin = 0x40,
     /// A wallet's pending withdrawal state (wallet storage only).
@@ -83,6 +87,7 @@ impl MessageKind {
             MessageKind::SignedKeyset => "signed-keyset",
             MessageKind::KeysetList => "keyset-list",
             MessageKind::PublicKey => "public-key",
+            MessageKind::AccountOpened => "account-opened",
             MessageKind::UserRegistration => "user-registration",
             MessageKind::MerchantRegistration => "merchant-registration",
             MessageKind::WithdrawRequest => "withdraw-request",
@@ -95,6 +100,7 @@ impl MessageKind {
             MessageKind::DepositRequest => "deposit-request",
             MessageKind::DepositReceipt => "deposit-receipt",
             MessageKind::DoubleSpendEvidence => "double-spend-evidence",
+            MessageKind::EvidenceList => "evidence-list",
             MessageKind::WalletCoin => "wallet-coin",
             MessageKind::PendingWithdrawal => "pending-withdrawal",
             MessageKind::Warrant => "warrant",

@@ -181,6 +181,13 @@ pub enum BankCommand {
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Serve the bank over HTTP (JSON and binary bodies; see specs/http.md).
+    #[command(after_help = "Examples:\n  faircash bank serve --dir bank --listen 127.0.0.1:8080\n  \
+        faircash bank serve --dir bank --listen 0.0.0.0:8080 --db postgres://bank@db.internal/faircash\n\n\
+        Settings also come from the environment: FAIRCASH_LISTEN, FAIRCASH_DB, FAIRCASH_LOG (a tracing\n\
+        filter such as `info` or `faircash=debug`). SIGTERM or Ctrl-C stops accepting requests and lets\n\
+        in-flight ones finish.")]
+    Serve(ServeArgs),
     /// Delete spent-coin records no valid deposit can meet any more.
     #[command(after_help = "Example:\n  faircash bank prune --dir bank")]
     Prune {
@@ -188,6 +195,35 @@ pub enum BankCommand {
         #[command(flatten)]
         dir: DirArg,
     },
+}
+
+/// `bank serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The state directory (bank.key, bank.json).
+    #[command(flatten)]
+    dir: DirArg,
+    /// Address to listen on.
+    #[arg(long, env = "FAIRCASH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The database: a SQLite file, or postgres://… (default: the one in bank.json).
+    #[arg(long, env = "FAIRCASH_DB")]
+    db: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Seconds a request may take.
+    #[arg(long, default_value_t = 60)]
+    request_timeout_secs: u64,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `bank init` arguments.
@@ -220,6 +256,9 @@ pub struct InitArgs {
     /// What to do with a deposited coin on the watch list.
     #[arg(long, value_enum, default_value_t = WatchPolicyArg::Flag)]
     watch_policy: WatchPolicyArg,
+    /// The database: a SQLite file, or postgres://… (default: bank.db in the directory).
+    #[arg(long, env = "FAIRCASH_DB")]
+    db: Option<String>,
 }
 
 /// Watch-list policy on the command line.
@@ -329,21 +368,30 @@ impl BankHome {
 
     /// Opens the bank.
     pub fn open(&self) -> Result<CliBank, CliError> {
-        let cfg = self.read_config()?;
+        self.open_with(None)
+    }
+
+    /// Opens the bank on `database` instead of the configured one.
+    pub fn open_with(&self, database: Option<&str>) -> Result<CliBank, CliError> {
+        let mut cfg = self.read_config()?;
+        if let Some(db) = database {
+            cfg.database = Some(db.to_string());
+        }
         let secrets: BankSecrets = read_secret(&self.key())?;
         let store = self.store(&cfg)?;
         Ok(Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?)
     }
 }
 
-/// Opens a bank store: a SQLite file, or a database URL.
+/// Opens a bank store: a SQLite file, or a PostgreSQL URL.
 pub fn open_store(database: Option<&str>, default_path: &Path) -> Result<Box<dyn BankStore>, CliError> {
+    let startup = |e: crate::store::StoreError| CliError::Io(format!("cannot open the bank's database: {e}"));
     match database {
-        None => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(default_path)?)),
+        None => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(default_path).map_err(startup)?)),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Err(CliError::Usage("PostgreSQL stores are not available in this build".into()))
+            Ok(Box::new(crate::store::postgres::PostgresBankStore::open(url).map_err(startup)?))
         }
-        Some(path) => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(path)?)),
+        Some(path) => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(path).map_err(startup)?)),
     }
 }
 
@@ -362,6 +410,7 @@ fn kind_name(k: AccountKind) -> &'static str {
 pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
         BankCommand::Init(a) => init(a, out),
+        BankCommand::Serve(a) => serve(a, out),
         BankCommand::OpenAccount { dir, registration, fund } => {
             let bank = BankHome::new(&dir.dir).open()?;
             let reg: UserRegistration = read_message(&registration)?;
@@ -623,7 +672,7 @@ fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {
         validity_days: a.validity_days,
         max_deposit_delay_days: a.max_deposit_delay_days,
         withdraw_days: a.withdraw_days,
-        database: None,
+        database: a.db.clone(),
     };
     let secrets = BankSecrets::generate(&mut OsRng);
     write_secret(&home.key(), &secrets)?;
@@ -651,5 +700,42 @@ fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {
         },
         json!({"master_key": hex::encode(bank.master_key().as_bytes()), "keyset": keyset.id()}),
     );
+    Ok(())
+}
+
+fn serve(a: ServeArgs, out: &Output) -> Result<(), CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FAIRCASH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match a.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    let home = BankHome::new(&a.dir.dir);
+    let bank = Arc::new(home.open_with(a.db.as_deref())?);
+    let addr: std::net::SocketAddr = a
+        .listen
+        .parse()
+        .map_err(|_| CliError::Usage(format!("--listen {}: expected host:port", a.listen)))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Io(format!("cannot start the runtime: {e}")))?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| CliError::Io(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
+    let config = crate::http::server::ServeConfig {
+        request_timeout: std::time::Duration::from_secs(a.request_timeout_secs.max(1)),
+        ..Default::default()
+    };
+    tracing::info!(listen = %bound, keysets = bank.keysets().len(), "bank serving");
+    out.note(format!("bank serving on http://{bound}"));
+    rt.block_on(crate::http::server::serve(bank, listener, config, crate::http::server::shutdown_signal()))
+        .map_err(|e| CliError::Io(format!("server: {e}")))?;
+    out.result(|| "bank stopped".into(), json!({"stopped": true}));
     Ok(())
 }

@@ -140,7 +140,13 @@ impl CliError {
             CliError::Refused(_) => 4,
             CliError::Security(_) => 5,
             CliError::Protocol(e) => match e {
-                ProtocolError::Store(_) => 1,
+                ProtocolError::Store(_) | ProtocolError::Unreachable(_) => 1,
+                ProtocolError::Remote { status, code, .. } => match (*status, code.as_str()) {
+                    (s, _) if s >= 500 => 1,
+                    (400, _)
+                    | (_, "invalid-proof" | "invalid-payment" | "invalid-keyset" | "bad-evidence") => 3,
+                    _ => 4,
+                },
                 ProtocolError::Decode(_)
                 | ProtocolError::InvalidProof(_)
                 | ProtocolError::Keyset(_)

@@ -179,6 +179,22 @@ pub enum Error {
     /// A value that would overflow.
     #[error("amount overflow")]
     Overflow,
+    /// A remote bank refused the request with an error this library has no
+    /// variant for (see specs/http.md for the codes).
+    #[error("bank refused ({status} {code}): {message}")]
+    Remote {
+        /// The HTTP status.
+        status: u16,
+        /// The stable error code.
+        code: String,
+        /// The bank's message.
+        message: String,
+        /// Whether the same request may succeed later.
+        retryable: bool,
+    },
+    /// The bank could not be reached.
+    #[error("cannot reach the bank: {0}")]
+    Unreachable(String),
     /// The evidence does not show a double spend.
     #[error("double-spending evidence does not hold: {0}")]
     BadEvidence(&'static str),

@@ -1,0 +1,164 @@
+//! [`HttpBank`]: the bank's messages over HTTP, for wallets and merchants.
+//!
+//! Every request faircash sends is safe to repeat: the same withdrawal
+//! request gets the same commitment, the same challenge the same answer,
+//! the same deposit request its stored receipt. So the client retries a
+//! request that timed out or hit a busy or unreachable node, with backoff,
+//! and fails over between the bank URLs it was given.
+
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+
+use super::{error_from_answer, routes, AccountOpened, ErrorBody, EvidenceList, BINARY};
+use crate::keys::{AccountId, KeysetList, SignedKeyset};
+use crate::protocol::deposit::{DepositReceipt, DepositRequest};
+use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::trace::WatchList;
+use crate::protocol::withdraw::{WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest};
+use crate::protocol::{Error, Result};
+use crate::roles::BankApi;
+use crate::wire::WireMessage;
+
+/// A bank reached over HTTP (one or more nodes of one bank).
+#[derive(Clone, Debug)]
+pub struct HttpBank {
+    urls: Vec<String>,
+    client: Client,
+    attempts: u32,
+}
+
+impl HttpBank {
+    /// A client for the nodes at `urls` (`http://host:port`, tried in order).
+    pub fn new(urls: &[&str]) -> Result<Self> {
+        if urls.is_empty() {
+            return Err(Error::Unreachable("no bank URL".into()));
+        }
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("faircash/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Unreachable(e.to_string()))?;
+        Ok(HttpBank {
+            urls: urls.iter().map(|u| u.trim_end_matches('/').to_string()).collect(),
+            client,
+            attempts: 6,
+        })
+    }
+
+    /// A client for a comma-separated list of node URLs.
+    pub fn from_spec(spec: &str) -> Result<Self> {
+        let urls: Vec<&str> = spec.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        Self::new(&urls)
+    }
+
+    /// How often a request is tried (over all nodes) before giving up.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    fn send<Req: WireMessage, Resp: WireMessage>(&self, path: &str, body: Option<&Req>) -> Result<Resp> {
+        let bytes = body.map(WireMessage::to_bytes);
+        let mut last = Error::Unreachable("no attempt made".into());
+        for attempt in 0..self.attempts {
+            let url = format!("{}{}", self.urls[attempt as usize % self.urls.len()], path);
+            let rb = match &bytes {
+                Some(b) => self.client.post(&url).header(CONTENT_TYPE, BINARY).body(b.clone()),
+                None => self.client.get(&url),
+            };
+            match rb.header(ACCEPT, BINARY).send() {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let is_binary = resp
+                        .headers()
+                        .get(CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with(BINARY));
+                    let data = match resp.bytes() {
+                        Ok(d) => d,
+                        Err(e) => {
+                            last = Error::Unreachable(format!("{url}: {e}"));
+                            backoff(attempt);
+                            continue;
+                        }
+                    };
+                    if (200..300).contains(&status) && is_binary {
+                        return Resp::from_bytes(&data).map_err(Error::from);
+                    }
+                    let err = match serde_json::from_slice::<ErrorBody>(&data) {
+                        Ok(b) => {
+                            let retryable = b.error.retryable;
+                            let e = error_from_answer(status, b.error);
+                            if retryable && status != 429 {
+                                last = e;
+                                backoff(attempt);
+                                continue;
+                            }
+                            e
+                        }
+                        Err(_) if status >= 500 => {
+                            last = Error::Unreachable(format!("{url}: HTTP {status}"));
+                            backoff(attempt);
+                            continue;
+                        }
+                        Err(_) => Error::Remote {
+                            status,
+                            code: "unexpected-answer".into(),
+                            message: format!("{url}: HTTP {status} without a faircash body"),
+                            retryable: false,
+                        },
+                    };
+                    return Err(err);
+                }
+                Err(e) => {
+                    // Connection refused, reset, or timed out: the request is
+                    // safe to send again, here or to the next node.
+                    last = Error::Unreachable(format!("{url}: {e}"));
+                    backoff(attempt);
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// The bank's double-spending evidence.
+    pub fn evidence(&self) -> Result<EvidenceList> {
+        self.send::<AccountOpened, EvidenceList>(routes::EVIDENCE, None)
+    }
+
+    /// The bank's signed coin-tracing watch list.
+    pub fn watch_list(&self) -> Result<WatchList> {
+        self.send::<AccountOpened, WatchList>(routes::WATCH_LIST, None)
+    }
+}
+
+fn backoff(attempt: u32) {
+    let base = 50u64 << attempt.min(5);
+    let jitter = rand::Rng::gen_range(&mut rand::rngs::OsRng, 0..=base / 2);
+    std::thread::sleep(Duration::from_millis(base + jitter));
+}
+
+impl BankApi for HttpBank {
+    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
+        Ok(self.send::<AccountOpened, KeysetList>(routes::KEYSETS, None)?.keysets)
+    }
+    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
+        Ok(self.send::<_, AccountOpened>(routes::USERS, Some(reg))?.account)
+    }
+    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
+        Ok(self.send::<_, AccountOpened>(routes::MERCHANTS, Some(reg))?.account)
+    }
+    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
+        self.send(routes::WITHDRAWALS, Some(req))
+    }
+    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+        let path = routes::CHALLENGE.replace("{session}", &ch.session_id.to_hex());
+        self.send(&path, Some(ch))
+    }
+    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
+        self.send(routes::DEPOSITS, Some(req))
+    }
+}

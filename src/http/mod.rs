@@ -1,0 +1,202 @@
+//! The bank as an HTTP service (specs/http.md): routes, bodies in JSON or
+//! the binary wire format by content type, typed JSON errors.
+//!
+//! - [`server`]: `faircash bank serve` (axum on tokio; cryptographic work on
+//!   the blocking pool, so one large deposit never stalls other clients).
+//! - [`client`]: [`client::HttpBank`], the same [`crate::roles::BankApi`] the
+//!   wallet and merchant use locally, over HTTP (reqwest with rustls), with
+//!   safe retries and fail-over between bank nodes.
+
+pub mod client;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::AccountId;
+use crate::protocol::deposit::DoubleSpendEvidence;
+use crate::protocol::Error;
+use crate::wire::{DecodeError, MessageKind, WireMessage};
+
+/// Content type of the binary wire format.
+pub const BINARY: &str = "application/x-faircash";
+/// Content type of the JSON form.
+pub const JSON: &str = "application/json";
+
+/// The routes, relative to the service root.
+pub mod routes {
+    /// `GET`: liveness and version.
+    pub const HEALTH: &str = "/v1/health";
+    /// `GET`: counts (no account data).
+    pub const STATUS: &str = "/v1/status";
+    /// `GET`: the signed keyset list.
+    pub const KEYSETS: &str = "/v1/keysets";
+    /// `POST`: register a user.
+    pub const USERS: &str = "/v1/accounts/users";
+    /// `POST`: register a merchant.
+    pub const MERCHANTS: &str = "/v1/accounts/merchants";
+    /// `POST`: withdrawal, first round.
+    pub const WITHDRAWALS: &str = "/v1/withdrawals";
+    /// `POST`: withdrawal, second round (`{session}` is the session id).
+    pub const CHALLENGE: &str = "/v1/withdrawals/{session}/challenge";
+    /// `POST`: deposit.
+    pub const DEPOSITS: &str = "/v1/deposits";
+    /// `GET`: double-spending evidence.
+    pub const EVIDENCE: &str = "/v1/evidence";
+    /// `GET`: the coin-tracing watch list.
+    pub const WATCH_LIST: &str = "/v1/watch-list";
+}
+
+/// The answer to a registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountOpened {
+    /// The account id.
+    pub account: AccountId,
+}
+
+impl WireMessage for AccountOpened {
+    const KIND: MessageKind = MessageKind::AccountOpened;
+    const MAX_BYTES: usize = 64;
+}
+
+/// Most evidence items in one answer.
+pub const MAX_EVIDENCE_LIST: usize = 1024;
+
+/// Double-spending evidence the bank holds, with the accounts it identified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceList {
+    /// The evidence and the identified account, if registered.
+    #[serde(
+        serialize_with = "crate::encoding::bounded::serialize",
+        deserialize_with = "crate::encoding::bounded::deserialize::<_, EvidenceItem, MAX_EVIDENCE_LIST>"
+    )]
+    pub items: Vec<EvidenceItem>,
+}
+
+/// One item of an [`EvidenceList`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceItem {
+    /// The evidence.
+    pub evidence: DoubleSpendEvidence,
+    /// The account it identified.
+    pub account: Option<AccountId>,
+}
+
+impl WireMessage for EvidenceList {
+    const KIND: MessageKind = MessageKind::EvidenceList;
+    const MAX_BYTES: usize = 64 << 20;
+    fn check(&self) -> Result<(), DecodeError> {
+        self.items.iter().try_for_each(|i| i.evidence.check())
+    }
+}
+
+/// The body of every error answer: `{"error": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A typed error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable code (see specs/http.md), e.g. `insufficient-balance`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Whether the same request may succeed later (retry it as is).
+    pub retryable: bool,
+    /// Structured details for some codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// The stable code, HTTP status and details of a protocol error.
+pub fn error_answer(e: &Error) -> (u16, ErrorDetail) {
+    use crate::store::StoreError;
+    let (status, code, retryable, detail): (u16, &str, bool, Option<serde_json::Value>) = match e {
+        Error::Decode(d) => (400, d.kind(), false, None),
+        Error::Store(StoreError::Retry) => (503, "busy", true, None),
+        Error::Store(_) => (503, "store-unavailable", true, None),
+        Error::Keyset(_) => (422, "invalid-keyset", false, None),
+        Error::Payment(_) => (422, "invalid-payment", false, None),
+        Error::PaymentRefused { index, .. } => {
+            (422, "invalid-payment", false, Some(serde_json::json!({ "payment": index })))
+        }
+        Error::Trace(_) => (422, "trace-refused", false, None),
+        Error::InvalidProof(_) => (422, "invalid-proof", false, None),
+        Error::UnknownKeyset(_) => (404, "unknown-keyset", false, None),
+        Error::UnknownKey(_) => (404, "unknown-key", false, None),
+        Error::KeyNotValid { .. } => (422, "key-not-valid", false, None),
+        Error::NoSuchDenomination(_) => (422, "no-such-denomination", false, None),
+        Error::UnknownAccount(a) => {
+            (404, "unknown-account", false, Some(serde_json::json!({ "account": a })))
+        }
+        Error::WrongAccountKind(a) => {
+            (403, "wrong-account-kind", false, Some(serde_json::json!({ "account": a })))
+        }
+        Error::AccountFrozen(a) => (403, "account-frozen", false, Some(serde_json::json!({ "account": a }))),
+        Error::InsufficientBalance { account, balance, needed } => (
+            402,
+            "insufficient-balance",
+            false,
+            Some(serde_json::json!({ "account": account, "balance": balance, "needed": needed })),
+        ),
+        Error::ExpiryPolicy { requested, allowed } => (
+            422,
+            "expiry-policy",
+            false,
+            Some(serde_json::json!({ "requested": requested, "allowed": allowed })),
+        ),
+        Error::CommitmentReused => (409, "commitment-reused", false, None),
+        Error::SessionLimit { limit } => {
+            (429, "session-limit", true, Some(serde_json::json!({ "limit": limit })))
+        }
+        Error::SessionConflict => (409, "session-conflict", false, None),
+        Error::UnknownSession => (404, "unknown-session", false, None),
+        Error::SessionExpired => (410, "session-expired", false, None),
+        Error::SessionFromOldEpoch => (410, "session-from-old-epoch", false, None),
+        Error::ChallengeMismatch => (409, "challenge-mismatch", false, None),
+        Error::DayOutOfWindow { .. } => (422, "day-out-of-window", false, None),
+        Error::WrongMerchant => (422, "wrong-merchant", false, None),
+        Error::RequestIdReused => (409, "request-id-reused", false, None),
+        Error::TooLarge(_) => (413, "too-large", false, None),
+        Error::Overflow => (422, "overflow", false, None),
+        Error::BadEvidence(_) => (422, "bad-evidence", false, None),
+        _ => (422, "refused", false, None),
+    };
+    (status, ErrorDetail { code: code.to_string(), message: e.to_string(), retryable, detail })
+}
+
+/// Rebuilds a protocol error from an error answer, so callers can act on
+/// the variants they know (a wallet drops sessions that will never be
+/// answered); others become [`Error::Remote`].
+pub fn error_from_answer(status: u16, d: ErrorDetail) -> Error {
+    let get = |k: &str| d.detail.as_ref().and_then(|v| v.get(k)).cloned();
+    let account = || get("account").and_then(|v| serde_json::from_value::<AccountId>(v).ok());
+    let num = |k: &str| get(k).and_then(|v| v.as_u64());
+    match d.code.as_str() {
+        "session-expired" => Error::SessionExpired,
+        "session-from-old-epoch" => Error::SessionFromOldEpoch,
+        "unknown-session" => Error::UnknownSession,
+        "session-conflict" => Error::SessionConflict,
+        "challenge-mismatch" => Error::ChallengeMismatch,
+        "commitment-reused" => Error::CommitmentReused,
+        "request-id-reused" => Error::RequestIdReused,
+        "account-frozen" if account().is_some() => {
+            Error::AccountFrozen(account().unwrap_or(AccountId([0; 16])))
+        }
+        "unknown-account" if account().is_some() => {
+            Error::UnknownAccount(account().unwrap_or(AccountId([0; 16])))
+        }
+        "insufficient-balance" if account().is_some() => Error::InsufficientBalance {
+            account: account().unwrap_or(AccountId([0; 16])),
+            balance: num("balance").unwrap_or(0),
+            needed: num("needed").unwrap_or(0),
+        },
+        "session-limit" => Error::SessionLimit { limit: num("limit").unwrap_or(0) as usize },
+        _ => Error::Remote { status, code: d.code, message: d.message, retryable: d.retryable },
+    }
+}
