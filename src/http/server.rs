@@ -86,21 +86,8 @@ fn media(v: &str) -> Option<Format> {
     }
 }
 
-fn request_format(h: &HeaderMap) -> Result<Format, Reply> {
-    match h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        None => Err(Reply::error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            format!("send {JSON} or {BINARY}"),
-        )),
-        Some(v) => media(v).ok_or_else(|| {
-            Reply::error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                format!("send {JSON} or {BINARY}"),
-            )
-        }),
-    }
+fn request_format(h: &HeaderMap) -> Option<Format> {
+    h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(media)
 }
 
 fn answer_format(h: &HeaderMap, default: Format) -> Format {
@@ -175,9 +162,12 @@ where
     Resp: WireMessage + Send + 'static,
     F: FnOnce(&Bank<S>, Req) -> Result<Resp, Error> + Send + 'static,
 {
-    let fmt = match request_format(&headers) {
-        Ok(f) => f,
-        Err(r) => return r,
+    let Some(fmt) = request_format(&headers) else {
+        return Reply::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!("send {JSON} or {BINARY}"),
+        );
     };
     let out = answer_format(&headers, fmt);
     let Ok(_permit) = state.cpu.acquire().await else {
