@@ -1,0 +1,518 @@
+//! The bank as an HTTP service: the library's messages over the network,
+//! hostile clients, several nodes on one PostgreSQL database, and nodes
+//! killed mid-request.
+
+mod cli_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cli_support::Cli;
+use faircash::crypto::schnorr::SigningKey;
+use faircash::http::client::HttpBank;
+use faircash::http::server::spawn;
+use faircash::http::{ErrorBody, BINARY, JSON};
+use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use faircash::protocol::deposit::{DepositOutcome, DepositRequest};
+use faircash::protocol::register::UserRegistration;
+use faircash::roles::{Bank, BankApi, BankConfig, Merchant, TtpKeys, Wallet};
+use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
+use faircash::time::{Clock, SystemClock};
+use faircash::wire::WireMessage;
+use rand::rngs::OsRng;
+
+type LocalBank = Bank<MemoryBankStore>;
+
+fn local_bank() -> Arc<LocalBank> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let bank = Bank::open(
+        MemoryBankStore::new(),
+        BankSecrets::generate(&mut OsRng),
+        clock.clone(),
+        BankConfig::default(),
+    )
+    .unwrap();
+    let ttp = TtpKeys::generate(&mut OsRng);
+    bank.issue_keyset(
+        *ttp.decryption.public(),
+        &KeysetSpec {
+            exponents: 0..=10,
+            withdraw_from: clock.today(),
+            withdraw_days: 30,
+            policy: KeysetPolicy::default(),
+        },
+        &mut OsRng,
+    )
+    .unwrap();
+    Arc::new(bank)
+}
+
+fn wallet(api: &dyn BankApi, master: faircash::encoding::Point) -> Wallet<MemoryWalletStore> {
+    let mut w =
+        Wallet::new(UserKey::generate(&mut OsRng), master, MemoryWalletStore::new(), Arc::new(SystemClock));
+    w.pin_keysets(&api.keysets().unwrap()).unwrap();
+    api.register_user(&w.registration(&mut OsRng)).unwrap();
+    w
+}
+
+fn merchant(
+    api: &dyn BankApi,
+    master: faircash::encoding::Point,
+) -> (Merchant<MemoryMerchantStore>, SigningKey) {
+    let key = SigningKey::generate(&mut OsRng);
+    let mut m = Merchant::new(key.clone(), master, MemoryMerchantStore::new(), Arc::new(SystemClock));
+    m.pin_keysets(&api.keysets().unwrap()).unwrap();
+    api.register_merchant(&m.registration(&mut OsRng)).unwrap();
+    (m, key)
+}
+
+#[test]
+fn the_whole_lifecycle_runs_over_http() {
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let api = HttpBank::new(&[&server.url()]).unwrap();
+    let alice = wallet(&api, bank.master_key());
+    bank.fund(&alice.account_id(), 100).unwrap();
+    let (shop1, _) = merchant(&api, bank.master_key());
+    let (shop2, _) = merchant(&api, bank.master_key());
+    alice.withdraw(&api, 37, &mut OsRng).unwrap();
+    assert_eq!(alice.balance().unwrap(), 37);
+    assert_eq!(bank.account(&alice.account_id()).unwrap().balance, 63);
+    let req = shop1.request_payment(5, [0; 32], &mut OsRng).unwrap();
+    shop1.accept(&alice.pay(&req, &mut OsRng).unwrap(), &mut OsRng).unwrap();
+    assert_eq!(shop1.deposit(&api, &mut OsRng).unwrap().unwrap().credited, 5);
+    // A double spend over the network is caught too.
+    let coin = alice.coins().unwrap().into_iter().find(|c| c.spent_in.is_none()).unwrap().coin;
+    for shop in [&shop1, &shop2] {
+        let req = shop.request_payment(coin.value, [1; 32], &mut OsRng).unwrap();
+        let keyset = bank.current_keyset().unwrap();
+        let p = faircash::protocol::pay::create_payment(&req, &keyset, alice.user(), &[&coin], &mut OsRng)
+            .unwrap();
+        shop.accept(&p, &mut OsRng).unwrap();
+        shop.deposit(&api, &mut OsRng).unwrap();
+    }
+    let ev = api.evidence().unwrap();
+    assert_eq!(ev.items.len(), 1);
+    assert_eq!(ev.items[0].account, Some(alice.account_id()));
+    let keyset = bank.current_keyset().unwrap();
+    assert_eq!(ev.items[0].evidence.verify(&keyset, &mut OsRng).unwrap().account, alice.account_id());
+    // Frozen: a withdrawal over HTTP is refused with the typed error.
+    assert!(matches!(
+        alice.withdraw_one(&api, 1, &mut OsRng),
+        Err(faircash::protocol::Error::AccountFrozen(_))
+    ));
+    assert!(api.watch_list().unwrap().verify(&bank.master_key()).is_ok());
+}
+
+#[test]
+fn retried_requests_get_the_same_answers() {
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let api = HttpBank::new(&[&server.url()]).unwrap();
+    let alice = wallet(&api, bank.master_key());
+    bank.fund(&alice.account_id(), 100).unwrap();
+    let req = alice.start_withdrawal(8, &mut OsRng).unwrap();
+    let c1 = api.open_withdrawal(&req).unwrap();
+    assert_eq!(api.open_withdrawal(&req).unwrap(), c1);
+    let ch = alice.receive_commitment(&c1, &mut OsRng).unwrap();
+    let a1 = api.answer_withdrawal(&ch).unwrap();
+    assert_eq!(api.answer_withdrawal(&ch).unwrap(), a1);
+    alice.finish_withdrawal(&a1).unwrap();
+    assert_eq!(bank.account(&alice.account_id()).unwrap().balance, 92);
+    let (shop, _) = merchant(&api, bank.master_key());
+    let preq = shop.request_payment(8, [0; 32], &mut OsRng).unwrap();
+    shop.accept(&alice.pay(&preq, &mut OsRng).unwrap(), &mut OsRng).unwrap();
+    let dreq = shop.deposit_request(&mut OsRng).unwrap().unwrap();
+    let r1 = api.deposit(&dreq).unwrap();
+    assert_eq!(api.deposit(&dreq).unwrap(), r1);
+    assert_eq!(bank.account(&shop.id()).unwrap().balance, 8);
+}
+
+fn raw(url: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, Vec<u8>) {
+    let c = reqwest::blocking::Client::new();
+    let mut rb = c.post(format!("{url}{path}")).body(body);
+    if let Some(ct) = content_type {
+        rb = rb.header("content-type", ct);
+    }
+    let r = rb.send().unwrap();
+    (r.status().as_u16(), r.bytes().unwrap().to_vec())
+}
+
+#[test]
+fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = server.url();
+    let user = UserKey::generate(&mut OsRng);
+    let reg = UserRegistration::new(&user, &mut OsRng);
+    // Both formats are accepted.
+    let (s, _) = raw(&url, "/v1/accounts/users", Some(JSON), reg.to_json().into_bytes());
+    assert_eq!(s, 200);
+    let (s, _) = raw(&url, "/v1/accounts/users", Some(BINARY), reg.to_bytes());
+    assert_eq!(s, 200);
+    let mut cases: Vec<(&str, Option<&str>, Vec<u8>, u16)> = vec![
+        ("/v1/withdrawals", Some(JSON), b"{not json".to_vec(), 400),
+        (
+            "/v1/withdrawals",
+            Some(JSON),
+            br#"{"faircash":1,"kind":"withdraw-request","body":{}}"#.to_vec(),
+            400,
+        ),
+        ("/v1/withdrawals", Some(BINARY), vec![0xff; 300], 400),
+        ("/v1/withdrawals", Some(BINARY), reg.to_bytes(), 400),
+        ("/v1/deposits", Some(BINARY), b"FC\x01\x30".to_vec(), 400),
+        ("/v1/deposits", Some("text/plain"), b"hello".to_vec(), 415),
+        ("/v1/deposits", None, b"hello".to_vec(), 415),
+        ("/v1/withdrawals", Some(BINARY), vec![7u8; 64 * 1024], 413),
+        ("/v1/accounts/users", Some(JSON), vec![b' '; 1 << 20], 413),
+        ("/v1/withdrawals/zz/challenge", Some(BINARY), vec![], 400),
+        ("/v1/nowhere", Some(JSON), b"{}".to_vec(), 404),
+        ("/v1/health", Some(JSON), b"{}".to_vec(), 405),
+        (
+            "/v1/accounts/users",
+            Some(JSON),
+            br#"{"faircash":2,"kind":"user-registration","body":{}}"#.to_vec(),
+            400,
+        ),
+    ];
+    // Random garbage on every route.
+    for path in ["/v1/accounts/users", "/v1/accounts/merchants", "/v1/withdrawals", "/v1/deposits"] {
+        for _ in 0..10 {
+            let n = rand::Rng::gen_range(&mut OsRng, 0..2000);
+            let mut b = vec![0u8; n];
+            rand::RngCore::fill_bytes(&mut OsRng, &mut b);
+            if n > 4 && rand::Rng::gen_bool(&mut OsRng, 0.5) {
+                b[..4].copy_from_slice(b"FC\x01\x10");
+            }
+            cases.push((path, Some(BINARY), b, 400));
+        }
+    }
+    for (path, ct, body, expected) in cases {
+        let (status, body) = raw(&url, path, ct, body);
+        assert_eq!(status, expected, "{path} {ct:?}: {}", String::from_utf8_lossy(&body));
+        let e: ErrorBody =
+            serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{path}: untyped error body"));
+        assert!(!e.error.code.is_empty());
+    }
+    // A challenge whose body names another session than the path.
+    let alice = wallet(&HttpBank::new(&[&url]).unwrap(), bank.master_key());
+    bank.fund(&alice.account_id(), 10).unwrap();
+    let api = HttpBank::new(&[&url]).unwrap();
+    let req = alice.start_withdrawal(1, &mut OsRng).unwrap();
+    let c = api.open_withdrawal(&req).unwrap();
+    let ch = alice.receive_commitment(&c, &mut OsRng).unwrap();
+    let other = faircash::protocol::withdraw::SessionId::random(&mut OsRng);
+    let (status, _) = raw(&url, &format!("/v1/withdrawals/{other}/challenge"), Some(BINARY), ch.to_bytes());
+    assert_eq!(status, 400);
+    assert_eq!(bank.account(&alice.account_id()).unwrap().balance, 10, "nothing debited");
+    // The node still serves.
+    assert_eq!(reqwest::blocking::get(format!("{url}/v1/health")).unwrap().status().as_u16(), 200);
+}
+
+#[test]
+fn a_large_deposit_does_not_stall_other_clients() {
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let api = HttpBank::new(&[&server.url()]).unwrap();
+    let alice = wallet(&api, bank.master_key());
+    bank.fund(&alice.account_id(), 1 << 20).unwrap();
+    let (shop, _) = merchant(&api, bank.master_key());
+    // 16 payments of 64 coins of 1 each: 1024 coins in one deposit request.
+    let local: &LocalBank = &bank;
+    for _ in 0..16 {
+        for _ in 0..64 {
+            alice.withdraw_one(local, 1, &mut OsRng).unwrap();
+        }
+        let req = shop.request_payment(64, [0; 32], &mut OsRng).unwrap();
+        shop.accept(&alice.pay(&req, &mut OsRng).unwrap(), &mut OsRng).unwrap();
+    }
+    let dreq = shop.deposit_request(&mut OsRng).unwrap().unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let answered_meanwhile = Arc::new(AtomicU64::new(0));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let r = api.deposit(&dreq).unwrap();
+            assert_eq!(r.credited, 1024);
+            done.store(true, Ordering::SeqCst);
+        });
+        s.spawn(|| {
+            let client = reqwest::blocking::Client::new();
+            while !done.load(Ordering::SeqCst) {
+                let ok =
+                    client.get(format!("{}/v1/keysets", server.url())).send().unwrap().status().is_success();
+                if ok && !done.load(Ordering::SeqCst) {
+                    answered_meanwhile.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+    });
+    assert!(
+        answered_meanwhile.load(Ordering::SeqCst) > 0,
+        "no other request was answered during the deposit"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Several nodes on one PostgreSQL database, as real processes.
+// ---------------------------------------------------------------------------
+
+fn postgres_url() -> Option<String> {
+    match std::env::var("FAIRCASH_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("FAIRCASH_REQUIRE_POSTGRES").is_err(),
+                "FAIRCASH_TEST_POSTGRES is required"
+            );
+            eprintln!(
+                "FAIRCASH_TEST_POSTGRES is not set: skipping the multi-node tests (run .ci/postgres.sh)"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh database next to the test database; returns its URL.
+fn fresh_database(base: &str) -> String {
+    let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+    let mut b = [0u8; 6];
+    rand::RngCore::fill_bytes(&mut OsRng, &mut b);
+    let name = format!("fc_{}", hex::encode(b));
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Node {
+    fn start(c: &Cli, dir: &str) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
+            .args(["bank", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
+            .current_dir(c.root.path())
+            .env("FAIRCASH_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("the node exits before serving").unwrap();
+            if let Some(u) = line.strip_prefix("bank serving on ") {
+                break u.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Node { child, url }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A bank directory on a fresh PostgreSQL database, and two nodes serving it.
+fn two_nodes(c: &Cli, base: &str) -> (Node, Node) {
+    let db = fresh_database(base);
+    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
+    c.ok(&[
+        "bank",
+        "init",
+        "--dir",
+        "bank",
+        "--ttp-key",
+        "ttp/ttp.pub.json",
+        "--max-exponent",
+        "10",
+        "--db",
+        &db,
+    ]);
+    (Node::start(c, "bank"), Node::start(c, "bank"))
+}
+
+fn master(api: &HttpBank) -> faircash::encoding::Point {
+    api.keysets().unwrap()[0].document.master_key
+}
+
+fn fund(c: &Cli, account: &faircash::keys::AccountId, amount: u64) {
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &account.to_hex(), "--amount", &amount.to_string()]);
+}
+
+fn balance(c: &Cli, account: &faircash::keys::AccountId) -> u64 {
+    c.balance_of(&account.to_hex())
+}
+
+#[test]
+fn two_nodes_credit_a_coin_once_under_32_concurrent_deposits() {
+    let Some(base) = postgres_url() else { return };
+    let c = Cli::new();
+    let (a, b) = two_nodes(&c, &base);
+    let api_a = HttpBank::new(&[&a.url]).unwrap();
+    let api_b = HttpBank::new(&[&b.url]).unwrap();
+    let m = master(&api_a);
+    let alice = wallet(&api_a, m);
+    fund(&c, &alice.account_id(), 100);
+    let (shop, key) = merchant(&api_b, m);
+    alice.withdraw(&api_a, 8, &mut OsRng).unwrap();
+    let req = shop.request_payment(8, [0; 32], &mut OsRng).unwrap();
+    let payment = alice.pay(&req, &mut OsRng).unwrap();
+    shop.accept(&payment, &mut OsRng).unwrap();
+    // 32 clients, each with its own signed request over the same payment,
+    // half on each node, all at once.
+    let requests: Vec<DepositRequest> =
+        (0..32).map(|_| DepositRequest::new(&key, shop.id(), vec![payment.clone()], &mut OsRng)).collect();
+    let barrier = std::sync::Barrier::new(32);
+    let outcomes: Vec<DepositOutcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let api = if i % 2 == 0 { &api_a } else { &api_b };
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    api.deposit(r).unwrap().outcomes[0].outcome
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let credited = outcomes.iter().filter(|o| matches!(o, DepositOutcome::Credited { .. })).count();
+    let duplicates = outcomes.iter().filter(|o| **o == DepositOutcome::Duplicate).count();
+    assert_eq!((credited, duplicates), (1, 31), "{outcomes:?}");
+    assert_eq!(balance(&c, &shop.id()), 8);
+}
+
+#[test]
+fn a_withdrawal_started_on_one_node_finishes_on_the_other() {
+    let Some(base) = postgres_url() else { return };
+    let c = Cli::new();
+    let (a, b) = two_nodes(&c, &base);
+    let api_a = HttpBank::new(&[&a.url]).unwrap();
+    let api_b = HttpBank::new(&[&b.url]).unwrap();
+    let alice = wallet(&api_a, master(&api_a));
+    fund(&c, &alice.account_id(), 50);
+    let req = alice.start_withdrawal(16, &mut OsRng).unwrap();
+    let cm = api_a.open_withdrawal(&req).unwrap();
+    assert_eq!(api_b.open_withdrawal(&req).unwrap(), cm, "the retry on the other node sees the session");
+    let ch = alice.receive_commitment(&cm, &mut OsRng).unwrap();
+    let answer = api_b.answer_withdrawal(&ch).unwrap();
+    assert_eq!(api_a.answer_withdrawal(&ch).unwrap(), answer);
+    alice.finish_withdrawal(&answer).unwrap();
+    assert_eq!(alice.balance().unwrap(), 16);
+    assert_eq!(balance(&c, &alice.account_id()), 34);
+}
+
+#[test]
+fn concurrent_withdrawals_from_one_account_never_overdraw_it() {
+    let Some(base) = postgres_url() else { return };
+    let c = Cli::new();
+    let (a, b) = two_nodes(&c, &base);
+    let api_a = HttpBank::new(&[&a.url]).unwrap();
+    let api_b = HttpBank::new(&[&b.url]).unwrap();
+    let m = master(&api_a);
+    let user = UserKey::generate(&mut OsRng);
+    api_a.register_user(&UserRegistration::new(&user, &mut OsRng)).unwrap();
+    fund(&c, &user.account_id(), 20);
+    // 8 wallets holding the one account key race 4-coin withdrawals of 4 on
+    // both nodes: 8 × 16 asked, 20 available.
+    let coins = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            let api = if i % 2 == 0 { &api_a } else { &api_b };
+            let user = user.clone();
+            let coins = &coins;
+            s.spawn(move || {
+                let mut w = Wallet::new(user, m, MemoryWalletStore::new(), Arc::new(SystemClock));
+                w.pin_keysets(&api.keysets().unwrap()).unwrap();
+                for _ in 0..4 {
+                    loop {
+                        match w.withdraw_one(api, 4, &mut OsRng) {
+                            Ok(_) => {
+                                coins.fetch_add(4, Ordering::SeqCst);
+                                break;
+                            }
+                            Err(faircash::protocol::Error::SessionLimit { .. }) => {
+                                std::thread::sleep(std::time::Duration::from_millis(20))
+                            }
+                            Err(faircash::protocol::Error::InsufficientBalance { .. }) => break,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let withdrawn = coins.load(Ordering::SeqCst);
+    assert_eq!(withdrawn, 20, "exactly the balance was withdrawn");
+    assert_eq!(balance(&c, &user.account_id()), 0);
+}
+
+#[test]
+fn a_killed_node_loses_nothing_and_clients_fail_over() {
+    let Some(base) = postgres_url() else { return };
+    let c = Cli::new();
+    let (mut a, b) = two_nodes(&c, &base);
+    let urls = format!("{},{}", a.url, b.url);
+    let api = HttpBank::from_spec(&urls).unwrap();
+    let m = master(&api);
+    let alice = wallet(&api, m);
+    fund(&c, &alice.account_id(), 100_000);
+    let (shop, _) = merchant(&api, m);
+    let funded = balance(&c, &alice.account_id());
+    // Withdraw and deposit in a loop while node A is killed and restarted
+    // at random moments; the client fails over to B and retries.
+    let stop = AtomicBool::new(false);
+    let mut restarts = 0;
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            for round in 0..12u64 {
+                alice.withdraw(&api, 31, &mut OsRng).unwrap();
+                let req = shop.request_payment(1 + round % 16, [0; 32], &mut OsRng).unwrap();
+                shop.accept(&alice.pay(&req, &mut OsRng).unwrap(), &mut OsRng).unwrap();
+                shop.deposit(&api, &mut OsRng).unwrap();
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+        while !stop.load(Ordering::SeqCst) {
+            let wait = rand::Rng::gen_range(&mut OsRng, 20..200);
+            std::thread::sleep(std::time::Duration::from_millis(wait));
+            a.kill();
+            restarts += 1;
+            a = Node::start(&c, "bank");
+        }
+        worker.join().unwrap();
+    });
+    assert!(restarts > 0);
+    alice.resume_withdrawals(&api).unwrap();
+    // Reconcile: accounts + coins held + coins deposited = funded.
+    let held = alice.balance().unwrap();
+    let shop_balance = balance(&c, &shop.id());
+    let alice_balance = balance(&c, &alice.account_id());
+    let spent_undeposited: u64 = shop.store().undeposited_value();
+    assert_eq!(alice_balance + held + shop_balance + spent_undeposited, funded, "money created or lost");
+    let _ = b;
+}
+
+trait Undeposited {
+    fn undeposited_value(&self) -> u64;
+}
+
+impl Undeposited for MemoryMerchantStore {
+    fn undeposited_value(&self) -> u64 {
+        use faircash::store::MerchantStore;
+        self.undeposited().unwrap().iter().map(|a| a.payment.request.amount).sum()
+    }
+}
