@@ -324,4 +324,6 @@ fn demo_runs_on_disk_and_keeps_its_stores_when_asked() {
     assert!(c.path("demo-state/bank.db").exists());
     let out = c.ok(&["demo", "--memory"]);
     assert!(out.contains("DOUBLE SPENT"), "{out}");
+    let out = c.ok(&["demo", "--http"]);
+    assert!(out.contains("bank served over HTTP") && out.contains("identified account"), "{out}");
 }

@@ -11,7 +11,7 @@ use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use crate::protocol::deposit::{DepositOutcome, DepositReceipt};
 use crate::protocol::pay::create_payment;
 use crate::protocol::trace::{TraceRequest, Warrant, WarrantTerms};
-use crate::roles::{Bank, BankConfig, Merchant, Ttp, TtpKeys, Wallet};
+use crate::roles::{Bank, BankApi, BankConfig, Merchant, Ttp, TtpKeys, Wallet};
 use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
 use crate::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
 use crate::store::{BankStore, MerchantStore, StoreResult, TtpStore, WalletStore};
@@ -26,6 +26,10 @@ pub struct DemoArgs {
     /// Use in-memory stores instead of SQLite databases.
     #[arg(long)]
     pub memory: bool,
+    /// Serve the bank over HTTP on loopback; wallets and merchants reach it
+    /// with the same messages over the network.
+    #[arg(long)]
+    pub http: bool,
 }
 
 /// Runs the demo for the command line.
@@ -36,6 +40,7 @@ pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super
         writeln!(w, "stores: in memory").map_err(DemoError::from).and_then(|_| {
             run_with(
                 &mut w,
+                args.http,
                 || Ok(MemoryBankStore::new()),
                 |_| Ok(MemoryWalletStore::new()),
                 |_| Ok(MemoryMerchantStore::new()),
@@ -62,6 +67,7 @@ pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super
         .and_then(|_| {
             run_with(
                 &mut w,
+                args.http,
                 || SqliteBankStore::open(dir.join("bank.db")),
                 |name| SqliteWalletStore::open(dir.join(format!("wallet-{name}.db"))),
                 |name| SqliteMerchantStore::open(dir.join(format!("merchant-{name}.db"))),
@@ -135,6 +141,7 @@ fn outcomes(receipt: &DepositReceipt) -> String {
 pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
     run_with(
         out,
+        false,
         || Ok(MemoryBankStore::new()),
         |_| Ok(MemoryWalletStore::new()),
         |_| Ok(MemoryMerchantStore::new()),
@@ -145,13 +152,14 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
 /// Runs the demo over stores made by the given factories, narrating to `out`.
 pub fn run_with<B, W, M, T>(
     out: &mut impl Write,
+    over_http: bool,
     bank_store: impl Fn() -> StoreResult<B>,
     wallet_store: impl Fn(&str) -> StoreResult<W>,
     merchant_store: impl Fn(&str) -> StoreResult<M>,
     ttp_store: impl Fn() -> StoreResult<T>,
 ) -> Result<(), DemoError>
 where
-    B: BankStore,
+    B: BankStore + 'static,
     W: WalletStore,
     M: MerchantStore,
     T: TtpStore,
@@ -159,7 +167,7 @@ where
     let rng = &mut OsRng;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let today = clock.today();
-    writeln!(out, "faircash demo — fair off-line e-cash, everything in memory")?;
+    writeln!(out, "faircash demo — fair off-line e-cash")?;
     writeln!(out, "day {today}\n")?;
 
     writeln!(out, "1. Initialization")?;
@@ -173,7 +181,20 @@ where
         &hex::encode(ttp.public_key().as_bytes())[..16],
         &hex::encode(judge.public().as_bytes())[..16]
     )?;
-    let bank = Bank::open(bank_store()?, BankSecrets::generate(rng), clock.clone(), BankConfig::default())?;
+    let bank =
+        Arc::new(Bank::open(bank_store()?, BankSecrets::generate(rng), clock.clone(), BankConfig::default())?);
+    // Wallets and merchants reach the bank through `api`: the library in
+    // process, or HTTP to a bank served on loopback. The operator's own
+    // actions (funding accounts, tracing records) use the bank directly.
+    let served;
+    let api: Box<dyn BankApi> = if over_http {
+        served = crate::http::server::spawn(bank.clone(), ([127, 0, 0, 1], 0).into())
+            .map_err(|e| DemoError::Io(std::io::Error::other(e)))?;
+        writeln!(out, "   bank served over HTTP on {}", served.url())?;
+        Box::new(crate::http::client::HttpBank::new(&[&served.url()])?)
+    } else {
+        Box::new(bank.clone())
+    };
     let keyset = bank.issue_keyset(
         *ttp.public_key(),
         &KeysetSpec {
@@ -200,7 +221,7 @@ where
         let mut w =
             Wallet::new(UserKey::generate(rng), bank.master_key(), wallet_store(name)?, clock.clone());
         w.pin_keysets(&published)?;
-        let id = bank.register_user(&w.registration(rng), rng)?;
+        let id = api.register_user(&w.registration(rng))?;
         bank.fund(&id, funds)?;
         writeln!(
             out,
@@ -213,7 +234,7 @@ where
         let mut m =
             Merchant::new(SigningKey::generate(rng), bank.master_key(), merchant_store(name)?, clock.clone());
         m.pin_keysets(&published)?;
-        bank.register_merchant(&m.registration(rng), rng)?;
+        api.register_merchant(&m.registration(rng))?;
         writeln!(out, "   merchant {name}: account {}", m.id())?;
         merchants.push((name, m));
     }
@@ -221,7 +242,7 @@ where
     writeln!(out, "\n2. Withdrawals (ACL blind signatures; the bank never sees the coins)")?;
     for ((name, w), amount) in wallets.iter().zip([45u64, 27]) {
         let t = Instant::now();
-        let ids = w.withdraw(&bank, amount, rng)?;
+        let ids = w.withdraw(&*api, amount, rng)?;
         let values: Vec<u64> = w.coins()?.iter().map(|c| c.coin.value).collect();
         writeln!(
             out,
@@ -260,7 +281,7 @@ where
     writeln!(out, "\n4. Deposits (batch verification, double-spend check by coin_id)")?;
     for (name, m) in &merchants {
         let t = Instant::now();
-        if let Some(receipt) = m.deposit(&bank, rng)? {
+        if let Some(receipt) = m.deposit(&*api, rng)? {
             writeln!(out, "   {name} deposits: {} ({})", outcomes(&receipt), ms(t))?;
         }
     }
@@ -288,7 +309,7 @@ where
     }
     let mut identified = None;
     for (name, m) in &merchants {
-        if let Some(receipt) = m.deposit(&bank, rng)? {
+        if let Some(receipt) = m.deposit(&*api, rng)? {
             writeln!(out, "   {name} deposits: {}", outcomes(&receipt))?;
             for o in &receipt.outcomes {
                 if let DepositOutcome::DoubleSpent { account } = o.outcome {
@@ -314,7 +335,7 @@ where
         "   identified account {alice_id} (alice) — frozen: {}; anyone can re-check the evidence",
         bank.account(&alice_id)?.frozen
     )?;
-    match alice.withdraw(&bank, 1, rng) {
+    match alice.withdraw(&*api, 1, rng) {
         Err(e) => writeln!(out, "   alice tries to withdraw again: refused ({e})")?,
         Ok(_) => return Err(DemoError::Check("a frozen account cannot withdraw")),
     }
