@@ -60,16 +60,7 @@ impl CoinBody {
     /// `coin_id`: the hash of every field, `params_id` first.
     pub fn id(&self) -> CoinId {
         let mut t = Transcript::new(labels::COIN_ID);
-        t.append_message(b"params-id", self.params_id.as_bytes());
-        t.append_message(b"keyset-id", self.keyset_id.as_bytes());
-        t.append_message(b"key-id", self.key_id.as_bytes());
-        t.append_point(b"S", &self.serial);
-        t.append_point(b"E1", &self.escrow.c1);
-        t.append_point(b"E2", &self.escrow.c2);
-        t.append_point(b"V", &self.expiry_commitment);
-        for tj in &self.spend_commitments {
-            t.append_point(b"T", tj);
-        }
+        self.absorb(&mut t);
         CoinId(t.challenge_digest(b"coin-id"))
     }
 

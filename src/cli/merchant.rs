@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
 use super::output::{amount_with_breakdown, Output};
-use super::wallet::{connect, load_pinned, pin_bank, refresh_keysets};
+use super::wallet::{connect, connect_and_pin, load_pinned, refresh_keysets};
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
 use crate::protocol::deposit::DepositOutcome;
@@ -127,14 +127,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                 )));
             }
             ensure_dir(&dir.dir)?;
-            let connected = match &bank {
-                Some(spec) => {
-                    let b = connect(spec)?;
-                    pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
-                    Some(b)
-                }
-                None => None,
-            };
+            let connected = connect_and_pin(&dir.dir, bank.as_deref(), bank_key.as_deref(), out)?;
             let key = SigningKey::generate(&mut OsRng);
             write_secret(&key_path, &key)?;
             drop(SqliteMerchantStore::open(dir.dir.join("merchant.db"))?);

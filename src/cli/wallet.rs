@@ -158,6 +158,24 @@ pub fn pin_bank(
     Ok((pinned, list))
 }
 
+/// With a bank given: connects, pins its keysets (see [`pin_bank`]) and
+/// returns the connection; without one, nothing.
+pub fn connect_and_pin(
+    dir: &Path,
+    bank: Option<&str>,
+    bank_key: Option<&str>,
+    out: &Output,
+) -> Result<Option<Box<dyn BankApi>>, CliError> {
+    match bank {
+        Some(spec) => {
+            let b = connect(spec)?;
+            pin_bank(dir, &*b, spec, bank_key, out)?;
+            Ok(Some(b))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Loads the pinned bank and keysets of a wallet or merchant directory.
 pub fn load_pinned(dir: &Path) -> Result<(PinnedBank, KeysetList), CliError> {
     let path = dir.join("bank.json");
@@ -238,14 +256,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             }
             ensure_dir(&dir.dir)?;
             // Pin the bank first, so a wrong bank or key leaves nothing behind.
-            let connected = match &bank {
-                Some(spec) => {
-                    let b = connect(spec)?;
-                    pin_bank(&dir.dir, &*b, spec, bank_key.as_deref(), out)?;
-                    Some(b)
-                }
-                None => None,
-            };
+            let connected = connect_and_pin(&dir.dir, bank.as_deref(), bank_key.as_deref(), out)?;
             let user = UserKey::generate(&mut OsRng);
             write_secret(&home.key(), &user)?;
             drop(SqliteWalletStore::open(dir.dir.join("wallet.db"))?);

@@ -727,44 +727,30 @@ impl<S: BankStore> BankApi for Bank<S> {
     }
 }
 
-impl<T: BankApi + ?Sized> BankApi for Box<T> {
-    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
-        (**self).keysets()
-    }
-    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
-        (**self).register_user(reg)
-    }
-    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
-        (**self).register_merchant(reg)
-    }
-    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
-        (**self).open_withdrawal(req)
-    }
-    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
-        (**self).answer_withdrawal(ch)
-    }
-    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
-        (**self).deposit(req)
-    }
+/// Forwards [`BankApi`] through a smart pointer.
+macro_rules! forward_bank_api {
+    ($ptr:ident) => {
+        impl<T: BankApi + ?Sized> BankApi for $ptr<T> {
+            fn keysets(&self) -> Result<Vec<SignedKeyset>> {
+                (**self).keysets()
+            }
+            fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
+                (**self).register_user(reg)
+            }
+            fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
+                (**self).register_merchant(reg)
+            }
+            fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
+                (**self).open_withdrawal(req)
+            }
+            fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+                (**self).answer_withdrawal(ch)
+            }
+            fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
+                (**self).deposit(req)
+            }
+        }
+    };
 }
-
-impl<T: BankApi + ?Sized> BankApi for Arc<T> {
-    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
-        (**self).keysets()
-    }
-    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
-        (**self).register_user(reg)
-    }
-    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
-        (**self).register_merchant(reg)
-    }
-    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
-        (**self).open_withdrawal(req)
-    }
-    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
-        (**self).answer_withdrawal(ch)
-    }
-    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
-        (**self).deposit(req)
-    }
-}
+forward_bank_api!(Box);
+forward_bank_api!(Arc);

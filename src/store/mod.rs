@@ -16,6 +16,7 @@
 //! [`memory`] implements every trait in memory, [`sqlite`] in SQLite
 //! databases.
 
+mod codec;
 pub mod conformance;
 pub mod memory;
 pub mod postgres;

@@ -21,30 +21,10 @@
 
 use std::sync::Mutex;
 
+use super::codec::*;
+use super::*;
 use ::postgres::error::SqlState;
 use ::postgres::{Client, NoTls};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use super::*;
-
-const RECORD_VERSION: u8 = 1;
-
-fn enc<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
-    out.extend(postcard::to_allocvec(v).expect("in-memory encoding never fails"));
-    out
-}
-
-fn dec<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
-    match b.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("record: {e}")))
-        }
-        Some((v, _)) => Err(StoreError::Corrupt(format!("unknown record version {v}"))),
-        None => Err(StoreError::Corrupt("empty record".into())),
-    }
-}
 
 fn db(e: ::postgres::Error) -> StoreError {
     match e.code() {
@@ -69,24 +49,8 @@ fn inserted(rows: u64, what: &'static str) -> StoreResult<()> {
     }
 }
 
-fn to_i64(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Backend(format!("value {v} exceeds the store's range")))
-}
-
-fn to_u64(v: i64) -> StoreResult<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
-}
-
-fn arr<const N: usize>(v: Vec<u8>) -> StoreResult<[u8; N]> {
-    v.try_into().map_err(|_| StoreError::Corrupt(format!("expected {N} bytes")))
-}
-
 fn point(v: Vec<u8>) -> StoreResult<Point> {
     Point::from_bytes(&arr(v)?).ok_or_else(|| StoreError::Corrupt("point".into()))
-}
-
-fn day(v: i64) -> StoreResult<Day> {
-    u32::try_from(v).map(Day).map_err(|_| StoreError::Corrupt("day".into()))
 }
 
 /// The bank schema, one migration per entry.
@@ -314,73 +278,41 @@ impl Drop for PgTx<'_> {
     }
 }
 
-#[derive(Serialize, serde::Deserialize)]
-struct SessionRecord {
-    request: crate::protocol::withdraw::WithdrawRequest,
-    value: u64,
-    commitment: SignerCommitment,
-}
-
-type StateColumns = (i16, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
-
 const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at";
 const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered";
 const SPENT_COLUMNS: &str =
     "coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after";
 
 fn account_row(r: &::postgres::Row) -> StoreResult<Account> {
-    Ok(Account {
-        id: AccountId(arr(r.get(0))?),
-        kind: match r.get::<_, i16>(1) {
-            0 => AccountKind::User,
-            1 => AccountKind::Merchant,
-            k => return Err(StoreError::Corrupt(format!("account kind {k}"))),
-        },
-        public_key: point(r.get(2))?,
-        balance: to_u64(r.get(3))?,
-        frozen: r.get(4),
-        registered: day(r.get(5))?,
-    })
+    account_from_parts((r.get(0), i64::from(r.get::<_, i16>(1)), r.get(2), r.get(3), r.get(4), r.get(5)))
 }
 
 fn session_row(r: &::postgres::Row) -> StoreResult<WithdrawSession> {
-    let rec: SessionRecord = dec(&r.get::<_, Vec<u8>>(0))?;
-    let signer: Option<Vec<u8>> = r.get(5);
-    let answer: Option<Vec<u8>> = r.get(6);
-    let state = match (r.get::<_, i16>(1), signer, answer) {
-        (0, Some(s), None) => SessionState::Open(dec(&s)?),
-        (1, None, Some(a)) => SessionState::Answered {
-            answered: dec(&a)?,
-            at: Timestamp(to_u64(r.get::<_, Option<i64>>(7).unwrap_or(0))?),
-        },
-        (2, None, None) => SessionState::Expired,
-        _ => return Err(StoreError::Corrupt("session state".into())),
-    };
-    Ok(WithdrawSession {
-        request: rec.request,
-        value: rec.value,
-        commitment: rec.commitment,
-        opened: Timestamp(to_u64(r.get(2))?),
-        expires: Timestamp(to_u64(r.get(3))?),
-        epoch: to_u64(r.get(4))?,
-        state,
-    })
+    session_from_parts((
+        r.get(0),
+        i64::from(r.get::<_, i16>(1)),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+        r.get(5),
+        r.get(6),
+        r.get(7),
+    ))
 }
 
 fn spent_row(r: &::postgres::Row) -> StoreResult<SpentCoin> {
-    Ok(SpentCoin {
-        coin_id: CoinId(arr(r.get(0))?),
-        serial: point(r.get(1))?,
-        challenge: crate::encoding::scalar::decode(arr(r.get(2))?)
-            .ok_or_else(|| StoreError::Corrupt("challenge".into()))?,
-        merchant: AccountId(arr(r.get(3))?),
-        day: day(r.get(4))?,
-        receipt_day: day(r.get(5))?,
-        payment_digest: arr(r.get(6))?,
-        coin_index: u32::try_from(r.get::<_, i64>(7)).map_err(|_| StoreError::Corrupt("index".into()))?,
-        value: to_u64(r.get(8))?,
-        prune_after: day(r.get(9))?,
-    })
+    spent_from_parts((
+        r.get(0),
+        r.get(1),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+        r.get(5),
+        r.get(6),
+        r.get(7),
+        r.get(8),
+        r.get(9),
+    ))
 }
 
 impl PgTx<'_> {
@@ -428,10 +360,7 @@ impl BankTx for PgTx<'_> {
     }
 
     fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
-        let kind: i16 = match a.kind {
-            AccountKind::User => 0,
-            AccountKind::Merchant => 1,
-        };
+        let kind = kind_code(a.kind) as i16;
         let balance = to_i64(a.balance)?;
         let n = self
             .c()?
@@ -494,13 +423,8 @@ impl BankTx for PgTx<'_> {
     }
 
     fn insert_session(&mut self, s: &WithdrawSession) -> StoreResult<()> {
-        let record =
-            enc(&SessionRecord { request: s.request.clone(), value: s.value, commitment: s.commitment });
-        let (state, signer, answer, at): StateColumns = match &s.state {
-            SessionState::Open(sig) => (0, Some(enc(sig)), None, None),
-            SessionState::Answered { answered, at } => (1, None, Some(enc(answered)), Some(to_i64(at.0)?)),
-            SessionState::Expired => (2, None, None, None),
-        };
+        let (record, (state, signer, answer, at)) = session_columns(s)?;
+        let state = state as i16;
         let id = s.id();
         let exists = self
             .c()?

@@ -17,30 +17,10 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
+use super::codec::*;
 use super::*;
 use crate::protocol::trace::LogEntry;
-
-const RECORD_VERSION: u8 = 1;
-
-fn enc<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
-    out.extend(postcard::to_allocvec(v).expect("in-memory encoding never fails"));
-    out
-}
-
-fn dec<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
-    match b.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("record: {e}")))
-        }
-        Some((v, _)) => Err(StoreError::Corrupt(format!("unknown record version {v}"))),
-        None => Err(StoreError::Corrupt("empty record".into())),
-    }
-}
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseBusy || f.code == ErrorCode::DatabaseLocked)
@@ -67,18 +47,6 @@ fn db(e: rusqlite::Error) -> StoreError {
 /// Maps a rusqlite error where a constraint violation means `what` exists.
 fn db_unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| if is_constraint(&e) { StoreError::Conflict(what) } else { db(e) }
-}
-
-fn to_i64(v: u64) -> StoreResult<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Backend(format!("value {v} exceeds the store's range")))
-}
-
-fn to_u64(v: i64) -> StoreResult<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
-}
-
-fn arr<const N: usize>(v: Vec<u8>) -> StoreResult<[u8; N]> {
-    v.try_into().map_err(|_| StoreError::Corrupt(format!("expected {N} bytes")))
 }
 
 /// Opens (creating if needed) a database with the faircash settings and
@@ -278,92 +246,15 @@ impl Drop for SqliteBankTx<'_> {
     }
 }
 
-#[derive(Serialize, serde::Deserialize)]
-struct SessionRecord {
-    request: crate::protocol::withdraw::WithdrawRequest,
-    value: u64,
-    commitment: SignerCommitment,
-}
-
-fn kind_code(k: AccountKind) -> i64 {
-    match k {
-        AccountKind::User => 0,
-        AccountKind::Merchant => 1,
-    }
-}
-
-type AccountRow = (Vec<u8>, i64, Vec<u8>, i64, bool, i64);
-type SessionStateColumns = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
-
 fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
 }
-
-fn account_from_parts(p: AccountRow) -> StoreResult<Account> {
-    let (id, kind, pk, balance, frozen, registered) = p;
-    Ok(Account {
-        id: AccountId(arr(id)?),
-        kind: match kind {
-            0 => AccountKind::User,
-            1 => AccountKind::Merchant,
-            k => return Err(StoreError::Corrupt(format!("account kind {k}"))),
-        },
-        public_key: Point::from_bytes(&arr(pk)?).ok_or_else(|| StoreError::Corrupt("account key".into()))?,
-        balance: to_u64(balance)?,
-        frozen,
-        registered: Day(u32::try_from(registered).map_err(|_| StoreError::Corrupt("day".into()))?),
-    })
-}
-
-type SessionRow = (Vec<u8>, i64, i64, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
 fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
 }
 
 const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at";
-
-fn session_from_parts(p: SessionRow) -> StoreResult<WithdrawSession> {
-    let (record, state, opened, expires, epoch, signer, answer, answered_at) = p;
-    let rec: SessionRecord = dec(&record)?;
-    let state = match (state, signer, answer) {
-        (0, Some(s), None) => SessionState::Open(dec(&s)?),
-        (1, None, Some(a)) => {
-            SessionState::Answered { answered: dec(&a)?, at: Timestamp(to_u64(answered_at.unwrap_or(0))?) }
-        }
-        (2, None, None) => SessionState::Expired,
-        _ => return Err(StoreError::Corrupt("session state".into())),
-    };
-    Ok(WithdrawSession {
-        request: rec.request,
-        value: rec.value,
-        commitment: rec.commitment,
-        opened: Timestamp(to_u64(opened)?),
-        expires: Timestamp(to_u64(expires)?),
-        epoch: to_u64(epoch)?,
-        state,
-    })
-}
-
-type SpentRow = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, i64, i64, Vec<u8>, i64, i64, i64);
-
-fn spent_from_parts(p: SpentRow) -> StoreResult<SpentCoin> {
-    let (coin_id, serial, challenge, merchant, day, receipt_day, digest, index, value, prune) = p;
-    let day32 = |d: i64| u32::try_from(d).map(Day).map_err(|_| StoreError::Corrupt("day".into()));
-    Ok(SpentCoin {
-        coin_id: CoinId(arr(coin_id)?),
-        serial: Point::from_bytes(&arr(serial)?).ok_or_else(|| StoreError::Corrupt("serial".into()))?,
-        challenge: crate::encoding::scalar::decode(arr(challenge)?)
-            .ok_or_else(|| StoreError::Corrupt("challenge".into()))?,
-        merchant: AccountId(arr(merchant)?),
-        day: day32(day)?,
-        receipt_day: day32(receipt_day)?,
-        payment_digest: arr(digest)?,
-        coin_index: u32::try_from(index).map_err(|_| StoreError::Corrupt("index".into()))?,
-        value: to_u64(value)?,
-        prune_after: day32(prune)?,
-    })
-}
 
 impl BankTx for SqliteBankTx<'_> {
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
@@ -471,13 +362,7 @@ impl BankTx for SqliteBankTx<'_> {
     }
 
     fn insert_session(&mut self, s: &WithdrawSession) -> StoreResult<()> {
-        let record =
-            enc(&SessionRecord { request: s.request.clone(), value: s.value, commitment: s.commitment });
-        let (state, signer, answer, at): SessionStateColumns = match &s.state {
-            SessionState::Open(sig) => (0, Some(enc(sig)), None, None),
-            SessionState::Answered { answered, at } => (1, None, Some(enc(answered)), Some(to_i64(at.0)?)),
-            SessionState::Expired => (2, None, None, None),
-        };
+        let (record, (state, signer, answer, at)) = session_columns(s)?;
         let exists: bool = self
             .conn
             .query_row(
