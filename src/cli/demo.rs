@@ -181,8 +181,12 @@ where
         &hex::encode(ttp.public_key().as_bytes())[..16],
         &hex::encode(judge.public().as_bytes())[..16]
     )?;
-    let bank =
-        Arc::new(Bank::open(bank_store()?, BankSecrets::generate(rng), clock.clone(), BankConfig::default())?);
+    let bank = Arc::new(Bank::open(
+        bank_store()?,
+        BankSecrets::generate(rng),
+        clock.clone(),
+        BankConfig::default(),
+    )?);
     // Wallets and merchants reach the bank through `api`: the library in
     // process, or HTTP to a bank served on loopback. The operator's own
     // actions (funding accounts, tracing records) use the bank directly.
