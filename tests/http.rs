@@ -516,3 +516,28 @@ impl Undeposited for MemoryMerchantStore {
         self.undeposited().unwrap().iter().map(|a| a.payment.request.amount).sum()
     }
 }
+
+#[test]
+fn startup_errors_are_clear_and_sigterm_drains() {
+    let c = Cli::new();
+    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
+    c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json"]);
+    // The port is taken.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().to_string();
+    let err = c.fails(1, &["bank", "serve", "--dir", "bank", "--listen", &port]);
+    assert!(err.contains("cannot listen on"), "{err}");
+    // The database is unreachable.
+    let err = c.fails(1, &["bank", "serve", "--dir", "bank", "--db", "postgres://nobody@127.0.0.1:1/none"]);
+    assert!(err.contains("cannot reach the database"), "{err}");
+    // Not a bank directory.
+    let err = c.fails(3, &["bank", "serve", "--dir", "ttp"]);
+    assert!(err.contains("not a bank directory"), "{err}");
+    // SIGTERM stops the node cleanly.
+    let mut node = Node::start(&c, "bank");
+    assert_eq!(reqwest::blocking::get(format!("{}/v1/health", node.url)).unwrap().status().as_u16(), 200);
+    let pid = node.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = node.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
