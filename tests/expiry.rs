@@ -262,3 +262,38 @@ fn a_coin_switched_to_another_denominations_key_is_refused() {
     shop.accept(&p, &mut OsRng).unwrap();
     assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 1);
 }
+
+#[test]
+fn pruned_spent_records_never_let_a_second_spend_through() {
+    use faircash::protocol::deposit::DepositRequest;
+    use faircash::protocol::pay::{create_payment, PaymentRequest};
+    use faircash::store::BankStore;
+    let w = World::new(); // validity 30 days, deposit delay 7 days
+    let alice = w.user(100);
+    let (shop, key) = w.merchant_with_key();
+    alice.withdraw(&*w.bank, 4, &mut OsRng).unwrap();
+    let coin = alice.coins().unwrap().remove(0).coin;
+    let expiry = coin.secrets.expiry();
+    // First spend and deposit today (R1 = START).
+    let req = shop.request_payment(4, [0; 32], &mut OsRng).unwrap();
+    let first = create_payment(&req, &w.keyset(), alice.user(), &[&coin], &mut OsRng).unwrap();
+    shop.accept(&first, &mut OsRng).unwrap();
+    shop.deposit(&*w.bank, &mut OsRng).unwrap();
+    let count = || w.bank.store().begin().unwrap().spent_coin_count().unwrap();
+    assert_eq!(count(), 1);
+    // The record outlives R1 + validity + delay, and no longer.
+    w.clock.advance_days(30 + 7);
+    assert_eq!(w.bank.prune_spent().unwrap(), 0, "kept through R1 + validity + delay");
+    w.clock.advance_days(1);
+    assert_eq!(w.bank.prune_spent().unwrap(), 1);
+    assert_eq!(count(), 0);
+    // A second spend dated as late as the coin allows (D = t) can no longer
+    // be deposited: R > D + delay.
+    let late = PaymentRequest::new(shop.id(), *key.public(), 4, expiry, [9; 32], &mut OsRng);
+    let second = create_payment(&late, &w.keyset(), alice.user(), &[&coin], &mut OsRng).unwrap();
+    let deposit = DepositRequest::new(&key, shop.id(), vec![second], &mut OsRng);
+    assert!(matches!(
+        w.bank.deposit(&deposit, &mut OsRng),
+        Err(faircash::protocol::Error::DayOutOfWindow { .. })
+    ));
+}

@@ -541,3 +541,37 @@ fn balance_is_debited_once_however_often_the_challenge_is_sent() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].value, 32);
 }
+
+#[test]
+fn n_withdrawals_give_at_most_n_valid_coins() {
+    // Every signature from n withdrawals verifies on its own body only:
+    // no signature carries over to another body, and a body with one
+    // field changed is a new message nobody signed.
+    let w = World::new();
+    let alice = w.user(100);
+    alice.withdraw(&*w.bank, 15, &mut OsRng).unwrap(); // 8 + 4 + 2 + 1
+    let keyset = w.keyset();
+    let coins: Vec<_> = alice.coins().unwrap().into_iter().map(|c| c.coin.coin).collect();
+    assert_eq!(coins.len(), 4);
+    let mut valid = 0;
+    for sig_owner in &coins {
+        for body_owner in &coins {
+            let key = keyset.key(&body_owner.body.key_id).unwrap();
+            let m = body_owner.id();
+            if sig_owner.signature.verify(&key.acl(), m.as_bytes()).is_ok() {
+                assert_eq!(sig_owner.id(), body_owner.id(), "a signature verified on another body");
+                valid += 1;
+            }
+        }
+        // The same signature under every other key of the keyset.
+        for k in &keyset.document().keys {
+            if k.key_id != sig_owner.body.key_id {
+                assert!(sig_owner.signature.verify(&k.acl(), sig_owner.id().as_bytes()).is_err());
+            }
+        }
+    }
+    assert_eq!(valid, coins.len(), "exactly one body per signature");
+    // The bank issued exactly as many answers as coins.
+    let records = w.bank.withdrawals_of(&alice.account_id()).unwrap();
+    assert_eq!(records.len(), coins.len());
+}
