@@ -197,8 +197,8 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                 out.result(|| "nothing to deposit".into(), json!({"credited": 0, "outcomes": []}));
                 return Ok(());
             }
-            let bar = out.progress(pending.len() as u64, "depositing");
-            bar.set_position(0);
+            let coins: usize = pending.iter().map(|a| a.payment.coins.len()).sum();
+            let bar = out.spinner(&format!("depositing {} payment(s), {coins} coin(s)", pending.len()));
             let receipt =
                 m.deposit(&*b, &mut OsRng)?.ok_or_else(|| CliError::Io("nothing deposited".into()))?;
             bar.finish_and_clear();

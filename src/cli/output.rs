@@ -69,6 +69,19 @@ impl Output {
     }
 }
 
+impl Output {
+    /// A spinner for one long step; hidden in JSON mode or off a terminal.
+    pub fn spinner(&self, what: &str) -> ProgressBar {
+        if self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    }
+}
+
 /// `13 (8 + 4 + 1)`: an amount with its denomination breakdown.
 pub fn amount_with_breakdown(values: &[u64]) -> String {
     let total: u64 = values.iter().sum();
