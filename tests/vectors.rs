@@ -22,6 +22,7 @@ use faircash::coin::Coin;
 use faircash::crypto::schnorr::{Signature, SigningKey};
 use faircash::crypto::transcript::labels;
 use faircash::encoding::Point;
+use faircash::http::{AccountOpened, EvidenceItem, EvidenceList};
 use faircash::keys::{
     BankSecrets, Keyset, KeysetList, KeysetPolicy, KeysetSpec, PublicKeyFile, SignedKeyset, UserKey,
 };
@@ -313,11 +314,19 @@ fn generate() -> Generated {
     let deposit2 = DepositRequest::new(&merchant, merchant_id, vec![again.clone()], &mut rng);
     let receipt2 = bank.deposit(&deposit2, &mut rng).unwrap();
     assert_eq!(receipt2.outcomes[0].outcome, DepositOutcome::DoubleSpent { account: Some(user_id) });
-    let evidence = bank.evidence().unwrap().remove(0).evidence;
+    let evidence_list = EvidenceList {
+        items: bank
+            .evidence()
+            .unwrap()
+            .into_iter()
+            .map(|r| EvidenceItem { evidence: r.evidence, account: r.account })
+            .collect(),
+    };
+    let evidence = evidence_list.items[0].evidence.clone();
     let identified = evidence.verify(&keyset, &mut OsRng).unwrap();
     assert_eq!(identified.identity, *user.identity());
     let extracted_u = {
-        let (a, b) = (&evidence.first.responses[0], &evidence.second.responses[0]);
+        let (a, b) = (&evidence.first.responses[2], &evidence.second.responses[0]);
         let (ca, cb) = (summary.challenges[2], again_summary.challenges[0]);
         assert_eq!(evidence.first_index, 2);
         (a.u - b.u) * (ca - cb).invert()
@@ -437,12 +446,14 @@ fn generate() -> Generated {
                 "identity" => pt(user.identity()),
                 "account_id" => hx(user_id.as_bytes()),
                 "message" => mj(&user_reg),
+                "answer" => mj(&AccountOpened { account: user_id }),
             },
             "merchant_registration" => obj! {
                 "merchant_secret" => sc(merchant.expose_secret()),
                 "key" => pt(merchant.public()),
                 "account_id" => hx(merchant_id.as_bytes()),
                 "message" => mj(&merchant_reg),
+                "answer" => mj(&AccountOpened { account: merchant_id }),
             },
             "withdraw_proof" => obj! {
                 "note" => "pi_W inside the withdrawal request of value 4 (withdrawal.json); statement: I, \
@@ -574,6 +585,7 @@ fn generate() -> Generated {
                 "receipt" => mj(&receipt2),
             },
             "evidence" => m(&evidence),
+            "evidence_list" => m(&evidence_list),
             "extracted" => obj! {
                 "u" => sc(&extracted_u),
                 "identity" => pt(&identified.identity),
@@ -1220,7 +1232,7 @@ fn render(j: &J) -> String {
 fn vectors_are_reproduced_byte_for_byte() {
     let generated = generate();
     let dir = vectors_dir();
-    let regenerate = std::env::var("FAIRCASH_REGENERATE_VECTORS").is_ok_and(|v| v == "1");
+    let regenerate = regenerating();
     let mut stale = Vec::new();
     for (name, j) in &generated.files {
         let text = render(j);
@@ -1265,8 +1277,20 @@ fn generation_is_deterministic() {
 // Verification from the files alone
 // ---------------------------------------------------------------------------
 
+fn regenerating() -> bool {
+    std::env::var("FAIRCASH_REGENERATE_VECTORS").is_ok_and(|v| v == "1")
+}
+
+/// A vector file. While the files are being rewritten, the verification
+/// reads what is being written (the same text), not a half-written file.
 fn load(name: &str) -> Value {
-    let text = std::fs::read_to_string(vectors_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    static FRESH: std::sync::OnceLock<BTreeMap<&'static str, String>> = std::sync::OnceLock::new();
+    let text = if regenerating() {
+        let fresh = FRESH.get_or_init(|| generate().files.iter().map(|(k, j)| (*k, render(j))).collect());
+        fresh[name].clone()
+    } else {
+        std::fs::read_to_string(vectors_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
     serde_json::from_str(&text).unwrap()
 }
 
@@ -1346,6 +1370,8 @@ fn decode_as(kind: &str, form: &str, input: &str) -> Result<(), DecodeError> {
         WatchList,
         TraceRecord,
         TtpPublicKeys,
+        AccountOpened,
+        EvidenceList,
     );
     panic!("unknown message type {kind}")
 }
@@ -1427,6 +1453,8 @@ fn check_proofs(p: &Public) {
     let v = load("proofs.json");
     let r = &v["user_registration"];
     let reg: UserRegistration = msg(&r["message"]);
+    let opened: AccountOpened = msg(&r["answer"]);
+    assert_eq!(opened.account.as_bytes(), &bytes(&r["account_id"])[..]);
     assert_eq!(reg.identity, point(&r["identity"]));
     assert_eq!(reg.verify(&mut OsRng).unwrap().as_bytes(), &bytes(&r["account_id"])[..]);
     assert!(independent::verify_registration(b"faircash/v1/user-registration", &reg.identity, &reg.proof));
@@ -1436,6 +1464,8 @@ fn check_proofs(p: &Public) {
     );
     let r = &v["merchant_registration"];
     let mreg: MerchantRegistration = msg(&r["message"]);
+    let opened: AccountOpened = msg(&r["answer"]);
+    assert_eq!(opened.account.as_bytes(), &bytes(&r["account_id"])[..]);
     assert_eq!(mreg.key, p.merchant_key);
     assert_eq!(mreg.verify(&mut OsRng).unwrap().as_bytes(), &bytes(&r["account_id"])[..]);
     assert!(independent::verify_registration(b"faircash/v1/merchant-registration", &mreg.key, &mreg.proof));
@@ -1623,6 +1653,8 @@ fn check_deposits(p: &Public, payment: &Payment) {
     assert_eq!(receipt.outcomes[0].coin_id, again.coins[0].id());
 
     let evidence: DoubleSpendEvidence = msg(&v["evidence"]);
+    let list: EvidenceList = msg(&v["evidence_list"]);
+    assert_eq!(list.items, [EvidenceItem { evidence: evidence.clone(), account: Some(account) }]);
     let who = evidence.verify(&p.keyset, &mut OsRng).unwrap();
     assert_eq!(who.identity, point(&v["extracted"]["identity"]));
     assert_eq!(who.account, account);
