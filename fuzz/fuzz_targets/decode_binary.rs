@@ -1,0 +1,5 @@
+//! Every binary decoder on the same input: whatever decodes is canonical and
+//! survives the JSON form.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| faircash_fuzz::decode_binary(data));
