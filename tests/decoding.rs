@@ -15,17 +15,29 @@ use std::sync::OnceLock;
 
 use common::*;
 use curve25519_dalek::scalar::Scalar;
+use faircash::coin::Coin;
+use faircash::crypto::schnorr::SigningKey;
 use faircash::encoding::Point;
+use faircash::http::{AccountOpened, EvidenceItem, EvidenceList};
+use faircash::keys::{KeysetList, PublicKeyFile, SignedKeyset};
 use faircash::protocol::deposit::{
     CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, MAX_COINS_PER_DEPOSIT,
     MAX_PAYMENTS_PER_DEPOSIT,
 };
 use faircash::protocol::pay::{create_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
+use faircash::protocol::trace::{
+    LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant, WarrantTerms,
+    WatchList,
+};
 use faircash::protocol::withdraw::{
     PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
     WithdrawStart,
 };
+use faircash::roles::Ttp;
+use faircash::store::memory::MemoryTtpStore;
+use faircash::store::TtpStore;
+use faircash::time::Clock;
 use faircash::wire::{DecodeError, WireMessage, MAGIC, WIRE_VERSION};
 use proptest::prelude::*;
 use rand::rngs::OsRng;
@@ -51,6 +63,23 @@ struct Samples {
     deposit_request: DepositRequest,
     deposit_receipt: DepositReceipt,
     evidence: DoubleSpendEvidence,
+    evidence_list: EvidenceList,
+    account_opened: AccountOpened,
+    /// Two keysets: the first and the one that follows it.
+    signed_keyset: SignedKeyset,
+    keyset_list: KeysetList,
+    public_key: PublicKeyFile,
+    coin: Coin,
+    /// The coin trace's warrant, record, request and result (log index 1).
+    warrant: Warrant,
+    record_coin: TraceRecord,
+    record_owner: TraceRecord,
+    trace_request: TraceRequest,
+    trace_result: TraceResult,
+    log_entry: LogEntry,
+    log_head: LogHead,
+    watch_list: WatchList,
+    ttp_public_keys: TtpPublicKeys,
 }
 
 fn samples() -> &'static Samples {
@@ -103,7 +132,75 @@ fn build_samples() -> Samples {
     };
     evidence.verify(&keyset, &mut OsRng).unwrap();
 
+    // Tracing: an owner trace of a deposited coin, then a coin trace of the
+    // step-by-step withdrawal (log index 1), the log and the watch list.
+    let judge = SigningKey::generate(&mut OsRng);
+    let mut ttp = Ttp::new(w.ttp_keys.clone(), MemoryTtpStore::new(), std::sync::Arc::new(w.clock.clone()));
+    ttp.trust_issuer(*judge.public());
+    ttp.add_keysets(&w.bank.published_keysets(), &w.bank.master_key()).unwrap();
+    let warrant_for = |record: &TraceRecord| {
+        let now = w.clock.now();
+        Warrant::issue(
+            &judge,
+            WarrantTerms {
+                kind: record.kind(),
+                record_digest: record.digest(),
+                case_id: "case-7".into(),
+                reason: "a reason".into(),
+                issued_at: now,
+                expires_at: now.plus_secs(600),
+            },
+            &mut OsRng,
+        )
+    };
+    let record_owner = w.bank.spend_record(&payment3.coins[1].id()).unwrap();
+    let owner = TraceRequest { warrant: warrant_for(&record_owner), record: record_owner.clone() };
+    ttp.trace(&owner, &mut OsRng).unwrap();
+    let record_coin = w.bank.withdrawal_record(&withdraw_request.session_id).unwrap();
+    let warrant = warrant_for(&record_coin);
+    let trace_request = TraceRequest { warrant: warrant.clone(), record: record_coin.clone() };
+    let trace_result = ttp.trace(&trace_request, &mut OsRng).unwrap();
+    assert_eq!(trace_result.log_index, 1);
+    w.bank.apply_coin_trace(&trace_result, &record_coin, &warrant, &ttp.public_keys()).unwrap();
+    let log_entry = ttp.store().entries().unwrap().remove(1);
+    let log_head = ttp.log_head(&mut OsRng).unwrap();
+    let watch_list = w.bank.watch_list(&mut OsRng).unwrap();
+    assert_eq!(watch_list.serials.len(), 1);
+
+    // A second keyset, so the list is a chain of two.
+    w.bank
+        .issue_keyset(
+            *w.ttp.public(),
+            &faircash::keys::KeysetSpec {
+                exponents: 0..=1,
+                withdraw_from: START.plus(30),
+                withdraw_days: 30,
+                policy: faircash::keys::KeysetPolicy { validity_days: 30, max_deposit_delay_days: 7 },
+            },
+            &mut OsRng,
+        )
+        .unwrap();
+    let keyset_list = KeysetList { keysets: w.bank.published_keysets() };
+    assert_eq!(keyset_list.keysets.len(), 2);
+
     Samples {
+        evidence_list: EvidenceList {
+            items: vec![EvidenceItem { evidence: evidence.clone(), account: Some(alice.account_id()) }],
+        },
+        account_opened: AccountOpened { account: alice.account_id() },
+        signed_keyset: keyset.signed().clone(),
+        keyset_list,
+        public_key: PublicKeyFile { purpose: "warrant-issuer".into(), key: *judge.public() },
+        coin: wallet_coin.coin,
+        warrant,
+        record_coin,
+        record_owner,
+        trace_request,
+        trace_result,
+        log_entry,
+        log_head,
+        watch_list,
+        ttp_public_keys: ttp.public_keys(),
         user_registration: alice.registration(&mut OsRng),
         merchant_registration: shop.registration(&mut OsRng),
         withdraw_request,
@@ -146,9 +243,9 @@ fn case<T: WireMessage>(v: &T) -> Case {
     }
 }
 
-/// Every type that implements `WireMessage` in the protocol modules
-/// (`grep -rn "impl WireMessage for" src/protocol`). `Coin` and
-/// `SignedKeyset` have no wire envelope of their own.
+/// Every type that implements `WireMessage` (`grep -rn "impl WireMessage
+/// for" src`); the trace record as its owner variant (the coin variant is
+/// `samples().record_coin`).
 fn cases() -> &'static [Case] {
     static C: OnceLock<Vec<Case>> = OnceLock::new();
     C.get_or_init(build_cases)
@@ -170,8 +267,25 @@ fn build_cases() -> Vec<Case> {
         case(&s.evidence),
         case(&s.wallet_coin),
         case(&s.pending),
+        case(&s.evidence_list),
+        case(&s.account_opened),
+        case(&s.signed_keyset),
+        case(&s.keyset_list),
+        case(&s.public_key),
+        case(&s.coin),
+        case(&s.warrant),
+        case(&s.record_owner),
+        case(&s.trace_request),
+        case(&s.trace_result),
+        case(&s.log_entry),
+        case(&s.log_head),
+        case(&s.watch_list),
+        case(&s.ttp_public_keys),
     ]
 }
+
+/// The number of message types.
+const CASES: usize = 27;
 
 fn get(name: &str) -> &'static Case {
     cases().iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"))
@@ -206,7 +320,7 @@ const ELL: [u8; 32] = [
 #[test]
 fn every_message_round_trips_in_binary_and_json() {
     let all = cases();
-    assert_eq!(all.len(), 13);
+    assert_eq!(all.len(), CASES);
     let mut kinds: Vec<u8> = Vec::new();
     for c in all {
         assert_eq!(c.bytes[..2], MAGIC, "{}", c.name);
@@ -238,7 +352,11 @@ fn every_message_round_trips_in_binary_and_json() {
 #[test]
 fn every_truncated_prefix_is_refused() {
     for c in cases() {
-        for len in 0..c.bytes.len() {
+        let n = c.bytes.len();
+        // Every prefix; in the middle of the largest messages (the cost is
+        // quadratic) every 5th, which meets every offset modulo 32.
+        let lens = (0..n).filter(|len| n <= 2048 || *len < 512 || n - len <= 512 || len % 5 == 0);
+        for len in lens {
             let kind = kind_of((c.decode)(&c.bytes[..len]));
             assert_eq!(kind, "truncated", "{}: prefix of {len} bytes", c.name);
         }
@@ -307,6 +425,11 @@ fn oversized_input_is_refused_before_parsing() {
 
         let limit = c.max_json;
         assert!(limit >= c.max * 2, "{}: JSON limit below the hex size", c.name);
+        if limit > 40 << 20 {
+            // The watch list and the evidence list: the same rule, but a
+            // document of 100 MiB and more is not built here.
+            continue;
+        }
         let mut json = c.json.clone();
         json.push_str(&" ".repeat(limit + 1 - json.len()));
         assert_eq!(kind_of((c.decode_json)(&json)), "too-large", "{}", c.name);
@@ -346,7 +469,37 @@ fn varint_position(c: &Case) -> Option<(usize, usize)> {
         "wallet-coin" => one_byte(b.len() - 1),
         // The value, after the session id.
         "pending-withdrawal" => one_byte(find(b, s.pending.session_id().as_bytes()) + 16),
+        // The number of items, the first byte of the body.
+        "evidence-list" | "keyset-list" => one_byte(4),
+        // The issue day, after the master and TTP keys.
+        "signed-keyset" => {
+            let at = find(b, s.signed_keyset.document.ttp_key.as_bytes()) + 32;
+            Some((at, at + 3))
+        }
+        // The purpose's length.
+        "public-key" => one_byte(4),
+        // The case id's length, after the warrant id.
+        "warrant" | "trace-request" => one_byte(20),
+        // The payment's amount, inside the owner record.
+        "trace-record" => one_byte(find(b, s.record_owner_payment().request.merchant_key.as_bytes()) + 32),
+        // The kind (coin = 1), then the log index 1.
+        "trace-result" => one_byte(5),
+        // The time, a 5-byte varint after the index and the previous hash.
+        "trace-log-entry" => Some((37, 42)),
+        // The time, after the size and the hash.
+        "trace-log-head" => Some((37, 42)),
+        // The issue time.
+        "watch-list" => Some((4, 9)),
         _ => None,
+    }
+}
+
+impl Samples {
+    fn record_owner_payment(&self) -> &Payment {
+        match &self.record_owner {
+            TraceRecord::Owner { payment, .. } => payment,
+            TraceRecord::Coin { .. } => unreachable!("an owner record"),
+        }
     }
 }
 
@@ -373,8 +526,9 @@ fn an_over_long_varint_is_a_non_canonical_encoding() {
         assert_eq!(kind_of((c.decode)(&m)), "non-canonical-encoding", "{}", c.name);
         tested += 1;
     }
-    // Only the withdrawal's three bank/wallet messages have no varint.
-    assert_eq!(tested, 10);
+    // Only the withdrawal's three bank/wallet messages, the coin, the
+    // registration answer and the TTP's keys have no varint.
+    assert_eq!(tested, CASES - 6);
 }
 
 /// Where a scalar sits in each type's encoding. `None` for types without
@@ -382,7 +536,7 @@ fn an_over_long_varint_is_a_non_canonical_encoding() {
 fn scalar_position(c: &Case) -> Option<usize> {
     let s = samples();
     let b = &c.bytes;
-    let last = b.len() - 32;
+    let last = b.len().saturating_sub(32);
     match c.name {
         // The proof's last response.
         "user-registration" | "merchant-registration" | "withdraw-request" => Some(last),
@@ -395,6 +549,14 @@ fn scalar_position(c: &Case) -> Option<usize> {
         "double-spend-evidence" => Some(find(b, s.evidence.second.responses[0].u.as_bytes())),
         "wallet-coin" => Some(find(b, s.wallet_coin.coin.signature.mu.as_bytes())),
         "pending-withdrawal" => Some(find(b, s.withdraw_challenge.e.as_bytes())),
+        // A signature's s, the last field.
+        "signed-keyset" | "keyset-list" | "warrant" | "trace-result" | "trace-log-head" | "watch-list" => {
+            Some(last)
+        }
+        "coin" => Some(find(b, s.coin.signature.rho.as_bytes())),
+        "trace-record" => Some(find(b, s.record_owner_payment().responses[0].u.as_bytes())),
+        "trace-request" => Some(find(b, s.warrant.signature.s.as_bytes())),
+        "evidence-list" => Some(find(b, s.evidence.second.responses[0].u.as_bytes())),
         _ => None,
     }
 }
@@ -429,8 +591,10 @@ fn a_non_canonical_scalar_is_refused() {
         assert_ne!(kind_of((c.decode)(&m)), "non-canonical-scalar", "{}", c.name);
         tested += 1;
     }
-    // All but the payment request and the deposit receipt carry a scalar.
-    assert_eq!(tested, 11);
+    // All but the payment request, the deposit receipt, the public key
+    // file, the registration answer, the log entry and the TTP's keys carry
+    // a scalar.
+    assert_eq!(tested, CASES - 6);
 }
 
 /// Where a point sits in each type's encoding.
@@ -450,6 +614,18 @@ fn point_position(c: &Case) -> Option<usize> {
         }
         "wallet-coin" => Some(find(b, s.wallet_coin.coin.signature.eta.as_bytes())),
         "pending-withdrawal" => Some(find(b, s.withdraw_commitment.commitment.a.as_bytes())),
+        "withdraw-challenge" => Some(find(b, s.withdraw_challenge.authorization.r.as_bytes())),
+        "signed-keyset" => Some(find(b, s.signed_keyset.document.master_key.as_bytes())),
+        "keyset-list" => Some(find(b, s.keyset_list.keysets[1].document.keys[0].z.as_bytes())),
+        "public-key" => Some(find(b, s.public_key.key.as_bytes())),
+        "coin" => Some(find(b, s.coin.body.escrow.c2.as_bytes())),
+        "warrant" | "trace-request" => Some(find(b, s.warrant.issuer.as_bytes())),
+        "trace-record" => Some(find(b, s.record_owner_payment().coins[2].body.serial.as_bytes())),
+        "trace-result" => Some(find(b, s.trace_result.plaintext.as_bytes())),
+        "trace-log-head" => Some(find(b, s.log_head.signer.as_bytes())),
+        "watch-list" => Some(find(b, s.watch_list.serials[0].as_bytes())),
+        "ttp-public-keys" => Some(find(b, s.ttp_public_keys.signing.as_bytes())),
+        "evidence-list" => Some(find(b, s.evidence.first.coins[0].signature.zeta.as_bytes())),
         _ => None,
     }
 }
@@ -490,7 +666,9 @@ fn an_invalid_point_encoding_is_refused() {
         }
         tested += 1;
     }
-    assert_eq!(tested, 10);
+    // All but the withdrawal answer, the deposit receipt, the registration
+    // answer and the log entry carry a point.
+    assert_eq!(tested, CASES - 4);
 }
 
 fn identity_refusal(c: &Case, m: &[u8]) -> Option<&'static str> {
@@ -529,6 +707,28 @@ fn the_identity_is_refused_where_the_protocol_forbids_it() {
     at("deposit-request", &dep_coin.body.serial, "S");
     at("deposit-request", &dep_coin.signature.zeta1, "zeta1");
     at("double-spend-evidence", &s.evidence.second.coins[0].body.escrow.c1, "E1");
+    at("evidence-list", &s.evidence.first.coins[0].signature.zeta, "zeta");
+    let doc = &s.signed_keyset.document;
+    at("signed-keyset", &doc.master_key, "master_key");
+    at("signed-keyset", &doc.ttp_key, "ttp_key");
+    at("signed-keyset", &doc.keys[2].y, "y_k");
+    at("signed-keyset", &doc.keys[3].z, "z_k");
+    at("keyset-list", &s.keyset_list.keysets[1].document.keys[1].z, "z_k");
+    at("public-key", &s.public_key.key, "key");
+    at("coin", &s.coin.body.serial, "S");
+    at("coin", &s.coin.body.escrow.c1, "E1");
+    at("coin", &s.coin.signature.zeta, "zeta");
+    at("coin", &s.coin.signature.zeta1, "zeta1");
+    at("warrant", &s.warrant.issuer, "issuer");
+    at("trace-request", &s.warrant.issuer, "issuer");
+    at("trace-request", &s.withdraw_request.commitment, "C");
+    at("trace-record", &s.record_owner_payment().coins[0].body.serial, "S");
+    at("trace-result", &s.trace_result.ttp.decryption, "Y_T");
+    at("trace-result", &s.trace_result.ttp.signing, "signing key");
+    at("trace-log-head", &s.log_head.signer, "signer");
+    at("watch-list", &s.watch_list.serials[0], "S");
+    at("ttp-public-keys", &s.ttp_public_keys.decryption, "Y_T");
+    at("ttp-public-keys", &s.ttp_public_keys.signing, "signing");
     for (name, pos, field) in checks {
         let c = get(name);
         let m = replaced(&c.bytes, pos, &o);
@@ -543,6 +743,17 @@ fn the_identity_is_refused_where_the_protocol_forbids_it() {
         let m = replaced(&c.bytes, zeta1_at, sig.zeta.as_bytes());
         assert_eq!(identity_refusal(&c, &m), Some("zeta - zeta1"));
     }
+
+    // The coin variant of the trace record: the identity and the request's
+    // rules.
+    let c = case(&s.record_coin);
+    let TraceRecord::Coin { identity, request } = &s.record_coin else { unreachable!() };
+    for (p, field) in [(identity, "identity"), (&request.commitment, "C"), (&request.escrow.c1, "E_w1")] {
+        let m = replaced(&c.bytes, find(&c.bytes, p.as_bytes()), &o);
+        assert_eq!(identity_refusal(&c, &m), Some(field), "trace-record (coin): {field}");
+    }
+    assert_eq!((c.decode)(&c.bytes).as_ref(), Ok(&c.bytes));
+    assert_eq!((c.decode_json)(&c.json).as_ref(), Ok(&c.bytes));
 
     // The rules hold in JSON too.
     let mut reg = s.user_registration.clone();
@@ -713,6 +924,69 @@ fn json_with_a_wrong_envelope_is_refused() {
     }
 }
 
+/// Every object in a JSON document, as a path of keys and indices.
+fn object_paths(
+    v: &serde_json::Value,
+    path: &mut Vec<serde_json::Value>,
+    out: &mut Vec<Vec<serde_json::Value>>,
+) {
+    match v {
+        serde_json::Value::Object(m) => {
+            out.push(path.clone());
+            for (k, x) in m {
+                path.push(k.as_str().into());
+                object_paths(x, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(i.into());
+                object_paths(x, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn at_path<'a>(v: &'a mut serde_json::Value, path: &[serde_json::Value]) -> &'a mut serde_json::Value {
+    path.iter().fold(v, |v, k| match k {
+        serde_json::Value::String(k) => &mut v[k.as_str()],
+        k => &mut v[k.as_u64().unwrap() as usize],
+    })
+}
+
+/// JSON decoding is as strict as binary: an object with a field its type
+/// does not have is refused, at every depth (the envelope, the body, every
+/// nested struct and enum variant).
+#[test]
+fn json_unknown_fields_are_refused_at_every_depth() {
+    let mut tested = 0;
+    for c in cases() {
+        let doc: serde_json::Value = serde_json::from_str(&c.json).unwrap();
+        let mut paths = Vec::new();
+        object_paths(&doc, &mut Vec::new(), &mut paths);
+        // Lists repeat the same types: the first 40 objects of a document
+        // and every tenth after cover every type of object in it.
+        for (i, path) in paths.iter().enumerate().filter(|(i, _)| *i < 40 || i % 10 == 0) {
+            let mut v = doc.clone();
+            at_path(&mut v, path).as_object_mut().unwrap().insert("unknown".into(), 0.into());
+            let text = serde_json::to_string(&v).unwrap();
+            assert_eq!(kind_of((c.decode_json)(&text)), "malformed", "{}: object {i} at {path:?}", c.name);
+            tested += 1;
+        }
+        // The same document without the extra field decodes.
+        assert_eq!((c.decode_json)(&serde_json::to_string(&doc).unwrap()).as_ref(), Ok(&c.bytes));
+    }
+    assert!(tested > 200, "{tested}");
+    // An enum variant's fields too: a deposit outcome with an extra field.
+    let c = get("deposit-receipt");
+    let text = c.json.replacen("\"value\": ", "\"unknown\": 0, \"value\": ", 1);
+    assert_ne!(text, c.json);
+    assert_eq!(kind_of((c.decode_json)(&text)), "malformed");
+}
+
 // ---------------------------------------------------------------------------
 // Property tests: no input panics a decoder, and whatever decodes is the
 // canonical encoding of what it decodes to.
@@ -740,7 +1014,7 @@ proptest! {
 
     #[test]
     fn random_mutations_of_valid_encodings_never_panic_a_decoder(
-        which in 0usize..13,
+        which in 0usize..CASES,
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..8),
     ) {
         let c = &cases()[which];
@@ -762,7 +1036,7 @@ proptest! {
 
     #[test]
     fn random_text_never_panics_a_json_decoder(
-        which in 0usize..13,
+        which in 0usize..CASES,
         text in "\\PC{0,300}",
         cut in any::<prop::sample::Index>(),
     ) {
