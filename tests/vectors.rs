@@ -1629,7 +1629,7 @@ fn check_deposits(p: &Public, payment: &Payment) {
     let v = load("deposit.json");
     let keysets = [p.keyset.clone()];
     let first: DepositRequest = msg(&v["first"]["request"]);
-    assert_eq!(first.payments, [payment.clone()]);
+    assert_eq!(first.payments, std::slice::from_ref(payment));
     verify_deposit(&first, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
     assert!(independent::verify_deposit_signature(&first, &p.merchant_key));
     let receipt: DepositReceipt = msg(&v["first"]["receipt"]);
@@ -2021,13 +2021,17 @@ mod independent {
         id
     }
 
+    /// `LHS = Σ x_a·P_b`: the index of LHS (`None` for `O`) and the pairs
+    /// `(a, b)`.
+    pub type Equation = (Option<usize>, Vec<(usize, usize)>);
+
     /// A linear relation (§3.1): named witnesses and points, equations
     /// `LHS = Σ x_a·P_b` with LHS a point index or `O`.
     pub struct Relation {
         pub name: &'static [u8],
         pub witnesses: Vec<&'static [u8]>,
         pub points: Vec<(&'static [u8], RistrettoPoint)>,
-        pub equations: Vec<(Option<usize>, Vec<(usize, usize)>)>,
+        pub equations: Vec<Equation>,
     }
 
     impl Relation {
