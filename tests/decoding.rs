@@ -924,6 +924,38 @@ fn json_with_a_wrong_envelope_is_refused() {
     }
 }
 
+/// Hex in JSON is written in lower case; the decoder takes either case
+/// (specs/wire.md §4).
+#[test]
+fn json_hex_is_written_lower_case_and_read_in_either() {
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    let mut hex_strings = 0;
+    for c in cases() {
+        let doc: serde_json::Value = serde_json::from_str(&c.json).unwrap();
+        let mut all = Vec::new();
+        strings(&doc["body"], &mut all);
+        for x in all.into_iter().filter(|x| x.len() >= 32 && x.bytes().all(|b| b.is_ascii_hexdigit())) {
+            assert_eq!(x, x.to_lowercase(), "{}", c.name);
+            hex_strings += 1;
+        }
+    }
+    assert!(hex_strings > 100);
+    let s = samples();
+    let c = get("user-registration");
+    let lower = hex::encode(s.user_registration.identity.as_bytes());
+    let upper = lower.to_uppercase();
+    assert_ne!(lower, upper);
+    let text = c.json.replace(&lower, &upper);
+    assert_eq!((c.decode_json)(&text).as_ref(), Ok(&c.bytes));
+}
+
 /// Every object in a JSON document, as a path of keys and indices.
 fn object_paths(
     v: &serde_json::Value,
