@@ -8,7 +8,7 @@
 //! and verifier both append themselves; it is never read from the wire.
 
 use bulletproofs::RangeProof;
-use curve25519_dalek::ristretto::CompressedRistretto;
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use merlin::Transcript;
 use rand_core::CryptoRngCore;
@@ -63,9 +63,17 @@ pub fn proof_len(n: usize) -> usize {
     (9 + 2 * lg) * 32
 }
 
-fn shifted(v: &Point, day: Day) -> CompressedRistretto {
-    let p = Params::get();
-    (v.point() - p.g.point() * Scalar::from(u64::from(day.0))).compress()
+/// `D·B`, the shift of every commitment of a payment made on day `D`.
+///
+/// Computed once per payment, with the precomputed basepoint table
+/// (`B = G` is the Ristretto basepoint), not once per coin.
+fn day_shift(day: Day) -> RistrettoPoint {
+    RistrettoPoint::mul_base(&Scalar::from(u64::from(day.0)))
+}
+
+/// `V - D·B`, given `D·B`.
+fn shifted(v: &Point, day_shift: &RistrettoPoint) -> CompressedRistretto {
+    (v.point() - day_shift).compress()
 }
 
 /// Proves `0 <= t_i - D < 2^16` for every opening, on transcript `t`.
@@ -107,9 +115,10 @@ pub fn prove(
         &mut RngAdapter(rng),
     )
     .map_err(|_| RangeProofError::Internal)?;
+    let shift = day_shift(day);
     for (i, c) in commitments.iter().enumerate() {
         let expected = match openings.get(i) {
-            Some(o) => shifted(o.commitment, day),
+            Some(o) => shifted(o.commitment, &shift),
             None => CompressedRistretto::default(),
         };
         if *c != expected {
@@ -132,7 +141,8 @@ pub fn verify(
         return Err(VerifyError);
     }
     let m = padded_count(n);
-    let mut shifted_all: Vec<CompressedRistretto> = commitments.iter().map(|v| shifted(v, day)).collect();
+    let shift = day_shift(day);
+    let mut shifted_all: Vec<CompressedRistretto> = commitments.iter().map(|v| shifted(v, &shift)).collect();
     shifted_all.resize(m, CompressedRistretto::default());
     let p = Params::get();
     proof
