@@ -1,0 +1,218 @@
+//! Shared fixtures for the criterion benches: a bank keyset, a user, a
+//! merchant and a TTP, and the pure protocol steps (no store) that produce
+//! coins and payments. Every bench file includes this module with
+//! `mod common;`; not every file uses every helper.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use criterion::Criterion;
+use curve25519_dalek::scalar::Scalar;
+use faircash::coin::{spend_relation, SpendStatement};
+use faircash::crypto::acl::SignerSession;
+use faircash::crypto::batch::BatchVerifier;
+use faircash::crypto::schnorr::SigningKey;
+use faircash::crypto::transcript::labels;
+use faircash::keys::{
+    merchant_account_id, AccountId, BankSecrets, Keyset, KeysetPolicy, KeysetSpec, UserKey,
+};
+use faircash::protocol::deposit::DepositRequest;
+use faircash::protocol::pay::{create_payment, verify_payment, Payment, PaymentRequest};
+use faircash::protocol::withdraw::{
+    WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest, WithdrawStart,
+};
+use faircash::roles::TtpKeys;
+use faircash::time::Day;
+use rand::rngs::OsRng;
+
+/// The day every fixture lives on (withdrawal, payment and receipt day).
+pub const TODAY: Day = Day(20_781);
+
+/// Denominations `2^0 ..= 2^MAX_EXPONENT` (the CLI's `bank init` default).
+pub const MAX_EXPONENT: u32 = 10;
+
+/// Criterion settings for the slow benches: fewer samples, and no plots
+/// (`scripts/plot_benchmarks.py` draws what BENCHMARKS.md shows).
+pub fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .without_plots()
+}
+
+/// The keyset specification of the fixtures.
+pub fn spec() -> KeysetSpec {
+    KeysetSpec {
+        exponents: 0..=MAX_EXPONENT,
+        withdraw_from: TODAY,
+        withdraw_days: 30,
+        policy: KeysetPolicy::default(),
+    }
+}
+
+/// One bank keyset, one user, one merchant, one TTP.
+pub struct Fixture {
+    /// The bank's secrets (master key and denomination keys).
+    pub secrets: BankSecrets,
+    /// The verified keyset.
+    pub keyset: Keyset,
+    /// The TTP's keys (`Y_T` is in the keyset).
+    pub ttp: TtpKeys,
+    /// The user.
+    pub user: UserKey,
+    /// The merchant's key.
+    pub merchant: SigningKey,
+    /// The merchant's account.
+    pub merchant_id: AccountId,
+}
+
+impl Fixture {
+    /// Fresh keys and a keyset.
+    pub fn new() -> Self {
+        let rng = &mut OsRng;
+        let ttp = TtpKeys::generate(rng);
+        let mut secrets = BankSecrets::generate(rng);
+        let keyset = secrets.issue_keyset(None, *ttp.decryption.public(), &spec(), rng).expect("keyset");
+        let merchant = SigningKey::generate(rng);
+        let merchant_id = merchant_account_id(merchant.public());
+        Fixture { secrets, keyset, ttp, user: UserKey::generate(rng), merchant, merchant_id }
+    }
+
+    /// The user's first step: request, proof and secrets for one coin.
+    pub fn start(&self, value: u64) -> WithdrawStart {
+        WithdrawStart::new(&self.user, &self.keyset, value, TODAY, &mut OsRng).expect("withdraw start")
+    }
+
+    /// The bank's first step without a store: checks `pi_W` and opens the
+    /// signer session.
+    pub fn bank_open(&self, req: &WithdrawRequest) -> (SignerSession, WithdrawCommitment) {
+        req.verify_proof(self.user.identity(), &self.keyset, &mut OsRng).expect("pi_W verifies");
+        let key = self.keyset.key(&req.key_id).expect("key");
+        let x = self.secrets.denomination_secret(&req.key_id).expect("secret");
+        let (session, commitment) =
+            SignerSession::open(x, &key.acl(), &req.commitment, req.session_id.as_bytes(), &mut OsRng);
+        (session, WithdrawCommitment { session_id: req.session_id, commitment })
+    }
+
+    /// The bank's second step without a store: checks the authorization and
+    /// answers.
+    pub fn bank_answer(
+        &self,
+        req: &WithdrawRequest,
+        session: SignerSession,
+        ch: &WithdrawChallenge,
+    ) -> WithdrawAnswer {
+        ch.verify_authorization(self.user.identity()).expect("authorized");
+        let x = self.secrets.denomination_secret(&req.key_id).expect("secret");
+        let (_answered, answer) = session.answer(x, &ch.e);
+        WithdrawAnswer { session_id: ch.session_id, answer }
+    }
+
+    /// One whole withdrawal, both sides.
+    pub fn withdraw(&self, value: u64) -> WalletCoin {
+        let start = self.start(value);
+        let req = start.request().clone();
+        let (session, commitment) = self.bank_open(&req);
+        let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
+        let answer = self.bank_answer(&req, session, &pending.challenge());
+        pending.finish(&answer).expect("coin")
+    }
+
+    /// `n` coins of value 1.
+    pub fn coins(&self, n: usize) -> Vec<WalletCoin> {
+        (0..n).map(|_| self.withdraw(1)).collect()
+    }
+
+    /// A payment request of this merchant for `amount`, dated today.
+    pub fn request(&self, amount: u64) -> PaymentRequest {
+        PaymentRequest::new(self.merchant_id, *self.merchant.public(), amount, TODAY, [7; 32], &mut OsRng)
+    }
+
+    /// A payment of `coins` (their whole value) to this merchant.
+    pub fn pay(&self, coins: &[WalletCoin]) -> Payment {
+        let amount = coins.iter().map(|c| c.value).sum();
+        let refs: Vec<&WalletCoin> = coins.iter().collect();
+        create_payment(&self.request(amount), &self.keyset, &self.user, &refs, &mut OsRng).expect("payment")
+    }
+
+    /// A signed deposit request of `payments`.
+    pub fn deposit(&self, payments: Vec<Payment>) -> DepositRequest {
+        DepositRequest::new(&self.merchant, self.merchant_id, payments, &mut OsRng)
+    }
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Queues the group equations of every coin of `payments` (its `coin_id`,
+/// ACL hash, four ACL equations and six spend equations) as `queue_payment`
+/// does, without the structure checks, range proofs and payment transcript.
+/// `challenges` are each payment's spend challenges.
+pub fn queue_equations(
+    fx: &Fixture,
+    payments: &[Payment],
+    challenges: &[Vec<Scalar>],
+    batch: &mut BatchVerifier,
+) {
+    for (p, cs) in payments.iter().zip(challenges) {
+        for ((coin, resp), ch) in p.coins.iter().zip(&p.responses).zip(cs) {
+            let key = fx.keyset.key(&coin.body.key_id).expect("key");
+            let id = coin.id();
+            coin.signature.queue(&key.acl(), id.as_bytes(), batch).expect("well-formed signature");
+            let rel = spend_relation(&SpendStatement {
+                z: &key.z,
+                zeta: &coin.signature.zeta,
+                zeta1: &coin.signature.zeta1,
+                serial: &coin.body.serial,
+                escrow: &coin.body.escrow,
+                expiry_commitment: &coin.body.expiry_commitment,
+                ttp_key: fx.keyset.ttp_key(),
+            });
+            rel.queue_with_challenge(batch, &coin.body.spend_commitments, ch, &resp.to_array())
+                .expect("well-formed spend");
+        }
+    }
+}
+
+/// The group equations of `payments`, all in one batch.
+pub fn equations_batched(fx: &Fixture, payments: &[Payment], challenges: &[Vec<Scalar>]) {
+    let coins: usize = payments.iter().map(|p| p.coins.len()).sum();
+    let mut batch = BatchVerifier::with_capacity(&mut OsRng, 16 * coins + 32);
+    queue_equations(fx, payments, challenges, &mut batch);
+    batch.verify().expect("equations hold");
+}
+
+/// The group equations of `payments`, one batch per payment (per coin, for
+/// one-coin payments).
+pub fn equations_one_by_one(fx: &Fixture, payments: &[Payment], challenges: &[Vec<Scalar>]) {
+    for i in 0..payments.len() {
+        let mut batch = BatchVerifier::with_capacity(&mut OsRng, 16 * payments[i].coins.len() + 16);
+        queue_equations(fx, &payments[i..=i], &challenges[i..=i], &mut batch);
+        batch.verify().expect("equations hold");
+    }
+}
+
+/// A deposit request verified one payment at a time: the merchant's
+/// signature, then `verify_payment` on each payment.
+pub fn deposit_one_by_one(fx: &Fixture, req: &DepositRequest) {
+    let mut msg = Vec::with_capacity(40 + 32 * req.payments.len());
+    msg.extend_from_slice(req.merchant_id.as_bytes());
+    msg.extend_from_slice(&req.request_id);
+    msg.extend_from_slice(&(req.payments.len() as u64).to_le_bytes());
+    for p in &req.payments {
+        msg.extend_from_slice(&p.digest());
+    }
+    req.signature.verify(labels::DEPOSIT_SIGNATURE, &msg, fx.merchant.public()).expect("signature");
+    for p in &req.payments {
+        std::hint::black_box(verify_payment(p, &fx.keyset, &mut OsRng).expect("payment verifies"));
+    }
+}
+
+/// Each payment's spend challenges (from a full verification).
+pub fn challenges(fx: &Fixture, payments: &[Payment]) -> Vec<Vec<Scalar>> {
+    payments.iter().map(|p| verify_payment(p, &fx.keyset, &mut OsRng).expect("verifies").challenges).collect()
+}

@@ -1,0 +1,175 @@
+//! Withdrawal, user side and bank side, one coin and 64 coins in a row.
+//!
+//! The two sides run interleaved (the protocol needs both); `iter_custom`
+//! times only the side named by the bench. "bank" is the protocol step
+//! alone (check `pi_W`, open the signer session, check the challenge's
+//! authorization, answer); "bank_memory_store" is `Bank::open_withdrawal`
+//! and `Bank::answer_withdrawal` over the in-memory store (sessions,
+//! balance, uniqueness of `C`). The protocol has no multi-coin message: 64
+//! coins are 64 sessions back to back.
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Fixture, TODAY};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use faircash::keys::BankSecrets;
+use faircash::protocol::withdraw::WithdrawStart;
+use faircash::roles::{Bank, BankConfig};
+use faircash::store::memory::MemoryBankStore;
+use faircash::time::ManualClock;
+use rand::rngs::OsRng;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    User,
+    Bank,
+}
+
+/// Runs `coins` withdrawals and returns the time spent on `side`.
+fn run(fx: &Fixture, coins: usize, side: Side) -> Duration {
+    let mut user = Duration::ZERO;
+    let mut bank = Duration::ZERO;
+    for _ in 0..coins {
+        let t = Instant::now();
+        let start = fx.start(1);
+        user += t.elapsed();
+        let req = start.request().clone();
+        let t = Instant::now();
+        let (session, commitment) = fx.bank_open(&req);
+        bank += t.elapsed();
+        let t = Instant::now();
+        let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+        let ch = pending.challenge();
+        user += t.elapsed();
+        let t = Instant::now();
+        let answer = fx.bank_answer(&req, session, &ch);
+        bank += t.elapsed();
+        let t = Instant::now();
+        black_box(pending.finish(&answer).unwrap());
+        user += t.elapsed();
+    }
+    if side == Side::User {
+        user
+    } else {
+        bank
+    }
+}
+
+fn steps(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let mut g = c.benchmark_group("withdraw_step");
+    g.bench_function("user_start", |b| b.iter(|| black_box(fx.start(1))));
+    g.bench_function("bank_open", |b| {
+        b.iter_batched(
+            || fx.start(1).request().clone(),
+            |req| black_box(fx.bank_open(&req)),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("user_receive_commitment", |b| {
+        b.iter_batched(
+            || {
+                let start = fx.start(1);
+                let (_, commitment) = fx.bank_open(start.request());
+                (start, commitment)
+            },
+            |(start, commitment)| {
+                black_box(start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap())
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("bank_answer", |b| {
+        b.iter_batched(
+            || {
+                let start = fx.start(1);
+                let req = start.request().clone();
+                let (session, commitment) = fx.bank_open(&req);
+                let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+                (req, session, pending.challenge())
+            },
+            |(req, session, ch)| black_box(fx.bank_answer(&req, session, &ch)),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("user_finish", |b| {
+        b.iter_batched(
+            || {
+                let start = fx.start(1);
+                let req = start.request().clone();
+                let (session, commitment) = fx.bank_open(&req);
+                let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+                let answer = fx.bank_answer(&req, session, &pending.challenge());
+                (pending, answer)
+            },
+            |(pending, answer)| black_box(pending.finish(&answer).unwrap()),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn sides(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let mut g = c.benchmark_group("withdraw");
+    for coins in [1usize, 64] {
+        g.throughput(Throughput::Elements(coins as u64));
+        if coins > 1 {
+            g.sample_size(10);
+        }
+        g.bench_with_input(BenchmarkId::new("user", coins), &coins, |b, &n| {
+            b.iter_custom(|iters| (0..iters).map(|_| run(&fx, n, Side::User)).sum())
+        });
+        g.bench_with_input(BenchmarkId::new("bank", coins), &coins, |b, &n| {
+            b.iter_custom(|iters| (0..iters).map(|_| run(&fx, n, Side::Bank)).sum())
+        });
+    }
+    g.finish();
+}
+
+/// The bank role over the in-memory store.
+fn bank_role(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let clock = Arc::new(ManualClock::at_day(TODAY));
+    let bank =
+        Bank::open(MemoryBankStore::new(), BankSecrets::generate(&mut OsRng), clock, BankConfig::default())
+            .unwrap();
+    let keyset = bank.issue_keyset(*fx.ttp.decryption.public(), &common::spec(), &mut OsRng).unwrap();
+    let reg = faircash::protocol::register::UserRegistration::new(&fx.user, &mut OsRng);
+    let account = bank.register_user(&reg, &mut OsRng).unwrap();
+    bank.fund(&account, u64::MAX / 2).unwrap();
+    let run_role = |n: usize| {
+        let mut t_bank = Duration::ZERO;
+        for _ in 0..n {
+            let start = WithdrawStart::new(&fx.user, &keyset, 1, TODAY, &mut OsRng).unwrap();
+            let t = Instant::now();
+            let commitment = bank.open_withdrawal(start.request(), &mut OsRng).unwrap();
+            t_bank += t.elapsed();
+            let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+            let ch = pending.challenge();
+            let t = Instant::now();
+            let answer = bank.answer_withdrawal(&ch).unwrap();
+            t_bank += t.elapsed();
+            black_box(answer);
+        }
+        t_bank
+    };
+    let mut g = c.benchmark_group("withdraw");
+    for coins in [1usize, 64] {
+        g.throughput(Throughput::Elements(coins as u64));
+        if coins > 1 {
+            g.sample_size(10);
+        }
+        g.bench_with_input(BenchmarkId::new("bank_memory_store", coins), &coins, |b, &n| {
+            b.iter_custom(|iters| (0..iters).map(|_| run_role(n)).sum())
+        });
+    }
+    g.finish();
+}
+
+criterion_group! { name = benches; config = common::config(); targets = steps, sides, bank_role }
+criterion_main!(benches);
