@@ -131,6 +131,13 @@ pub struct SignerAnswer {
 /// `a = w·G`, `b1 = s1·G + d·z1`, `b2 = s2·h + d·z2`, `z1 = C + rnd·G`,
 /// `z1 != O`, `z - z1 != O`. Serializable so the bank can persist it before
 /// the commitment leaves; its secrets are wiped on drop.
+///
+/// [`SignerSession::answer`] consumes the session, so one value answers
+/// once. A persisted session can be read back (and a row copied), so
+/// across copies the bank's store enforces the rule: the transition from
+/// open to answered is one transaction that erases the nonces and keeps
+/// the answer, and a second, different challenge is refused
+/// (`specs/protocol.md`, "Withdrawal").
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct SignerSession {
     #[serde(with = "crate::encoding::scalar")]
