@@ -10,15 +10,12 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use common::{Fixture, TODAY};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use faircash::crypto::schnorr::SigningKey;
-use faircash::protocol::trace::{TraceKind, TraceRecord, TraceRequest, Warrant, WarrantTerms};
-use faircash::roles::Ttp;
-use faircash::store::memory::MemoryTtpStore;
-use faircash::time::{Clock, ManualClock, Timestamp};
+use faircash::protocol::trace::{TraceKind, TraceRecord};
+use faircash::time::ManualClock;
 use rand::rngs::OsRng;
 
 fn trace(c: &mut Criterion) {
@@ -26,31 +23,13 @@ fn trace(c: &mut Criterion) {
     let clock = ManualClock::at_day(TODAY);
     clock.advance_secs(3600);
     let judge = SigningKey::generate(&mut OsRng);
-    let master = *fx.secrets.master_public();
-
     // An owner record (a one-coin payment) and a coin record (a withdrawal).
     let owner = TraceRecord::Owner { payment: fx.pay(&fx.coins(1)), coin_index: 0 };
     let start = fx.start(1);
     let coin = TraceRecord::Coin { request: start.request().clone(), identity: *fx.user.identity() };
 
-    let ttp = || {
-        let mut t = Ttp::new(fx.ttp.clone(), MemoryTtpStore::new(), Arc::new(clock.clone()));
-        t.trust_issuer(*judge.public());
-        t.add_keysets(&[fx.keyset.signed().clone()], &master).unwrap();
-        t
-    };
-    let request = |record: &TraceRecord| {
-        let now = clock.now();
-        let terms = WarrantTerms {
-            kind: record.kind(),
-            record_digest: record.digest(),
-            case_id: "2026-117".into(),
-            reason: "benchmark".into(),
-            issued_at: Timestamp(now.0 - 60),
-            expires_at: now.plus_secs(86_400),
-        };
-        TraceRequest { warrant: Warrant::issue(&judge, terms, &mut OsRng), record: record.clone() }
-    };
+    let ttp = || fx.ttp(&clock, &judge);
+    let request = |record: &TraceRecord| common::trace_request(record, &judge, &clock);
 
     let mut g = c.benchmark_group("trace");
     for (name, record) in [("owner", &owner), ("coin", &coin)] {

@@ -11,16 +11,11 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Fixture, TODAY};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use faircash::keys::BankSecrets;
 use faircash::protocol::withdraw::WithdrawStart;
-use faircash::roles::{Bank, BankConfig};
-use faircash::store::memory::MemoryBankStore;
-use faircash::time::ManualClock;
 use rand::rngs::OsRng;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -103,14 +98,7 @@ fn sides(c: &mut Criterion) {
 /// The bank role over the in-memory store.
 fn bank_role(c: &mut Criterion) {
     let fx = Fixture::new();
-    let clock = Arc::new(ManualClock::at_day(TODAY));
-    let bank =
-        Bank::open(MemoryBankStore::new(), BankSecrets::generate(&mut OsRng), clock, BankConfig::default())
-            .unwrap();
-    let keyset = bank.issue_keyset(*fx.ttp.decryption.public(), &common::spec(), &mut OsRng).unwrap();
-    let reg = faircash::protocol::register::UserRegistration::new(&fx.user, &mut OsRng);
-    let account = bank.register_user(&reg, &mut OsRng).unwrap();
-    bank.fund(&account, u64::MAX / 2).unwrap();
+    let (bank, keyset, _) = fx.memory_bank(u64::MAX / 2);
     let run_role = |n: usize| {
         let mut t_bank = Duration::ZERO;
         for _ in 0..n {

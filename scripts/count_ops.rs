@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use common::{Fixture, TODAY};
 use curve25519_dalek::counters::{take, Counts};
@@ -17,11 +16,9 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::keys::{BankSecrets, UserKey};
 use faircash::protocol::deposit::verify_deposit;
 use faircash::protocol::pay::{create_payment, verify_payment, Payment};
-use faircash::protocol::trace::{TraceRecord, TraceRequest, Warrant, WarrantTerms};
+use faircash::protocol::trace::TraceRecord;
 use faircash::protocol::withdraw::{WalletCoin, WithdrawStart};
-use faircash::roles::{Bank, BankConfig, Ttp};
-use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
-use faircash::time::{Clock, ManualClock, Timestamp};
+use faircash::time::ManualClock;
 use faircash::wire::WireMessage;
 use rand::rngs::OsRng;
 use serde_json::{json, Value};
@@ -138,14 +135,7 @@ fn main() {
             out.put("baseline/faircash_bank_withdraw", &bank);
         }
     }
-    let clock = Arc::new(ManualClock::at_day(TODAY));
-    let bank =
-        Bank::open(MemoryBankStore::new(), BankSecrets::generate(&mut OsRng), clock, BankConfig::default())
-            .unwrap();
-    let keyset = bank.issue_keyset(*fx.ttp.decryption.public(), &common::spec(), &mut OsRng).unwrap();
-    let reg = faircash::protocol::register::UserRegistration::new(&fx.user, &mut OsRng);
-    let account = bank.register_user(&reg, &mut OsRng).unwrap();
-    bank.fund(&account, 1 << 40).unwrap();
+    let (bank, keyset, _) = fx.memory_bank(1 << 40);
     for coins in [1usize, 64] {
         let mut t = Tally::default();
         for _ in 0..coins {
@@ -214,24 +204,12 @@ fn main() {
     let clock = ManualClock::at_day(TODAY);
     clock.advance_secs(3600);
     let judge = SigningKey::generate(&mut OsRng);
-    let master = *fx.secrets.master_public();
     let owner = TraceRecord::Owner { payment: payments[0].clone(), coin_index: 0 };
     let coin_record =
         TraceRecord::Coin { request: fx.start(1).request().clone(), identity: *fx.user.identity() };
     for (name, record) in [("owner", &owner), ("coin", &coin_record)] {
-        let mut ttp = Ttp::new(fx.ttp.clone(), MemoryTtpStore::new(), Arc::new(clock.clone()));
-        ttp.trust_issuer(*judge.public());
-        ttp.add_keysets(&[fx.keyset.signed().clone()], &master).unwrap();
-        let now = clock.now();
-        let terms = WarrantTerms {
-            kind: record.kind(),
-            record_digest: record.digest(),
-            case_id: "2026-117".into(),
-            reason: "benchmark".into(),
-            issued_at: Timestamp(now.0 - 60),
-            expires_at: now.plus_secs(86_400),
-        };
-        let req = TraceRequest { warrant: Warrant::issue(&judge, terms, &mut OsRng), record: record.clone() };
+        let ttp = fx.ttp(&clock, &judge);
+        let req = common::trace_request(record, &judge, &clock);
         let result = out.run(&format!("trace/trace/{name}"), || ttp.trace(&req, &mut OsRng).unwrap());
         let public = fx.ttp.public();
         out.run(&format!("trace/verify_result/{name}"), || {

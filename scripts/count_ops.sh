@@ -29,6 +29,7 @@ criterion = "0.8"
 curve25519-dalek = "$version"
 rand = "0.8"
 serde_json = "1"
+tikv-jemallocator = "0.6"
 
 [patch.crates-io]
 curve25519-dalek = { path = "$work/curve25519-dalek" }

@@ -14,7 +14,7 @@ use faircash::store::{BankStore, PendingEntry, WalletStore};
 use faircash::time::{Day, Timestamp, SECONDS_PER_DAY};
 use faircash::wire::WireMessage;
 use rand::rngs::OsRng;
-use rand::{CryptoRng, RngCore};
+use rand::RngCore;
 
 /// A payment of `coin` to `shop` built by the protocol function directly,
 /// bypassing the wallet's spent-marking (a cheating user), then accepted.
@@ -379,36 +379,6 @@ fn double_spend_within_one_deposit_request() {
     assert!(!frozen(&w, &bob));
     assert_eq!(w.bank.evidence().unwrap().len(), 1);
 }
-
-/// An rng whose first 64-byte draw is fixed (so `UserBlinding::blind` draws
-/// a chosen `gamma`); every other draw comes from `OsRng`.
-struct FixedFirstDraw {
-    first: Option<[u8; 64]>,
-}
-
-impl RngCore for FixedFirstDraw {
-    fn next_u32(&mut self) -> u32 {
-        OsRng.next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        OsRng.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        match self.first.take() {
-            Some(b) if dest.len() == 64 => dest.copy_from_slice(&b),
-            other => {
-                self.first = other;
-                OsRng.fill_bytes(dest)
-            }
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl CryptoRng for FixedFirstDraw {}
 
 fn hex_scalar(x: &Scalar) -> serde_json::Value {
     hex::encode(x.as_bytes()).into()

@@ -16,7 +16,7 @@ use faircash::protocol::withdraw::{
 use faircash::protocol::Error;
 use faircash::store::{BankStore, PendingEntry, SessionState, WalletStore, WithdrawSession};
 use rand::rngs::OsRng;
-use rand::{CryptoRng, RngCore};
+use rand::RngCore;
 
 /// The stored session `id` (read in a transaction that is rolled back).
 fn stored_session(w: &World, id: &SessionId) -> WithdrawSession {
@@ -331,36 +331,6 @@ fn restore_makes_older_sessions_unanswerable() {
     assert_eq!(w.balance(&alice.account_id()), 95);
     assert_eq!(alice.balance().unwrap(), 5);
 }
-
-/// An rng whose first 64-byte draw is fixed (so `WithdrawStart` draws a
-/// chosen blinding `r`); every other draw comes from `OsRng`.
-struct FixedFirstDraw {
-    first: Option<[u8; 64]>,
-}
-
-impl RngCore for FixedFirstDraw {
-    fn next_u32(&mut self) -> u32 {
-        OsRng.next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        OsRng.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        match self.first.take() {
-            Some(b) if dest.len() == 64 => dest.copy_from_slice(&b),
-            other => {
-                self.first = other;
-                OsRng.fill_bytes(dest)
-            }
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl CryptoRng for FixedFirstDraw {}
 
 #[test]
 fn attribute_commitment_is_used_once() {

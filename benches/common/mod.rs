@@ -18,12 +18,20 @@ use faircash::keys::{
 };
 use faircash::protocol::deposit::DepositRequest;
 use faircash::protocol::pay::{create_payment, verify_payment, Payment, PaymentRequest};
+use faircash::protocol::trace::{TraceRecord, TraceRequest, Warrant, WarrantTerms};
 use faircash::protocol::withdraw::{
     WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest, WithdrawStart,
 };
-use faircash::roles::TtpKeys;
-use faircash::time::Day;
+use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
+use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
+use faircash::time::{Clock, Day, ManualClock, Timestamp};
 use rand::rngs::OsRng;
+
+/// The allocator of the `faircash` binary (`src/bin/faircash.rs`), so the
+/// benches measure what the service runs.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// The day every fixture lives on (withdrawal, payment and receipt day).
 pub const TODAY: Day = Day(20_781);
@@ -140,6 +148,28 @@ impl Fixture {
     pub fn deposit(&self, payments: Vec<Payment>) -> DepositRequest {
         DepositRequest::new(&self.merchant, self.merchant_id, payments, &mut OsRng)
     }
+
+    /// A bank over the in-memory store, with a keyset for this fixture's
+    /// TTP and this fixture's user registered and funded with `funds`.
+    pub fn memory_bank(&self, funds: u64) -> (Bank<MemoryBankStore>, Keyset, AccountId) {
+        let clock = std::sync::Arc::new(ManualClock::at_day(TODAY));
+        let secrets = BankSecrets::generate(&mut OsRng);
+        let bank = Bank::open(MemoryBankStore::new(), secrets, clock, BankConfig::default()).expect("bank");
+        let keyset = bank.issue_keyset(*self.ttp.decryption.public(), &spec(), &mut OsRng).expect("keyset");
+        let reg = faircash::protocol::register::UserRegistration::new(&self.user, &mut OsRng);
+        let account = bank.register_user(&reg, &mut OsRng).expect("registered");
+        bank.fund(&account, funds).expect("funded");
+        (bank, keyset, account)
+    }
+
+    /// A TTP over an in-memory log that trusts `judge` and knows this
+    /// fixture's keyset.
+    pub fn ttp(&self, clock: &ManualClock, judge: &SigningKey) -> Ttp<MemoryTtpStore> {
+        let mut t = Ttp::new(self.ttp.clone(), MemoryTtpStore::new(), std::sync::Arc::new(clock.clone()));
+        t.trust_issuer(*judge.public());
+        t.add_keysets(&[self.keyset.signed().clone()], self.secrets.master_public()).expect("keyset");
+        t
+    }
 }
 
 impl Default for Fixture {
@@ -215,4 +245,19 @@ pub fn deposit_one_by_one(fx: &Fixture, req: &DepositRequest) {
 /// Each payment's spend challenges (from a full verification).
 pub fn challenges(fx: &Fixture, payments: &[Payment]) -> Vec<Vec<Scalar>> {
     payments.iter().map(|p| verify_payment(p, &fx.keyset, &mut OsRng).expect("verifies").challenges).collect()
+}
+
+/// A trace request for `record` under a fresh warrant by `judge`, issued a
+/// minute before `clock`'s now and good for a day.
+pub fn trace_request(record: &TraceRecord, judge: &SigningKey, clock: &ManualClock) -> TraceRequest {
+    let now = clock.now();
+    let terms = WarrantTerms {
+        kind: record.kind(),
+        record_digest: record.digest(),
+        case_id: "2026-117".into(),
+        reason: "benchmark".into(),
+        issued_at: Timestamp(now.0 - 60),
+        expires_at: now.plus_secs(86_400),
+    };
+    TraceRequest { warrant: Warrant::issue(judge, terms, &mut OsRng), record: record.clone() }
 }

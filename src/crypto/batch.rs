@@ -82,8 +82,19 @@ impl BatchVerifier {
     /// Queues the equation `Σ s_i·P_i = O` under a fresh random weight.
     pub fn queue<'a>(&mut self, terms: impl IntoIterator<Item = (Scalar, &'a Point)>) {
         let w = self.weight();
+        let (minus_w, minus_one) = (-w, -Scalar::ONE);
         for (s, p) in terms {
-            self.add_term(w * s, p);
+            // Commitments enter every equation with coefficient -1 (and
+            // some terms with +1): skip the multiplication for those. The
+            // branch is on public coefficients (verifiers only).
+            let ws = if s == minus_one {
+                minus_w
+            } else if s == Scalar::ONE {
+                w
+            } else {
+                w * s
+            };
+            self.add_term(ws, p);
         }
         self.equations += 1;
     }

@@ -117,3 +117,35 @@ impl World {
         wallet.coins().unwrap().into_iter().find(|c| c.coin.coin.id() == id).unwrap().coin
     }
 }
+
+/// An rng whose first 64-byte draw is fixed (so a protocol step that draws
+/// one scalar by `Scalar::random` first, such as `WithdrawStart`'s blinding
+/// `r` or `UserBlinding::blind`'s `gamma`, draws a chosen value); every
+/// other draw comes from `OsRng`.
+pub struct FixedFirstDraw {
+    pub first: Option<[u8; 64]>,
+}
+
+impl rand::RngCore for FixedFirstDraw {
+    fn next_u32(&mut self) -> u32 {
+        rand::RngCore::next_u32(&mut OsRng)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand::RngCore::next_u64(&mut OsRng)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        match self.first.take() {
+            Some(b) if dest.len() == 64 => dest.copy_from_slice(&b),
+            other => {
+                self.first = other;
+                rand::RngCore::fill_bytes(&mut OsRng, dest)
+            }
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand::CryptoRng for FixedFirstDraw {}
