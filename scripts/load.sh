@@ -53,7 +53,8 @@ trap cleanup EXIT
 
 # serve DIR PORT: starts a node and waits until it answers /v1/health.
 serve() {
-    "$FC" bank serve --dir "$1" --listen "127.0.0.1:$2" >"$work/serve-$2.log" 2>&1 &
+    FAIRCASH_LOG="${FAIRCASH_LOG:-info,faircash::roles::bank=debug}" \
+        "$FC" bank serve --dir "$1" --listen "127.0.0.1:$2" >"$work/serve-$2.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 100); do
         if curl -sf "http://127.0.0.1:$2/v1/health" >/dev/null; then
@@ -73,7 +74,15 @@ run() {
         --clients "$CLIENTS" --users "$USERS" --merchants "$MERCHANTS" \
         --withdrawals "$WITHDRAWALS" --deposits "$DEPOSITS" \
         --payments-per-deposit "$PAYMENTS" --coins-per-payment "$COINS" \
-        | tee -a "$work/results.jsonl" >&2
+        >"$work/run.json"
+    stop_nodes
+    # Transactions the nodes ran again after a serialization failure or a
+    # lost uniqueness race (debug lines of Bank::run_tx).
+    local retries
+    retries="$(cat "$work"/serve-*.log | grep -c "transaction retried" || true)"
+    rm -f "$work"/serve-*.log
+    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["tx_retries"] = int(sys.argv[2]); print(json.dumps(r))' \
+        "$work/run.json" "$retries" | tee -a "$work/results.jsonl" >&2
 }
 
 # fresh_db: creates a database; sets DB_URL to its URL.
@@ -129,12 +138,12 @@ if rows:
           f"deposit requests of {r['payments_per_deposit']} payments × {r['coins_per_payment']} coins")
 print()
 print("| configuration | nodes | withdrawals/s (coins) | withdrawal p50 / p90 / p99 (ms) "
-      "| deposited coins/s | deposit request p50 / p90 / p99 (ms) |")
-print("|---|---|---|---|---|---|")
+      "| deposited coins/s | deposit request p50 / p90 / p99 (ms) | transactions retried |")
+print("|---|---|---|---|---|---|---|")
 for r in rows:
     w, d = r["withdrawals"], r["deposits"]
     print(f"| {r['label']} | {r['nodes']} | {w['coins_per_s']:.0f} ({w['coins']} in {w['wall_s']:.1f} s) "
           f"| {w['p50_ms']:.1f} / {w['p90_ms']:.1f} / {w['p99_ms']:.1f} "
           f"| {d['coins_per_s']:.0f} ({d['coins']} in {d['wall_s']:.1f} s) "
-          f"| {d['p50_ms']:.1f} / {d['p90_ms']:.1f} / {d['p99_ms']:.1f} |")
+          f"| {d['p50_ms']:.1f} / {d['p90_ms']:.1f} / {d['p99_ms']:.1f} | {r['tx_retries']} |")
 PY

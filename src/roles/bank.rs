@@ -155,7 +155,7 @@ impl<S: BankStore> Bank<S> {
     /// uniqueness races (`f` must be safe to run again).
     pub fn run_tx<T>(
         &self,
-        _name: &'static str,
+        name: &'static str,
         mut f: impl FnMut(&mut dyn BankTx) -> Result<T>,
     ) -> Result<T> {
         let mut attempt = 0;
@@ -171,6 +171,7 @@ impl<S: BankStore> Bank<S> {
                     if attempt < self.config.tx_retries =>
                 {
                     attempt += 1;
+                    tracing::debug!(tx = name, attempt, "transaction retried");
                     let jitter = rand::Rng::gen_range(&mut rand::rngs::OsRng, 0..(1u64 << attempt.min(6)));
                     std::thread::sleep(std::time::Duration::from_millis(jitter));
                 }
