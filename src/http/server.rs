@@ -12,6 +12,7 @@
 //! - Structured logs (`tracing`) with a request id per request; bodies and
 //!   secrets are never logged.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use axum::Router;
 use rand::rngs::OsRng;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -277,7 +279,8 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                 })
                 .await
             })
-            .layer(DefaultBodyLimit::max(limit::<UserRegistration>())),
+            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<UserRegistration>()))
+            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<UserRegistration>())),
         )
         .route(
             routes::MERCHANTS,
@@ -287,14 +290,16 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                 })
                 .await
             })
-            .layer(DefaultBodyLimit::max(limit::<MerchantRegistration>())),
+            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<MerchantRegistration>()))
+            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<MerchantRegistration>())),
         )
         .route(
             routes::WITHDRAWALS,
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
                 call(s, h, body, |b: &Bank<S>, r: WithdrawRequest| b.open_withdrawal(&r, &mut OsRng)).await
             })
-            .layer(DefaultBodyLimit::max(limit::<WithdrawRequest>())),
+            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<WithdrawRequest>()))
+            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<WithdrawRequest>())),
         )
         .route(
             routes::CHALLENGE,
@@ -320,14 +325,16 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                     .await
                 },
             )
-            .layer(DefaultBodyLimit::max(limit::<WithdrawChallenge>())),
+            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<WithdrawChallenge>()))
+            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<WithdrawChallenge>())),
         )
         .route(
             routes::DEPOSITS,
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
                 call(s, h, body, |b: &Bank<S>, r: DepositRequest| b.deposit(&r, &mut OsRng)).await
             })
-            .layer(DefaultBodyLimit::max(limit::<DepositRequest>())),
+            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<DepositRequest>()))
+            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<DepositRequest>())),
         )
         .fallback(|| async {
             Reply::error(StatusCode::NOT_FOUND, "not-found", "no such route (see specs/http.md)".into())
