@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use rand::rngs::OsRng;
 use tokio::sync::Semaphore;
@@ -215,8 +215,22 @@ where
     }
 }
 
-fn limit<T: WireMessage>() -> usize {
-    T::MAX_BYTES.max(T::MAX_JSON_BYTES)
+/// A route's body limit: that of its message `T`, its largest encoding in
+/// either form.
+trait BodyLimit {
+    /// A `Content-Length` over the limit gets `413` before any of the body
+    /// is read (`RequestBodyLimitLayer`), and the extractor reads at most
+    /// that many bytes (`DefaultBodyLimit`, which would otherwise cap every
+    /// body at 2 MB).
+    fn body_limit<T: WireMessage>(self) -> Self;
+}
+
+impl<St: Clone + Send + Sync + 'static> BodyLimit for MethodRouter<St> {
+    fn body_limit<T: WireMessage>(self) -> Self {
+        let n = T::MAX_BYTES.max(T::MAX_JSON_BYTES);
+        self.layer::<_, Infallible>(DefaultBodyLimit::max(n))
+            .layer::<_, Infallible>(RequestBodyLimitLayer::new(n))
+    }
 }
 
 /// The service's router over `bank`.
@@ -279,8 +293,7 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                 })
                 .await
             })
-            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<UserRegistration>()))
-            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<UserRegistration>())),
+            .body_limit::<UserRegistration>(),
         )
         .route(
             routes::MERCHANTS,
@@ -290,16 +303,14 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                 })
                 .await
             })
-            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<MerchantRegistration>()))
-            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<MerchantRegistration>())),
+            .body_limit::<MerchantRegistration>(),
         )
         .route(
             routes::WITHDRAWALS,
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
                 call(s, h, body, |b: &Bank<S>, r: WithdrawRequest| b.open_withdrawal(&r, &mut OsRng)).await
             })
-            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<WithdrawRequest>()))
-            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<WithdrawRequest>())),
+            .body_limit::<WithdrawRequest>(),
         )
         .route(
             routes::CHALLENGE,
@@ -325,16 +336,14 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                     .await
                 },
             )
-            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<WithdrawChallenge>()))
-            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<WithdrawChallenge>())),
+            .body_limit::<WithdrawChallenge>(),
         )
         .route(
             routes::DEPOSITS,
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
                 call(s, h, body, |b: &Bank<S>, r: DepositRequest| b.deposit(&r, &mut OsRng)).await
             })
-            .layer::<_, Infallible>(DefaultBodyLimit::max(limit::<DepositRequest>()))
-            .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit::<DepositRequest>())),
+            .body_limit::<DepositRequest>(),
         )
         .fallback(|| async {
             Reply::error(StatusCode::NOT_FOUND, "not-found", "no such route (see specs/http.md)".into())
