@@ -54,42 +54,10 @@ fn rsa(c: &mut Criterion) {
 
     let fx = Fixture::new();
     g.bench_function("faircash_bank_withdraw", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let start = fx.start(1);
-                let req = start.request().clone();
-                let t = Instant::now();
-                let (session, commitment) = fx.bank_open(&req);
-                total += t.elapsed();
-                let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
-                let ch = pending.challenge();
-                let t = Instant::now();
-                black_box(fx.bank_answer(&req, session, &ch));
-                total += t.elapsed();
-            }
-            total
-        })
+        b.iter_custom(|iters| (0..iters).map(|_| fx.withdraw_timed(1).1).sum())
     });
     g.bench_function("faircash_user_withdraw", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t = Instant::now();
-                let start = fx.start(1);
-                total += t.elapsed();
-                let req = start.request().clone();
-                let (session, commitment) = fx.bank_open(&req);
-                let t = Instant::now();
-                let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
-                total += t.elapsed();
-                let answer = fx.bank_answer(&req, session, &pending.challenge());
-                let t = Instant::now();
-                black_box(pending.finish(&answer).unwrap());
-                total += t.elapsed();
-            }
-            total
-        })
+        b.iter_custom(|iters| (0..iters).map(|_| fx.withdraw_timed(1).0).sum())
     });
     let payment = fx.pay(&fx.coins(1));
     g.bench_function("faircash_merchant_verify", |b| {

@@ -18,42 +18,6 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use faircash::protocol::withdraw::WithdrawStart;
 use rand::rngs::OsRng;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Side {
-    User,
-    Bank,
-}
-
-/// Runs `coins` withdrawals and returns the time spent on `side`.
-fn run(fx: &Fixture, coins: usize, side: Side) -> Duration {
-    let mut user = Duration::ZERO;
-    let mut bank = Duration::ZERO;
-    for _ in 0..coins {
-        let t = Instant::now();
-        let start = fx.start(1);
-        user += t.elapsed();
-        let req = start.request().clone();
-        let t = Instant::now();
-        let (session, commitment) = fx.bank_open(&req);
-        bank += t.elapsed();
-        let t = Instant::now();
-        let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
-        let ch = pending.challenge();
-        user += t.elapsed();
-        let t = Instant::now();
-        let answer = fx.bank_answer(&req, session, &ch);
-        bank += t.elapsed();
-        let t = Instant::now();
-        black_box(pending.finish(&answer).unwrap());
-        user += t.elapsed();
-    }
-    if side == Side::User {
-        user
-    } else {
-        bank
-    }
-}
-
 fn steps(c: &mut Criterion) {
     // One withdrawal's inputs, replayed: every step is a pure function of
     // its inputs (the stores that make a session answer once are not
@@ -77,29 +41,12 @@ fn steps(c: &mut Criterion) {
     g.finish();
 }
 
+/// Each side of whole withdrawals, and the bank role over the in-memory
+/// store.
 fn sides(c: &mut Criterion) {
     let fx = Fixture::new();
-    let mut g = c.benchmark_group("withdraw");
-    for coins in [1usize, 64] {
-        g.throughput(Throughput::Elements(coins as u64));
-        if coins > 1 {
-            g.sample_size(10);
-        }
-        g.bench_with_input(BenchmarkId::new("user", coins), &coins, |b, &n| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&fx, n, Side::User)).sum())
-        });
-        g.bench_with_input(BenchmarkId::new("bank", coins), &coins, |b, &n| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&fx, n, Side::Bank)).sum())
-        });
-    }
-    g.finish();
-}
-
-/// The bank role over the in-memory store.
-fn bank_role(c: &mut Criterion) {
-    let fx = Fixture::new();
     let (bank, keyset, _) = fx.memory_bank(u64::MAX / 2);
-    let run_role = |n: usize| {
+    let bank_role = |n: usize| {
         let mut t_bank = Duration::ZERO;
         for _ in 0..n {
             let start = WithdrawStart::new(&fx.user, &keyset, 1, TODAY, &mut OsRng).unwrap();
@@ -121,12 +68,18 @@ fn bank_role(c: &mut Criterion) {
         if coins > 1 {
             g.sample_size(10);
         }
+        g.bench_with_input(BenchmarkId::new("user", coins), &coins, |b, &n| {
+            b.iter_custom(|iters| (0..iters).map(|_| fx.withdraw_timed(n).0).sum())
+        });
+        g.bench_with_input(BenchmarkId::new("bank", coins), &coins, |b, &n| {
+            b.iter_custom(|iters| (0..iters).map(|_| fx.withdraw_timed(n).1).sum())
+        });
         g.bench_with_input(BenchmarkId::new("bank_memory_store", coins), &coins, |b, &n| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_role(n)).sum())
+            b.iter_custom(|iters| (0..iters).map(|_| bank_role(n)).sum())
         });
     }
     g.finish();
 }
 
-criterion_group! { name = benches; config = common::config(); targets = steps, sides, bank_role }
+criterion_group! { name = benches; config = common::config(); targets = steps, sides }
 criterion_main!(benches);

@@ -4,7 +4,7 @@
 //! `mod common;`; not every file uses every helper.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use curve25519_dalek::scalar::Scalar;
@@ -125,6 +125,33 @@ impl Fixture {
         let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
         let answer = self.bank_answer(&req, session, &pending.challenge());
         pending.finish(&answer).expect("coin")
+    }
+
+    /// `n` whole withdrawals of value 1, both sides interleaved (the
+    /// protocol needs both), timed apart: `(user, bank)`. The bank side is
+    /// the protocol step alone (`bank_open`, `bank_answer`).
+    pub fn withdraw_timed(&self, n: usize) -> (Duration, Duration) {
+        let (mut user, mut bank) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..n {
+            let t = Instant::now();
+            let start = self.start(1);
+            user += t.elapsed();
+            let req = start.request().clone();
+            let t = Instant::now();
+            let (session, commitment) = self.bank_open(&req);
+            bank += t.elapsed();
+            let t = Instant::now();
+            let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
+            let ch = pending.challenge();
+            user += t.elapsed();
+            let t = Instant::now();
+            let answer = self.bank_answer(&req, session, &ch);
+            bank += t.elapsed();
+            let t = Instant::now();
+            std::hint::black_box(pending.finish(&answer).expect("coin"));
+            user += t.elapsed();
+        }
+        (user, bank)
     }
 
     /// `n` coins of value 1.
