@@ -84,18 +84,21 @@ struct Phase {
     wall: Duration,
     ops: usize,
     coins: usize,
+    /// Sorted.
     latencies: Vec<Duration>,
 }
 
 impl Phase {
+    fn new(wall: Duration, coins: usize, mut latencies: Vec<Duration>) -> Self {
+        latencies.sort();
+        Phase { wall, ops: latencies.len(), coins, latencies }
+    }
     fn percentile(&self, p: f64) -> f64 {
-        let mut l = self.latencies.clone();
-        l.sort();
-        if l.is_empty() {
+        if self.latencies.is_empty() {
             return 0.0;
         }
-        let i = ((p / 100.0) * (l.len() as f64 - 1.0)).round() as usize;
-        l[i].as_secs_f64() * 1e3
+        let i = ((p / 100.0) * (self.latencies.len() as f64 - 1.0)).round() as usize;
+        self.latencies[i].as_secs_f64() * 1e3
     }
     fn coins_per_sec(&self) -> f64 {
         self.coins as f64 / self.wall.as_secs_f64()
@@ -191,7 +194,7 @@ fn main() -> Result<(), Error> {
         owned.push(w);
         lat.extend(l);
     }
-    let withdrawals = Phase { wall: start.elapsed(), ops: lat.len(), coins: lat.len(), latencies: lat };
+    let withdrawals = Phase::new(start.elapsed(), lat.len(), lat);
 
     // Phase 2: payments, off-line (not timed).
     let prepared: Vec<Vec<DepositRequest>> = thread::scope(|s| {
@@ -278,7 +281,7 @@ fn main() -> Result<(), Error> {
         lat.extend(l);
         coins += n;
     }
-    let deposits = Phase { wall: start.elapsed(), ops: lat.len(), coins, latencies: lat };
+    let deposits = Phase::new(start.elapsed(), coins, lat);
 
     if args.json {
         let phase = |p: &Phase| {
