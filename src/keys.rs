@@ -169,6 +169,11 @@ pub struct KeysetDocument {
     pub previous: Option<KeysetId>,
     /// The bank's master public key, which signs this document.
     pub master_key: Point,
+    /// The bank's online signing key for this keyset: it signs the bank's
+    /// withdrawal commitments and deposit receipts made under this keyset
+    /// (never keysets). Distinct from `master_key`, so the master key can
+    /// stay off-line.
+    pub signing_key: Point,
     /// The TTP's public key `Y_T`, under which coins escrow identities.
     pub ttp_key: Point,
     /// The day the keyset was issued.
@@ -194,6 +199,7 @@ impl KeysetDocument {
             None => t.append_message(b"previous", b""),
         }
         t.append_point(b"master-key", &self.master_key);
+        t.append_point(b"signing-key", &self.signing_key);
         t.append_point(b"ttp-key", &self.ttp_key);
         t.append_u64(b"issued", u64::from(self.issued.0));
         t.append_u64(b"validity-days", u64::from(self.policy.validity_days));
@@ -215,8 +221,11 @@ impl KeysetDocument {
         if self.params_id != p.id {
             return Err(KeysetError::WrongParams);
         }
-        if self.master_key.is_identity() || self.ttp_key.is_identity() {
+        if self.master_key.is_identity() || self.signing_key.is_identity() || self.ttp_key.is_identity() {
             return Err(KeysetError::IdentityKey);
+        }
+        if self.signing_key == self.master_key {
+            return Err(KeysetError::SharedSigningKey);
         }
         if self.keys.is_empty() {
             return Err(KeysetError::NoKeys);
@@ -297,6 +306,11 @@ impl Keyset {
     pub fn signed(&self) -> &SignedKeyset {
         &self.signed
     }
+    /// The bank's online signing key for this keyset (withdrawal
+    /// commitments, deposit receipts).
+    pub fn signing_key(&self) -> &Point {
+        &self.signed.document.signing_key
+    }
     /// The TTP key `Y_T`.
     pub fn ttp_key(&self) -> &Point {
         &self.signed.document.ttp_key
@@ -345,6 +359,9 @@ pub enum KeysetError {
     /// No denomination keys.
     #[error("keyset has no keys")]
     NoKeys,
+    /// The online signing key is the master key.
+    #[error("keyset's online signing key is its master key")]
+    SharedSigningKey,
     /// Sequence and previous-keyset link disagree.
     #[error("keyset sequence and previous link disagree")]
     BadChain,
@@ -356,11 +373,12 @@ pub enum KeysetError {
     },
 }
 
-/// The bank's secret keys: the master signing key and one ACL key per
-/// denomination key ever issued.
+/// The bank's secret keys: the master signing key, one online signing key
+/// per keyset and one ACL key per denomination key ever issued.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct BankSecrets {
     master: SigningKey,
+    online: Vec<SigningKey>,
     denominations: Vec<(KeyId, SecretScalar)>,
 }
 
@@ -368,6 +386,7 @@ impl std::fmt::Debug for BankSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BankSecrets")
             .field("master", &self.master.public())
+            .field("online", &self.online.len())
             .field("denominations", &self.denominations.len())
             .finish_non_exhaustive()
     }
@@ -389,12 +408,18 @@ pub struct KeysetSpec {
 impl BankSecrets {
     /// A fresh master key and no denomination keys.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        BankSecrets { master: SigningKey::generate(rng), denominations: Vec::new() }
+        BankSecrets { master: SigningKey::generate(rng), online: Vec::new(), denominations: Vec::new() }
     }
 
     /// The master public key.
     pub fn master_public(&self) -> &Point {
         self.master.public()
+    }
+
+    /// The online signing key whose public key is `public` (a keyset's
+    /// [`Keyset::signing_key`]).
+    pub fn online_signing_key(&self, public: &Point) -> Option<&SigningKey> {
+        self.online.iter().find(|k| k.public() == public)
     }
 
     /// The secret `x_k` of a denomination key.
@@ -422,6 +447,7 @@ impl BankSecrets {
             spend_until,
             deposit_until: spend_until.plus(spec.policy.max_deposit_delay_days),
         };
+        let online = SigningKey::generate(rng);
         let mut keys = Vec::new();
         for e in spec.exponents.clone() {
             let x = SecretScalar::random_nonzero(rng);
@@ -435,6 +461,7 @@ impl BankSecrets {
             sequence: previous.map_or(0, |k| k.document().sequence + 1),
             previous: previous.map(|k| k.id()),
             master_key: *self.master.public(),
+            signing_key: *online.public(),
             ttp_key,
             issued: spec.withdraw_from,
             policy: spec.policy,
@@ -442,7 +469,9 @@ impl BankSecrets {
         };
         let id = document.id();
         let signature = self.master.sign(labels::KEYSET_SIGNATURE, id.as_bytes(), rng);
-        SignedKeyset { document, signature }.verify(self.master.public())
+        let keyset = SignedKeyset { document, signature }.verify(self.master.public())?;
+        self.online.push(online);
+        Ok(keyset)
     }
 
     /// The master key, for signing bank statements.
@@ -522,6 +551,7 @@ impl WireMessage for SignedKeyset {
     fn check(&self) -> Result<(), DecodeError> {
         let w = Self::what();
         non_identity(w, "master_key", &self.document.master_key)?;
+        non_identity(w, "signing_key", &self.document.signing_key)?;
         non_identity(w, "ttp_key", &self.document.ttp_key)?;
         for k in &self.document.keys {
             non_identity(w, "y_k", &k.y)?;

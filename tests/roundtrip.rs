@@ -276,21 +276,30 @@ fn signed_keyset() -> impl Strategy<Value = SignedKeyset> {
         bytes32(),
         any::<u64>(),
         prop::option::of(bytes32()),
-        point(),
-        point(),
+        (point(), point(), point()),
         day(),
         (any::<u32>(), any::<u32>()),
         prop::collection::vec(denomination_key(), 0..=6),
         signature(),
     )
         .prop_map(
-            |(params, sequence, previous, master_key, ttp_key, issued, (vd, dd), keys, signature)| {
+            |(
+                params,
+                sequence,
+                previous,
+                (master_key, signing_key, ttp_key),
+                issued,
+                (vd, dd),
+                keys,
+                signature,
+            )| {
                 SignedKeyset {
                     document: KeysetDocument {
                         params_id: ParamsId(params),
                         sequence,
                         previous: previous.map(KeysetId),
                         master_key,
+                        signing_key,
                         ttp_key,
                         issued,
                         policy: KeysetPolicy { validity_days: vd, max_deposit_delay_days: dd },
@@ -306,7 +315,7 @@ fn len_signed_keyset(s: &SignedKeyset) -> usize {
     let d = &s.document;
     32 + v(d.sequence)
         + d.previous.map_or(1, |_| 33)
-        + 64
+        + 96
         + v(u64::from(d.issued.0))
         + v(u64::from(d.policy.validity_days))
         + v(u64::from(d.policy.max_deposit_delay_days))
@@ -614,6 +623,7 @@ proptest! {
                     sequence: 0,
                     previous: None,
                     master_key: points[0],
+                    signing_key: points[0],
                     ttp_key: points[0],
                     issued: Day(0),
                     policy: KeysetPolicy { validity_days: 0, max_deposit_delay_days: 0 },
@@ -622,7 +632,7 @@ proptest! {
                 signature: authorization,
             };
             let all = doc.to_bytes();
-            let start = 4 + 32 + 1 + 1 + 64 + 1 + 2 + 1;
+            let start = 4 + 32 + 1 + 1 + 96 + 1 + 2 + 1;
             all[start..start + len_key(&key)].to_vec()
         };
         b.extend_from_slice(&key_bytes);

@@ -1112,6 +1112,8 @@ impl Negatives<'_> {
         ks.signature.s += Scalar::ONE;
         let mut ks_wrong_master = self.keyset.clone();
         ks_wrong_master.document.master_key = self.judge;
+        let mut ks_shared_key = self.keyset.clone();
+        ks_shared_key.document.signing_key = ks_shared_key.document.master_key;
         let mut ks_bad_key = self.keyset.clone();
         ks_bad_key.document.keys[1].z = ks_bad_key.document.keys[0].z;
         let reg_other = UserRegistration { identity: self.merchant_key, proof: self.user_reg.proof.clone() };
@@ -1160,6 +1162,13 @@ impl Negatives<'_> {
                 &ks_wrong_master,
                 "WrongMasterKey",
                 "the document names another master key than the trusted one",
+            ),
+            nv(
+                "keyset-shared-signing-key",
+                "keyset",
+                &ks_shared_key,
+                "SharedSigningKey",
+                "the online signing key is the master key",
             ),
             nv("keyset-key-z", "keyset", &ks_bad_key, "MalformedKey", "z of key 1 is not its derivation"),
             nv(
@@ -1991,6 +2000,7 @@ mod independent {
         t.append_u64(b"sequence", d.sequence);
         t.append_message(b"previous", d.previous.as_ref().map_or(&[][..], |p| &p.as_bytes()[..]));
         t.append_message(b"master-key", d.master_key.as_bytes());
+        t.append_message(b"signing-key", d.signing_key.as_bytes());
         t.append_message(b"ttp-key", d.ttp_key.as_bytes());
         t.append_u64(b"issued", u64::from(d.issued.0));
         t.append_u64(b"validity-days", u64::from(d.policy.validity_days));

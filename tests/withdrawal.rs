@@ -545,3 +545,31 @@ fn n_withdrawals_give_at_most_n_valid_coins() {
     let records = w.bank.withdrawals_of(&alice.account_id()).unwrap();
     assert_eq!(records.len(), coins.len());
 }
+
+#[test]
+fn online_signatures_verify_under_the_keyset_signing_key_only() {
+    use faircash::crypto::transcript::labels;
+    let w = World::new();
+    let keyset = w.bank.current_keyset().unwrap();
+    assert_ne!(keyset.signing_key(), &w.bank.master_key());
+    let sig = w.bank.sign_online(&keyset, labels::KEYSET_SIGNATURE, b"message", &mut OsRng).unwrap();
+    sig.verify(labels::KEYSET_SIGNATURE, b"message", keyset.signing_key()).unwrap();
+    assert!(sig.verify(labels::KEYSET_SIGNATURE, b"message", &w.bank.master_key()).is_err());
+    assert!(sig.verify(labels::KEYSET_SIGNATURE, b"other message", keyset.signing_key()).is_err());
+    // Each keyset has its own online key.
+    let next = w
+        .bank
+        .issue_keyset(
+            *w.ttp.public(),
+            &faircash::keys::KeysetSpec {
+                exponents: 0..=2,
+                withdraw_from: START.plus(1),
+                withdraw_days: 30,
+                policy: Default::default(),
+            },
+            &mut OsRng,
+        )
+        .unwrap();
+    assert_ne!(next.signing_key(), keyset.signing_key());
+    assert!(sig.verify(labels::KEYSET_SIGNATURE, b"message", next.signing_key()).is_err());
+}

@@ -211,6 +211,24 @@ impl<S: BankStore> Bank<S> {
         Ok(keyset)
     }
 
+    /// Signs `message` under the domain `label` with the online signing key
+    /// of `keyset` (its [`Keyset::signing_key`]): the key for what the bank
+    /// answers on-line under that keyset (withdrawal commitments, deposit
+    /// receipts; specs/protocol.md §4.2).
+    pub fn sign_online(
+        &self,
+        keyset: &Keyset,
+        label: &'static [u8],
+        message: &[u8],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<crate::crypto::schnorr::Signature> {
+        let secrets = read(&self.secrets);
+        let key = secrets.online_signing_key(keyset.signing_key()).ok_or(Error::Store(
+            StoreError::Corrupt("no online signing key for a published keyset".into()),
+        ))?;
+        Ok(key.sign(label, message, rng))
+    }
+
     /// The signed keyset list, for publication.
     pub fn published_keysets(&self) -> Vec<SignedKeyset> {
         read(&self.keysets).iter().map(|k| k.signed().clone()).collect()
