@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
 use super::output::{amount_with_breakdown, Output};
-use super::wallet::{connect, connect_and_pin, load_pinned, refresh_keysets};
+use super::wallet::{connect, connect_and_pin, load_pinned, save_keysets};
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
 use crate::protocol::deposit::DepositOutcome;
@@ -189,9 +189,9 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
         MerchantCommand::Deposit { dir, bank } => {
             let (mut m, _lock) = open(&dir.dir, out)?;
             let b = connect(&bank)?;
-            let (pinned, list) = load_pinned(&dir.dir)?;
-            let list = refresh_keysets(&dir.dir, &pinned, &list, &*b)?;
-            m.pin_keysets(&list.keysets)?;
+            let (_, list) = load_pinned(&dir.dir)?;
+            m.refresh_keysets(&*b)?;
+            save_keysets(&dir.dir, m.anchors(), &list)?;
             let pending = m.store().undeposited()?;
             if pending.is_empty() {
                 out.result(|| "nothing to deposit".into(), json!({"credited": 0, "outcomes": []}));

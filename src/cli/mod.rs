@@ -30,7 +30,8 @@ Exit codes:
   2  usage error (bad arguments)
   3  invalid input: a file or message that does not decode or verify
   4  refused by a protocol rule (insufficient balance, expired coin, frozen account, ...)
-  5  security check failed (key file readable by others, tampered log)";
+  5  security check failed (key file readable by others, tampered log,
+     a keyset list or TTP key statement rolled back, forked or untrusted)";
 
 /// faircash: fair off-line electronic cash.
 #[derive(Debug, Parser)]
@@ -152,6 +153,7 @@ impl CliError {
                 | ProtocolError::Keyset(_)
                 | ProtocolError::BadEvidence(_) => 3,
                 ProtocolError::Trace(t) => trace_code(t),
+                ProtocolError::Pin(_) => 5,
                 _ => 4,
             },
             CliError::Trace(t) => trace_code(t),

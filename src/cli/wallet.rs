@@ -17,7 +17,7 @@ use super::{CliError, DirArg};
 use crate::encoding::Point;
 use crate::keys::{KeysetList, UserKey};
 use crate::protocol::pay::PaymentRequest;
-use crate::roles::{BankApi, Wallet};
+use crate::roles::{BankApi, TrustAnchors, Wallet};
 use crate::store::sqlite::SqliteWalletStore;
 use crate::time::SystemClock;
 
@@ -151,7 +151,7 @@ pub fn pin_bank(
             first.document.master_key
         }
     };
-    list.verify(&master)?;
+    TrustAnchors::new(master).pin_keysets(&list.keysets)?;
     let pinned = PinnedBank { master_key: master, bank: Some(spec.to_string()) };
     write_json(&dir.join("bank.json"), &pinned)?;
     write_message(&dir.join("keysets.json"), &list)?;
@@ -188,24 +188,14 @@ pub fn load_pinned(dir: &Path) -> Result<(PinnedBank, KeysetList), CliError> {
     Ok((read_json(&path)?, read_message(&dir.join("keysets.json"))?))
 }
 
-/// Refreshes the pinned keysets from the bank; the new list must extend the old.
-pub fn refresh_keysets(
-    dir: &Path,
-    pinned: &PinnedBank,
-    old: &KeysetList,
-    bank: &dyn BankApi,
-) -> Result<KeysetList, CliError> {
-    let list = KeysetList { keysets: bank.keysets()? };
-    list.verify(&pinned.master_key)?;
-    if list.keysets.len() < old.keysets.len() || list.keysets[..old.keysets.len()] != old.keysets[..] {
-        return Err(CliError::Security(
-            "the bank's keyset list does not extend the pinned one (keyset fork or rollback)".into(),
-        ));
-    }
+/// Writes the pinned keyset list of `anchors` to `dir/keysets.json` if it
+/// differs from `old`.
+pub fn save_keysets(dir: &Path, anchors: &TrustAnchors, old: &KeysetList) -> Result<(), CliError> {
+    let list = anchors.keyset_list();
     if list != *old {
         write_message(&dir.join("keysets.json"), &list)?;
     }
-    Ok(list)
+    Ok(())
 }
 
 struct WalletHome {
@@ -296,10 +286,10 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Withdraw { dir, bank, amount } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (mut wallet, pinned, list, _lock) = home.open(out)?;
+            let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
-            let list = refresh_keysets(&dir.dir, &pinned, &list, &*b)?;
-            wallet.pin_keysets(&list.keysets)?;
+            wallet.refresh_keysets(&*b)?;
+            save_keysets(&dir.dir, wallet.anchors(), &list)?;
             let resumed = wallet.resume_withdrawals(&*b)?;
             if !resumed.is_empty() {
                 out.note(format!("finished {} interrupted withdrawal(s)", resumed.len()));

@@ -10,11 +10,13 @@
 //! | [`pay`] | off-line payment (spend proofs, range proof) |
 //! | [`deposit`] | deposit, double-spend detection and identification |
 //! | [`trace`] | warrants, owner and coin tracing, the TTP's audit log |
+//! | [`trust`] | the TTP key statement and the pinning rules' errors |
 
 pub mod deposit;
 pub mod pay;
 pub mod register;
 pub mod trace;
+pub mod trust;
 pub mod withdraw;
 
 use crate::coin::CoinId;
@@ -41,6 +43,10 @@ pub enum Error {
     /// A keyset was refused.
     #[error(transparent)]
     Keyset(#[from] KeysetError),
+    /// A keyset list or TTP key statement breaks the pinning rules
+    /// (rollback, fork, untrusted signer).
+    #[error(transparent)]
+    Pin(#[from] trust::PinError),
     /// A payment was refused (structure or proofs).
     #[error("payment refused: {0}")]
     Payment(#[from] PaymentError),

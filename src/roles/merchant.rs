@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
 
+use super::anchors::TrustAnchors;
 use super::bank::BankApi;
 use crate::coin::CoinId;
 use crate::crypto::schnorr::SigningKey;
@@ -20,8 +21,7 @@ use crate::time::Clock;
 /// A merchant over a store.
 pub struct Merchant<S: MerchantStore> {
     key: SigningKey,
-    master_key: Point,
-    keysets: Vec<Keyset>,
+    anchors: TrustAnchors,
     store: S,
     clock: Arc<dyn Clock>,
 }
@@ -35,7 +35,7 @@ impl<S: MerchantStore> std::fmt::Debug for Merchant<S> {
 impl<S: MerchantStore> Merchant<S> {
     /// A merchant with signing key `key` that trusts the bank master key.
     pub fn new(key: SigningKey, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
-        Merchant { key, master_key, keysets: Vec::new(), store, clock }
+        Merchant { key, anchors: TrustAnchors::new(master_key), store, clock }
     }
 
     /// The merchant's account id.
@@ -53,25 +53,27 @@ impl<S: MerchantStore> Merchant<S> {
         MerchantRegistration::new(&self.key, rng)
     }
 
-    /// Pins the bank's keysets (each verified under the trusted master key).
+    /// Pins the bank's keyset list under the shared pinning rules
+    /// ([`TrustAnchors::pin_keysets`]): one chain from sequence 0 that
+    /// extends what is pinned already.
     pub fn pin_keysets(&mut self, list: &[SignedKeyset]) -> Result<()> {
-        let mut out = Vec::with_capacity(list.len());
-        for s in list {
-            let k = s.verify(&self.master_key)?;
-            if let Some(prev) = out.last() {
-                if !Keyset::is_followed_by(prev, &k) {
-                    return Err(Error::UnknownKeyset(k.id()));
-                }
-            }
-            out.push(k);
-        }
-        self.keysets = out;
-        Ok(())
+        self.anchors.pin_keysets(list).map(|_| ())
+    }
+
+    /// Fetches the bank's keyset list and pins it under the shared rules;
+    /// returns how many keysets are new.
+    pub fn refresh_keysets(&mut self, bank: &(impl BankApi + ?Sized)) -> Result<usize> {
+        self.anchors.refresh_keysets(bank)
+    }
+
+    /// The trust anchors (master key, pinned keysets).
+    pub fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
     }
 
     /// The pinned keysets.
     pub fn keysets(&self) -> &[Keyset] {
-        &self.keysets
+        self.anchors.keysets()
     }
 
     /// Issues a payment request for `amount` today, with a fresh nonce.
@@ -104,11 +106,7 @@ impl<S: MerchantStore> Merchant<S> {
             Some(r) if r == payment.request => {}
             _ => return Err(Error::UnknownPaymentRequest),
         }
-        let keyset = self
-            .keysets
-            .iter()
-            .find(|k| k.id() == payment.keyset_id)
-            .ok_or(Error::UnknownKeyset(payment.keyset_id))?;
+        let keyset = self.anchors.keyset(&payment.keyset_id)?;
         let summary = verify_payment(payment, keyset, rng)?;
         for (coin, id) in payment.coins.iter().zip(&summary.coin_ids) {
             if self.store.coin_seen(id)? {
@@ -165,7 +163,7 @@ impl<S: MerchantStore> Merchant<S> {
 
     /// Imports the bank's signed watch list (replacing the previous copy).
     pub fn import_watch_list(&self, list: &crate::protocol::trace::WatchList) -> Result<()> {
-        list.verify(&self.master_key).map_err(|_| Error::InvalidProof("watch list signature"))?;
+        list.verify(self.anchors.master_key()).map_err(|_| Error::InvalidProof("watch list signature"))?;
         self.set_watch_list(&list.serials)
     }
 

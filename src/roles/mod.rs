@@ -7,11 +7,13 @@
 //! | merchant | [`Merchant`] |
 //! | trusted third party | [`Ttp`] |
 
+pub mod anchors;
 pub mod bank;
 pub mod merchant;
 pub mod ttp;
 pub mod wallet;
 
+pub use anchors::TrustAnchors;
 pub use bank::{Bank, BankApi, BankConfig, WatchPolicy};
 pub use merchant::Merchant;
 pub use ttp::{Ttp, TtpKey, TtpKeys};

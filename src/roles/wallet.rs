@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
 
+use super::anchors::TrustAnchors;
 use super::bank::BankApi;
 use crate::coin::CoinId;
 use crate::encoding::Point;
@@ -29,8 +30,7 @@ use crate::time::{Clock, Day};
 /// A user's wallet over a store.
 pub struct Wallet<S: WalletStore> {
     user: UserKey,
-    master_key: Point,
-    keysets: Vec<Keyset>,
+    anchors: TrustAnchors,
     store: S,
     clock: Arc<dyn Clock>,
 }
@@ -39,7 +39,7 @@ impl<S: WalletStore> std::fmt::Debug for Wallet<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wallet")
             .field("account", &self.user.account_id())
-            .field("keysets", &self.keysets.len())
+            .field("keysets", &self.anchors.keysets().len())
             .finish_non_exhaustive()
     }
 }
@@ -47,7 +47,7 @@ impl<S: WalletStore> std::fmt::Debug for Wallet<S> {
 impl<S: WalletStore> Wallet<S> {
     /// A wallet for `user` that trusts the bank master key `master_key`.
     pub fn new(user: UserKey, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
-        Wallet { user, master_key, keysets: Vec::new(), store, clock }
+        Wallet { user, anchors: TrustAnchors::new(master_key), store, clock }
     }
 
     /// The account id.
@@ -70,46 +70,38 @@ impl<S: WalletStore> Wallet<S> {
         UserRegistration::new(&self.user, rng)
     }
 
-    /// Pins the bank's keyset list: every keyset must verify under the
-    /// trusted master key and the list must be one chain from sequence 0
-    /// that extends what is pinned already (a bank cannot swap or fork it).
+    /// Pins the bank's keyset list under the shared pinning rules
+    /// ([`TrustAnchors::pin_keysets`]): one chain from sequence 0 that
+    /// extends what is pinned already (a bank cannot swap, fork or roll it
+    /// back).
     pub fn pin_keysets(&mut self, list: &[SignedKeyset]) -> Result<()> {
-        let mut verified: Vec<Keyset> = Vec::with_capacity(list.len());
-        for s in list {
-            let k = s.verify(&self.master_key)?;
-            match verified.last() {
-                None if k.document().sequence != 0 => return Err(Error::UnknownKeyset(k.id())),
-                Some(prev) if !prev.is_followed_by(&k) => return Err(Error::UnknownKeyset(k.id())),
-                _ => {}
-            }
-            verified.push(k);
-        }
-        // What was pinned before must be a prefix of the new list.
-        for (old, new) in self.keysets.iter().zip(&verified) {
-            if old.id() != new.id() {
-                return Err(Error::UnknownKeyset(new.id()));
-            }
-        }
-        if verified.len() < self.keysets.len() {
-            return Err(Error::UnknownKeyset(self.keysets[verified.len()].id()));
-        }
-        self.keysets = verified;
-        Ok(())
+        self.anchors.pin_keysets(list).map(|_| ())
+    }
+
+    /// Fetches the bank's keyset list and pins it under the shared rules;
+    /// returns how many keysets are new.
+    pub fn refresh_keysets(&mut self, bank: &(impl BankApi + ?Sized)) -> Result<usize> {
+        self.anchors.refresh_keysets(bank)
+    }
+
+    /// The trust anchors (master key, pinned keysets).
+    pub fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
     }
 
     /// The pinned keysets.
     pub fn keysets(&self) -> &[Keyset] {
-        &self.keysets
+        self.anchors.keysets()
     }
 
     fn keyset(&self, id: &crate::keys::KeysetId) -> Result<&Keyset> {
-        self.keysets.iter().find(|k| k.id() == *id).ok_or(Error::UnknownKeyset(*id))
+        self.anchors.keyset(id)
     }
 
     /// Withdrawal step 1: the request for one coin of `value` under the
     /// newest keyset. Stored so a retry sends the same request.
     pub fn start_withdrawal(&self, value: u64, rng: &mut impl CryptoRngCore) -> Result<WithdrawRequest> {
-        let keyset = self.keysets.last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        let keyset = self.keysets().last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
         let start = WithdrawStart::new(&self.user, keyset, value, self.clock.today(), rng)?;
         self.store.put_pending(&PendingEntry::Started(Box::new(start.clone())))?;
         Ok(start.request().clone())
@@ -154,7 +146,7 @@ impl<S: WalletStore> Wallet<S> {
         amount: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinId>> {
-        let keyset = self.keysets.last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        let keyset = self.keysets().last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
         let values = decompose(amount, &keyset.values_desc()).ok_or(Error::NoSuchDenomination(amount))?;
         let mut ids = Vec::with_capacity(values.len());
         for v in values {
@@ -300,7 +292,7 @@ impl<S: WalletStore> Wallet<S> {
     fn select(&self, coins: &[StoredCoin], amount: u64, day: Day) -> Result<(&Keyset, Vec<WalletCoin>)> {
         let mut best_available = 0u64;
         // Oldest keyset first, so old coins leave the wallet before they expire.
-        for keyset in &self.keysets {
+        for keyset in self.keysets() {
             let usable: Vec<&WalletCoin> = coins
                 .iter()
                 .filter(|c| c.spent_in.is_none())
