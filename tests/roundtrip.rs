@@ -589,8 +589,8 @@ proptest! {
         round_trip(&entry, v(index) + 32 + v(t.0) + 16 + 1 + 96);
         let head = LogHead { size: index, hash: previous, time: t, signer: s, signature: sig };
         round_trip(&head, v(index) + 32 + v(t.0) + 32 + 64);
-        let list = WatchList { issued: t, serials: serials.clone(), signature: sig };
-        round_trip(&list, v(t.0) + v(serials.len() as u64) + 32 * serials.len() + 64);
+        let list = WatchList { issued: t, sequence: index, serials: serials.clone(), signature: sig };
+        round_trip(&list, v(t.0) + v(index) + v(serials.len() as u64) + 32 * serials.len() + 64);
     }
 
     #[test]

@@ -2507,6 +2507,7 @@ mod independent {
     pub fn verify_watch_list(w: &WatchList, master: &Point) -> bool {
         let mut m = Vec::new();
         m.extend_from_slice(&w.issued.0.to_le_bytes());
+        m.extend_from_slice(&w.sequence.to_le_bytes());
         m.extend_from_slice(&(w.serials.len() as u64).to_le_bytes());
         w.serials.iter().for_each(|s| m.extend_from_slice(s.as_bytes()));
         verify_signature(b"faircash/v1/watch-list-signature", &m, master, &w.signature)

@@ -154,6 +154,8 @@ impl CliError {
                 | ProtocolError::BadEvidence(_) => 3,
                 ProtocolError::Trace(t) => trace_code(t),
                 ProtocolError::Pin(_) => 5,
+                ProtocolError::WatchList(crate::protocol::trace::WatchListError::Signature) => 3,
+                ProtocolError::WatchList(_) => 5,
                 _ => 4,
             },
             CliError::Trace(t) => trace_code(t),

@@ -170,6 +170,10 @@ pub enum Error {
     /// A coin this merchant has already accepted.
     #[error("coin {0} was already accepted by this merchant")]
     CoinAlreadySeen(CoinId),
+    /// A watch list older than the one held (a rollback), or one whose
+    /// signature does not verify.
+    #[error(transparent)]
+    WatchList(#[from] trace::WatchListError),
     /// A coin on the coin-tracing watch list.
     #[error("coin {0} is on the watch list")]
     Watchlisted(CoinId),

@@ -766,11 +766,18 @@ pub const MAX_WATCH_LIST: usize = 1 << 20;
 
 /// The bank's coin-tracing watch list, signed by its master key, for
 /// merchants to refuse those coins off-line.
+///
+/// The bank's list only grows (a serial is never taken off), so its
+/// `sequence` is the number of serials on it; `issued` and `sequence`
+/// together order the lists a bank publishes, and a merchant refuses a list
+/// older than the one it holds ([`WatchList::check_newer_than`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatchList {
     /// When it was issued.
     pub issued: Timestamp,
+    /// Its position in the bank's sequence of lists.
+    pub sequence: u64,
     /// The watched serials `S`.
     #[serde(
         serialize_with = "crate::encoding::bounded::serialize",
@@ -790,10 +797,50 @@ impl WireMessage for WatchList {
     }
 }
 
+/// What a merchant keeps of the watch list it holds, to refuse older ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchListVersion {
+    /// The list's issue time.
+    pub issued: Timestamp,
+    /// The list's sequence.
+    pub sequence: u64,
+    /// The signed message's digest ([`WatchList::digest`]).
+    #[serde(with = "crate::encoding::hex32")]
+    pub digest: [u8; 32],
+}
+
+/// Why a watch list older than the one held was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WatchListError {
+    /// The signature does not verify under the bank master key.
+    #[error("watch list signature does not verify")]
+    Signature,
+    /// Issued before the list held, or with a lower sequence.
+    #[error(
+        "watch list (sequence {sequence}, issued {issued}) is older than the one held \
+         (sequence {held_sequence}, issued {held_issued})"
+    )]
+    Older {
+        /// The offered list's sequence.
+        sequence: u64,
+        /// Its issue time (Unix seconds).
+        issued: u64,
+        /// The held list's sequence.
+        held_sequence: u64,
+        /// Its issue time (Unix seconds).
+        held_issued: u64,
+    },
+    /// The same sequence as the list held, with other serials: the bank
+    /// signed two different lists as one.
+    #[error("watch list sequence {0} was signed with other serials before")]
+    Conflicting(u64),
+}
+
 impl WatchList {
-    fn message(issued: Timestamp, serials: &[Point]) -> Vec<u8> {
-        let mut m = Vec::with_capacity(16 + 32 * serials.len());
+    fn message(issued: Timestamp, sequence: u64, serials: &[Point]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(24 + 32 * serials.len());
         m.extend_from_slice(&issued.0.to_le_bytes());
+        m.extend_from_slice(&sequence.to_le_bytes());
         m.extend_from_slice(&(serials.len() as u64).to_le_bytes());
         for s in serials {
             m.extend_from_slice(s.as_bytes());
@@ -804,20 +851,57 @@ impl WatchList {
     /// Signs a watch list with the bank master key.
     pub fn sign(
         issued: Timestamp,
+        sequence: u64,
         serials: Vec<Point>,
         master: &SigningKey,
         rng: &mut impl CryptoRngCore,
     ) -> Self {
-        let signature = master.sign(labels::WATCH_LIST_SIGNATURE, &Self::message(issued, &serials), rng);
-        WatchList { issued, serials, signature }
+        let signature =
+            master.sign(labels::WATCH_LIST_SIGNATURE, &Self::message(issued, sequence, &serials), rng);
+        WatchList { issued, sequence, serials, signature }
     }
 
     /// Verifies the signature by the bank master key.
     pub fn verify(&self, master_key: &Point) -> Result<(), crate::crypto::VerifyError> {
         self.signature.verify(
             labels::WATCH_LIST_SIGNATURE,
-            &Self::message(self.issued, &self.serials),
+            &Self::message(self.issued, self.sequence, &self.serials),
             master_key,
         )
+    }
+
+    /// The digest of the sequence and serials: the first 32 bytes of
+    /// SHA-512 over the signed message with `issued` set to 0 (two lists of
+    /// one sequence must carry the same serials).
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let m = Self::message(Timestamp(0), self.sequence, &self.serials);
+        let d = sha2::Sha512::digest(&m);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&d[..32]);
+        out
+    }
+
+    /// What a merchant keeps of this list.
+    pub fn version(&self) -> WatchListVersion {
+        WatchListVersion { issued: self.issued, sequence: self.sequence, digest: self.digest() }
+    }
+
+    /// Refuses this list if it is older than `held`: issued earlier, a lower
+    /// sequence, or the same sequence with other serials.
+    pub fn check_newer_than(&self, held: Option<&WatchListVersion>) -> Result<(), WatchListError> {
+        let Some(held) = held else { return Ok(()) };
+        if self.sequence < held.sequence || self.issued < held.issued {
+            return Err(WatchListError::Older {
+                sequence: self.sequence,
+                issued: self.issued.0,
+                held_sequence: held.sequence,
+                held_issued: held.issued.0,
+            });
+        }
+        if self.sequence == held.sequence && self.digest() != held.digest {
+            return Err(WatchListError::Conflicting(self.sequence));
+        }
+        Ok(())
     }
 }

@@ -682,9 +682,10 @@ impl<S: BankStore> Bank<S> {
     /// The watch list, signed by the master key, for merchants.
     pub fn watch_list(&self, rng: &mut impl CryptoRngCore) -> Result<WatchList> {
         let list = self.run_tx("watch_list", |tx| Ok(tx.watch_list()?))?;
-        let serials = list.into_iter().map(|(p, _)| p).collect();
+        // The list only grows, so its length is its sequence.
+        let serials: Vec<Point> = list.into_iter().map(|(p, _)| p).collect();
         let secrets = read(&self.secrets);
-        Ok(WatchList::sign(self.clock.now(), serials, secrets.master(), rng))
+        Ok(WatchList::sign(self.clock.now(), serials.len() as u64, serials, secrets.master(), rng))
     }
 }
 

@@ -14,6 +14,7 @@ use crate::keys::{merchant_account_id, AccountId, Keyset, SignedKeyset};
 use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
 use crate::protocol::register::MerchantRegistration;
+use crate::protocol::trace::{WatchList, WatchListError, WatchListVersion};
 use crate::protocol::{Error, Result};
 use crate::store::{AcceptedPayment, MerchantStore, StoreError};
 use crate::time::Clock;
@@ -156,15 +157,27 @@ impl<S: MerchantStore> Merchant<S> {
         Ok(Some(receipt))
     }
 
-    /// Replaces the merchant's copy of the coin-tracing watch list.
-    pub fn set_watch_list(&self, serials: &[Point]) -> Result<()> {
-        Ok(self.store.set_watch_list(serials)?)
+    /// Imports the bank's signed watch list, replacing the copy held:
+    /// refused if its signature does not verify under the bank master key,
+    /// or if it is older than the list held (an earlier issue time, a lower
+    /// sequence, or the same sequence with other serials), so a replayed
+    /// older list can never take a traced coin off the list again.
+    pub fn import_watch_list(&self, list: &WatchList) -> Result<()> {
+        list.verify(self.anchors.master_key()).map_err(|_| WatchListError::Signature)?;
+        list.check_newer_than(self.store.watch_list_version()?.as_ref())?;
+        let version = list.version();
+        self.store.set_watch_list(&version, &list.serials).map_err(|e| match e {
+            StoreError::Conflict(_) => match self.store.watch_list_version() {
+                Ok(held) => list.check_newer_than(held.as_ref()).err().map_or(Error::Store(e), Error::from),
+                Err(e) => Error::Store(e),
+            },
+            other => Error::Store(other),
+        })
     }
 
-    /// Imports the bank's signed watch list (replacing the previous copy).
-    pub fn import_watch_list(&self, list: &crate::protocol::trace::WatchList) -> Result<()> {
-        list.verify(self.anchors.master_key()).map_err(|_| Error::InvalidProof("watch list signature"))?;
-        self.set_watch_list(&list.serials)
+    /// The version of the watch list held.
+    pub fn watch_list_version(&self) -> Result<Option<WatchListVersion>> {
+        Ok(self.store.watch_list_version()?)
     }
 
     /// Whether this merchant accepted `coin` before.

@@ -399,6 +399,7 @@ struct MerchantState {
     seen: HashSet<CoinId>,
     accepted: Vec<AcceptedPayment>,
     watch: HashSet<[u8; 32]>,
+    watch_version: Option<WatchListVersion>,
 }
 
 /// A merchant's state in memory.
@@ -466,8 +467,17 @@ impl MerchantStore for MemoryMerchantStore {
         Ok(())
     }
 
-    fn set_watch_list(&self, serials: &[Point]) -> StoreResult<()> {
-        lock(&self.state)?.watch = serials.iter().map(|p| *p.as_bytes()).collect();
+    fn watch_list_version(&self) -> StoreResult<Option<WatchListVersion>> {
+        Ok(lock(&self.state)?.watch_version)
+    }
+
+    fn set_watch_list(&self, version: &WatchListVersion, serials: &[Point]) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        if s.watch_version.as_ref().is_some_and(|held| super::watch_list_held_is_newer(held, version)) {
+            return Err(StoreError::Conflict("newer watch list"));
+        }
+        s.watch = serials.iter().map(|p| *p.as_bytes()).collect();
+        s.watch_version = Some(*version);
         Ok(())
     }
 

@@ -31,7 +31,7 @@ use crate::encoding::Point;
 use crate::keys::{AccountId, SignedKeyset};
 use crate::protocol::deposit::{DepositReceipt, DoubleSpendEvidence};
 use crate::protocol::pay::{Payment, PaymentRequest};
-use crate::protocol::trace::LogEntry;
+use crate::protocol::trace::{LogEntry, WatchListVersion};
 use crate::protocol::withdraw::{PendingWithdrawal, SessionId, WalletCoin, WithdrawRequest, WithdrawStart};
 use crate::time::{Day, Timestamp};
 
@@ -335,6 +335,12 @@ pub struct AcceptedPayment {
     pub receipt: Option<DepositReceipt>,
 }
 
+/// Whether `held` is newer than `offered` (the stores' atomic guard against a
+/// watch-list rollback).
+pub fn watch_list_held_is_newer(held: &WatchListVersion, offered: &WatchListVersion) -> bool {
+    held.issued > offered.issued || held.sequence > offered.sequence
+}
+
 /// A merchant's store. Every method is atomic and durable when it returns.
 pub trait MerchantStore: Send + Sync {
     /// Records an issued payment request as open.
@@ -356,8 +362,12 @@ pub trait MerchantStore: Send + Sync {
     fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>>;
     /// Attaches a receipt to deposited payments.
     fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()>;
-    /// Replaces the merchant's copy of the coin-tracing watch list.
-    fn set_watch_list(&self, serials: &[Point]) -> StoreResult<()>;
+    /// The version of the watch list held (none before the first import).
+    fn watch_list_version(&self) -> StoreResult<Option<WatchListVersion>>;
+    /// Replaces the merchant's copy of the coin-tracing watch list and its
+    /// version, atomically; conflict (changing nothing) if the version held
+    /// is newer (a later issue time or a higher sequence).
+    fn set_watch_list(&self, version: &WatchListVersion, serials: &[Point]) -> StoreResult<()>;
     /// Whether a serial is on the merchant's copy of the watch list.
     fn serial_watched(&self, serial: &Point) -> StoreResult<bool>;
 }

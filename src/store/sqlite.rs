@@ -821,7 +821,8 @@ impl WalletStore for SqliteWalletStore {
 // ---------------------------------------------------------------------------
 
 /// The merchant schema.
-pub const MERCHANT_MIGRATIONS: &[&str] = &[r#"
+pub const MERCHANT_MIGRATIONS: &[&str] = &[
+    r#"
 -- 0001: a merchant.
 -- requests: issued payment requests; open = 1 until a payment answers it.
 CREATE TABLE requests (
@@ -840,7 +841,17 @@ CREATE TABLE accepted (
 );
 -- watch: the merchant's copy of the bank's coin-tracing watch list.
 CREATE TABLE watch (serial BLOB PRIMARY KEY CHECK (length(serial) = 32));
-"#];
+"#,
+    r#"
+-- 0002: the version of the watch list held (one row), so an older list is refused.
+CREATE TABLE watch_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    issued INTEGER NOT NULL CHECK (issued >= 0),
+    sequence INTEGER NOT NULL CHECK (sequence >= 0),
+    digest BLOB NOT NULL CHECK (length(digest) = 32)
+);
+"#,
+];
 
 /// A merchant's state in a SQLite database.
 pub struct SqliteMerchantStore {
@@ -945,9 +956,25 @@ impl MerchantStore for SqliteMerchantStore {
         tx.commit().map_err(db)
     }
 
-    fn set_watch_list(&self, serials: &[Point]) -> StoreResult<()> {
+    fn watch_list_version(&self) -> StoreResult<Option<WatchListVersion>> {
+        let conn = lock(&self.conn)?;
+        read_watch_version(&conn)
+    }
+
+    fn set_watch_list(&self, version: &WatchListVersion, serials: &[Point]) -> StoreResult<()> {
         let mut conn = lock(&self.conn)?;
         let tx = immediate(&mut conn)?;
+        if read_watch_version(&tx)?.is_some_and(|held| super::watch_list_held_is_newer(&held, version)) {
+            return Err(StoreError::Conflict("newer watch list"));
+        }
+        let as_i64 = |v: u64| i64::try_from(v).map_err(|_| StoreError::Backend("value out of range".into()));
+        tx.execute(
+            "INSERT INTO watch_version (id, issued, sequence, digest) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET issued = excluded.issued, sequence = excluded.sequence,
+             digest = excluded.digest",
+            params![as_i64(version.issued.0)?, as_i64(version.sequence)?, version.digest.as_slice()],
+        )
+        .map_err(db)?;
         tx.execute("DELETE FROM watch", []).map_err(db)?;
         for s in serials {
             tx.execute("INSERT OR IGNORE INTO watch (serial) VALUES (?1)", [s.as_bytes().as_slice()])
@@ -965,6 +992,21 @@ impl MerchantStore for SqliteMerchantStore {
             )
             .map_err(db)
     }
+}
+
+fn read_watch_version(conn: &Connection) -> StoreResult<Option<WatchListVersion>> {
+    let row: Option<(i64, i64, Vec<u8>)> = conn
+        .query_row("SELECT issued, sequence, digest FROM watch_version WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .map_err(db)?;
+    row.map(|(issued, sequence, digest)| {
+        let n =
+            |v: i64| u64::try_from(v).map_err(|_| StoreError::Corrupt("negative watch-list version".into()));
+        Ok(WatchListVersion { issued: Timestamp(n(issued)?), sequence: n(sequence)?, digest: arr(digest)? })
+    })
+    .transpose()
 }
 
 // ---------------------------------------------------------------------------
