@@ -6,7 +6,8 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use faircash::protocol::deposit::DepositOutcome;
 use faircash::protocol::pay::create_payment;
-use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, Wallet};
+use faircash::protocol::trust::TtpValidity;
+use faircash::roles::{Bank, BankConfig, Merchant, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
 use faircash::time::{Clock, SystemClock};
 use rand::rngs::OsRng;
@@ -16,7 +17,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     // Setup: a TTP key, a bank with a keyset of denominations 1, 2, 4, ..., 64.
-    let ttp = TtpKey::generate(rng);
+    let ttp = TtpKeys::generate(rng);
+    // The TTP's signed key statement: wallets and merchants pin it, so the
+    // bank cannot choose the key coins escrow their owner's identity under.
+    let statement = ttp
+        .statement(0, TtpValidity::starting(clock.today(), 730, 1095), clock.now(), rng)
+        .map_err(|e| format!("TTP key statement: {e}"))?;
     let bank =
         Bank::open(MemoryBankStore::new(), BankSecrets::generate(rng), clock.clone(), BankConfig::default())?;
     let spec = KeysetSpec {
@@ -25,12 +31,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         withdraw_days: 30,
         policy: KeysetPolicy::default(),
     };
-    let keyset = bank.issue_keyset(*ttp.public(), &spec, rng)?;
+    let keyset = bank.issue_keyset(*ttp.decryption.public(), &spec, rng)?;
 
     // A user and two merchants pin the bank's keysets and register.
     let mut wallet =
         Wallet::new(UserKey::generate(rng), bank.master_key(), MemoryWalletStore::new(), clock.clone());
     wallet.pin_keysets(&bank.published_keysets())?;
+    wallet.trust_ttp(&statement)?;
     let account = bank.register_user(&wallet.registration(rng), rng)?;
     bank.fund(&account, 100)?;
     let mut shops = Vec::new();
@@ -38,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let key = SigningKey::generate(rng);
         let mut shop = Merchant::new(key, bank.master_key(), MemoryMerchantStore::new(), clock.clone());
         shop.pin_keysets(&bank.published_keysets())?;
+        shop.trust_ttp(&statement)?;
         bank.register_merchant(&shop.registration(rng), rng)?;
         shops.push(shop);
     }

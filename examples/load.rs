@@ -136,6 +136,7 @@ fn main() -> Result<(), Error> {
     let local = faircash::cli::bank::BankHome::new(&args.bank_dir).open()?;
     let master = local.master_key();
     let keysets = setup_bank.keysets()?;
+    let statements = setup_bank.ttp_statements()?;
 
     // Users, registered over HTTP and funded for their share of coins.
     let per_user = args.withdrawals.div_ceil(args.users) as u64;
@@ -144,6 +145,11 @@ fn main() -> Result<(), Error> {
         let mut w =
             Wallet::new(UserKey::generate(&mut OsRng), master, MemoryWalletStore::new(), clock.clone());
         w.pin_keysets(&keysets)?;
+        // A load generator trusts the TTP key statements its bank publishes;
+        // a real wallet pins the TTP's own file (`wallet trust-ttp`).
+        for s in &statements {
+            w.trust_ttp(s)?;
+        }
         let id = setup_bank.register_user(&w.registration(&mut OsRng))?;
         local.fund(&id, per_user)?;
         wallets.push(w);

@@ -405,6 +405,20 @@ pub struct KeysetSpec {
     pub policy: KeysetPolicy,
 }
 
+impl KeysetSpec {
+    /// The windows every key of a keyset issued from this spec has.
+    pub fn windows(&self) -> KeyWindows {
+        let withdraw_until = self.withdraw_from.plus(self.withdraw_days.saturating_sub(1));
+        let spend_until = withdraw_until.plus(self.policy.validity_days);
+        KeyWindows {
+            withdraw_from: self.withdraw_from,
+            withdraw_until,
+            spend_until,
+            deposit_until: spend_until.plus(self.policy.max_deposit_delay_days),
+        }
+    }
+}
+
 impl BankSecrets {
     /// A fresh master key and no denomination keys.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
@@ -439,14 +453,7 @@ impl BankSecrets {
         if spec.exponents.is_empty() || *spec.exponents.end() > 62 || spec.withdraw_days == 0 {
             return Err(KeysetError::NoKeys);
         }
-        let withdraw_until = spec.withdraw_from.plus(spec.withdraw_days - 1);
-        let spend_until = withdraw_until.plus(spec.policy.validity_days);
-        let windows = KeyWindows {
-            withdraw_from: spec.withdraw_from,
-            withdraw_until,
-            spend_until,
-            deposit_until: spend_until.plus(spec.policy.max_deposit_delay_days),
-        };
+        let windows = spec.windows();
         let online = SigningKey::generate(rng);
         let mut keys = Vec::new();
         for e in spec.exponents.clone() {

@@ -76,8 +76,11 @@ pub enum MessageKind {
     WatchList = 0x55,
     /// A record to trace (a deposited spend or a withdrawal record).
     TraceRecord = 0x56,
-    /// The TTP's public keys.
-    TtpPublicKeys = 0x57,
+    /// A signed TTP key statement (0x57, the TTP's bare public keys, is
+    /// retired).
+    TtpKeyStatement = 0x58,
+    /// A list of signed TTP key statements.
+    TtpStatementList = 0x59,
 }
 
 impl MessageKind {
@@ -110,7 +113,8 @@ impl MessageKind {
             MessageKind::TraceLogHead => "trace-log-head",
             MessageKind::WatchList => "watch-list",
             MessageKind::TraceRecord => "trace-record",
-            MessageKind::TtpPublicKeys => "ttp-public-keys",
+            MessageKind::TtpKeyStatement => "ttp-key-statement",
+            MessageKind::TtpStatementList => "ttp-statement-list",
         }
     }
 }

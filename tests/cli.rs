@@ -23,7 +23,7 @@ fn cli_session_from_setup_to_double_spend_and_traces() {
     // A cloned wallet spends the same coin twice.
     copy_dir(&c.path("alice"), &c.path("alice-clone"));
     c.pay("alice", "shop", 32, "p2");
-    c.ok(&["merchant", "new", "--dir", "shop2", "--bank", "bank"]);
+    c.ok(&["merchant", "new", "--dir", "shop2", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
     c.pay("alice-clone", "shop2", 32, "p3");
     c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
     let out = c.ok(&["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
@@ -127,8 +127,11 @@ fn cli_session_from_setup_to_double_spend_and_traces() {
     assert!(err.contains("used before"), "{err}");
     c.ok(&["ttp", "log", "head", "--dir", "ttp", "--out", "head-1.json"]);
 
-    let bob =
-        c.json(&["wallet", "new", "--dir", "bob", "--bank", "bank"])["account"].as_str().unwrap().to_string();
+    let bob = c.json(&["wallet", "new", "--dir", "bob", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"])
+        ["account"]
+        .as_str()
+        .unwrap()
+        .to_string();
     c.ok(&["bank", "fund", "--dir", "bank", "--account", &bob, "--amount", "20"]);
     c.ok(&["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "16"]);
     let sessions = c.json(&["bank", "withdrawals", "--dir", "bank", "--account", &bob]);
@@ -326,4 +329,63 @@ fn demo_runs_on_disk_and_keeps_its_stores_when_asked() {
     assert!(out.contains("DOUBLE SPENT"), "{out}");
     let out = c.ok(&["demo", "--http"]);
     assert!(out.contains("bank served over HTTP") && out.contains("identified account"), "{out}");
+}
+
+#[test]
+fn cli_wallets_and_merchants_pin_the_ttp_key_statement() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let statement = c.path("ttp/ttp.pub.json");
+    std::fs::copy(&statement, c.path("first.json")).unwrap();
+    let signing =
+        c.json(&["ttp", "statement", "--dir", "ttp", "--escrow-days", "700", "--out", "renewed.json"]);
+    assert_eq!(signing["sequence"], 1);
+    let signing_key = signing["signing_key"].as_str().unwrap().to_string();
+
+    // The bank pins a statement of its own TTP key and rotates to it.
+    c.ok(&["ttp", "keygen", "--dir", "rogue"]);
+    c.ok(&["bank", "trust-ttp", "--dir", "bank", "--statement", "rogue/ttp.pub.json"]);
+    c.ok(&["bank", "keyset", "--dir", "bank", "--rotate"]);
+    let err = c.fails(5, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "4"]);
+    assert!(err.contains("no pinned TTP key statement"), "{err}");
+    assert_eq!(c.balance_of(&alice), 200, "nothing was withdrawn");
+
+    // A wallet that trusts the rogue statement withdraws under it; the
+    // merchant, which pinned only the TTP's, refuses the payment off-line.
+    let mallory =
+        c.json(&["wallet", "new", "--dir", "mallory", "--bank", "bank", "--ttp", "rogue/ttp.pub.json"]);
+    let mallory = mallory["account"].as_str().unwrap().to_string();
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &mallory, "--amount", "4"]);
+    c.ok(&["wallet", "withdraw", "--dir", "mallory", "--bank", "bank", "--amount", "4"]);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "4", "--out", "r.json"]);
+    c.ok(&["wallet", "pay", "--dir", "mallory", "--request", "r.json", "--out", "p.json"]);
+    let err = c.fails(5, &["merchant", "accept", "--dir", "shop", "--payment", "p.json"]);
+    assert!(err.contains("no pinned TTP key statement"), "{err}");
+
+    // The TTP's renewed statement reaches the wallet through the bank (it
+    // verifies under the pinned signing key) and supersedes the first; the
+    // first is then refused as a rollback.
+    c.ok(&["bank", "trust-ttp", "--dir", "bank", "--statement", "renewed.json"]);
+    let pinned = |dir: &str| -> Vec<u64> {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(c.path(&format!("{dir}/ttp.json"))).unwrap())
+                .unwrap();
+        v["body"]["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["statement"]["sequence"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(pinned("alice"), [0]);
+    c.fails(5, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "4"]);
+    assert_eq!(pinned("alice"), [1], "refreshed from the bank");
+    let err = c.fails(5, &["wallet", "trust-ttp", "--dir", "alice", "--ttp", "first.json"]);
+    assert!(err.contains("rollback"), "{err}");
+    // A statement under an unpinned signing key needs the owner's action;
+    // given the TTP's signing key, the bank's statements under it are pinned.
+    let carol = c.json(&["wallet", "new", "--dir", "carol", "--bank", "bank", "--ttp-key", &signing_key]);
+    assert_eq!(carol["registered"], true);
+    assert_eq!(pinned("carol"), [1]);
+    c.fails(2, &["wallet", "new", "--dir", "dave", "--bank", "bank", "--ttp-key", "zz"]);
 }

@@ -27,9 +27,9 @@ use faircash::protocol::deposit::{
 use faircash::protocol::pay::{create_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
-    LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant, WarrantTerms,
-    WatchList,
+    LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, Warrant, WarrantTerms, WatchList,
 };
+use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use faircash::protocol::withdraw::{
     PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
     WithdrawStart,
@@ -79,7 +79,8 @@ struct Samples {
     log_entry: LogEntry,
     log_head: LogHead,
     watch_list: WatchList,
-    ttp_public_keys: TtpPublicKeys,
+    ttp_statement: SignedTtpKeyStatement,
+    ttp_statements: TtpStatementList,
 }
 
 fn samples() -> &'static Samples {
@@ -200,7 +201,8 @@ fn build_samples() -> Samples {
         log_entry,
         log_head,
         watch_list,
-        ttp_public_keys: ttp.public_keys(),
+        ttp_statement: w.ttp_statement.clone(),
+        ttp_statements: TtpStatementList { statements: vec![w.ttp_statement.clone()] },
         user_registration: alice.registration(&mut OsRng),
         merchant_registration: shop.registration(&mut OsRng),
         withdraw_request,
@@ -280,12 +282,13 @@ fn build_cases() -> Vec<Case> {
         case(&s.log_entry),
         case(&s.log_head),
         case(&s.watch_list),
-        case(&s.ttp_public_keys),
+        case(&s.ttp_statement),
+        case(&s.ttp_statements),
     ]
 }
 
 /// The number of message types.
-const CASES: usize = 27;
+const CASES: usize = 28;
 
 fn get(name: &str) -> &'static Case {
     cases().iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"))
@@ -624,7 +627,8 @@ fn point_position(c: &Case) -> Option<usize> {
         "trace-result" => Some(find(b, s.trace_result.plaintext.as_bytes())),
         "trace-log-head" => Some(find(b, s.log_head.signer.as_bytes())),
         "watch-list" => Some(find(b, s.watch_list.serials[0].as_bytes())),
-        "ttp-public-keys" => Some(find(b, s.ttp_public_keys.signing.as_bytes())),
+        "ttp-key-statement" => Some(find(b, s.ttp_statement.statement.signing_key.as_bytes())),
+        "ttp-statement-list" => Some(find(b, s.ttp_statement.statement.signing_key.as_bytes())),
         "evidence-list" => Some(find(b, s.evidence.first.coins[0].signature.zeta.as_bytes())),
         _ => None,
     }
@@ -727,8 +731,12 @@ fn the_identity_is_refused_where_the_protocol_forbids_it() {
     at("trace-result", &s.trace_result.ttp.signing, "signing key");
     at("trace-log-head", &s.log_head.signer, "signer");
     at("watch-list", &s.watch_list.serials[0], "S");
-    at("ttp-public-keys", &s.ttp_public_keys.decryption, "Y_T");
-    at("ttp-public-keys", &s.ttp_public_keys.signing, "signing");
+    at("ttp-key-statement", &s.ttp_statement.statement.decryption_key, "decryption_key");
+    at("ttp-key-statement", &s.ttp_statement.statement.signing_key, "signing_key");
+    at("ttp-key-statement", &s.ttp_statement.signature.r, "signature.r");
+    at("ttp-statement-list", &s.ttp_statement.statement.signing_key, "signing_key");
+    at("trace-result", &s.trace_result.signature.r, "signature.r");
+    at("trace-log-head", &s.log_head.signature.r, "signature.r");
     for (name, pos, field) in checks {
         let c = get(name);
         let m = replaced(&c.bytes, pos, &o);

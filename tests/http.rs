@@ -17,6 +17,7 @@ use faircash::http::{ErrorBody, BINARY, JSON};
 use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use faircash::protocol::deposit::{DepositOutcome, DepositRequest};
 use faircash::protocol::register::UserRegistration;
+use faircash::protocol::trust::TtpValidity;
 use faircash::roles::{Bank, BankApi, BankConfig, Merchant, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
 use faircash::time::{Clock, SystemClock};
@@ -35,6 +36,9 @@ fn local_bank() -> Arc<LocalBank> {
     )
     .unwrap();
     let ttp = TtpKeys::generate(&mut OsRng);
+    let statement =
+        ttp.statement(0, TtpValidity::starting(clock.today(), 730, 1095), clock.now(), &mut OsRng).unwrap();
+    bank.set_ttp_statements(vec![statement]).unwrap();
     bank.issue_keyset(
         *ttp.decryption.public(),
         &KeysetSpec {
@@ -53,8 +57,20 @@ fn wallet(api: &dyn BankApi, master: faircash::encoding::Point) -> Wallet<Memory
     let mut w =
         Wallet::new(UserKey::generate(&mut OsRng), master, MemoryWalletStore::new(), Arc::new(SystemClock));
     w.pin_keysets(&api.keysets().unwrap()).unwrap();
+    trust_ttp_of(api, |s| w.trust_ttp(s).map(drop));
     api.register_user(&w.registration(&mut OsRng)).unwrap();
     w
+}
+
+/// Pins the bank's TTP key statements as if the operator had them from the
+/// TTP (the tests' TTP is the bank's).
+fn trust_ttp_of(
+    api: &dyn BankApi,
+    mut trust: impl FnMut(&faircash::protocol::trust::SignedTtpKeyStatement) -> faircash::protocol::Result<()>,
+) {
+    let statements = api.ttp_statements().unwrap();
+    assert!(!statements.is_empty());
+    statements.iter().for_each(|s| trust(s).unwrap());
 }
 
 fn merchant(
@@ -64,6 +80,7 @@ fn merchant(
     let key = SigningKey::generate(&mut OsRng);
     let mut m = Merchant::new(key.clone(), master, MemoryMerchantStore::new(), Arc::new(SystemClock));
     m.pin_keysets(&api.keysets().unwrap()).unwrap();
+    trust_ttp_of(api, |s| m.trust_ttp(s).map(drop));
     api.register_merchant(&m.registration(&mut OsRng)).unwrap();
     (m, key)
 }
@@ -470,6 +487,7 @@ fn concurrent_withdrawals_from_one_account_never_overdraw_it() {
             s.spawn(move || {
                 let mut w = Wallet::new(user, m, MemoryWalletStore::new(), Arc::new(SystemClock));
                 w.pin_keysets(&api.keysets().unwrap()).unwrap();
+                trust_ttp_of(api, |s| w.trust_ttp(s).map(drop));
                 for _ in 0..4 {
                     loop {
                         match w.withdraw_one(api, 4, &mut OsRng) {

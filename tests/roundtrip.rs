@@ -15,6 +15,7 @@ use curve25519_dalek::scalar::Scalar;
 use faircash::coin::{Coin, CoinBody, CoinId, SpendResponses};
 use faircash::crypto::acl::{AclSignature, SignerAnswer, SignerCommitment};
 use faircash::crypto::elgamal::Ciphertext;
+use faircash::crypto::group_signature::GroupSignature;
 use faircash::crypto::range::{proof_len, ExpiryProof};
 use faircash::crypto::schnorr::{Proof, Signature};
 use faircash::encoding::Point;
@@ -31,6 +32,9 @@ use faircash::protocol::pay::{Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
     LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant, WatchList,
+};
+use faircash::protocol::trust::{
+    SignedTtpKeyStatement, TrusteeKey, TtpKeyStatement, TtpStatementList, TtpValidity,
 };
 use faircash::protocol::withdraw::{
     PendingWithdrawal, SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment,
@@ -119,6 +123,61 @@ fn len_proof(p: &Proof) -> usize {
 
 fn signature() -> impl Strategy<Value = Signature> {
     (point(), scalar()).prop_map(|(r, s)| Signature { r, s })
+}
+
+fn group_signature() -> impl Strategy<Value = GroupSignature> {
+    (point(), scalar()).prop_map(|(r, z)| GroupSignature { r, z })
+}
+
+fn trustees() -> impl Strategy<Value = Vec<TrusteeKey>> {
+    prop::collection::vec((any::<u16>(), point()), 1..=8).prop_map(|v| {
+        v.into_iter().map(|(id, verification_share)| TrusteeKey { id, verification_share }).collect()
+    })
+}
+
+fn statement() -> impl Strategy<Value = SignedTtpKeyStatement> {
+    (
+        any::<u64>(),
+        point(),
+        any::<u16>(),
+        trustees(),
+        point(),
+        (day(), day(), day()),
+        time(),
+        group_signature(),
+    )
+        .prop_map(
+            |(sequence, decryption_key, threshold, trustees, signing_key, (a, b, c), issued, signature)| {
+                SignedTtpKeyStatement {
+                    statement: TtpKeyStatement {
+                        params_id: faircash::params::Params::get().id,
+                        sequence,
+                        decryption_key,
+                        threshold,
+                        trustees,
+                        signing_key,
+                        validity: TtpValidity { escrow_from: a, escrow_until: b, trace_until: c },
+                        issued,
+                    },
+                    signature,
+                }
+            },
+        )
+}
+
+/// specs/wire.md §6.10.
+fn len_statement(s: &SignedTtpKeyStatement) -> usize {
+    let st = &s.statement;
+    let days = [st.validity.escrow_from, st.validity.escrow_until, st.validity.trace_until];
+    32 + v(st.sequence)
+        + 32
+        + v(u64::from(st.threshold))
+        + v(st.trustees.len() as u64)
+        + st.trustees.iter().map(|k| v(u64::from(k.id)) + 32).sum::<usize>()
+        + 32
+        + days.iter().map(|d| v(u64::from(d.0))).sum::<usize>()
+        + v(st.issued.0)
+        + 64
 }
 
 fn acl_signature() -> impl Strategy<Value = AclSignature> {
@@ -471,7 +530,16 @@ proptest! {
     fn public_key_files(purpose in text(64), key in point(), account in bytes16(), y in point(), s in point()) {
         round_trip(&PublicKeyFile { purpose: purpose.clone(), key }, v(purpose.len() as u64) + purpose.len() + 32);
         round_trip(&AccountOpened { account: AccountId(account) }, 16);
-        round_trip(&TtpPublicKeys { decryption: y, signing: s }, 64);
+        let _ = (y, s);
+    }
+
+    #[test]
+    fn ttp_key_statements(list in prop::collection::vec(statement(), 0..4)) {
+        for s in &list {
+            round_trip(s, len_statement(s));
+        }
+        let len = v(list.len() as u64) + list.iter().map(len_statement).sum::<usize>();
+        round_trip(&TtpStatementList { statements: list }, len);
     }
 
     #[test]
@@ -560,7 +628,8 @@ proptest! {
     #[test]
     fn trace_results_and_the_log(
         (kind, log_index, record_digest, warrant_digest) in (trace_kind(), any::<u64>(), bytes32(), bytes32()),
-        (ciphertext, plaintext, proof, y, s, sig) in (ciphertext(), point(), proof(), point(), point(), signature()),
+        (ciphertext, plaintext, proof, y, s, gsig) in (ciphertext(), point(), proof(), point(), point(), group_signature()),
+        sig in signature(),
         (index, previous, t, warrant_id, digests) in (any::<u64>(), bytes32(), time(), bytes16(), prop::array::uniform3(bytes32())),
         serials in prop::collection::vec(point(), 0..12),
     ) {
@@ -573,7 +642,7 @@ proptest! {
             plaintext,
             proof: proof.clone(),
             ttp: TtpPublicKeys { decryption: y, signing: s },
-            signature: sig,
+            signature: gsig,
         };
         round_trip(&result, 1 + v(log_index) + 64 + 64 + 32 + len_proof(&proof) + 64 + 64);
         let entry = LogEntry {
@@ -587,7 +656,7 @@ proptest! {
             result_digest: digests[2],
         };
         round_trip(&entry, v(index) + 32 + v(t.0) + 16 + 1 + 96);
-        let head = LogHead { size: index, hash: previous, time: t, signer: s, signature: sig };
+        let head = LogHead { size: index, hash: previous, time: t, signer: s, signature: gsig };
         round_trip(&head, v(index) + 32 + v(t.0) + 32 + 64);
         let list = WatchList { issued: t, sequence: index, serials: serials.clone(), signature: sig };
         round_trip(&list, v(t.0) + v(index) + v(serials.len() as u64) + 32 * serials.len() + 64);

@@ -5,11 +5,21 @@
 mod common;
 
 use common::{World, START};
+use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
+use curve25519_dalek::scalar::Scalar;
+use faircash::crypto::group_signature::GroupSigningKey;
 use faircash::crypto::schnorr::SigningKey;
+use faircash::encoding::Point;
 use faircash::keys::{KeysetPolicy, KeysetSpec, SignedKeyset};
 use faircash::protocol::trace::{WatchList, WatchListError};
-use faircash::protocol::trust::PinError;
+use faircash::protocol::trust::{
+    Coverage, PinError, SignedTtpKeyStatement, TrusteeKey, TtpKeyStatement, TtpPinChange, TtpPins,
+    TtpStatementError, TtpValidity,
+};
 use faircash::protocol::Error;
+use faircash::roles::{TtpKey, TtpKeys};
+use faircash::store::{MerchantStore, WalletStore};
+use faircash::time::Timestamp;
 use rand::rngs::OsRng;
 
 fn spec(from: faircash::time::Day) -> KeysetSpec {
@@ -167,4 +177,221 @@ fn sqlite_merchant_store_keeps_the_watch_list_version_and_refuses_an_older_one()
     assert_eq!(s.watch_list_version().unwrap(), Some(newer));
     assert_eq!(s.set_watch_list(&older, &[]), Err(StoreError::Conflict("newer watch list")));
     assert_eq!(s.watch_list_version().unwrap(), Some(newer));
+}
+
+// ---------------------------------------------------------------------------
+// The TTP key statement
+// ---------------------------------------------------------------------------
+
+fn statement(keys: &TtpKeys, sequence: u64, validity: TtpValidity) -> SignedTtpKeyStatement {
+    keys.statement(sequence, validity, Timestamp(sequence), &mut OsRng).unwrap()
+}
+
+#[test]
+fn a_bank_that_chooses_the_ttp_key_is_refused_by_wallet_and_merchant() {
+    let w = World::new();
+    let mut alice = w.user(100);
+    let mut shop = w.merchant();
+    // The bank publishes its next keyset with a TTP key whose secret it
+    // holds: it could decrypt every escrow made under it.
+    let bank_ttp = TtpKeys::generate(&mut OsRng);
+    let evil = w.bank.issue_keyset(*bank_ttp.decryption.public(), &spec(START), &mut OsRng).unwrap();
+    alice.refresh_keysets(&*w.bank).unwrap();
+    shop.refresh_keysets(&*w.bank).unwrap();
+    assert_eq!(alice.keysets().last().unwrap().id(), evil.id(), "the chain itself is fine");
+
+    // The wallet refuses before any withdrawal: nothing reaches the bank.
+    let untrusted = |r: faircash::protocol::Result<_>| {
+        matches!(r, Err(Error::UntrustedTtpKey { keyset, ttp_key })
+            if keyset == evil.id() && ttp_key == *bank_ttp.decryption.public().as_bytes())
+    };
+    assert!(untrusted(alice.withdraw(&*w.bank, 4, &mut OsRng).map(drop)));
+    assert!(untrusted(alice.start_withdrawal(4, &mut OsRng).map(drop)));
+    assert_eq!(w.balance(&alice.account_id()), 100);
+    assert!(alice.store().pending().unwrap().is_empty());
+    assert!(w.bank.withdrawals_of(&alice.account_id()).unwrap().is_empty());
+
+    // A wallet whose owner was talked into trusting the bank's statement
+    // withdraws under the keyset; a merchant that pinned only the TTP's
+    // statement refuses the payment off-line.
+    let fooled = w.user(100);
+    let mut fooled = fooled;
+    fooled.refresh_keysets(&*w.bank).unwrap();
+    fooled.trust_ttp(&statement(&bank_ttp, 0, common::ttp_validity())).unwrap();
+    fooled.withdraw(&*w.bank, 4, &mut OsRng).unwrap();
+    let req = shop.request_payment(4, [0; 32], &mut OsRng).unwrap();
+    let payment = fooled.pay(&req, &mut OsRng).unwrap();
+    assert_eq!(payment.keyset_id, evil.id());
+    assert!(untrusted(shop.accept(&payment, &mut OsRng).map(drop)));
+    assert!(shop.store().undeposited().unwrap().is_empty());
+}
+
+#[test]
+fn an_older_ttp_statement_is_refused_and_a_newer_one_supersedes() {
+    let w = World::new();
+    let mut shop = w.merchant();
+    let mut v = common::ttp_validity();
+    v.escrow_until = v.escrow_until.plus(100);
+    v.trace_until = v.trace_until.plus(100);
+    let newer = statement(&w.ttp_keys, 1, v);
+    // Fetched from the bank: accepted, since it verifies under the pinned key.
+    w.bank.set_ttp_statements(vec![newer.clone()]).unwrap();
+    let offered = shop.refresh_ttp(&*w.bank).unwrap();
+    assert_eq!(offered[0].1, Ok(TtpPinChange::Superseded { previous: 0 }));
+    assert_eq!(shop.anchors().ttp().statements(), std::slice::from_ref(&newer));
+    // The older statement again (from the bank, or even by hand) is a rollback.
+    w.bank.set_ttp_statements(vec![w.ttp_statement.clone()]).unwrap();
+    let offered = shop.refresh_ttp(&*w.bank).unwrap();
+    assert_eq!(offered[0].1, Err(PinError::TtpRollback { pinned: 1, offered: 0 }));
+    assert!(matches!(
+        shop.trust_ttp(&w.ttp_statement),
+        Err(Error::Pin(PinError::TtpRollback { pinned: 1, offered: 0 }))
+    ));
+    assert_eq!(shop.anchors().ttp().statements(), std::slice::from_ref(&newer));
+    // The same statement again changes nothing; another one of the same
+    // sequence is the TTP signing two statements as one.
+    assert_eq!(shop.trust_ttp(&newer).unwrap(), TtpPinChange::Unchanged);
+    v.trace_until = v.trace_until.plus(1);
+    let twin = statement(&w.ttp_keys, 1, v);
+    assert!(matches!(shop.trust_ttp(&twin), Err(Error::Pin(PinError::TtpConflict(1)))));
+}
+
+#[test]
+fn a_new_ttp_key_is_added_beside_the_old_and_old_coins_stay_spendable() {
+    let w = World::new();
+    let mut alice = w.user(100);
+    let mut shop = w.merchant();
+    alice.withdraw(&*w.bank, 8, &mut OsRng).unwrap();
+    // The TTP makes a new decryption key under the same signing key.
+    let new_keys = TtpKeys { decryption: TtpKey::generate(&mut OsRng), signing: w.ttp_keys.signing.clone() };
+    let second = statement(&new_keys, 1, common::ttp_validity());
+    w.bank.set_ttp_statements(vec![w.ttp_statement.clone(), second.clone()]).unwrap();
+    w.bank.issue_keyset(*new_keys.decryption.public(), &spec(START), &mut OsRng).unwrap();
+    for offered in [alice.refresh_ttp(&*w.bank).unwrap(), shop.refresh_ttp(&*w.bank).unwrap()] {
+        assert_eq!(
+            offered.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+            [Ok(TtpPinChange::Unchanged), Ok(TtpPinChange::Added)]
+        );
+    }
+    assert_eq!(alice.anchors().ttp().statements().len(), 2);
+    alice.refresh_keysets(&*w.bank).unwrap();
+    shop.refresh_keysets(&*w.bank).unwrap();
+    // New withdrawals escrow under the new key...
+    alice.withdraw(&*w.bank, 4, &mut OsRng).unwrap();
+    // ...and the coins escrowed under the old key are still accepted.
+    let old = w.bank.keysets()[0].clone();
+    let req = shop.request_payment(8, [0; 32], &mut OsRng).unwrap();
+    let payment = alice.pay(&req, &mut OsRng).unwrap();
+    assert_eq!(payment.keyset_id, old.id());
+    shop.accept(&payment, &mut OsRng).unwrap();
+    let req = shop.request_payment(4, [1; 32], &mut OsRng).unwrap();
+    let payment = alice.pay(&req, &mut OsRng).unwrap();
+    assert_eq!(w.bank.keysets()[1].id(), payment.keyset_id);
+    shop.accept(&payment, &mut OsRng).unwrap();
+}
+
+#[test]
+fn a_statement_under_an_unpinned_signing_key_needs_the_operator() {
+    let w = World::new();
+    let mut shop = w.merchant();
+    let other = TtpKeys::generate(&mut OsRng);
+    let foreign = statement(&other, 5, common::ttp_validity());
+    w.bank.set_ttp_statements(vec![foreign.clone()]).unwrap();
+    let offered = shop.refresh_ttp(&*w.bank).unwrap();
+    assert_eq!(offered[0].1, Err(PinError::UntrustedTtpSigner(*other.signing.public().as_bytes())));
+    assert_eq!(shop.anchors().ttp().statements().len(), 1);
+    // The operator's explicit action pins it beside the first.
+    assert_eq!(shop.trust_ttp(&foreign).unwrap(), TtpPinChange::Added);
+    assert_eq!(shop.anchors().ttp().statements().len(), 2);
+}
+
+#[test]
+fn a_tampered_or_wrongly_signed_statement_is_refused() {
+    let w = World::new();
+    let mut shop = w.merchant();
+    let bad = |s: &SignedTtpKeyStatement| match TtpPins::new().trust(s) {
+        Err(PinError::BadTtpStatement(e)) => e,
+        other => panic!("expected a bad statement, got {other:?}"),
+    };
+    // A field changed after signing: the bank stretches the validity.
+    let mut t = w.ttp_statement.clone();
+    t.statement.validity.escrow_until = t.statement.validity.escrow_until.plus(1);
+    assert_eq!(bad(&t), TtpStatementError::Signature);
+    // The bank swaps in its own decryption key, keeping the TTP's signing key.
+    let mut t = w.ttp_statement.clone();
+    let bank_key = *TtpKey::generate(&mut OsRng).public();
+    t.statement.decryption_key = bank_key;
+    t.statement.trustees[0].verification_share = bank_key;
+    assert_eq!(bad(&t), TtpStatementError::Signature);
+    // Signed by another key than the one it names.
+    let mut t = w.ttp_statement.clone();
+    t.signature = GroupSigningKey::generate(&mut OsRng).sign(
+        faircash::crypto::transcript::labels::TTP_KEY_STATEMENT_SIGNATURE,
+        &t.statement.digest(),
+        &mut OsRng,
+    );
+    assert_eq!(bad(&t), TtpStatementError::Signature);
+    // One key to decrypt and to sign is refused even if signed.
+    let k = GroupSigningKey::generate(&mut OsRng);
+    let mut st = TtpKeyStatement::single(0, *k.public(), *k.public(), common::ttp_validity(), Timestamp(0));
+    st.signing_key = *k.public();
+    assert_eq!(SignedTtpKeyStatement::sign(st, &k, &mut OsRng).unwrap_err(), TtpStatementError::SharedKey);
+    assert!(shop.trust_ttp(&w.ttp_statement).is_ok());
+}
+
+#[test]
+fn a_keyset_outside_the_statements_validity_is_refused() {
+    let w = World::new();
+    let mut alice = w.user(100);
+    let late = common::ttp_validity().escrow_until;
+    w.bank.issue_keyset(*w.ttp.public(), &spec(late), &mut OsRng).unwrap();
+    alice.refresh_keysets(&*w.bank).unwrap();
+    assert!(matches!(
+        alice.start_withdrawal(1, &mut OsRng),
+        Err(Error::TtpKeyNotValid { reason: Coverage::EscrowWindow, .. })
+    ));
+}
+
+/// Verification shares `f(i)·G` of a random polynomial of degree `t - 1`.
+fn shares(x_t: &Scalar, t: usize, ids: &[u16]) -> Vec<TrusteeKey> {
+    let coeffs: Vec<Scalar> =
+        std::iter::once(*x_t).chain((1..t).map(|_| Scalar::random(&mut OsRng))).collect();
+    ids.iter()
+        .map(|&i| {
+            let x = Scalar::from(i);
+            let y = coeffs.iter().rev().fold(Scalar::ZERO, |acc, c| acc * x + c);
+            TrusteeKey { id: i, verification_share: Point::new(RISTRETTO_BASEPOINT_POINT * y) }
+        })
+        .collect()
+}
+
+#[test]
+fn a_threshold_statement_is_checked_t_of_n() {
+    let signer = GroupSigningKey::generate(&mut OsRng);
+    let x_t = Scalar::random(&mut OsRng);
+    let y_t = Point::new(RISTRETTO_BASEPOINT_POINT * x_t);
+    let make = |t: u16, trustees: Vec<TrusteeKey>| {
+        let mut st = TtpKeyStatement::single(0, y_t, *signer.public(), common::ttp_validity(), Timestamp(0));
+        st.threshold = t;
+        st.trustees = trustees;
+        SignedTtpKeyStatement::sign(st, &signer, &mut OsRng)
+    };
+    for (t, ids) in [(2u16, vec![1u16, 2, 3]), (3, vec![1, 2, 3, 4, 5]), (2, vec![3, 7, 9])] {
+        let good = make(t, shares(&x_t, t.into(), &ids)).unwrap();
+        TtpPins::new().trust(&good).unwrap();
+        // One wrong share, a share of another key, t above n, unordered ids.
+        let mut one_off = shares(&x_t, t.into(), &ids);
+        let last = one_off.len() - 1;
+        one_off[last].verification_share = Point::new(one_off[last].verification_share.point() + y_t.point());
+        assert_eq!(make(t, one_off).unwrap_err(), TtpStatementError::InconsistentShares);
+        let other = shares(&Scalar::random(&mut OsRng), t.into(), &ids);
+        assert_eq!(make(t, other).unwrap_err(), TtpStatementError::InconsistentShares);
+        assert!(matches!(
+            make(ids.len() as u16 + 1, shares(&x_t, t.into(), &ids)).unwrap_err(),
+            TtpStatementError::Threshold { .. }
+        ));
+        let mut swapped = shares(&x_t, t.into(), &ids);
+        swapped.swap(0, 1);
+        assert_eq!(make(t, swapped).unwrap_err(), TtpStatementError::Identifiers);
+    }
 }

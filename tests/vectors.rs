@@ -19,7 +19,9 @@ use std::sync::Arc;
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use faircash::coin::Coin;
+use faircash::crypto::group_signature::GroupSigningKey;
 use faircash::crypto::schnorr::{Signature, SigningKey};
+use faircash::crypto::secret::SecretScalar;
 use faircash::crypto::transcript::labels;
 use faircash::encoding::Point;
 use faircash::http::{AccountOpened, EvidenceItem, EvidenceList};
@@ -36,6 +38,7 @@ use faircash::protocol::trace::{
     verify_log, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant,
     WarrantTerms, WatchList,
 };
+use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList, TtpValidity};
 use faircash::protocol::withdraw::{
     PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
     WithdrawStart,
@@ -404,6 +407,18 @@ fn generate() -> Generated {
         }
     };
     let ttp_public = ttp_keys.public();
+    let ttp_statement = ttp_keys
+        .statement(
+            0,
+            TtpValidity {
+                escrow_from: Day(DAY.0 - 30),
+                escrow_until: Day(DAY.0 + 365),
+                trace_until: Day(DAY.0 + 730),
+            },
+            Timestamp(u64::from(DAY.0) * 86_400),
+            &mut seeded("ttp-statement"),
+        )
+        .unwrap();
     let master_file = PublicKeyFile { purpose: "bank-master".into(), key: master };
     let judge_file = PublicKeyFile { purpose: "warrant-issuer".into(), key: *judge.public() };
     files.insert(
@@ -413,16 +428,18 @@ fn generate() -> Generated {
                               given so the derivations can be checked; a verifier needs only master_key.",
             "seed" => seed_json("setup"),
             "seed_second_keyset" => seed_json("keyset-2"),
+            "seed_ttp_statement" => seed_json("ttp-statement"),
             "inputs" => obj! {
                 "master_secret" => sc(secrets.master().expose_secret()),
                 "ttp_decryption_secret" => sc(ttp_keys.decryption.expose_secret()),
-                "ttp_signing_secret" => sc(ttp_keys.signing.expose_secret()),
+                "ttp_signing_secret" => sc(SecretScalar::from(ttp_keys.signing.clone()).expose_secret()),
                 "spec" => spec_json(&keyset_spec()),
                 "spec_second_keyset" => spec_json(&spec2),
             },
             "master_key" => pt(&master),
             "master_key_file" => mj(&master_file),
-            "ttp_public_keys" => mj(&ttp_public),
+            "ttp_statement" => mj(&ttp_statement),
+            "ttp_statement_digest" => hx(ttp_statement.statement.digest()),
             "signed_keyset" => mj(keyset.signed()),
             "keyset_id" => hx(keyset.id().as_bytes()),
             "keys" => J::Arr(keyset.document().keys.iter().map(key_json).collect()),
@@ -614,7 +631,7 @@ fn generate() -> Generated {
             "seed" => seed_json("trace"),
             "now" => now,
             "judge" => obj! { "secret" => sc(judge.expose_secret()), "key_file" => mj(&judge_file) },
-            "ttp_public_keys" => m(&ttp_public),
+            "ttp_statement" => m(&ttp_statement),
             "owner" => trace_json(&owner_request, &owner_result),
             "owner_account_id" => hx(user_id.as_bytes()),
             "coin" => trace_json(&coin_request, &coin_result),
@@ -645,6 +662,7 @@ fn generate() -> Generated {
         log_head: log_head.clone(),
         watch_list: watch_list.clone(),
         ttp_public,
+        ttp_statement: ttp_statement.clone(),
     };
     files.insert("negative.json", neg.build());
 
@@ -675,11 +693,12 @@ struct Negatives<'a> {
     deposit: DepositRequest,
     owner: TraceRequest,
     owner_result: TraceResult,
-    ttp_signing: SigningKey,
+    ttp_signing: GroupSigningKey,
     log_entries: Vec<LogEntry>,
     log_head: LogHead,
     watch_list: WatchList,
     ttp_public: TtpPublicKeys,
+    ttp_statement: SignedTtpKeyStatement,
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> usize {
@@ -1153,8 +1172,45 @@ impl Negatives<'_> {
         let mut entries = self.log_entries.clone();
         entries[0].time = entries[0].time.plus_secs(1);
         let _ = &self.ttp_public;
+        let mut st_tampered = self.ttp_statement.clone();
+        st_tampered.statement.validity.escrow_until = st_tampered.statement.validity.escrow_until.plus(365);
+        let other_signer = GroupSigningKey::generate(&mut seeded("negative-ttp"));
+        let mut st_other = self.ttp_statement.clone();
+        st_other.signature = other_signer.sign(
+            labels::TTP_KEY_STATEMENT_SIGNATURE,
+            &st_other.statement.digest(),
+            &mut seeded("negative-ttp"),
+        );
+        let mut st_shares = self.ttp_statement.clone();
+        st_shares.statement.trustees[0].verification_share = self.ttp_statement.statement.signing_key;
+        st_shares.signature = self.ttp_signing.sign(
+            labels::TTP_KEY_STATEMENT_SIGNATURE,
+            &st_shares.statement.digest(),
+            &mut seeded("negative-ttp"),
+        );
 
         let verify = vec![
+            nv(
+                "ttp-statement-tampered",
+                "ttp-statement",
+                &st_tampered,
+                "Signature",
+                "escrow_until + 365 after signing: the bank cannot stretch the TTP key's validity",
+            ),
+            nv(
+                "ttp-statement-other-signer",
+                "ttp-statement",
+                &st_other,
+                "Signature",
+                "signed by another key than the signing key it names",
+            ),
+            nv(
+                "ttp-statement-shares",
+                "ttp-statement",
+                &st_shares,
+                "InconsistentShares",
+                "the one trustee's verification share is not Y_T (t = 1 of 1), signed by the TTP",
+            ),
             nv("keyset-signature", "keyset", &ks, "BadSignature", "s + 1"),
             nv(
                 "keyset-other-master",
@@ -1378,7 +1434,8 @@ fn decode_as(kind: &str, form: &str, input: &str) -> Result<(), DecodeError> {
         LogHead,
         WatchList,
         TraceRecord,
-        TtpPublicKeys,
+        SignedTtpKeyStatement,
+        TtpStatementList,
         AccountOpened,
         EvidenceList,
     );
@@ -1428,7 +1485,17 @@ fn check_keysets() -> (Point, Keyset) {
     let master = point(&v["master_key"]);
     let file: PublicKeyFile = msg(&v["master_key_file"]);
     assert_eq!((file.purpose.as_str(), file.key), ("bank-master", master));
-    let _: TtpPublicKeys = msg(&v["ttp_public_keys"]);
+    let statement: SignedTtpKeyStatement = msg(&v["ttp_statement"]);
+    statement.verify().unwrap();
+    // The statement digest (tracing.md §1.1) and its RFC 9591 signature
+    // (§1.3), recomputed without the library.
+    assert_eq!(independent::statement_digest(&statement.statement), b32(&v["ttp_statement_digest"]));
+    assert!(independent::verify_group_signature(
+        b"faircash/v1/ttp-key-statement-signature",
+        &b32(&v["ttp_statement_digest"]),
+        &statement.statement.signing_key,
+        &statement.signature
+    ));
     let signed: SignedKeyset = msg(&v["signed_keyset"]);
     let keyset = signed.verify(&master).unwrap();
     assert_eq!(keyset.id().as_bytes(), &b32(&v["keyset_id"]));
@@ -1683,8 +1750,8 @@ fn check_traces(p: &Public) {
     let v = load("trace.json");
     let judge_file: PublicKeyFile = msg(&v["judge"]["key_file"]);
     assert_eq!(judge_file.key, p.judge);
-    let ttp: TtpPublicKeys = msg(&v["ttp_public_keys"]);
-    assert_eq!(ttp, p.ttp);
+    let statement: SignedTtpKeyStatement = msg(&v["ttp_statement"]);
+    assert_eq!(statement.statement.public_keys(), p.ttp);
     for kind in ["owner", "coin"] {
         let t = &v[kind];
         let record: TraceRecord = msg(&t["record"]);
@@ -1708,7 +1775,7 @@ fn check_traces(p: &Public) {
         let x = result.verify(&p.ttp, &record, &warrant).unwrap();
         assert_eq!(x, point(&t["plaintext"]));
         assert_eq!(independent::result_digest(&result), result.digest());
-        assert!(independent::verify_signature(
+        assert!(independent::verify_group_signature(
             b"faircash/v1/trace-result-signature",
             &result.digest(),
             &p.ttp.signing,
@@ -1837,6 +1904,7 @@ fn check_negatives(p: &Public) {
                 variant(&r.verify(&p.ttp, &p.owner_record, &p.owner_warrant).unwrap_err())
             }
             "watch-list" => variant(&msg::<WatchList>(&entry()).verify(&p.master).unwrap_err()),
+            "ttp-statement" => variant(&msg::<SignedTtpKeyStatement>(&entry()).verify().unwrap_err()),
             "log" => {
                 let entries: Vec<LogEntry> = n["entries"]
                     .as_array()
@@ -1858,8 +1926,10 @@ fn vectors_verify_from_their_public_parts() {
     check_params();
     let (master, keyset) = check_keysets();
     let trace = load("trace.json");
-    let ttp: TtpPublicKeys = msg(&load("keyset.json")["ttp_public_keys"]);
-    assert_eq!(&ttp.decryption, keyset.ttp_key());
+    let statement: SignedTtpKeyStatement = msg(&load("keyset.json")["ttp_statement"]);
+    statement.verify().unwrap();
+    statement.statement.covers(&keyset).unwrap();
+    let ttp = statement.statement.public_keys();
     let deposit = load("deposit.json");
     let public = Public {
         master,
@@ -1892,6 +1962,7 @@ mod independent {
     use curve25519_dalek::scalar::Scalar;
     use curve25519_dalek::traits::Identity;
     use faircash::coin::Coin;
+    use faircash::crypto::group_signature::GroupSignature;
     use faircash::crypto::schnorr::{Proof, Signature};
     use faircash::encoding::Point;
     use faircash::keys::{DenominationKey, Keyset, SignedKeyset};
@@ -1900,6 +1971,7 @@ mod independent {
     use faircash::protocol::trace::{
         LogEntry, LogHead, TraceKind, TraceRecord, TraceResult, Warrant, WatchList,
     };
+    use faircash::protocol::trust::TtpKeyStatement;
     use faircash::protocol::withdraw::{WithdrawAnswer, WithdrawCommitment, WithdrawRequest};
     use faircash::wire::WireMessage;
     use merlin::Transcript;
@@ -2461,7 +2533,7 @@ mod independent {
 
     /// specs/tracing.md §6.
     pub fn result_digest(r: &TraceResult) -> [u8; 32] {
-        let mut t = pt(b"faircash/v1/trace-result-signature");
+        let mut t = pt(b"faircash/v1/trace-result-digest");
         t.append_u64(b"kind", tag(r.kind));
         t.append_u64(b"log-index", r.log_index);
         t.append_message(b"record-digest", &r.record_digest);
@@ -2496,11 +2568,55 @@ mod independent {
 
     /// specs/tracing.md §7.
     pub fn verify_head(h: &LogHead, signer: &Point) -> bool {
-        let mut m = Vec::new();
-        m.extend_from_slice(&h.size.to_le_bytes());
-        m.extend_from_slice(&h.hash);
-        m.extend_from_slice(&h.time.0.to_le_bytes());
-        h.signer == *signer && verify_signature(b"faircash/v1/trace-log-head", &m, signer, &h.signature)
+        let mut t = pt(b"faircash/v1/trace-log-head");
+        t.append_u64(b"size", h.size);
+        t.append_message(b"hash", &h.hash);
+        t.append_u64(b"time", h.time.0);
+        t.append_message(b"signer", h.signer.as_bytes());
+        let d = digest(&mut t, b"head-digest");
+        h.signer == *signer
+            && verify_group_signature(b"faircash/v1/trace-log-head-signature", &d, signer, &h.signature)
+    }
+
+    /// specs/tracing.md §1.1.
+    pub fn statement_digest(s: &TtpKeyStatement) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/ttp-key-statement");
+        t.append_message(b"params-id", &s.params_id.0);
+        t.append_u64(b"sequence", s.sequence);
+        t.append_message(b"decryption-key", s.decryption_key.as_bytes());
+        t.append_u64(b"threshold", u64::from(s.threshold));
+        t.append_u64(b"trustees", s.trustees.len() as u64);
+        for k in &s.trustees {
+            t.append_u64(b"trustee-id", u64::from(k.id));
+            t.append_message(b"verification-share", k.verification_share.as_bytes());
+        }
+        t.append_message(b"signing-key", s.signing_key.as_bytes());
+        t.append_u64(b"escrow-from", u64::from(s.validity.escrow_from.0));
+        t.append_u64(b"escrow-until", u64::from(s.validity.escrow_until.0));
+        t.append_u64(b"trace-until", u64::from(s.validity.trace_until.0));
+        t.append_u64(b"issued", s.issued.0);
+        digest(&mut t, b"statement-digest")
+    }
+
+    /// specs/tracing.md §1.3: RFC 9591 Schnorr verification in the
+    /// ristretto255-SHA512 ciphersuite, on `u64le(len(domain)) || domain ||
+    /// digest`, written out with sha2 and curve25519-dalek alone.
+    pub fn verify_group_signature(domain: &[u8], d: &[u8; 32], key: &Point, sig: &GroupSignature) -> bool {
+        use sha2::Digest;
+        if key.is_identity() || sig.r.is_identity() {
+            return false;
+        }
+        let mut m = (domain.len() as u64).to_le_bytes().to_vec();
+        m.extend_from_slice(domain);
+        m.extend_from_slice(d);
+        let mut h = Sha512::new();
+        h.update(b"FROST-RISTRETTO255-SHA512-v1");
+        h.update(b"chal");
+        h.update(sig.r.as_bytes());
+        h.update(key.as_bytes());
+        h.update(&m);
+        let c = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        RistrettoPoint::vartime_double_scalar_mul_basepoint(&c, key.point(), &-sig.z) == -sig.r.point()
     }
 
     /// specs/tracing.md §6.

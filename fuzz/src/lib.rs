@@ -12,12 +12,13 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::crypto::secret::SecretScalar;
 use faircash::encoding::Point;
 use faircash::http::{AccountOpened, EvidenceList};
+use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use faircash::keys::{BankSecrets, KeysetList, PublicKeyFile, SignedKeyset, UserKey};
 use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvidence};
 use faircash::protocol::pay::{verify_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
-    LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant, WatchList,
+    LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
 };
 use faircash::protocol::withdraw::{
     PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
@@ -59,7 +60,8 @@ macro_rules! for_every_message {
         $f::<LogHead>($($arg),*);
         $f::<WatchList>($($arg),*);
         $f::<TraceRecord>($($arg),*);
-        $f::<TtpPublicKeys>($($arg),*);
+        $f::<SignedTtpKeyStatement>($($arg),*);
+        $f::<TtpStatementList>($($arg),*);
         $f::<AccountOpened>($($arg),*);
         $f::<EvidenceList>($($arg),*);
     };
@@ -129,6 +131,8 @@ fn secret(v: &Value) -> SecretScalar {
 pub struct World {
     /// The bank's keysets.
     pub keysets: Vec<SignedKeyset>,
+    /// The TTP's key statement, which the keysets escrow under.
+    pub ttp_statement: SignedTtpKeyStatement,
     /// The bank master key.
     pub master: Point,
     /// The merchant's key.
@@ -179,7 +183,8 @@ fn build_world() -> World {
     let mut rng = ChaCha20Rng::from_seed([1; 32]);
     bank.register_merchant(&MerchantRegistration::new(&merchant, &mut rng), &mut rng).expect("merchant");
     bank.register_user(&UserRegistration::new(&user, &mut rng), &mut rng).expect("user");
-    World { keysets: list.keysets, master, merchant, bank, clock }
+    let ttp_statement: SignedTtpKeyStatement = decode(&keyset["ttp_statement"]);
+    World { keysets: list.keysets, ttp_statement, master, merchant, bank, clock }
 }
 
 fn clock_day(c: &ManualClock) -> Day {
@@ -197,6 +202,7 @@ pub fn merchant_payment(data: &[u8]) {
     let mut merchant =
         Merchant::new(w.merchant.clone(), w.master, MemoryMerchantStore::new(), Arc::new(w.clock.clone()));
     merchant.pin_keysets(&w.keysets).expect("keysets");
+    merchant.trust_ttp(&w.ttp_statement).expect("TTP key statement");
     for k in merchant.keysets() {
         let _ = verify_payment(&payment, k, &mut rng);
     }

@@ -14,7 +14,8 @@ use super::{CliError, DirArg};
 use crate::coin::CoinId;
 use crate::keys::{AccountId, BankSecrets, KeysetList, KeysetPolicy, KeysetSpec};
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
-use crate::protocol::trace::{TraceRecord, TraceResult, TtpPublicKeys, Warrant};
+use crate::protocol::trace::{TraceRecord, TraceResult, Warrant};
+use crate::protocol::trust::{TtpPinChange, TtpPins, TtpStatementList};
 use crate::protocol::withdraw::SessionId;
 use crate::roles::{Bank, BankConfig, WatchPolicy};
 use crate::store::{AccountKind, BankStore};
@@ -85,6 +86,18 @@ pub enum BankCommand {
         /// Issue the next keyset (new keys, same policy, withdrawals from today).
         #[arg(long)]
         rotate: bool,
+    },
+    /// Pin a TTP key statement (a renewed one, or one of a new TTP key): new
+    /// keysets escrow under a pinned statement that covers them, and the
+    /// bank publishes the statements for wallets and merchants.
+    #[command(after_help = "Example:\n  faircash bank trust-ttp --dir bank --statement ttp/ttp.pub.json")]
+    TrustTtp {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The TTP's signed key statement.
+        #[arg(long)]
+        statement: PathBuf,
     },
     /// Accounts, balances, spent coins, evidence, watch list.
     #[command(after_help = "Example:\n  faircash bank status --dir bank --json")]
@@ -232,8 +245,8 @@ pub struct InitArgs {
     /// The state directory.
     #[command(flatten)]
     dir: DirArg,
-    /// The TTP's public keys (`ttp keygen` writes ttp.pub.json).
-    #[arg(long)]
+    /// The TTP's signed key statement (`ttp keygen` writes ttp.pub.json).
+    #[arg(long, alias = "ttp")]
     ttp_key: PathBuf,
     /// Denominations are 1, 2, 4, …, 2^max-exponent base units.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(0..=40))]
@@ -280,8 +293,9 @@ pub struct BankConfigFile {
     pub max_open_sessions: usize,
     /// Watch-list policy.
     pub watch_policy: WatchPolicyArg,
-    /// The TTP's public keys (for new keysets).
-    pub ttp: TtpPublicKeys,
+    /// The TTP key statements pinned (new keysets escrow under one that
+    /// covers them; the bank publishes them for wallets and merchants).
+    pub ttp: TtpStatementList,
     /// Denominations 2^0..=2^max_exponent.
     pub max_exponent: u32,
     /// Coin validity.
@@ -379,7 +393,9 @@ impl BankHome {
         }
         let secrets: BankSecrets = read_secret(&self.key())?;
         let store = self.store(&cfg)?;
-        Ok(Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?)
+        let bank = Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?;
+        bank.set_ttp_statements(cfg.ttp.statements.clone())?;
+        Ok(bank)
     }
 }
 
@@ -448,12 +464,12 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             if rotate {
                 let cfg = home.read_config()?;
                 let key_path = home.key();
-                let k =
-                    bank.issue_keyset_with(cfg.ttp.decryption, &cfg.spec(bank.today()), &mut OsRng, |s| {
-                        write_secret_replace(&key_path, s).map_err(|e| {
-                            crate::protocol::Error::Store(crate::store::StoreError::Backend(e.to_string()))
-                        })
-                    })?;
+                let spec = cfg.spec(bank.today());
+                let k = bank.issue_keyset_with(escrow_key(&cfg, &spec)?, &spec, &mut OsRng, |s| {
+                    write_secret_replace(&key_path, s).map_err(|e| {
+                        crate::protocol::Error::Store(crate::store::StoreError::Backend(e.to_string()))
+                    })
+                })?;
                 out.note(format!("issued keyset {} (sequence {})", k.id(), k.document().sequence));
             }
             let list = KeysetList { keysets: bank.published_keysets() };
@@ -486,6 +502,38 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                     "master_key": hex::encode(bank.master_key().as_bytes()),
                     "keysets": ks.iter().map(|k| json!({"id": k.id(), "sequence": k.document().sequence})).collect::<Vec<_>>(),
                 }),
+            );
+            Ok(())
+        }
+        BankCommand::TrustTtp { dir, statement } => {
+            let home = BankHome::new(&dir.dir);
+            let mut cfg = home.read_config()?;
+            let signed = super::ttp::read_statement(&statement)?;
+            let mut pins = TtpPins::new();
+            for s in &cfg.ttp.statements {
+                pins.trust(s).map_err(crate::protocol::Error::from)?;
+            }
+            let change = pins.trust(&signed).map_err(crate::protocol::Error::from)?;
+            cfg.ttp = pins.list();
+            write_json(&home.config(), &cfg)?;
+            let st = &signed.statement;
+            out.result(
+                || {
+                    format!(
+                        "TTP key statement sequence {} ({}) pinned: Y_T {}, escrow {}..{}, traces until {}",
+                        st.sequence,
+                        match change {
+                            TtpPinChange::Added => "added",
+                            TtpPinChange::Superseded { .. } => "supersedes the one pinned",
+                            TtpPinChange::Unchanged => "pinned already",
+                        },
+                        hex::encode(st.decryption_key.as_bytes()),
+                        st.validity.escrow_from,
+                        st.validity.escrow_until,
+                        st.validity.trace_until
+                    )
+                },
+                json!({"sequence": st.sequence, "change": format!("{change:?}"), "statements": cfg.ttp.statements.len()}),
             );
             Ok(())
         }
@@ -594,7 +642,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             let result: TraceResult = read_message(&result)?;
             let warrant: Warrant = read_message(&warrant)?;
             let record: TraceRecord = read_message(&record)?;
-            let ttp: TtpPublicKeys = read_message(&ttp)?;
+            let ttp = super::ttp::read_statement(&ttp)?.statement.public_keys();
             match result.kind {
                 crate::protocol::trace::TraceKind::Owner => {
                     let account = bank.apply_owner_trace(&result, &record, &warrant, &ttp)?;
@@ -651,6 +699,28 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
     }
 }
 
+/// The TTP key a new keyset of `spec` escrows under: that of the newest
+/// pinned statement covering the keyset's days (wallets and merchants refuse
+/// a keyset no statement they pinned covers).
+fn escrow_key(cfg: &BankConfigFile, spec: &KeysetSpec) -> Result<crate::encoding::Point, CliError> {
+    let w = spec.windows();
+    cfg.ttp
+        .statements
+        .iter()
+        .rev()
+        .map(|s| &s.statement)
+        .find(|s| s.covers_windows(&w).is_ok())
+        .map(|s| s.decryption_key)
+        .ok_or_else(|| {
+            CliError::Refused(format!(
+                "no pinned TTP key statement covers a keyset with withdrawals {}..{} and deposits until {}: \
+                 get a renewed statement from the TTP (`faircash ttp statement`) and pin it with \
+                 `faircash bank trust-ttp`, or shorten --withdraw-days",
+                w.withdraw_from, w.withdraw_until, w.deposit_until
+            ))
+        })
+}
+
 fn write_secret_replace<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
     super::files::write_atomic(path, text.as_bytes(), true)
@@ -662,12 +732,14 @@ fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {
         return Err(CliError::Refused(format!("{}: a bank exists here already", a.dir.dir.display())));
     }
     ensure_dir(&a.dir.dir)?;
-    let ttp: TtpPublicKeys = read_message(&a.ttp_key)?;
+    let statement = super::ttp::read_statement(&a.ttp_key)?;
+    let mut pins = TtpPins::new();
+    pins.trust(&statement).map_err(crate::protocol::Error::from)?;
     let cfg = BankConfigFile {
         session_ttl_secs: a.session_ttl_secs,
         max_open_sessions: a.max_open_sessions,
         watch_policy: a.watch_policy,
-        ttp,
+        ttp: pins.list(),
         max_exponent: a.max_exponent,
         validity_days: a.validity_days,
         max_deposit_delay_days: a.max_deposit_delay_days,
@@ -675,11 +747,13 @@ fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {
         database: a.db.clone(),
     };
     let secrets = BankSecrets::generate(&mut OsRng);
+    let spec = cfg.spec(SystemClock.today());
+    let ttp_key = escrow_key(&cfg, &spec)?;
     write_secret(&home.key(), &secrets)?;
     let store = home.store(&cfg)?;
     let bank = Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?;
     let key_path = home.key();
-    let keyset = bank.issue_keyset_with(ttp.decryption, &cfg.spec(SystemClock.today()), &mut OsRng, |s| {
+    let keyset = bank.issue_keyset_with(ttp_key, &spec, &mut OsRng, |s| {
         write_secret_replace(&key_path, s)
             .map_err(|e| crate::protocol::Error::Store(crate::store::StoreError::Backend(e.to_string())))
     })?;

@@ -11,6 +11,7 @@ use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use crate::protocol::deposit::{DepositOutcome, DepositReceipt};
 use crate::protocol::pay::create_payment;
 use crate::protocol::trace::{TraceRequest, Warrant, WarrantTerms};
+use crate::protocol::trust::TtpValidity;
 use crate::roles::{Bank, BankApi, BankConfig, Merchant, Ttp, TtpKeys, Wallet};
 use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
 use crate::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
@@ -173,13 +174,27 @@ where
     writeln!(out, "1. Initialization")?;
     let t = Instant::now();
     let judge = SigningKey::generate(rng);
-    let mut ttp = Ttp::new(TtpKeys::generate(rng), ttp_store()?, clock.clone());
+    let ttp_keys = TtpKeys::generate(rng);
+    let validity =
+        TtpValidity { escrow_from: today, escrow_until: today.plus(730), trace_until: today.plus(1095) };
+    let statement = ttp_keys
+        .statement(0, validity, clock.now(), rng)
+        .map_err(|e| crate::protocol::Error::Pin(crate::protocol::trust::PinError::BadTtpStatement(e)))?;
+    let mut ttp = Ttp::new(ttp_keys, ttp_store()?, clock.clone());
     ttp.trust_issuer(*judge.public());
     writeln!(
         out,
         "   TTP key Y_T = {}…; it trusts warrants of judge {}…",
         &hex::encode(ttp.public_key().as_bytes())[..16],
         &hex::encode(judge.public().as_bytes())[..16]
+    )?;
+    writeln!(
+        out,
+        "   the TTP signs its key statement (Y_T, t = 1 of 1, group signing key {}…, escrow until day {}, \
+         traces until day {}; RFC 9591): wallets and merchants pin it, so the bank cannot choose the escrow key",
+        &hex::encode(statement.statement.signing_key.as_bytes())[..16],
+        validity.escrow_until,
+        validity.trace_until
     )?;
     let bank = Arc::new(Bank::open(
         bank_store()?,
@@ -218,6 +233,7 @@ where
         keyset.policy().max_deposit_delay_days,
         ms(t)
     )?;
+    bank.set_ttp_statements(vec![statement.clone()])?;
     let published = bank.published_keysets();
     ttp.add_keysets(&published, &bank.master_key()).map_err(crate::protocol::Error::from)?;
     let mut wallets = Vec::new();
@@ -225,6 +241,7 @@ where
         let mut w =
             Wallet::new(UserKey::generate(rng), bank.master_key(), wallet_store(name)?, clock.clone());
         w.pin_keysets(&published)?;
+        w.trust_ttp(&statement)?;
         let id = api.register_user(&w.registration(rng))?;
         bank.fund(&id, funds)?;
         writeln!(
@@ -238,6 +255,7 @@ where
         let mut m =
             Merchant::new(SigningKey::generate(rng), bank.master_key(), merchant_store(name)?, clock.clone());
         m.pin_keysets(&published)?;
+        m.trust_ttp(&statement)?;
         api.register_merchant(&m.registration(rng))?;
         writeln!(out, "   merchant {name}: account {}", m.id())?;
         merchants.push((name, m));
@@ -364,7 +382,7 @@ where
     let result = ttp
         .trace_owner(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
-    let owner = bank.apply_owner_trace(&result, &record, &warrant, &ttp.public_keys())?;
+    let owner = bank.apply_owner_trace(&result, &record, &warrant, &statement.statement.public_keys())?;
     writeln!(
         out,
         "   owner trace of deposited coin {}… under a signed warrant: account {owner}{} (log entry {}, {})",
@@ -386,7 +404,7 @@ where
     let result = ttp
         .trace_coin(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
-    let serial = bank.apply_coin_trace(&result, &record, &warrant, &ttp.public_keys())?;
+    let serial = bank.apply_coin_trace(&result, &record, &warrant, &statement.statement.public_keys())?;
     writeln!(
         out,
         "   coin trace of bob's withdrawal of 8: serial S = {}… goes on the bank's watch list (log entry {})",

@@ -9,12 +9,16 @@ use serde_json::json;
 
 use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
 use super::output::{amount_with_breakdown, Output};
-use super::wallet::{connect, connect_and_pin, load_pinned, save_keysets};
+use super::wallet::{
+    connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, save_keysets, save_ttp, trust_ttp,
+    TtpArgs,
+};
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
 use crate::protocol::deposit::DepositOutcome;
 use crate::protocol::pay::Payment;
 use crate::protocol::trace::WatchList;
+use crate::protocol::Error as ProtocolError;
 use crate::roles::Merchant;
 use crate::store::sqlite::SqliteMerchantStore;
 use crate::store::MerchantStore;
@@ -39,6 +43,24 @@ pub enum MerchantCommand {
         /// The bank master key (hex) to trust; default: the one the bank shows.
         #[arg(long)]
         bank_key: Option<String>,
+        /// The TTP key statement to pin.
+        #[command(flatten)]
+        ttp: TtpArgs,
+    },
+    /// Pin a TTP key statement (the TTP's file), or every statement the bank
+    /// publishes under a TTP signing key given in hex: an explicit decision
+    /// of the merchant, never taken from the bank alone.
+    #[command(after_help = "Example:\n  faircash merchant trust-ttp --dir shop --ttp ttp/ttp.pub.json")]
+    TrustTtp {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The statement or signing key.
+        #[command(flatten)]
+        ttp: TtpArgs,
+        /// The bank to fetch statements from (with --ttp-key; default: the pinned bank).
+        #[arg(long)]
+        bank: Option<String>,
     },
     /// Issue a payment request (fresh nonce, today's date).
     #[command(
@@ -112,13 +134,16 @@ fn open(dir: &std::path::Path, out: &Output) -> Result<(Merchant<SqliteMerchantS
     let store = SqliteMerchantStore::open(dir.join("merchant.db"))?;
     let mut m = Merchant::new(key, pinned.master_key, store, Arc::new(SystemClock));
     m.pin_keysets(&list.keysets)?;
+    for s in &load_ttp(dir)?.statements {
+        m.trust_ttp(s)?;
+    }
     Ok((m, lock))
 }
 
 /// Runs a merchant command.
 pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
-        MerchantCommand::New { dir, bank, bank_key } => {
+        MerchantCommand::New { dir, bank, bank_key, ttp } => {
             let key_path = dir.dir.join("merchant.key");
             if key_path.exists() {
                 return Err(CliError::Refused(format!(
@@ -128,6 +153,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             }
             ensure_dir(&dir.dir)?;
             let connected = connect_and_pin(&dir.dir, bank.as_deref(), bank_key.as_deref(), out)?;
+            pin_ttp_at_creation(&dir.dir, &ttp, connected.as_deref(), out)?;
             let key = SigningKey::generate(&mut OsRng);
             write_secret(&key_path, &key)?;
             drop(SqliteMerchantStore::open(dir.dir.join("merchant.db"))?);
@@ -159,6 +185,21 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
+        MerchantCommand::TrustTtp { dir, ttp, bank } => {
+            let (_m, _lock) = open(&dir.dir, out)?;
+            let (pinned, _) = load_pinned(&dir.dir)?;
+            let spec = bank.or(pinned.bank);
+            let connected = match (&ttp.ttp_key, &spec) {
+                (Some(_), Some(b)) => Some(connect(b)?),
+                _ => None,
+            };
+            let list = trust_ttp(&dir.dir, &ttp, connected.as_deref(), out)?;
+            out.result(
+                || format!("{} TTP key statement(s) pinned", list.statements.len()),
+                json!({"statements": list.statements.len()}),
+            );
+            Ok(())
+        }
         MerchantCommand::Request { dir, amount, order, out: file } => {
             let (m, _lock) = open(&dir.dir, out)?;
             let digest = crate::protocol::pay::order_digest(order.as_bytes());
@@ -171,9 +212,25 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         MerchantCommand::Accept { dir, payment } => {
-            let (m, _lock) = open(&dir.dir, out)?;
+            let (mut m, _lock) = open(&dir.dir, out)?;
             let p: Payment = read_message(&payment)?;
-            let summary = m.accept(&p, &mut OsRng)?;
+            let summary = match m.accept(&p, &mut OsRng) {
+                // A keyset the bank issued since this merchant last looked:
+                // fetch the bank's list (pinned under the shared rules) and
+                // try again.
+                Err(ProtocolError::UnknownKeyset(id)) => {
+                    let (pinned, list) = load_pinned(&dir.dir)?;
+                    let Some(spec) = pinned.bank else { return Err(ProtocolError::UnknownKeyset(id).into()) };
+                    out.note(format!(
+                        "payment under keyset {id}, not pinned here: asking the bank for its keysets"
+                    ));
+                    let b = connect(&spec)?;
+                    let summary = m.accept_or_refresh(&p, &*b, &mut OsRng);
+                    save_keysets(&dir.dir, m.anchors(), &list)?;
+                    summary?
+                }
+                other => other?,
+            };
             out.result(
                 || {
                     format!(
@@ -192,6 +249,9 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             let (_, list) = load_pinned(&dir.dir)?;
             m.refresh_keysets(&*b)?;
             save_keysets(&dir.dir, m.anchors(), &list)?;
+            let old_ttp = load_ttp(&dir.dir)?;
+            let offered = m.refresh_ttp(&*b)?;
+            save_ttp(&dir.dir, m.anchors(), &old_ttp, &offered, out)?;
             let pending = m.store().undeposited()?;
             if pending.is_empty() {
                 out.result(|| "nothing to deposit".into(), json!({"credited": 0, "outcomes": []}));

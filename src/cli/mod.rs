@@ -153,7 +153,9 @@ impl CliError {
                 | ProtocolError::Keyset(_)
                 | ProtocolError::BadEvidence(_) => 3,
                 ProtocolError::Trace(t) => trace_code(t),
-                ProtocolError::Pin(_) => 5,
+                ProtocolError::Pin(_)
+                | ProtocolError::UntrustedTtpKey { .. }
+                | ProtocolError::TtpKeyNotValid { .. } => 5,
                 ProtocolError::WatchList(crate::protocol::trace::WatchListError::Signature) => 3,
                 ProtocolError::WatchList(_) => 5,
                 _ => 4,

@@ -17,9 +17,9 @@ use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
 use crate::keys::{KeysetList, PublicKeyFile};
 use crate::protocol::trace::{
-    verify_log, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant,
-    WarrantTerms,
+    verify_log, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WarrantTerms,
 };
+use crate::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use crate::roles::{Ttp, TtpKeys};
 use crate::store::sqlite::SqliteTtpStore;
 use crate::store::TtpStore;
@@ -34,14 +34,35 @@ use crate::time::{Clock, SystemClock};
     faircash ttp verify-trace --ttp ttp/ttp.pub.json --warrant warrant.json --record record.json --result result.json\n  \
     faircash ttp log verify --dir ttp --head head-1.json --head head-2.json")]
 pub enum TtpCommand {
-    /// Create the TTP's keys (decryption key x_T and result-signing key).
+    /// Create the TTP's keys (decryption key x_T and group signing key) and
+    /// its signed key statement, the file wallets, merchants and the bank pin.
     #[command(
-        after_help = "Example:\n  faircash ttp keygen --dir ttp   (writes ttp.key, mode 0600, and ttp.pub.json)"
+        after_help = "Example:\n  faircash ttp keygen --dir ttp   (writes ttp.key, mode 0600, and the \
+        signed key statement ttp.pub.json)"
     )]
     Keygen {
         /// The state directory.
         #[command(flatten)]
         dir: DirArg,
+        /// Validity of the statement.
+        #[command(flatten)]
+        validity: ValidityArgs,
+    },
+    /// Sign the next key statement (same keys, next sequence, new validity):
+    /// pinned statements are superseded by it.
+    #[command(
+        after_help = "Example:\n  faircash ttp statement --dir ttp --escrow-days 1095 --trace-days 1460"
+    )]
+    Statement {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Validity of the statement.
+        #[command(flatten)]
+        validity: ValidityArgs,
+        /// Also write the statement here (it is always written to ttp.pub.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Trust warrants signed by an issuer key.
     #[command(after_help = "Example:\n  faircash ttp trust-issuer --dir ttp --key judge/judge.pub.json")]
@@ -81,7 +102,7 @@ pub enum TtpCommand {
         after_help = "Example:\n  faircash ttp verify-trace --ttp ttp.pub.json --warrant w.json --record r.json --result result.json"
     )]
     VerifyTrace {
-        /// The TTP's public keys.
+        /// The TTP's signed key statement.
         #[arg(long)]
         ttp: PathBuf,
         /// The warrant.
@@ -97,6 +118,31 @@ pub enum TtpCommand {
     /// The audit log.
     #[command(subcommand)]
     Log(LogCommand),
+}
+
+/// How long a TTP key statement is valid, in days from today.
+#[derive(Debug, clap::Args)]
+pub struct ValidityArgs {
+    /// Days (from today) during which bank keysets may escrow under the key.
+    #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    escrow_days: u32,
+    /// Days (from today) during which the TTP keeps the key and traces; at
+    /// least --escrow-days plus the banks' coin validity and deposit delay.
+    #[arg(long, default_value_t = 1095, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    trace_days: u32,
+}
+
+impl ValidityArgs {
+    fn validity(&self, from: crate::time::Day) -> Result<TtpValidity, CliError> {
+        if self.trace_days < self.escrow_days {
+            return Err(CliError::Usage("--trace-days must be at least --escrow-days".into()));
+        }
+        Ok(TtpValidity {
+            escrow_from: from,
+            escrow_until: SystemClock.today().plus(self.escrow_days),
+            trace_until: SystemClock.today().plus(self.trace_days),
+        })
+    }
 }
 
 /// Arguments of a trace.
@@ -227,6 +273,30 @@ fn open_ttp(dir: &Path) -> Result<Ttp<SqliteTtpStore>, CliError> {
     Ok(ttp)
 }
 
+/// Reads a signed TTP key statement file and checks it (t of n, and its
+/// signature under the signing key it names).
+pub fn read_statement(path: &Path) -> Result<SignedTtpKeyStatement, CliError> {
+    let s: SignedTtpKeyStatement = read_message(path)?;
+    s.verify().map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    Ok(s)
+}
+
+/// The JSON summary of a statement written to `file`.
+pub fn statement_json(s: &SignedTtpKeyStatement, file: &Path) -> serde_json::Value {
+    let st = &s.statement;
+    json!({
+        "sequence": st.sequence,
+        "decryption_key": st.decryption_key,
+        "signing_key": st.signing_key,
+        "threshold": st.threshold,
+        "trustees": st.trustees.len(),
+        "escrow_from": st.validity.escrow_from,
+        "escrow_until": st.validity.escrow_until,
+        "trace_until": st.validity.trace_until,
+        "statement": file,
+    })
+}
+
 fn kind_of(k: KindArg) -> TraceKind {
     match k {
         KindArg::Owner => TraceKind::Owner,
@@ -237,30 +307,65 @@ fn kind_of(k: KindArg) -> TraceKind {
 /// Runs a TTP command.
 pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
-        TtpCommand::Keygen { dir } => {
+        TtpCommand::Keygen { dir, validity } => {
             let key_path = dir.dir.join("ttp.key");
             if key_path.exists() {
                 return Err(CliError::Refused(format!("{}: TTP keys exist here already", dir.dir.display())));
             }
+            let validity = validity.validity(SystemClock.today())?;
             ensure_dir(&dir.dir)?;
             let keys = TtpKeys::generate(&mut OsRng);
+            let statement = keys
+                .statement(0, validity, SystemClock.now(), &mut OsRng)
+                .map_err(|e| CliError::Input(e.to_string()))?;
             write_secret(&key_path, &keys)?;
             write_json(&config_path(&dir.dir), &TtpConfig::default())?;
-            let public = keys.public();
             let pub_path = dir.dir.join("ttp.pub.json");
-            write_message(&pub_path, &public)?;
+            write_message(&pub_path, &statement)?;
             drop(SqliteTtpStore::open(dir.dir.join("ttp.db"))?);
             out.result(
                 || {
                     format!(
-                        "TTP keys created in {}\n  Y_T (for bank keysets) {}\n  result-signing key {}\n  public keys written to {}",
+                        "TTP keys created in {}\n  Y_T (for bank keysets) {}\n  group signing key {} (wallets and merchants pin it)\n  key statement (sequence 0; escrow {}..{}, traces until {}) written to {}",
                         dir.dir.display(),
-                        hex::encode(public.decryption.as_bytes()),
-                        hex::encode(public.signing.as_bytes()),
+                        hex::encode(statement.statement.decryption_key.as_bytes()),
+                        hex::encode(statement.statement.signing_key.as_bytes()),
+                        validity.escrow_from,
+                        validity.escrow_until,
+                        validity.trace_until,
                         pub_path.display()
                     )
                 },
-                json!({"decryption": public.decryption, "signing": public.signing, "public_keys": pub_path}),
+                statement_json(&statement, &pub_path),
+            );
+            Ok(())
+        }
+        TtpCommand::Statement { dir, validity, out: file } => {
+            let ttp = open_ttp(&dir.dir)?;
+            let pub_path = dir.dir.join("ttp.pub.json");
+            let current: SignedTtpKeyStatement = read_message(&pub_path)?;
+            let validity = validity.validity(current.statement.validity.escrow_from)?;
+            let keys: TtpKeys = read_secret(&dir.dir.join("ttp.key"))?;
+            let next = keys
+                .statement(current.statement.sequence + 1, validity, SystemClock.now(), &mut OsRng)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            drop(ttp);
+            write_message(&pub_path, &next)?;
+            if let Some(f) = &file {
+                write_message(f, &next)?;
+            }
+            out.result(
+                || {
+                    format!(
+                        "key statement sequence {} (escrow {}..{}, traces until {}) written to {}",
+                        next.statement.sequence,
+                        validity.escrow_from,
+                        validity.escrow_until,
+                        validity.trace_until,
+                        file.as_ref().unwrap_or(&pub_path).display()
+                    )
+                },
+                statement_json(&next, file.as_ref().unwrap_or(&pub_path)),
             );
             Ok(())
         }
@@ -293,7 +398,9 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
                 None => first.document.master_key,
             };
             let verified = list.verify(&master)?;
-            let ours = read_message::<TtpPublicKeys>(&dir.dir.join("ttp.pub.json"))?.decryption;
+            let ours = read_message::<SignedTtpKeyStatement>(&dir.dir.join("ttp.pub.json"))?
+                .statement
+                .decryption_key;
             if verified.iter().any(|k| *k.ttp_key() != ours) {
                 out.note(
                     "warning: some keysets escrow to another TTP key; their records cannot be traced here",
@@ -312,7 +419,7 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
         TtpCommand::TraceOwner(a) => trace(a, TraceKind::Owner, out),
         TtpCommand::TraceCoin(a) => trace(a, TraceKind::Coin, out),
         TtpCommand::VerifyTrace { ttp, warrant, record, result } => {
-            let ttp: TtpPublicKeys = read_message(&ttp)?;
+            let ttp = read_statement(&ttp)?.statement.public_keys();
             let warrant: Warrant = read_message(&warrant)?;
             let record: TraceRecord = read_message(&record)?;
             let result: TraceResult = read_message(&result)?;

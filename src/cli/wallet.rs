@@ -17,6 +17,8 @@ use super::{CliError, DirArg};
 use crate::encoding::Point;
 use crate::keys::{KeysetList, UserKey};
 use crate::protocol::pay::PaymentRequest;
+use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange, TtpPins, TtpStatementList};
+use crate::protocol::Error as ProtocolError;
 use crate::roles::{BankApi, TrustAnchors, Wallet};
 use crate::store::sqlite::SqliteWalletStore;
 use crate::time::SystemClock;
@@ -41,6 +43,25 @@ pub enum WalletCommand {
         /// The bank master key (hex) to trust; default: the one the bank shows (printed).
         #[arg(long)]
         bank_key: Option<String>,
+        /// The TTP key statement to pin.
+        #[command(flatten)]
+        ttp: TtpArgs,
+    },
+    /// Pin a TTP key statement (the TTP's file), or every statement the bank
+    /// publishes under a TTP signing key given in hex: an explicit decision
+    /// of the wallet's owner, never taken from the bank alone.
+    #[command(after_help = "Examples:\n  faircash wallet trust-ttp --dir alice --ttp ttp/ttp.pub.json\n  \
+        faircash wallet trust-ttp --dir alice --ttp-key 5c0e… --bank http://127.0.0.1:8080")]
+    TrustTtp {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The statement or signing key.
+        #[command(flatten)]
+        ttp: TtpArgs,
+        /// The bank to fetch statements from (with --ttp-key; default: the pinned bank).
+        #[arg(long)]
+        bank: Option<String>,
     },
     /// Register the wallet's account at the bank (if `new` was run without --bank).
     #[command(after_help = "Example:\n  faircash wallet register --dir alice --bank bank")]
@@ -107,6 +128,121 @@ pub enum WalletCommand {
     },
 }
 
+/// Which TTP key statement a wallet or merchant pins.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TtpArgs {
+    /// The TTP's signed key statement (`ttp keygen` writes ttp.pub.json).
+    #[arg(long, value_name = "FILE")]
+    pub ttp: Option<PathBuf>,
+    /// Or the TTP's group signing key (hex, from the TTP): the bank's
+    /// statements signed by it are pinned.
+    #[arg(long, value_name = "HEX", conflicts_with = "ttp")]
+    pub ttp_key: Option<String>,
+}
+
+impl TtpArgs {
+    fn given(&self) -> bool {
+        self.ttp.is_some() || self.ttp_key.is_some()
+    }
+}
+
+/// The pinned TTP key statements of a wallet or merchant directory
+/// (`ttp.json`; none before the first `trust-ttp`).
+pub fn load_ttp(dir: &Path) -> Result<TtpStatementList, CliError> {
+    let path = dir.join("ttp.json");
+    if !path.exists() {
+        return Ok(TtpStatementList::default());
+    }
+    read_message(&path)
+}
+
+/// Pins what `args` names into the statements held in `dir`, explicitly
+/// (a new TTP signing key may be pinned), and saves them. With
+/// `--ttp-key`, the statements come from `bank`, and only those signed by
+/// that key are taken.
+pub fn trust_ttp(
+    dir: &Path,
+    args: &TtpArgs,
+    bank: Option<&dyn BankApi>,
+    out: &Output,
+) -> Result<TtpStatementList, CliError> {
+    let mut pins = TtpPins::new();
+    for s in &load_ttp(dir)?.statements {
+        pins.trust(s).map_err(ProtocolError::from)?;
+    }
+    let offered = match (&args.ttp, &args.ttp_key) {
+        (Some(file), _) => vec![super::ttp::read_statement(file)?],
+        (None, Some(hexkey)) => {
+            let key = parse_key(hexkey, "--ttp-key")?;
+            let bank = bank.ok_or_else(|| CliError::Usage("--ttp-key needs --bank".into()))?;
+            let mut found: Vec<SignedTtpKeyStatement> =
+                bank.ttp_statements()?.into_iter().filter(|s| s.statement.signing_key == key).collect();
+            if found.is_empty() {
+                return Err(CliError::Refused(
+                    "the bank publishes no TTP key statement signed by that key".into(),
+                ));
+            }
+            found.sort_by_key(|s| s.statement.sequence);
+            found
+        }
+        (None, None) => return Err(CliError::Usage("give --ttp FILE or --ttp-key HEX".into())),
+    };
+    for s in &offered {
+        let change = pins.trust(s).map_err(ProtocolError::from)?;
+        let st = &s.statement;
+        out.note(format!(
+            "TTP key statement sequence {} {}: Y_T {}, signed by {}, escrow {}..{}, traces until {}",
+            st.sequence,
+            match change {
+                TtpPinChange::Added => "pinned",
+                TtpPinChange::Superseded { .. } => "pinned (supersedes an older one)",
+                TtpPinChange::Unchanged => "pinned already",
+            },
+            &hex::encode(st.decryption_key.as_bytes())[..16],
+            &hex::encode(st.signing_key.as_bytes())[..16],
+            st.validity.escrow_from,
+            st.validity.escrow_until,
+            st.validity.trace_until
+        ));
+    }
+    let list = pins.list();
+    write_message(&dir.join("ttp.json"), &list)?;
+    Ok(list)
+}
+
+/// Pins the bank's TTP key statements that verify under a pinned TTP
+/// signing key (`anchors` after [`TrustAnchors::refresh_ttp`]), saving
+/// `ttp.json` when they changed; refused statements are reported.
+pub fn save_ttp(
+    dir: &Path,
+    anchors: &TrustAnchors,
+    old: &TtpStatementList,
+    refused: &[(SignedTtpKeyStatement, Result<TtpPinChange, PinError>)],
+    out: &Output,
+) -> Result<(), CliError> {
+    for (s, r) in refused {
+        match r {
+            Ok(_) | Err(PinError::UntrustedTtpSigner(_)) => {}
+            Err(e) => out
+                .note(format!("ignored the bank's TTP key statement sequence {}: {e}", s.statement.sequence)),
+        }
+    }
+    let list = anchors.ttp().list();
+    if list != *old {
+        write_message(&dir.join("ttp.json"), &list)?;
+    }
+    Ok(())
+}
+
+fn parse_key(hexkey: &str, flag: &str) -> Result<Point, CliError> {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(hexkey.trim(), &mut b)
+        .map_err(|_| CliError::Usage(format!("{flag}: 64 hex digits")))?;
+    Point::from_bytes(&b)
+        .filter(|p| !p.is_identity())
+        .ok_or_else(|| CliError::Usage(format!("{flag}: not a valid public key")))
+}
+
 /// The bank a wallet or merchant pinned (`bank.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PinnedBank {
@@ -136,13 +272,7 @@ pub fn pin_bank(
     let list = KeysetList { keysets: bank.keysets()? };
     let first = list.keysets.first().ok_or_else(|| CliError::Input("the bank publishes no keyset".into()))?;
     let master = match bank_key {
-        Some(hexkey) => {
-            let mut b = [0u8; 32];
-            hex::decode_to_slice(hexkey.trim(), &mut b)
-                .map_err(|_| CliError::Usage("--bank-key: 64 hex digits".into()))?;
-            Point::from_bytes(&b)
-                .ok_or_else(|| CliError::Usage("--bank-key: not a valid public key".into()))?
-        }
+        Some(hexkey) => parse_key(hexkey, "--bank-key")?,
         None => {
             out.note(format!(
                 "trusting bank master key {} (pass --bank-key to pin it explicitly)",
@@ -174,6 +304,25 @@ pub fn connect_and_pin(
         }
         None => Ok(None),
     }
+}
+
+/// At `new`: pins the TTP key statement `args` names, or notes that none is
+/// pinned (withdrawals and payments are refused until `trust-ttp`).
+pub fn pin_ttp_at_creation(
+    dir: &Path,
+    args: &TtpArgs,
+    bank: Option<&dyn BankApi>,
+    out: &Output,
+) -> Result<(), CliError> {
+    if args.given() {
+        trust_ttp(dir, args, bank, out)?;
+    } else {
+        out.note(
+            "no TTP key statement pinned: coins escrowing under any TTP key are refused until you \
+             pin the TTP's statement (`trust-ttp --ttp FILE`)",
+        );
+    }
+    Ok(())
 }
 
 /// Loads the pinned bank and keysets of a wallet or merchant directory.
@@ -223,6 +372,9 @@ impl WalletHome {
         let lock = lock_dir(&self.dir, "wallet.lock", out)?;
         let mut w = Wallet::new(user, pinned.master_key, store, Arc::new(SystemClock));
         w.pin_keysets(&list.keysets)?;
+        for s in &load_ttp(&self.dir)?.statements {
+            w.trust_ttp(s)?;
+        }
         let released = w.release_unpaid()?;
         if released > 0 {
             out.note(format!(
@@ -236,7 +388,7 @@ impl WalletHome {
 /// Runs a wallet command.
 pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
-        WalletCommand::New { dir, bank, bank_key } => {
+        WalletCommand::New { dir, bank, bank_key, ttp } => {
             let home = WalletHome { dir: dir.dir.clone() };
             if home.key().exists() {
                 return Err(CliError::Refused(format!(
@@ -245,8 +397,10 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 )));
             }
             ensure_dir(&dir.dir)?;
-            // Pin the bank first, so a wrong bank or key leaves nothing behind.
+            // Pin the bank and the TTP first, so a wrong bank, key or
+            // statement leaves nothing behind.
             let connected = connect_and_pin(&dir.dir, bank.as_deref(), bank_key.as_deref(), out)?;
+            pin_ttp_at_creation(&dir.dir, &ttp, connected.as_deref(), out)?;
             let user = UserKey::generate(&mut OsRng);
             write_secret(&home.key(), &user)?;
             drop(SqliteWalletStore::open(dir.dir.join("wallet.db"))?);
@@ -275,6 +429,21 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
+        WalletCommand::TrustTtp { dir, ttp, bank } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (_, pinned, _, _lock) = home.open(out)?;
+            let spec = bank.or(pinned.bank);
+            let connected = match (&ttp.ttp_key, &spec) {
+                (Some(_), Some(b)) => Some(connect(b)?),
+                _ => None,
+            };
+            let list = trust_ttp(&dir.dir, &ttp, connected.as_deref(), out)?;
+            out.result(
+                || format!("{} TTP key statement(s) pinned", list.statements.len()),
+                json!({"statements": list.statements.len()}),
+            );
+            Ok(())
+        }
         WalletCommand::Register { dir, bank, bank_key } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let user: UserKey = read_secret(&home.key())?;
@@ -290,6 +459,9 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let b = connect(&bank)?;
             wallet.refresh_keysets(&*b)?;
             save_keysets(&dir.dir, wallet.anchors(), &list)?;
+            let old_ttp = load_ttp(&dir.dir)?;
+            let offered = wallet.refresh_ttp(&*b)?;
+            save_ttp(&dir.dir, wallet.anchors(), &old_ttp, &offered, out)?;
             let resumed = wallet.resume_withdrawals(&*b)?;
             if !resumed.is_empty() {
                 out.note(format!("finished {} interrupted withdrawal(s)", resumed.len()));

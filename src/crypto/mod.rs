@@ -6,6 +6,8 @@
 //! | [`batch`] | random-linear-combination verification in one multiscalar multiplication |
 //! | [`schnorr`] | generic proofs of linear relations, Schnorr signatures |
 //! | [`elgamal`] | ElGamal encryption over Ristretto |
+//! | [`group_signature`] | RFC 9591 Schnorr signatures of the TTP as a group |
+//! | [`threshold`] | Lagrange coefficients over trustee identifiers |
 //! | [`acl`] | the ACL blind signature with attributes, commitment form |
 //! | [`range`] | the aggregated Bulletproofs range proof for hidden expiry |
 //! | [`secret`] | zeroizing secret-scalar wrapper |
@@ -16,9 +18,11 @@
 pub mod acl;
 pub mod batch;
 pub mod elgamal;
+pub mod group_signature;
 pub mod range;
 pub mod schnorr;
 pub mod secret;
+pub mod threshold;
 pub mod transcript;
 
 /// A proof, signature or equation did not verify.

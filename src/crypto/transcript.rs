@@ -62,14 +62,22 @@ pub mod labels {
     pub const WARRANT_SIGNATURE: &[u8] = b"faircash/v1/warrant-signature";
     /// Digest of a warrant.
     pub const WARRANT_ID: &[u8] = b"faircash/v1/warrant-digest";
-    /// The TTP's signature on a trace result.
+    /// Domain of the TTP's group signature on a trace result.
     pub const TRACE_RESULT_SIGNATURE: &[u8] = b"faircash/v1/trace-result-signature";
+    /// Digest of a trace result (what the TTP signs).
+    pub const TRACE_RESULT_DIGEST: &[u8] = b"faircash/v1/trace-result-digest";
     /// Digest of a traced record.
     pub const TRACE_RECORD: &[u8] = b"faircash/v1/trace-record";
     /// One entry of the TTP's hash-chained audit log.
     pub const TRACE_LOG_ENTRY: &[u8] = b"faircash/v1/trace-log-entry";
-    /// The TTP's signature on its log head.
+    /// Digest of the TTP's log head (what it signs).
     pub const TRACE_LOG_HEAD: &[u8] = b"faircash/v1/trace-log-head";
+    /// Domain of the TTP's group signature on its log head.
+    pub const TRACE_LOG_HEAD_SIGNATURE: &[u8] = b"faircash/v1/trace-log-head-signature";
+    /// Digest of a TTP key statement.
+    pub const TTP_KEY_STATEMENT: &[u8] = b"faircash/v1/ttp-key-statement";
+    /// Domain of the TTP's group signature on its key statement.
+    pub const TTP_KEY_STATEMENT_SIGNATURE: &[u8] = b"faircash/v1/ttp-key-statement-signature";
     /// Signature of an account holder on a bank request.
     pub const ACCOUNT_REQUEST_SIGNATURE: &[u8] = b"faircash/v1/account-request-signature";
     /// Digest of a deposit request (what a stored receipt answers).
@@ -104,9 +112,13 @@ pub mod labels {
         WARRANT_SIGNATURE,
         WARRANT_ID,
         TRACE_RESULT_SIGNATURE,
+        TRACE_RESULT_DIGEST,
         TRACE_RECORD,
         TRACE_LOG_ENTRY,
         TRACE_LOG_HEAD,
+        TRACE_LOG_HEAD_SIGNATURE,
+        TTP_KEY_STATEMENT,
+        TTP_KEY_STATEMENT_SIGNATURE,
         ACCOUNT_REQUEST_SIGNATURE,
         WATCH_LIST_SIGNATURE,
         ORDER_DIGEST,

@@ -16,6 +16,7 @@ use crate::keys::{AccountId, KeysetList, SignedKeyset};
 use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::WatchList;
+use crate::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use crate::protocol::withdraw::{WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest};
 use crate::protocol::{Error, Result};
 use crate::roles::BankApi;
@@ -160,5 +161,8 @@ impl BankApi for HttpBank {
     }
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
         self.send(routes::DEPOSITS, Some(req))
+    }
+    fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
+        Ok(self.send::<AccountOpened, TtpStatementList>(routes::TTP_STATEMENTS, None)?.statements)
     }
 }

@@ -44,6 +44,8 @@ pub mod routes {
     pub const EVIDENCE: &str = "/v1/evidence";
     /// `GET`: the coin-tracing watch list.
     pub const WATCH_LIST: &str = "/v1/watch-list";
+    /// `GET`: the TTP key statements the bank publishes.
+    pub const TTP_STATEMENTS: &str = "/v1/ttp-statements";
 }
 
 /// The answer to a registration.

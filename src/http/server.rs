@@ -37,6 +37,7 @@ use super::{
 use crate::keys::KeysetList;
 use crate::protocol::deposit::DepositRequest;
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::trust::TtpStatementList;
 use crate::protocol::withdraw::{SessionId, WithdrawChallenge, WithdrawRequest};
 use crate::protocol::Error;
 use crate::roles::Bank;
@@ -277,6 +278,12 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                     Ok(EvidenceList { items })
                 })
                 .await
+            }),
+        )
+        .route(
+            routes::TTP_STATEMENTS,
+            get(|State(s): State<Arc<AppState<S>>>, h: HeaderMap| async move {
+                read(s, h, |b: &Bank<S>| Ok(TtpStatementList { statements: b.ttp_statements() })).await
             }),
         )
         .route(

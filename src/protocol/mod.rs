@@ -64,6 +64,27 @@ pub enum Error {
     /// A proof, signature or answer did not verify.
     #[error("{0} does not verify")]
     InvalidProof(&'static str),
+    /// A keyset whose TTP key is not the decryption key of a pinned TTP key
+    /// statement: the bank, not the TTP, chose the escrow key.
+    #[error(
+        "keyset {keyset} escrows under TTP key {}, which no pinned TTP key statement names",
+        hex::encode(ttp_key)
+    )]
+    UntrustedTtpKey {
+        /// The keyset.
+        keyset: KeysetId,
+        /// Its TTP key (the encoding of `Y_T`).
+        ttp_key: [u8; 32],
+    },
+    /// A keyset whose TTP key is pinned, but whose days the statement does
+    /// not cover.
+    #[error("keyset {keyset} is not covered by its pinned TTP key statement: {reason}")]
+    TtpKeyNotValid {
+        /// The keyset.
+        keyset: KeysetId,
+        /// Which validity it exceeds.
+        reason: trust::Coverage,
+    },
     /// A keyset that is not on the pinned list.
     #[error("unknown keyset {0}")]
     UnknownKeyset(KeysetId),

@@ -516,7 +516,7 @@ mod tests {
         use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec};
         use crate::params::RANGE_BITS;
         use crate::protocol::deposit::DepositRequest;
-        use crate::roles::{Bank, BankConfig, Merchant, TtpKey, Wallet};
+        use crate::roles::{Bank, BankConfig, Merchant, Wallet};
         use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
         use crate::time::{Clock, ManualClock};
 
@@ -532,7 +532,16 @@ mod tests {
 
         fn world() -> World {
             let clock = ManualClock::at_day(START);
-            let ttp = TtpKey::generate(&mut OsRng);
+            let ttp_keys = crate::roles::TtpKeys::generate(&mut OsRng);
+            let ttp = ttp_keys.decryption.clone();
+            let statement = ttp_keys
+                .statement(
+                    0,
+                    crate::protocol::trust::TtpValidity::starting(START, 365, 730),
+                    crate::time::Timestamp(0),
+                    &mut OsRng,
+                )
+                .unwrap();
             let bank = Bank::open(
                 MemoryBankStore::new(),
                 BankSecrets::generate(&mut OsRng),
@@ -558,6 +567,7 @@ mod tests {
                 Arc::new(clock.clone()),
             );
             wallet.pin_keysets(&bank.published_keysets()).unwrap();
+            wallet.trust_ttp(&statement).unwrap();
             let id = bank.register_user(&wallet.registration(&mut OsRng), &mut OsRng).unwrap();
             bank.fund(&id, 10).unwrap();
             let shop_key = SigningKey::generate(&mut OsRng);
@@ -568,6 +578,7 @@ mod tests {
                 Arc::new(clock.clone()),
             );
             shop.pin_keysets(&bank.published_keysets()).unwrap();
+            shop.trust_ttp(&statement).unwrap();
             bank.register_merchant(&shop.registration(&mut OsRng), &mut OsRng).unwrap();
             World { clock, bank, wallet, shop, shop_key }
         }

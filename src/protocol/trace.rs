@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::pay::{verify_payment, Payment};
 use super::withdraw::WithdrawRequest;
 use crate::crypto::elgamal::Ciphertext;
+use crate::crypto::group_signature::{GroupSignature, GroupSigningKey};
 use crate::crypto::schnorr::{Proof, Relation, Signature, SigningKey};
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::Point;
@@ -351,15 +352,6 @@ impl WireMessage for TraceRecord {
     }
 }
 
-impl WireMessage for TtpPublicKeys {
-    const KIND: MessageKind = MessageKind::TtpPublicKeys;
-    const MAX_BYTES: usize = 128;
-    fn check(&self) -> Result<(), DecodeError> {
-        non_identity(Self::what(), "Y_T", &self.decryption)?;
-        non_identity(Self::what(), "signing", &self.signing)
-    }
-}
-
 /// A request to the TTP: the warrant and the record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -393,13 +385,15 @@ impl TraceRequest {
 // Results
 // ---------------------------------------------------------------------------
 
-/// The TTP's public keys: `Y_T` (decryption) and its result-signing key.
+/// The TTP's public keys a result names: `Y_T` (decryption) and the group
+/// signing key; both come from a pinned key statement
+/// ([`crate::protocol::trust::TtpKeyStatement::public_keys`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TtpPublicKeys {
     /// `Y_T = x_T·G`.
     pub decryption: Point,
-    /// The key that signs results and log heads.
+    /// The group signing key (RFC 9591) that signs results and log heads.
     pub signing: Point,
 }
 
@@ -456,8 +450,9 @@ pub struct TraceResult {
     pub proof: Proof,
     /// The TTP's keys.
     pub ttp: TtpPublicKeys,
-    /// The TTP signing key's signature on [`TraceResult::digest`].
-    pub signature: Signature,
+    /// The TTP group signing key's RFC 9591 signature on
+    /// [`TraceResult::digest`].
+    pub signature: GroupSignature,
 }
 
 impl WireMessage for TraceResult {
@@ -466,7 +461,8 @@ impl WireMessage for TraceResult {
     fn check(&self) -> Result<(), DecodeError> {
         let w = Self::what();
         non_identity(w, "Y_T", &self.ttp.decryption)?;
-        non_identity(w, "signing key", &self.ttp.signing)
+        non_identity(w, "signing key", &self.ttp.signing)?;
+        non_identity(w, "signature.r", &self.signature.r)
     }
 }
 
@@ -481,7 +477,7 @@ impl TraceResult {
         ct: Ciphertext,
         x_t: &Scalar,
         ttp: TtpPublicKeys,
-        signer: &SigningKey,
+        signer: &GroupSigningKey,
         rng: &mut impl CryptoRngCore,
     ) -> TraceResult {
         let plaintext = ct.decrypt(x_t);
@@ -497,7 +493,7 @@ impl TraceResult {
             plaintext,
             proof,
             ttp,
-            signature: Signature { r: Point::identity(), s: Scalar::ZERO },
+            signature: GroupSignature { r: Point::identity(), z: Scalar::ZERO },
         };
         r.signature = signer.sign(labels::TRACE_RESULT_SIGNATURE, &r.digest(), rng);
         r
@@ -505,7 +501,7 @@ impl TraceResult {
 
     /// The digest of every field but the signature.
     pub fn digest(&self) -> [u8; 32] {
-        let mut t = Params::get().transcript(labels::TRACE_RESULT_SIGNATURE);
+        let mut t = Params::get().transcript(labels::TRACE_RESULT_DIGEST);
         t.append_u64(b"kind", self.kind.tag());
         t.append_u64(b"log-index", self.log_index);
         t.append_message(b"record-digest", &self.record_digest);
@@ -627,40 +623,50 @@ pub struct LogHead {
     pub hash: [u8; 32],
     /// When the head was signed.
     pub time: Timestamp,
-    /// The TTP signing key.
+    /// The TTP group signing key.
     pub signer: Point,
-    /// Its signature.
-    pub signature: Signature,
+    /// Its RFC 9591 signature on [`LogHead::digest`].
+    pub signature: GroupSignature,
 }
 
 impl WireMessage for LogHead {
     const KIND: MessageKind = MessageKind::TraceLogHead;
     const MAX_BYTES: usize = 256;
     fn check(&self) -> Result<(), DecodeError> {
-        non_identity(Self::what(), "signer", &self.signer)
+        non_identity(Self::what(), "signer", &self.signer)?;
+        non_identity(Self::what(), "signature.r", &self.signature.r)
     }
 }
 
 impl LogHead {
-    fn message(size: u64, hash: &[u8; 32], time: Timestamp) -> Vec<u8> {
-        let mut m = Vec::with_capacity(48);
-        m.extend_from_slice(&size.to_le_bytes());
-        m.extend_from_slice(hash);
-        m.extend_from_slice(&time.0.to_le_bytes());
-        m
+    /// The head's digest (what the TTP signs).
+    pub fn digest(&self) -> [u8; 32] {
+        let mut t = Params::get().transcript(labels::TRACE_LOG_HEAD);
+        t.append_u64(b"size", self.size);
+        t.append_message(b"hash", &self.hash);
+        t.append_u64(b"time", self.time.0);
+        t.append_point(b"signer", &self.signer);
+        t.challenge_digest(b"head-digest")
     }
 
     /// Signs the head of `entries`.
     pub fn sign(
         entries: &[LogEntry],
         time: Timestamp,
-        signer: &SigningKey,
+        signer: &GroupSigningKey,
         rng: &mut impl CryptoRngCore,
     ) -> Self {
         let size = entries.len() as u64;
         let hash = entries.last().map_or([0u8; 32], LogEntry::hash);
-        let signature = signer.sign(labels::TRACE_LOG_HEAD, &Self::message(size, &hash, time), rng);
-        LogHead { size, hash, time, signer: *signer.public(), signature }
+        let mut head = LogHead {
+            size,
+            hash,
+            time,
+            signer: *signer.public(),
+            signature: GroupSignature { r: Point::identity(), z: Scalar::ZERO },
+        };
+        head.signature = signer.sign(labels::TRACE_LOG_HEAD_SIGNATURE, &head.digest(), rng);
+        head
     }
 
     /// Verifies the head's signature by `signer`.
@@ -669,7 +675,7 @@ impl LogHead {
             return Err(LogError::HeadSignature);
         }
         self.signature
-            .verify(labels::TRACE_LOG_HEAD, &Self::message(self.size, &self.hash, self.time), signer)
+            .verify(labels::TRACE_LOG_HEAD_SIGNATURE, &self.digest(), signer)
             .map_err(|_| LogError::HeadSignature)
     }
 }

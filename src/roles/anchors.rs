@@ -9,13 +9,16 @@
 //!   pinned before is a prefix of it (no shorter list, no fork, no swap);
 //! - a keyset is *usable* only if its TTP key is the decryption key of a
 //!   pinned TTP key statement whose validity covers the keyset
-//!   ([`TrustAnchors::escrow_statement`]), so a bank cannot choose the key
-//!   under which coins escrow their owner's identity.
+//!   ([`TrustAnchors::usable_keyset`]), so a bank cannot choose the key
+//!   under which coins escrow their owner's identity;
+//! - TTP key statements are pinned under the rules of [`TtpPins`]: a new
+//!   signing key only by an explicit operator action, never an older
+//!   statement, a newer one superseding, a new decryption key beside.
 
 use super::bank::BankApi;
 use crate::encoding::Point;
 use crate::keys::{Keyset, KeysetId, KeysetList, SignedKeyset};
-use crate::protocol::trust::PinError;
+use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange, TtpPins};
 use crate::protocol::{Error, Result};
 
 /// The trust anchors of a wallet or merchant.
@@ -27,12 +30,13 @@ use crate::protocol::{Error, Result};
 pub struct TrustAnchors {
     master_key: Point,
     keysets: Vec<Keyset>,
+    ttp: TtpPins,
 }
 
 impl TrustAnchors {
     /// Anchors that trust the bank master key `master_key` and pin nothing yet.
     pub fn new(master_key: Point) -> Self {
-        TrustAnchors { master_key, keysets: Vec::new() }
+        TrustAnchors { master_key, keysets: Vec::new(), ttp: TtpPins::new() }
     }
 
     /// The bank master key trusted.
@@ -93,5 +97,43 @@ impl TrustAnchors {
     /// The pinned list, signed, for storing.
     pub fn keyset_list(&self) -> KeysetList {
         KeysetList { keysets: self.keysets.iter().map(|k| k.signed().clone()).collect() }
+    }
+
+    /// The pinned TTP key statements.
+    pub fn ttp(&self) -> &TtpPins {
+        &self.ttp
+    }
+
+    /// Pins a TTP key statement the operator got from the TTP (an explicit
+    /// action: its signing key may be new); see [`TtpPins::trust`].
+    pub fn trust_ttp(&mut self, statement: &SignedTtpKeyStatement) -> Result<TtpPinChange> {
+        Ok(self.ttp.trust(statement)?)
+    }
+
+    /// Pins a TTP key statement from elsewhere (the bank): accepted only
+    /// under a signing key already pinned; see [`TtpPins::update`].
+    pub fn update_ttp(&mut self, statement: &SignedTtpKeyStatement) -> Result<TtpPinChange> {
+        Ok(self.ttp.update(statement)?)
+    }
+
+    /// Fetches the bank's TTP key statements and pins each that verifies
+    /// under a pinned signing key ([`TtpPins::update`]). Statements the
+    /// rules refuse change nothing; they are returned with the reason.
+    pub fn refresh_ttp(
+        &mut self,
+        bank: &(impl BankApi + ?Sized),
+    ) -> Result<Vec<(SignedTtpKeyStatement, std::result::Result<TtpPinChange, PinError>)>> {
+        let list = bank.ttp_statements()?;
+        Ok(list.into_iter().map(|s| (s.clone(), self.ttp.update(&s))).collect())
+    }
+
+    /// The pinned keyset `id`, if coins may be withdrawn or accepted under
+    /// it: its TTP key must be the decryption key of a pinned TTP key
+    /// statement that covers it ([`TtpPins::escrow_statement`]), else
+    /// [`Error::UntrustedTtpKey`] or [`Error::TtpKeyNotValid`].
+    pub fn usable_keyset(&self, id: &KeysetId) -> Result<&Keyset> {
+        let keyset = self.keyset(id)?;
+        self.ttp.escrow_statement(keyset)?;
+        Ok(keyset)
     }
 }

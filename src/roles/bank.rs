@@ -21,6 +21,7 @@ use crate::protocol::deposit::{
 };
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, TtpPublicKeys, Warrant, WatchList};
+use crate::protocol::trust::SignedTtpKeyStatement;
 use crate::protocol::withdraw::SessionId;
 use crate::protocol::withdraw::{WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest};
 use crate::protocol::{Error, Result};
@@ -70,6 +71,7 @@ pub struct Bank<S: BankStore> {
     store: S,
     secrets: RwLock<BankSecrets>,
     keysets: RwLock<Vec<Keyset>>,
+    ttp_statements: RwLock<Vec<SignedTtpKeyStatement>>,
     clock: Arc<dyn Clock>,
     config: BankConfig,
 }
@@ -92,8 +94,14 @@ impl<S: BankStore> Bank<S> {
     /// A bank over `store` with `secrets`; loads and verifies the keysets in
     /// the store against the master key.
     pub fn open(store: S, secrets: BankSecrets, clock: Arc<dyn Clock>, config: BankConfig) -> Result<Self> {
-        let bank =
-            Bank { store, secrets: RwLock::new(secrets), keysets: RwLock::new(Vec::new()), clock, config };
+        let bank = Bank {
+            store,
+            secrets: RwLock::new(secrets),
+            keysets: RwLock::new(Vec::new()),
+            ttp_statements: RwLock::new(Vec::new()),
+            clock,
+            config,
+        };
         bank.reload_keysets()?;
         Ok(bank)
     }
@@ -227,6 +235,23 @@ impl<S: BankStore> Bank<S> {
             StoreError::Corrupt("no online signing key for a published keyset".into()),
         ))?;
         Ok(key.sign(label, message, rng))
+    }
+
+    /// Sets the TTP key statements the bank publishes for wallets and
+    /// merchants (`GET /v1/ttp-statements`): those of the TTP keys its
+    /// keysets name. Each must verify; whether to trust its signing key is
+    /// the wallets' and merchants' decision, not the bank's.
+    pub fn set_ttp_statements(&self, statements: Vec<SignedTtpKeyStatement>) -> Result<()> {
+        for s in &statements {
+            s.verify().map_err(crate::protocol::trust::PinError::BadTtpStatement)?;
+        }
+        *write(&self.ttp_statements) = statements;
+        Ok(())
+    }
+
+    /// The TTP key statements the bank publishes.
+    pub fn ttp_statements(&self) -> Vec<SignedTtpKeyStatement> {
+        read(&self.ttp_statements).clone()
     }
 
     /// The signed keyset list, for publication.
@@ -724,6 +749,9 @@ pub trait BankApi {
     fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer>;
     /// Deposit.
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt>;
+    /// The TTP key statements the bank publishes (pinned by a wallet or
+    /// merchant only under a TTP signing key its operator trusts).
+    fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>>;
 }
 
 impl<S: BankStore> BankApi for Bank<S> {
@@ -744,6 +772,9 @@ impl<S: BankStore> BankApi for Bank<S> {
     }
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
         Bank::deposit(self, req, &mut rand::rngs::OsRng)
+    }
+    fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
+        Ok(Bank::ttp_statements(self))
     }
 }
 
@@ -768,6 +799,9 @@ macro_rules! forward_bank_api {
             }
             fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
                 (**self).deposit(req)
+            }
+            fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
+                (**self).ttp_statements()
             }
         }
     };

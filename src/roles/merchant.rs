@@ -15,6 +15,7 @@ use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
 use crate::protocol::register::MerchantRegistration;
 use crate::protocol::trace::{WatchList, WatchListError, WatchListVersion};
+use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange};
 use crate::protocol::{Error, Result};
 use crate::store::{AcceptedPayment, MerchantStore, StoreError};
 use crate::time::Clock;
@@ -67,7 +68,22 @@ impl<S: MerchantStore> Merchant<S> {
         self.anchors.refresh_keysets(bank)
     }
 
-    /// The trust anchors (master key, pinned keysets).
+    /// Pins a TTP key statement the operator got from the TTP (the explicit
+    /// action that may add a TTP signing key); see [`TrustAnchors::trust_ttp`].
+    pub fn trust_ttp(&mut self, statement: &SignedTtpKeyStatement) -> Result<TtpPinChange> {
+        self.anchors.trust_ttp(statement)
+    }
+
+    /// Pins the bank's TTP key statements that verify under a pinned TTP
+    /// signing key; see [`TrustAnchors::refresh_ttp`].
+    pub fn refresh_ttp(
+        &mut self,
+        bank: &(impl BankApi + ?Sized),
+    ) -> Result<Vec<(SignedTtpKeyStatement, std::result::Result<TtpPinChange, PinError>)>> {
+        self.anchors.refresh_ttp(bank)
+    }
+
+    /// The trust anchors (master key, pinned keysets, TTP key statements).
     pub fn anchors(&self) -> &TrustAnchors {
         &self.anchors
     }
@@ -96,7 +112,8 @@ impl<S: MerchantStore> Merchant<S> {
     /// Verifies a payment off-line and accepts it.
     ///
     /// Checks, in order: it answers an open request of this merchant,
-    /// exactly as issued; its keyset is pinned; the payment verifies
+    /// exactly as issued; its keyset is pinned and escrows under the key of
+    /// a pinned TTP key statement that covers it; the payment verifies
     /// (structure, keys valid on the day, amount, range proof, signatures,
     /// spend proofs); no coin was seen before and none is on the watch list.
     /// Then closes the request, records the coins and keeps the payment for
@@ -107,7 +124,9 @@ impl<S: MerchantStore> Merchant<S> {
             Some(r) if r == payment.request => {}
             _ => return Err(Error::UnknownPaymentRequest),
         }
-        let keyset = self.anchors.keyset(&payment.keyset_id)?;
+        // A keyset whose escrow key no pinned TTP key statement names is
+        // refused off-line: its coins could be de-anonymized by the bank.
+        let keyset = self.anchors.usable_keyset(&payment.keyset_id)?;
         let summary = verify_payment(payment, keyset, rng)?;
         for (coin, id) in payment.coins.iter().zip(&summary.coin_ids) {
             if self.store.coin_seen(id)? {
@@ -124,6 +143,32 @@ impl<S: MerchantStore> Merchant<S> {
             other => Error::Store(other),
         })?;
         Ok(summary)
+    }
+
+    /// [`Merchant::accept`], except that a payment under a keyset this
+    /// merchant has not pinned makes it fetch the bank's keyset list first
+    /// (pinned under the shared rules, so a bank cannot roll back or fork
+    /// it this way either) and try once more: a keyset the bank issued
+    /// since the merchant last looked is accepted without a restart. When
+    /// the bank cannot be reached, the payment is refused as
+    /// [`Error::UnknownKeyset`], as off-line.
+    pub fn accept_or_refresh(
+        &mut self,
+        payment: &Payment,
+        bank: &(impl BankApi + ?Sized),
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<PaymentSummary> {
+        match self.accept(payment, rng) {
+            Err(Error::UnknownKeyset(id)) => {
+                match self.refresh_keysets(bank) {
+                    Ok(_) => {}
+                    Err(Error::Unreachable(_)) => return Err(Error::UnknownKeyset(id)),
+                    Err(e) => return Err(e),
+                }
+                self.accept(payment, rng)
+            }
+            other => other,
+        }
     }
 
     /// A signed deposit request for every undeposited payment (`None` if none).

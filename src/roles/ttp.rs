@@ -8,7 +8,7 @@ use curve25519_dalek::scalar::Scalar;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::schnorr::SigningKey;
+use crate::crypto::group_signature::GroupSigningKey;
 use crate::crypto::secret::SecretScalar;
 use crate::encoding::Point;
 use crate::keys::{Keyset, SignedKeyset};
@@ -16,8 +16,9 @@ use crate::params::Params;
 use crate::protocol::trace::{
     verify_log, LogEntry, LogHead, TraceError, TraceKind, TraceRequest, TraceResult, TtpPublicKeys,
 };
+use crate::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement, TtpStatementError, TtpValidity};
 use crate::store::{StoreError, TtpStore};
-use crate::time::Clock;
+use crate::time::{Clock, Timestamp};
 
 /// The TTP's decryption key `x_T` and public key `Y_T = x_T·G`.
 #[derive(Clone, Serialize, Deserialize)]
@@ -61,24 +62,47 @@ impl std::fmt::Debug for TtpKey {
     }
 }
 
-/// The TTP's secret keys: the decryption key and the result-signing key.
+/// The TTP's secret keys: the decryption key and the group signing key
+/// (RFC 9591 only: it signs key statements, results and log heads, and
+/// nothing else).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TtpKeys {
     /// `x_T`.
     pub decryption: TtpKey,
-    /// Signs results and log heads.
-    pub signing: SigningKey,
+    /// Signs key statements, results and log heads.
+    #[serde(rename = "group_signing")]
+    pub signing: GroupSigningKey,
 }
 
 impl TtpKeys {
     /// Fresh keys.
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        TtpKeys { decryption: TtpKey::generate(rng), signing: SigningKey::generate(rng) }
+        TtpKeys { decryption: TtpKey::generate(rng), signing: GroupSigningKey::generate(rng) }
     }
 
     /// The public keys.
     pub fn public(&self) -> TtpPublicKeys {
         TtpPublicKeys { decryption: *self.decryption.public(), signing: *self.signing.public() }
+    }
+
+    /// The signed key statement of this single TTP (`t = 1`, one trustee),
+    /// for wallets and merchants to pin and banks to name in keysets.
+    pub fn statement(
+        &self,
+        sequence: u64,
+        validity: TtpValidity,
+        issued: Timestamp,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<SignedTtpKeyStatement, TtpStatementError> {
+        let statement = TtpKeyStatement::single(
+            sequence,
+            *self.decryption.public(),
+            *self.signing.public(),
+            validity,
+            issued,
+        );
+        SignedTtpKeyStatement::sign(statement, &self.signing, rng)
     }
 }
 

@@ -19,6 +19,7 @@ use crate::encoding::Point;
 use crate::keys::{AccountId, Keyset, SignedKeyset, UserKey};
 use crate::protocol::pay::{create_payment, select_coins, Payment, PaymentRequest};
 use crate::protocol::register::UserRegistration;
+use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange};
 use crate::protocol::withdraw::{
     SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
     WithdrawStart,
@@ -84,7 +85,22 @@ impl<S: WalletStore> Wallet<S> {
         self.anchors.refresh_keysets(bank)
     }
 
-    /// The trust anchors (master key, pinned keysets).
+    /// Pins a TTP key statement the operator got from the TTP (the explicit
+    /// action that may add a TTP signing key); see [`TrustAnchors::trust_ttp`].
+    pub fn trust_ttp(&mut self, statement: &SignedTtpKeyStatement) -> Result<TtpPinChange> {
+        self.anchors.trust_ttp(statement)
+    }
+
+    /// Pins the bank's TTP key statements that verify under a pinned TTP
+    /// signing key; see [`TrustAnchors::refresh_ttp`].
+    pub fn refresh_ttp(
+        &mut self,
+        bank: &(impl BankApi + ?Sized),
+    ) -> Result<Vec<(SignedTtpKeyStatement, std::result::Result<TtpPinChange, PinError>)>> {
+        self.anchors.refresh_ttp(bank)
+    }
+
+    /// The trust anchors (master key, pinned keysets, TTP key statements).
     pub fn anchors(&self) -> &TrustAnchors {
         &self.anchors
     }
@@ -98,10 +114,20 @@ impl<S: WalletStore> Wallet<S> {
         self.anchors.keyset(id)
     }
 
+    /// The newest pinned keyset, if it escrows under a pinned TTP key.
+    fn withdrawal_keyset(&self) -> Result<&Keyset> {
+        let newest = self.keysets().last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        self.anchors.usable_keyset(&newest.id())
+    }
+
     /// Withdrawal step 1: the request for one coin of `value` under the
     /// newest keyset. Stored so a retry sends the same request.
+    ///
+    /// Refused ([`Error::UntrustedTtpKey`], [`Error::TtpKeyNotValid`])
+    /// before anything is sent if the keyset's TTP key is not the decryption
+    /// key of a pinned TTP key statement that covers it.
     pub fn start_withdrawal(&self, value: u64, rng: &mut impl CryptoRngCore) -> Result<WithdrawRequest> {
-        let keyset = self.keysets().last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        let keyset = self.withdrawal_keyset()?;
         let start = WithdrawStart::new(&self.user, keyset, value, self.clock.today(), rng)?;
         self.store.put_pending(&PendingEntry::Started(Box::new(start.clone())))?;
         Ok(start.request().clone())
@@ -146,7 +172,7 @@ impl<S: WalletStore> Wallet<S> {
         amount: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinId>> {
-        let keyset = self.keysets().last().ok_or(Error::BadPaymentRequest("no keyset pinned"))?;
+        let keyset = self.withdrawal_keyset()?;
         let values = decompose(amount, &keyset.values_desc()).ok_or(Error::NoSuchDenomination(amount))?;
         let mut ids = Vec::with_capacity(values.len());
         for v in values {

@@ -70,10 +70,11 @@ impl Cli {
     pub fn setup(&self) -> String {
         self.ok(&["ttp", "keygen", "--dir", "ttp"]);
         self.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
-        let alice = self.json(&["wallet", "new", "--dir", "alice", "--bank", "bank"]);
+        let alice =
+            self.json(&["wallet", "new", "--dir", "alice", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
         let id = alice["account"].as_str().unwrap().to_string();
         self.ok(&["bank", "fund", "--dir", "bank", "--account", &id, "--amount", "200"]);
-        self.ok(&["merchant", "new", "--dir", "shop", "--bank", "bank"]);
+        self.ok(&["merchant", "new", "--dir", "shop", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
         id
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use faircash::crypto::schnorr::SigningKey;
 use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use faircash::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
 use faircash::time::{Day, ManualClock};
@@ -22,8 +23,20 @@ pub struct World {
     pub bank: Arc<TestBank>,
     /// The TTP's decryption key (`ttp_keys.decryption`).
     pub ttp: TtpKey,
-    /// The TTP's keys (decryption and result signing).
+    /// The TTP's keys (decryption and group signing).
     pub ttp_keys: TtpKeys,
+    /// The TTP's signed key statement, pinned by every wallet and merchant.
+    pub ttp_statement: SignedTtpKeyStatement,
+}
+
+/// The validity of the world's TTP key statement: wide enough for every
+/// keyset a test issues.
+pub fn ttp_validity() -> TtpValidity {
+    TtpValidity {
+        escrow_from: START.minus(365),
+        escrow_until: START.plus(3650),
+        trace_until: START.plus(7300),
+    }
 }
 
 impl World {
@@ -35,6 +48,8 @@ impl World {
         let clock = ManualClock::at_day(START);
         let ttp_keys = TtpKeys::generate(&mut OsRng);
         let ttp = ttp_keys.decryption.clone();
+        let ttp_statement =
+            ttp_keys.statement(0, ttp_validity(), faircash::time::Timestamp(0), &mut OsRng).unwrap();
         let bank = Bank::open(
             MemoryBankStore::new(),
             BankSecrets::generate(&mut OsRng),
@@ -53,7 +68,8 @@ impl World {
             &mut OsRng,
         )
         .unwrap();
-        World { clock, bank: Arc::new(bank), ttp, ttp_keys }
+        bank.set_ttp_statements(vec![ttp_statement.clone()]).unwrap();
+        World { clock, bank: Arc::new(bank), ttp, ttp_keys, ttp_statement }
     }
 
     /// A registered wallet funded with `funds`.
@@ -65,6 +81,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         w.pin_keysets(&self.bank.published_keysets()).unwrap();
+        w.trust_ttp(&self.ttp_statement).unwrap();
         let id = self.bank.register_user(&w.registration(&mut OsRng), &mut OsRng).unwrap();
         if funds > 0 {
             self.bank.fund(&id, funds).unwrap();
@@ -81,6 +98,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         m.pin_keysets(&self.bank.published_keysets()).unwrap();
+        m.trust_ttp(&self.ttp_statement).unwrap();
         self.bank.register_merchant(&m.registration(&mut OsRng), &mut OsRng).unwrap();
         m
     }
@@ -102,6 +120,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         m.pin_keysets(&self.bank.published_keysets()).unwrap();
+        m.trust_ttp(&self.ttp_statement).unwrap();
         self.bank.register_merchant(&m.registration(&mut OsRng), &mut OsRng).unwrap();
         (m, key)
     }

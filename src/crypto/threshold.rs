@@ -1,0 +1,100 @@
+//! Threshold arithmetic over the trustees' identifiers
+//! (specs/tracing.md §1.2): Lagrange coefficients and interpolation in the
+//! exponent, used to check that a TTP key statement's verification shares
+//! `Y_i` lie on one polynomial whose value at 0 is `Y_T`, and to combine
+//! decryption shares.
+//!
+//! A trustee's identifier is a nonzero `u16` `i`; as a scalar it is `i`
+//! (FROST's `Identifier::try_from(i)`).
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::VartimeMultiscalarMul;
+
+use crate::encoding::Point;
+
+/// The Lagrange coefficient `λ_i(x) = Π_{j ≠ i} (x - j) / (i - j)` of the
+/// identifier `i` among `ids` at `x`; `None` if `i` is not among `ids`, an
+/// identifier is zero or two are equal.
+pub fn lagrange_coefficient(ids: &[u16], i: u16, x: &Scalar) -> Option<Scalar> {
+    if i == 0 || !ids.contains(&i) {
+        return None;
+    }
+    let xi = Scalar::from(i);
+    let mut num = Scalar::ONE;
+    let mut den = Scalar::ONE;
+    let mut seen_self = false;
+    for &j in ids {
+        if j == 0 {
+            return None;
+        }
+        if j == i {
+            if seen_self {
+                return None;
+            }
+            seen_self = true;
+            continue;
+        }
+        let xj = Scalar::from(j);
+        num *= x - xj;
+        den *= xi - xj;
+    }
+    Some(num * den.invert())
+}
+
+/// `Σ λ_i(x)·P_i` over the identified points `shares` (public data: this
+/// runs in variable time); `None` if the identifiers are not distinct and
+/// nonzero or the list is empty.
+pub fn interpolate(shares: &[(u16, Point)], x: &Scalar) -> Option<RistrettoPoint> {
+    if shares.is_empty() {
+        return None;
+    }
+    let ids: Vec<u16> = shares.iter().map(|(i, _)| *i).collect();
+    let coefficients =
+        ids.iter().map(|i| lagrange_coefficient(&ids, *i, x)).collect::<Option<Vec<Scalar>>>()?;
+    Some(RistrettoPoint::vartime_multiscalar_mul(coefficients, shares.iter().map(|(_, p)| *p.point())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Params;
+    use rand::rngs::OsRng;
+
+    /// Shares `f(i)·G` of a random polynomial of degree `t - 1` with `f(0) = s`.
+    fn shares(s: Scalar, t: usize, ids: &[u16]) -> Vec<(u16, Point)> {
+        let coeffs: Vec<Scalar> =
+            std::iter::once(s).chain((1..t).map(|_| Scalar::random(&mut OsRng))).collect();
+        let g = Params::get().g;
+        ids.iter()
+            .map(|&i| {
+                let x = Scalar::from(i);
+                let y = coeffs.iter().rev().fold(Scalar::ZERO, |acc, c| acc * x + c);
+                (i, Point::new(g.point() * y))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_t_shares_interpolate_to_the_secret_and_fewer_do_not() {
+        let s = Scalar::random(&mut OsRng);
+        let secret_point = Params::get().g.point() * s;
+        let all = shares(s, 3, &[1, 2, 3, 4, 5]);
+        for pick in [[0usize, 1, 2], [0, 2, 4], [1, 3, 4], [4, 3, 2]] {
+            let subset: Vec<(u16, Point)> = pick.iter().map(|&k| all[k]).collect();
+            assert_eq!(interpolate(&subset, &Scalar::ZERO), Some(secret_point));
+            // and to every other share
+            assert_eq!(interpolate(&subset, &Scalar::from(4u16)), Some(*all[3].1.point()));
+        }
+        assert_ne!(interpolate(&all[..2], &Scalar::ZERO), Some(secret_point));
+    }
+
+    #[test]
+    fn degenerate_identifiers_are_refused() {
+        assert_eq!(lagrange_coefficient(&[1, 2], 3, &Scalar::ZERO), None);
+        assert_eq!(lagrange_coefficient(&[0, 2], 2, &Scalar::ZERO), None);
+        assert_eq!(lagrange_coefficient(&[2, 2], 2, &Scalar::ZERO), None);
+        assert_eq!(lagrange_coefficient(&[1], 1, &Scalar::ZERO), Some(Scalar::ONE));
+        assert!(interpolate(&[], &Scalar::ZERO).is_none());
+    }
+}
