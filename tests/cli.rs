@@ -388,4 +388,13 @@ fn cli_wallets_and_merchants_pin_the_ttp_key_statement() {
     assert_eq!(carol["registered"], true);
     assert_eq!(pinned("carol"), [1]);
     c.fails(2, &["wallet", "new", "--dir", "dave", "--bank", "bank", "--ttp-key", "zz"]);
+
+    // Rotation on a schedule: run daily, it rotates only when the newest
+    // keyset is old enough (the day is the system's: here, not yet).
+    let before = c.json(&["bank", "keyset", "--dir", "bank"])["keysets"].as_array().unwrap().len();
+    let v = c.json(&["bank", "keyset", "--dir", "bank", "--rotate-every", "30"]);
+    assert_eq!(v["rotated"], false);
+    assert_eq!(v["keysets"].as_array().unwrap().len(), before);
+    c.fails(2, &["bank", "keyset", "--dir", "bank", "--rotate", "--rotate-every", "30"]);
+    c.fails(2, &["bank", "keyset", "--dir", "bank", "--rotate-every", "0"]);
 }

@@ -493,6 +493,10 @@ fn varint_position(c: &Case) -> Option<(usize, usize)> {
         "trace-log-head" => Some((37, 42)),
         // The issue time.
         "watch-list" => Some((4, 9)),
+        // The threshold t = 1, after params_id, the sequence 0 and Y_T (and,
+        // in a list, after the count).
+        "ttp-key-statement" => one_byte(4 + 32 + 1 + 32),
+        "ttp-statement-list" => one_byte(5 + 32 + 1 + 32),
         _ => None,
     }
 }
@@ -529,9 +533,9 @@ fn an_over_long_varint_is_a_non_canonical_encoding() {
         assert_eq!(kind_of((c.decode)(&m)), "non-canonical-encoding", "{}", c.name);
         tested += 1;
     }
-    // Only the withdrawal's three bank/wallet messages, the coin, the
-    // registration answer and the TTP's keys have no varint.
-    assert_eq!(tested, CASES - 6);
+    // Only the withdrawal's three bank/wallet messages, the coin and the
+    // registration answer have no varint.
+    assert_eq!(tested, CASES - 5);
 }
 
 /// Where a scalar sits in each type's encoding. `None` for types without
@@ -553,9 +557,8 @@ fn scalar_position(c: &Case) -> Option<usize> {
         "wallet-coin" => Some(find(b, s.wallet_coin.coin.signature.mu.as_bytes())),
         "pending-withdrawal" => Some(find(b, s.withdraw_challenge.e.as_bytes())),
         // A signature's s, the last field.
-        "signed-keyset" | "keyset-list" | "warrant" | "trace-result" | "trace-log-head" | "watch-list" => {
-            Some(last)
-        }
+        "signed-keyset" | "keyset-list" | "warrant" | "trace-result" | "trace-log-head" | "watch-list"
+        | "ttp-key-statement" | "ttp-statement-list" => Some(last),
         "coin" => Some(find(b, s.coin.signature.rho.as_bytes())),
         "trace-record" => Some(find(b, s.record_owner_payment().responses[0].u.as_bytes())),
         "trace-request" => Some(find(b, s.warrant.signature.s.as_bytes())),
@@ -595,9 +598,8 @@ fn a_non_canonical_scalar_is_refused() {
         tested += 1;
     }
     // All but the payment request, the deposit receipt, the public key
-    // file, the registration answer, the log entry and the TTP's keys carry
-    // a scalar.
-    assert_eq!(tested, CASES - 6);
+    // file, the registration answer and the log entry carry a scalar.
+    assert_eq!(tested, CASES - 5);
 }
 
 /// Where a point sits in each type's encoding.

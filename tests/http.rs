@@ -342,10 +342,15 @@ struct Node {
 
 impl Node {
     fn start(c: &Cli, dir: &str) -> Node {
+        Self::start_with(c, dir, &[])
+    }
+
+    fn start_with(c: &Cli, dir: &str, env: &[(&str, &str)]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
             .args(["bank", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
             .current_dir(c.root.path())
             .env("FAIRCASH_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -591,4 +596,73 @@ fn startup_errors_are_clear_and_sigterm_drains() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = node.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// Waits (polling, up to 30 s) until `done` holds.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `bank keyset --rotate` while two nodes serve one bank: one node sees the
+/// new keyset on SIGHUP (and rewrites keysets.json), the other after its
+/// refresh interval; wallets withdraw under it through both, no restart.
+fn nodes_serve_a_rotated_keyset(c: &Cli, db: Option<&str>) {
+    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
+    let mut init =
+        vec!["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "4"];
+    if let Some(db) = db {
+        init.extend(["--db", db]);
+    }
+    c.ok(&init);
+    let a = Node::start_with(c, "bank", &[("FAIRCASH_KEYSET_REFRESH_SECS", "3600")]);
+    let b = Node::start_with(c, "bank", &[("FAIRCASH_KEYSET_REFRESH_SECS", "1")]);
+    let api_a = HttpBank::new(&[&a.url]).unwrap();
+    let api_b = HttpBank::new(&[&b.url]).unwrap();
+    let m = master(&api_a);
+    let (mut shop, _) = merchant(&api_a, m);
+    assert_eq!(api_a.keysets().unwrap().len(), 1);
+
+    c.ok(&["bank", "keyset", "--dir", "bank", "--rotate"]);
+    std::fs::remove_file(c.path("bank/keysets.json")).unwrap();
+    // Node a (refresh hourly) still serves one keyset, until SIGHUP.
+    assert_eq!(api_a.keysets().unwrap().len(), 1);
+    let hup = Command::new("kill").args(["-HUP", &a.child.id().to_string()]).status().unwrap();
+    assert!(hup.success());
+    wait_until("node a serves two keysets", || api_a.keysets().unwrap().len() == 2);
+    wait_until("node a rewrote keysets.json", || {
+        std::fs::read_to_string(c.path("bank/keysets.json"))
+            .is_ok_and(|t| faircash::keys::KeysetList::from_json(&t).is_ok_and(|l| l.keysets.len() == 2))
+    });
+    // Node b (refresh every second) serves it without a signal.
+    wait_until("node b serves two keysets", || api_b.keysets().unwrap().len() == 2);
+    let newest = api_b.keysets().unwrap()[1].document.clone();
+
+    for api in [&api_a, &api_b] {
+        let mut w = wallet(api, m);
+        fund(c, &w.account_id(), 4);
+        w.refresh_keysets(api).unwrap();
+        w.withdraw(api, 4, &mut OsRng).unwrap();
+        let coins = w.coins().unwrap();
+        assert_eq!(coins[0].coin.coin.body.keyset_id, faircash::keys::KeysetDocument::id(&newest));
+        // The merchant, pinned to the first keyset only, asks the bank.
+        let req = shop.request_payment(4, [0; 32], &mut OsRng).unwrap();
+        let payment = w.pay(&req, &mut OsRng).unwrap();
+        shop.accept_or_refresh(&payment, api, &mut OsRng).unwrap();
+    }
+}
+
+#[test]
+fn nodes_on_one_sqlite_database_serve_a_rotated_keyset_without_a_restart() {
+    nodes_serve_a_rotated_keyset(&Cli::new(), None);
+}
+
+#[test]
+fn nodes_on_one_postgres_database_serve_a_rotated_keyset_without_a_restart() {
+    let Some(base) = postgres_url() else { return };
+    let db = fresh_database(&base);
+    nodes_serve_a_rotated_keyset(&Cli::new(), Some(&db));
 }

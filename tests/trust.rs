@@ -395,3 +395,104 @@ fn a_threshold_statement_is_checked_t_of_n() {
         assert_eq!(make(t, swapped).unwrap_err(), TtpStatementError::Identifiers);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Key rotation without restarts
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_merchant_meeting_an_unknown_keyset_asks_the_bank_before_refusing() {
+    let w = World::new();
+    let mut shop = w.merchant();
+    w.bank.issue_keyset(*w.ttp.public(), &spec(START), &mut OsRng).unwrap();
+    let mut alice = w.user(20);
+    alice.refresh_keysets(&*w.bank).unwrap();
+    alice.withdraw(&*w.bank, 2, &mut OsRng).unwrap();
+    let req = shop.request_payment(2, [0; 32], &mut OsRng).unwrap();
+    let payment = alice.pay(&req, &mut OsRng).unwrap();
+    assert!(matches!(shop.accept(&payment, &mut OsRng), Err(Error::UnknownKeyset(_))));
+    shop.accept_or_refresh(&payment, &*w.bank, &mut OsRng).unwrap();
+    assert_eq!(shop.keysets().len(), 2);
+}
+
+#[test]
+fn rotation_is_due_after_the_given_days() {
+    let w = World::new();
+    assert!(!w.bank.rotation_due(30));
+    w.clock.advance_days(29);
+    assert!(!w.bank.rotation_due(30));
+    w.clock.advance_days(1);
+    assert!(w.bank.rotation_due(30));
+    w.bank.issue_keyset(*w.ttp.public(), &spec(START.plus(30)), &mut OsRng).unwrap();
+    assert!(!w.bank.rotation_due(30));
+}
+
+#[test]
+fn a_node_serves_keysets_another_node_issued_without_a_restart() {
+    use faircash::keys::BankSecrets;
+    use faircash::roles::bank::Reloaded;
+    use faircash::roles::{Bank, BankConfig};
+    use faircash::store::sqlite::SqliteBankStore;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bank.db");
+    let w = World::new();
+    let secrets = BankSecrets::generate(&mut OsRng);
+    let clock: Arc<dyn faircash::time::Clock> = Arc::new(w.clock.clone());
+    let node = |refresh| {
+        let config = BankConfig { keyset_refresh: refresh, ..BankConfig::default() };
+        Bank::open(SqliteBankStore::open(&db).unwrap(), secrets.clone(), clock.clone(), config).unwrap()
+    };
+    // Node a issues the first keyset; node b (no periodic refresh) and node
+    // c (refresh on every read) run on the same database.
+    let a = node(None);
+    let b = node(None);
+    let c = node(Some(std::time::Duration::ZERO));
+    // Where b and c re-read the secrets from (the command line: bank.key).
+    let key_file = Arc::new(Mutex::new(a.secrets()));
+    for n in [&b, &c] {
+        let f = key_file.clone();
+        let statement = w.ttp_statement.clone();
+        n.set_reloader(Box::new(move || {
+            Ok(Reloaded { secrets: f.lock().unwrap().clone(), ttp_statements: vec![statement.clone()] })
+        }));
+    }
+    let seen = Arc::new(Mutex::new(0usize));
+    let s = seen.clone();
+    c.on_keysets_changed(Box::new(move |list| *s.lock().unwrap() = list.len()));
+
+    let persist = |s: &BankSecrets| {
+        *key_file.lock().unwrap() = s.clone();
+        Ok(())
+    };
+    a.issue_keyset_with(*w.ttp.public(), &spec(START), &mut OsRng, persist).unwrap();
+    assert_eq!(c.published_keysets().len(), 1, "c reads the store on every request");
+    assert_eq!(*seen.lock().unwrap(), 1, "and tells its listener (keysets.json)");
+    assert!(b.published_keysets().is_empty(), "b waits for a refresh");
+    assert_eq!(b.reload().unwrap(), 1, "SIGHUP");
+    assert_eq!(b.published_keysets().len(), 1);
+
+    // A wallet withdraws through b and c under the keyset a issued: they
+    // re-read the key file for its keys.
+    for node in [&b, &c] {
+        node.set_ttp_statements(vec![w.ttp_statement.clone()]).unwrap();
+        let mut wallet = faircash::roles::Wallet::new(
+            faircash::keys::UserKey::generate(&mut OsRng),
+            node.master_key(),
+            faircash::store::memory::MemoryWalletStore::new(),
+            clock.clone(),
+        );
+        wallet.refresh_keysets(node).unwrap();
+        wallet.trust_ttp(&w.ttp_statement).unwrap();
+        let id = node.register_user(&wallet.registration(&mut OsRng), &mut OsRng).unwrap();
+        node.fund(&id, 4).unwrap();
+        wallet.withdraw(node, 4, &mut OsRng).unwrap();
+        assert_eq!(wallet.balance().unwrap(), 4);
+    }
+    // A keyset issued by b extends a's (b reads the store first), and a
+    // adopts it on its next refresh.
+    b.issue_keyset_with(*w.ttp.public(), &spec(START.plus(1)), &mut OsRng, persist).unwrap();
+    assert_eq!(a.refresh_keysets().unwrap(), 1);
+    assert_eq!(a.published_keysets(), b.published_keysets());
+    assert_eq!(c.published_keysets().len(), 2);
+}

@@ -74,7 +74,10 @@ pub enum BankCommand {
     },
     /// Show or export the signed keyset list; `--rotate` issues the next keyset.
     #[command(
-        after_help = "Examples:\n  faircash bank keyset --dir bank --out keysets.json\n  faircash bank keyset --dir bank --rotate"
+        after_help = "Examples:\n  faircash bank keyset --dir bank --out keysets.json\n  faircash bank keyset --dir bank --rotate\n  \
+            faircash bank keyset --dir bank --rotate-every 30   (from cron, daily: rotates every 30 days)\n\n\
+            The keyset list is also written to keysets.json in the bank directory. Running nodes\n\
+            (`bank serve`) serve a new keyset within --keyset-refresh-secs, or at once on SIGHUP."
     )]
     Keyset {
         /// The state directory.
@@ -84,8 +87,12 @@ pub enum BankCommand {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Issue the next keyset (new keys, same policy, withdrawals from today).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "rotate_every")]
         rotate: bool,
+        /// Issue the next keyset if the newest is at least DAYS days old
+        /// (run it daily from cron to rotate on a schedule).
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        rotate_every: Option<u32>,
     },
     /// Pin a TTP key statement (a renewed one, or one of a new TTP key): new
     /// keysets escrow under a pinned statement that covers them, and the
@@ -228,6 +235,11 @@ pub struct ServeArgs {
     /// Seconds a request may take.
     #[arg(long, default_value_t = 60)]
     request_timeout_secs: u64,
+    /// Seconds the node uses the keyset list it read before reading the
+    /// database again (so it serves keysets issued by `bank keyset --rotate`
+    /// or another node without a restart); SIGHUP reloads at once.
+    #[arg(long, env = "FAIRCASH_KEYSET_REFRESH_SECS", default_value_t = 10)]
+    keyset_refresh_secs: u64,
 }
 
 /// Log output format.
@@ -387,13 +399,24 @@ impl BankHome {
 
     /// Opens the bank on `database` instead of the configured one.
     pub fn open_with(&self, database: Option<&str>) -> Result<CliBank, CliError> {
+        self.open_tuned(database, |_| {})
+    }
+
+    /// Opens the bank on `database` (if given) with its rules adjusted by `tune`.
+    pub fn open_tuned(
+        &self,
+        database: Option<&str>,
+        tune: impl FnOnce(&mut BankConfig),
+    ) -> Result<CliBank, CliError> {
         let mut cfg = self.read_config()?;
         if let Some(db) = database {
             cfg.database = Some(db.to_string());
         }
         let secrets: BankSecrets = read_secret(&self.key())?;
         let store = self.store(&cfg)?;
-        let bank = Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?;
+        let mut rules = cfg.bank_config();
+        tune(&mut rules);
+        let bank = Bank::open(store, secrets, Arc::new(SystemClock), rules)?;
         bank.set_ttp_statements(cfg.ttp.statements.clone())?;
         Ok(bank)
     }
@@ -458,10 +481,11 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        BankCommand::Keyset { dir, out: file, rotate } => {
+        BankCommand::Keyset { dir, out: file, rotate, rotate_every } => {
             let home = BankHome::new(&dir.dir);
             let bank = home.open()?;
-            if rotate {
+            let due = rotate_every.map(|days| bank.rotation_due(days));
+            if rotate || due == Some(true) {
                 let cfg = home.read_config()?;
                 let key_path = home.key();
                 let spec = cfg.spec(bank.today());
@@ -473,8 +497,12 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                 out.note(format!("issued keyset {} (sequence {})", k.id(), k.document().sequence));
             }
             let list = KeysetList { keysets: bank.published_keysets() };
+            write_message(&dir.dir.join("keysets.json"), &list)?;
             if let Some(f) = &file {
                 write_message(f, &list)?;
+            }
+            if due == Some(false) {
+                out.note("no rotation due yet");
             }
             let ks = bank.keysets();
             out.result(
@@ -501,6 +529,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                 json!({
                     "master_key": hex::encode(bank.master_key().as_bytes()),
                     "keysets": ks.iter().map(|k| json!({"id": k.id(), "sequence": k.document().sequence})).collect::<Vec<_>>(),
+                    "rotated": rotate || due == Some(true),
                 }),
             );
             Ok(())
@@ -789,7 +818,25 @@ fn serve(a: ServeArgs, out: &Output) -> Result<(), CliError> {
         LogFormat::Json => builder.json().try_init(),
     };
     let home = BankHome::new(&a.dir.dir);
-    let bank = Arc::new(home.open_with(a.db.as_deref())?);
+    let refresh = std::time::Duration::from_secs(a.keyset_refresh_secs);
+    let bank = Arc::new(home.open_tuned(a.db.as_deref(), |c| c.keyset_refresh = Some(refresh))?);
+    // Keysets issued elsewhere (`bank keyset --rotate`, another node) are
+    // read from the store; their keys from bank.key and the TTP statements
+    // from bank.json; keysets.json is rewritten when the list grows.
+    let reload_home = BankHome::new(&a.dir.dir);
+    bank.set_reloader(Box::new(move || {
+        let as_store =
+            |e: CliError| crate::protocol::Error::Store(crate::store::StoreError::Backend(e.to_string()));
+        let secrets: BankSecrets = read_secret(&reload_home.key()).map_err(as_store)?;
+        let cfg = reload_home.read_config().map_err(as_store)?;
+        Ok(crate::roles::bank::Reloaded { secrets, ttp_statements: cfg.ttp.statements })
+    }));
+    let list_path = a.dir.dir.join("keysets.json");
+    bank.on_keysets_changed(Box::new(move |list| {
+        if let Err(e) = write_message(&list_path, &KeysetList { keysets: list.to_vec() }) {
+            tracing::warn!(error = %e, "cannot rewrite keysets.json");
+        }
+    }));
     let addr: std::net::SocketAddr = a
         .listen
         .parse()
@@ -808,8 +855,11 @@ fn serve(a: ServeArgs, out: &Output) -> Result<(), CliError> {
     };
     tracing::info!(listen = %bound, keysets = bank.keysets().len(), "bank serving");
     out.note(format!("bank serving on http://{bound}"));
-    rt.block_on(crate::http::server::serve(bank, listener, config, crate::http::server::shutdown_signal()))
-        .map_err(|e| CliError::Io(format!("server: {e}")))?;
+    rt.block_on(async {
+        crate::http::server::reload_on_sighup(bank.clone());
+        crate::http::server::serve(bank, listener, config, crate::http::server::shutdown_signal()).await
+    })
+    .map_err(|e| CliError::Io(format!("server: {e}")))?;
     out.result(|| "bank stopped".into(), json!({"stopped": true}));
     Ok(())
 }

@@ -423,6 +423,30 @@ pub async fn serve<S: BankStore + 'static>(
         .await
 }
 
+/// Runs `bank.reload()` (secrets, TTP key statements, keysets from the
+/// store) on the blocking pool each time the process gets SIGHUP, until the
+/// runtime stops; a no-op where there is no SIGHUP.
+pub fn reload_on_sighup<S: BankStore + 'static>(bank: Arc<Bank<S>>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let bank = bank.clone();
+            match tokio::task::spawn_blocking(move || bank.reload()).await {
+                Ok(Ok(added)) => {
+                    tracing::info!(added, "SIGHUP: reloaded secrets, TTP statements and keysets")
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "SIGHUP: reload failed; keeping what is held"),
+                Err(_) => tracing::warn!("SIGHUP: reload failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = bank;
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

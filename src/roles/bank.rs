@@ -53,6 +53,10 @@ pub struct BankConfig {
     pub watch_policy: WatchPolicy,
     /// How often a transaction is retried on a transient store failure.
     pub tx_retries: u32,
+    /// How long the keyset list read from the store is used before the
+    /// store is read again (keysets another process or node issued are seen
+    /// after at most this long; `None`: only on [`Bank::refresh_keysets`]).
+    pub keyset_refresh: Option<std::time::Duration>,
 }
 
 impl Default for BankConfig {
@@ -62,9 +66,28 @@ impl Default for BankConfig {
             max_open_sessions: 4,
             watch_policy: WatchPolicy::default(),
             tx_retries: 16,
+            keyset_refresh: Some(std::time::Duration::from_secs(10)),
         }
     }
 }
+
+/// What a bank re-reads from outside its store when it meets keysets issued
+/// elsewhere (another process, another node): its secrets (the denomination
+/// keys of the new keysets) and the TTP key statements it publishes.
+pub struct Reloaded {
+    /// The bank's secrets.
+    pub secrets: BankSecrets,
+    /// The TTP key statements to publish.
+    pub ttp_statements: Vec<SignedTtpKeyStatement>,
+}
+
+/// Re-reads a bank's secrets and TTP key statements (the command line reads
+/// `bank.key` and `bank.json`).
+pub type Reloader = Box<dyn Fn() -> Result<Reloaded> + Send + Sync>;
+
+/// Called with the keyset list whenever it grew (the command line rewrites
+/// `keysets.json`).
+pub type KeysetListener = Box<dyn Fn(&[SignedKeyset]) + Send + Sync>;
 
 /// The bank.
 pub struct Bank<S: BankStore> {
@@ -72,6 +95,9 @@ pub struct Bank<S: BankStore> {
     secrets: RwLock<BankSecrets>,
     keysets: RwLock<Vec<Keyset>>,
     ttp_statements: RwLock<Vec<SignedTtpKeyStatement>>,
+    last_refresh: std::sync::Mutex<Option<std::time::Instant>>,
+    reloader: RwLock<Option<Reloader>>,
+    listener: RwLock<Option<KeysetListener>>,
     clock: Arc<dyn Clock>,
     config: BankConfig,
 }
@@ -99,11 +125,126 @@ impl<S: BankStore> Bank<S> {
             secrets: RwLock::new(secrets),
             keysets: RwLock::new(Vec::new()),
             ttp_statements: RwLock::new(Vec::new()),
+            last_refresh: std::sync::Mutex::new(None),
+            reloader: RwLock::new(None),
+            listener: RwLock::new(None),
             clock,
             config,
         };
         bank.reload_keysets()?;
         Ok(bank)
+    }
+
+    /// Sets what the bank re-reads when it meets keysets issued elsewhere
+    /// (and on [`Bank::reload`]).
+    pub fn set_reloader(&self, reloader: Reloader) {
+        *write(&self.reloader) = Some(reloader);
+    }
+
+    /// Sets the function called with the keyset list whenever it grows.
+    pub fn on_keysets_changed(&self, listener: KeysetListener) {
+        *write(&self.listener) = Some(listener);
+    }
+
+    /// Reads the keyset list from the store and adopts the keysets issued
+    /// since (by another process or node on the same store), re-reading the
+    /// secrets first ([`Bank::set_reloader`]) if a new keyset's keys are
+    /// not among them. Returns how many keysets are new.
+    ///
+    /// The list read must extend the one held (same keysets, in order, each
+    /// verified under the master key): a store that does not is refused as
+    /// corrupt and nothing changes.
+    pub fn refresh_keysets(&self) -> Result<usize> {
+        let master = *read(&self.secrets).master_public();
+        let signed = self.run_tx("keysets", |tx| Ok(tx.keysets()?))?;
+        *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        let held = read(&self.keysets).clone();
+        if signed.len() <= held.len() {
+            return Ok(0);
+        }
+        let mut out = held.clone();
+        for s in &signed[held.len()..] {
+            let k = s.verify(&master)?;
+            match out.last() {
+                Some(prev) if !prev.is_followed_by(&k) => {
+                    return Err(Error::Store(StoreError::Corrupt("keyset list is not a chain".into())))
+                }
+                None if k.document().sequence != 0 => {
+                    return Err(Error::Store(StoreError::Corrupt("keyset list is not a chain".into())))
+                }
+                _ => {}
+            }
+            out.push(k);
+        }
+        if held.iter().zip(&signed).any(|(k, s)| k.signed() != s) {
+            return Err(Error::Store(StoreError::Corrupt("keyset list changed in the store".into())));
+        }
+        let missing = |secrets: &BankSecrets| {
+            out[held.len()..]
+                .iter()
+                .flat_map(|k| k.document().keys.iter())
+                .any(|k| secrets.denomination_secret(&k.key_id).is_none())
+        };
+        if missing(&read(&self.secrets)) {
+            self.reload_secrets()?;
+            if missing(&read(&self.secrets)) {
+                tracing::warn!("new keysets in the store whose keys this node does not hold; it cannot answer withdrawals under them");
+            }
+        }
+        let added = {
+            let mut keysets = write(&self.keysets);
+            // Another caller may have adopted them meanwhile.
+            if keysets.len() >= out.len() {
+                return Ok(0);
+            }
+            let added = out.len() - keysets.len();
+            *keysets = out;
+            added
+        };
+        tracing::info!(added, keysets = read(&self.keysets).len(), "new keysets from the store");
+        self.keysets_changed();
+        Ok(added)
+    }
+
+    /// Re-reads the secrets and TTP key statements ([`Bank::set_reloader`])
+    /// and the keyset list: what a node does on SIGHUP.
+    pub fn reload(&self) -> Result<usize> {
+        self.reload_secrets()?;
+        self.refresh_keysets()
+    }
+
+    fn reload_secrets(&self) -> Result<()> {
+        let reloaded = match &*read(&self.reloader) {
+            Some(f) => f()?,
+            None => return Ok(()),
+        };
+        let mut secrets = write(&self.secrets);
+        if reloaded.secrets.master_public() != secrets.master_public() {
+            return Err(Error::Store(StoreError::Corrupt("reloaded secrets have another master key".into())));
+        }
+        *secrets = reloaded.secrets;
+        drop(secrets);
+        self.set_ttp_statements(reloaded.ttp_statements)
+    }
+
+    fn keysets_changed(&self) {
+        if let Some(f) = &*read(&self.listener) {
+            f(&self.published_keysets());
+        }
+    }
+
+    /// Reads the store again if the keyset list is older than
+    /// [`BankConfig::keyset_refresh`]; a failure is logged and the list held
+    /// is kept.
+    fn refresh_if_stale(&self) {
+        let Some(ttl) = self.config.keyset_refresh else { return };
+        let stale =
+            self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()).is_none_or(|t| t.elapsed() >= ttl);
+        if stale {
+            if let Err(e) = self.refresh_keysets() {
+                tracing::warn!(error = %e, "keyset refresh failed; keeping the list held");
+            }
+        }
     }
 
     /// Re-reads the keyset list from the store.
@@ -144,14 +285,23 @@ impl<S: BankStore> Bank<S> {
         read(&self.secrets).clone()
     }
 
-    /// Every keyset, oldest first.
+    /// Every keyset, oldest first (read from the store again when older
+    /// than [`BankConfig::keyset_refresh`]).
     pub fn keysets(&self) -> Vec<Keyset> {
+        self.refresh_if_stale();
         read(&self.keysets).clone()
     }
 
     /// The newest keyset.
     pub fn current_keyset(&self) -> Option<Keyset> {
+        self.refresh_if_stale();
         read(&self.keysets).last().cloned()
+    }
+
+    /// Whether a scheduled rotation is due: no keyset yet, or the newest was
+    /// issued `every_days` days ago or more.
+    pub fn rotation_due(&self, every_days: u32) -> bool {
+        self.current_keyset().is_none_or(|k| k.document().issued.plus(every_days) <= self.today())
     }
 
     /// Today, by the bank's clock.
@@ -208,14 +358,24 @@ impl<S: BankStore> Bank<S> {
         rng: &mut impl CryptoRngCore,
         persist: impl FnOnce(&BankSecrets) -> Result<()>,
     ) -> Result<Keyset> {
+        // Extend the newest keyset in the store (another node may have
+        // issued one since this one last looked).
+        self.refresh_keysets()?;
         let mut secrets = write(&self.secrets);
-        let prev = self.current_keyset();
+        let prev = read(&self.keysets).last().cloned();
         let mut updated = secrets.clone();
         let keyset = updated.issue_keyset(prev.as_ref(), ttp_key, spec, rng)?;
         persist(&updated)?;
         self.run_tx("insert_keyset", |tx| Ok(tx.insert_keyset(keyset.signed())?))?;
         *secrets = updated;
-        write(&self.keysets).push(keyset.clone());
+        drop(secrets);
+        {
+            let mut keysets = write(&self.keysets);
+            if !keysets.iter().any(|k| k.id() == keyset.id()) {
+                keysets.push(keyset.clone());
+            }
+        }
+        self.keysets_changed();
         Ok(keyset)
     }
 
@@ -256,6 +416,7 @@ impl<S: BankStore> Bank<S> {
 
     /// The signed keyset list, for publication.
     pub fn published_keysets(&self) -> Vec<SignedKeyset> {
+        self.refresh_if_stale();
         read(&self.keysets).iter().map(|k| k.signed().clone()).collect()
     }
 
