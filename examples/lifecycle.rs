@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut wallet =
         Wallet::new(UserKey::generate(rng), bank.master_key(), MemoryWalletStore::new(), clock.clone());
     wallet.pin_keysets(&bank.published_keysets())?;
-    wallet.trust_ttp(&statement)?;
+    wallet.anchors_mut().trust_ttp(&statement)?;
     let account = bank.register_user(&wallet.registration(rng), rng)?;
     bank.fund(&account, 100)?;
     let mut shops = Vec::new();
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let key = SigningKey::generate(rng);
         let mut shop = Merchant::new(key, bank.master_key(), MemoryMerchantStore::new(), clock.clone());
         shop.pin_keysets(&bank.published_keysets())?;
-        shop.trust_ttp(&statement)?;
+        shop.anchors_mut().trust_ttp(&statement)?;
         bank.register_merchant(&shop.registration(rng), rng)?;
         shops.push(shop);
     }

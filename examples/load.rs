@@ -148,7 +148,7 @@ fn main() -> Result<(), Error> {
         // A load generator trusts the TTP key statements its bank publishes;
         // a real wallet pins the TTP's own file (`wallet trust-ttp`).
         for s in &statements {
-            w.trust_ttp(s)?;
+            w.anchors_mut().trust_ttp(s)?;
         }
         let id = setup_bank.register_user(&w.registration(&mut OsRng))?;
         local.fund(&id, per_user)?;

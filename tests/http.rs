@@ -57,7 +57,7 @@ fn wallet(api: &dyn BankApi, master: faircash::encoding::Point) -> Wallet<Memory
     let mut w =
         Wallet::new(UserKey::generate(&mut OsRng), master, MemoryWalletStore::new(), Arc::new(SystemClock));
     w.pin_keysets(&api.keysets().unwrap()).unwrap();
-    trust_ttp_of(api, |s| w.trust_ttp(s).map(drop));
+    trust_ttp_of(api, |s| w.anchors_mut().trust_ttp(s).map(drop));
     api.register_user(&w.registration(&mut OsRng)).unwrap();
     w
 }
@@ -80,7 +80,7 @@ fn merchant(
     let key = SigningKey::generate(&mut OsRng);
     let mut m = Merchant::new(key.clone(), master, MemoryMerchantStore::new(), Arc::new(SystemClock));
     m.pin_keysets(&api.keysets().unwrap()).unwrap();
-    trust_ttp_of(api, |s| m.trust_ttp(s).map(drop));
+    trust_ttp_of(api, |s| m.anchors_mut().trust_ttp(s).map(drop));
     api.register_merchant(&m.registration(&mut OsRng)).unwrap();
     (m, key)
 }
@@ -492,7 +492,7 @@ fn concurrent_withdrawals_from_one_account_never_overdraw_it() {
             s.spawn(move || {
                 let mut w = Wallet::new(user, m, MemoryWalletStore::new(), Arc::new(SystemClock));
                 w.pin_keysets(&api.keysets().unwrap()).unwrap();
-                trust_ttp_of(api, |s| w.trust_ttp(s).map(drop));
+                trust_ttp_of(api, |s| w.anchors_mut().trust_ttp(s).map(drop));
                 for _ in 0..4 {
                     loop {
                         match w.withdraw_one(api, 4, &mut OsRng) {
@@ -644,7 +644,7 @@ fn nodes_serve_a_rotated_keyset(c: &Cli, db: Option<&str>) {
     for api in [&api_a, &api_b] {
         let mut w = wallet(api, m);
         fund(c, &w.account_id(), 4);
-        w.refresh_keysets(api).unwrap();
+        w.anchors_mut().refresh_keysets(api).unwrap();
         w.withdraw(api, 4, &mut OsRng).unwrap();
         let coins = w.coins().unwrap();
         assert_eq!(coins[0].coin.coin.body.keyset_id, faircash::keys::KeysetDocument::id(&newest));

@@ -93,7 +93,7 @@ fn merchant_refreshes_its_pins_from_the_bank() {
     let mut m = w.merchant();
     assert_eq!(m.keysets().len(), 1);
     w.bank.issue_keyset(*w.ttp.public(), &spec(START.plus(1)), &mut OsRng).unwrap();
-    assert_eq!(m.refresh_keysets(&*w.bank).unwrap(), 1);
+    assert_eq!(m.anchors_mut().refresh_keysets(&*w.bank).unwrap(), 1);
     assert_eq!(m.keysets().len(), 2);
 }
 
@@ -196,8 +196,8 @@ fn a_bank_that_chooses_the_ttp_key_is_refused_by_wallet_and_merchant() {
     // holds: it could decrypt every escrow made under it.
     let bank_ttp = TtpKeys::generate(&mut OsRng);
     let evil = w.bank.issue_keyset(*bank_ttp.decryption.public(), &spec(START), &mut OsRng).unwrap();
-    alice.refresh_keysets(&*w.bank).unwrap();
-    shop.refresh_keysets(&*w.bank).unwrap();
+    alice.anchors_mut().refresh_keysets(&*w.bank).unwrap();
+    shop.anchors_mut().refresh_keysets(&*w.bank).unwrap();
     assert_eq!(alice.keysets().last().unwrap().id(), evil.id(), "the chain itself is fine");
 
     // The wallet refuses before any withdrawal: nothing reaches the bank.
@@ -216,8 +216,8 @@ fn a_bank_that_chooses_the_ttp_key_is_refused_by_wallet_and_merchant() {
     // statement refuses the payment off-line.
     let fooled = w.user(100);
     let mut fooled = fooled;
-    fooled.refresh_keysets(&*w.bank).unwrap();
-    fooled.trust_ttp(&statement(&bank_ttp, 0, common::ttp_validity())).unwrap();
+    fooled.anchors_mut().refresh_keysets(&*w.bank).unwrap();
+    fooled.anchors_mut().trust_ttp(&statement(&bank_ttp, 0, common::ttp_validity())).unwrap();
     fooled.withdraw(&*w.bank, 4, &mut OsRng).unwrap();
     let req = shop.request_payment(4, [0; 32], &mut OsRng).unwrap();
     let payment = fooled.pay(&req, &mut OsRng).unwrap();
@@ -236,24 +236,24 @@ fn an_older_ttp_statement_is_refused_and_a_newer_one_supersedes() {
     let newer = statement(&w.ttp_keys, 1, v);
     // Fetched from the bank: accepted, since it verifies under the pinned key.
     w.bank.set_ttp_statements(vec![newer.clone()]).unwrap();
-    let offered = shop.refresh_ttp(&*w.bank).unwrap();
+    let offered = shop.anchors_mut().refresh_ttp(&*w.bank).unwrap();
     assert_eq!(offered[0].1, Ok(TtpPinChange::Superseded { previous: 0 }));
     assert_eq!(shop.anchors().ttp().statements(), std::slice::from_ref(&newer));
     // The older statement again (from the bank, or even by hand) is a rollback.
     w.bank.set_ttp_statements(vec![w.ttp_statement.clone()]).unwrap();
-    let offered = shop.refresh_ttp(&*w.bank).unwrap();
+    let offered = shop.anchors_mut().refresh_ttp(&*w.bank).unwrap();
     assert_eq!(offered[0].1, Err(PinError::TtpRollback { pinned: 1, offered: 0 }));
     assert!(matches!(
-        shop.trust_ttp(&w.ttp_statement),
+        shop.anchors_mut().trust_ttp(&w.ttp_statement),
         Err(Error::Pin(PinError::TtpRollback { pinned: 1, offered: 0 }))
     ));
     assert_eq!(shop.anchors().ttp().statements(), std::slice::from_ref(&newer));
     // The same statement again changes nothing; another one of the same
     // sequence is the TTP signing two statements as one.
-    assert_eq!(shop.trust_ttp(&newer).unwrap(), TtpPinChange::Unchanged);
+    assert_eq!(shop.anchors_mut().trust_ttp(&newer).unwrap(), TtpPinChange::Unchanged);
     v.trace_until = v.trace_until.plus(1);
     let twin = statement(&w.ttp_keys, 1, v);
-    assert!(matches!(shop.trust_ttp(&twin), Err(Error::Pin(PinError::TtpConflict(1)))));
+    assert!(matches!(shop.anchors_mut().trust_ttp(&twin), Err(Error::Pin(PinError::TtpConflict(1)))));
 }
 
 #[test]
@@ -267,15 +267,18 @@ fn a_new_ttp_key_is_added_beside_the_old_and_old_coins_stay_spendable() {
     let second = statement(&new_keys, 1, common::ttp_validity());
     w.bank.set_ttp_statements(vec![w.ttp_statement.clone(), second.clone()]).unwrap();
     w.bank.issue_keyset(*new_keys.decryption.public(), &spec(START), &mut OsRng).unwrap();
-    for offered in [alice.refresh_ttp(&*w.bank).unwrap(), shop.refresh_ttp(&*w.bank).unwrap()] {
+    for offered in [
+        alice.anchors_mut().refresh_ttp(&*w.bank).unwrap(),
+        shop.anchors_mut().refresh_ttp(&*w.bank).unwrap(),
+    ] {
         assert_eq!(
             offered.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
             [Ok(TtpPinChange::Unchanged), Ok(TtpPinChange::Added)]
         );
     }
     assert_eq!(alice.anchors().ttp().statements().len(), 2);
-    alice.refresh_keysets(&*w.bank).unwrap();
-    shop.refresh_keysets(&*w.bank).unwrap();
+    alice.anchors_mut().refresh_keysets(&*w.bank).unwrap();
+    shop.anchors_mut().refresh_keysets(&*w.bank).unwrap();
     // New withdrawals escrow under the new key...
     alice.withdraw(&*w.bank, 4, &mut OsRng).unwrap();
     // ...and the coins escrowed under the old key are still accepted.
@@ -297,11 +300,11 @@ fn a_statement_under_an_unpinned_signing_key_needs_the_operator() {
     let other = TtpKeys::generate(&mut OsRng);
     let foreign = statement(&other, 5, common::ttp_validity());
     w.bank.set_ttp_statements(vec![foreign.clone()]).unwrap();
-    let offered = shop.refresh_ttp(&*w.bank).unwrap();
+    let offered = shop.anchors_mut().refresh_ttp(&*w.bank).unwrap();
     assert_eq!(offered[0].1, Err(PinError::UntrustedTtpSigner(*other.signing.public().as_bytes())));
     assert_eq!(shop.anchors().ttp().statements().len(), 1);
     // The operator's explicit action pins it beside the first.
-    assert_eq!(shop.trust_ttp(&foreign).unwrap(), TtpPinChange::Added);
+    assert_eq!(shop.anchors_mut().trust_ttp(&foreign).unwrap(), TtpPinChange::Added);
     assert_eq!(shop.anchors().ttp().statements().len(), 2);
 }
 
@@ -336,7 +339,7 @@ fn a_tampered_or_wrongly_signed_statement_is_refused() {
     let mut st = TtpKeyStatement::single(0, *k.public(), *k.public(), common::ttp_validity(), Timestamp(0));
     st.signing_key = *k.public();
     assert_eq!(SignedTtpKeyStatement::sign(st, &k, &mut OsRng).unwrap_err(), TtpStatementError::SharedKey);
-    assert!(shop.trust_ttp(&w.ttp_statement).is_ok());
+    assert!(shop.anchors_mut().trust_ttp(&w.ttp_statement).is_ok());
 }
 
 #[test]
@@ -345,7 +348,7 @@ fn a_keyset_outside_the_statements_validity_is_refused() {
     let mut alice = w.user(100);
     let late = common::ttp_validity().escrow_until;
     w.bank.issue_keyset(*w.ttp.public(), &spec(late), &mut OsRng).unwrap();
-    alice.refresh_keysets(&*w.bank).unwrap();
+    alice.anchors_mut().refresh_keysets(&*w.bank).unwrap();
     assert!(matches!(
         alice.start_withdrawal(1, &mut OsRng),
         Err(Error::TtpKeyNotValid { reason: Coverage::EscrowWindow, .. })
@@ -406,7 +409,7 @@ fn a_merchant_meeting_an_unknown_keyset_asks_the_bank_before_refusing() {
     let mut shop = w.merchant();
     w.bank.issue_keyset(*w.ttp.public(), &spec(START), &mut OsRng).unwrap();
     let mut alice = w.user(20);
-    alice.refresh_keysets(&*w.bank).unwrap();
+    alice.anchors_mut().refresh_keysets(&*w.bank).unwrap();
     alice.withdraw(&*w.bank, 2, &mut OsRng).unwrap();
     let req = shop.request_payment(2, [0; 32], &mut OsRng).unwrap();
     let payment = alice.pay(&req, &mut OsRng).unwrap();
@@ -482,8 +485,8 @@ fn a_node_serves_keysets_another_node_issued_without_a_restart() {
             faircash::store::memory::MemoryWalletStore::new(),
             clock.clone(),
         );
-        wallet.refresh_keysets(node).unwrap();
-        wallet.trust_ttp(&w.ttp_statement).unwrap();
+        wallet.anchors_mut().refresh_keysets(node).unwrap();
+        wallet.anchors_mut().trust_ttp(&w.ttp_statement).unwrap();
         let id = node.register_user(&wallet.registration(&mut OsRng), &mut OsRng).unwrap();
         node.fund(&id, 4).unwrap();
         wallet.withdraw(node, 4, &mut OsRng).unwrap();

@@ -202,7 +202,7 @@ pub fn merchant_payment(data: &[u8]) {
     let mut merchant =
         Merchant::new(w.merchant.clone(), w.master, MemoryMerchantStore::new(), Arc::new(w.clock.clone()));
     merchant.pin_keysets(&w.keysets).expect("keysets");
-    merchant.trust_ttp(&w.ttp_statement).expect("TTP key statement");
+    merchant.anchors_mut().trust_ttp(&w.ttp_statement).expect("TTP key statement");
     for k in merchant.keysets() {
         let _ = verify_payment(&payment, k, &mut rng);
     }

@@ -241,7 +241,7 @@ where
         let mut w =
             Wallet::new(UserKey::generate(rng), bank.master_key(), wallet_store(name)?, clock.clone());
         w.pin_keysets(&published)?;
-        w.trust_ttp(&statement)?;
+        w.anchors_mut().trust_ttp(&statement)?;
         let id = api.register_user(&w.registration(rng))?;
         bank.fund(&id, funds)?;
         writeln!(
@@ -255,7 +255,7 @@ where
         let mut m =
             Merchant::new(SigningKey::generate(rng), bank.master_key(), merchant_store(name)?, clock.clone());
         m.pin_keysets(&published)?;
-        m.trust_ttp(&statement)?;
+        m.anchors_mut().trust_ttp(&statement)?;
         api.register_merchant(&m.registration(rng))?;
         writeln!(out, "   merchant {name}: account {}", m.id())?;
         merchants.push((name, m));

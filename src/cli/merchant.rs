@@ -10,8 +10,8 @@ use serde_json::json;
 use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
 use super::output::{amount_with_breakdown, Output};
 use super::wallet::{
-    connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, save_keysets, save_ttp, trust_ttp,
-    TtpArgs,
+    connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, save_keysets,
+    save_ttp, TrustTtpArgs, TtpArgs,
 };
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
@@ -51,17 +51,7 @@ pub enum MerchantCommand {
     /// publishes under a TTP signing key given in hex: an explicit decision
     /// of the merchant, never taken from the bank alone.
     #[command(after_help = "Example:\n  faircash merchant trust-ttp --dir shop --ttp ttp/ttp.pub.json")]
-    TrustTtp {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The statement or signing key.
-        #[command(flatten)]
-        ttp: TtpArgs,
-        /// The bank to fetch statements from (with --ttp-key; default: the pinned bank).
-        #[arg(long)]
-        bank: Option<String>,
-    },
+    TrustTtp(TrustTtpArgs),
     /// Issue a payment request (fresh nonce, today's date).
     #[command(
         after_help = "Example:\n  faircash merchant request --dir shop --amount 12 --order 'order 1001' --out req.json"
@@ -135,7 +125,7 @@ fn open(dir: &std::path::Path, out: &Output) -> Result<(Merchant<SqliteMerchantS
     let mut m = Merchant::new(key, pinned.master_key, store, Arc::new(SystemClock));
     m.pin_keysets(&list.keysets)?;
     for s in &load_ttp(dir)?.statements {
-        m.trust_ttp(s)?;
+        m.anchors_mut().trust_ttp(s)?;
     }
     Ok((m, lock))
 }
@@ -185,20 +175,10 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        MerchantCommand::TrustTtp { dir, ttp, bank } => {
+        MerchantCommand::TrustTtp(TrustTtpArgs { dir, ttp, bank }) => {
             let (_m, _lock) = open(&dir.dir, out)?;
             let (pinned, _) = load_pinned(&dir.dir)?;
-            let spec = bank.or(pinned.bank);
-            let connected = match (&ttp.ttp_key, &spec) {
-                (Some(_), Some(b)) => Some(connect(b)?),
-                _ => None,
-            };
-            let list = trust_ttp(&dir.dir, &ttp, connected.as_deref(), out)?;
-            out.result(
-                || format!("{} TTP key statement(s) pinned", list.statements.len()),
-                json!({"statements": list.statements.len()}),
-            );
-            Ok(())
+            run_trust_ttp(&dir.dir, &ttp, bank.or(pinned.bank), out)
         }
         MerchantCommand::Request { dir, amount, order, out: file } => {
             let (m, _lock) = open(&dir.dir, out)?;
@@ -247,10 +227,10 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             let (mut m, _lock) = open(&dir.dir, out)?;
             let b = connect(&bank)?;
             let (_, list) = load_pinned(&dir.dir)?;
-            m.refresh_keysets(&*b)?;
+            m.anchors_mut().refresh_keysets(&*b)?;
             save_keysets(&dir.dir, m.anchors(), &list)?;
             let old_ttp = load_ttp(&dir.dir)?;
-            let offered = m.refresh_ttp(&*b)?;
+            let offered = m.anchors_mut().refresh_ttp(&*b)?;
             save_ttp(&dir.dir, m.anchors(), &old_ttp, &offered, out)?;
             let pending = m.store().undeposited()?;
             if pending.is_empty() {

@@ -52,17 +52,7 @@ pub enum WalletCommand {
     /// of the wallet's owner, never taken from the bank alone.
     #[command(after_help = "Examples:\n  faircash wallet trust-ttp --dir alice --ttp ttp/ttp.pub.json\n  \
         faircash wallet trust-ttp --dir alice --ttp-key 5c0e… --bank http://127.0.0.1:8080")]
-    TrustTtp {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The statement or signing key.
-        #[command(flatten)]
-        ttp: TtpArgs,
-        /// The bank to fetch statements from (with --ttp-key; default: the pinned bank).
-        #[arg(long)]
-        bank: Option<String>,
-    },
+    TrustTtp(TrustTtpArgs),
     /// Register the wallet's account at the bank (if `new` was run without --bank).
     #[command(after_help = "Example:\n  faircash wallet register --dir alice --bank bank")]
     Register {
@@ -126,6 +116,20 @@ pub enum WalletCommand {
         #[command(flatten)]
         dir: DirArg,
     },
+}
+
+/// `wallet trust-ttp` and `merchant trust-ttp`.
+#[derive(Debug, clap::Args)]
+pub struct TrustTtpArgs {
+    /// The state directory.
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// The statement or signing key.
+    #[command(flatten)]
+    pub ttp: TtpArgs,
+    /// The bank to fetch statements from (with --ttp-key; default: the pinned bank).
+    #[arg(long)]
+    pub bank: Option<String>,
 }
 
 /// Which TTP key statement a wallet or merchant pins.
@@ -208,6 +212,21 @@ pub fn trust_ttp(
     let list = pins.list();
     write_message(&dir.join("ttp.json"), &list)?;
     Ok(list)
+}
+
+/// `trust-ttp` of a wallet or merchant directory (locked by the caller):
+/// [`trust_ttp`], with the statements of `--ttp-key` fetched from `bank`.
+pub fn run_trust_ttp(dir: &Path, ttp: &TtpArgs, bank: Option<String>, out: &Output) -> Result<(), CliError> {
+    let connected = match (&ttp.ttp_key, &bank) {
+        (Some(_), Some(b)) => Some(connect(b)?),
+        _ => None,
+    };
+    let list = trust_ttp(dir, ttp, connected.as_deref(), out)?;
+    out.result(
+        || format!("{} TTP key statement(s) pinned", list.statements.len()),
+        json!({"statements": list.statements.len()}),
+    );
+    Ok(())
 }
 
 /// Pins the bank's TTP key statements that verify under a pinned TTP
@@ -373,7 +392,7 @@ impl WalletHome {
         let mut w = Wallet::new(user, pinned.master_key, store, Arc::new(SystemClock));
         w.pin_keysets(&list.keysets)?;
         for s in &load_ttp(&self.dir)?.statements {
-            w.trust_ttp(s)?;
+            w.anchors_mut().trust_ttp(s)?;
         }
         let released = w.release_unpaid()?;
         if released > 0 {
@@ -429,20 +448,10 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        WalletCommand::TrustTtp { dir, ttp, bank } => {
+        WalletCommand::TrustTtp(TrustTtpArgs { dir, ttp, bank }) => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (_, pinned, _, _lock) = home.open(out)?;
-            let spec = bank.or(pinned.bank);
-            let connected = match (&ttp.ttp_key, &spec) {
-                (Some(_), Some(b)) => Some(connect(b)?),
-                _ => None,
-            };
-            let list = trust_ttp(&dir.dir, &ttp, connected.as_deref(), out)?;
-            out.result(
-                || format!("{} TTP key statement(s) pinned", list.statements.len()),
-                json!({"statements": list.statements.len()}),
-            );
-            Ok(())
+            run_trust_ttp(&dir.dir, &ttp, bank.or(pinned.bank), out)
         }
         WalletCommand::Register { dir, bank, bank_key } => {
             let home = WalletHome { dir: dir.dir.clone() };
@@ -457,10 +466,10 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
-            wallet.refresh_keysets(&*b)?;
+            wallet.anchors_mut().refresh_keysets(&*b)?;
             save_keysets(&dir.dir, wallet.anchors(), &list)?;
             let old_ttp = load_ttp(&dir.dir)?;
-            let offered = wallet.refresh_ttp(&*b)?;
+            let offered = wallet.anchors_mut().refresh_ttp(&*b)?;
             save_ttp(&dir.dir, wallet.anchors(), &old_ttp, &offered, out)?;
             let resumed = wallet.resume_withdrawals(&*b)?;
             if !resumed.is_empty() {

@@ -567,7 +567,7 @@ mod tests {
                 Arc::new(clock.clone()),
             );
             wallet.pin_keysets(&bank.published_keysets()).unwrap();
-            wallet.trust_ttp(&statement).unwrap();
+            wallet.anchors_mut().trust_ttp(&statement).unwrap();
             let id = bank.register_user(&wallet.registration(&mut OsRng), &mut OsRng).unwrap();
             bank.fund(&id, 10).unwrap();
             let shop_key = SigningKey::generate(&mut OsRng);
@@ -578,7 +578,7 @@ mod tests {
                 Arc::new(clock.clone()),
             );
             shop.pin_keysets(&bank.published_keysets()).unwrap();
-            shop.trust_ttp(&statement).unwrap();
+            shop.anchors_mut().trust_ttp(&statement).unwrap();
             bank.register_merchant(&shop.registration(&mut OsRng), &mut OsRng).unwrap();
             World { clock, bank, wallet, shop, shop_key }
         }

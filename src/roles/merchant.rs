@@ -15,7 +15,6 @@ use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
 use crate::protocol::register::MerchantRegistration;
 use crate::protocol::trace::{WatchList, WatchListError, WatchListVersion};
-use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange};
 use crate::protocol::{Error, Result};
 use crate::store::{AcceptedPayment, MerchantStore, StoreError};
 use crate::time::Clock;
@@ -62,30 +61,16 @@ impl<S: MerchantStore> Merchant<S> {
         self.anchors.pin_keysets(list).map(|_| ())
     }
 
-    /// Fetches the bank's keyset list and pins it under the shared rules;
-    /// returns how many keysets are new.
-    pub fn refresh_keysets(&mut self, bank: &(impl BankApi + ?Sized)) -> Result<usize> {
-        self.anchors.refresh_keysets(bank)
-    }
-
-    /// Pins a TTP key statement the operator got from the TTP (the explicit
-    /// action that may add a TTP signing key); see [`TrustAnchors::trust_ttp`].
-    pub fn trust_ttp(&mut self, statement: &SignedTtpKeyStatement) -> Result<TtpPinChange> {
-        self.anchors.trust_ttp(statement)
-    }
-
-    /// Pins the bank's TTP key statements that verify under a pinned TTP
-    /// signing key; see [`TrustAnchors::refresh_ttp`].
-    pub fn refresh_ttp(
-        &mut self,
-        bank: &(impl BankApi + ?Sized),
-    ) -> Result<Vec<(SignedTtpKeyStatement, std::result::Result<TtpPinChange, PinError>)>> {
-        self.anchors.refresh_ttp(bank)
-    }
-
     /// The trust anchors (master key, pinned keysets, TTP key statements).
     pub fn anchors(&self) -> &TrustAnchors {
         &self.anchors
+    }
+
+    /// The trust anchors, to pin under their rules: the bank's keyset list
+    /// ([`TrustAnchors::refresh_keysets`]) and TTP key statements
+    /// ([`TrustAnchors::trust_ttp`], [`TrustAnchors::refresh_ttp`]).
+    pub fn anchors_mut(&mut self) -> &mut TrustAnchors {
+        &mut self.anchors
     }
 
     /// The pinned keysets.
@@ -160,7 +145,7 @@ impl<S: MerchantStore> Merchant<S> {
     ) -> Result<PaymentSummary> {
         match self.accept(payment, rng) {
             Err(Error::UnknownKeyset(id)) => {
-                match self.refresh_keysets(bank) {
+                match self.anchors.refresh_keysets(bank) {
                     Ok(_) => {}
                     Err(Error::Unreachable(_)) => return Err(Error::UnknownKeyset(id)),
                     Err(e) => return Err(e),

@@ -19,7 +19,6 @@ use crate::encoding::Point;
 use crate::keys::{AccountId, Keyset, SignedKeyset, UserKey};
 use crate::protocol::pay::{create_payment, select_coins, Payment, PaymentRequest};
 use crate::protocol::register::UserRegistration;
-use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange};
 use crate::protocol::withdraw::{
     SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
     WithdrawStart,
@@ -79,30 +78,16 @@ impl<S: WalletStore> Wallet<S> {
         self.anchors.pin_keysets(list).map(|_| ())
     }
 
-    /// Fetches the bank's keyset list and pins it under the shared rules;
-    /// returns how many keysets are new.
-    pub fn refresh_keysets(&mut self, bank: &(impl BankApi + ?Sized)) -> Result<usize> {
-        self.anchors.refresh_keysets(bank)
-    }
-
-    /// Pins a TTP key statement the operator got from the TTP (the explicit
-    /// action that may add a TTP signing key); see [`TrustAnchors::trust_ttp`].
-    pub fn trust_ttp(&mut self, statement: &SignedTtpKeyStatement) -> Result<TtpPinChange> {
-        self.anchors.trust_ttp(statement)
-    }
-
-    /// Pins the bank's TTP key statements that verify under a pinned TTP
-    /// signing key; see [`TrustAnchors::refresh_ttp`].
-    pub fn refresh_ttp(
-        &mut self,
-        bank: &(impl BankApi + ?Sized),
-    ) -> Result<Vec<(SignedTtpKeyStatement, std::result::Result<TtpPinChange, PinError>)>> {
-        self.anchors.refresh_ttp(bank)
-    }
-
     /// The trust anchors (master key, pinned keysets, TTP key statements).
     pub fn anchors(&self) -> &TrustAnchors {
         &self.anchors
+    }
+
+    /// The trust anchors, to pin under their rules: the bank's keyset list
+    /// ([`TrustAnchors::refresh_keysets`]) and TTP key statements
+    /// ([`TrustAnchors::trust_ttp`], [`TrustAnchors::refresh_ttp`]).
+    pub fn anchors_mut(&mut self) -> &mut TrustAnchors {
+        &mut self.anchors
     }
 
     /// The pinned keysets.

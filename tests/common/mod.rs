@@ -81,7 +81,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         w.pin_keysets(&self.bank.published_keysets()).unwrap();
-        w.trust_ttp(&self.ttp_statement).unwrap();
+        w.anchors_mut().trust_ttp(&self.ttp_statement).unwrap();
         let id = self.bank.register_user(&w.registration(&mut OsRng), &mut OsRng).unwrap();
         if funds > 0 {
             self.bank.fund(&id, funds).unwrap();
@@ -98,7 +98,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         m.pin_keysets(&self.bank.published_keysets()).unwrap();
-        m.trust_ttp(&self.ttp_statement).unwrap();
+        m.anchors_mut().trust_ttp(&self.ttp_statement).unwrap();
         self.bank.register_merchant(&m.registration(&mut OsRng), &mut OsRng).unwrap();
         m
     }
@@ -120,7 +120,7 @@ impl World {
             Arc::new(self.clock.clone()),
         );
         m.pin_keysets(&self.bank.published_keysets()).unwrap();
-        m.trust_ttp(&self.ttp_statement).unwrap();
+        m.anchors_mut().trust_ttp(&self.ttp_statement).unwrap();
         self.bank.register_merchant(&m.registration(&mut OsRng), &mut OsRng).unwrap();
         (m, key)
     }
