@@ -25,6 +25,7 @@
 //! | [`store`] | the narrow transactional storage traits, and in-memory stores |
 //! | [`wire`] | the versioned envelope and strict decoding |
 //! | [`time`] | days and clocks |
+//! | [`failpoint`] | named crash points for the crash tests (compiled into test builds only) |
 //!
 //! The normative description is `specs/protocol.md`; the security argument
 //! is `specs/security.md`.
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod coin;
 pub mod crypto;
 pub mod encoding;
+pub mod failpoint;
 pub mod http;
 pub mod keys;
 pub mod params;

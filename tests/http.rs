@@ -4,12 +4,11 @@
 
 mod cli_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use cli_support::Cli;
+use cli_support::{Cli, Node};
 use faircash::crypto::schnorr::SigningKey;
 use faircash::http::client::HttpBank;
 use faircash::http::server::spawn;
@@ -333,49 +332,6 @@ fn fresh_database(base: &str) -> String {
     c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
     let (prefix, _) = base.rsplit_once('/').unwrap();
     format!("{prefix}/{name}")
-}
-
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Node {
-    fn start(c: &Cli, dir: &str) -> Node {
-        Self::start_with(c, dir, &[])
-    }
-
-    fn start_with(c: &Cli, dir: &str, env: &[(&str, &str)]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
-            .args(["bank", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
-            .current_dir(c.root.path())
-            .env("FAIRCASH_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("the node exits before serving").unwrap();
-            if let Some(u) = line.strip_prefix("bank serving on ") {
-                break u.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Node { child, url }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// A bank directory on a fresh PostgreSQL database, and two nodes serving it.

@@ -15,6 +15,7 @@ use rand_core::CryptoRngCore;
 use crate::coin::CoinId;
 use crate::crypto::acl::SignerSession;
 use crate::encoding::Point;
+use crate::failpoint::failpoint;
 use crate::keys::{AccountId, BankSecrets, Keyset, KeysetSpec, SignedKeyset};
 use crate::protocol::deposit::{
     verify_deposit, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
@@ -575,7 +576,7 @@ impl<S: BankStore> Bank<S> {
     pub fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
         let now = self.clock.now();
         let secrets = read(&self.secrets).clone();
-        self.run_tx("answer_withdrawal", |tx| {
+        let answer = self.run_tx("answer_withdrawal", |tx| {
             let session = tx.session(&ch.session_id)?.ok_or(Error::UnknownSession)?;
             let holder = tx
                 .account(&session.request.account)?
@@ -616,7 +617,9 @@ impl<S: BankStore> Bank<S> {
             tx.set_balance(&account_id, account.balance - session.value)?;
             tx.answer_session(&ch.session_id, &answered, now)?;
             Ok(WithdrawAnswer { session_id: ch.session_id, answer })
-        })
+        })?;
+        failpoint!("bank.withdraw.debited");
+        Ok(answer)
     }
 
     /// Marks expired sessions as such (erasing their nonces).
@@ -654,7 +657,7 @@ impl<S: BankStore> Bank<S> {
         let summaries = verify_deposit(req, &merchant.public_key, &keysets, receipt_day, rng)?;
         let digests: Vec<[u8; 32]> = req.payments.iter().map(|p| p.digest()).collect();
         let policy = self.config.watch_policy;
-        self.run_tx("deposit", |tx| {
+        let receipt = self.run_tx("deposit", |tx| {
             if let Some((digest, receipt)) = tx.deposit_receipt(&req.merchant_id, &req.request_id)? {
                 return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
             }
@@ -758,7 +761,9 @@ impl<S: BankStore> Bank<S> {
             };
             tx.insert_deposit_receipt(&request_digest, &receipt)?;
             Ok(receipt)
-        })
+        })?;
+        failpoint!("bank.deposit.committed");
+        Ok(receipt)
     }
 
     /// A summary of the bank's state.

@@ -10,6 +10,7 @@ use super::bank::BankApi;
 use crate::coin::CoinId;
 use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
+use crate::failpoint::failpoint;
 use crate::keys::{merchant_account_id, AccountId, Keyset, SignedKeyset};
 use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
@@ -183,6 +184,7 @@ impl<S: MerchantStore> Merchant<S> {
             return Ok(None);
         };
         let receipt = bank.deposit(&req)?;
+        failpoint!("merchant.deposit.credited");
         self.record_receipt(&req, &receipt)?;
         Ok(Some(receipt))
     }

@@ -16,6 +16,7 @@ use super::anchors::TrustAnchors;
 use super::bank::BankApi;
 use crate::coin::CoinId;
 use crate::encoding::Point;
+use crate::failpoint::failpoint;
 use crate::keys::{AccountId, Keyset, SignedKeyset, UserKey};
 use crate::protocol::pay::{create_payment, select_coins, Payment, PaymentRequest};
 use crate::protocol::register::UserRegistration;
@@ -142,6 +143,7 @@ impl<S: WalletStore> Wallet<S> {
         };
         let coin: WalletCoin = pending.finish(answer)?;
         let id = coin.coin.id();
+        failpoint!("wallet.withdraw.answered");
         self.store.complete_withdrawal(&answer.session_id, &coin)?;
         Ok(id)
     }
@@ -287,6 +289,7 @@ impl<S: WalletStore> Wallet<S> {
             StoreError::Conflict(_) => Error::BadPaymentRequest("coin already spent"),
             other => Error::Store(other),
         })?;
+        failpoint!("wallet.pay.marked");
         let chosen_refs: Vec<&WalletCoin> = chosen.iter().collect();
         let payment = match create_payment(request, keyset, &self.user, &chosen_refs, rng) {
             Ok(p) => p,
@@ -297,6 +300,7 @@ impl<S: WalletStore> Wallet<S> {
             }
         };
         self.store.record_payment(&request_id, &payment)?;
+        failpoint!("wallet.pay.recorded");
         Ok(payment)
     }
 

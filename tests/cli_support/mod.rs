@@ -1,8 +1,9 @@
 //! Running the `faircash` binary in a temporary directory.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -105,5 +106,51 @@ pub fn copy_dir(from: &Path, to: &Path) {
         if e.file_type().unwrap().is_file() {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
+    }
+}
+
+/// A `faircash bank serve` process on a free loopback port.
+pub struct Node {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Node {
+    /// Serves the bank directory `dir` of `c`.
+    pub fn start(c: &Cli, dir: &str) -> Node {
+        Self::start_with(c, dir, &[])
+    }
+
+    /// Serves `dir` with extra environment variables (a failpoint).
+    pub fn start_with(c: &Cli, dir: &str, env: &[(&str, &str)]) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
+            .args(["bank", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
+            .current_dir(c.root.path())
+            .env("FAIRCASH_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("the node exits before serving").unwrap();
+            if let Some(u) = line.strip_prefix("bank serving on ") {
+                break u.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Node { child, url }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
