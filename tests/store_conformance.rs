@@ -1,7 +1,24 @@
-//! The one store suite, run unchanged against every backend.
-use faircash::store::conformance::run_bank_store_suite;
-use faircash::store::memory::MemoryBankStore;
-use faircash::store::sqlite::SqliteBankStore;
+//! The store suites, each run unchanged against every backend of its trait.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use faircash::store::conformance::{
+    run_bank_store_suite, run_merchant_store_suite, run_ttp_store_suite, run_wallet_store_suite,
+    wallet_state_survives_reopening,
+};
+use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
+use faircash::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
+
+/// Fresh SQLite databases in one scratch directory: `name-0.db`, `name-1.db`, …
+fn sqlite_files<S>(
+    name: &'static str,
+    open: fn(std::path::PathBuf) -> S,
+) -> (tempfile::TempDir, impl Fn() -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let n = AtomicUsize::new(0);
+    let make = move || open(path.join(format!("{name}-{}.db", n.fetch_add(1, Ordering::SeqCst))));
+    (dir, make)
+}
 
 #[test]
 fn memory_bank_store_conforms() {
@@ -10,12 +27,47 @@ fn memory_bank_store_conforms() {
 
 #[test]
 fn sqlite_bank_store_conforms() {
+    let (_dir, make) = sqlite_files("bank", |p| SqliteBankStore::open(p).unwrap());
+    run_bank_store_suite(make);
+}
+
+#[test]
+fn memory_wallet_store_conforms() {
+    run_wallet_store_suite(MemoryWalletStore::new);
+}
+
+#[test]
+fn sqlite_wallet_store_conforms() {
+    let (_dir, make) = sqlite_files("wallet", |p| SqliteWalletStore::open(p).unwrap());
+    run_wallet_store_suite(make);
+}
+
+#[test]
+fn sqlite_wallet_store_keeps_its_state_across_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let n = std::sync::atomic::AtomicUsize::new(0);
-    run_bank_store_suite(|| {
-        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        SqliteBankStore::open(dir.path().join(format!("bank-{i}.db"))).unwrap()
-    });
+    wallet_state_survives_reopening(|| SqliteWalletStore::open(dir.path().join("wallet.db")).unwrap());
+}
+
+#[test]
+fn memory_merchant_store_conforms() {
+    run_merchant_store_suite(MemoryMerchantStore::new);
+}
+
+#[test]
+fn sqlite_merchant_store_conforms() {
+    let (_dir, make) = sqlite_files("merchant", |p| SqliteMerchantStore::open(p).unwrap());
+    run_merchant_store_suite(make);
+}
+
+#[test]
+fn memory_ttp_store_conforms() {
+    run_ttp_store_suite(MemoryTtpStore::new);
+}
+
+#[test]
+fn sqlite_ttp_store_conforms() {
+    let (_dir, make) = sqlite_files("ttp", |p| SqliteTtpStore::open(p).unwrap());
+    run_ttp_store_suite(make);
 }
 
 #[test]

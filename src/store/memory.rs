@@ -395,6 +395,8 @@ impl WalletStore for MemoryWalletStore {
 
 #[derive(Default)]
 struct MerchantState {
+    /// Every request id ever issued (a request id is issued once).
+    issued: HashSet<[u8; 32]>,
     open: HashMap<[u8; 32], PaymentRequest>,
     seen: HashSet<CoinId>,
     accepted: Vec<AcceptedPayment>,
@@ -419,7 +421,7 @@ impl MerchantStore for MemoryMerchantStore {
     fn insert_request(&self, request: &PaymentRequest) -> StoreResult<()> {
         let mut s = lock(&self.state)?;
         let id = request.id();
-        if s.open.contains_key(&id) {
+        if !s.issued.insert(id) {
             return Err(StoreError::Conflict("payment request"));
         }
         s.open.insert(id, *request);

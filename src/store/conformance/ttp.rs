@@ -1,0 +1,90 @@
+//! The [`TtpStore`] suite.
+
+use rand::RngCore;
+
+use crate::protocol::trace::{LogEntry, TraceKind};
+use crate::store::{StoreError, TtpStore};
+use crate::time::Timestamp;
+
+/// Runs every TTP-log check; `make` returns a fresh, empty log each time.
+pub fn run_ttp_store_suite<S: TtpStore>(make: impl Fn() -> S) {
+    the_log_grows_by_its_next_index_only(&make());
+    a_warrant_is_logged_once(&make());
+    concurrent_appends_keep_one_gapless_chain(&make());
+}
+
+/// A log entry at `index` under a fresh warrant id. (The store checks
+/// positions and warrant ids; hash chaining is the TTP's, tested with it.)
+fn entry(index: u64) -> LogEntry {
+    let mut b = [0u8; 16 + 4 * 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    let h = |i: usize| -> [u8; 32] { b[16 + 32 * i..16 + 32 * (i + 1)].try_into().unwrap() };
+    LogEntry {
+        index,
+        previous: h(0),
+        time: Timestamp(1_795_000_000 + index),
+        warrant_id: b[..16].try_into().unwrap(),
+        kind: if index.is_multiple_of(2) { TraceKind::Owner } else { TraceKind::Coin },
+        request_digest: h(1),
+        warrant_digest: h(2),
+        result_digest: h(3),
+    }
+}
+
+/// Entries append at the log's length only, and read back in order.
+pub fn the_log_grows_by_its_next_index_only<S: TtpStore>(s: &S) {
+    assert!(s.is_empty().unwrap());
+    let e0 = entry(0);
+    s.append(&e0).unwrap();
+    assert_eq!(s.append(&entry(0)), Err(StoreError::Conflict("log index")), "no overwrite");
+    assert_eq!(s.append(&entry(2)), Err(StoreError::Conflict("log index")), "no gap");
+    let e1 = entry(1);
+    s.append(&e1).unwrap();
+    assert_eq!(s.len().unwrap(), 2);
+    assert!(!s.is_empty().unwrap());
+    assert_eq!(s.entries().unwrap(), vec![e0, e1]);
+}
+
+/// A warrant id appears in one entry only.
+pub fn a_warrant_is_logged_once<S: TtpStore>(s: &S) {
+    let e0 = entry(0);
+    s.append(&e0).unwrap();
+    assert!(s.warrant_used(&e0.warrant_id).unwrap());
+    assert!(!s.warrant_used(&entry(0).warrant_id).unwrap());
+    let mut again = entry(1);
+    again.warrant_id = e0.warrant_id;
+    assert_eq!(s.append(&again), Err(StoreError::Conflict("warrant id")));
+    assert_eq!(s.entries().unwrap(), vec![e0], "a refused entry is not kept");
+}
+
+/// Eight threads each append two entries at whatever the log's length is,
+/// retrying when another thread took that index: sixteen entries at
+/// indices 0..16, none lost, none twice.
+pub fn concurrent_appends_keep_one_gapless_chain<S: TtpStore>(s: &S) {
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..2 {
+                    let mut e = entry(0);
+                    loop {
+                        e.index = s.len().unwrap();
+                        match s.append(&e) {
+                            Ok(()) => break,
+                            Err(StoreError::Conflict("log index")) => continue,
+                            Err(e) => panic!("concurrent_appends_keep_one_gapless_chain: {e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let entries = s.entries().unwrap();
+    assert_eq!(entries.len(), 16);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.index, i as u64, "indices are 0..16 in order");
+    }
+    let mut warrants: Vec<_> = entries.iter().map(|e| e.warrant_id).collect();
+    warrants.sort();
+    warrants.dedup();
+    assert_eq!(warrants.len(), 16);
+}
