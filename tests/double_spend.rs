@@ -7,9 +7,9 @@ use common::*;
 use curve25519_dalek::scalar::Scalar;
 use faircash::crypto::secret::SecretScalar;
 use faircash::protocol::deposit::{DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence};
-use faircash::protocol::pay::{create_payment, Payment, PaymentRequest};
+use faircash::protocol::pay::{create_payment, verify_payment, Payment, PaymentRequest};
 use faircash::protocol::withdraw::{WalletCoin, WithdrawStart};
-use faircash::protocol::Error;
+use faircash::protocol::{Error, PaymentError};
 use faircash::store::{BankStore, PendingEntry, WalletStore};
 use faircash::time::{Day, Timestamp, SECONDS_PER_DAY};
 use faircash::wire::WireMessage;
@@ -321,16 +321,140 @@ fn forged_evidence_does_not_verify() {
     let mut tampered = p1b.clone();
     tampered.responses[0].u += Scalar::ONE;
     forgeries.push(("tampered z_u", ev(&coin1, &p1, 0, &tampered, 0)));
-    // A framing attempt: a second "spend" made without alice's key.
-    assert!(create_payment(&req(&shop2), &keyset, bob.user(), &[&coin1], &mut OsRng).is_err());
+    // The honest prover refuses to spend alice's coin with bob's key (the
+    // forged proofs that skip this check are in
+    // `a_spend_proof_made_with_another_users_key_is_refused`).
+    assert!(matches!(
+        create_payment(&req(&shop2), &keyset, bob.user(), &[&coin1], &mut OsRng),
+        Err(Error::InvalidProof("spend witness"))
+    ));
 
+    // Each forgery is refused for its own reason, also after a round trip.
+    let expected = |what: &str| -> fn(&Error) -> bool {
+        match what {
+            "two different coins" | "two different coins, second's id" | "wrong coin id" => {
+                |e| matches!(e, Error::BadEvidence("not the same coin"))
+            }
+            "one spend twice" => |e| matches!(e, Error::BadEvidence("same challenge")),
+            "index out of range" => |e| matches!(e, Error::BadEvidence("index")),
+            // The range proof is bound to the request, so responses moved to
+            // another request fail there first.
+            "replayed responses" => {
+                |e| matches!(e, Error::PaymentRefused { index: 1, reason: PaymentError::RangeProof })
+            }
+            "tampered z_u" => {
+                |e| matches!(e, Error::PaymentRefused { index: 1, reason: PaymentError::Proofs })
+            }
+            other => panic!("no expected error for {other}"),
+        }
+    };
     for (what, e) in &forgeries {
-        assert!(e.verify(&keyset, &mut OsRng).is_err(), "{what} verified");
-        let decoded = DoubleSpendEvidence::from_bytes(&e.to_bytes());
-        if let Ok(d) = decoded {
-            assert!(d.verify(&keyset, &mut OsRng).is_err(), "{what} verified");
+        let refused = expected(what);
+        let err = e.verify(&keyset, &mut OsRng).expect_err(what);
+        assert!(refused(&err), "{what}: refused for the wrong reason: {err:?}");
+        if let Ok(d) = DoubleSpendEvidence::from_bytes(&e.to_bytes()) {
+            let err = d.verify(&keyset, &mut OsRng).expect_err(what);
+            assert!(refused(&err), "{what} (decoded): refused for the wrong reason: {err:?}");
         }
     }
+}
+
+/// The nonce of `u` fixed in a coin at withdrawal (its secrets' JSON form:
+/// the nonces in relation order, `lambda, r, rnd, u, …`).
+fn nonce_of_u(coin: &WalletCoin) -> Scalar {
+    let secrets = serde_json::to_value(&coin.secrets).unwrap();
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(secrets["nonces"][3].as_str().unwrap(), &mut b).unwrap();
+    Scalar::from_canonical_bytes(b).unwrap()
+}
+
+/// `p` (a one-coin payment of `coin`) with the spend responses recomputed
+/// for the user key `u`, skipping every check of the prover: every other
+/// response, the range proof and the challenge do not depend on `u`, so
+/// only `z_u = n_u + c·u` changes. This is what a thief holding every
+/// secret of the coin but the owner's key can produce.
+fn respend_with_key(w: &World, p: &Payment, coin: &WalletCoin, u: &Scalar) -> Payment {
+    let c = verify_payment(p, &w.keyset(), &mut OsRng).unwrap().challenges[0];
+    let mut forged = p.clone();
+    forged.responses[0].u = nonce_of_u(coin) + c * u;
+    forged
+}
+
+#[test]
+fn a_spend_proof_made_with_another_users_key_is_refused() {
+    let w = World::new();
+    let alice = w.user(100);
+    let bob = w.user(100);
+    let (shop, key) = w.merchant_with_key();
+    let coin = w.withdraw_coin(&alice, 8);
+    let req = shop.request_payment(8, [4; 32], &mut OsRng).unwrap();
+    let honest = spend(&w, &alice, &req, &coin);
+    // Control: recomputing with alice's own key gives her payment back.
+    assert_eq!(respend_with_key(&w, &honest, &coin, alice.user().expose_secret()), honest);
+    let forged = respend_with_key(&w, &honest, &coin, bob.user().expose_secret());
+    assert_ne!(forged, honest);
+    assert_eq!(verify_payment(&forged, &w.keyset(), &mut OsRng), Err(PaymentError::Proofs));
+    assert!(matches!(shop.accept(&forged, &mut OsRng), Err(Error::Payment(PaymentError::Proofs))));
+    let deposit = DepositRequest::new(&key, shop.id(), vec![forged], &mut OsRng);
+    assert!(matches!(
+        w.bank.deposit(&deposit, &mut OsRng),
+        Err(Error::PaymentRefused { index: 0, reason: PaymentError::Proofs })
+    ));
+    assert!(!spent_record_exists(&w, &coin), "the refused spend left no record");
+    assert_eq!(w.balance(&shop.id()), 0);
+    // The refusals changed nothing: alice's own payment still goes through.
+    shop.accept(&honest, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 8);
+}
+
+#[test]
+fn evidence_from_one_real_spend_and_one_fabricated_is_refused() {
+    let w = World::new();
+    let alice = w.user(100);
+    let bob = w.user(100);
+    let shop1 = w.merchant();
+    let (shop2, key2) = w.merchant_with_key();
+    let keyset = w.keyset();
+    let coin = w.withdraw_coin(&alice, 8);
+    let real = cheat_pay(&w, &alice, &shop1, &coin);
+    let ev = |second: &Payment| DoubleSpendEvidence {
+        coin_id: coin.coin.id(),
+        first: real.clone(),
+        first_index: 0,
+        second: second.clone(),
+        second_index: 0,
+    };
+    let c1 = verify_payment(&real, &keyset, &mut OsRng).unwrap().challenges[0];
+
+    // A framer who saw the real spend only: the same coin and range proof
+    // under a new request, with z_u set so that extraction yields bob's key.
+    let req2 = shop2.request_payment(8, [5; 32], &mut OsRng).unwrap();
+    let mut blind = real.clone();
+    blind.request = req2;
+    let err = ev(&blind).verify(&keyset, &mut OsRng).unwrap_err();
+    assert!(matches!(err, Error::PaymentRefused { index: 1, reason: PaymentError::RangeProof }), "{err:?}");
+
+    // A framer holding every secret of the coin but alice's key: a second
+    // spend correct in everything but z_u, chosen so that
+    // (z_u - z_u') / (c1 - c2) is bob's key.
+    let second = spend(&w, &alice, &req2, &coin);
+    let c2 = verify_payment(&second, &keyset, &mut OsRng).unwrap().challenges[0];
+    let mut framed = second.clone();
+    framed.responses[0].u = real.responses[0].u - (c1 - c2) * bob.user().expose_secret();
+    let err = ev(&framed).verify(&keyset, &mut OsRng).unwrap_err();
+    assert!(matches!(err, Error::PaymentRefused { index: 1, reason: PaymentError::Proofs }), "{err:?}");
+    // Control: the same construction with the true second spend names alice.
+    assert_eq!(ev(&second).verify(&keyset, &mut OsRng).unwrap().account, alice.account_id());
+
+    // Deposited, the fabricated spend is refused and accuses nobody.
+    let deposit = DepositRequest::new(&key2, shop2.id(), vec![framed], &mut OsRng);
+    assert!(matches!(
+        w.bank.deposit(&deposit, &mut OsRng),
+        Err(Error::PaymentRefused { index: 0, reason: PaymentError::Proofs })
+    ));
+    shop1.deposit(&*w.bank, &mut OsRng).unwrap();
+    assert!(w.bank.evidence().unwrap().is_empty());
+    assert!(!frozen(&w, &alice) && !frozen(&w, &bob));
 }
 
 #[test]

@@ -573,3 +573,110 @@ fn online_signatures_verify_under_the_keyset_signing_key_only() {
     assert_ne!(next.signing_key(), keyset.signing_key());
     assert!(sig.verify(labels::KEYSET_SIGNATURE, b"message", next.signing_key()).is_err());
 }
+
+/// A scalar of a blinded state's JSON form.
+fn scalar_field(v: &serde_json::Value, name: &str) -> Scalar {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(v[name].as_str().unwrap(), &mut b).unwrap();
+    Scalar::from_canonical_bytes(b).unwrap()
+}
+
+#[test]
+fn combining_two_bank_answers_forges_no_signature() {
+    // The one-more forgery of blind Schnorr-type schemes: open two sessions
+    // at once, blind the *sum* of their commitments for a third message,
+    // split its challenge e = e1 + e2 between the sessions and add up the
+    // answers. For `a = r·G + c·y` that works; ACL's `b1 = s1·G + d·z1`
+    // ties each answer to its session's tag z1 = C + rnd·G, and the summed
+    // answers fit one tag only if d1·z1_1 + d2·z1_2 = (d1 + d2)·z1 for the
+    // z1 fixed before the d's were known. The forger tries three such tags;
+    // every signature it assembles (skipping the user's checks) is refused,
+    // and the honest user's check refuses the combined answer too.
+    use faircash::crypto::acl::{AclSignature, SignerAnswer, SignerCommitment, UserBlinding};
+    use faircash::encoding::Point;
+    let w = World::new();
+    let alice = w.user(1000);
+    let keyset = w.keyset();
+    let pk = keyset.key_for_value(8).unwrap().acl();
+    let g = Params::get().g.point();
+    let m: [u8; 32] = random_bytes();
+    for attempt in 0..3 {
+        // Two sessions, both open before either is answered.
+        let starts: Vec<WithdrawStart> = (0..2)
+            .map(|_| WithdrawStart::new(alice.user(), &keyset, 8, w.bank.today(), &mut OsRng).unwrap())
+            .collect();
+        let cms: Vec<SignerCommitment> = starts
+            .iter()
+            .map(|s| w.bank.open_withdrawal(s.request(), &mut OsRng).unwrap().commitment)
+            .collect();
+        let tags: Vec<_> =
+            starts.iter().zip(&cms).map(|(s, c)| s.request().commitment.point() + g * c.rnd).collect();
+        // The tag the forger commits to before any answer.
+        let z1 = match attempt {
+            0 => tags[0],
+            1 => tags[1],
+            _ => (tags[0] + tags[1]) * Scalar::from(2u64).invert(),
+        };
+        // Blind the summed commitment as if it were one session with tag z1
+        // (C' = z1 - G, rnd' = 1).
+        let summed = SignerCommitment {
+            rnd: Scalar::ONE,
+            a: Point::new(cms[0].a.point() + cms[1].a.point()),
+            b1: Point::new(cms[0].b1.point() + cms[1].b1.point()),
+            b2: Point::new(cms[0].b2.point() + cms[1].b2.point()),
+        };
+        let blinded = UserBlinding::blind(&pk, &Point::new(z1 - g), &summed, &mut OsRng).unwrap();
+        let secrets = serde_json::to_value(&blinded).unwrap();
+        let (waiting, e) = blinded.challenge(&m);
+        let e1 = Scalar::random(&mut OsRng);
+        let answers: Vec<SignerAnswer> = [e1, e - e1]
+            .iter()
+            .zip(&starts)
+            .map(|(ei, s)| {
+                let ch = WithdrawChallenge::new(s.request().session_id, *ei, alice.user(), &mut OsRng);
+                w.bank.answer_withdrawal(&ch).unwrap().answer
+            })
+            .collect();
+        let sum = SignerAnswer {
+            c: answers[0].c + answers[1].c,
+            r: answers[0].r + answers[1].r,
+            s1: answers[0].s1 + answers[1].s1,
+            s2: answers[0].s2 + answers[1].s2,
+            d: answers[0].d + answers[1].d,
+        };
+        // The honest user's check of an answer refuses the sum.
+        assert!(waiting.clone().finish(&sum).is_err(), "attempt {attempt}: the combined answer was taken");
+        // Unblinding it anyway, as a forger would.
+        let f = |n: &str| scalar_field(&secrets, n);
+        let (gamma, tau) = (f("gamma"), f("tau"));
+        let delta = sum.d + f("t4");
+        let point = |n: &str| -> Point { serde_json::from_value(secrets[n].clone()).unwrap() };
+        let forged = AclSignature {
+            zeta: point("zeta"),
+            zeta1: point("zeta1"),
+            alpha: point("alpha"),
+            beta1: point("beta1"),
+            beta2: point("beta2"),
+            eta: point("eta"),
+            rho: sum.r + f("t1"),
+            omega: sum.c + f("t2"),
+            sigma1: gamma * sum.s1 + f("t3"),
+            sigma2: gamma * sum.s2 + f("t5"),
+            delta,
+            mu: tau - delta * gamma,
+        };
+        // The hash check alone passes (omega + delta = e + t2 + t4 = eps);
+        // the tag equation does not.
+        assert_eq!(forged.omega + forged.delta, e + f("t2") + f("t4"));
+        assert!(forged.verify(&pk, &m).is_err(), "attempt {attempt}: a signature was forged");
+    }
+    // Six answered sessions, six debits, no coin.
+    assert_eq!(w.balance(&alice.account_id()), 1000 - 6 * 8);
+    assert_eq!(w.bank.withdrawals_of(&alice.account_id()).unwrap().len(), 6);
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    OsRng.fill_bytes(&mut b);
+    b
+}
