@@ -538,16 +538,92 @@ fn a_coin_altered_and_re_proved_by_its_owner_is_refused() {
         let mut wc = coin.clone();
         edit(&mut wc.coin);
         let req = fx.shop.request_payment(8, [6; 32], &mut OsRng).unwrap();
-        assert!(
-            create_payment(&req, &fx.keyset, fx.alice.user(), &[&wc], &mut OsRng).is_err(),
-            "{field}: a payment was built for a coin whose witnesses do not fit"
-        );
+        match create_payment(&req, &fx.keyset, fx.alice.user(), &[&wc], &mut OsRng) {
+            Err(Error::InvalidProof("spend witness")) => {}
+            other => panic!("{field}: a payment for a coin whose witnesses do not fit: {other:?}"),
+        }
     }
     // The untouched coin re-proved the same way verifies (the re-proving
     // path itself is sound).
     let req = fx.shop.request_payment(8, [7; 32], &mut OsRng).unwrap();
     let p = create_payment(&req, &fx.keyset, fx.alice.user(), &[&coin], &mut OsRng).unwrap();
     verify_payment(&p, &fx.keyset, &mut OsRng).unwrap();
+}
+
+/// Where `needle` (32 bytes) sits in `hay`; it must sit there once.
+fn offset_of(hay: &[u8], needle: &[u8]) -> usize {
+    let hits: Vec<usize> =
+        hay.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect();
+    assert_eq!(hits.len(), 1, "a 32-byte field found {} times", hits.len());
+    hits[0]
+}
+
+/// Every scalar of a payment's binary form: its byte offset and the
+/// verification error that a change of it (still canonical) must cause.
+/// Per coin: the six scalars of the ACL signature (`RangeProof`: the coin
+/// is absorbed whole into the payment transcript the range proof is made
+/// on, so that check fails first) and the eight spend responses, which no
+/// transcript absorbs (`Proofs`); the range proof's scalars `t_x`,
+/// `t_x_blinding`, `e_blinding` (after the points A, S, T1, T2) and the
+/// inner-product proof's final `a`, `b` (`RangeProof`).
+fn scalar_fields(p: &Payment) -> Vec<(usize, PaymentError)> {
+    let bytes = p.to_bytes();
+    let mut out = Vec::new();
+    for (coin, resp) in p.coins.iter().zip(&p.responses) {
+        let s = &coin.signature;
+        for x in [s.rho, s.omega, s.sigma1, s.sigma2, s.delta, s.mu] {
+            out.push((offset_of(&bytes, x.as_bytes()), PaymentError::RangeProof));
+        }
+        for x in resp.to_array() {
+            out.push((offset_of(&bytes, x.as_bytes()), PaymentError::Proofs));
+        }
+    }
+    let proof = p.range_proof.as_bytes();
+    let at = offset_of(&bytes, proof);
+    for rel in [128, 160, 192, proof.len() - 64, proof.len() - 32] {
+        let b: [u8; 32] = proof[rel..rel + 32].try_into().unwrap();
+        assert!(
+            bool::from(Scalar::from_canonical_bytes(b).is_some()),
+            "a scalar of the range proof at {rel}"
+        );
+        out.push((at + rel, PaymentError::RangeProof));
+    }
+    out
+}
+
+/// Flips bit `bit` of byte `j` (0..31, below the top byte) of the scalar at
+/// `at`: the scalar stays canonical (below 2^252 < l, as the top byte of a
+/// canonical scalar is at most 0x10 and almost surely below).
+fn flip_scalar_bit(bytes: &[u8], at: usize, j: usize, bit: usize) -> Vec<u8> {
+    assert!(j < 31 && bytes[at + 31] < 0x10);
+    let mut m = bytes.to_vec();
+    m[at + j] ^= 1 << bit;
+    m
+}
+
+#[test]
+fn every_canonical_scalar_mutation_decodes_and_is_refused_by_its_proof() {
+    let fx = fixture();
+    let mut mutants = 0;
+    for p in [&fx.one, &fx.three] {
+        let bytes = p.to_bytes();
+        let fields = scalar_fields(p);
+        assert_eq!(fields.len(), 14 * p.coins.len() + 5);
+        for (at, reason) in fields {
+            for j in [0, 9, 17, 30] {
+                let m = flip_scalar_bit(&bytes, at, j, (j + at) % 8);
+                let decoded = Payment::from_bytes(&m)
+                    .unwrap_or_else(|e| panic!("a canonical scalar at {at} failed to decode: {e}"));
+                assert_eq!(
+                    verify_payment(&decoded, &fx.keyset, &mut OsRng),
+                    Err(reason.clone()),
+                    "byte {j} of {at}"
+                );
+                mutants += 1;
+            }
+        }
+    }
+    assert_eq!(mutants, 4 * (14 + 5 + 14 * 3 + 5));
 }
 
 /// Decodes and verifies a mutant; returns the decoder's error kind, or
@@ -566,8 +642,13 @@ fn mutant_refused(bytes: &[u8], keyset: &Keyset) -> Result<Option<&'static str>,
 fn every_single_bit_flip_of_a_payment_is_refused() {
     let fx = fixture();
     let bytes = fx.one.to_bytes();
+    // The bytes below the top byte of every scalar: a flip there keeps the
+    // scalar canonical, so the mutant must decode and reach verification.
+    let scalar_bytes: std::collections::BTreeSet<usize> =
+        scalar_fields(&fx.one).iter().flat_map(|(at, _)| *at..*at + 31).collect();
     let mut decode_refused: BTreeMap<&str, usize> = BTreeMap::new();
     let mut verify_refused = 0usize;
+    let mut scalar_mutants_verified = 0usize;
     let mut positions = 0usize;
     for i in 0..bytes.len() {
         // The bit rotates with the position, and shifts by one every 32
@@ -577,8 +658,14 @@ fn every_single_bit_flip_of_a_payment_is_refused() {
         let mut m = bytes.clone();
         m[i] ^= 1 << bit;
         match mutant_refused(&m, &fx.keyset) {
-            Ok(Some(kind)) => *decode_refused.entry(kind).or_default() += 1,
-            Ok(None) => verify_refused += 1,
+            Ok(Some(kind)) => {
+                assert!(!scalar_bytes.contains(&i), "byte {i} of a scalar: refused by the decoder ({kind})");
+                *decode_refused.entry(kind).or_default() += 1
+            }
+            Ok(None) => {
+                verify_refused += 1;
+                scalar_mutants_verified += usize::from(scalar_bytes.contains(&i));
+            }
             Err(e) => panic!("bit {bit} of byte {i}: {e}"),
         }
         positions += 1;
@@ -586,7 +673,9 @@ fn every_single_bit_flip_of_a_payment_is_refused() {
     assert_eq!(positions, bytes.len());
     let decoded: usize = decode_refused.values().sum();
     assert_eq!(decoded + verify_refused, bytes.len());
-    assert!(verify_refused > 0, "{decode_refused:?}");
+    // Every scalar mutant (19 scalars × 31 bytes) reached verification.
+    assert_eq!(scalar_mutants_verified, 19 * 31);
+    assert!(verify_refused >= 19 * 31, "{verify_refused} mutants reached verification: {decode_refused:?}");
     // The envelope's bytes and the strict decoding rules all fired.
     for kind in ["bad-magic", "unsupported-version", "wrong-kind", "invalid-point", "non-canonical-scalar"] {
         assert!(decode_refused.contains_key(kind), "{kind}: {decode_refused:?}");
@@ -602,13 +691,25 @@ fn random_multi_byte_mutations_of_a_payment_are_refused() {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut decode_refused = 0usize;
     let mut verify_refused = 0usize;
+    let mut scalar_mutants = 0usize;
     let mut tried = 0usize;
     for p in [&fx.one, &fx.three] {
         let bytes = p.to_bytes();
-        for round in 0..200 {
+        let scalars = scalar_fields(p);
+        for round in 0..240 {
             let mut m = bytes.clone();
-            let kind = round % 5;
+            let kind = round % 6;
             match kind {
+                // Change a few bytes below the top byte of one scalar: it
+                // stays canonical, so the mutant decodes and must be refused
+                // by verification.
+                5 => {
+                    let (at, _) = scalars[rng.gen_range(0..scalars.len())];
+                    for _ in 0..rng.gen_range(1..4) {
+                        m[at + rng.gen_range(0..31)] ^= rng.gen_range(1..=255u8);
+                    }
+                    scalar_mutants += 1;
+                }
                 // Overwrite a few scattered bytes (each really changes).
                 0 => {
                     for _ in 0..rng.gen_range(2..8) {
@@ -650,13 +751,23 @@ fn random_multi_byte_mutations_of_a_payment_are_refused() {
             }
             tried += 1;
             match mutant_refused(&m, &fx.keyset) {
-                Ok(Some(_)) => decode_refused += 1,
+                Ok(Some(k)) => {
+                    assert_ne!(
+                        kind, 5,
+                        "seed {seed}, round {round}: a canonical scalar failed to decode ({k})"
+                    );
+                    decode_refused += 1
+                }
                 Ok(None) => verify_refused += 1,
                 Err(e) => panic!("seed {seed}, round {round}, mutation {kind}: {e}"),
             }
         }
     }
-    assert!(tried >= 350, "seed {seed}: only {tried} mutants differed");
+    assert!(tried >= 420, "seed {seed}: only {tried} mutants differed");
     assert_eq!(decode_refused + verify_refused, tried);
-    assert!(decode_refused > 0 && verify_refused > 0, "seed {seed}");
+    assert_eq!(scalar_mutants, 80);
+    // The scalar mutants at least reached verification, plus whatever other
+    // mutant decoded.
+    assert!(verify_refused >= scalar_mutants, "seed {seed}: {verify_refused} reached verification");
+    assert!(decode_refused > 0, "seed {seed}");
 }
