@@ -7,11 +7,12 @@ mod cli_support;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cli_support::{Cli, Node};
 use faircash::crypto::schnorr::SigningKey;
 use faircash::http::client::HttpBank;
-use faircash::http::server::spawn;
+use faircash::http::server::{serve, spawn, ServeConfig};
 use faircash::http::{ErrorBody, BINARY, JSON};
 use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use faircash::protocol::deposit::{DepositOutcome, DepositRequest};
@@ -19,6 +20,7 @@ use faircash::protocol::register::UserRegistration;
 use faircash::protocol::trust::TtpValidity;
 use faircash::roles::{Bank, BankApi, BankConfig, Merchant, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
+use faircash::store::BankStore;
 use faircash::time::{Clock, SystemClock};
 use faircash::wire::WireMessage;
 use rand::rngs::OsRng;
@@ -260,46 +262,118 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
     assert_eq!(reqwest::blocking::get(format!("{url}/v1/health")).unwrap().status().as_u16(), 200);
 }
 
+/// A bank store that records when each transaction begins: the gaps
+/// between them show when the bank is computing (verifying) rather than
+/// touching its store.
+struct Watched<S> {
+    inner: S,
+    begins: std::sync::Mutex<Vec<Instant>>,
+}
+
+impl<S: BankStore> BankStore for Watched<S> {
+    fn begin(&self) -> faircash::store::StoreResult<Box<dyn faircash::store::BankTx + '_>> {
+        self.begins.lock().unwrap().push(Instant::now());
+        self.inner.begin()
+    }
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 #[test]
 fn a_large_deposit_does_not_stall_other_clients() {
-    let bank = local_bank();
-    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    let api = HttpBank::new(&[&server.url()]).unwrap();
+    // The service on a runtime with one worker thread: if a deposit's
+    // verification ran on the worker instead of the blocking pool, every
+    // other request would wait for it.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Watched { inner: MemoryBankStore::new(), begins: Default::default() };
+    let bank = Arc::new(
+        Bank::open(store, BankSecrets::generate(&mut OsRng), clock.clone(), BankConfig::default()).unwrap(),
+    );
+    let ttp = TtpKeys::generate(&mut OsRng);
+    bank.issue_keyset(
+        *ttp.decryption.public(),
+        &KeysetSpec {
+            exponents: 0..=10,
+            withdraw_from: clock.today(),
+            withdraw_days: 30,
+            policy: KeysetPolicy::default(),
+        },
+        &mut OsRng,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(serve(bank.clone(), listener, ServeConfig::default(), async {
+        let _ = stopped.await;
+    }));
+    let api = HttpBank::new(&[&url]).unwrap();
     let alice = wallet(&api, bank.master_key());
     bank.fund(&alice.account_id(), 1 << 20).unwrap();
     let (shop, _) = merchant(&api, bank.master_key());
     // 16 payments of 64 coins of 1 each: 1024 coins in one deposit request.
-    let local: &LocalBank = &bank;
     for _ in 0..16 {
         for _ in 0..64 {
-            alice.withdraw_one(local, 1, &mut OsRng).unwrap();
+            alice.withdraw_one(&*bank, 1, &mut OsRng).unwrap();
         }
         let req = shop.request_payment(64, [0; 32], &mut OsRng).unwrap();
         shop.accept(&alice.pay(&req, &mut OsRng).unwrap(), &mut OsRng).unwrap();
     }
     let dreq = shop.deposit_request(&mut OsRng).unwrap().unwrap();
-    let done = Arc::new(AtomicBool::new(false));
-    let answered_meanwhile = Arc::new(AtomicU64::new(0));
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let r = api.deposit(&dreq).unwrap();
-            assert_eq!(r.credited, 1024);
+    let client = reqwest::blocking::Client::new();
+    let health = || {
+        let t = Instant::now();
+        assert!(client.get(format!("{url}/v1/health")).send().unwrap().status().is_success());
+        (t, Instant::now())
+    };
+    let mut idle: Vec<Duration> = (0..60).map(|_| health()).map(|(a, b)| b - a).collect();
+    let idle = median(&mut idle);
+
+    // Health requests back to back while the deposit runs.
+    let done = AtomicBool::new(false);
+    let mut samples = Vec::new();
+    let (started, finished) = std::thread::scope(|s| {
+        let deposit = s.spawn(|| {
+            let t = Instant::now();
+            assert_eq!(api.deposit(&dreq).unwrap().credited, 1024);
             done.store(true, Ordering::SeqCst);
+            (t, Instant::now())
         });
-        s.spawn(|| {
-            let client = reqwest::blocking::Client::new();
-            while !done.load(Ordering::SeqCst) {
-                let ok =
-                    client.get(format!("{}/v1/keysets", server.url())).send().unwrap().status().is_success();
-                if ok && !done.load(Ordering::SeqCst) {
-                    answered_meanwhile.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        });
+        while !done.load(Ordering::SeqCst) {
+            samples.push(health());
+        }
+        deposit.join().unwrap()
     });
+    let _ = stop.send(());
+    // Verification is the longest stretch of the deposit without a store
+    // transaction beginning.
+    let begins: Vec<Instant> = bank
+        .store()
+        .begins
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|b| *b >= started && *b <= finished)
+        .collect();
+    let (from, to) =
+        begins.windows(2).map(|w| (w[0], w[1])).max_by_key(|(a, b)| *b - *a).expect("transactions");
+    let window = to - from;
+    assert!(window >= Duration::from_millis(50), "verification took {window:?}: too short to measure");
+    // Every health request that overlapped verification.
+    let mut during: Vec<Duration> =
+        samples.iter().filter(|(a, b)| *a < to && *b > from).map(|(a, b)| *b - *a).collect();
+    assert!(during.len() >= 10, "{} health answers during {window:?} of verification", during.len());
+    let longest = *during.iter().max().unwrap();
+    assert!(longest < window / 4, "a health request waited {longest:?} during {window:?} of verification");
+    let typical = median(&mut during);
     assert!(
-        answered_meanwhile.load(Ordering::SeqCst) > 0,
-        "no other request was answered during the deposit"
+        typical <= idle * 20 + Duration::from_millis(2),
+        "health took {typical:?} (median) during verification, {idle:?} idle"
     );
 }
 
