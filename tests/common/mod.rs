@@ -9,6 +9,7 @@ use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
+use faircash::store::BankStore;
 use faircash::time::{Day, ManualClock};
 use rand::rngs::OsRng;
 
@@ -18,9 +19,11 @@ pub type TestMerchant = Merchant<MemoryMerchantStore>;
 
 pub const START: Day = Day(20_781);
 
-pub struct World {
+/// The world's bank runs on the in-memory store unless a test gives it
+/// another ([`World::on_store`]).
+pub struct World<S: BankStore = MemoryBankStore> {
     pub clock: ManualClock,
-    pub bank: Arc<TestBank>,
+    pub bank: Arc<Bank<S>>,
     /// The TTP's decryption key (`ttp_keys.decryption`).
     pub ttp: TtpKey,
     /// The TTP's keys (decryption and group signing).
@@ -45,18 +48,20 @@ impl World {
     }
 
     pub fn with_config(config: BankConfig) -> Self {
+        World::on_store(MemoryBankStore::new(), config)
+    }
+}
+
+impl<S: BankStore> World<S> {
+    /// A world whose bank keeps its state in `store` (empty).
+    pub fn on_store(store: S, config: BankConfig) -> Self {
         let clock = ManualClock::at_day(START);
         let ttp_keys = TtpKeys::generate(&mut OsRng);
         let ttp = ttp_keys.decryption.clone();
         let ttp_statement =
             ttp_keys.statement(0, ttp_validity(), faircash::time::Timestamp(0), &mut OsRng).unwrap();
-        let bank = Bank::open(
-            MemoryBankStore::new(),
-            BankSecrets::generate(&mut OsRng),
-            Arc::new(clock.clone()),
-            config,
-        )
-        .unwrap();
+        let bank =
+            Bank::open(store, BankSecrets::generate(&mut OsRng), Arc::new(clock.clone()), config).unwrap();
         bank.issue_keyset(
             *ttp.public(),
             &KeysetSpec {
@@ -108,7 +113,7 @@ impl World {
     }
 }
 
-impl World {
+impl<S: BankStore> World<S> {
     /// A registered merchant together with its signing key (for tests that
     /// sign deposit requests themselves).
     pub fn merchant_with_key(&self) -> (TestMerchant, SigningKey) {
