@@ -10,7 +10,11 @@
 //! - `equations_batched` / `equations_one_by_one`: the group equations
 //!   alone (per coin: `coin_id`, the ACL hash, four ACL and six spend
 //!   equations), in one batch or one batch per coin;
-//! - `*_64_coin_payments`: 1024 coins as 16 payments of 64 coins.
+//! - `*_64_coin_payments`: 1024 coins as 16 payments of 64 coins;
+//! - `queue_only/1024`: the per-coin work around the arithmetic: the group
+//!   equations of 1024 coins queued as `equations_batched` queues them
+//!   (`coin_id`, ACL hash, spend relation, weighted terms merged), and not
+//!   verified: the fixed work both modes pay per coin.
 
 mod common;
 
@@ -18,6 +22,7 @@ use std::hint::black_box;
 
 use common::{Fixture, TODAY};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use faircash::crypto::batch::BatchVerifier;
 use faircash::protocol::deposit::verify_deposit;
 use faircash::protocol::pay::Payment;
 use rand::rngs::OsRng;
@@ -52,6 +57,16 @@ fn deposit(c: &mut Criterion) {
             b.iter(|| common::equations_one_by_one(&fx, &payments[..n], &challenges[..n]))
         });
     }
+    // The queueing alone, for the largest batch.
+    g.throughput(Throughput::Elements(max as u64));
+    g.sample_size(10);
+    g.bench_with_input(BenchmarkId::new("queue_only", max), &max, |b, &n| {
+        b.iter(|| {
+            let mut batch = BatchVerifier::with_capacity(&mut OsRng, 16 * n + 32);
+            common::queue_equations(&fx, &payments[..n], &challenges[..n], &mut batch);
+            black_box(batch)
+        })
+    });
     // 1024 coins as 16 payments of 64 coins.
     let big: Vec<Payment> = coins.chunks(64).map(|c| fx.pay(c)).collect();
     let n = big.iter().map(|p| p.coins.len()).sum::<usize>();

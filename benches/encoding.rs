@@ -1,7 +1,8 @@
 //! Encoding and strict decoding (the versioned postcard envelope of
 //! `WireMessage`): a coin, and payments of 1, 8 and 64 coins. Decoding
 //! checks every point (decompression), every scalar, the canonical
-//! re-encoding and the identity rules. Prints the sizes first.
+//! re-encoding and the identity rules. Also a coin's id (`coin_id`).
+//! Prints the sizes first.
 
 mod common;
 
@@ -41,6 +42,10 @@ fn encoding(c: &mut Criterion) {
     let mut g = c.benchmark_group("encoding");
     g.bench_function("coin_encode", |b| b.iter(|| black_box(coin.to_bytes())));
     g.bench_function("coin_decode", |b| b.iter(|| black_box(Coin::from_bytes(&coin_bytes).unwrap())));
+    // The coin's id: a merlin transcript over params_id and the body, paid
+    // once per coin by every verifier (the index of spent coins, and the
+    // message of the ACL signature).
+    g.bench_function("coin_id", |b| b.iter(|| black_box(black_box(&coin).id())));
     for (n, p) in &payments {
         let bytes = p.to_bytes();
         g.throughput(Throughput::Bytes(bytes.len() as u64));

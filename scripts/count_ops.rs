@@ -104,6 +104,28 @@ fn withdraw_sides(fx: &Fixture, coins: usize) -> (Tally, Tally) {
     (user, bank)
 }
 
+/// `coins` withdrawals through `bank`: the bank role's operations.
+fn bank_role<S: faircash::store::BankStore>(
+    fx: &Fixture,
+    bank: &faircash::roles::Bank<S>,
+    keyset: &faircash::keys::Keyset,
+    coins: usize,
+) -> Tally {
+    let mut t = Tally::default();
+    for _ in 0..coins {
+        let start = WithdrawStart::new(&fx.user, keyset, 1, TODAY, &mut OsRng).unwrap();
+        let _ = take();
+        let commitment = bank.open_withdrawal(start.request(), &mut OsRng).unwrap();
+        t.add(take());
+        let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+        let ch = pending.challenge();
+        let _ = take();
+        bank.answer_withdrawal(&ch).unwrap();
+        t.add(take());
+    }
+    t
+}
+
 fn main() {
     let mut out = Out(BTreeMap::new());
     let fx = Fixture::new();
@@ -136,21 +158,18 @@ fn main() {
         }
     }
     let (bank, keyset, _) = fx.memory_bank(1 << 40);
+    let scratch = std::env::temp_dir().join(format!("count-ops-{}.db", std::process::id()));
+    let (sqlite_bank, sqlite_keyset, _) =
+        fx.bank(faircash::store::sqlite::SqliteBankStore::open(&scratch).unwrap(), 1 << 40);
     for coins in [1usize, 64] {
-        let mut t = Tally::default();
-        for _ in 0..coins {
-            let start = WithdrawStart::new(&fx.user, &keyset, 1, TODAY, &mut OsRng).unwrap();
-            let _ = take();
-            let commitment = bank.open_withdrawal(start.request(), &mut OsRng).unwrap();
-            t.add(take());
-            let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
-            let ch = pending.challenge();
-            let _ = take();
-            bank.answer_withdrawal(&ch).unwrap();
-            t.add(take());
-        }
-        out.put(&format!("withdraw/bank_memory_store/{coins}"), &t);
+        out.put(&format!("withdraw/bank_memory_store/{coins}"), &bank_role(&fx, &bank, &keyset, coins));
+        out.put(
+            &format!("withdraw/bank_sqlite_store/{coins}"),
+            &bank_role(&fx, &sqlite_bank, &sqlite_keyset, coins),
+        );
     }
+    drop(sqlite_bank);
+    let _ = std::fs::remove_file(&scratch);
 
     // payment
     let coins = fx.coins(1024);
@@ -172,6 +191,7 @@ fn main() {
     }
     let coin: Coin = coins[0].coin;
     let bytes = coin.to_bytes();
+    out.run("encoding/coin_id", || coin.id());
     out.run("encoding/coin_encode", || coin.to_bytes());
     out.run("encoding/coin_decode", || Coin::from_bytes(&bytes).unwrap());
 
@@ -193,6 +213,11 @@ fn main() {
             common::equations_one_by_one(&fx, &payments[..n], &challenges[..n])
         });
     }
+    out.run("deposit/queue_only/1024", || {
+        let mut batch = faircash::crypto::batch::BatchVerifier::with_capacity(&mut OsRng, 16 * 1024 + 32);
+        common::queue_equations(&fx, &payments, &challenges, &mut batch);
+        batch
+    });
     let big: Vec<Payment> = coins.chunks(64).map(|c| fx.pay(c)).collect();
     let req = fx.deposit(big);
     out.run("deposit/batched_64_coin_payments/1024", || {

@@ -2,9 +2,21 @@
 # Counts the group operations of every benchmarked operation and writes
 # benches/floor_counts.json (see BENCHMARKS.md, "The floor").
 #
+#   bash scripts/count_ops.sh           # recount, write benches/floor_counts.json
+#   bash scripts/count_ops.sh --check   # recount, fail if the file differs (CI)
+#
 # Builds scripts/count_ops.rs against an instrumented copy of the locked
-# curve25519-dalek (scripts/instrument_dalek.py), in target/count_ops.
+# curve25519-dalek (scripts/instrument_dalek.py). The crate lives in
+# target/count_ops and builds into target/ with the project's lock file, so
+# every dependency that does not depend on curve25519-dalek is shared with
+# the project's own release build.
 set -euo pipefail
+check=0
+case "${1:-}" in
+    --check) check=1 ;;
+    "") ;;
+    *) echo "usage: count_ops.sh [--check]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 root="$PWD"
 work="$root/target/count_ops"
@@ -36,7 +48,16 @@ curve25519-dalek = { path = "$work/curve25519-dalek" }
 
 [workspace]
 TOML
-cargo run --quiet --release --manifest-path "$work/crate/Cargo.toml" --target-dir "$work/target" \
+cargo run --quiet --release --manifest-path "$work/crate/Cargo.toml" --target-dir "$root/target" \
     > "$work/floor_counts.json"
-mv "$work/floor_counts.json" benches/floor_counts.json
-echo "wrote benches/floor_counts.json"
+if [ "$check" = 1 ]; then
+    if ! diff -u benches/floor_counts.json "$work/floor_counts.json"; then
+        echo "benches/floor_counts.json does not match the code: the counted group operations changed." >&2
+        echo "Run 'bash scripts/count_ops.sh', commit the file, and re-measure the floors (BENCHMARKS.md)." >&2
+        exit 1
+    fi
+    echo "benches/floor_counts.json matches the operations the code performs"
+else
+    mv "$work/floor_counts.json" benches/floor_counts.json
+    echo "wrote benches/floor_counts.json"
+fi

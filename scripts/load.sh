@@ -78,11 +78,14 @@ run() {
     stop_nodes
     # Transactions the nodes ran again after a serialization failure or a
     # lost uniqueness race (debug lines of Bank::run_tx).
-    local retries
+    # Counted in all and by transaction name (the `tx` field).
+    local retries by_tx
     retries="$(cat "$work"/serve-*.log | grep -c "transaction retried" || true)"
+    by_tx="$(cat "$work"/serve-*.log | grep "transaction retried" | grep -o 'tx="\?[a-z_]*' | tr -d '"' \
+        | sed 's/^tx=//' | sort | uniq -c | awk '{printf "%s%s %s", sep, $2, $1; sep=", "}' || true)"
     rm -f "$work"/serve-*.log
-    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["tx_retries"] = int(sys.argv[2]); print(json.dumps(r))' \
-        "$work/run.json" "$retries" | tee -a "$work/results.jsonl" >&2
+    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["tx_retries"] = int(sys.argv[2]); r["tx_retries_by"] = sys.argv[3]; print(json.dumps(r))' \
+        "$work/run.json" "$retries" "$by_tx" | tee -a "$work/results.jsonl" >&2
 }
 
 # fresh_db: creates a database; sets DB_URL to its URL.
@@ -146,4 +149,8 @@ for r in rows:
           f"| {w['p50_ms']:.1f} / {w['p90_ms']:.1f} / {w['p99_ms']:.1f} "
           f"| {d['coins_per_s']:.0f} ({d['coins']} in {d['wall_s']:.1f} s) "
           f"| {d['p50_ms']:.1f} / {d['p90_ms']:.1f} / {d['p99_ms']:.1f} | {r['tx_retries']} |")
+print()
+for r in rows:
+    if r.get("tx_retries_by"):
+        print(f"{r['label']}: retried transactions by name: {r['tx_retries_by']}")
 PY

@@ -177,8 +177,6 @@ def main():
     # 4. Targets.
     eq_b, eq_o = get("deposit/equations_batched/1024"), get("deposit/equations_one_by_one/1024")
     verify1 = get("pay/verify/1")
-    bank1 = get("withdraw/bank/1")
-    bank64 = get("withdraw/bank/64")
     rows = []
     if eq_b and eq_o:
         rows.append(("group equations of 1024 coins, batched vs one by one", "≥ 3× per-coin throughput",
@@ -186,14 +184,23 @@ def main():
     if verify1:
         rows.append(("merchant verification, one-coin payment", "≤ 2 ms", fmt(verify1),
                      "met" if verify1 <= 2e6 else "missed"))
-    if bank1:
-        rows.append(("bank-side withdrawal, per coin (1 coin)", "≤ 0.5 ms", fmt(bank1),
-                     "met" if bank1 <= 0.5e6 else "missed"))
-    if bank64:
-        rows.append(("bank-side withdrawal, per coin (64 coins)", "≤ 0.5 ms", fmt(bank64 / 64),
-                     "met" if bank64 / 64 <= 0.5e6 else "missed"))
+    # The bank-side target is the bank's whole work per coin, store included.
+    for store, label in (("memory", "in-memory store"), ("sqlite", "SQLite store")):
+        for n in (1, 64):
+            v = get(f"withdraw/bank_{store}_store/{n}")
+            if v:
+                rows.append((f"bank-side withdrawal, per coin, {label} ({n} coin{'s' if n > 1 else ''})",
+                             "≤ 0.5 ms", fmt(v / n), "met" if v / n <= 0.5e6 else "missed"))
     print("\n### Targets\n")
     print(table(["target", "required", "measured", ""], rows))
+
+    # 4b. The per-coin work around the arithmetic of a deposit.
+    queue, coin_id = get("deposit/queue_only/1024"), get("encoding/coin_id")
+    if queue:
+        print(f"\nQueueing the equations of 1024 coins without verifying them (`deposit/queue_only/1024`): "
+              f"{fmt(queue)}, {fmt(queue / 1024)} per coin.")
+    if coin_id:
+        print(f"A coin's id (`encoding/coin_id`): {fmt(coin_id)}.")
 
     # 5. Baseline.
     rsa_sign, rsa_verify = get("baseline/rsa2048_blind_sign"), get("baseline/rsa2048_verify")

@@ -24,6 +24,7 @@ use faircash::protocol::withdraw::{
 };
 use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
 use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
+use faircash::store::BankStore;
 use faircash::time::{Clock, Day, ManualClock, Timestamp};
 use rand::rngs::OsRng;
 
@@ -154,6 +155,27 @@ impl Fixture {
         (user, bank)
     }
 
+    /// The bank's whole part of `n` withdrawals of value 1 through `bank`
+    /// (`Bank::open_withdrawal` and `Bank::answer_withdrawal`: checks, store
+    /// transactions and their commits), timed; the user's steps between
+    /// them are not.
+    pub fn withdraw_through<S: BankStore>(&self, bank: &Bank<S>, keyset: &Keyset, n: usize) -> Duration {
+        let mut t_bank = Duration::ZERO;
+        for _ in 0..n {
+            let start = WithdrawStart::new(&self.user, keyset, 1, TODAY, &mut OsRng).expect("withdraw start");
+            let t = Instant::now();
+            let commitment = bank.open_withdrawal(start.request(), &mut OsRng).expect("opened");
+            t_bank += t.elapsed();
+            let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
+            let ch = pending.challenge();
+            let t = Instant::now();
+            let answer = bank.answer_withdrawal(&ch).expect("answered");
+            t_bank += t.elapsed();
+            std::hint::black_box(answer);
+        }
+        t_bank
+    }
+
     /// `n` coins of value 1.
     pub fn coins(&self, n: usize) -> Vec<WalletCoin> {
         (0..n).map(|_| self.withdraw(1)).collect()
@@ -179,9 +201,14 @@ impl Fixture {
     /// A bank over the in-memory store, with a keyset for this fixture's
     /// TTP and this fixture's user registered and funded with `funds`.
     pub fn memory_bank(&self, funds: u64) -> (Bank<MemoryBankStore>, Keyset, AccountId) {
+        self.bank(MemoryBankStore::new(), funds)
+    }
+
+    /// A bank over `store` (empty), set up as [`Fixture::memory_bank`].
+    pub fn bank<S: BankStore>(&self, store: S, funds: u64) -> (Bank<S>, Keyset, AccountId) {
         let clock = std::sync::Arc::new(ManualClock::at_day(TODAY));
         let secrets = BankSecrets::generate(&mut OsRng);
-        let bank = Bank::open(MemoryBankStore::new(), secrets, clock, BankConfig::default()).expect("bank");
+        let bank = Bank::open(store, secrets, clock, BankConfig::default()).expect("bank");
         let keyset = bank.issue_keyset(*self.ttp.decryption.public(), &spec(), &mut OsRng).expect("keyset");
         let reg = faircash::protocol::register::UserRegistration::new(&self.user, &mut OsRng);
         let account = bank.register_user(&reg, &mut OsRng).expect("registered");

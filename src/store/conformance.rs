@@ -158,6 +158,7 @@ pub fn rollback_discards_every_change<S: BankStore>(s: &S) {
     assert_eq!(tx.account(&a.id).unwrap(), Some(a), "rollback: account");
     assert!(tx.session(&sess.id()).unwrap().is_none(), "rollback: session");
     assert!(!tx.commitment_used(&sess.request.commitment).unwrap(), "rollback: commitment");
+    assert_eq!(tx.open_sessions(&a.id, Timestamp(1000)).unwrap(), 0, "rollback: open sessions");
     assert!(tx.spent_coin(&coin).unwrap().is_none(), "rollback: spent coin");
     assert!(tx.payment(&[1; 32]).unwrap().is_none(), "rollback: payment");
     assert_eq!(tx.session_epoch().unwrap(), 0, "rollback: epoch");
@@ -237,10 +238,11 @@ pub fn answering_a_session_erases_its_nonces_once<S: BankStore>(s: &S) {
 pub fn open_sessions_count_only_open_unexpired<S: BankStore>(s: &S) {
     let a = account(AccountKind::User, 10);
     let b = account(AccountKind::User, 10);
+    let first_open = session(&a.id, Timestamp(1000), 300, 0);
     commit(s, |tx| {
         tx.insert_account(&a).unwrap();
         tx.insert_account(&b).unwrap();
-        tx.insert_session(&session(&a.id, Timestamp(1000), 300, 0)).unwrap();
+        tx.insert_session(&first_open).unwrap();
         tx.insert_session(&session(&a.id, Timestamp(1000), 100, 0)).unwrap();
         tx.insert_session(&session(&b.id, Timestamp(1000), 300, 0)).unwrap();
     });
@@ -249,6 +251,20 @@ pub fn open_sessions_count_only_open_unexpired<S: BankStore>(s: &S) {
     assert_eq!(tx.open_sessions(&a.id, Timestamp(1100)).unwrap(), 1);
     assert_eq!(tx.open_sessions(&a.id, Timestamp(1300)).unwrap(), 0);
     assert_eq!(tx.open_sessions(&b.id, Timestamp(1050)).unwrap(), 1);
+    drop(tx);
+    // Answered and expired sessions no longer count; rolled back, they do.
+    let SessionState::Open(signer) = first_open.state.clone() else { unreachable!() };
+    let (answered, _) = signer.answer(&Scalar::random(&mut OsRng), &Scalar::random(&mut OsRng));
+    {
+        let mut tx = s.begin().unwrap();
+        tx.answer_session(&first_open.id(), &answered, Timestamp(1010)).unwrap();
+        assert_eq!(tx.expire_sessions(Timestamp(1200)).unwrap(), 1);
+        assert_eq!(tx.open_sessions(&a.id, Timestamp(1050)).unwrap(), 0);
+        assert_eq!(tx.open_sessions(&b.id, Timestamp(1050)).unwrap(), 1, "b's session expires at 1300");
+    }
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.open_sessions(&a.id, Timestamp(1050)).unwrap(), 2, "rolled back");
+    assert_eq!(tx.open_sessions(&b.id, Timestamp(1050)).unwrap(), 1, "rolled back");
 }
 
 /// Expiring marks open, expired sessions and drops their nonces.

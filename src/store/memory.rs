@@ -18,6 +18,10 @@ struct BankState {
     keysets: BTreeMap<u64, SignedKeyset>,
     accounts: HashMap<AccountId, Account>,
     sessions: HashMap<SessionId, WithdrawSession>,
+    /// The open sessions, by account, with their expiry: what
+    /// `open_sessions` and `expire_sessions` look at, so their cost does
+    /// not grow with every session ever opened.
+    open: HashMap<AccountId, HashMap<SessionId, Timestamp>>,
     commitments: HashSet<[u8; 32]>,
     spent: HashMap<CoinId, SpentCoin>,
     payments: HashMap<[u8; 32], Payment>,
@@ -59,6 +63,34 @@ impl Drop for MemoryBankTx<'_> {
         while let Some(u) = self.undo.pop() {
             u(&mut self.state);
         }
+    }
+}
+
+impl MemoryBankTx<'_> {
+    /// Adds or removes `id` in the open-session index, logging the reverse.
+    fn index_open(&mut self, account: AccountId, id: SessionId, expires: Option<Timestamp>) {
+        let by_account = self.state.open.entry(account).or_default();
+        let old = match expires {
+            Some(e) => by_account.insert(id, e),
+            None => by_account.remove(&id),
+        };
+        if by_account.is_empty() {
+            self.state.open.remove(&account);
+        }
+        self.undo.push(Box::new(move |s| {
+            let by_account = s.open.entry(account).or_default();
+            match old {
+                Some(e) => {
+                    by_account.insert(id, e);
+                }
+                None => {
+                    by_account.remove(&id);
+                }
+            }
+            if by_account.is_empty() {
+                s.open.remove(&account);
+            }
+        }));
     }
 }
 
@@ -153,6 +185,9 @@ impl BankTx for MemoryBankTx<'_> {
         self.undo.push(Box::new(move |s| {
             s.commitments.remove(&c);
         }));
+        if session.state.is_open() {
+            self.index_open(session.request.account, id, Some(session.expires));
+        }
         put!(self, sessions, id, session.clone());
         Ok(())
     }
@@ -166,12 +201,7 @@ impl BankTx for MemoryBankTx<'_> {
     }
 
     fn open_sessions(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<usize> {
-        Ok(self
-            .state
-            .sessions
-            .values()
-            .filter(|s| s.request.account == *account && s.state.is_open() && s.expires > now)
-            .count())
+        Ok(self.state.open.get(account).map_or(0, |m| m.values().filter(|e| **e > now).count()))
     }
 
     fn answer_session(
@@ -185,21 +215,22 @@ impl BankTx for MemoryBankTx<'_> {
             return Err(StoreError::Conflict("session answer"));
         }
         s.state = SessionState::Answered { answered: *answered, at };
+        self.index_open(s.request.account, *id, None);
         put!(self, sessions, *id, s);
         Ok(())
     }
 
     fn expire_sessions(&mut self, now: Timestamp) -> StoreResult<usize> {
-        let ids: Vec<SessionId> = self
+        let ids: Vec<(AccountId, SessionId)> = self
             .state
-            .sessions
-            .values()
-            .filter(|s| s.state.is_open() && s.expires <= now)
-            .map(|s| s.id())
+            .open
+            .iter()
+            .flat_map(|(a, m)| m.iter().filter(|(_, e)| **e <= now).map(move |(id, _)| (*a, *id)))
             .collect();
-        for id in &ids {
+        for (account, id) in &ids {
             if let Some(mut s) = self.state.sessions.get(id).cloned() {
                 s.state = SessionState::Expired;
+                self.index_open(*account, *id, None);
                 put!(self, sessions, *id, s);
             }
         }
