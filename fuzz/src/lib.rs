@@ -1,25 +1,27 @@
 //! The bodies of the fuzz targets, and the fixed world they run in.
 //!
 //! The world is the test vectors' (specs/vectors/): their keysets, bank
-//! master key, merchant and user, read at compile time, so every valid
-//! message in the vector files (the seed corpora, see README.md) is valid
-//! here too.
+//! master key and secrets, merchant and user, read at compile time, so every
+//! valid message in the vector files (the seed corpora, see README.md) is
+//! valid here too. The world also knows every coin the vectors' bank ever
+//! signed (the genuine coins): no input can be credited for anything else.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
-use faircash::coin::Coin;
+use faircash::coin::{Coin, CoinId};
 use faircash::crypto::schnorr::SigningKey;
 use faircash::crypto::secret::SecretScalar;
 use faircash::encoding::Point;
 use faircash::http::{AccountOpened, EvidenceList};
-use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use faircash::keys::{BankSecrets, KeysetList, PublicKeyFile, SignedKeyset, UserKey};
 use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvidence};
-use faircash::protocol::pay::{verify_payment, Payment, PaymentRequest};
+use faircash::protocol::pay::{verify_payment, Payment, PaymentError, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
     LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
 };
+use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use faircash::protocol::withdraw::{
     PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
 };
@@ -110,6 +112,19 @@ pub fn decode_json(text: &str) {
 // The world of the test vectors
 // ---------------------------------------------------------------------------
 
+/// Every vector file (specs/vectors/*.json), compiled in.
+pub const VECTOR_FILES: &[&str] = &[
+    include_str!("../../specs/vectors/coin.json"),
+    include_str!("../../specs/vectors/deposit.json"),
+    include_str!("../../specs/vectors/keyset.json"),
+    include_str!("../../specs/vectors/negative.json"),
+    include_str!("../../specs/vectors/params.json"),
+    include_str!("../../specs/vectors/payment.json"),
+    include_str!("../../specs/vectors/proofs.json"),
+    include_str!("../../specs/vectors/trace.json"),
+    include_str!("../../specs/vectors/withdrawal.json"),
+];
+
 fn vector(text: &str) -> Value {
     serde_json::from_str(text).expect("vector files are JSON")
 }
@@ -127,7 +142,8 @@ fn secret(v: &Value) -> SecretScalar {
     serde_json::from_value(v.clone()).expect("canonical scalar")
 }
 
-/// The world: keysets, the bank master key, merchant and user, the day.
+/// The world: keysets, the bank master key and secrets, merchant and user,
+/// the day, and the genuine coins.
 pub struct World {
     /// The bank's keysets.
     pub keysets: Vec<SignedKeyset>,
@@ -135,12 +151,99 @@ pub struct World {
     pub ttp_statement: SignedTtpKeyStatement,
     /// The bank master key.
     pub master: Point,
+    /// The bank's secrets.
+    secrets: BankSecrets,
     /// The merchant's key.
     pub merchant: SigningKey,
-    /// The bank, with the merchant and the user registered.
-    pub bank: Bank<MemoryBankStore>,
+    /// The user's key.
+    user: UserKey,
     /// The clock of the vectors.
     pub clock: ManualClock,
+    /// Every coin in the vector files whose signature verifies, with its
+    /// value: all the coins the bank of the vectors ever issued.
+    pub genuine: BTreeMap<CoinId, u64>,
+}
+
+impl World {
+    /// A bank of its own, on an empty memory store, with the vectors'
+    /// keysets and the merchant and the user registered: each input starts
+    /// from the same state, so a crash reproduces from that input alone.
+    pub fn fresh_bank(&self) -> Bank<MemoryBankStore> {
+        let bank = Bank::open(
+            MemoryBankStore::new(),
+            self.secrets.clone(),
+            Arc::new(self.clock.clone()),
+            BankConfig::default(),
+        )
+        .expect("bank");
+        for s in &self.keysets {
+            bank.run_tx("fuzz-keysets", |tx| Ok(tx.insert_keyset(s)?)).expect("keyset");
+        }
+        bank.reload_keysets().expect("keysets verify");
+        let mut rng = ChaCha20Rng::from_seed([1; 32]);
+        bank.register_merchant(&MerchantRegistration::new(&self.merchant, &mut rng), &mut rng)
+            .expect("merchant");
+        bank.register_user(&UserRegistration::new(&self.user, &mut rng), &mut rng).expect("user");
+        bank
+    }
+
+    /// The total value of the genuine coins.
+    pub fn genuine_value(&self) -> u64 {
+        self.genuine.values().sum()
+    }
+}
+
+/// Every coin inside the messages of a vector file.
+fn coins_in(v: &Value, out: &mut Vec<Coin>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(h)) = m.get("hex") {
+                if let Ok(bytes) = hex::decode(h) {
+                    let payments = |ps: &[Payment], out: &mut Vec<Coin>| {
+                        ps.iter().for_each(|p| out.extend(p.coins.iter().copied()))
+                    };
+                    if let Ok(c) = Coin::from_bytes(&bytes) {
+                        out.push(c);
+                    } else if let Ok(c) = WalletCoin::from_bytes(&bytes) {
+                        out.push(c.coin);
+                    } else if let Ok(p) = Payment::from_bytes(&bytes) {
+                        payments(&[p], out);
+                    } else if let Ok(r) = DepositRequest::from_bytes(&bytes) {
+                        payments(&r.payments, out);
+                    } else if let Ok(e) = DoubleSpendEvidence::from_bytes(&bytes) {
+                        payments(&[e.first, e.second], out);
+                    } else if let Ok(TraceRecord::Owner { payment, .. }) = TraceRecord::from_bytes(&bytes) {
+                        payments(&[payment], out);
+                    } else if let Ok(r) = TraceRequest::from_bytes(&bytes) {
+                        if let TraceRecord::Owner { payment, .. } = r.record {
+                            payments(&[payment], out);
+                        }
+                    }
+                }
+            }
+            m.values().for_each(|x| coins_in(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| coins_in(x, out)),
+        _ => {}
+    }
+}
+
+/// The coins of every vector file that carry a valid signature of the
+/// vectors' bank, with their values.
+fn genuine_coins(keysets: &[SignedKeyset], master: &Point) -> BTreeMap<CoinId, u64> {
+    let keysets: Vec<_> = keysets.iter().map(|s| s.verify(master).expect("vector keyset")).collect();
+    let mut coins = Vec::new();
+    for f in VECTOR_FILES {
+        coins_in(&vector(f), &mut coins);
+    }
+    let mut out = BTreeMap::new();
+    for c in coins {
+        let Some(key) = keysets.iter().find_map(|k| k.key(&c.body.key_id)) else { continue };
+        if c.signature.verify(&key.acl(), c.id().as_bytes()).is_ok() {
+            out.insert(c.id(), key.value);
+        }
+    }
+    out
 }
 
 /// The world, built once.
@@ -172,19 +275,12 @@ fn build_world() -> World {
     assert_eq!(secrets.master_public(), &master);
     let clock = ManualClock::new(Timestamp(withdrawal["time"].as_u64().expect("time")));
     assert_eq!(clock_day(&clock), Day(deposit["receipt_day"].as_u64().expect("day") as u32));
-    let bank = Bank::open(MemoryBankStore::new(), secrets, Arc::new(clock.clone()), BankConfig::default())
-        .expect("bank");
-    for s in &list.keysets {
-        bank.run_tx("fuzz-keysets", |tx| Ok(tx.insert_keyset(s)?)).expect("keyset");
-    }
-    bank.reload_keysets().expect("keysets verify");
     let merchant = SigningKey::from_secret(secret(&deposit["merchant"]["secret"]));
     let user = UserKey::from(secret(&proofs["user_registration"]["user_secret"]));
-    let mut rng = ChaCha20Rng::from_seed([1; 32]);
-    bank.register_merchant(&MerchantRegistration::new(&merchant, &mut rng), &mut rng).expect("merchant");
-    bank.register_user(&UserRegistration::new(&user, &mut rng), &mut rng).expect("user");
+    let genuine = genuine_coins(&list.keysets, &master);
+    assert!(!genuine.is_empty(), "the vectors hold coins");
     let ttp_statement: SignedTtpKeyStatement = decode(&keyset["ttp_statement"]);
-    World { keysets: list.keysets, ttp_statement, master, merchant, bank, clock }
+    World { keysets: list.keysets, ttp_statement, master, secrets, merchant, user, clock, genuine }
 }
 
 fn clock_day(c: &ManualClock) -> Day {
@@ -192,7 +288,11 @@ fn clock_day(c: &ManualClock) -> Day {
 }
 
 /// Target `merchant_payment`: a fresh merchant that issued the payment's
-/// request verifies and accepts it.
+/// request verifies and accepts it. Verification under the payment's own
+/// keyset and the merchant's acceptance agree (a fresh merchant has seen no
+/// coin and watches none); every other keyset refuses it as unknown; an
+/// accepted payment carries only genuine coins worth exactly its amount,
+/// and is accepted once.
 pub fn merchant_payment(data: &[u8]) {
     let Ok(payment) = Payment::from_bytes(data) else {
         return;
@@ -203,15 +303,43 @@ pub fn merchant_payment(data: &[u8]) {
         Merchant::new(w.merchant.clone(), w.master, MemoryMerchantStore::new(), Arc::new(w.clock.clone()));
     merchant.pin_keysets(&w.keysets).expect("keysets");
     merchant.anchors_mut().trust_ttp(&w.ttp_statement).expect("TTP key statement");
+    let mut verified = None;
     for k in merchant.keysets() {
-        let _ = verify_payment(&payment, k, &mut rng);
+        let outcome = verify_payment(&payment, k, &mut rng);
+        if k.id() == payment.keyset_id {
+            verified = Some(outcome);
+        } else {
+            // Refused as under an unknown keyset, unless the response or
+            // coin count (checked first) already refuses it.
+            assert!(
+                matches!(
+                    outcome,
+                    Err(PaymentError::UnknownKeyset | PaymentError::ResponseCount | PaymentError::CoinCount)
+                ),
+                "under another keyset: {outcome:?}"
+            );
+        }
     }
-    merchant.store().insert_request(&payment.request).expect("memory store");
-    if let Ok(summary) = merchant.accept(&payment, &mut rng) {
-        assert_eq!(summary.coin_ids.len(), payment.coins.len());
-        // Accepted once only.
-        merchant.store().insert_request(&payment.request).expect("memory store");
-        assert!(merchant.accept(&payment, &mut rng).is_err(), "a payment accepted twice");
+    // The merchant checks that the payment answers its request as issued;
+    // this merchant issued exactly that request.
+    let _ = merchant.store().insert_request(&payment.request);
+    let accepted = merchant.accept(&payment, &mut rng);
+    match (&verified, &accepted) {
+        (Some(Ok(v)), Ok(a)) => {
+            assert_eq!(v, a, "the merchant's summary differs from verification");
+            let mut total = 0u64;
+            for (id, value) in a.coin_ids.iter().zip(&a.values) {
+                assert_eq!(w.genuine.get(id), Some(value), "accepted a coin the bank never issued");
+                total += value;
+            }
+            assert_eq!(total, payment.request.amount);
+            // Accepted once only.
+            let _ = merchant.store().insert_request(&payment.request);
+            assert!(merchant.accept(&payment, &mut rng).is_err(), "a payment accepted twice");
+        }
+        (Some(Ok(_)), Err(e)) => panic!("a verifying payment was refused by a fresh merchant: {e}"),
+        (_, Ok(_)) => panic!("accepted a payment that does not verify: {verified:?}"),
+        (_, Err(_)) => {}
     }
 }
 
@@ -224,25 +352,52 @@ pub fn bank_deposit(data: &[u8]) {
         return;
     };
     let w = world();
-    // Request ids drawn from the input: two inputs never reuse one (the
-    // bank would refuse the second as RequestIdReused), the same input
-    // replays.
+    let bank = w.fresh_bank();
+    // The input decides every random draw: a crash reproduces from it.
     let mut rng = ChaCha20Rng::from_seed(Sha256::digest(data).into());
     if mode & 1 == 1 {
         request = DepositRequest::new(&w.merchant, request.merchant_id, request.payments, &mut rng);
     }
-    if let Ok(receipt) = w.bank.deposit(&request, &mut rng) {
-        assert_eq!(receipt.outcomes.len(), request.coin_count());
-        let credited: u64 = receipt.outcomes.iter().map(|o| o.outcome.credited()).sum();
-        assert_eq!(credited, receipt.credited);
-        // The same request again gets the same receipt back.
-        let replay = w.bank.deposit(&request, &mut rng).expect("a replay gets its receipt");
-        assert_eq!(replay, receipt, "a replayed request got another receipt");
-        // The same payments in a new request credit nothing.
-        let again = DepositRequest::new(&w.merchant, request.merchant_id, request.payments, &mut rng);
-        let receipt = w.bank.deposit(&again, &mut rng).expect("the payments verified a moment ago");
-        assert_eq!(receipt.credited, 0, "credited twice");
+    let Ok(receipt) = bank.deposit(&request, &mut rng) else {
+        // Refused: nothing credited.
+        assert!(
+            bank.accounts().expect("accounts").iter().all(|a| a.balance == 0),
+            "a refused deposit credited"
+        );
+        return;
+    };
+    assert_eq!(receipt.outcomes.len(), request.coin_count());
+    let credited: u64 = receipt.outcomes.iter().map(|o| o.outcome.credited()).sum();
+    assert_eq!(credited, receipt.credited);
+    // Only genuine coins are credited, each once, at its value: a forged
+    // input never credits, and the bank never pays out more than the coins
+    // it issued are worth.
+    let mut seen = BTreeSet::new();
+    let keysets = bank.keysets();
+    let mut rng_check = ChaCha20Rng::from_seed([3; 32]);
+    for o in &receipt.outcomes {
+        let value = o.outcome.credited();
+        if value > 0 {
+            assert_eq!(w.genuine.get(&o.coin_id), Some(&value), "credited a coin the bank never issued");
+            assert!(seen.insert(o.coin_id), "one coin credited twice");
+            // The payment that carried it verifies on its own, too.
+            let p = &request.payments[o.payment as usize];
+            let keyset = keysets.iter().find(|k| k.id() == p.keyset_id).expect("a credited payment's keyset");
+            if let Err(e) = verify_payment(p, keyset, &mut rng_check) {
+                panic!("credited a coin of a payment that does not verify: {e}");
+            }
+        }
     }
+    assert!(receipt.credited <= w.genuine_value());
+    let merchant = bank.account(&request.merchant_id).expect("the depositing merchant");
+    assert_eq!(merchant.balance, receipt.credited, "the balance and the receipt disagree");
+    // The same request again gets the same receipt back.
+    let replay = bank.deposit(&request, &mut rng).expect("a replay gets its receipt");
+    assert_eq!(replay, receipt, "a replayed request got another receipt");
+    // The same payments in a new request credit nothing.
+    let again = DepositRequest::new(&w.merchant, request.merchant_id, request.payments, &mut rng);
+    let receipt = bank.deposit(&again, &mut rng).expect("the payments verified a moment ago");
+    assert_eq!(receipt.credited, 0, "credited twice");
 }
 
 fn json_form<T: WireMessage>(bytes: &[u8], out: &mut Vec<String>) {
@@ -276,4 +431,79 @@ mod fnv {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Seeds
+// ---------------------------------------------------------------------------
+
+/// A target's body: one input.
+pub type Target = fn(&[u8]);
+
+/// The targets, by name, with their bodies.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("decode_binary", decode_binary),
+    ("decode_json", |data| {
+        if let Ok(text) = std::str::from_utf8(data) {
+            decode_json(text)
+        }
+    }),
+    ("merchant_payment", merchant_payment),
+    ("bank_deposit", bank_deposit),
+];
+
+/// Every `{"type", "hex"}` message of a vector document.
+fn messages(v: &Value, out: &mut Vec<(String, Vec<u8>)>) {
+    match v {
+        Value::Object(m) => {
+            if let (Some(Value::String(t)), Some(Value::String(h))) = (m.get("type"), m.get("hex")) {
+                out.push((t.clone(), hex::decode(h).expect("hex")));
+            }
+            m.values().for_each(|x| messages(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| messages(x, out)),
+        _ => {}
+    }
+}
+
+/// The seed inputs of every target, from the test vectors: every
+/// message's binary encoding and JSON form, every payment, every deposit
+/// request (as it is, and to be signed again), and the negative vectors.
+pub fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
+    let mut out: BTreeMap<&'static str, Vec<Vec<u8>>> = BTreeMap::new();
+    for f in VECTOR_FILES {
+        let doc = vector(f);
+        let mut found = Vec::new();
+        messages(&doc, &mut found);
+        for (kind, bytes) in found {
+            for json in json_forms(&bytes) {
+                out.entry("decode_json").or_default().push(json.into_bytes());
+            }
+            match kind.as_str() {
+                "payment" => out.entry("merchant_payment").or_default().push(bytes.clone()),
+                "deposit-request" => {
+                    out.entry("bank_deposit").or_default().push([[0u8].as_slice(), &bytes].concat());
+                    out.entry("bank_deposit").or_default().push([[1u8].as_slice(), &bytes].concat());
+                }
+                _ => {}
+            }
+            out.entry("decode_binary").or_default().push(bytes);
+        }
+        for n in doc.get("decode").and_then(Value::as_array).into_iter().flatten() {
+            match (n.get("hex"), n.get("json")) {
+                (Some(Value::String(h)), _) => {
+                    out.entry("decode_binary").or_default().push(hex::decode(h).expect("hex"))
+                }
+                (_, Some(Value::String(j))) => {
+                    out.entry("decode_json").or_default().push(j.as_bytes().to_vec())
+                }
+                _ => {}
+            }
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    out
 }
