@@ -105,21 +105,31 @@ fn main() {
             .or(e.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default()
     };
-    // Every seed as it is first, then mutants until the time is up.
+    // Every seed as it is first (some must go all the way: decode, be
+    // accepted, credit), then mutants until the time is up.
+    let mut through = 0u64;
     for s in &seeds {
-        if let Err(e) = run(s) {
-            crash(s, message(e));
+        match run(s) {
+            Ok(went) => through += u64::from(went),
+            Err(e) => crash(s, message(e)),
         }
+    }
+    if through == 0 {
+        eprintln!(
+            "{name}: no seed goes all the way through the target (is the world of the vectors broken?)"
+        );
+        std::process::exit(1);
     }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut runs = seeds.len() as u64;
     while Instant::now() < deadline {
         let mut input = seeds[below(&mut rng, seeds.len())].clone();
         mutate(&mut rng, &mut input, &seeds);
-        if let Err(e) = run(&input) {
-            crash(&input, message(e));
+        match run(&input) {
+            Ok(went) => through += u64::from(went),
+            Err(e) => crash(&input, message(e)),
         }
         runs += 1;
     }
-    println!("{name}: {runs} inputs in {seconds} s, no crash (seed {seed})");
+    println!("{name}: {runs} inputs in {seconds} s, {through} all the way through, no crash (seed {seed})");
 }

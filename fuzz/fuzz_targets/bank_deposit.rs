@@ -5,4 +5,6 @@
 //! recording step.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| faircash_fuzz::bank_deposit(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = faircash_fuzz::bank_deposit(data);
+});

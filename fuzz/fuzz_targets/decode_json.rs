@@ -4,6 +4,6 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        faircash_fuzz::decode_json(text);
+        let _ = faircash_fuzz::decode_json(text);
     }
 });

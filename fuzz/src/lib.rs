@@ -69,10 +69,11 @@ macro_rules! for_every_message {
     };
 }
 
-fn binary_one<T: WireMessage>(data: &[u8]) {
+fn binary_one<T: WireMessage>(data: &[u8], decoded: &mut bool) {
     let Ok(v) = T::from_bytes(data) else {
         return;
     };
+    *decoded = true;
     // Only the canonical encoding decodes.
     assert_eq!(v.to_bytes(), data, "{}: accepted a non-canonical encoding", T::KIND.name());
     // Whatever decodes has a JSON form that decodes to the same message.
@@ -83,10 +84,11 @@ fn binary_one<T: WireMessage>(data: &[u8]) {
     }
 }
 
-fn json_one<T: WireMessage>(text: &str) {
+fn json_one<T: WireMessage>(text: &str, decoded: &mut bool) {
     let Ok(v) = T::from_json(text) else {
         return;
     };
+    *decoded = true;
     let bytes = v.to_bytes();
     match T::from_bytes(&bytes) {
         Ok(w) => assert_eq!(w.to_bytes(), bytes, "{}: binary round trip changed it", T::KIND.name()),
@@ -98,14 +100,18 @@ fn json_one<T: WireMessage>(text: &str) {
     }
 }
 
-/// Target `decode_binary`.
-pub fn decode_binary(data: &[u8]) {
-    for_every_message!(binary_one, data);
+/// Target `decode_binary`; whether some decoder took the input.
+pub fn decode_binary(data: &[u8]) -> bool {
+    let mut decoded = false;
+    for_every_message!(binary_one, data, &mut decoded);
+    decoded
 }
 
-/// Target `decode_json`.
-pub fn decode_json(text: &str) {
-    for_every_message!(json_one, text);
+/// Target `decode_json`; whether some decoder took the input.
+pub fn decode_json(text: &str) -> bool {
+    let mut decoded = false;
+    for_every_message!(json_one, text, &mut decoded);
+    decoded
 }
 
 // ---------------------------------------------------------------------------
@@ -260,7 +266,8 @@ fn build_world() -> World {
     let list: KeysetList = decode(&keyset["keyset_list"]);
     let master: Point = decode::<PublicKeyFile>(&keyset["master_key_file"]).key;
     // BankSecrets has no constructor from given secrets; its serde form is
-    // the master secret and (key id, x) pairs.
+    // the master secret, the online signing secrets (the vectors give none:
+    // nothing here signs with them) and (key id, x) pairs.
     let denominations: Vec<Value> = keyset["keys"]
         .as_array()
         .expect("keys")
@@ -269,6 +276,7 @@ fn build_world() -> World {
         .collect();
     let secrets: BankSecrets = serde_json::from_value(serde_json::json!({
         "master": keyset["inputs"]["master_secret"],
+        "online": [],
         "denominations": denominations,
     }))
     .expect("bank secrets");
@@ -292,10 +300,10 @@ fn clock_day(c: &ManualClock) -> Day {
 /// keyset and the merchant's acceptance agree (a fresh merchant has seen no
 /// coin and watches none); every other keyset refuses it as unknown; an
 /// accepted payment carries only genuine coins worth exactly its amount,
-/// and is accepted once.
-pub fn merchant_payment(data: &[u8]) {
+/// and is accepted once. Returns whether the merchant accepted it.
+pub fn merchant_payment(data: &[u8]) -> bool {
     let Ok(payment) = Payment::from_bytes(data) else {
-        return;
+        return false;
     };
     let w = world();
     let mut rng = ChaCha20Rng::from_seed([2; 32]);
@@ -336,20 +344,21 @@ pub fn merchant_payment(data: &[u8]) {
             // Accepted once only.
             let _ = merchant.store().insert_request(&payment.request);
             assert!(merchant.accept(&payment, &mut rng).is_err(), "a payment accepted twice");
+            true
         }
         (Some(Ok(_)), Err(e)) => panic!("a verifying payment was refused by a fresh merchant: {e}"),
         (_, Ok(_)) => panic!("accepted a payment that does not verify: {verified:?}"),
-        (_, Err(_)) => {}
+        (_, Err(_)) => false,
     }
 }
 
-/// Target `bank_deposit`.
-pub fn bank_deposit(data: &[u8]) {
+/// Target `bank_deposit`; whether the deposit credited anything.
+pub fn bank_deposit(data: &[u8]) -> bool {
     let Some((&mode, rest)) = data.split_first() else {
-        return;
+        return false;
     };
     let Ok(mut request) = DepositRequest::from_bytes(rest) else {
-        return;
+        return false;
     };
     let w = world();
     let bank = w.fresh_bank();
@@ -364,7 +373,7 @@ pub fn bank_deposit(data: &[u8]) {
             bank.accounts().expect("accounts").iter().all(|a| a.balance == 0),
             "a refused deposit credited"
         );
-        return;
+        return false;
     };
     assert_eq!(receipt.outcomes.len(), request.coin_count());
     let credited: u64 = receipt.outcomes.iter().map(|o| o.outcome.credited()).sum();
@@ -398,6 +407,7 @@ pub fn bank_deposit(data: &[u8]) {
     let again = DepositRequest::new(&w.merchant, request.merchant_id, request.payments, &mut rng);
     let receipt = bank.deposit(&again, &mut rng).expect("the payments verified a moment ago");
     assert_eq!(receipt.credited, 0, "credited twice");
+    credited > 0
 }
 
 fn json_form<T: WireMessage>(bytes: &[u8], out: &mut Vec<String>) {
@@ -437,17 +447,14 @@ mod fnv {
 // Seeds
 // ---------------------------------------------------------------------------
 
-/// A target's body: one input.
-pub type Target = fn(&[u8]);
+/// A target's body: one input; whether the input went all the way (some
+/// decoder took it, the merchant accepted it, the deposit credited).
+pub type Target = fn(&[u8]) -> bool;
 
 /// The targets, by name, with their bodies.
 pub const TARGETS: &[(&str, Target)] = &[
     ("decode_binary", decode_binary),
-    ("decode_json", |data| {
-        if let Ok(text) = std::str::from_utf8(data) {
-            decode_json(text)
-        }
-    }),
+    ("decode_json", |data| std::str::from_utf8(data).is_ok_and(decode_json)),
     ("merchant_payment", merchant_payment),
     ("bank_deposit", bank_deposit),
 ];
