@@ -159,16 +159,32 @@ fn a_bank_crash_after_the_debit_commits_is_resumed_over_http() {
     assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), 100, "money created or lost");
 }
 
+const PAY: [&str; 8] = ["wallet", "pay", "--dir", "alice", "--request", "req.json", "--out", "pay.json"];
+
+/// Alice withdraws 15 (8 + 4 + 2 + 1), the shop asks for `amount`, and
+/// `wallet pay` crashes at `failpoint`. Returns alice's account and the
+/// money of alice and the shop before the payment.
+fn pay_and_crash(c: &Cli, amount: u64, failpoint: &str) -> (String, u64) {
+    let alice = c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
+    let funded = total(c, &alice, "alice", "shop", 0);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", &amount.to_string(), "--out", "req.json"]);
+    crash_at(c, failpoint, &PAY);
+    assert!(!c.path("pay.json").exists(), "no payment file was written");
+    (alice, funded)
+}
+
+/// The shop accepts `pay.json` and deposits it; money is what it was.
+fn accept_and_deposit(c: &Cli, alice: &str, funded: u64) {
+    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "pay.json"]);
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(total(c, alice, "alice", "shop", 0), funded, "money created or lost");
+}
+
 #[test]
 fn a_crash_after_marking_coins_spent_releases_them() {
     let c = Cli::new();
-    let alice = c.setup();
-    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
-    let funded = total(&c, &alice, "alice", "shop", 0);
-    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "5", "--out", "req.json"]);
-    let pay = ["wallet", "pay", "--dir", "alice", "--request", "req.json", "--out", "pay.json"];
-    crash_at(&c, "wallet.pay.marked", &pay);
-    assert!(!c.path("pay.json").exists(), "no payment left the wallet");
+    let (alice, funded) = pay_and_crash(&c, 5, "wallet.pay.marked");
     // Recovery has work to do: coins 4 and 1 are marked for a payment that
     // was never built; opening the wallet returns them.
     let mut marked = marked_without_payment(&c, "alice");
@@ -178,23 +194,15 @@ fn a_crash_after_marking_coins_spent_releases_them() {
     assert!(marked_without_payment(&c, "alice").is_empty());
     assert_eq!(total(&c, &alice, "alice", "shop", 0), funded);
     // The same request is paid in full afterwards, once.
-    c.ok(&pay);
-    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "pay.json"]);
-    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    c.ok(&PAY);
     assert_eq!(unspent_value(&c, "alice"), 10);
-    assert_eq!(total(&c, &alice, "alice", "shop", 0), funded, "money created or lost");
+    accept_and_deposit(&c, &alice, funded);
 }
 
 #[test]
 fn a_crash_after_recording_the_payment_hands_out_the_same_payment() {
     let c = Cli::new();
-    let alice = c.setup();
-    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
-    let funded = total(&c, &alice, "alice", "shop", 0);
-    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "6", "--out", "req.json"]);
-    let pay = ["wallet", "pay", "--dir", "alice", "--request", "req.json", "--out", "pay.json"];
-    crash_at(&c, "wallet.pay.recorded", &pay);
-    assert!(!c.path("pay.json").exists(), "the payment file was not written");
+    let (alice, funded) = pay_and_crash(&c, 6, "wallet.pay.recorded");
     // The payment is recorded and its coins are spent: money in flight.
     let store = wallet_store(&c, "alice");
     let request: faircash::protocol::pay::PaymentRequest =
@@ -206,14 +214,12 @@ fn a_crash_after_recording_the_payment_hands_out_the_same_payment() {
     assert_eq!(total(&c, &alice, "alice", "shop", 6), funded);
     // Recovery has work to do: paying the same request again hands out the
     // recorded payment and spends nothing more.
-    c.ok(&pay);
+    c.ok(&PAY);
     let handed: faircash::protocol::pay::Payment =
         faircash::cli::files::read_message(&c.path("pay.json")).unwrap();
     assert_eq!(handed, recorded);
     assert_eq!(unspent_value(&c, "alice"), 9);
-    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "pay.json"]);
-    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
-    assert_eq!(total(&c, &alice, "alice", "shop", 0), funded, "money created or lost");
+    accept_and_deposit(&c, &alice, funded);
 }
 
 /// Alice pays shop 5 and 2; returns the total money of the two.

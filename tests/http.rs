@@ -28,14 +28,14 @@ use rand::rngs::OsRng;
 type LocalBank = Bank<MemoryBankStore>;
 
 fn local_bank() -> Arc<LocalBank> {
+    bank_on(MemoryBankStore::new())
+}
+
+/// A bank over `store` with a keyset of denominations 1 to 1024.
+fn bank_on<S: BankStore>(store: S) -> Arc<Bank<S>> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let bank = Bank::open(
-        MemoryBankStore::new(),
-        BankSecrets::generate(&mut OsRng),
-        clock.clone(),
-        BankConfig::default(),
-    )
-    .unwrap();
+    let bank =
+        Bank::open(store, BankSecrets::generate(&mut OsRng), clock.clone(), BankConfig::default()).unwrap();
     let ttp = TtpKeys::generate(&mut OsRng);
     let statement =
         ttp.statement(0, TtpValidity::starting(clock.today(), 730, 1095), clock.now(), &mut OsRng).unwrap();
@@ -287,23 +287,7 @@ fn a_large_deposit_does_not_stall_other_clients() {
     // The service on a runtime with one worker thread: if a deposit's
     // verification ran on the worker instead of the blocking pool, every
     // other request would wait for it.
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Watched { inner: MemoryBankStore::new(), begins: Default::default() };
-    let bank = Arc::new(
-        Bank::open(store, BankSecrets::generate(&mut OsRng), clock.clone(), BankConfig::default()).unwrap(),
-    );
-    let ttp = TtpKeys::generate(&mut OsRng);
-    bank.issue_keyset(
-        *ttp.decryption.public(),
-        &KeysetSpec {
-            exponents: 0..=10,
-            withdraw_from: clock.today(),
-            withdraw_days: 30,
-            policy: KeysetPolicy::default(),
-        },
-        &mut OsRng,
-    )
-    .unwrap();
+    let bank = bank_on(Watched { inner: MemoryBankStore::new(), begins: Default::default() });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
