@@ -9,7 +9,8 @@
 //! them as another implementation would: it decodes the bytes, verifies
 //! every signature, proof and payment from public keys, recomputes the
 //! identifiers and digests from specs/protocol.md and specs/tracing.md with
-//! merlin, curve25519-dalek and bulletproofs directly (module [`independent`]),
+//! merlin, curve25519-dalek, SHA-2 and SHA-3 directly (module [`independent`];
+//! the range proof too, from protocol.md §8.3 alone, not through bulletproofs),
 //! and checks that every negative vector is refused with the expected error.
 
 use std::collections::BTreeMap;
@@ -1469,7 +1470,7 @@ fn check_params() {
         let name = g["name"].as_str().unwrap();
         let expected = match name {
             "G" => curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT,
-            "B~" => bulletproofs::PedersenGens::default().B_blinding,
+            "B~" => independent::b_blinding(),
             _ => RistrettoPoint::hash_from_bytes::<Sha512>(g["label"].as_str().unwrap().as_bytes()),
         };
         assert_eq!(point(&g["hex"]).point(), &expected, "{name}");
@@ -1952,8 +1953,8 @@ fn vectors_verify_from_their_public_parts() {
 
 // ---------------------------------------------------------------------------
 // An independent implementation of the checks, from the specs, on merlin,
-// curve25519-dalek and bulletproofs only (no faircash code beyond the
-// decoded message structs).
+// curve25519-dalek, sha2 and sha3 only (no faircash code beyond the decoded
+// message structs).
 // ---------------------------------------------------------------------------
 
 mod independent {
@@ -1981,8 +1982,125 @@ mod independent {
         RistrettoPoint::hash_from_bytes::<Sha512>(format!("faircash/v1/gen/{label}").as_bytes())
     }
 
-    fn b_blinding() -> RistrettoPoint {
-        bulletproofs::PedersenGens::default().B_blinding
+    /// §2: `hash_from_bytes::<Sha3_512>` of the basepoint's encoding.
+    pub fn b_blinding() -> RistrettoPoint {
+        let encoded = G.compress().to_bytes();
+        assert_eq!(
+            hex::encode(encoded),
+            "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76",
+            "the encoding protocol.md §2 quotes"
+        );
+        RistrettoPoint::hash_from_bytes::<sha3::Sha3_512>(&encoded)
+    }
+
+    /// §2: the range-proof generators `X_{16j..16j+15}` of parties `0..m`, from
+    /// the SHAKE256 chains `("X", j)`.
+    fn range_generators(letter: u8, m: usize) -> Vec<RistrettoPoint> {
+        use sha3::digest::{ExtendableOutput, Update, XofReader};
+        let mut out = Vec::with_capacity(16 * m);
+        for j in 0..m as u32 {
+            let mut shake = sha3::Shake256::default();
+            shake.update(b"GeneratorsChain");
+            shake.update(&[letter]);
+            shake.update(&j.to_le_bytes());
+            let mut reader = shake.finalize_xof();
+            for _ in 0..16 {
+                let mut block = [0u8; 64];
+                reader.read(&mut block);
+                out.push(RistrettoPoint::from_uniform_bytes(&block));
+            }
+        }
+        out
+    }
+
+    /// §8.3, the verifier, on the statement `v` (the shifted commitments,
+    /// padded): the transcript replayed on `t`, then both equations, each
+    /// checked on its own in the plainest way.
+    fn range_proof_holds(t: &mut Transcript, bytes: &[u8], v: &[RistrettoPoint]) -> Option<()> {
+        use curve25519_dalek::traits::VartimeMultiscalarMul;
+        let m = v.len();
+        let n = 16 * m;
+        let rounds = n.trailing_zeros() as usize;
+        if !m.is_power_of_two() || bytes.len() != (9 + 2 * rounds) * 32 {
+            return None;
+        }
+        let chunk = |i: usize| -> [u8; 32] { bytes[32 * i..32 * (i + 1)].try_into().unwrap() };
+        let point = |i: usize| CompressedRistretto(chunk(i)).decompress();
+        let scalar = |i: usize| Option::<Scalar>::from(Scalar::from_canonical_bytes(chunk(i)));
+        let (a_pt, s_pt, t1, t2) = (point(0)?, point(1)?, point(2)?, point(3)?);
+        let (t_x, t_x_b, e_b) = (scalar(4)?, scalar(5)?, scalar(6)?);
+        let (a, b) = (scalar(7 + 2 * rounds)?, scalar(8 + 2 * rounds)?);
+        let o = RistrettoPoint::identity();
+        let append = |t: &mut Transcript, label: &'static [u8], i: usize| {
+            let p = point(i)?;
+            (p != o).then(|| t.append_message(label, &chunk(i)))
+        };
+        t.append_message(b"dom-sep", b"rangeproof v1");
+        t.append_u64(b"n", 16);
+        t.append_u64(b"m", m as u64);
+        for vj in v {
+            t.append_message(b"V", &enc(vj));
+        }
+        append(t, b"A", 0)?;
+        append(t, b"S", 1)?;
+        let y = challenge(t, b"y");
+        let z = challenge(t, b"z");
+        append(t, b"T_1", 2)?;
+        append(t, b"T_2", 3)?;
+        let x = challenge(t, b"x");
+        t.append_message(b"t_x", &chunk(4));
+        t.append_message(b"t_x_blinding", &chunk(5));
+        t.append_message(b"e_blinding", &chunk(6));
+        let w = challenge(t, b"w");
+        t.append_message(b"dom-sep", b"ipp v1");
+        t.append_u64(b"n", n as u64);
+        let mut u = Vec::new();
+        for r in 0..rounds {
+            append(t, b"L", 7 + 2 * r)?;
+            append(t, b"R", 8 + 2 * r)?;
+            u.push(challenge(t, b"u"));
+        }
+        if y == Scalar::ZERO || u.contains(&Scalar::ZERO) {
+            return None;
+        }
+        // s_i: u_r to the power +1 where bit (rounds - r) of i is set.
+        let s: Vec<Scalar> = (0..n)
+            .map(|i| {
+                (1..=rounds)
+                    .map(|r| if (i >> (rounds - r)) & 1 == 1 { u[r - 1] } else { u[r - 1].invert() })
+                    .product()
+            })
+            .collect();
+        let pow = |base: Scalar, e: usize| (0..e).fold(Scalar::ONE, |acc, _| acc * base);
+        let (gs, hs) = (range_generators(b'G', m), range_generators(b'H', m));
+        let b_t = b_blinding();
+
+        let mut scalars = vec![Scalar::ONE, x, -e_b, w * (t_x - a * b)];
+        let mut points = vec![a_pt, s_pt, b_t, G];
+        for (r, u_r) in u.iter().enumerate() {
+            scalars.push(u_r * u_r);
+            points.push(point(7 + 2 * r)?);
+            scalars.push((u_r * u_r).invert());
+            points.push(point(8 + 2 * r)?);
+        }
+        let y_inv = y.invert();
+        for i in 0..n {
+            scalars.push(-z - a * s[i]);
+            points.push(gs[i]);
+            let two = Scalar::from(1u64 << (i % 16));
+            scalars.push(z + pow(y_inv, i) * (pow(z, 2 + i / 16) * two - b * s[n - 1 - i]));
+            points.push(hs[i]);
+        }
+        let e_ipp = RistrettoPoint::vartime_multiscalar_mul(&scalars, &points);
+
+        let sum_y: Scalar = (0..n).map(|i| pow(y, i)).sum();
+        let sum_z: Scalar = (0..m).map(|j| pow(z, j)).sum();
+        let delta = (z - z * z) * sum_y - pow(z, 3) * Scalar::from(65_535u64) * sum_z;
+        let mut e_t = G * (delta - t_x) - b_t * t_x_b + t1 * x + t2 * (x * x);
+        for (j, vj) in v.iter().enumerate() {
+            e_t += vj * pow(z, 2 + j);
+        }
+        (e_ipp == o && e_t == o).then_some(())
     }
 
     fn enc(p: &RistrettoPoint) -> [u8; 32] {
@@ -2410,20 +2528,10 @@ mod independent {
             return None;
         }
         let d = G * Scalar::from(u64::from(r.day.0));
-        let mut commitments: Vec<CompressedRistretto> =
-            payment.coins.iter().map(|c| (c.body.expiry_commitment.point() - d).compress()).collect();
-        commitments.resize(m, RistrettoPoint::identity().compress());
-        let proof = bulletproofs::RangeProof::from_bytes(proof_bytes).ok()?;
-        proof
-            .verify_multiple_with_rng(
-                &bulletproofs::BulletproofGens::new(16, 64),
-                &bulletproofs::PedersenGens::default(),
-                &mut t,
-                &commitments,
-                16,
-                &mut rand::rngs::OsRng,
-            )
-            .ok()?;
+        let mut commitments: Vec<RistrettoPoint> =
+            payment.coins.iter().map(|c| c.body.expiry_commitment.point() - d).collect();
+        commitments.resize(m, RistrettoPoint::identity());
+        range_proof_holds(&mut t, proof_bytes, &commitments)?;
         t.append_message(b"range-proof", proof_bytes);
         let mut challenges = Vec::with_capacity(n);
         for (i, (coin, resp)) in payment.coins.iter().zip(&payment.responses).enumerate() {

@@ -12,6 +12,12 @@
 //! `sigma1 - x` in another), because nothing hashes the responses of a
 //! commitment-form signature.
 //!
+//! Other verifiers (the range proof, [`super::range`]) bring their own
+//! equations: they draw one weight per equation with `BatchVerifier::weight`
+//! and add pre-weighted terms: merged by encoding like every term above, on a
+//! fixed generator table merged by index (no hashing), or unmerged for points
+//! that appear in one term only (a proof's own points).
+//!
 //! # Security
 //! Variable-time: use only on public data (verifiers).
 
@@ -33,6 +39,8 @@ pub struct BatchVerifier {
     scalars: Vec<Scalar>,
     points: Vec<RistrettoPoint>,
     index: HashMap<[u8; 32], usize>,
+    /// Scalars on a prefix of a fixed generator table, by table.
+    tables: Vec<(&'static [RistrettoPoint], Vec<Scalar>)>,
     equations: usize,
 }
 
@@ -46,6 +54,7 @@ impl BatchVerifier {
             scalars: Vec::new(),
             points: Vec::new(),
             index: HashMap::new(),
+            tables: Vec::new(),
             equations: 0,
         }
     }
@@ -59,7 +68,14 @@ impl BatchVerifier {
         b
     }
 
-    fn weight(&mut self) -> Scalar {
+    /// The weight of one new equation: a uniformly random nonzero 128-bit
+    /// integer from the batch's generator, independent of every other
+    /// weight and of anything the prover sent. Counts the equation.
+    ///
+    /// A caller that adds its own terms multiplies every term of the
+    /// equation by this weight, and draws a new weight for each equation.
+    pub(crate) fn weight(&mut self) -> Scalar {
+        self.equations += 1;
         loop {
             let w: u128 = self.rng.gen();
             if w != 0 {
@@ -68,7 +84,9 @@ impl BatchVerifier {
         }
     }
 
-    fn add_term(&mut self, s: Scalar, p: &Point) {
+    /// Adds the (already weighted) term `s·P`, merged with every other term
+    /// on the same point.
+    pub(crate) fn add_term(&mut self, s: Scalar, p: &Point) {
         match self.index.get(p.as_bytes()) {
             Some(&i) => self.scalars[i] += s,
             None => {
@@ -76,6 +94,44 @@ impl BatchVerifier {
                 self.scalars.push(s);
                 self.points.push(*p.point());
             }
+        }
+    }
+
+    /// Adds the (already weighted) term `s·P` without looking for other
+    /// terms on `P`: for points that appear in one term of the batch only (a
+    /// proof's own commitments). Correct for any point; a point added this
+    /// way twice costs two terms instead of one.
+    pub(crate) fn add_unmerged(&mut self, s: Scalar, p: &Point) {
+        self.scalars.push(s);
+        self.points.push(*p.point());
+    }
+
+    /// Adds the (already weighted) terms `s_i·table[i]` for the scalars in
+    /// order, merged by index with every other term on the same table (the
+    /// table is recognised by its address, so merging costs no hashing).
+    ///
+    /// # Panics
+    /// If there are more scalars than table entries (a caller's bug: the
+    /// callers size their scalars from the table).
+    pub(crate) fn add_table_terms(
+        &mut self,
+        table: &'static [RistrettoPoint],
+        scalars: impl ExactSizeIterator<Item = Scalar>,
+    ) {
+        assert!(scalars.len() <= table.len(), "more scalars than table entries");
+        let slot = match self.tables.iter().position(|(t, _)| std::ptr::eq(*t, table)) {
+            Some(i) => i,
+            None => {
+                self.tables.push((table, Vec::new()));
+                self.tables.len() - 1
+            }
+        };
+        let acc = &mut self.tables[slot].1;
+        if acc.len() < scalars.len() {
+            acc.resize(scalars.len(), Scalar::ZERO);
+        }
+        for (a, s) in acc.iter_mut().zip(scalars) {
+            *a += s;
         }
     }
 
@@ -96,7 +152,6 @@ impl BatchVerifier {
             };
             self.add_term(ws, p);
         }
-        self.equations += 1;
     }
 
     /// Number of equations queued.
@@ -104,13 +159,18 @@ impl BatchVerifier {
         self.equations
     }
 
-    /// Number of distinct points in the combined multiscalar multiplication.
+    /// Number of terms in the combined multiscalar multiplication (distinct
+    /// points, except those added unmerged).
     pub fn terms(&self) -> usize {
-        self.points.len()
+        self.points.len() + self.tables.iter().map(|(_, s)| s.len()).sum::<usize>()
     }
 
     /// Checks every queued equation with one multiscalar multiplication.
-    pub fn verify(self) -> Result<(), VerifyError> {
+    pub fn verify(mut self) -> Result<(), VerifyError> {
+        for (table, scalars) in std::mem::take(&mut self.tables) {
+            self.points.extend_from_slice(&table[..scalars.len()]);
+            self.scalars.extend(scalars);
+        }
         if self.points.is_empty() {
             return Ok(());
         }

@@ -2,10 +2,10 @@
 //! (specs/protocol.md §9).
 //!
 //! The merchant sends its payments in a [`DepositRequest`] signed with its
-//! key. The bank verifies every linear equation of every coin (and the
-//! request signature) in one multiscalar multiplication, each equation under
-//! its own 128-bit weight, plus one ACL hash per coin and one range proof per
-//! payment ([`verify_deposit`]). Then, per `coin_id`, the bank's store
+//! key. The bank verifies every group equation of every payment (the range
+//! proofs' and every coin's linear equations) and the request signature in
+//! one multiscalar multiplication, each equation under its own 128-bit
+//! weight, plus one ACL hash per coin ([`verify_deposit`]). Then, per `coin_id`, the bank's store
 //! decides the [`DepositOutcome`]. Two verifying spends of one coin with
 //! different challenges are [`DoubleSpendEvidence`], from which anyone
 //! extracts `u = (z_u - z_u')/(c - c')` and so the identity `I = u·G`.
@@ -188,8 +188,8 @@ impl WireMessage for DepositReceipt {
 
 /// Verifies a deposit request: the merchant's signature, that every payment
 /// is addressed to this merchant and dated within the deposit window of the
-/// receipt day, and every payment's proofs, all linear equations in one
-/// multiscalar multiplication.
+/// receipt day, and every payment's proofs, all group equations (range
+/// proofs included) in one multiscalar multiplication.
 ///
 /// `keysets` are the bank's keysets; `merchant_key` is the registered key.
 /// On failure, finds the first refused payment and names it.
@@ -218,8 +218,9 @@ pub fn verify_deposit(
             return Err(Error::DayOutOfWindow { day: p.request.day, receipt_day });
         }
     }
-    let coins = request.coin_count();
-    let mut batch = BatchVerifier::with_capacity(rng, 16 * coins + 32);
+    // Per coin 16 distinct points; per range proof at most 24 of its own.
+    let points = 16 * request.coin_count() + 24 * request.payments.len() + 32;
+    let mut batch = BatchVerifier::with_capacity(rng, points);
     let msg = deposit_message(&request.merchant_id, &request.request_id, &request.payments);
     request
         .signature
@@ -228,8 +229,8 @@ pub fn verify_deposit(
     let mut summaries = Vec::with_capacity(request.payments.len());
     for (index, p) in request.payments.iter().enumerate() {
         let keyset = find(p).ok_or(Error::UnknownKeyset(p.keyset_id))?;
-        let s = queue_payment(p, keyset, &mut batch, rng)
-            .map_err(|reason| Error::PaymentRefused { index, reason })?;
+        let s =
+            queue_payment(p, keyset, &mut batch).map_err(|reason| Error::PaymentRefused { index, reason })?;
         summaries.push(s);
     }
     if batch.verify().is_ok() {

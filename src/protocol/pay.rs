@@ -364,7 +364,7 @@ pub fn create_payment(
             commitment: &c.coin.body.expiry_commitment,
         })
         .collect();
-    let proof = ExpiryProof::new(range::prove(&mut t, request.day, &openings, rng)?);
+    let proof = range::prove(&mut t, request.day, &openings, rng)?;
     let challenges = spend_challenges(&mut t, &proof, coins.len());
     let responses = coins
         .iter()
@@ -392,14 +392,21 @@ pub fn create_payment(
     })
 }
 
-/// Checks a payment's structure and range proof now, and queues every linear
-/// equation of every coin (four ACL equations, six spend equations) into
-/// `batch`. The caller runs `batch.verify()`.
+/// Checks a payment's structure now, replays its transcript, and queues
+/// every group equation of the payment into `batch`: the range proof's two
+/// equations (§8.3) and, per coin, the four ACL equations and the six spend
+/// equations. The caller runs `batch.verify()`; [`verify_payment`] does
+/// both and names what failed.
+///
+/// # Errors
+/// A structural error, a range proof of the wrong size or with an identity
+/// point ([`PaymentError::RangeProof`]), a malformed ACL signature or a
+/// failed ACL hash check ([`PaymentError::Proofs`]). After an error the batch
+/// may hold part of the payment's equations: discard it (or let it fail).
 pub fn queue_payment(
     payment: &Payment,
     keyset: &Keyset,
     batch: &mut BatchVerifier,
-    rng: &mut impl CryptoRngCore,
 ) -> Result<PaymentSummary, PaymentError> {
     if payment.responses.len() != payment.coins.len() {
         return Err(PaymentError::ResponseCount);
@@ -411,7 +418,7 @@ pub fn queue_payment(
     }
     let mut t = payment_transcript(&payment.request, &payment.keyset_id, &coin_refs);
     let commitments: Vec<&Point> = coin_refs.iter().map(|c| &c.body.expiry_commitment).collect();
-    range::verify(&mut t, payment.range_proof.proof(), payment.request.day, &commitments, rng)
+    range::queue(&mut t, &payment.range_proof, payment.request.day, &commitments, batch)
         .map_err(|_| PaymentError::RangeProof)?;
     let challenges = spend_challenges(&mut t, &payment.range_proof, coin_refs.len());
     for ((coin, (id, resp)), c) in
@@ -426,18 +433,34 @@ pub fn queue_payment(
     Ok(PaymentSummary { coin_ids, challenges, values })
 }
 
+/// Verifies a payment's range proof alone, on its own transcript.
+fn verify_range_proof(payment: &Payment, rng: &mut impl CryptoRngCore) -> Result<(), PaymentError> {
+    let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
+    let mut t = payment_transcript(&payment.request, &payment.keyset_id, &coin_refs);
+    let commitments: Vec<&Point> = coin_refs.iter().map(|c| &c.body.expiry_commitment).collect();
+    range::verify(&mut t, &payment.range_proof, payment.request.day, &commitments, rng)
+        .map_err(|_| PaymentError::RangeProof)
+}
+
 /// Verifies a payment completely with public keys only: structure, keys
-/// valid on the payment day, amount, range proof, every ACL signature and
-/// spend proof (the linear equations in one multiscalar multiplication).
+/// valid on the payment day, amount, the range proof, every ACL signature
+/// and spend proof, all group equations in one multiscalar multiplication.
+///
+/// If that multiplication fails, the range proof is checked alone to name
+/// the failure: [`PaymentError::RangeProof`] if it does not hold, else
+/// [`PaymentError::Proofs`].
 pub fn verify_payment(
     payment: &Payment,
     keyset: &Keyset,
     rng: &mut impl CryptoRngCore,
 ) -> Result<PaymentSummary, PaymentError> {
-    let mut batch = BatchVerifier::with_capacity(rng, 16 * payment.coins.len() + 16);
-    let summary = queue_payment(payment, keyset, &mut batch, rng)?;
-    batch.verify().map_err(|_| PaymentError::Proofs)?;
-    Ok(summary)
+    let mut batch = BatchVerifier::with_capacity(rng, 16 * payment.coins.len() + 48);
+    let summary = queue_payment(payment, keyset, &mut batch)?;
+    if batch.verify().is_ok() {
+        return Ok(summary);
+    }
+    verify_range_proof(payment, rng)?;
+    Err(PaymentError::Proofs)
 }
 
 /// Chooses coins worth exactly `amount` (at most 64), largest first.
@@ -595,29 +618,46 @@ mod tests {
             bits: usize,
         ) -> (Payment, curve25519_dalek::ristretto::CompressedRistretto) {
             let p = Params::get();
+            let mut commitment = None;
+            let payment = forge_with(request, keyset, user, coin, |t| {
+                // The verifier's generators hold 16 bits per party; a wider
+                // proof needs wider generators (bulletproofs derives them the
+                // same way, so the first 16 agree).
+                let wide;
+                let gens = if bits > RANGE_BITS {
+                    wide = bulletproofs::BulletproofGens::new(bits, 1);
+                    &wide
+                } else {
+                    &p.bulletproofs
+                };
+                let (proof, commitments) = RangeProof::prove_multiple_with_rng(
+                    gens,
+                    &p.pedersen,
+                    t,
+                    &[value],
+                    &[coin.secrets.r_t],
+                    bits,
+                    &mut RngAdapter(&mut OsRng),
+                )
+                .unwrap();
+                commitment = Some(commitments[0]);
+                proof.to_bytes()
+            });
+            (payment, commitment.unwrap())
+        }
+
+        /// The payment `create_payment` would build, with the range proof
+        /// that `prove` makes on the payment transcript.
+        fn forge_with(
+            request: &PaymentRequest,
+            keyset: &Keyset,
+            user: &UserKey,
+            coin: &WalletCoin,
+            prove: impl FnOnce(&mut Transcript) -> Vec<u8>,
+        ) -> Payment {
             let coins = [&coin.coin];
             let mut t = payment_transcript(request, &keyset.id(), &coins);
-            // The verifier's generators hold 16 bits per party; a wider
-            // proof needs wider generators (bulletproofs derives them the
-            // same way, so the first 16 agree).
-            let wide;
-            let gens = if bits > RANGE_BITS {
-                wide = bulletproofs::BulletproofGens::new(bits, 1);
-                &wide
-            } else {
-                &p.bulletproofs
-            };
-            let (proof, commitments) = RangeProof::prove_multiple_with_rng(
-                gens,
-                &p.pedersen,
-                &mut t,
-                &[value],
-                &[coin.secrets.r_t],
-                bits,
-                &mut RngAdapter(&mut OsRng),
-            )
-            .unwrap();
-            let proof = ExpiryProof::new(proof);
+            let proof = ExpiryProof::from_bytes(&prove(&mut t)).unwrap();
             let challenges = spend_challenges(&mut t, &proof, 1);
             let key = keyset.key(&coin.coin.body.key_id).unwrap();
             let rel = spend_relation(&spend_statement(&coin.coin, &key.z, keyset.ttp_key()));
@@ -626,14 +666,13 @@ mod tests {
             assert!(rel.holds(&w_refs));
             let z: [Scalar; 8] =
                 rel.responses(&coin.secrets.nonces, &w_refs, &challenges[0]).try_into().unwrap();
-            let payment = Payment {
+            Payment {
                 request: *request,
                 keyset_id: keyset.id(),
                 coins: vec![coin.coin],
                 range_proof: proof,
                 responses: vec![SpendResponses::from_array(z)],
-            };
-            (payment, commitments[0])
+            }
         }
 
         /// `V - D·B`, the commitment the verifier checks the proof against.
@@ -644,6 +683,73 @@ mod tests {
             let p = Params::get();
             (coin.coin.body.expiry_commitment.point() - p.g.point() * Scalar::from(u64::from(day.0)))
                 .compress()
+        }
+
+        #[test]
+        fn one_false_range_proof_fails_the_batch_of_a_whole_deposit() {
+            let w = world();
+            // Coin A expires on START + 30; four coins withdrawn 29 days
+            // later expire on START + 59. Paid on START + 31, A is expired
+            // by one day.
+            w.wallet.withdraw_one(&w.bank, 1, &mut OsRng).unwrap();
+            let expired = w.wallet.coins().unwrap().remove(0).coin;
+            w.clock.advance_days(29);
+            for _ in 0..4 {
+                w.wallet.withdraw_one(&w.bank, 1, &mut OsRng).unwrap();
+            }
+            w.clock.advance_days(2);
+            let day = w.clock.today();
+            assert_eq!(expired.secrets.expiry(), Day(day.0 - 1));
+            let keyset = w.bank.current_keyset().unwrap();
+            let mut payments = Vec::new();
+            for i in 0..4u8 {
+                let req = w.shop.request_payment(1, [i; 32], &mut OsRng).unwrap();
+                payments.push(w.wallet.pay(&req, &mut OsRng).unwrap());
+            }
+            assert!(payments.iter().all(|p| p.coins[0] != expired.coin));
+            // A's payment, with a range proof made by the protocol's prover
+            // for the true value t - D = -1 on A's true shifted commitment:
+            // the payment transcript is the verifier's, so the spend proof,
+            // the ACL signature and the inner-product equation all hold;
+            // only the range proof's polynomial equation does not.
+            let req = w.shop.request_payment(1, [9; 32], &mut OsRng).unwrap();
+            let false_proof = forge_with(&req, &keyset, w.wallet.user(), &expired, |t| {
+                range::spec_prover::prove(t, &[-Scalar::ONE], &[expired.secrets.r_t], &mut OsRng)
+            });
+            payments.insert(2, false_proof.clone());
+
+            // All five queue (structure, transcript replay, identity checks
+            // pass); the one multiscalar multiplication fails, and holds
+            // without the false payment.
+            let batch_of = |ps: &[Payment]| {
+                let mut batch = BatchVerifier::new(&mut OsRng);
+                for p in ps {
+                    queue_payment(p, &keyset, &mut batch).unwrap();
+                }
+                batch.verify()
+            };
+            assert!(batch_of(&payments).is_err());
+            let honest: Vec<Payment> =
+                payments.iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, p)| p.clone()).collect();
+            assert!(batch_of(&honest).is_ok());
+
+            assert_eq!(
+                verify_payment(&false_proof, &keyset, &mut OsRng).unwrap_err(),
+                PaymentError::RangeProof
+            );
+            match w.shop.accept(&false_proof, &mut OsRng) {
+                Err(Error::Payment(PaymentError::RangeProof)) => {}
+                other => panic!("merchant: {other:?}"),
+            }
+            let dep = DepositRequest::new(&w.shop_key, w.shop.id(), payments, &mut OsRng);
+            match w.bank.deposit(&dep, &mut OsRng) {
+                Err(Error::PaymentRefused { index: 2, reason: PaymentError::RangeProof }) => {}
+                other => panic!("bank: {other:?}"),
+            }
+            assert_eq!(w.bank.account(&w.shop.id()).unwrap().balance, 0);
+            let dep = DepositRequest::new(&w.shop_key, w.shop.id(), honest, &mut OsRng);
+            assert_eq!(w.bank.deposit(&dep, &mut OsRng).unwrap().credited, 4);
+            assert_eq!(w.bank.account(&w.shop.id()).unwrap().balance, 4);
         }
 
         #[test]

@@ -252,6 +252,10 @@ impl Warrant {
 /// The record a trace is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one record per trace request; boxing would only add an indirection"
+)]
 pub enum TraceRecord {
     /// A deposited spend: the payment and the coin's index in it.
     Owner {
