@@ -79,7 +79,8 @@ impl Point {
 
     /// The identity element `O`.
     pub fn identity() -> Self {
-        Point::new(RistrettoPoint::identity())
+        // The identity encodes as 32 zero bytes (no compression needed).
+        Point { compressed: CompressedRistretto([0; 32]), point: RistrettoPoint::identity() }
     }
 
     /// The group element.
@@ -478,6 +479,8 @@ mod tests {
     #[test]
     fn identity_is_recognised() {
         assert!(Point::identity().is_identity());
+        assert_eq!(Point::identity(), Point::new(RistrettoPoint::identity()));
+        assert_eq!(Point::identity().point(), Point::new(RistrettoPoint::identity()).point());
         assert!(!Point::new(G).is_identity());
     }
 }

@@ -123,9 +123,9 @@ impl Params {
 
     /// A transcript for `label` that has absorbed `params_id`.
     pub fn transcript(&self, label: &'static [u8]) -> Transcript {
-        let mut t = Transcript::new(label);
-        t.append_message(b"params-id", self.id.as_bytes());
-        t
+        // Every `Params` has the same id (see the invariant), so the start
+        // depends on the label only.
+        crate::crypto::transcript::cached_start(label, |t| t.append_message(b"params-id", self.id.as_bytes()))
     }
 
     /// The generators with their names, in the order `params_id` absorbs them.
@@ -240,6 +240,21 @@ mod tests {
         let mut seen = HashSet::new();
         for q in gens.g.iter().chain(&gens.h).chain([p.g.point(), p.b_blinding.point()]) {
             assert!(seen.insert(q.compress().to_bytes()));
+        }
+    }
+
+    #[test]
+    fn parameter_transcripts_start_as_fresh_ones_do() {
+        let p = Params::get();
+        for label in labels::ALL {
+            for _ in 0..2 {
+                let mut cached = p.transcript(label);
+                let mut fresh = Transcript::new(label);
+                fresh.append_message(b"params-id", p.id.as_bytes());
+                cached.append_message(b"x", b"y");
+                fresh.append_message(b"x", b"y");
+                assert_eq!(cached.challenge_digest(b"d"), fresh.challenge_digest(b"d"));
+            }
         }
     }
 

@@ -541,16 +541,14 @@ impl AclSignature {
             return Err(VerifyError);
         }
         let p = Params::get();
-        let one = -Scalar::ONE;
-        batch.queue([(self.rho, &p.g), (self.omega, &pk.y), (one, &self.alpha)]);
-        batch.queue([(self.sigma1, &p.g), (self.delta, &self.zeta1), (one, &self.beta1)]);
-        batch.queue([
-            (self.sigma2, &p.h),
-            (self.delta, &self.zeta),
-            (-self.delta, &self.zeta1),
-            (one, &self.beta2),
-        ]);
-        batch.queue([(self.mu, &pk.z), (self.delta, &self.zeta), (one, &self.eta)]);
+        // alpha, beta1, beta2 and eta appear in one equation each.
+        batch.queue_with_commitment([(self.rho, &p.g), (self.omega, &pk.y)], &self.alpha);
+        batch.queue_with_commitment([(self.sigma1, &p.g), (self.delta, &self.zeta1)], &self.beta1);
+        batch.queue_with_commitment(
+            [(self.sigma2, &p.h), (self.delta, &self.zeta), (-self.delta, &self.zeta1)],
+            &self.beta2,
+        );
+        batch.queue_with_commitment([(self.mu, &pk.z), (self.delta, &self.zeta)], &self.eta);
         Ok(())
     }
 

@@ -22,6 +22,7 @@
 //! Variable-time: use only on public data (verifiers).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
@@ -33,12 +34,65 @@ use rand_core::CryptoRngCore;
 use super::VerifyError;
 use crate::encoding::Point;
 
+/// `-1 mod q`, the coefficient of every commitment, as its encoding.
+const MINUS_ONE: [u8; 32] = [
+    0xec, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+];
+/// `1`, as its encoding.
+const ONE: [u8; 32] = {
+    let mut b = [0u8; 32];
+    b[0] = 1;
+    b
+};
+
+/// The hash of the merge index: point encodings folded with keys drawn for
+/// each batch from its CSPRNG-seeded generator.
+///
+/// Encodings of group elements are uniformly distributed, so a keyed
+/// multiply-fold of their four words spreads them well; an attacker who
+/// chooses points (a payment's commitments) does not know the keys and so
+/// cannot aim many of them at one bucket. About a fifth of SipHash's cost
+/// on 32 bytes, paid for every term of every coin.
+#[derive(Clone)]
+struct KeyedFold([u64; 5]);
+
+impl BuildHasher for KeyedFold {
+    type Hasher = FoldHasher;
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher { keys: self.0, state: self.0[4], word: 0 }
+    }
+}
+
+/// See [`KeyedFold`].
+struct FoldHasher {
+    keys: [u64; 5],
+    state: u64,
+    word: usize,
+}
+
+impl Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            let x = u64::from_le_bytes(w) ^ self.keys[self.word % 4];
+            let p = u128::from(self.state ^ x) * u128::from(self.keys[(self.word + 1) % 4] | 1);
+            self.state = (p as u64) ^ ((p >> 64) as u64);
+            self.word += 1;
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.state
+    }
+}
+
 /// Accumulates weighted equations and checks them all at once.
 pub struct BatchVerifier {
     rng: StdRng,
     scalars: Vec<Scalar>,
     points: Vec<RistrettoPoint>,
-    index: HashMap<[u8; 32], usize>,
+    index: HashMap<[u8; 32], usize, KeyedFold>,
     /// Scalars on a prefix of a fixed generator table, by table.
     tables: Vec<(&'static [RistrettoPoint], Vec<Scalar>)>,
     equations: usize,
@@ -49,11 +103,13 @@ impl BatchVerifier {
     pub fn new(rng: &mut impl CryptoRngCore) -> Self {
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
+        let mut rng = StdRng::from_seed(seed);
+        let keys = KeyedFold(rng.gen());
         BatchVerifier {
-            rng: StdRng::from_seed(seed),
+            rng,
             scalars: Vec::new(),
             points: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::with_hasher(keys),
             tables: Vec::new(),
             equations: 0,
         }
@@ -138,17 +194,33 @@ impl BatchVerifier {
     /// Queues the equation `Σ s_i·P_i = O` under a fresh random weight.
     pub fn queue<'a>(&mut self, terms: impl IntoIterator<Item = (Scalar, &'a Point)>) {
         let w = self.weight();
-        let (minus_w, minus_one) = (-w, -Scalar::ONE);
+        self.add_weighted(w, terms);
+    }
+
+    /// Queues the equation `Σ s_i·P_i - C = O` under a fresh random weight,
+    /// for a commitment `C` that appears in this equation only (a proof's
+    /// or signature's commitment): `C` is added without a merge lookup.
+    pub fn queue_with_commitment<'a>(
+        &mut self,
+        terms: impl IntoIterator<Item = (Scalar, &'a Point)>,
+        commitment: &Point,
+    ) {
+        let w = self.weight();
+        self.add_unmerged(-w, commitment);
+        self.add_weighted(w, terms);
+    }
+
+    fn add_weighted<'a>(&mut self, w: Scalar, terms: impl IntoIterator<Item = (Scalar, &'a Point)>) {
+        let mut minus_w = None;
         for (s, p) in terms {
             // Commitments enter every equation with coefficient -1 (and
             // some terms with +1): skip the multiplication for those. The
-            // branch is on public coefficients (verifiers only).
-            let ws = if s == minus_one {
-                minus_w
-            } else if s == Scalar::ONE {
-                w
-            } else {
-                w * s
+            // comparison is of public coefficients (verifiers only), so
+            // it compares encodings, not in constant time.
+            let ws = match s.as_bytes() {
+                b if *b == MINUS_ONE => *minus_w.get_or_insert_with(|| -w),
+                b if *b == ONE => w,
+                _ => w * s,
             };
             self.add_term(ws, p);
         }
@@ -203,6 +275,41 @@ mod tests {
         b.queue([(Scalar::from(5u64), &g), (-Scalar::ONE, &p)]);
         b.queue([(Scalar::from(11u64), &g), (-Scalar::from(2u64), &p)]);
         assert!(b.verify().is_err());
+    }
+
+    #[test]
+    fn the_coefficient_shortcuts_are_minus_one_and_one() {
+        assert_eq!(MINUS_ONE, (-Scalar::ONE).to_bytes());
+        assert_eq!(ONE, Scalar::ONE.to_bytes());
+    }
+
+    #[test]
+    fn commitments_added_unmerged_give_the_same_verdict() {
+        let g = Point::new(G);
+        let p = Point::new(G * Scalar::from(5u64));
+        for (coefficient, holds) in [(5u64, true), (6, false)] {
+            let mut b = BatchVerifier::new(&mut OsRng);
+            b.queue_with_commitment([(Scalar::from(coefficient), &g)], &p);
+            // The same commitment again, in a second equation: two terms.
+            b.queue_with_commitment([(Scalar::from(5u64), &g)], &p);
+            assert_eq!(b.terms(), 3);
+            assert_eq!(b.verify().is_ok(), holds);
+        }
+    }
+
+    #[test]
+    fn many_distinct_points_merge_by_encoding() {
+        // Every point twice, in two equations: one term each.
+        let points: Vec<Point> = (2..=501u64).map(|i| Point::new(G * Scalar::from(i))).collect();
+        let g = Point::new(G);
+        let mut b = BatchVerifier::new(&mut OsRng);
+        for (i, p) in points.iter().enumerate() {
+            let i = Scalar::from(i as u64 + 2);
+            b.queue([(i, &g), (-Scalar::ONE, p)]);
+            b.queue([(-i, &g), (Scalar::ONE, p)]);
+        }
+        assert_eq!(b.terms(), 501);
+        assert!(b.verify().is_ok());
     }
 
     #[test]

@@ -182,16 +182,15 @@ impl Relation {
         if commitments.len() != self.equations.len() || responses.len() != self.witnesses.len() {
             return Err(VerifyError);
         }
-        let minus_one = -Scalar::ONE;
         let minus_c = -c;
         for (eq, t_j) in self.equations.iter().zip(commitments) {
             let terms = eq
                 .terms
                 .iter()
                 .map(|(w, p)| (responses[*w], &self.points[*p].1))
-                .chain(std::iter::once((minus_one, t_j)))
                 .chain(eq.lhs.map(|i| (minus_c, &self.points[i].1)));
-            batch.queue(terms);
+            // Each commitment T_j belongs to one equation.
+            batch.queue_with_commitment(terms, t_j);
         }
         Ok(())
     }

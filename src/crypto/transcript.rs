@@ -8,10 +8,36 @@
 //! `&mut Transcript` and the caller has already bound `params_id` and the
 //! protocol context.
 
+use std::cell::RefCell;
+
 use curve25519_dalek::scalar::Scalar;
 use merlin::Transcript;
 
 use crate::encoding::Point;
+
+/// `Transcript::new(label)` followed by `init`, cloned from a per-thread
+/// copy made on first use: a verifier starts several transcripts per coin
+/// (`coin_id`, the ACL hash, the payment), each beginning with the same
+/// label and `params_id`, and a clone is a copy of 200 bytes where a fresh
+/// start is a STROBE initialisation and a framed label.
+///
+/// `init` must depend on nothing but `label` (it is run once per thread
+/// and label; later calls reuse its result).
+pub(crate) fn cached_start(label: &'static [u8], init: impl FnOnce(&mut Transcript)) -> Transcript {
+    thread_local! {
+        static STARTS: RefCell<Vec<(&'static [u8], Transcript)>> = const { RefCell::new(Vec::new()) };
+    }
+    STARTS.with(|starts| {
+        let mut starts = starts.borrow_mut();
+        if let Some((_, t)) = starts.iter().find(|(l, _)| *l == label) {
+            return t.clone();
+        }
+        let mut t = Transcript::new(label);
+        init(&mut t);
+        starts.push((label, t.clone()));
+        t
+    })
+}
 
 /// The protocol version label, kept apart from the crate's semver.
 pub const PROTOCOL_VERSION: &str = "faircash/v1";
