@@ -3,10 +3,11 @@
 //! A deposit request of `n` one-coin payments (`n` = 1, 16, 64, 256, 1024):
 //!
 //! - `batched`: `verify_deposit` over the request: the merchant's
-//!   signature and every coin's ACL and spend equations in one multiscalar
-//!   multiplication, one range proof per payment;
+//!   signature, every payment's range proof and every coin's ACL and spend
+//!   equations in one multiscalar multiplication;
 //! - `one_by_one`: the signature, then `verify_payment` on each payment
-//!   (its range proof and its own multiscalar multiplication);
+//!   (its range proof and its coins' equations in a multiscalar
+//!   multiplication of its own);
 //! - `equations_batched` / `equations_one_by_one`: the group equations
 //!   alone (per coin: `coin_id`, the ACL hash, four ACL and six spend
 //!   equations), in one batch or one batch per coin;
