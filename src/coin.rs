@@ -59,7 +59,7 @@ pub struct CoinBody {
 impl CoinBody {
     /// `coin_id`: the hash of every field, `params_id` first.
     pub fn id(&self) -> CoinId {
-        let mut t = crate::crypto::transcript::cached_start(labels::COIN_ID, |_| {});
+        let mut t = crate::crypto::transcript::cached_start(labels::COIN_ID, None);
         self.absorb(&mut t);
         CoinId(t.challenge_digest(b"coin-id"))
     }

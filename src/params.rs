@@ -123,9 +123,7 @@ impl Params {
 
     /// A transcript for `label` that has absorbed `params_id`.
     pub fn transcript(&self, label: &'static [u8]) -> Transcript {
-        // Every `Params` has the same id (see the invariant), so the start
-        // depends on the label only.
-        crate::crypto::transcript::cached_start(label, |t| t.append_message(b"params-id", self.id.as_bytes()))
+        crate::crypto::transcript::cached_start(label, Some(self.id.as_bytes()))
     }
 
     /// The generators with their names, in the order `params_id` absorbs them.

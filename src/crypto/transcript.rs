@@ -15,26 +15,27 @@ use merlin::Transcript;
 
 use crate::encoding::Point;
 
-/// `Transcript::new(label)` followed by `init`, cloned from a per-thread
-/// copy made on first use: a verifier starts several transcripts per coin
-/// (`coin_id`, the ACL hash, the payment), each beginning with the same
-/// label and `params_id`, and a clone is a copy of 200 bytes where a fresh
-/// start is a STROBE initialisation and a framed label.
-///
-/// `init` must depend on nothing but `label` (it is run once per thread
-/// and label; later calls reuse its result).
-pub(crate) fn cached_start(label: &'static [u8], init: impl FnOnce(&mut Transcript)) -> Transcript {
+/// `Transcript::new(label)`, followed by `T.msg("params-id", params_id)`
+/// when `params_id` is given: cloned from a per-thread copy made on first
+/// use. A verifier starts several transcripts per coin (`coin_id`, the ACL
+/// hash, the payment), each with the same label (and `params_id`); a clone
+/// is a copy of 200 bytes where a fresh start is a STROBE initialisation
+/// and framed messages. The copies are keyed by both inputs.
+pub(crate) fn cached_start(label: &'static [u8], params_id: Option<&[u8; 32]>) -> Transcript {
+    type Start = (&'static [u8], Option<[u8; 32]>, Transcript);
     thread_local! {
-        static STARTS: RefCell<Vec<(&'static [u8], Transcript)>> = const { RefCell::new(Vec::new()) };
+        static STARTS: RefCell<Vec<Start>> = const { RefCell::new(Vec::new()) };
     }
     STARTS.with(|starts| {
         let mut starts = starts.borrow_mut();
-        if let Some((_, t)) = starts.iter().find(|(l, _)| *l == label) {
+        if let Some((_, _, t)) = starts.iter().find(|(l, id, _)| *l == label && id.as_ref() == params_id) {
             return t.clone();
         }
         let mut t = Transcript::new(label);
-        init(&mut t);
-        starts.push((label, t.clone()));
+        if let Some(id) = params_id {
+            t.append_message(b"params-id", id);
+        }
+        starts.push((label, params_id.copied(), t.clone()));
         t
     })
 }
@@ -218,6 +219,25 @@ impl FaircashTranscript for Transcript {
 mod tests {
     use super::labels;
     use std::collections::HashSet;
+
+    #[test]
+    fn cached_starts_are_fresh_starts() {
+        use merlin::Transcript;
+        let id = [7u8; 32];
+        for _ in 0..2 {
+            for params_id in [None, Some(&id)] {
+                let mut cached = super::cached_start(labels::COIN_ID, params_id);
+                let mut fresh = Transcript::new(labels::COIN_ID);
+                if let Some(id) = params_id {
+                    fresh.append_message(b"params-id", id);
+                }
+                let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+                cached.challenge_bytes(b"d", &mut a);
+                fresh.challenge_bytes(b"d", &mut b);
+                assert_eq!(a, b, "{params_id:?}");
+            }
+        }
+    }
 
     #[test]
     fn every_domain_label_is_unique() {
