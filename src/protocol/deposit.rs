@@ -14,8 +14,8 @@ use curve25519_dalek::scalar::Scalar;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
-use super::pay::{queue_payment, verify_payment, Payment, PaymentSummary};
-use super::{Error, Result};
+use super::pay::{name_proof_failure, queue_payment, verify_payment, Payment, PaymentSummary};
+use super::{Error, PaymentError, Result};
 use crate::coin::{CoinId, SpendResponses};
 use crate::crypto::batch::BatchVerifier;
 use crate::crypto::schnorr::{Signature, SigningKey};
@@ -229,8 +229,14 @@ pub fn verify_deposit(
     let mut summaries = Vec::with_capacity(request.payments.len());
     for (index, p) in request.payments.iter().enumerate() {
         let keyset = find(p).ok_or(Error::UnknownKeyset(p.keyset_id))?;
-        let s =
-            queue_payment(p, keyset, &mut batch).map_err(|reason| Error::PaymentRefused { index, reason })?;
+        let s = queue_payment(p, keyset, &mut batch).map_err(|reason| {
+            // Named as `verify_payment` names it (the range proof first).
+            let reason = match reason {
+                PaymentError::Proofs => name_proof_failure(p, rng),
+                other => other,
+            };
+            Error::PaymentRefused { index, reason }
+        })?;
         summaries.push(s);
     }
     if batch.verify().is_ok() {

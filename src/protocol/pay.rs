@@ -433,34 +433,47 @@ pub fn queue_payment(
     Ok(PaymentSummary { coin_ids, challenges, values })
 }
 
-/// Verifies a payment's range proof alone, on its own transcript.
-fn verify_range_proof(payment: &Payment, rng: &mut impl CryptoRngCore) -> Result<(), PaymentError> {
+/// Names why a payment whose equations were refused (by [`queue_payment`]
+/// or by the batch) is invalid, in the order of the checks before range
+/// proofs joined the batch: [`PaymentError::RangeProof`] if its range
+/// proof, verified alone on its own transcript, does not hold, else
+/// [`PaymentError::Proofs`]. A payment whose coins were altered fails both
+/// its range proof (the payment transcript absorbs every coin) and its ACL
+/// hash check; the range proof is named.
+pub(crate) fn name_proof_failure(payment: &Payment, rng: &mut impl CryptoRngCore) -> PaymentError {
     let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
     let mut t = payment_transcript(&payment.request, &payment.keyset_id, &coin_refs);
     let commitments: Vec<&Point> = coin_refs.iter().map(|c| &c.body.expiry_commitment).collect();
-    range::verify(&mut t, &payment.range_proof, payment.request.day, &commitments, rng)
-        .map_err(|_| PaymentError::RangeProof)
+    match range::verify(&mut t, &payment.range_proof, payment.request.day, &commitments, rng) {
+        Ok(()) => PaymentError::Proofs,
+        Err(_) => PaymentError::RangeProof,
+    }
 }
 
 /// Verifies a payment completely with public keys only: structure, keys
 /// valid on the payment day, amount, the range proof, every ACL signature
 /// and spend proof, all group equations in one multiscalar multiplication.
 ///
-/// If that multiplication fails, the range proof is checked alone to name
-/// the failure: [`PaymentError::RangeProof`] if it does not hold, else
-/// [`PaymentError::Proofs`].
+/// If an ACL hash check fails while queueing, or that multiplication
+/// fails, the range proof is checked alone to name the failure
+/// ([`PaymentError::RangeProof`] if it does not hold, else
+/// [`PaymentError::Proofs`]).
 pub fn verify_payment(
     payment: &Payment,
     keyset: &Keyset,
     rng: &mut impl CryptoRngCore,
 ) -> Result<PaymentSummary, PaymentError> {
     let mut batch = BatchVerifier::with_capacity(rng, 16 * payment.coins.len() + 48);
-    let summary = queue_payment(payment, keyset, &mut batch)?;
-    if batch.verify().is_ok() {
-        return Ok(summary);
+    match queue_payment(payment, keyset, &mut batch) {
+        Ok(summary) => {
+            if batch.verify().is_ok() {
+                return Ok(summary);
+            }
+        }
+        Err(PaymentError::Proofs) => {}
+        Err(other) => return Err(other),
     }
-    verify_range_proof(payment, rng)?;
-    Err(PaymentError::Proofs)
+    Err(name_proof_failure(payment, rng))
 }
 
 /// Chooses coins worth exactly `amount` (at most 64), largest first.
