@@ -50,6 +50,14 @@ impl std::fmt::Display for Day {
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
+impl std::fmt::Display for Timestamp {
+    /// RFC 3339 in UTC, to the second: `2026-11-24T09:05:00Z`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0 % SECONDS_PER_DAY;
+        write!(f, "{}T{:02}:{:02}:{:02}Z", self.day(), secs / 3600, secs / 60 % 60, secs % 60)
+    }
+}
+
 impl Timestamp {
     /// The UTC day this instant falls in.
     pub fn day(self) -> Day {
@@ -127,6 +135,15 @@ mod tests {
         assert_eq!(Day(0).to_string(), "1970-01-01");
         assert_eq!(Day(20_781).to_string(), "2026-11-24");
         assert_eq!(Day(11_016).to_string(), "2000-02-29");
+    }
+
+    #[test]
+    fn timestamp_displays_as_rfc3339_utc() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp(20_781 * SECONDS_PER_DAY + 9 * 3600 + 5 * 60 + 7).to_string(),
+            "2026-11-24T09:05:07Z"
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn run_and_kill(c: &Cli, args: &[&str], max: Duration) -> bool {
 
 fn unspent_value(c: &Cli, wallet: &str) -> u64 {
     let coins = c.json(&["wallet", "coins", "--dir", wallet]);
-    coins
+    coins["coins"]
         .as_array()
         .unwrap()
         .iter()
@@ -127,7 +127,7 @@ fn a_crash_after_the_answer_and_before_the_coin_is_stored_is_resumed() {
     assert_eq!(unspent_value(&c, "alice"), 6);
     assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), funded, "money created or lost");
     let sessions = c.json(&["bank", "withdrawals", "--dir", "bank", "--account", &alice]);
-    assert_eq!(sessions.as_array().unwrap().len(), 2, "one answered session per coin");
+    assert_eq!(sessions["withdrawals"].as_array().unwrap().len(), 2, "one answered session per coin");
 }
 
 #[test]
@@ -296,7 +296,7 @@ fn a_killed_withdrawal_never_loses_a_debited_coin() {
     // of the account corresponds to exactly one coin in the wallet.
     let sessions = c.json(&["bank", "withdrawals", "--dir", "bank", "--account", &alice]);
     let coins = c.json(&["wallet", "coins", "--dir", "alice"]);
-    assert_eq!(sessions.as_array().unwrap().len(), coins.as_array().unwrap().len());
+    assert_eq!(sessions["withdrawals"].as_array().unwrap().len(), coins["coins"].as_array().unwrap().len());
 }
 
 #[test]
@@ -369,7 +369,8 @@ fn a_killed_payment_never_leaves_a_coin_both_unspent_and_handed_out() {
         let coins = c.json(&["wallet", "coins", "--dir", "alice"]);
         for (file, ids) in &handed_out {
             for id in ids {
-                let coin = coins.as_array().unwrap().iter().find(|x| x["coin_id"] == id.as_str()).unwrap();
+                let coin =
+                    coins["coins"].as_array().unwrap().iter().find(|x| x["coin_id"] == id.as_str()).unwrap();
                 assert_eq!(coin["spent"], true, "coin {id} of {file} is unspent in the wallet");
             }
         }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{ensure_dir, read_message, read_secret, write_json, write_message, write_secret};
-use super::output::Output;
+use super::output::{day, time, Output};
 use super::{CliError, DirArg};
 use crate::coin::CoinId;
 use crate::keys::{AccountId, BankSecrets, KeysetList, KeysetPolicy, KeysetSpec};
@@ -528,7 +528,18 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                 },
                 json!({
                     "master_key": hex::encode(bank.master_key().as_bytes()),
-                    "keysets": ks.iter().map(|k| json!({"id": k.id(), "sequence": k.document().sequence})).collect::<Vec<_>>(),
+                    "keysets": ks.iter().map(|k| {
+                        let d = k.document();
+                        json!({
+                            "id": k.id(),
+                            "sequence": d.sequence,
+                            "denominations": k.values_desc().iter().rev().collect::<Vec<_>>(),
+                            "withdraw_from": day(d.keys[0].windows.withdraw_from),
+                            "withdraw_until": day(d.keys[0].windows.withdraw_until),
+                            "validity_days": d.policy.validity_days,
+                            "max_deposit_delay_days": d.policy.max_deposit_delay_days,
+                        })
+                    }).collect::<Vec<_>>(),
                     "rotated": rotate || due == Some(true),
                 }),
             );
@@ -592,7 +603,23 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                     }
                     s.trim_end().to_string()
                 },
-                serde_json::to_value(&st).unwrap_or_default(),
+                json!({
+                    "today": day(st.today),
+                    "keysets": st.keysets,
+                    "total_balance": st.total_balance,
+                    "accounts": st.accounts.iter().map(|a| json!({
+                        "id": a.id,
+                        "kind": kind_name(a.kind),
+                        "public_key": a.public_key,
+                        "balance": a.balance,
+                        "frozen": a.frozen,
+                        "registered": day(a.registered),
+                    })).collect::<Vec<_>>(),
+                    "spent_coins": st.spent_coins,
+                    "evidence": st.evidence,
+                    "watch_list": st.watch_list,
+                    "session_epoch": st.session_epoch,
+                }),
             );
             Ok(())
         }
@@ -619,7 +646,10 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
-                json!(ev.iter().map(|e| json!({"coin_id": e.evidence.coin_id, "account": e.account, "recorded": e.recorded})).collect::<Vec<_>>()),
+                json!({"evidence": ev
+                    .iter()
+                    .map(|e| json!({"coin_id": e.evidence.coin_id, "account": e.account, "recorded": day(e.recorded)}))
+                    .collect::<Vec<_>>()}),
             );
             Ok(())
         }
@@ -646,10 +676,10 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
-                json!(list
+                json!({"withdrawals": list
                     .iter()
-                    .map(|s| json!({"session": s.id(), "value": s.value, "opened": s.opened}))
-                    .collect::<Vec<_>>()),
+                    .map(|s| json!({"session": s.id(), "value": s.value, "opened": time(s.opened)}))
+                    .collect::<Vec<_>>()}),
             );
             Ok(())
         }
@@ -677,7 +707,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                     let account = bank.apply_owner_trace(&result, &record, &warrant, &ttp)?;
                     out.result(
                         || format!("owner trace verified: the coin was withdrawn by account {account}"),
-                        json!({"kind": "owner", "account": account}),
+                        json!({"kind": "owner", "account": account, "serial": null, "case": warrant.case_id}),
                     );
                 }
                 crate::protocol::trace::TraceKind::Coin => {
@@ -690,7 +720,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                                 warrant.case_id
                             )
                         },
-                        json!({"kind": "coin", "serial": serial, "case": warrant.case_id}),
+                        json!({"kind": "coin", "account": null, "serial": serial, "case": warrant.case_id}),
                     );
                 }
             }
@@ -854,7 +884,8 @@ fn serve(a: ServeArgs, out: &Output) -> Result<(), CliError> {
         ..Default::default()
     };
     tracing::info!(listen = %bound, keysets = bank.keysets().len(), "bank serving");
-    out.note(format!("bank serving on http://{bound}"));
+    // On stderr in every output mode: scripts and supervisors wait for it.
+    eprintln!("bank serving on http://{bound}");
     rt.block_on(async {
         crate::http::server::reload_on_sighup(bank.clone());
         crate::http::server::serve(bank, listener, config, crate::http::server::shutdown_signal()).await

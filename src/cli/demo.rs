@@ -1,10 +1,13 @@
-//! `faircash demo`: the whole life of coins, narrated, in memory.
+//! `faircash demo`: the whole life of coins, narrated (or as JSON events).
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::OsRng;
+use serde_json::{json, Value};
+
+use super::output::{day, outcome_json};
 
 use crate::crypto::schnorr::SigningKey;
 use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
@@ -33,14 +36,20 @@ pub struct DemoArgs {
     pub http: bool,
 }
 
-/// Runs the demo for the command line.
+/// Runs the demo for the command line: narration, or with `--json` one
+/// JSON event per line (docs/cli-json.md).
 pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super::CliError> {
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
+    let mut n = Narrator::new(&mut w, out.is_json());
     let result = if args.memory {
-        writeln!(w, "stores: in memory").map_err(DemoError::from).and_then(|_| {
+        n.event("stores", json!({"stores": "memory", "dir": null, "kept": false}), || {
+            "stores: in memory".into()
+        })
+        .map_err(DemoError::from)
+        .and_then(|_| {
             run_with(
-                &mut w,
+                &mut n,
                 args.http,
                 || Ok(MemoryBankStore::new()),
                 |_| Ok(MemoryWalletStore::new()),
@@ -50,7 +59,10 @@ pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super
         })
     } else {
         let (dir, keep) = match &args.dir {
-            Some(d) => (d.clone(), true),
+            Some(d) => {
+                refuse_existing(d)?;
+                (d.clone(), true)
+            }
             None => {
                 let mut b = [0u8; 8];
                 rand::RngCore::fill_bytes(&mut OsRng, &mut b);
@@ -58,34 +70,88 @@ pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super
             }
         };
         std::fs::create_dir_all(&dir).map_err(|e| super::CliError::Io(format!("{}: {e}", dir.display())))?;
-        let r = writeln!(
-            w,
-            "stores: SQLite databases in {}{}",
-            dir.display(),
-            if keep { "" } else { " (removed at the end)" }
-        )
-        .map_err(DemoError::from)
-        .and_then(|_| {
-            run_with(
-                &mut w,
-                args.http,
-                || SqliteBankStore::open(dir.join("bank.db")),
-                |name| SqliteWalletStore::open(dir.join(format!("wallet-{name}.db"))),
-                |name| SqliteMerchantStore::open(dir.join(format!("merchant-{name}.db"))),
-                || SqliteTtpStore::open(dir.join("ttp.db")),
-            )
-        });
+        let r = n
+            .event("stores", json!({"stores": "sqlite", "dir": dir, "kept": keep}), || {
+                format!(
+                    "stores: SQLite databases in {}{}",
+                    dir.display(),
+                    if keep { "" } else { " (removed at the end)" }
+                )
+            })
+            .map_err(DemoError::from)
+            .and_then(|_| {
+                run_with(
+                    &mut n,
+                    args.http,
+                    || SqliteBankStore::open(dir.join("bank.db")),
+                    |name| SqliteWalletStore::open(dir.join(format!("wallet-{name}.db"))),
+                    |name| SqliteMerchantStore::open(dir.join(format!("merchant-{name}.db"))),
+                    || SqliteTtpStore::open(dir.join("ttp.db")),
+                )
+            });
         if !keep {
             let _ = std::fs::remove_dir_all(&dir);
         }
         r
     };
-    let _ = out;
     result.map_err(|e| match e {
         DemoError::Protocol(p) => super::CliError::Protocol(p),
         DemoError::Store(e) => super::CliError::from(e),
+        DemoError::Io(e) => super::CliError::from(e),
         other => super::CliError::Io(other.to_string()),
     })
+}
+
+/// `demo --dir` keeps the demo's databases in a new directory: they are the
+/// stores of one process, not role directories, so an existing directory is
+/// refused rather than mixed with them.
+fn refuse_existing(dir: &std::path::Path) -> Result<(), super::CliError> {
+    if dir.exists() {
+        return Err(super::CliError::Refused(format!(
+            "{}: exists already; `demo --dir` writes the demo's databases to a new directory \
+             (they are not role directories for `faircash bank/wallet/merchant`)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Where the demo tells its story: lines for people, or one JSON object per
+/// event (`{"event": "withdrawal", …}`) for programs.
+pub struct Narrator<'a, W: Write> {
+    out: &'a mut W,
+    json: bool,
+}
+
+impl<'a, W: Write> Narrator<'a, W> {
+    /// Narration to `out`; JSON events with `json`.
+    pub fn new(out: &'a mut W, json: bool) -> Self {
+        Narrator { out, json }
+    }
+
+    /// One event: `fields` (an object) tagged `"event": name` in JSON, or
+    /// the line `text` for people.
+    pub fn event(&mut self, name: &str, fields: Value, text: impl FnOnce() -> String) -> std::io::Result<()> {
+        if self.json {
+            let mut v = json!({"event": name});
+            if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields) {
+                o.extend(f);
+            }
+            writeln!(self.out, "{v}")
+        } else {
+            writeln!(self.out, "{}", text())
+        }
+    }
+
+    /// A numbered section heading.
+    fn section(&mut self, number: u32, title: &str, about: &str) -> std::io::Result<()> {
+        self.event("section", json!({"section": number, "title": title}), || {
+            format!(
+                "\n{number}. {title}{}",
+                if about.is_empty() { String::new() } else { format!(" ({about})") }
+            )
+        })
+    }
 }
 
 /// Errors of the demo: any protocol error, or failing to write the narration.
@@ -106,7 +172,11 @@ pub enum DemoError {
 }
 
 fn ms(t: Instant) -> String {
-    format!("{:.1} ms", t.elapsed().as_secs_f64() * 1e3)
+    format!("{:.1} ms", elapsed_ms(t))
+}
+
+fn elapsed_ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
 fn breakdown(values: &[u64]) -> String {
@@ -141,7 +211,7 @@ fn outcomes(receipt: &DepositReceipt) -> String {
 /// Runs the demo with in-memory stores, narrating to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
     run_with(
-        out,
+        &mut Narrator::new(out, false),
         false,
         || Ok(MemoryBankStore::new()),
         |_| Ok(MemoryWalletStore::new()),
@@ -150,9 +220,10 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
     )
 }
 
-/// Runs the demo over stores made by the given factories, narrating to `out`.
+/// Runs the demo over stores made by the given factories, telling the story
+/// to `out`.
 pub fn run_with<B, W, M, T>(
-    out: &mut impl Write,
+    out: &mut Narrator<'_, impl Write>,
     over_http: bool,
     bank_store: impl Fn() -> StoreResult<B>,
     wallet_store: impl Fn(&str) -> StoreResult<W>,
@@ -168,10 +239,11 @@ where
     let rng = &mut OsRng;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let today = clock.today();
-    writeln!(out, "faircash demo — fair off-line e-cash")?;
-    writeln!(out, "day {today}\n")?;
+    out.event("start", json!({"today": day(today)}), || {
+        format!("faircash demo — fair off-line e-cash\nday {today}")
+    })?;
 
-    writeln!(out, "1. Initialization")?;
+    out.section(1, "Initialization", "")?;
     let t = Instant::now();
     let judge = SigningKey::generate(rng);
     let ttp_keys = TtpKeys::generate(rng);
@@ -182,19 +254,29 @@ where
         .map_err(|e| crate::protocol::Error::Pin(crate::protocol::trust::PinError::BadTtpStatement(e)))?;
     let mut ttp = Ttp::new(ttp_keys, ttp_store()?, clock.clone());
     ttp.trust_issuer(*judge.public());
-    writeln!(
-        out,
-        "   TTP key Y_T = {}…; it trusts warrants of judge {}…",
-        &hex::encode(ttp.public_key().as_bytes())[..16],
-        &hex::encode(judge.public().as_bytes())[..16]
-    )?;
-    writeln!(
-        out,
-        "   the TTP signs its key statement (Y_T, t = 1 of 1, group signing key {}…, escrow until day {}, \
-         traces until day {}; RFC 9591): wallets and merchants pin it, so the bank cannot choose the escrow key",
-        &hex::encode(statement.statement.signing_key.as_bytes())[..16],
-        validity.escrow_until,
-        validity.trace_until
+    out.event("ttp_ready", json!({"ttp_key": ttp.public_key(), "judge": judge.public()}), || {
+        format!(
+            "   TTP key Y_T = {}…; it trusts warrants of judge {}…",
+            &hex::encode(ttp.public_key().as_bytes())[..16],
+            &hex::encode(judge.public().as_bytes())[..16]
+        )
+    })?;
+    out.event(
+        "ttp_statement",
+        json!({
+            "signing_key": statement.statement.signing_key,
+            "escrow_until": day(validity.escrow_until),
+            "trace_until": day(validity.trace_until),
+        }),
+        || {
+            format!(
+                "   the TTP signs its key statement (Y_T, t = 1 of 1, group signing key {}…, escrow until day {}, \
+                 traces until day {}; RFC 9591): wallets and merchants pin it, so the bank cannot choose the escrow key",
+                &hex::encode(statement.statement.signing_key.as_bytes())[..16],
+                validity.escrow_until,
+                validity.trace_until
+            )
+        },
     )?;
     let bank = Arc::new(Bank::open(
         bank_store()?,
@@ -209,7 +291,9 @@ where
     let api: Box<dyn BankApi> = if over_http {
         served = crate::http::server::spawn(bank.clone(), ([127, 0, 0, 1], 0).into())
             .map_err(|e| DemoError::Io(std::io::Error::other(e)))?;
-        writeln!(out, "   bank served over HTTP on {}", served.url())?;
+        out.event("bank_served", json!({"url": served.url()}), || {
+            format!("   bank served over HTTP on {}", served.url())
+        })?;
         Box::new(crate::http::client::HttpBank::new(&[&served.url()])?)
     } else {
         Box::new(bank.clone())
@@ -224,14 +308,25 @@ where
         },
         rng,
     )?;
-    writeln!(
-        out,
-        "   bank keyset {}… signed by the master key: denominations {} ; coins valid {} days, deposits within {} days ({})",
-        &keyset.id().to_hex()[..16],
-        breakdown(&keyset.values_desc()).replace(" + ", ", "),
-        keyset.policy().validity_days,
-        keyset.policy().max_deposit_delay_days,
-        ms(t)
+    out.event(
+        "keyset_issued",
+        json!({
+            "keyset": keyset.id(),
+            "denominations": keyset.values_desc().iter().rev().collect::<Vec<_>>(),
+            "validity_days": keyset.policy().validity_days,
+            "max_deposit_delay_days": keyset.policy().max_deposit_delay_days,
+            "elapsed_ms": elapsed_ms(t),
+        }),
+        || {
+            format!(
+                "   bank keyset {}… signed by the master key: denominations {} ; coins valid {} days, deposits within {} days ({})",
+                &keyset.id().to_hex()[..16],
+                breakdown(&keyset.values_desc()).replace(" + ", ", "),
+                keyset.policy().validity_days,
+                keyset.policy().max_deposit_delay_days,
+                ms(t)
+            )
+        },
     )?;
     bank.set_ttp_statements(vec![statement.clone()])?;
     let published = bank.published_keysets();
@@ -244,10 +339,9 @@ where
         w.anchors_mut().trust_ttp(&statement)?;
         let id = api.register_user(&w.registration(rng))?;
         bank.fund(&id, funds)?;
-        writeln!(
-            out,
-            "   user {name}: account {id}, registered with a proof of knowledge of u, funded {funds}"
-        )?;
+        out.event("user_registered", json!({"user": name, "account": id, "funded": funds}), || {
+            format!("   user {name}: account {id}, registered with a proof of knowledge of u, funded {funds}")
+        })?;
         wallets.push((name, w));
     }
     let mut merchants = Vec::new();
@@ -257,26 +351,40 @@ where
         m.pin_keysets(&published)?;
         m.anchors_mut().trust_ttp(&statement)?;
         api.register_merchant(&m.registration(rng))?;
-        writeln!(out, "   merchant {name}: account {}", m.id())?;
+        out.event("merchant_registered", json!({"merchant": name, "account": m.id()}), || {
+            format!("   merchant {name}: account {}", m.id())
+        })?;
         merchants.push((name, m));
     }
 
-    writeln!(out, "\n2. Withdrawals (ACL blind signatures; the bank never sees the coins)")?;
+    out.section(2, "Withdrawals", "ACL blind signatures; the bank never sees the coins")?;
     for ((name, w), amount) in wallets.iter().zip([45u64, 27]) {
         let t = Instant::now();
         let ids = w.withdraw(&*api, amount, rng)?;
         let values: Vec<u64> = w.coins()?.iter().map(|c| c.coin.value).collect();
-        writeln!(
-            out,
-            "   {name} withdraws {amount} = {} ({} coins, {}); account balance now {}",
-            breakdown(&values),
-            ids.len(),
-            ms(t),
-            bank.account(&w.account_id())?.balance
+        let balance = bank.account(&w.account_id())?.balance;
+        out.event(
+            "withdrawal",
+            json!({
+                "user": name,
+                "amount": amount,
+                "denominations": values,
+                "coins": ids,
+                "account_balance": balance,
+                "elapsed_ms": elapsed_ms(t),
+            }),
+            || {
+                format!(
+                    "   {name} withdraws {amount} = {} ({} coins, {}); account balance now {balance}",
+                    breakdown(&values),
+                    ids.len(),
+                    ms(t),
+                )
+            },
         )?;
     }
 
-    writeln!(out, "\n3. Off-line payments (merchants check with public keys only)")?;
+    out.section(3, "Off-line payments", "merchants check with public keys only")?;
     let plan = [(0usize, 0usize, 9u64), (1, 1, 17), (0, 1, 4)];
     let mut bob_spent = Vec::new();
     for (wi, mi, amount) in plan {
@@ -285,30 +393,43 @@ where
         let req = m.request_payment(amount, [0; 32], rng)?;
         let t = Instant::now();
         let payment = w.pay(&req, rng)?;
-        let tp = ms(t);
+        let (tp, tp_ms) = (ms(t), elapsed_ms(t));
         let t = Instant::now();
         let summary = m.accept(&payment, rng)?;
         if wi == 1 {
             bob_spent.extend(summary.coin_ids.iter().copied());
         }
-        writeln!(
-            out,
-            "   {wname} pays {mname} {amount} with {} coin(s) [{}]: payment built in {tp}, verified by the merchant in {}",
-            summary.coin_ids.len(),
-            breakdown(&summary.values),
-            ms(t)
+        out.event(
+            "payment",
+            json!({
+                "payer": wname,
+                "merchant": mname,
+                "amount": amount,
+                "coins": summary.coin_ids,
+                "denominations": summary.values,
+                "build_ms": tp_ms,
+                "verify_ms": elapsed_ms(t),
+            }),
+            || {
+                format!(
+                    "   {wname} pays {mname} {amount} with {} coin(s) [{}]: payment built in {tp}, verified by the merchant in {}",
+                    summary.coin_ids.len(),
+                    breakdown(&summary.values),
+                    ms(t)
+                )
+            },
         )?;
     }
 
-    writeln!(out, "\n4. Deposits (batch verification, double-spend check by coin_id)")?;
+    out.section(4, "Deposits", "batch verification, double-spend check by coin_id")?;
     for (name, m) in &merchants {
         let t = Instant::now();
         if let Some(receipt) = m.deposit(&*api, rng)? {
-            writeln!(out, "   {name} deposits: {} ({})", outcomes(&receipt), ms(t))?;
+            deposit_event(out, name, &receipt, Some(t))?;
         }
     }
 
-    writeln!(out, "\n5. A double spend")?;
+    out.section(5, "A double spend", "")?;
     let (_, alice) = &wallets[0];
     let coin = alice
         .coins()?
@@ -316,23 +437,30 @@ where
         .find(|c| c.spent_in.is_none())
         .ok_or(DemoError::Check("alice has an unspent coin"))?
         .coin;
-    writeln!(
-        out,
-        "   alice copies her unspent coin of {} (id {}…) and spends it at both merchants",
-        coin.value,
-        &coin.coin.id().to_hex()[..16]
+    out.event(
+        "coin_copied",
+        json!({"user": "alice", "coin_id": coin.coin.id(), "value": coin.value}),
+        || {
+            format!(
+                "   alice copies her unspent coin of {} (id {}…) and spends it at both merchants",
+                coin.value,
+                &coin.coin.id().to_hex()[..16]
+            )
+        },
     )?;
     let keyset = bank.current_keyset().ok_or(DemoError::Check("keyset"))?;
     for (name, m) in &merchants {
         let req = m.request_payment(coin.value, [1; 32], rng)?;
         let payment = create_payment(&req, &keyset, alice.user(), &[&coin], rng)?;
         m.accept(&payment, rng)?;
-        writeln!(out, "   {name} accepts it off-line: the payment verifies on its own")?;
+        out.event("accepted_offline", json!({"merchant": name, "coin_id": coin.coin.id()}), || {
+            format!("   {name} accepts it off-line: the payment verifies on its own")
+        })?;
     }
     let mut identified = None;
     for (name, m) in &merchants {
         if let Some(receipt) = m.deposit(&*api, rng)? {
-            writeln!(out, "   {name} deposits: {}", outcomes(&receipt))?;
+            deposit_event(out, name, &receipt, None)?;
             for o in &receipt.outcomes {
                 if let DepositOutcome::DoubleSpent { account } = o.outcome {
                     identified = account;
@@ -343,26 +471,32 @@ where
     let evidence = bank.evidence()?;
     let record = evidence.first().ok_or(DemoError::Check("evidence stored"))?;
     let who = record.evidence.verify(&keyset, rng)?;
-    writeln!(
-        out,
-        "   the bank extracts u = (z_u - z_u')/(c - c') from the two spends: I = u·G = {}…",
-        &hex::encode(who.identity.as_bytes())[..16]
-    )?;
     let alice_id = alice.account_id();
     if identified != Some(alice_id) || who.account != alice_id {
         return Err(DemoError::Check("the double spender is alice"));
     }
-    writeln!(
-        out,
-        "   identified account {alice_id} (alice) — frozen: {}; anyone can re-check the evidence",
-        bank.account(&alice_id)?.frozen
+    let frozen = bank.account(&alice_id)?.frozen;
+    out.event(
+        "double_spender_identified",
+        json!({"identity": who.identity, "account": alice_id, "user": "alice", "frozen": frozen}),
+        || {
+            format!(
+                "   the bank extracts u = (z_u - z_u')/(c - c') from the two spends: I = u·G = {}…\n   \
+                 identified account {alice_id} (alice) — frozen: {frozen}; anyone can re-check the evidence",
+                &hex::encode(who.identity.as_bytes())[..16],
+            )
+        },
     )?;
     match alice.withdraw(&*api, 1, rng) {
-        Err(e) => writeln!(out, "   alice tries to withdraw again: refused ({e})")?,
+        Err(e) => {
+            out.event("withdrawal_refused", json!({"user": "alice", "reason": e.to_string()}), || {
+                format!("   alice tries to withdraw again: refused ({e})")
+            })?
+        }
         Ok(_) => return Err(DemoError::Check("a frozen account cannot withdraw")),
     }
 
-    writeln!(out, "\n6. Tracing on warrants (revocable anonymity)")?;
+    out.section(6, "Tracing on warrants", "revocable anonymity")?;
     let (_, bob) = &wallets[1];
     let now = clock.now();
     let terms = |kind, record_digest| WarrantTerms {
@@ -383,15 +517,27 @@ where
         .trace_owner(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
     let owner = bank.apply_owner_trace(&result, &record, &warrant, &statement.statement.public_keys())?;
-    writeln!(
-        out,
-        "   owner trace of deposited coin {}… under a signed warrant: account {owner}{} (log entry {}, {})",
-        &coin_id.to_hex()[..8],
-        if owner == bob.account_id() { " (bob)" } else { "" },
-        result.log_index,
-        ms(t)
+    let owner_name = if owner == bob.account_id() { Some("bob") } else { None };
+    out.event(
+        "owner_traced",
+        json!({
+            "coin_id": coin_id,
+            "account": owner,
+            "user": owner_name,
+            "log_index": result.log_index,
+            "elapsed_ms": elapsed_ms(t),
+        }),
+        || {
+            format!(
+                "   owner trace of deposited coin {}… under a signed warrant: account {owner}{} (log entry {}, {})\n   \
+                 the result carries a Chaum–Pedersen proof of the decryption; the bank verified it with public keys",
+                &coin_id.to_hex()[..8],
+                owner_name.map_or(String::new(), |n| format!(" ({n})")),
+                result.log_index,
+                ms(t)
+            )
+        },
     )?;
-    writeln!(out, "   the result carries a Chaum–Pedersen proof of the decryption; the bank verified it with public keys")?;
     // Coin tracing: a withdrawal → the serial of its coin, watched from now on.
     let session = bank
         .withdrawals_of(&bob.account_id())?
@@ -405,45 +551,75 @@ where
         .trace_coin(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
     let serial = bank.apply_coin_trace(&result, &record, &warrant, &statement.statement.public_keys())?;
-    writeln!(
-        out,
-        "   coin trace of bob's withdrawal of 8: serial S = {}… goes on the bank's watch list (log entry {})",
-        &hex::encode(serial.as_bytes())[..16],
-        result.log_index
+    out.event(
+        "coin_traced",
+        json!({"session": session.id(), "value": 8, "serial": serial, "log_index": result.log_index}),
+        || {
+            format!(
+                "   coin trace of bob's withdrawal of 8: serial S = {}… goes on the bank's watch list (log entry {})",
+                &hex::encode(serial.as_bytes())[..16],
+                result.log_index
+            )
+        },
     )?;
     let (mname, shop) = &merchants[0];
     shop.import_watch_list(&bank.watch_list(rng)?)?;
     let req = shop.request_payment(8, [2; 32], rng)?;
     let payment = bob.pay(&req, rng)?;
     match shop.accept(&payment, rng) {
-        Err(e) => writeln!(out, "   bob pays {mname} with that coin: refused off-line ({e})")?,
+        Err(e) => {
+            out.event("watched_coin_refused", json!({"merchant": mname, "reason": e.to_string()}), || {
+                format!("   bob pays {mname} with that coin: refused off-line ({e})")
+            })?
+        }
         Ok(_) => return Err(DemoError::Check("a watched coin is refused")),
     }
     let head = ttp.log_head(rng).map_err(crate::protocol::Error::from)?;
     ttp.verify_log(std::slice::from_ref(&head)).map_err(crate::protocol::Error::from)?;
-    writeln!(
-        out,
-        "   the TTP's audit log holds {} entries; its signed head {}… lets auditors detect any deletion",
-        head.size,
-        &hex::encode(head.hash)[..16]
-    )?;
+    out.event("audit_log", json!({"entries": head.size, "head": hex::encode(head.hash)}), || {
+        format!(
+            "   the TTP's audit log holds {} entries; its signed head {}… lets auditors detect any deletion",
+            head.size,
+            &hex::encode(head.hash)[..16]
+        )
+    })?;
 
-    writeln!(out, "\n7. Balances")?;
+    out.section(7, "Balances", "")?;
     for (name, w) in &wallets {
-        writeln!(
-            out,
-            "   {name}: account {}, unspent coins {}",
-            bank.account(&w.account_id())?.balance,
-            w.balance()?
-        )?;
+        let account = bank.account(&w.account_id())?.balance;
+        let coins = w.balance()?;
+        out.event("user_balance", json!({"user": name, "account_balance": account, "coins": coins}), || {
+            format!("   {name}: account {account}, unspent coins {coins}")
+        })?;
     }
     for (name, m) in &merchants {
-        writeln!(out, "   {name}: account {}", bank.account(&m.id())?.balance)?;
+        let account = bank.account(&m.id())?.balance;
+        out.event("merchant_balance", json!({"merchant": name, "account_balance": account}), || {
+            format!("   {name}: account {account}")
+        })?;
     }
-    writeln!(
-        out,
+    out.event("done", json!({}), || {
         "\nDone: honest payments stayed anonymous; the double spender was identified without the TTP;\n\
          the TTP revoked anonymity only on warrants, proving and logging each decryption."
-    )?;
+            .into()
+    })?;
     Ok(())
+}
+
+fn deposit_event(
+    out: &mut Narrator<'_, impl Write>,
+    name: &str,
+    receipt: &DepositReceipt,
+    started: Option<Instant>,
+) -> std::io::Result<()> {
+    let v = json!({
+        "merchant": name,
+        "credited": receipt.credited,
+        "outcomes": receipt.outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+        "elapsed_ms": started.map(elapsed_ms),
+    });
+    out.event("deposit", v, || match started {
+        Some(t) => format!("   {name} deposits: {} ({})", outcomes(receipt), ms(t)),
+        None => format!("   {name} deposits: {}", outcomes(receipt)),
+    })
 }

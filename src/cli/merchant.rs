@@ -8,7 +8,7 @@ use rand::rngs::OsRng;
 use serde_json::json;
 
 use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
-use super::output::{amount_with_breakdown, Output};
+use super::output::{amount_with_breakdown, day, receipt_json, Output};
 use super::wallet::{
     connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, save_keysets,
     save_ttp, TrustTtpArgs, TtpArgs,
@@ -171,7 +171,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                         )
                     }
                 },
-                json!({"account": id, "registered": registered}),
+                json!({"account": id, "registered": registered, "registration": reg_path}),
             );
             Ok(())
         }
@@ -187,7 +187,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             write_message(&file, &req)?;
             out.result(
                 || format!("payment request for {amount} on day {} written to {}", req.day, file.display()),
-                json!({"amount": amount, "day": req.day, "request_id": hex::encode(req.id()), "file": file}),
+                json!({"amount": amount, "day": day(req.day), "request_id": hex::encode(req.id()), "file": file}),
             );
             Ok(())
         }
@@ -234,7 +234,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             save_ttp(&dir.dir, m.anchors(), &old_ttp, &offered, out)?;
             let pending = m.store().undeposited()?;
             if pending.is_empty() {
-                out.result(|| "nothing to deposit".into(), json!({"credited": 0, "outcomes": []}));
+                out.result(|| "nothing to deposit".into(), json!({"request_id": null, "merchant": m.id(), "receipt_day": null, "credited": 0, "payments": 0, "outcomes": []}));
                 return Ok(());
             }
             let coins: usize = pending.iter().map(|a| a.payment.coins.len()).sum();
@@ -274,7 +274,11 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                     }
                     s
                 },
-                serde_json::to_value(&receipt).unwrap_or_default(),
+                {
+                    let mut v = receipt_json(&receipt);
+                    v["payments"] = json!(pending.len());
+                    v
+                },
             );
             Ok(())
         }

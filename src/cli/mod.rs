@@ -125,6 +125,12 @@ impl From<crate::store::StoreError> for CliError {
     }
 }
 
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Io(e.to_string())
+    }
+}
+
 impl From<crate::keys::KeysetError> for CliError {
     fn from(e: crate::keys::KeysetError) -> Self {
         CliError::Input(format!("keyset: {e}"))
@@ -169,7 +175,7 @@ impl CliError {
         match self.exit_code() {
             1 => "operational",
             2 => "usage",
-            3 => "invalid-input",
+            3 => "invalid_input",
             4 => "refused",
             _ => "security",
         }

@@ -1,4 +1,11 @@
 //! Human-readable or JSON output, errors, and progress bars.
+//!
+//! JSON output follows one convention (docs/cli-json.md): every command
+//! prints one JSON object; fields and enum values are `snake_case`; amounts
+//! are integers in base units; ids and keys are lower-case hex; days are ISO
+//! dates (`2026-11-24`) and instants RFC 3339 in UTC
+//! (`2026-11-24T09:05:07Z`). Fields are added, never renamed or removed
+//! without a CHANGELOG entry.
 
 use std::io::IsTerminal;
 
@@ -80,6 +87,49 @@ impl Output {
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
         bar
     }
+}
+
+/// A day in JSON output: an ISO date.
+pub fn day(d: crate::time::Day) -> Value {
+    Value::String(d.to_string())
+}
+
+/// An instant in JSON output: RFC 3339 in UTC.
+pub fn time(t: crate::time::Timestamp) -> Value {
+    Value::String(t.to_string())
+}
+
+/// A deposit outcome in JSON output: `{"outcome": "credited", "value": 4,
+/// "account": null, …}` (`value` is set for credits, `account` for a
+/// double spend that identified a registered account).
+pub fn outcome_json(o: &crate::protocol::deposit::CoinOutcome) -> Value {
+    use crate::protocol::deposit::DepositOutcome;
+    let (name, value, account) = match o.outcome {
+        DepositOutcome::Credited { value } => ("credited", Some(value), None),
+        DepositOutcome::CreditedFlagged { value } => ("credited_flagged", Some(value), None),
+        DepositOutcome::Duplicate => ("duplicate", None, None),
+        DepositOutcome::DoubleSpent { account } => ("double_spent", None, account),
+        DepositOutcome::Refused => ("refused", None, None),
+    };
+    json!({
+        "payment": o.payment,
+        "coin": o.coin,
+        "coin_id": o.coin_id,
+        "outcome": name,
+        "value": value,
+        "account": account,
+    })
+}
+
+/// A deposit receipt in JSON output.
+pub fn receipt_json(r: &crate::protocol::deposit::DepositReceipt) -> Value {
+    json!({
+        "request_id": hex::encode(r.request_id),
+        "merchant": r.merchant_id,
+        "receipt_day": day(r.receipt_day),
+        "credited": r.credited,
+        "outcomes": r.outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+    })
 }
 
 /// `13 (8 + 4 + 1)`: an amount with its denomination breakdown.

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::files::{
     ensure_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
 };
-use super::output::Output;
+use super::output::{time, Output};
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
@@ -591,7 +591,7 @@ pub fn run_warrant(cmd: WarrantCommand, out: &Output) -> Result<(), CliError> {
             write_message(&file, &w)?;
             out.result(
                 || format!("{kind} warrant {} for record {} written to {}", hex::encode(w.warrant_id), hex::encode(w.record_digest), file.display()),
-                json!({"warrant_id": hex::encode(w.warrant_id), "kind": kind.to_string(), "expires_at": w.expires_at, "file": file}),
+                json!({"warrant_id": hex::encode(w.warrant_id), "kind": kind.to_string(), "expires_at": time(w.expires_at), "file": file}),
             );
             Ok(())
         }

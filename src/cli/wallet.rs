@@ -12,7 +12,7 @@ use super::files::{
     ensure_dir, lock_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
     DirLock,
 };
-use super::output::{amount_with_breakdown, Output};
+use super::output::{amount_with_breakdown, day, Output};
 use super::{CliError, DirArg};
 use crate::encoding::Point;
 use crate::keys::{KeysetList, UserKey};
@@ -576,10 +576,15 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
-                json!(coins
+                json!({"coins": coins
                     .iter()
-                    .map(|c| json!({"coin_id": c.coin.coin.id(), "value": c.coin.value, "expires": c.coin.secrets.expiry(), "spent": c.spent_in.is_some()}))
-                    .collect::<Vec<_>>()),
+                    .map(|c| json!({
+                        "coin_id": c.coin.coin.id(),
+                        "value": c.coin.value,
+                        "expires": day(c.coin.secrets.expiry()),
+                        "spent": c.spent_in.is_some(),
+                    }))
+                    .collect::<Vec<_>>()}),
             );
             Ok(())
         }

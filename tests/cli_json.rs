@@ -1,0 +1,386 @@
+//! The JSON output of every command against its documented shape
+//! (docs/cli-json.md): the page is parsed here, so a change of output that
+//! the page does not describe fails, and so does a page entry no command
+//! produces.
+
+mod cli_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use cli_support::*;
+use serde_json::Value;
+
+/// The shapes of docs/cli-json.md, by heading (`bank status`,
+/// `demo event withdrawal`, `errors`).
+fn documented() -> BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli-json.md")).unwrap();
+    let mut shapes = BTreeMap::new();
+    let mut heading: Option<String> = None;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(h) = line.strip_prefix("### ") {
+            heading = Some(h.replace('`', ""));
+        } else if line.trim() == "```json" {
+            let mut block = String::new();
+            for b in lines.by_ref() {
+                if b.trim() == "```" {
+                    break;
+                }
+                block.push_str(b);
+                block.push('\n');
+            }
+            if let Some(h) = heading.take() {
+                let shape = serde_json::from_str(&block).unwrap_or_else(|e| panic!("docs: {h}: {e}"));
+                assert!(shapes.insert(h.clone(), shape).is_none(), "docs: {h} twice");
+            }
+        }
+    }
+    shapes
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty()
+        && s.len().is_multiple_of(2)
+        && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn digits(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `YYYY-MM-DD`.
+fn is_date(s: &str) -> bool {
+    let p: Vec<&str> = s.split('-').collect();
+    p.len() == 3 && digits(p[0], 4) && digits(p[1], 2) && digits(p[2], 2)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+fn is_time(s: &str) -> bool {
+    let Some((d, t)) = s.split_once('T') else { return false };
+    let Some(t) = t.strip_suffix('Z') else { return false };
+    let p: Vec<&str> = t.split(':').collect();
+    is_date(d) && p.len() == 3 && p.iter().all(|x| digits(x, 2))
+}
+
+fn is_snake(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Checks `v` against `shape`; names the first difference.
+fn conforms(at: &str, shape: &Value, v: &Value) -> Result<(), String> {
+    match shape {
+        Value::String(t) => {
+            let (t, nullable) = t.strip_suffix('?').map_or((t.as_str(), false), |x| (x, true));
+            if v.is_null() {
+                return if nullable { Ok(()) } else { Err(format!("{at}: null, expected {t}")) };
+            }
+            let s = v.as_str().unwrap_or("");
+            let ok = match t {
+                "integer" => v.is_u64() || v.is_i64(),
+                "number" => v.is_number(),
+                "bool" => v.is_boolean(),
+                "string" => v.is_string(),
+                "hex" => is_hex(s),
+                "date" => is_date(s),
+                "time" => is_time(s),
+                other => panic!("docs: unknown type {other:?} at {at}"),
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{at}: {v}, expected {t}"))
+            }
+        }
+        Value::Array(a) => {
+            let items = v.as_array().ok_or_else(|| format!("{at}: {v}, expected an array"))?;
+            items.iter().enumerate().try_for_each(|(i, x)| conforms(&format!("{at}[{i}]"), &a[0], x))
+        }
+        Value::Object(m) => {
+            let o = v.as_object().ok_or_else(|| format!("{at}: {v}, expected an object"))?;
+            let want: BTreeSet<&String> = m.keys().collect();
+            let have: BTreeSet<&String> = o.keys().collect();
+            if want != have {
+                return Err(format!("{at}: fields {have:?}, documented {want:?}"));
+            }
+            m.iter().try_for_each(|(k, s)| conforms(&format!("{at}.{k}"), s, &o[k]))
+        }
+        _ => panic!("docs: bad shape at {at}"),
+    }
+}
+
+/// Every field name, and every value of an enum-like field, is snake_case.
+fn snake_case_everywhere(at: &str, v: &Value) -> Result<(), String> {
+    match v {
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+            if !is_snake(k) {
+                return Err(format!("{at}: field {k:?} is not snake_case"));
+            }
+            if ["kind", "outcome", "event", "stores"].contains(&k.as_str()) {
+                if let Some(s) = x.as_str() {
+                    if !is_snake(s) {
+                        return Err(format!("{at}.{k}: value {s:?} is not snake_case"));
+                    }
+                }
+            }
+            snake_case_everywhere(&format!("{at}.{k}"), x)
+        }),
+        Value::Array(a) => a.iter().try_for_each(|x| snake_case_everywhere(at, x)),
+        _ => Ok(()),
+    }
+}
+
+struct Contract {
+    shapes: BTreeMap<String, Value>,
+    seen: BTreeSet<String>,
+}
+
+impl Contract {
+    fn check(&mut self, name: &str, v: &Value) {
+        let shape = self.shapes.get(name).unwrap_or_else(|| panic!("{name}: not in docs/cli-json.md"));
+        if let Err(e) = conforms(name, shape, v).and_then(|_| snake_case_everywhere(name, v)) {
+            panic!("{e}\noutput: {v:#}");
+        }
+        self.seen.insert(name.to_string());
+    }
+
+    /// Runs `args` with `--json`; checks the exit code and the output
+    /// against the shape of `args[..words]` (the command's name).
+    fn run(&mut self, c: &Cli, words: usize, code: i32, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let o = c.run(&a);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!("{args:?}: not one JSON document ({e}): {}", String::from_utf8_lossy(&o.stdout))
+        });
+        let name = if v.get("error").is_some() { "errors".to_string() } else { args[..words].join(" ") };
+        self.check(&name, &v);
+        v
+    }
+
+    fn ok(&mut self, c: &Cli, words: usize, args: &[&str]) -> Value {
+        self.run(c, words, 0, args)
+    }
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap().to_string()
+}
+
+#[test]
+fn every_commands_json_output_has_its_documented_shape() {
+    let mut k = Contract { shapes: documented(), seen: BTreeSet::new() };
+    let c = Cli::new();
+    k.ok(&c, 2, &["ttp", "keygen", "--dir", "ttp"]);
+    k.ok(&c, 2, &["warrant", "keygen", "--dir", "judge"]);
+    k.ok(&c, 2, &["ttp", "trust-issuer", "--dir", "ttp", "--key", "judge/judge.pub.json"]);
+    k.ok(&c, 2, &["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
+    k.ok(&c, 2, &["ttp", "trust-bank", "--dir", "ttp", "--keysets", "bank/keysets.json"]);
+    k.ok(&c, 2, &["bank", "keyset", "--dir", "bank"]);
+    let alice = text(&k.ok(&c, 2, &["wallet", "new", "--dir", "alice", "--bank", "bank"])["account"]);
+    k.ok(&c, 2, &["bank", "fund", "--dir", "bank", "--account", &alice, "--amount", "200"]);
+    let bob = text(&k.ok(&c, 2, &["wallet", "new", "--dir", "bob"])["account"]);
+    k.ok(
+        &c,
+        2,
+        &["bank", "open-account", "--dir", "bank", "--registration", "bob/registration.json", "--fund", "50"],
+    );
+    k.ok(&c, 2, &["wallet", "register", "--dir", "bob", "--bank", "bank"]);
+    k.ok(&c, 2, &["merchant", "new", "--dir", "shop", "--bank", "bank"]);
+    k.ok(&c, 2, &["merchant", "new", "--dir", "shop2", "--bank", "bank"]);
+    k.ok(&c, 2, &["bank", "register-merchant", "--dir", "bank", "--registration", "shop/registration.json"]);
+
+    k.ok(&c, 2, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "45"]);
+    k.ok(&c, 2, &["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "24"]);
+    k.ok(&c, 2, &["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
+    k.ok(&c, 2, &["wallet", "balance", "--dir", "alice"]);
+    k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    k.ok(&c, 2, &["merchant", "request", "--dir", "shop", "--amount", "16", "--out", "r1.json"]);
+    k.ok(&c, 2, &["wallet", "pay", "--dir", "bob", "--request", "r1.json", "--out", "p1.json"]);
+    k.ok(&c, 2, &["merchant", "accept", "--dir", "shop", "--payment", "p1.json"]);
+    k.ok(&c, 2, &["merchant", "status", "--dir", "shop"]);
+    k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    let coins = k.ok(&c, 2, &["wallet", "coins", "--dir", "bob"]);
+    let bob_coin = coins["coins"].as_array().unwrap().iter().find(|x| x["spent"] == true).unwrap()["coin_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A double spend: the second deposit identifies alice.
+    copy_dir(&c.path("alice"), &c.path("alice-clone"));
+    c.pay("alice", "shop", 32, "d1");
+    c.pay("alice-clone", "shop2", 32, "d2");
+    k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    let d = k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
+    assert_eq!(d["outcomes"][0]["outcome"], "double_spent");
+    let ev = k.ok(&c, 2, &["bank", "evidence", "--dir", "bank"]);
+    assert_eq!(ev["evidence"][0]["account"], alice.as_str());
+    k.ok(&c, 2, &["bank", "status", "--dir", "bank"]);
+
+    // Tracing.
+    k.ok(&c, 2, &["bank", "export-spend", "--dir", "bank", "--coin", &bob_coin, "--out", "rec.json"]);
+    k.ok(
+        &c,
+        2,
+        &[
+            "warrant", "issue", "--dir", "judge", "--kind", "owner", "--record", "rec.json", "--case", "C1",
+            "--reason", "audit", "--out", "w1.json",
+        ],
+    );
+    k.ok(
+        &c,
+        2,
+        &[
+            "ttp",
+            "trace-owner",
+            "--dir",
+            "ttp",
+            "--warrant",
+            "w1.json",
+            "--record",
+            "rec.json",
+            "--out",
+            "res1.json",
+        ],
+    );
+    k.ok(
+        &c,
+        2,
+        &[
+            "ttp",
+            "verify-trace",
+            "--ttp",
+            "ttp/ttp.pub.json",
+            "--warrant",
+            "w1.json",
+            "--record",
+            "rec.json",
+            "--result",
+            "res1.json",
+        ],
+    );
+    let applied = k.ok(
+        &c,
+        2,
+        &[
+            "bank",
+            "apply-trace",
+            "--dir",
+            "bank",
+            "--result",
+            "res1.json",
+            "--warrant",
+            "w1.json",
+            "--record",
+            "rec.json",
+            "--ttp",
+            "ttp/ttp.pub.json",
+        ],
+    );
+    assert_eq!(applied["account"], bob.as_str());
+    let sessions = k.ok(&c, 2, &["bank", "withdrawals", "--dir", "bank", "--account", &bob]);
+    let session = text(&sessions["withdrawals"][0]["session"]);
+    k.ok(&c, 2, &["bank", "export-withdrawal", "--dir", "bank", "--session", &session, "--out", "wrec.json"]);
+    k.ok(
+        &c,
+        2,
+        &[
+            "warrant",
+            "issue",
+            "--dir",
+            "judge",
+            "--kind",
+            "coin",
+            "--record",
+            "wrec.json",
+            "--case",
+            "C2",
+            "--reason",
+            "theft",
+            "--out",
+            "w2.json",
+        ],
+    );
+    k.ok(
+        &c,
+        2,
+        &[
+            "ttp",
+            "trace-coin",
+            "--dir",
+            "ttp",
+            "--warrant",
+            "w2.json",
+            "--record",
+            "wrec.json",
+            "--out",
+            "res2.json",
+        ],
+    );
+    k.ok(
+        &c,
+        2,
+        &[
+            "bank",
+            "apply-trace",
+            "--dir",
+            "bank",
+            "--result",
+            "res2.json",
+            "--warrant",
+            "w2.json",
+            "--record",
+            "wrec.json",
+            "--ttp",
+            "ttp/ttp.pub.json",
+        ],
+    );
+    k.ok(&c, 2, &["bank", "watch-list", "--dir", "bank", "--out", "watch.json"]);
+    k.ok(&c, 2, &["merchant", "watch-list", "--dir", "shop", "--list", "watch.json"]);
+    k.ok(&c, 3, &["ttp", "log", "head", "--dir", "ttp", "--out", "head.json"]);
+    k.ok(&c, 3, &["ttp", "log", "verify", "--dir", "ttp", "--head", "head.json"]);
+    k.ok(&c, 2, &["bank", "prune", "--dir", "bank"]);
+    k.ok(&c, 2, &["bank", "mark-restored", "--dir", "bank"]);
+
+    // Errors, in every class the command line reports.
+    k.run(&c, 2, 3, &["wallet", "balance", "--dir", "nowhere"]);
+    k.run(&c, 2, 4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1"]);
+
+    // A served bank reports when it stops.
+    let mut node = Command::new(env!("CARGO_BIN_EXE_faircash"))
+        .args(["--json", "bank", "serve", "--dir", "bank", "--listen", "127.0.0.1:0"])
+        .current_dir(c.root.path())
+        .env("FAIRCASH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(node.stderr.take().unwrap()).lines();
+    let _ = lines.find(|l| l.as_ref().is_ok_and(|l| l.starts_with("bank serving on")));
+    assert!(Command::new("kill").args(["-TERM", &node.id().to_string()]).status().unwrap().success());
+    let o = node.wait_with_output().unwrap();
+    assert!(o.status.success(), "{:?}", o.status);
+    k.check("bank serve", &serde_json::from_slice(&o.stdout).unwrap());
+
+    // The demo's event stream: one documented event per line.
+    let o = c.run(&["demo", "--memory", "--http", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    for line in stdout.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("demo: {line:?}: {e}"));
+        let name = format!("demo event {}", v["event"].as_str().unwrap());
+        k.check(&name, &v);
+    }
+
+    let never: Vec<&String> = k.shapes.keys().filter(|s| !k.seen.contains(*s)).collect();
+    assert!(never.is_empty(), "documented but never produced: {never:?}");
+}
