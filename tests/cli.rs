@@ -26,8 +26,12 @@ fn cli_session_from_setup_to_double_spend_and_traces() {
     c.ok(&["merchant", "new", "--dir", "shop2", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
     c.pay("alice-clone", "shop2", 32, "p3");
     c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
-    let out = c.ok(&["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
+    // The deposit that finds the double spend prints its receipt and exits
+    // 4 (refused by a protocol rule); tests/cli_json.rs checks JSON mode.
+    let (out, err) = c.piped(4, b"", &["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
+    let out = String::from_utf8(out).unwrap();
     assert!(out.contains("DOUBLE SPENT"), "{out}");
+    assert!(err.contains("1 of 1 coin(s) not credited (1 double spent"), "{err}");
     let st = c.json(&["bank", "status", "--dir", "bank"]);
     assert_eq!(st["evidence"], 1);
     let a = st["accounts"].as_array().unwrap().iter().find(|a| a["id"] == alice.as_str()).unwrap().clone();
@@ -205,7 +209,7 @@ fn cli_errors_are_clear_and_exit_codes_documented() {
     let alice = c.setup();
     // --help documents the exit codes.
     let help = c.ok(&["--help"]);
-    assert!(help.contains("Exit codes") && help.contains("4 refused"), "{help}");
+    assert!(help.contains("Exit codes") && help.contains("4  refused"), "{help}");
     for sub in [["bank", "init"], ["wallet", "pay"], ["merchant", "deposit"], ["ttp", "trace-owner"]] {
         let h = c.ok(&[sub[0], sub[1], "--help"]);
         assert!(h.contains("Example"), "{sub:?} --help has no example");
@@ -397,4 +401,72 @@ fn cli_wallets_and_merchants_pin_the_ttp_key_statement() {
     assert_eq!(v["keysets"].as_array().unwrap().len(), before);
     c.fails(2, &["bank", "keyset", "--dir", "bank", "--rotate", "--rotate-every", "30"]);
     c.fails(2, &["bank", "keyset", "--dir", "bank", "--rotate-every", "0"]);
+}
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    let c = Cli::new();
+    c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "7"]);
+    for args in [
+        &["wallet", "coins", "--dir", "alice"][..],
+        &["--json", "bank", "status", "--dir", "bank"],
+        &["demo", "--memory"],
+        &["--help"],
+    ] {
+        // A pipe whose reader is gone: every write to it fails (EPIPE).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_faircash"))
+            .args(args)
+            .current_dir(c.root.path())
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_dash_file_is_stdin_or_stdout_so_commands_pipe() {
+    let c = Cli::new();
+    c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
+    // merchant request --out - | wallet pay --request - --out - | merchant accept --payment -
+    let (req, err) =
+        c.piped(0, b"", &["merchant", "request", "--dir", "shop", "--amount", "6", "--out", "-"]);
+    assert!(err.contains("written to stdout"), "the report goes to stderr: {err}");
+    let v: Value = serde_json::from_slice(&req).unwrap();
+    assert_eq!(v["kind"], "payment-request");
+    let (payment, _) = c.piped(0, &req, &["wallet", "pay", "--dir", "alice", "--request", "-", "--out", "-"]);
+    let (out, _) = c.piped(0, &payment, &["merchant", "accept", "--dir", "shop", "--payment", "-"]);
+    assert!(String::from_utf8(out).unwrap().contains("accepted"));
+    assert!(!c.path("-").exists(), "no file named -");
+    // With --json, stdout holds the message alone and the report is JSON on stderr.
+    let (req, err) =
+        c.piped(0, b"", &["--json", "merchant", "request", "--dir", "shop", "--amount", "1", "--out", "-"]);
+    assert_eq!(serde_json::from_slice::<Value>(&req).unwrap()["kind"], "payment-request");
+    assert_eq!(serde_json::from_str::<Value>(&err).unwrap()["amount"], 1);
+    // One stdin per command.
+    let err = c.fails(
+        2,
+        &[
+            "bank",
+            "apply-trace",
+            "--dir",
+            "bank",
+            "--result",
+            "-",
+            "--warrant",
+            "-",
+            "--record",
+            "-",
+            "--ttp",
+            "-",
+        ],
+    );
+    assert!(err.contains("only one input"), "{err}");
+    assert_eq!(c.json(&["merchant", "status", "--dir", "shop"])["undeposited_value"], 6);
 }

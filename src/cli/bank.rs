@@ -8,7 +8,7 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::files::{ensure_dir, read_message, read_secret, write_json, write_message, write_secret};
+use super::files::{ensure_dir, read_message, read_secret, shown, write_json, write_message, write_secret};
 use super::output::{day, time, Output};
 use super::{CliError, DirArg};
 use crate::coin::CoinId;
@@ -522,7 +522,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                         ));
                     }
                     if let Some(f) = &file {
-                        s.push_str(&format!("written to {}", f.display()));
+                        s.push_str(&format!("written to {}", shown(f)));
                     }
                     s.trim_end().to_string()
                 },
@@ -660,7 +660,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             let record = bank.spend_record(&id)?;
             write_message(&file, &record)?;
             out.result(
-                || format!("owner-tracing record of coin {id} written to {}", file.display()),
+                || format!("owner-tracing record of coin {id} written to {}", shown(&file)),
                 json!({"record_digest": hex::encode(record.digest()), "file": file}),
             );
             Ok(())
@@ -691,7 +691,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             let record = bank.withdrawal_record(&id)?;
             write_message(&file, &record)?;
             out.result(
-                || format!("coin-tracing record of session {id} written to {}", file.display()),
+                || format!("coin-tracing record of session {id} written to {}", shown(&file)),
                 json!({"record_digest": hex::encode(record.digest()), "file": file}),
             );
             Ok(())
@@ -731,7 +731,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             let list = bank.watch_list(&mut OsRng)?;
             write_message(&file, &list)?;
             out.result(
-                || format!("{} watched serial(s) written to {}", list.serials.len(), file.display()),
+                || format!("{} watched serial(s) written to {}", list.serials.len(), shown(&file)),
                 json!({"serials": list.serials.len(), "file": file}),
             );
             Ok(())

@@ -1,9 +1,16 @@
 //! Files of the command line: secret key files (mode 0600, refused when
 //! others can read them), JSON message files, and atomic writes.
+//!
+//! A message file argument `-` means stdin (inputs) or stdout (`--out`), so
+//! commands pipe into each other:
+//! `faircash wallet pay … --out - | faircash merchant accept … --payment -`.
+//! When a message goes to stdout, the command's own report goes to stderr.
+//! (A file really named `-` is `./-`.)
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -110,9 +117,63 @@ pub fn read_secret<T: DeserializeOwned>(path: &Path) -> Result<T, CliError> {
         .map_err(|e| CliError::Input(format!("{}: not a valid key file: {e}", path.display())))
 }
 
-/// Reads a text file, with a clear error for a missing one.
+static STDIN_TAKEN: AtomicBool = AtomicBool::new(false);
+static STDOUT_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether `path` is `-`: stdin or stdout.
+pub fn is_std(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// A file argument for people: its path, or `stdout`/`stdin` for `-`.
+pub fn shown(path: &Path) -> String {
+    if is_std(path) {
+        "stdout".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Whether a message went to stdout (then reports go to stderr).
+pub fn stdout_taken() -> bool {
+    STDOUT_TAKEN.load(Ordering::SeqCst)
+}
+
+/// Largest file (or stdin) the command line reads.
+const READ_LIMIT: u64 = 64 * 1024 * 1024;
+
+fn read_stdin() -> Result<String, CliError> {
+    if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(CliError::Usage("only one input can be `-` (stdin)".into()));
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(READ_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::Io(format!("reading stdin: {e}")))?;
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(CliError::Input("stdin: input too large".into()));
+    }
+    String::from_utf8(bytes).map_err(|_| CliError::Input("stdin: not UTF-8 text".into()))
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    if STDOUT_TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(CliError::Usage("only one output can be `-` (stdout)".into()));
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes).and_then(|_| stdout.write_all(b"\n")).and_then(|_| stdout.flush()).map_err(|e| {
+        CliError::Io(format!("writing to stdout: {e} (the message was not delivered; run the command again)"))
+    })
+}
+
+/// Reads a text file (`-`: stdin), with a clear error for a missing one.
 pub fn read_text(path: &Path) -> Result<String, CliError> {
-    const LIMIT: u64 = 64 * 1024 * 1024;
+    const LIMIT: u64 = READ_LIMIT;
+    if is_std(path) {
+        return read_stdin();
+    }
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => CliError::Input(format!("{}: no such file", path.display())),
         _ => CliError::Io(format!("{}: {e}", path.display())),
@@ -123,14 +184,19 @@ pub fn read_text(path: &Path) -> Result<String, CliError> {
     fs::read_to_string(path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
 }
 
-/// Reads a message file in its JSON form, naming the file in errors.
+/// Reads a message file (`-`: stdin) in its JSON form, naming the file in
+/// errors.
 pub fn read_message<T: WireMessage>(path: &Path) -> Result<T, CliError> {
     let text = read_text(path)?;
-    T::from_json(&text).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
+    let name = if is_std(path) { "stdin".into() } else { path.display().to_string() };
+    T::from_json(&text).map_err(|e| CliError::Input(format!("{name}: {e}")))
 }
 
-/// Writes a message file in its JSON form.
+/// Writes a message file (`-`: stdout) in its JSON form.
 pub fn write_message<T: WireMessage>(path: &Path, value: &T) -> Result<(), CliError> {
+    if is_std(path) {
+        return write_stdout(value.to_json().as_bytes());
+    }
     write_atomic(path, value.to_json().as_bytes(), false)
 }
 

@@ -7,7 +7,9 @@ use clap::Subcommand;
 use rand::rngs::OsRng;
 use serde_json::json;
 
-use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
+use super::files::{
+    ensure_dir, lock_dir, read_message, read_secret, shown, write_message, write_secret, DirLock,
+};
 use super::output::{amount_with_breakdown, day, receipt_json, Output};
 use super::wallet::{
     connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, save_keysets,
@@ -81,7 +83,11 @@ pub enum MerchantCommand {
         payment: PathBuf,
     },
     /// Deposit every accepted payment at the bank.
-    #[command(after_help = "Example:\n  faircash merchant deposit --dir shop --bank bank")]
+    #[command(after_help = "Example:\n  faircash merchant deposit --dir shop --bank bank\n\n\
+        Exit status (the receipt is printed in every case):\n  \
+        0  every coin credited, or credited before (a repeated deposit)\n  \
+        4  some coin not credited: double spent (the bank identified its spender) or refused (watch list)\n  \
+        1  the bank could not be reached or failed; nothing changed, run it again")]
     Deposit {
         /// The state directory.
         #[command(flatten)]
@@ -186,7 +192,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             let req = m.request_payment(amount, digest, &mut OsRng)?;
             write_message(&file, &req)?;
             out.result(
-                || format!("payment request for {amount} on day {} written to {}", req.day, file.display()),
+                || format!("payment request for {amount} on day {} written to {}", req.day, shown(&file)),
                 json!({"amount": amount, "day": day(req.day), "request_id": hex::encode(req.id()), "file": file}),
             );
             Ok(())
@@ -280,6 +286,18 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                     v
                 },
             );
+            // The receipt is printed in full; a coin the bank did not credit
+            // makes the command's outcome a refusal (exit 4).
+            if double + refused > 0 {
+                return Err(CliError::Reported {
+                    code: 4,
+                    message: format!(
+                        "{} of {} coin(s) not credited ({double} double spent, {refused} refused)",
+                        double + refused,
+                        receipt.outcomes.len()
+                    ),
+                });
+            }
             Ok(())
         }
         MerchantCommand::WatchList { dir, list } => {

@@ -29,7 +29,8 @@ Exit codes:
   1  operational failure (file system, database, network)
   2  usage error (bad arguments)
   3  invalid input: a file or message that does not decode or verify
-  4  refused by a protocol rule (insufficient balance, expired coin, frozen account, ...)
+  4  refused by a protocol rule (insufficient balance, expired coin, frozen account,
+     a deposit with a double-spent or refused coin, ...)
   5  security check failed (key file readable by others, tampered log,
      a keyset list or TTP key statement rolled back, forked or untrusted)";
 
@@ -53,8 +54,16 @@ Exit codes:
         "  faircash merchant accept --dir shop --payment pay.json\n",
         "  faircash merchant deposit --dir shop --bank bank\n\n",
         "Exit codes:\n",
-        "  0 success; 1 operational failure; 2 usage; 3 invalid input;\n",
-        "  4 refused by a protocol rule; 5 security check failed"
+        "  0  success (also when stdout is closed early: `faircash … | head`)\n",
+        "  1  operational failure (file system, database, network)\n",
+        "  2  usage error (bad arguments)\n",
+        "  3  invalid input: a file or message that does not decode or verify\n",
+        "  4  refused by a protocol rule (insufficient balance, frozen account, expired\n",
+        "     coin, a deposit with a double-spent or refused coin: receipt printed)\n",
+        "  5  security check failed (key file readable by others, tampered log, a keyset\n",
+        "     list or TTP key statement rolled back, forked or untrusted)\n\n",
+        "A file argument `-` is stdin (inputs) or stdout (--out); the report then goes to stderr.\n",
+        "--json prints one JSON object per command (docs/cli-json.md)."
     )
 )]
 pub struct Cli {
@@ -117,6 +126,21 @@ pub enum CliError {
     /// A tracing error.
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// The command ran and printed its full report, but its outcome is a
+    /// failure of class `code` (a deposit that found a double spend exits 4
+    /// after printing its receipt). Only `message` goes to stderr; no
+    /// second JSON document is printed.
+    #[error("{message}")]
+    Reported {
+        /// The exit code (3, 4 or 5).
+        code: u8,
+        /// What failed.
+        message: String,
+    },
+    /// Stdout was closed while a report was written (`faircash … | head`):
+    /// the process ends quietly with status 0, as Unix filters do.
+    #[error("stdout closed")]
+    OutputClosed,
 }
 
 impl From<crate::store::StoreError> for CliError {
@@ -126,8 +150,13 @@ impl From<crate::store::StoreError> for CliError {
 }
 
 impl From<std::io::Error> for CliError {
+    /// A write to a closed pipe is [`CliError::OutputClosed`]; anything else
+    /// an operational failure.
     fn from(e: std::io::Error) -> Self {
-        CliError::Io(e.to_string())
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::OutputClosed,
+            _ => CliError::Io(e.to_string()),
+        }
     }
 }
 
@@ -141,6 +170,8 @@ impl CliError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
+            CliError::OutputClosed => 0,
+            CliError::Reported { code, .. } => *code,
             CliError::Io(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Input(_) => 3,
@@ -173,6 +204,7 @@ impl CliError {
     /// A short stable name of the error class (for `--json`).
     pub fn kind(&self) -> &'static str {
         match self.exit_code() {
+            0 => "output_closed",
             1 => "operational",
             2 => "usage",
             3 => "invalid_input",
@@ -207,6 +239,10 @@ pub struct DirArg {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.json);
+    if let Err(e) = one_stdin_one_stdout(std::env::args_os().skip(1)) {
+        out.error(&e);
+        return ExitCode::from(e.exit_code());
+    }
     let result = match cli.command {
         Command::Demo(args) => demo::run_cli(&args, &out),
         Command::Bank(c) => bank::run(c, &out),
@@ -216,12 +252,40 @@ pub fn main() -> ExitCode {
         Command::Warrant(c) => ttp::run_warrant(c, &out),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,
+        Err(CliError::Reported { code, message }) => {
+            let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("error: {message}\n"));
+            ExitCode::from(code)
+        }
         Err(e) => {
             out.error(&e);
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Refuses two file arguments `-` for stdin (or two `--out -`) before any
+/// is read: a command has one stdin and one stdout.
+fn one_stdin_one_stdout(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), CliError> {
+    let (mut inputs, mut outputs) = (0, 0);
+    let mut previous = std::ffi::OsString::new();
+    for a in args {
+        if a == "-" {
+            if previous == "--out" {
+                outputs += 1;
+            } else {
+                inputs += 1;
+            }
+        }
+        previous = a;
+    }
+    if inputs > 1 {
+        return Err(CliError::Usage("only one input can be `-` (stdin)".into()));
+    }
+    if outputs > 1 {
+        return Err(CliError::Usage("only one output can be `-` (stdout)".into()));
+    }
+    Ok(())
 }
 
 #[doc(hidden)]

@@ -7,7 +7,7 @@
 //! (`2026-11-24T09:05:07Z`). Fields are added, never renamed or removed
 //! without a CHANGELOG entry.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -31,32 +31,40 @@ impl Output {
         self.json
     }
 
-    /// Prints a command's result: `human` as text, or `value` as JSON.
+    /// Prints a command's result: `human` as text, or `value` as JSON. On
+    /// stdout, or on stderr when a message file went to stdout (`--out -`).
+    ///
+    /// A closed stdout (`faircash … | head`) ends the process quietly with
+    /// status 0, as Unix filters do: the work is done and committed, only
+    /// its report has no reader.
     pub fn result(&self, human: impl FnOnce() -> String, value: Value) {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        let text = if self.json { serde_json::to_string_pretty(&value).unwrap_or_default() } else { human() };
+        if text.is_empty() {
+            return;
+        }
+        if super::files::stdout_taken() {
+            let _ = writeln!(std::io::stderr(), "{text}");
         } else {
-            let text = human();
-            if !text.is_empty() {
-                println!("{text}");
-            }
+            print_or_exit(&text);
         }
     }
 
     /// A note for people (stderr, never in JSON mode).
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.json {
-            eprintln!("{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
         }
     }
 
     /// Reports an error: on stderr, and as JSON on stdout in JSON mode.
     pub fn error(&self, e: &CliError) {
-        eprintln!("error: {e}");
-        if self.json {
+        let _ = writeln!(std::io::stderr(), "error: {e}");
+        if self.json && !super::files::stdout_taken() {
             let v =
                 json!({"error": {"kind": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()}});
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            let _ = stdout.flush();
         }
     }
 
@@ -86,6 +94,19 @@ impl Output {
         bar.set_message(what.to_string());
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
         bar
+    }
+}
+
+/// Writes `text` and a newline to stdout; a closed stdout ends the process
+/// with status 0 (see [`Output::result`]), another write error with 1.
+pub fn print_or_exit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|_| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(std::io::stderr(), "error: writing the result: {e}");
+        std::process::exit(1);
     }
 }
 

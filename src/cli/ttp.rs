@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{
-    ensure_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
+    ensure_dir, read_json, read_message, read_secret, shown, write_json, write_message, write_secret,
 };
 use super::output::{time, Output};
 use super::{CliError, DirArg};
@@ -467,7 +467,7 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
                         "log head: {} entries, hash {}; written to {}",
                         head.size,
                         hex::encode(head.hash),
-                        file.display()
+                        shown(&file)
                     )
                 },
                 json!({"size": head.size, "hash": hex::encode(head.hash), "file": file}),
@@ -511,7 +511,7 @@ fn trace(a: TraceArgs, expected: TraceKind, out: &Output) -> Result<(), CliError
                 result.kind,
                 hex::encode(req.warrant.warrant_id),
                 req.warrant.case_id,
-                a.out.display(),
+                shown(&a.out),
                 result.log_index,
                 hex::encode(head.hash),
                 a.dir.dir.join("log-head.json").display()
@@ -590,7 +590,7 @@ pub fn run_warrant(cmd: WarrantCommand, out: &Output) -> Result<(), CliError> {
             );
             write_message(&file, &w)?;
             out.result(
-                || format!("{kind} warrant {} for record {} written to {}", hex::encode(w.warrant_id), hex::encode(w.record_digest), file.display()),
+                || format!("{kind} warrant {} for record {} written to {}", hex::encode(w.warrant_id), hex::encode(w.record_digest), shown(&file)),
                 json!({"warrant_id": hex::encode(w.warrant_id), "kind": kind.to_string(), "expires_at": time(w.expires_at), "file": file}),
             );
             Ok(())

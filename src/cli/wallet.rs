@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{
-    ensure_dir, lock_dir, read_json, read_message, read_secret, write_json, write_message, write_secret,
-    DirLock,
+    ensure_dir, lock_dir, read_json, read_message, read_secret, shown, write_json, write_message,
+    write_secret, DirLock,
 };
 use super::output::{amount_with_breakdown, day, Output};
 use super::{CliError, DirArg};
@@ -530,7 +530,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                         amount_with_breakdown(&values),
                         req.merchant_id,
                         values.len(),
-                        file.display()
+                        shown(&file)
                     )
                 },
                 json!({"paid": req.amount, "denominations": values, "payment": file, "balance": balance}),

@@ -67,6 +67,27 @@ impl Cli {
         String::from_utf8(o.stderr).unwrap()
     }
 
+    /// Runs with `stdin` as standard input; asserts the exit code; returns
+    /// stdout and stderr.
+    pub fn piped(&self, code: i32, stdin: &[u8], args: &[&str]) -> (Vec<u8>, String) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
+            .args(args)
+            .current_dir(self.root.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let _ = input.write_all(stdin);
+        drop(input);
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(o.status.code(), Some(code), "faircash {args:?}\nstderr: {stderr}");
+        (o.stdout, stderr)
+    }
+
     /// TTP, bank, a funded wallet `alice`, a merchant `shop`.
     pub fn setup(&self) -> String {
         self.ok(&["ttp", "keygen", "--dir", "ttp"]);
