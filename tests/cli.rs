@@ -36,9 +36,37 @@ fn cli_session_from_setup_to_double_spend_and_traces() {
     assert_eq!(st["evidence"], 1);
     let a = st["accounts"].as_array().unwrap().iter().find(|a| a["id"] == alice.as_str()).unwrap().clone();
     assert_eq!(a["frozen"], true);
-    let ev = c.json(&["bank", "evidence", "--dir", "bank", "--out", "evidence.json"]);
-    assert_eq!(ev["evidence"][0]["account"], alice.as_str());
     c.fails(4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1"]);
+
+    // A second coin spent twice (payments are off-line): `bank evidence
+    // --out` writes both pieces, and anyone checks them with the public
+    // keyset list alone.
+    c.pay("alice", "shop", 1, "p4");
+    c.pay("alice-clone", "shop2", 1, "p5");
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    c.fails(4, &["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
+    let ev = c.json(&["bank", "evidence", "--dir", "bank", "--out", "evidence.json"]);
+    assert_eq!(ev["evidence"].as_array().unwrap().len(), 2);
+    assert_eq!(ev["evidence"][0]["account"], alice.as_str());
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("evidence.json")).unwrap()).unwrap();
+    assert_eq!(file["body"]["items"].as_array().unwrap().len(), 2, "all the evidence is written");
+    std::fs::copy(c.path("bank/keysets.json"), c.path("keysets.json")).unwrap();
+    let v = c.json(&["evidence", "verify", "evidence.json", "--keysets", "keysets.json"]);
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["evidence"][1]["account"], alice.as_str());
+    // Evidence naming another account than the one it identifies fails (3).
+    let mut forged = file.clone();
+    forged["body"]["items"][1]["account"] = Value::from("00".repeat(16));
+    std::fs::write(c.path("forged.json"), forged.to_string()).unwrap();
+    let err = c.fails(3, &["evidence", "verify", "forged.json", "--keysets", "keysets.json"]);
+    assert!(err.contains("1 of 2 piece(s) of evidence do not hold"), "{err}");
+    // One payment of another coin in place of the second spend: refused.
+    let mut swapped = file.clone();
+    swapped["body"]["items"][0]["evidence"]["second"] =
+        file["body"]["items"][1]["evidence"]["second"].clone();
+    std::fs::write(c.path("swapped.json"), swapped.to_string()).unwrap();
+    c.fails(3, &["evidence", "verify", "swapped.json", "--keysets", "keysets.json"]);
 
     // Owner tracing of a deposited coin, then coin tracing of a withdrawal.
     c.ok(&["warrant", "keygen", "--dir", "judge"]);

@@ -223,8 +223,9 @@ fn every_commands_json_output_has_its_documented_shape() {
     // Exit 4, and the receipt is the only document on stdout.
     let d = k.run(&c, 2, 4, &["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
     assert_eq!(d["outcomes"][0]["outcome"], "double_spent");
-    let ev = k.ok(&c, 2, &["bank", "evidence", "--dir", "bank"]);
+    let ev = k.ok(&c, 2, &["bank", "evidence", "--dir", "bank", "--out", "evidence.json"]);
     assert_eq!(ev["evidence"][0]["account"], alice.as_str());
+    k.ok(&c, 2, &["evidence", "verify", "evidence.json", "--keysets", "bank/keysets.json"]);
     k.ok(&c, 2, &["bank", "status", "--dir", "bank"]);
 
     // Tracing.

@@ -113,13 +113,19 @@ pub enum BankCommand {
         #[command(flatten)]
         dir: DirArg,
     },
-    /// List double-spending evidence; `--out` writes it for third parties.
-    #[command(after_help = "Example:\n  faircash bank evidence --dir bank --out evidence.json")]
+    /// List double-spending evidence; `--out` writes it for third parties,
+    /// who check it with `faircash evidence verify`.
+    #[command(after_help = "Examples:\n  faircash bank evidence --dir bank --out evidence.json\n  \
+        faircash bank evidence --dir bank --account 42da94e1… --out alice-evidence.json\n  \
+        faircash evidence verify evidence.json --keysets bank/keysets.json")]
     Evidence {
         /// The state directory.
         #[command(flatten)]
         dir: DirArg,
-        /// Write the first evidence to this file.
+        /// Only the evidence that identifies this account (hex).
+        #[arg(long)]
+        account: Option<String>,
+        /// Write the evidence listed (all of it) to this file (`-`: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -623,18 +629,32 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        BankCommand::Evidence { dir, out: file } => {
+        BankCommand::Evidence { dir, account, out: file } => {
             let bank = BankHome::new(&dir.dir).open()?;
-            let ev = bank.evidence()?;
-            if let (Some(f), Some(first)) = (&file, ev.first()) {
-                write_message(f, &first.evidence)?;
+            let account = account.as_deref().map(parse_account).transpose()?;
+            let ev: Vec<_> =
+                bank.evidence()?.into_iter().filter(|e| account.is_none() || e.account == account).collect();
+            if let Some(f) = &file {
+                if ev.len() > crate::http::MAX_EVIDENCE_LIST {
+                    return Err(CliError::Refused(format!(
+                        "{} pieces of evidence are more than one file holds ({}); select one account's with --account",
+                        ev.len(),
+                        crate::http::MAX_EVIDENCE_LIST
+                    )));
+                }
+                let items = ev
+                    .iter()
+                    .map(|e| crate::http::EvidenceItem { evidence: e.evidence.clone(), account: e.account })
+                    .collect();
+                write_message(f, &crate::http::EvidenceList { items })?;
             }
             out.result(
                 || {
                     if ev.is_empty() {
                         return "no double-spending evidence".into();
                     }
-                    ev.iter()
+                    let mut lines: Vec<String> = ev
+                        .iter()
                         .map(|e| {
                             format!(
                                 "coin {} spent twice; identified account: {}; recorded day {}",
@@ -643,13 +663,25 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                                 e.recorded
                             )
                         })
-                        .collect::<Vec<_>>()
-                        .join("\n")
+                        .collect();
+                    if let Some(f) = &file {
+                        lines.push(format!(
+                            "{} piece(s) of evidence written to {}; anyone can check them: \
+                             faircash evidence verify {} --keysets keysets.json",
+                            ev.len(),
+                            shown(f),
+                            shown(f)
+                        ));
+                    }
+                    lines.join("\n")
                 },
-                json!({"evidence": ev
-                    .iter()
-                    .map(|e| json!({"coin_id": e.evidence.coin_id, "account": e.account, "recorded": day(e.recorded)}))
-                    .collect::<Vec<_>>()}),
+                json!({
+                    "evidence": ev
+                        .iter()
+                        .map(|e| json!({"coin_id": e.evidence.coin_id, "account": e.account, "recorded": day(e.recorded)}))
+                        .collect::<Vec<_>>(),
+                    "file": file,
+                }),
             );
             Ok(())
         }

@@ -9,6 +9,7 @@
 
 pub mod bank;
 pub mod demo;
+pub mod evidence;
 pub mod files;
 pub mod merchant;
 pub mod output;
@@ -100,6 +101,9 @@ pub enum Command {
     /// Warrant issuers (judges): keys and warrants.
     #[command(subcommand)]
     Warrant(ttp::WarrantCommand),
+    /// Double-spending evidence: verify it with public keys alone.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
 }
 
 /// What went wrong, and which exit code says so.
@@ -227,6 +231,28 @@ fn trace_code(t: &TraceError) -> u8 {
     }
 }
 
+/// The bank master key a keyset list is checked against: `bank_key` (64
+/// hex digits) when given, else the key the list's first keyset names,
+/// which is trusted on first use (a note says so).
+pub fn bank_master(
+    list: &crate::keys::KeysetList,
+    bank_key: Option<&str>,
+    out: &output::Output,
+) -> Result<crate::encoding::Point, CliError> {
+    match bank_key {
+        Some(h) => wallet::parse_key(h, "--bank-key"),
+        None => {
+            let first =
+                list.keysets.first().ok_or_else(|| CliError::Input("the keyset list is empty".into()))?;
+            out.note(format!(
+                "trusting bank master key {} (pass --bank-key to pin it explicitly)",
+                hex::encode(first.document.master_key.as_bytes())
+            ));
+            Ok(first.document.master_key)
+        }
+    }
+}
+
 /// A directory argument shared by the role commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DirArg {
@@ -250,6 +276,7 @@ pub fn main() -> ExitCode {
         Command::Merchant(c) => merchant::run(c, &out),
         Command::Ttp(c) => ttp::run_ttp(c, &out),
         Command::Warrant(c) => ttp::run_warrant(c, &out),
+        Command::Evidence(c) => evidence::run(c, &out),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

@@ -386,17 +386,7 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
         TtpCommand::TrustBank { dir, keysets, bank_key } => {
             let _ = open_ttp(&dir.dir)?;
             let list: KeysetList = read_message(&keysets)?;
-            let first = list.keysets.first().ok_or_else(|| CliError::Input("empty keyset list".into()))?;
-            let master = match bank_key {
-                Some(h) => {
-                    let mut b = [0u8; 32];
-                    hex::decode_to_slice(h.trim(), &mut b)
-                        .map_err(|_| CliError::Usage("--bank-key: 64 hex digits".into()))?;
-                    Point::from_bytes(&b)
-                        .ok_or_else(|| CliError::Usage("--bank-key: not a public key".into()))?
-                }
-                None => first.document.master_key,
-            };
+            let master = super::bank_master(&list, bank_key.as_deref(), out)?;
             let verified = list.verify(&master)?;
             let ours = read_message::<SignedTtpKeyStatement>(&dir.dir.join("ttp.pub.json"))?
                 .statement

@@ -253,7 +253,7 @@ pub fn save_ttp(
     Ok(())
 }
 
-fn parse_key(hexkey: &str, flag: &str) -> Result<Point, CliError> {
+pub(crate) fn parse_key(hexkey: &str, flag: &str) -> Result<Point, CliError> {
     let mut b = [0u8; 32];
     hex::decode_to_slice(hexkey.trim(), &mut b)
         .map_err(|_| CliError::Usage(format!("{flag}: 64 hex digits")))?;
@@ -289,17 +289,10 @@ pub fn pin_bank(
     out: &Output,
 ) -> Result<(PinnedBank, KeysetList), CliError> {
     let list = KeysetList { keysets: bank.keysets()? };
-    let first = list.keysets.first().ok_or_else(|| CliError::Input("the bank publishes no keyset".into()))?;
-    let master = match bank_key {
-        Some(hexkey) => parse_key(hexkey, "--bank-key")?,
-        None => {
-            out.note(format!(
-                "trusting bank master key {} (pass --bank-key to pin it explicitly)",
-                hex::encode(first.document.master_key.as_bytes())
-            ));
-            first.document.master_key
-        }
-    };
+    if list.keysets.is_empty() {
+        return Err(CliError::Input("the bank publishes no keyset".into()));
+    }
+    let master = super::bank_master(&list, bank_key, out)?;
     TrustAnchors::new(master).pin_keysets(&list.keysets)?;
     let pinned = PinnedBank { master_key: master, bank: Some(spec.to_string()) };
     write_json(&dir.join("bank.json"), &pinned)?;
