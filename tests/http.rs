@@ -209,6 +209,15 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
         ("/v1/withdrawals", Some(BINARY), reg.to_bytes(), 400),
         ("/v1/deposits", Some(BINARY), b"FC\x01\x30".to_vec(), 400),
         ("/v1/deposits", Some("text/plain"), b"hello".to_vec(), 415),
+        // Over the message's size limit, under the route's (which allows
+        // the longer JSON form): 413 too-large, as over the route's.
+        (
+            "/v1/withdrawals",
+            Some(BINARY),
+            vec![0; <faircash::protocol::withdraw::WithdrawRequest as WireMessage>::MAX_BYTES + 1],
+            413,
+        ),
+        ("/v1/accounts/users", Some(BINARY), vec![0; <UserRegistration as WireMessage>::MAX_BYTES + 1], 413),
         ("/v1/deposits", None, b"hello".to_vec(), 415),
         ("/v1/withdrawals/zz/challenge", Some(BINARY), vec![], 400),
         ("/v1/nowhere", Some(JSON), b"{}".to_vec(), 404),
@@ -220,8 +229,15 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
             400,
         ),
     ];
-    // Random garbage on every route.
-    for path in ["/v1/accounts/users", "/v1/accounts/merchants", "/v1/withdrawals", "/v1/deposits"] {
+    // Random garbage on every route: 400, or 413 over the message's limit.
+    use faircash::protocol::register::MerchantRegistration;
+    use faircash::protocol::withdraw::WithdrawRequest;
+    for (path, limit) in [
+        ("/v1/accounts/users", UserRegistration::MAX_BYTES),
+        ("/v1/accounts/merchants", MerchantRegistration::MAX_BYTES),
+        ("/v1/withdrawals", WithdrawRequest::MAX_BYTES),
+        ("/v1/deposits", DepositRequest::MAX_BYTES),
+    ] {
         for _ in 0..10 {
             let n = rand::Rng::gen_range(&mut OsRng, 0..2000);
             let mut b = vec![0u8; n];
@@ -229,7 +245,7 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
             if n > 4 && rand::Rng::gen_bool(&mut OsRng, 0.5) {
                 b[..4].copy_from_slice(b"FC\x01\x10");
             }
-            cases.push((path, Some(BINARY), b, 400));
+            cases.push((path, Some(BINARY), b, if n > limit { 413 } else { 400 }));
         }
     }
     let check = |path: &str, status: u16, expected: u16, body: &[u8]| {
@@ -237,6 +253,7 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
         let e: ErrorBody =
             serde_json::from_slice(body).unwrap_or_else(|_| panic!("{path}: untyped error body"));
         assert!(!e.error.code.is_empty());
+        assert_eq!(e.error.code == "too-large", status == 413, "{path}: {} with {status}", e.error.code);
     };
     for (path, ct, body, expected) in cases {
         let (status, body) = raw(&url, path, ct, body);
@@ -679,4 +696,224 @@ fn nodes_on_one_postgres_database_serve_a_rotated_keyset_without_a_restart() {
     let Some(base) = postgres_url() else { return };
     let db = fresh_database(&base);
     nodes_serve_a_rotated_keyset(&Cli::new(), Some(&db));
+}
+
+#[test]
+fn a_node_stops_with_status_0_on_sigterm_and_sigint_on_either_store() {
+    let c = Cli::new();
+    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
+    c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "4"]);
+    let mut dirs = vec!["bank"];
+    if let Some(base) = postgres_url() {
+        let db = fresh_database(&base);
+        c.ok(&[
+            "bank",
+            "init",
+            "--dir",
+            "pgbank",
+            "--ttp-key",
+            "ttp/ttp.pub.json",
+            "--max-exponent",
+            "4",
+            "--db",
+            &db,
+        ]);
+        dirs.push("pgbank");
+    }
+    for dir in dirs {
+        for (signal, serve_a_request) in [("TERM", false), ("INT", false), ("TERM", true), ("INT", true)] {
+            let mut node = Node::start(&c, dir);
+            if serve_a_request {
+                let api = HttpBank::new(&[&node.url]).unwrap();
+                let user = UserKey::generate(&mut OsRng);
+                api.register_user(&UserRegistration::new(&user, &mut OsRng)).unwrap();
+                assert_eq!(api.keysets().unwrap().len(), 1);
+            }
+            let (status, _) = node.stop(signal, std::time::Duration::from_secs(20));
+            let log = node.log.lock().unwrap().clone();
+            assert!(!log.contains("panicked"), "{dir}, SIG{signal}: {log}");
+            assert_eq!(status.code(), Some(0), "{dir}, SIG{signal}: {status:?}\n{log}");
+        }
+    }
+}
+
+/// Writes `bytes` on a fresh connection to `addr` and reads until the node
+/// closes it; returns the status, the head and the body of the answer.
+fn exchange(addr: &str, bytes: &[u8]) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    // The node may answer and close before it has read everything.
+    let _ = tcp.write_all(bytes);
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete answer: {:?}", String::from_utf8_lossy(&answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    (status, head, answer[split + 4..].to_vec())
+}
+
+/// Whether the node closed `tcp` (EOF or reset) within `within`, reading
+/// (and discarding) whatever it sends; `feed` is called between reads.
+fn closed_within(
+    tcp: &mut std::net::TcpStream,
+    within: std::time::Duration,
+    mut feed: impl FnMut(&mut std::net::TcpStream),
+) -> bool {
+    use std::io::Read;
+    tcp.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    while t.elapsed() < within {
+        match tcp.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                feed(tcp)
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn slow_request_heads_and_idle_connections_time_out() {
+    use faircash::http::server::{spawn_with, ServeConfig};
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let config = ServeConfig {
+        header_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let server = spawn_with(local_bank(), "127.0.0.1:0".parse().unwrap(), config).unwrap();
+    let addr = server.addr.to_string();
+    // Header lines trickled in, one every 100 ms, never ending the head.
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    let t = Instant::now();
+    tcp.write_all(b"POST /v1/deposits HTTP/1.1\r\nHost: bank\r\n").unwrap();
+    let closed = closed_within(&mut tcp, Duration::from_secs(10), |s| {
+        let _ = s.write_all(b"X-Slow: 1\r\n");
+    });
+    assert!(closed, "a trickled head keeps its connection open");
+    let trickled = t.elapsed();
+    // A request line stopped in the middle.
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    let t = Instant::now();
+    tcp.write_all(b"POST /v1/depo").unwrap();
+    assert!(closed_within(&mut tcp, Duration::from_secs(10), |_| {}), "a stalled request line stays open");
+    let stalled = t.elapsed();
+    // An idle keep-alive connection after a complete request.
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    tcp.write_all(b"GET /v1/health HTTP/1.1\r\nHost: bank\r\n\r\n").unwrap();
+    let t = Instant::now();
+    assert!(closed_within(&mut tcp, Duration::from_secs(10), |_| {}), "an idle connection stays open");
+    let idle = t.elapsed();
+    // Each closes at the 1 s header timeout, long before the 60 s request
+    // timeout (the bound leaves room for a loaded machine).
+    for (what, d) in [("trickled", trickled), ("stalled", stalled), ("idle", idle)] {
+        assert!(d >= Duration::from_millis(900) && d < Duration::from_secs(8), "{what}: closed after {d:?}");
+    }
+    // The node still serves.
+    assert_eq!(reqwest::blocking::get(format!("{}/v1/health", server.url())).unwrap().status().as_u16(), 200);
+}
+
+#[test]
+fn connections_beyond_the_limit_get_a_typed_503() {
+    use faircash::http::server::{spawn_with, ServeConfig};
+    use std::time::Duration;
+    let config =
+        ServeConfig { max_connections: 3, header_timeout: Duration::from_secs(60), ..Default::default() };
+    let server = spawn_with(local_bank(), "127.0.0.1:0".parse().unwrap(), config).unwrap();
+    let addr = server.addr.to_string();
+    let mut held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    // The node accepts in its own time: retry until the limit is reached.
+    let t = std::time::Instant::now();
+    let (status, head, body) = loop {
+        let answer = exchange(&addr, b"GET /v1/health HTTP/1.1\r\nHost: bank\r\nConnection: close\r\n\r\n");
+        if answer.0 != 200 || t.elapsed() > Duration::from_secs(10) {
+            break answer;
+        }
+    };
+    assert_eq!(status, 503, "{head}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    let e: ErrorBody = serde_json::from_slice(&body).unwrap();
+    assert_eq!(e.error.code, "too-many-connections");
+    assert!(e.error.retryable);
+    // A connection closed frees its place.
+    held.pop();
+    let t = std::time::Instant::now();
+    loop {
+        let (status, _, _) =
+            exchange(&addr, b"GET /v1/health HTTP/1.1\r\nHost: bank\r\nConnection: close\r\n\r\n");
+        if status == 200 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no place freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn request_heads_the_parser_refuses_get_typed_errors() {
+    let server = spawn(local_bank(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.addr.to_string();
+    let long_path = format!("/v1/{}", "a".repeat(9 * 1024));
+    let huge_path = format!("/v1/{}", "a".repeat(80 * 1024));
+    let many_headers: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let huge_header = format!("X-Big: {}\r\n", "b".repeat(80 * 1024));
+    let cases: Vec<(String, u16, &str)> = vec![
+        (format!("GET {long_path} HTTP/1.1\r\nHost: bank\r\nConnection: close\r\n\r\n"), 414, "uri-too-long"),
+        (format!("GET {huge_path} HTTP/1.1\r\nHost: bank\r\n\r\n"), 431, "headers-too-large"),
+        (format!("GET /v1/health HTTP/1.1\r\nHost: bank\r\n{many_headers}\r\n"), 431, "headers-too-large"),
+        (format!("GET /v1/health HTTP/1.1\r\nHost: bank\r\n{huge_header}\r\n"), 431, "headers-too-large"),
+        ("NOT HTTP AT ALL\r\n\r\n".to_string(), 400, "bad-request"),
+        ("GET /v1/health HTTP/1.1\r\nHost bank\r\n\r\n".to_string(), 400, "bad-request"),
+    ];
+    for (request, expected, code) in cases {
+        let (status, head, body) = exchange(&addr, request.as_bytes());
+        assert_eq!(status, expected, "{code}: {head}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let e: ErrorBody = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| panic!("{expected}: untyped body {:?}", String::from_utf8_lossy(&body)));
+        assert_eq!(e.error.code, code);
+    }
+    assert_eq!(reqwest::blocking::get(format!("{}/v1/health", server.url())).unwrap().status().as_u16(), 200);
+}
+
+#[test]
+fn shutdown_closes_connections_still_open_after_the_grace() {
+    use std::io::Write;
+    use std::time::Duration;
+    let c = Cli::new();
+    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
+    c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "4"]);
+    let mut node =
+        Node::serve(&c, "bank", &["--shutdown-grace-secs", "1", "--header-timeout-secs", "120"], &[]);
+    // Two clients trickle header lines and never finish their heads.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut trickling = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = std::net::TcpStream::connect(node.addr()).unwrap();
+        tcp.write_all(b"POST /v1/deposits HTTP/1.1\r\nHost: bank\r\n").unwrap();
+        let stop = stop.clone();
+        trickling.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) && tcp.write_all(b"X-Slow: 1\r\n").is_ok() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, took) = node.stop("TERM", Duration::from_secs(30));
+    stop.store(true, Ordering::SeqCst);
+    for t in trickling {
+        t.join().unwrap();
+    }
+    assert_eq!(status.code(), Some(0), "{}", node.log.lock().unwrap());
+    // The grace is 1 s; the header timeout (120 s) never came into play.
+    assert!(took < Duration::from_secs(15), "the node took {took:?} to stop");
 }

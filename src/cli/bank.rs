@@ -1,5 +1,6 @@
 //! `faircash bank …`: the bank operator's commands.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -238,7 +239,7 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-    /// Seconds a request may take.
+    /// Seconds a request may take, from its head to its answer.
     #[arg(long, default_value_t = 60)]
     request_timeout_secs: u64,
     /// Seconds the node uses the keyset list it read before reading the
@@ -246,6 +247,18 @@ pub struct ServeArgs {
     /// or another node without a restart); SIGHUP reloads at once.
     #[arg(long, env = "FAIRCASH_KEYSET_REFRESH_SECS", default_value_t = 10)]
     keyset_refresh_secs: u64,
+    /// Seconds a client may take to send a request's head (request line and
+    /// headers); idle keep-alive connections close after as long.
+    #[arg(long, default_value_t = crate::http::server::DEFAULT_HEADER_TIMEOUT.as_secs())]
+    header_timeout_secs: u64,
+    /// Most connections open at once; beyond, a typed 503 and the
+    /// connection is closed.
+    #[arg(long, default_value_t = crate::http::server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds in-flight requests may run after SIGTERM or Ctrl-C before
+    /// their connections are closed.
+    #[arg(long, default_value_t = crate::http::server::DEFAULT_SHUTDOWN_GRACE.as_secs())]
+    shutdown_grace_secs: u64,
 }
 
 /// Log output format.
@@ -911,18 +924,36 @@ fn serve(a: ServeArgs, out: &Output) -> Result<(), CliError> {
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| CliError::Io(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
+    let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
     let config = crate::http::server::ServeConfig {
-        request_timeout: std::time::Duration::from_secs(a.request_timeout_secs.max(1)),
+        request_timeout: secs(a.request_timeout_secs),
+        header_timeout: secs(a.header_timeout_secs),
+        max_connections: a.max_connections.max(1),
+        shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace_secs),
         ..Default::default()
     };
-    tracing::info!(listen = %bound, keysets = bank.keysets().len(), "bank serving");
-    // On stderr in every output mode: scripts and supervisors wait for it.
-    eprintln!("bank serving on http://{bound}");
-    rt.block_on(async {
+    tracing::info!(
+        listen = %bound,
+        keysets = bank.keysets().len(),
+        max_connections = config.max_connections,
+        "bank serving"
+    );
+    let signal = {
+        let _runtime = rt.enter();
         crate::http::server::reload_on_sighup(bank.clone());
-        crate::http::server::serve(bank, listener, config, crate::http::server::shutdown_signal()).await
-    })
-    .map_err(|e| CliError::Io(format!("server: {e}")))?;
+        crate::http::server::shutdown_signal()
+            .map_err(|e| CliError::Io(format!("cannot listen for signals: {e}")))?
+    };
+    // On stderr in every output mode: scripts and supervisors wait for it.
+    let _ = writeln!(std::io::stderr(), "bank serving on http://{bound}");
+    let served = rt.block_on(crate::http::server::serve(bank.clone(), listener, config, signal));
+    // Bank operations still running on the blocking pool (past the grace)
+    // are abandoned, as a crash would: every step is one transaction.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    // The bank (and its database connections) is dropped here, outside the
+    // runtime: the PostgreSQL client cannot be closed from async code.
+    drop(bank);
+    served.map_err(|e| CliError::Io(format!("server: {e}")))?;
     out.result(|| "bank stopped".into(), json!({"stopped": true}));
     Ok(())
 }

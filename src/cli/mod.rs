@@ -186,7 +186,10 @@ impl CliError {
                 ProtocolError::Remote { status, code, .. } => match (*status, code.as_str()) {
                     (s, _) if s >= 500 => 1,
                     (400, _)
-                    | (_, "invalid-proof" | "invalid-payment" | "invalid-keyset" | "bad-evidence") => 3,
+                    | (
+                        _,
+                        "invalid-proof" | "invalid-payment" | "invalid-keyset" | "bad-evidence" | "too-large",
+                    ) => 3,
                     _ => 4,
                 },
                 ProtocolError::Decode(_)

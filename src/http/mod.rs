@@ -119,6 +119,9 @@ pub struct ErrorDetail {
 pub fn error_answer(e: &Error) -> (u16, ErrorDetail) {
     use crate::store::StoreError;
     let (status, code, retryable, detail): (u16, &str, bool, Option<serde_json::Value>) = match e {
+        // Over the message's own size limit (wire.md §3), though under the
+        // route's body limit: too large, as over the route's limit.
+        Error::Decode(d @ DecodeError::TooLarge { .. }) => (413, d.kind(), false, None),
         Error::Decode(d) => (400, d.kind(), false, None),
         Error::Store(StoreError::Retry) => (503, "busy", true, None),
         Error::Store(_) => (503, "store-unavailable", true, None),

@@ -9,6 +9,13 @@
 //! - Each route has a body limit (its message's largest encoding); requests
 //!   time out; malformed, oversized or unsupported bodies get 4xx with a
 //!   typed JSON error; a panic becomes a 500 without taking the node down.
+//! - Connections are bounded (specs/http.md §5): a request head must arrive
+//!   within the header timeout (which also closes idle keep-alive
+//!   connections), at most `max_connections` are open (beyond, a typed 503
+//!   and the connection is closed), and after a shutdown signal in-flight
+//!   requests get a grace period, after which their connections are closed.
+//!   Request heads the HTTP parser refuses (400, 414, 431) get typed JSON
+//!   errors too.
 //! - Structured logs (`tracing`) with a request id per request; bodies and
 //!   secrets are never logged.
 
@@ -47,16 +54,45 @@ use crate::wire::{DecodeError, WireMessage};
 /// Service settings.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
-    /// How long a request may take.
+    /// How long a request may take, from its head to its answer (so also
+    /// how long its body may take to arrive).
     pub request_timeout: Duration,
     /// Most bank operations running at once (default: twice the cores).
     pub max_parallel: usize,
+    /// How long a client may take to send a request head (request line and
+    /// headers), counted from the first byte it is awaited; an idle
+    /// keep-alive connection is closed after as long.
+    pub header_timeout: Duration,
+    /// Most connections open at once; a connection beyond gets a typed
+    /// `503 too-many-connections` and is closed.
+    pub max_connections: usize,
+    /// After the shutdown signal, how long in-flight requests may run
+    /// before their connections are closed.
+    pub shutdown_grace: Duration,
 }
+
+/// Default [`ServeConfig::header_timeout`].
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ServeConfig::max_connections`] (under the common file
+/// descriptor limit of 1024, with room for the database and logs).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default [`ServeConfig::shutdown_grace`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Largest request head (request line and headers) read; larger gets `431`.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Longest request target (path and query); longer gets `414`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 impl Default for ServeConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        ServeConfig { request_timeout: Duration::from_secs(60), max_parallel: 2 * cores }
+        ServeConfig {
+            request_timeout: Duration::from_secs(60),
+            max_parallel: 2 * cores,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
     }
 }
 
@@ -378,8 +414,23 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                 Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the request failed".into()).into_response()
             }))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
-            .layer(axum::middleware::map_response(fix_limit_errors)),
+            .layer(axum::middleware::map_response(fix_limit_errors))
+            .layer(axum::middleware::from_fn(refuse_long_uri)),
     )
+}
+
+/// `414 uri-too-long` for a request target over [`MAX_URI_BYTES`].
+async fn refuse_long_uri(req: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        return Reply::error(
+            StatusCode::URI_TOO_LONG,
+            "uri-too-long",
+            format!("the request target is over {MAX_URI_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Turns axum's plain-text 413 (body limit) into a typed JSON error.
@@ -409,8 +460,10 @@ async fn health() -> Reply {
     Reply(r)
 }
 
-/// Serves `bank` on `listener` until `shutdown` resolves; in-flight
-/// requests finish first.
+/// Serves `bank` on `listener` until `shutdown` resolves. Then it stops
+/// accepting, lets in-flight requests finish within
+/// [`ServeConfig::shutdown_grace`], and closes the connections still open
+/// after it.
 pub async fn serve<S: BankStore + 'static>(
     bank: Arc<Bank<S>>,
     listener: tokio::net::TcpListener,
@@ -418,68 +471,331 @@ pub async fn serve<S: BankStore + 'static>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(bank, &config);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let open = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    // Answering over-limit connections is bounded too: beyond this many at
+    // once they are closed without an answer.
+    let refusing = Arc::new(Semaphore::new(64));
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors, or a connection reset
+                        // before it was accepted: wait a moment, go on.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                match open.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let conn = serve_connection(stream, peer, app.clone(), config.header_timeout, closing_rx.clone());
+                        connections.spawn(async move {
+                            conn.await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        tracing::warn!(peer = %peer, limit = config.max_connections, "connection limit reached");
+                        if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                            connections.spawn(async move {
+                                refuse_connection(stream).await;
+                                drop(permit);
+                            });
+                        }
+                    }
+                }
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    tracing::info!(open = connections.len(), grace_secs = config.shutdown_grace.as_secs(), "shutting down");
+    let _ = closing.send(true);
+    let deadline = tokio::time::sleep(config.shutdown_grace);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            done = connections.join_next() => if done.is_none() { break },
+            _ = &mut deadline => {
+                tracing::warn!(open = connections.len(), "shutdown grace over: closing the connections still open");
+                connections.abort_all();
+                while connections.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `bank.reload()` (secrets, TTP key statements, keysets from the
 /// store) on the blocking pool each time the process gets SIGHUP, until the
-/// runtime stops; a no-op where there is no SIGHUP.
+/// runtime stops; a no-op where there is no SIGHUP. Call it inside the
+/// runtime: SIGHUP is listened for from the moment it returns.
 pub fn reload_on_sighup<S: BankStore + 'static>(bank: Arc<Bank<S>>) {
     #[cfg(unix)]
-    tokio::spawn(async move {
+    {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: keysets reload on their refresh interval only");
             return;
         };
-        while hup.recv().await.is_some() {
-            let bank = bank.clone();
-            match tokio::task::spawn_blocking(move || bank.reload()).await {
-                Ok(Ok(added)) => {
-                    tracing::info!(added, "SIGHUP: reloaded secrets, TTP statements and keysets")
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let bank = bank.clone();
+                match tokio::task::spawn_blocking(move || bank.reload()).await {
+                    Ok(Ok(added)) => {
+                        tracing::info!(added, "SIGHUP: reloaded secrets, TTP statements and keysets")
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "SIGHUP: reload failed; keeping what is held"),
+                    Err(_) => tracing::warn!("SIGHUP: reload failed"),
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, "SIGHUP: reload failed; keeping what is held"),
-                Err(_) => tracing::warn!("SIGHUP: reload failed"),
             }
-        }
-    });
+        });
+    }
     #[cfg(not(unix))]
     let _ = bank;
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+/// Serves one connection (HTTP/1.1) until it ends, or until `closing`
+/// asks it to finish its request in flight and close.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    let io = hyper_util::rt::TokioIo::new(TypedParseErrors::new(stream));
+    let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        tower::ServiceExt::oneshot(app.clone(), req)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_header_size(MAX_HEAD_BYTES);
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        _ = conn.as_mut() => {}
+        _ = async { drop(closing.wait_for(|c| *c).await) } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Answers a connection over the limit with a typed `503` and closes it.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = typed_answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too-many-connections",
+        "the node has as many connections open as it serves; retry shortly",
+        Some(1),
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await?;
+        // Read what the client sent, so closing does not reset the
+        // connection before it reads the answer.
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match stream.read(&mut sink).await? {
+                0 => break,
+                n => left = left.saturating_sub(n),
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+/// A complete HTTP/1.1 answer with a typed JSON error body, closing the
+/// connection.
+fn typed_answer(status: StatusCode, code: &str, message: &str, retry_after: Option<u64>) -> Vec<u8> {
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message: message.into(),
+            retryable: status == StatusCode::SERVICE_UNAVAILABLE,
+            detail: None,
+        },
+    })
+    .unwrap_or_default();
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: {JSON}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    );
+    if let Some(s) = retry_after {
+        head.push_str(&format!("retry-after: {s}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The connection's byte stream, with the answers the HTTP parser sends on
+/// its own (bodiless `400`, `414`, `431` for a request head it cannot
+/// parse, before any route runs) replaced by typed JSON errors, so every
+/// error answer carries its body. Such an answer is the last on its
+/// connection; the router's own answers always carry a `content-type` and
+/// are never touched.
+struct TypedParseErrors<T> {
+    inner: T,
+    /// A replacement answer and how much of it is written.
+    replacement: Option<(Vec<u8>, usize)>,
+}
+
+impl<T> TypedParseErrors<T> {
+    fn new(inner: T) -> Self {
+        TypedParseErrors { inner, replacement: None }
+    }
+}
+
+/// The typed answer for the parser's own error answer starting `head`.
+fn parser_error_answer(head: &[u8]) -> Option<Vec<u8>> {
+    let status = head.strip_prefix(b"HTTP/1.1 ".as_slice())?.get(..3)?;
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+    if head.contains("\r\ncontent-type:") || !head.contains("\r\ncontent-length: 0") {
+        return None;
+    }
+    let (status, code, message) = match status {
+        b"400" => (StatusCode::BAD_REQUEST, "bad-request", "the request head could not be parsed"),
+        b"414" => (StatusCode::URI_TOO_LONG, "uri-too-long", "the request target is too long"),
+        b"431" => (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "the request head is over the node's limit",
+        ),
+        _ => return None,
+    };
+    Some(typed_answer(status, code, message, None))
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> TypedParseErrors<T> {
+    /// Writes what is left of the replacement.
+    fn poll_replacement(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        while let Some((bytes, written)) = &mut self.replacement {
+            if *written == bytes.len() {
+                return Poll::Ready(Ok(()));
+            }
+            match std::pin::Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for TypedParseErrors<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for TypedParseErrors<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        if self.replacement.is_none() {
+            match parser_error_answer(buf) {
+                Some(answer) => self.replacement = Some((answer, 0)),
+                None => return std::pin::Pin::new(&mut self.inner).poll_write(cx, buf),
+            }
+        }
+        // The parser's own answer (and anything after it) is replaced.
+        match self.poll_replacement(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Listens for Ctrl-C (SIGINT) and SIGTERM from the moment it is called
+/// (inside a runtime), so a signal sent right after the node announces
+/// itself is not lost; the future resolves on the first of them.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = interrupt.recv() => {},
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+    }
 }
 
 /// Starts `bank` on a background runtime bound to `addr` (port 0 for any):
 /// for tests and `demo --http`. Returns the bound address and a handle that
 /// stops the service when dropped.
 pub fn spawn<S: BankStore + 'static>(bank: Arc<Bank<S>>, addr: SocketAddr) -> std::io::Result<RunningServer> {
+    spawn_with(bank, addr, ServeConfig::default())
+}
+
+/// As [`spawn`], with `config`.
+pub fn spawn_with<S: BankStore + 'static>(
+    bank: Arc<Bank<S>>,
+    addr: SocketAddr,
+    config: ServeConfig,
+) -> std::io::Result<RunningServer> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind(addr))?;
     let local = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     rt.spawn(async move {
-        let _ = serve(bank, listener, ServeConfig::default(), async {
+        let _ = serve(bank, listener, config, async {
             let _ = rx.await;
         })
         .await;

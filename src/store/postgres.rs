@@ -237,19 +237,48 @@ impl PostgresBankStore {
         let pooled = self.pool.lock().map_err(|_| StoreError::Backend("pool lock poisoned".into()))?.pop();
         match pooled {
             Some(c) if !c.is_closed() => Ok(c),
-            _ => self.connect(),
+            other => {
+                close_clients(other.into_iter().collect());
+                self.connect()
+            }
         }
     }
 
     fn put_back(&self, c: Client) {
         if c.is_closed() {
-            return;
+            return close_clients(vec![c]);
         }
         if let Ok(mut p) = self.pool.lock() {
             if p.len() < self.max_idle {
-                p.push(c);
+                return p.push(c);
             }
         }
+        close_clients(vec![c]);
+    }
+}
+
+impl Drop for PostgresBankStore {
+    fn drop(&mut self) {
+        let clients = match self.pool.get_mut() {
+            Ok(p) => std::mem::take(p),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        close_clients(clients);
+    }
+}
+
+/// Closes clients. The synchronous client closes its connection by
+/// blocking on its own runtime, which panics inside another runtime's
+/// async context ("Cannot start a runtime from within a runtime"): there,
+/// the clients are closed on a thread of their own.
+fn close_clients(clients: Vec<Client>) {
+    if clients.is_empty() {
+        return;
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::spawn(move || drop(clients)).join();
+    } else {
+        drop(clients);
     }
 }
 
@@ -271,7 +300,7 @@ impl Drop for PgTx<'_> {
     fn drop(&mut self) {
         if let Some(mut c) = self.client.take() {
             if !self.done && c.batch_execute("ROLLBACK").is_err() {
-                return; // a broken connection is not reused
+                return close_clients(vec![c]); // a broken connection is not reused
             }
             self.store.put_back(c);
         }

@@ -134,18 +134,26 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub struct Node {
     pub child: Child,
     pub url: String,
+    /// What the node wrote to stderr after its address.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Node {
     /// Serves the bank directory `dir` of `c`.
     pub fn start(c: &Cli, dir: &str) -> Node {
-        Self::start_with(c, dir, &[])
+        Self::serve(c, dir, &[], &[])
     }
 
     /// Serves `dir` with extra environment variables (a failpoint).
     pub fn start_with(c: &Cli, dir: &str, env: &[(&str, &str)]) -> Node {
+        Self::serve(c, dir, &[], env)
+    }
+
+    /// Serves `dir` with extra `bank serve` flags and environment variables.
+    pub fn serve(c: &Cli, dir: &str, flags: &[&str], env: &[(&str, &str)]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
             .args(["bank", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
+            .args(flags)
             .current_dir(c.root.path())
             .env("FAIRCASH_LOG", "warn")
             .envs(env.iter().copied())
@@ -160,8 +168,43 @@ impl Node {
                 break u.trim().to_string();
             }
         };
-        std::thread::spawn(move || for _ in lines {});
-        Node { child, url }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for l in lines.map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&l);
+                s.push('\n');
+            }
+        });
+        Node { child, url, log }
+    }
+
+    /// `host:port` of the node.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) and waits for the exit, at most
+    /// `within`; returns the status and how long the node took.
+    pub fn stop(
+        &mut self,
+        signal: &str,
+        within: std::time::Duration,
+    ) -> (std::process::ExitStatus, std::time::Duration) {
+        let t = std::time::Instant::now();
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, t.elapsed());
+            }
+            assert!(t.elapsed() < within, "the node is still running {within:?} after SIG{signal}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     pub fn kill(&mut self) {
