@@ -498,3 +498,30 @@ fn a_dash_file_is_stdin_or_stdout_so_commands_pipe() {
     assert!(err.contains("only one input"), "{err}");
     assert_eq!(c.json(&["merchant", "status", "--dir", "shop"])["undeposited_value"], 6);
 }
+
+#[test]
+fn a_huge_withdrawal_is_refused_before_anything_is_built() {
+    let c = Cli::new();
+    let alice = c.setup();
+    // Under a 4 GiB address-space limit, so a regression fails here instead
+    // of exhausting the machine's memory.
+    let refused = |amount: &str| {
+        let o = Command::new("sh")
+            .args(["-c", "ulimit -v 4194304; exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_faircash")])
+            .args(["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", amount])
+            .current_dir(c.root.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(4), "--amount {amount}: {err}");
+        err
+    };
+    let err = refused("18446744073709551615");
+    assert!(err.contains("at most 1024 per withdrawal"), "{err}");
+    // One coin over the limit (denominations up to 256): refused too.
+    let err = refused(&(256 * 1024 + 1).to_string());
+    assert!(err.contains("takes 1025 coins"), "{err}");
+    assert_eq!(c.balance_of(&alice), 200, "nothing was debited");
+    assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 0);
+    c.fails(2, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "0"]);
+}

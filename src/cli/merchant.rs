@@ -63,7 +63,7 @@ pub enum MerchantCommand {
         #[command(flatten)]
         dir: DirArg,
         /// Base units to ask for.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         amount: u64,
         /// A description of the order (its digest goes into the request).
         #[arg(long, default_value = "")]

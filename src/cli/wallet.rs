@@ -75,8 +75,8 @@ pub enum WalletCommand {
         /// The bank.
         #[arg(long)]
         bank: String,
-        /// Base units to withdraw.
-        #[arg(long)]
+        /// Base units to withdraw (at most 1024 coins' worth at a time).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         amount: u64,
     },
     /// Finish withdrawals interrupted after their challenge was stored.
@@ -470,12 +470,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             }
             let keyset =
                 wallet.keysets().last().cloned().ok_or_else(|| CliError::Input("no keyset".into()))?;
-            let values = crate::roles::wallet::decompose(amount, &keyset.values_desc()).ok_or_else(|| {
-                CliError::Refused(format!(
-                    "{amount} cannot be withdrawn with denominations up to {}",
-                    keyset.values_desc()[0]
-                ))
-            })?;
+            let values = crate::roles::wallet::decompose(amount, &keyset.values_desc())?;
             let bar = out.progress(values.len() as u64, "withdrawing");
             let mut ids = Vec::new();
             for v in &values {

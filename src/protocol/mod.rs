@@ -207,6 +207,19 @@ pub enum Error {
     /// A request over a documented limit.
     #[error("request too large: {0}")]
     TooLarge(&'static str),
+    /// A withdrawal that would take more coins than one withdrawal may.
+    #[error(
+        "withdrawing {amount} takes {coins} coins of the keyset's denominations; at most {limit} per \
+         withdrawal (withdraw less at a time)"
+    )]
+    WithdrawalTooLarge {
+        /// The amount asked for.
+        amount: u64,
+        /// The coins it would take.
+        coins: u64,
+        /// The most coins one withdrawal may take.
+        limit: usize,
+    },
     /// A value that would overflow.
     #[error("amount overflow")]
     Overflow,

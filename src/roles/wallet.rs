@@ -160,7 +160,7 @@ impl<S: WalletStore> Wallet<S> {
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinId>> {
         let keyset = self.withdrawal_keyset()?;
-        let values = decompose(amount, &keyset.values_desc()).ok_or(Error::NoSuchDenomination(amount))?;
+        let values = decompose(amount, &keyset.values_desc())?;
         let mut ids = Vec::with_capacity(values.len());
         for v in values {
             ids.push(self.withdraw_one(bank, v, rng)?);
@@ -354,15 +354,63 @@ fn is_final(e: &Error) -> bool {
     )
 }
 
-/// Splits `amount` into the available denominations (largest first).
-pub fn decompose(amount: u64, values_desc: &[u64]) -> Option<Vec<u64>> {
+/// Most coins one withdrawal may take: a withdrawal's coins are listed
+/// before the first is requested, so the amount a user types must not size
+/// that list beyond this (specs/security.md §8).
+pub const MAX_WITHDRAWAL_COINS: usize = 1024;
+
+/// How many coins the greedy split of `amount` into `values_desc` takes
+/// (`None` if it leaves a remainder), counted without building the list.
+pub fn coin_count(amount: u64, values_desc: &[u64]) -> Option<u64> {
     let mut rest = amount;
-    let mut out = Vec::new();
-    for &v in values_desc {
-        while v > 0 && rest >= v {
+    let mut coins = 0u64;
+    for &v in values_desc.iter().filter(|v| **v > 0) {
+        coins = coins.saturating_add(rest / v);
+        rest %= v;
+    }
+    (rest == 0 && amount > 0).then_some(coins)
+}
+
+/// Splits `amount` into the available denominations (largest first),
+/// refusing before it allocates anything a split of more than
+/// [`MAX_WITHDRAWAL_COINS`] coins.
+pub fn decompose(amount: u64, values_desc: &[u64]) -> Result<Vec<u64>> {
+    let coins = coin_count(amount, values_desc).ok_or(Error::NoSuchDenomination(amount))?;
+    if coins > MAX_WITHDRAWAL_COINS as u64 {
+        return Err(Error::WithdrawalTooLarge { amount, coins, limit: MAX_WITHDRAWAL_COINS });
+    }
+    let mut rest = amount;
+    let mut out = Vec::with_capacity(coins as usize);
+    for &v in values_desc.iter().filter(|v| **v > 0) {
+        while rest >= v {
             out.push(v);
             rest -= v;
         }
     }
-    (rest == 0 && amount > 0).then_some(out)
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decompose_counts_before_it_builds_and_refuses_over_the_coin_limit() {
+        let values: Vec<u64> = (0..=8).rev().map(|e| 1u64 << e).collect();
+        assert_eq!(decompose(45, &values).unwrap(), vec![32, 8, 4, 1]);
+        assert_eq!(coin_count(45, &values), Some(4));
+        assert!(matches!(decompose(0, &values), Err(Error::NoSuchDenomination(0))));
+        assert!(matches!(decompose(3, &[2]), Err(Error::NoSuchDenomination(3))));
+        let most = 256 * MAX_WITHDRAWAL_COINS as u64;
+        assert_eq!(decompose(most, &values).unwrap().len(), MAX_WITHDRAWAL_COINS);
+        assert!(matches!(
+            decompose(most + 1, &values),
+            Err(Error::WithdrawalTooLarge { coins, .. }) if coins == MAX_WITHDRAWAL_COINS as u64 + 1
+        ));
+        // The largest amount is refused at once: nothing is built.
+        assert!(matches!(
+            decompose(u64::MAX, &values),
+            Err(Error::WithdrawalTooLarge { amount: u64::MAX, coins, .. }) if coins == (u64::MAX >> 8) + 8
+        ));
+    }
 }
