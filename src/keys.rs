@@ -17,7 +17,7 @@ use sha2::Sha512;
 
 use crate::crypto::acl::AclPublicKey;
 use crate::crypto::schnorr::{Signature, SigningKey};
-use crate::crypto::secret::SecretScalar;
+use crate::crypto::secret::{KeySecret, SecretScalar, ZeroKey};
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::{define_id, Point};
 use crate::params::{Params, ParamsId};
@@ -379,6 +379,7 @@ pub enum KeysetError {
 pub struct BankSecrets {
     master: SigningKey,
     online: Vec<SigningKey>,
+    #[serde(deserialize_with = "crate::crypto::secret::deserialize_nonzero_pairs")]
     denominations: Vec<(KeyId, SecretScalar)>,
 }
 
@@ -489,7 +490,7 @@ impl BankSecrets {
 
 /// A user's long-term secret `u` and identity `I = u·G`.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(from = "SecretScalar", into = "SecretScalar")]
+#[serde(try_from = "KeySecret", into = "SecretScalar")]
 pub struct UserKey {
     u: SecretScalar,
     identity: Point,
@@ -511,6 +512,13 @@ impl UserKey {
     /// The account id the bank files this user under.
     pub fn account_id(&self) -> AccountId {
         user_account_id(&self.identity)
+    }
+}
+
+impl TryFrom<KeySecret> for UserKey {
+    type Error = ZeroKey;
+    fn try_from(k: KeySecret) -> Result<Self, ZeroKey> {
+        Ok(Self::from(k.nonzero()?))
     }
 }
 

@@ -525,3 +525,77 @@ fn a_huge_withdrawal_is_refused_before_anything_is_built() {
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 0);
     c.fails(2, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "0"]);
 }
+
+#[test]
+fn an_empty_or_damaged_database_is_refused_with_how_to_restore() {
+    let c = Cli::new();
+    c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "3"]);
+    for (dir, db, args) in [
+        ("alice", "wallet.db", &["wallet", "balance", "--dir", "alice"][..]),
+        ("shop", "merchant.db", &["merchant", "status", "--dir", "shop"]),
+        ("bank", "bank.db", &["bank", "status", "--dir", "bank"]),
+        ("ttp", "ttp.db", &["ttp", "log", "verify", "--dir", "ttp"]),
+    ] {
+        let path = c.path(&format!("{dir}/{db}"));
+        let saved = c.path(&format!("{dir}.saved"));
+        std::fs::rename(&path, &saved).unwrap();
+        // Empty (0 bytes), damaged (not SQLite), missing.
+        std::fs::write(&path, b"").unwrap();
+        let err = c.fails(1, args);
+        assert!(err.contains("is empty") && err.contains("Restore the whole directory"), "{dir}: {err}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "{dir}: the empty file is left alone");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        let err = c.fails(1, args);
+        assert!(err.contains("damaged"), "{dir}: {err}");
+        std::fs::remove_file(&path).unwrap();
+        let err = c.fails(1, args);
+        assert!(err.contains("damaged"), "{dir}: {err}");
+        assert!(!path.exists(), "{dir}: no new database was created");
+        std::fs::rename(&saved, &path).unwrap();
+        c.ok(args);
+    }
+    assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["balance"], 3);
+}
+
+#[test]
+fn a_key_file_holding_zero_is_refused_on_load() {
+    let c = Cli::new();
+    c.setup();
+    let zero = format!("\"{}\"", "00".repeat(32));
+    for (file, args) in [
+        ("alice/wallet.key", &["wallet", "balance", "--dir", "alice"][..]),
+        ("shop/merchant.key", &["merchant", "status", "--dir", "shop"]),
+    ] {
+        let path = c.path(file);
+        let good = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &zero).unwrap();
+        let err = c.fails(3, args);
+        assert!(err.contains("the zero scalar is not a valid secret key"), "{file}: {err}");
+        std::fs::write(&path, good).unwrap();
+        c.ok(args);
+    }
+    // The bank's keys: its master key, and any denomination key.
+    let path = c.path("bank/bank.key");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let mut keys: Value = serde_json::from_str(&good).unwrap();
+    keys["denominations"][3][1] = Value::from("00".repeat(32));
+    std::fs::write(&path, keys.to_string()).unwrap();
+    let err = c.fails(3, &["bank", "status", "--dir", "bank"]);
+    assert!(err.contains("the zero scalar is not a valid secret key"), "{err}");
+    let mut keys: Value = serde_json::from_str(&good).unwrap();
+    keys["master"] = Value::from("00".repeat(32));
+    std::fs::write(&path, keys.to_string()).unwrap();
+    c.fails(3, &["bank", "status", "--dir", "bank"]);
+    std::fs::write(&path, good).unwrap();
+    // The TTP's decryption key.
+    let path = c.path("ttp/ttp.key");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let mut keys: Value = serde_json::from_str(&good).unwrap();
+    keys["decryption"] = Value::from("00".repeat(32));
+    std::fs::write(&path, keys.to_string()).unwrap();
+    let err = c.fails(3, &["ttp", "log", "verify", "--dir", "ttp"]);
+    assert!(err.contains("the zero scalar is not a valid secret key"), "{err}");
+    std::fs::write(&path, good).unwrap();
+    c.ok(&["bank", "status", "--dir", "bank"]);
+}

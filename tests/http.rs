@@ -617,6 +617,23 @@ fn startup_errors_are_clear_and_sigterm_drains() {
     // The database is unreachable.
     let err = c.fails(1, &["bank", "serve", "--dir", "bank", "--db", "postgres://nobody@127.0.0.1:1/none"]);
     assert!(err.contains("cannot reach the database"), "{err}");
+    // A database that does not exist: the server's own words, what to do,
+    // and nothing left behind, so `bank init` runs again once it exists.
+    if let Some(base) = postgres_url() {
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        let mut b = [0u8; 6];
+        rand::RngCore::fill_bytes(&mut OsRng, &mut b);
+        let name = format!("fc_missing_{}", hex::encode(b));
+        let url = format!("{prefix}/{name}");
+        let args = ["bank", "init", "--dir", "pgbank", "--ttp-key", "ttp/ttp.pub.json", "--db", &url];
+        let err = c.fails(1, &args);
+        assert!(err.contains(&format!("database \"{name}\" does not exist")), "{err}");
+        assert!(err.contains("CREATE DATABASE"), "{err}");
+        assert!(!c.path("pgbank/bank.key").exists());
+        let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        c.ok(&args);
+    }
     // Not a bank directory.
     let err = c.fails(3, &["bank", "serve", "--dir", "ttp"]);
     assert!(err.contains("not a bank directory"), "{err}");

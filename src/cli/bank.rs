@@ -406,9 +406,11 @@ impl BankHome {
         super::files::read_json(&self.config())
     }
 
-    /// Opens the store named by the configuration.
-    pub fn store(&self, cfg: &BankConfigFile) -> Result<Box<dyn BankStore>, CliError> {
-        open_store(cfg.database.as_deref(), &self.db())
+    /// Opens the store named by the configuration, which must exist
+    /// (`create`: a new one, at `bank init`).
+    pub fn store(&self, cfg: &BankConfigFile, create: bool) -> Result<Box<dyn BankStore>, CliError> {
+        open_store(cfg.database.as_deref(), &self.db(), create)
+            .map_err(|e| super::damaged_store("bank", &self.dir, e))
     }
 
     /// Opens the bank.
@@ -432,7 +434,7 @@ impl BankHome {
             cfg.database = Some(db.to_string());
         }
         let secrets: BankSecrets = read_secret(&self.key())?;
-        let store = self.store(&cfg)?;
+        let store = self.store(&cfg, false)?;
         let mut rules = cfg.bank_config();
         tune(&mut rules);
         let bank = Bank::open(store, secrets, Arc::new(SystemClock), rules)?;
@@ -441,16 +443,22 @@ impl BankHome {
     }
 }
 
-/// Opens a bank store: a SQLite file, or a PostgreSQL URL.
-pub fn open_store(database: Option<&str>, default_path: &Path) -> Result<Box<dyn BankStore>, CliError> {
-    let startup = |e: crate::store::StoreError| CliError::Io(format!("cannot open the bank's database: {e}"));
-    match database {
-        None => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(default_path).map_err(startup)?)),
+/// Opens a bank store: a SQLite file (which must exist unless `create`),
+/// or a PostgreSQL URL.
+pub fn open_store(
+    database: Option<&str>,
+    default_path: &Path,
+    create: bool,
+) -> Result<Box<dyn BankStore>, crate::store::StoreError> {
+    use crate::store::sqlite::SqliteBankStore;
+    let sqlite = |p: &Path| if create { SqliteBankStore::open(p) } else { SqliteBankStore::open_existing(p) };
+    Ok(match database {
+        None => Box::new(sqlite(default_path)?),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Box::new(crate::store::postgres::PostgresBankStore::open(url).map_err(startup)?))
+            Box::new(crate::store::postgres::PostgresBankStore::open(url)?)
         }
-        Some(path) => Ok(Box::new(crate::store::sqlite::SqliteBankStore::open(path).map_err(startup)?)),
-    }
+        Some(path) => Box::new(sqlite(Path::new(path))?),
+    })
 }
 
 fn parse_account(s: &str) -> Result<AccountId, CliError> {
@@ -850,11 +858,13 @@ fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {
         withdraw_days: a.withdraw_days,
         database: a.db.clone(),
     };
+    // The database first: an unreachable or missing one leaves no key
+    // behind, so `bank init` can simply be run again.
+    let store = home.store(&cfg, true)?;
     let secrets = BankSecrets::generate(&mut OsRng);
     let spec = cfg.spec(SystemClock.today());
     let ttp_key = escrow_key(&cfg, &spec)?;
     write_secret(&home.key(), &secrets)?;
-    let store = home.store(&cfg)?;
     let bank = Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?;
     let key_path = home.key();
     let keyset = bank.issue_keyset_with(ttp_key, &spec, &mut OsRng, |s| {

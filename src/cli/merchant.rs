@@ -127,7 +127,8 @@ fn open(dir: &std::path::Path, out: &Output) -> Result<(Merchant<SqliteMerchantS
     let key: SigningKey = read_secret(&key_path)?;
     let (pinned, list) = load_pinned(dir)?;
     let lock = lock_dir(dir, "merchant.lock", out)?;
-    let store = SqliteMerchantStore::open(dir.join("merchant.db"))?;
+    let store = SqliteMerchantStore::open_existing(dir.join("merchant.db"))
+        .map_err(|e| super::damaged_store("merchant", dir, e))?;
     let mut m = Merchant::new(key, pinned.master_key, store, Arc::new(SystemClock));
     m.pin_keysets(&list.keysets)?;
     for s in &load_ttp(dir)?.statements {

@@ -256,6 +256,26 @@ pub fn bank_master(
     }
 }
 
+/// An error opening a role directory's database. A damaged one (missing,
+/// empty, not a faircash store) says how to restore it; any other is an
+/// operational failure of the database.
+pub fn damaged_store(role: &str, dir: &std::path::Path, e: crate::store::StoreError) -> CliError {
+    let init = match role {
+        "bank" => "bank init".to_string(),
+        "ttp" => "ttp keygen".to_string(),
+        _ => format!("{role} new"),
+    };
+    match e {
+        crate::store::StoreError::Corrupt(what) => CliError::Io(format!(
+            "{what}: the {role} directory {} is damaged. Restore the whole directory (keys and database \
+             together) from a backup; do not run `faircash {init}` over it, which would start from nothing \
+             and lose what the database held",
+            dir.display()
+        )),
+        other => CliError::Io(format!("cannot open the {role}'s database: {other}")),
+    }
+}
+
 /// A directory argument shared by the role commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DirArg {

@@ -261,7 +261,8 @@ fn open_ttp(dir: &Path) -> Result<Ttp<SqliteTtpStore>, CliError> {
     }
     let keys: TtpKeys = read_secret(&key_path)?;
     let cfg: TtpConfig = read_json(&config_path(dir))?;
-    let store = SqliteTtpStore::open(dir.join("ttp.db"))?;
+    let store =
+        SqliteTtpStore::open_existing(dir.join("ttp.db")).map_err(|e| super::damaged_store("ttp", dir, e))?;
     let mut ttp = Ttp::new(keys, store, Arc::new(SystemClock));
     for i in &cfg.issuers {
         ttp.trust_issuer(*i);

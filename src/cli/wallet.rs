@@ -380,7 +380,8 @@ impl WalletHome {
         }
         let user: UserKey = read_secret(&self.key())?;
         let (pinned, list) = load_pinned(&self.dir)?;
-        let store = SqliteWalletStore::open(self.dir.join("wallet.db"))?;
+        let store = SqliteWalletStore::open_existing(self.dir.join("wallet.db"))
+            .map_err(|e| super::damaged_store("wallet", &self.dir, e))?;
         let lock = lock_dir(&self.dir, "wallet.lock", out)?;
         let mut w = Wallet::new(user, pinned.master_key, store, Arc::new(SystemClock));
         w.pin_keysets(&list.keysets)?;

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::batch::BatchVerifier;
-use super::secret::SecretScalar;
+use super::secret::{KeySecret, SecretScalar, ZeroKey};
 use super::transcript::FaircashTranscript;
 use super::VerifyError;
 use crate::encoding::Point;
@@ -322,7 +322,7 @@ pub(crate) mod scalar_list {
 ///
 /// Serializes as the secret alone; the public key is recomputed on load.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(from = "SecretScalar", into = "SecretScalar")]
+#[serde(try_from = "KeySecret", into = "SecretScalar")]
 pub struct SigningKey {
     secret: SecretScalar,
     public: Point,
@@ -356,6 +356,13 @@ impl SigningKey {
         t.append_message(b"message", message);
         let proof = signature_relation(&self.public).prove(&mut t, &[self.expose_secret()], rng);
         Signature { r: proof.commitments[0], s: proof.responses[0] }
+    }
+}
+
+impl TryFrom<KeySecret> for SigningKey {
+    type Error = ZeroKey;
+    fn try_from(k: KeySecret) -> Result<Self, ZeroKey> {
+        Ok(Self::from_secret(k.nonzero()?))
     }
 }
 

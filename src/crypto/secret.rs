@@ -44,6 +44,41 @@ impl SecretScalar {
     }
 }
 
+/// A secret key's scalar as read from a key file. Key types deserialize
+/// through it (`#[serde(try_from = "KeySecret")]`), and
+/// [`KeySecret::nonzero`] refuses zero: the zero key's public key is the
+/// identity, which every other party refuses, so a key file holding it is
+/// damaged or forged and is refused when it is loaded, not when it is used.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct KeySecret(SecretScalar);
+
+/// A key file holding the zero scalar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the zero scalar is not a valid secret key")]
+pub struct ZeroKey;
+
+impl KeySecret {
+    /// The secret, unless it is zero.
+    pub fn nonzero(self) -> Result<SecretScalar, ZeroKey> {
+        if *self.0.expose_secret() == Scalar::ZERO {
+            Err(ZeroKey)
+        } else {
+            Ok(self.0)
+        }
+    }
+}
+
+/// Deserializes a list of `(id, secret)` pairs, refusing a zero secret.
+pub fn deserialize_nonzero_pairs<'de, D, K>(d: D) -> Result<Vec<(K, SecretScalar)>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de>,
+{
+    let pairs: Vec<(K, KeySecret)> = Vec::deserialize(d)?;
+    pairs.into_iter().map(|(k, s)| Ok((k, s.nonzero().map_err(serde::de::Error::custom)?))).collect()
+}
+
 impl std::fmt::Debug for SecretScalar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretScalar(<redacted>)")
@@ -53,6 +88,14 @@ impl std::fmt::Debug for SecretScalar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_secret_of_zero_is_refused() {
+        let zero: KeySecret = serde_json::from_str(&format!("\"{}\"", "00".repeat(32))).unwrap();
+        assert_eq!(zero.nonzero().err(), Some(ZeroKey));
+        let one: KeySecret = serde_json::from_str(&format!("\"01{}\"", "00".repeat(31))).unwrap();
+        assert_eq!(*one.nonzero().unwrap().expose_secret(), Scalar::ONE);
+    }
 
     #[test]
     fn debug_never_prints_the_secret() {

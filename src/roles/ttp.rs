@@ -9,7 +9,7 @@ use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::group_signature::GroupSigningKey;
-use crate::crypto::secret::SecretScalar;
+use crate::crypto::secret::{KeySecret, SecretScalar, ZeroKey};
 use crate::encoding::Point;
 use crate::keys::{Keyset, SignedKeyset};
 use crate::params::Params;
@@ -22,7 +22,7 @@ use crate::time::{Clock, Timestamp};
 
 /// The TTP's decryption key `x_T` and public key `Y_T = x_T·G`.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(from = "SecretScalar", into = "SecretScalar")]
+#[serde(try_from = "KeySecret", into = "SecretScalar")]
 pub struct TtpKey {
     secret: SecretScalar,
     public: Point,
@@ -40,6 +40,13 @@ impl TtpKey {
     /// `x_T`.
     pub fn expose_secret(&self) -> &Scalar {
         self.secret.expose_secret()
+    }
+}
+
+impl TryFrom<KeySecret> for TtpKey {
+    type Error = ZeroKey;
+    fn try_from(k: KeySecret) -> Result<Self, ZeroKey> {
+        Ok(Self::from(k.nonzero()?))
     }
 }
 

@@ -222,10 +222,7 @@ impl PostgresBankStore {
     }
 
     fn connect(&self) -> StoreResult<Client> {
-        let mut c = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| StoreError::Backend(format!("cannot reach the database: {e}")))?;
+        let mut c = self.config.connect(NoTls).map_err(|e| connect_error(&self.config, &e))?;
         if let Some(s) = &self.schema {
             c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"))
                 .map_err(db)?;
@@ -265,6 +262,34 @@ impl Drop for PostgresBankStore {
         };
         close_clients(clients);
     }
+}
+
+/// Why a connection failed, in the server's words when it answered (the
+/// client's own text for those is only "db error"), with what to do.
+fn connect_error(config: &::postgres::Config, e: &::postgres::Error) -> StoreError {
+    let Some(d) = e.as_db_error() else {
+        return StoreError::Backend(format!("cannot reach the database: {e}"));
+    };
+    let dbname = config.get_dbname().unwrap_or("");
+    let user = config.get_user().unwrap_or("");
+    let hint = match d.code() {
+        c if *c == SqlState::INVALID_CATALOG_NAME => format!(
+            "; create it first (`createdb {dbname}`, or `CREATE DATABASE \"{dbname}\"` as a user allowed to), \
+             or fix the database name in the URL"
+        ),
+        c if *c == SqlState::INVALID_PASSWORD || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+            format!("; check the user ({user}) and password in the URL and the server's pg_hba.conf")
+        }
+        c if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
+            format!("; grant the user {user} the right to connect to {dbname}")
+        }
+        _ => String::new(),
+    };
+    StoreError::Backend(format!(
+        "the database server refused the connection: {} ({}){hint}",
+        d.message(),
+        d.code().code()
+    ))
 }
 
 /// Closes clients. The synchronous client closes its connection by

@@ -66,6 +66,33 @@ fn open_db(path: &Path, app: &str, migrations: &[&str]) -> StoreResult<Connectio
     Ok(conn)
 }
 
+/// Opens a store that must exist already, as [`open_db`] does, but refuses
+/// a missing or empty file, and a file that holds no faircash store (never
+/// created, truncated, overwritten, or not a SQLite database): SQLite
+/// would otherwise start a new, empty store in its place, and a wallet
+/// would silently show a balance of 0.
+fn open_existing_db(path: &Path, app: &str, migrations: &[&str]) -> StoreResult<Connection> {
+    let damaged = |what: String| StoreError::Corrupt(format!("{}: {what}", path.display()));
+    let meta =
+        std::fs::metadata(path).map_err(|e| damaged(format!("cannot read the {app} database: {e}")))?;
+    if meta.len() == 0 {
+        return Err(damaged(format!("the {app} database is empty (0 bytes)")));
+    }
+    {
+        let conn =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| damaged(format!("not a readable {app} database ({e})")))?;
+        let owner: Option<String> =
+            conn.query_row("SELECT app FROM faircash_schema", [], |r| r.get(0)).optional().unwrap_or(None);
+        if version == 0 || owner.is_none() {
+            return Err(damaged(format!("holds no faircash {app} store")));
+        }
+    }
+    open_db(path, app, migrations)
+}
+
 #[cfg(unix)]
 fn restrict_permissions(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -218,6 +245,13 @@ pub struct SqliteBankStore {
 }
 
 impl SqliteBankStore {
+    /// Opens the store at `path`, which must exist: a missing, empty or
+    /// damaged file is refused (`StoreError::Corrupt`) rather than replaced by
+    /// a new, empty store.
+    pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Ok(SqliteBankStore { conn: Mutex::new(open_existing_db(path.as_ref(), "bank", BANK_MIGRATIONS)?) })
+    }
+
     /// Opens or creates the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let conn = open_db(path.as_ref(), "bank", BANK_MIGRATIONS)?;
@@ -680,6 +714,15 @@ pub struct SqliteWalletStore {
 }
 
 impl SqliteWalletStore {
+    /// Opens the store at `path`, which must exist: a missing, empty or
+    /// damaged file is refused (`StoreError::Corrupt`) rather than replaced by
+    /// a new, empty store.
+    pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Ok(SqliteWalletStore {
+            conn: Mutex::new(open_existing_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?),
+        })
+    }
+
     /// Opens or creates the database at `path` (mode 0600).
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         Ok(SqliteWalletStore { conn: Mutex::new(open_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?) })
@@ -859,6 +902,15 @@ pub struct SqliteMerchantStore {
 }
 
 impl SqliteMerchantStore {
+    /// Opens the store at `path`, which must exist: a missing, empty or
+    /// damaged file is refused (`StoreError::Corrupt`) rather than replaced by
+    /// a new, empty store.
+    pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Ok(SqliteMerchantStore {
+            conn: Mutex::new(open_existing_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?),
+        })
+    }
+
     /// Opens or creates the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         Ok(SqliteMerchantStore { conn: Mutex::new(open_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?) })
@@ -1029,6 +1081,13 @@ pub struct SqliteTtpStore {
 }
 
 impl SqliteTtpStore {
+    /// Opens the store at `path`, which must exist: a missing, empty or
+    /// damaged file is refused (`StoreError::Corrupt`) rather than replaced by
+    /// a new, empty store.
+    pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Ok(SqliteTtpStore { conn: Mutex::new(open_existing_db(path.as_ref(), "ttp", TTP_MIGRATIONS)?) })
+    }
+
     /// Opens or creates the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         Ok(SqliteTtpStore { conn: Mutex::new(open_db(path.as_ref(), "ttp", TTP_MIGRATIONS)?) })
