@@ -599,3 +599,86 @@ fn a_key_file_holding_zero_is_refused_on_load() {
     std::fs::write(&path, good).unwrap();
     c.ok(&["bank", "status", "--dir", "bank"]);
 }
+
+#[test]
+fn human_output_says_what_people_need() {
+    let c = Cli::new();
+    let alice = c.setup();
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &alice, "--amount", "1000"]);
+    // An empty wallet says so.
+    let out = c.ok(&["wallet", "coins", "--dir", "alice"]);
+    assert!(out.contains("no coins"), "{out}");
+    // A large withdrawal counts repeated denominations.
+    let out = c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "900"]);
+    assert!(out.contains("900 (3 × 256 + 128 + 4)"), "{out}");
+    // wallet info: account, bank, keysets, balance.
+    let out = c.ok(&["wallet", "info", "--dir", "alice"]);
+    for want in [alice.as_str(), "bank (master key", "keysets   1", "balance   900 (3 × 256 + 128 + 4) in 5"]
+    {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    // bank withdrawals shows when, as a date and time.
+    let out = c.ok(&["bank", "withdrawals", "--dir", "bank", "--account", &alice]);
+    let first = out.lines().next().unwrap();
+    let when = first.rsplit(' ').next().unwrap();
+    assert!(when.len() == 20 && when.ends_with('Z') && when.as_bytes()[10] == b'T', "{first}");
+    // The payer checks the order it pays for.
+    c.ok(&[
+        "merchant",
+        "request",
+        "--dir",
+        "shop",
+        "--amount",
+        "4",
+        "--order",
+        "espresso x2",
+        "--out",
+        "r.json",
+    ]);
+    let err = c.fails(
+        4,
+        &["wallet", "pay", "--dir", "alice", "--request", "r.json", "--order", "latte", "--out", "p.json"],
+    );
+    assert!(err.contains("not for the order \"latte\""), "{err}");
+    assert!(!c.path("p.json").exists(), "nothing paid");
+    let out = c.ok(&[
+        "wallet",
+        "pay",
+        "--dir",
+        "alice",
+        "--request",
+        "r.json",
+        "--order",
+        "espresso x2",
+        "--out",
+        "p.json",
+    ]);
+    assert!(out.contains("for \"espresso x2\""), "{out}");
+    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "p.json"]);
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    // bank spends lists the deposited coin, ready to trace.
+    let spends = c.json(&["bank", "spends", "--dir", "bank"]);
+    let coin = spends["spends"][0]["coin_id"].as_str().unwrap().to_string();
+    assert_eq!(spends["spends"][0]["value"], 4);
+    let out = c.ok(&["bank", "spends", "--dir", "bank", "--merchant", &c.merchant_account("shop")]);
+    assert!(out.contains(&coin), "{out}");
+    c.ok(&["bank", "export-spend", "--dir", "bank", "--coin", &coin, "--out", "rec.json"]);
+    // A request dated two days ahead: the error names both clocks.
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "4", "--out", "r2.json"]);
+    let mut req: Value = serde_json::from_str(&std::fs::read_to_string(c.path("r2.json")).unwrap()).unwrap();
+    req["body"]["day"] = Value::from(req["body"]["day"].as_u64().unwrap() + 2);
+    std::fs::write(c.path("r2.json"), req.to_string()).unwrap();
+    let err = c.fails(4, &["wallet", "pay", "--dir", "alice", "--request", "r2.json", "--out", "p2.json"]);
+    assert!(
+        err.contains("but this wallet's clock says") && err.contains("differ by more than a day"),
+        "{err}"
+    );
+    // --bank naming a merchant directory.
+    let err = c.fails(2, &["wallet", "withdraw", "--dir", "alice", "--bank", "shop", "--amount", "1"]);
+    assert!(err.contains("shop is a merchant directory, not a bank directory"), "{err}");
+    assert!(err.contains("uses the bank at bank"), "{err}");
+    // demo --dir on a directory that exists.
+    let err = c.fails(4, &["demo", "--dir", "alice"]);
+    assert!(err.contains("exists already") && err.contains("not role directories"), "{err}");
+    assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["balance"], 896);
+}

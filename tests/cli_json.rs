@@ -203,9 +203,18 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "24"]);
     k.ok(&c, 2, &["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
     k.ok(&c, 2, &["wallet", "balance", "--dir", "alice"]);
+    k.ok(&c, 2, &["wallet", "info", "--dir", "alice"]);
     k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
-    k.ok(&c, 2, &["merchant", "request", "--dir", "shop", "--amount", "16", "--out", "r1.json"]);
-    k.ok(&c, 2, &["wallet", "pay", "--dir", "bob", "--request", "r1.json", "--out", "p1.json"]);
+    k.ok(
+        &c,
+        2,
+        &["merchant", "request", "--dir", "shop", "--amount", "16", "--order", "tea", "--out", "r1.json"],
+    );
+    k.ok(
+        &c,
+        2,
+        &["wallet", "pay", "--dir", "bob", "--request", "r1.json", "--order", "tea", "--out", "p1.json"],
+    );
     k.ok(&c, 2, &["merchant", "accept", "--dir", "shop", "--payment", "p1.json"]);
     k.ok(&c, 2, &["merchant", "status", "--dir", "shop"]);
     k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
@@ -229,6 +238,8 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["bank", "status", "--dir", "bank"]);
 
     // Tracing.
+    let spends = k.ok(&c, 2, &["bank", "spends", "--dir", "bank"]);
+    assert!(spends["spends"].as_array().unwrap().iter().any(|s| s["coin_id"] == bob_coin.as_str()));
     k.ok(&c, 2, &["bank", "export-spend", "--dir", "bank", "--coin", &bob_coin, "--out", "rec.json"]);
     k.ok(
         &c,

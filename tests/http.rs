@@ -634,9 +634,12 @@ fn startup_errors_are_clear_and_sigterm_drains() {
         admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         c.ok(&args);
     }
-    // Not a bank directory.
-    let err = c.fails(3, &["bank", "serve", "--dir", "ttp"]);
+    // Not a bank directory: none at all (invalid input), or another role's
+    // (a usage error, named as such).
+    let err = c.fails(3, &["bank", "serve", "--dir", "nowhere"]);
     assert!(err.contains("not a bank directory"), "{err}");
+    let err = c.fails(2, &["bank", "serve", "--dir", "ttp"]);
+    assert!(err.contains("ttp is a TTP directory, not a bank directory"), "{err}");
     // SIGTERM stops the node cleanly.
     let mut node = Node::start(&c, "bank");
     assert_eq!(reqwest::blocking::get(format!("{}/v1/health", node.url)).unwrap().status().as_u16(), 200);

@@ -130,6 +130,22 @@ pub enum BankCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// List deposited coins (latest first): the spends an owner-tracing
+    /// record can be exported for.
+    #[command(after_help = "Examples:\n  faircash bank spends --dir bank\n  \
+        faircash bank spends --dir bank --merchant 0f27cf0b… --limit 10\n  \
+        faircash bank export-spend --dir bank --coin <coin id> --out record.json")]
+    Spends {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Only the coins this merchant account (hex) deposited.
+        #[arg(long)]
+        merchant: Option<String>,
+        /// Most coins listed.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Export a deposited coin's spend as an owner-tracing record.
     #[command(
         after_help = "Example:\n  faircash bank export-spend --dir bank --coin 5930e23f… --out record.json"
@@ -396,6 +412,21 @@ impl BankHome {
 
     /// The configuration file.
     pub fn read_config(&self) -> Result<BankConfigFile, CliError> {
+        // A wallet or merchant directory has a `bank.json` too: the bank it
+        // pinned. Say so instead of failing to parse it.
+        for (key, role) in [("wallet.key", "wallet"), ("merchant.key", "merchant"), ("ttp.key", "TTP")] {
+            if self.dir.join(key).exists() {
+                let pinned = super::files::read_json::<super::wallet::PinnedBank>(&self.config())
+                    .ok()
+                    .and_then(|p| p.bank)
+                    .map(|b| format!("; this {role} uses the bank at {b}"))
+                    .unwrap_or_default();
+                return Err(CliError::Usage(format!(
+                    "{} is a {role} directory, not a bank directory: give the bank's directory or URL{pinned}",
+                    self.dir.display()
+                )));
+            }
+        }
         if !self.exists() {
             return Err(CliError::Input(format!(
                 "{}: not a bank directory (run `faircash bank init --dir {}` first)",
@@ -706,6 +737,36 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
+        BankCommand::Spends { dir, merchant, limit } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let merchant = merchant.as_deref().map(parse_account).transpose()?;
+            let spends = bank.spent_coins(merchant.as_ref(), limit)?;
+            out.result(
+                || {
+                    if spends.is_empty() {
+                        return "no deposited coins".into();
+                    }
+                    spends
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "coin {} value {:>6} paid {} deposited {} by merchant {}",
+                                s.coin_id, s.value, s.day, s.receipt_day, s.merchant
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                json!({"spends": spends.iter().map(|s| json!({
+                    "coin_id": s.coin_id,
+                    "value": s.value,
+                    "merchant": s.merchant,
+                    "day": day(s.day),
+                    "receipt_day": day(s.receipt_day),
+                })).collect::<Vec<_>>()}),
+            );
+            Ok(())
+        }
         BankCommand::ExportSpend { dir, coin, out: file } => {
             let bank = BankHome::new(&dir.dir).open()?;
             let id: CoinId =
@@ -724,8 +785,11 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             let list = bank.withdrawals_of(&id)?;
             out.result(
                 || {
+                    if list.is_empty() {
+                        return format!("no withdrawals by account {id}");
+                    }
                     list.iter()
-                        .map(|s| format!("session {} value {} opened at {}", s.id(), s.value, s.opened.0))
+                        .map(|s| format!("session {} value {:>6} opened {}", s.id(), s.value, s.opened))
                         .collect::<Vec<_>>()
                         .join("\n")
                 },

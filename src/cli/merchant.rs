@@ -193,8 +193,26 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             let req = m.request_payment(amount, digest, &mut OsRng)?;
             write_message(&file, &req)?;
             out.result(
-                || format!("payment request for {amount} on day {} written to {}", req.day, shown(&file)),
-                json!({"amount": amount, "day": day(req.day), "request_id": hex::encode(req.id()), "file": file}),
+                || {
+                    format!(
+                        "payment request for {amount} ({}), dated {}, written to {}",
+                        if order.is_empty() {
+                            "no order text".to_string()
+                        } else {
+                            format!("order {order:?}")
+                        },
+                        req.day,
+                        shown(&file)
+                    )
+                },
+                json!({
+                    "amount": amount,
+                    "day": day(req.day),
+                    "order": order,
+                    "order_digest": hex::encode(req.order_digest),
+                    "request_id": hex::encode(req.id()),
+                    "file": file,
+                }),
             );
             Ok(())
         }

@@ -153,15 +153,23 @@ pub fn receipt_json(r: &crate::protocol::deposit::DepositReceipt) -> Value {
     })
 }
 
-/// `13 (8 + 4 + 1)`: an amount with its denomination breakdown.
+/// `13 (8 + 4 + 1)`: an amount with its denomination breakdown, repeated
+/// denominations counted: `149936 (146 × 1024 + 256 + 128 + 32 + 16)`.
 pub fn amount_with_breakdown(values: &[u64]) -> String {
-    let total: u64 = values.iter().sum();
+    let total: u64 = values.iter().fold(0u64, |a, v| a.saturating_add(*v));
     let mut v = values.to_vec();
     v.sort_unstable_by(|a, b| b.cmp(a));
+    let mut parts: Vec<String> = Vec::new();
+    for run in v.chunk_by(|a, b| a == b) {
+        parts.push(match run.len() {
+            1 => run[0].to_string(),
+            n => format!("{n} × {}", run[0]),
+        });
+    }
     match v.len() {
         0 => "0".to_string(),
         1 => total.to_string(),
-        _ => format!("{total} ({})", v.iter().map(u64::to_string).collect::<Vec<_>>().join(" + ")),
+        _ => format!("{total} ({})", parts.join(" + ")),
     }
 }
 
@@ -174,5 +182,9 @@ mod tests {
         assert_eq!(amount_with_breakdown(&[1, 8, 4]), "13 (8 + 4 + 1)");
         assert_eq!(amount_with_breakdown(&[16]), "16");
         assert_eq!(amount_with_breakdown(&[]), "0");
+        let mut many = vec![1024u64; 146];
+        many.extend([16, 256, 32, 128]);
+        assert_eq!(amount_with_breakdown(&many), "149936 (146 × 1024 + 256 + 128 + 32 + 16)");
+        assert_eq!(amount_with_breakdown(&[2, 2]), "4 (2 × 2)");
     }
 }

@@ -90,15 +90,24 @@ pub enum WalletCommand {
         bank: String,
     },
     /// Pay a merchant's payment request (off-line: no bank contact).
-    #[command(after_help = "Example:\n  faircash wallet pay --dir alice --request req.json --out pay.json")]
+    #[command(
+        after_help = "Examples:\n  faircash wallet pay --dir alice --request req.json --out pay.json\n  \
+        faircash wallet pay --dir alice --request req.json --order 'espresso x2' --out pay.json\n\n\
+        The request carries a digest of the order, not its text: pass the text the merchant\n\
+        shows with --order, and the wallet pays only if the request is for that order."
+    )]
     Pay {
         /// The state directory.
         #[command(flatten)]
         dir: DirArg,
-        /// The merchant's payment request file.
+        /// The merchant's payment request file (`-`: stdin).
         #[arg(long)]
         request: PathBuf,
-        /// Where to write the payment for the merchant.
+        /// The order text the merchant shows; the wallet checks that the
+        /// request is for it before paying.
+        #[arg(long)]
+        order: Option<String>,
+        /// Where to write the payment for the merchant (`-`: stdout).
         #[arg(long)]
         out: PathBuf,
     },
@@ -112,6 +121,14 @@ pub enum WalletCommand {
     /// List the coins.
     #[command(after_help = "Example:\n  faircash wallet coins --dir alice --json")]
     Coins {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// The wallet at a glance: account, bank, keysets, coins held (no bank
+    /// contact).
+    #[command(after_help = "Example:\n  faircash wallet info --dir alice")]
+    Info {
         /// The state directory.
         #[command(flatten)]
         dir: DirArg,
@@ -500,10 +517,18 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             out.result(|| format!("finished {} withdrawal(s)", done.len()), json!({"coins": done}));
             Ok(())
         }
-        WalletCommand::Pay { dir, request, out: file } => {
+        WalletCommand::Pay { dir, request, order, out: file } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (wallet, _, _, _lock) = home.open(out)?;
             let req: PaymentRequest = read_message(&request)?;
+            if let Some(text) = &order {
+                if crate::protocol::pay::order_digest(text.as_bytes()) != req.order_digest {
+                    return Err(CliError::Refused(format!(
+                        "the payment request is not for the order {text:?} (its order digest is {}); nothing paid",
+                        hex::encode(req.order_digest)
+                    )));
+                }
+            }
             let payment = wallet.pay(&req, &mut OsRng)?;
             write_message(&file, &payment)?;
             let values: Vec<u64> = payment
@@ -512,17 +537,32 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 .map(|c| wallet.keysets().iter().find_map(|k| k.key(&c.body.key_id)).map_or(0, |k| k.value))
                 .collect();
             let balance = wallet.balance()?;
+            let what = match &order {
+                Some(text) => format!("for {text:?}"),
+                None => format!(
+                    "for order digest {}… (pass --order TEXT to check what you pay for)",
+                    &hex::encode(req.order_digest)[..16]
+                ),
+            };
             out.result(
                 || {
                     format!(
-                        "paid {} to merchant {} with {} coin(s); payment written to {}; wallet holds {balance}",
+                        "paid {} to merchant {} {what} with {} coin(s); payment written to {}; wallet holds {balance}",
                         amount_with_breakdown(&values),
                         req.merchant_id,
                         values.len(),
                         shown(&file)
                     )
                 },
-                json!({"paid": req.amount, "denominations": values, "payment": file, "balance": balance}),
+                json!({
+                    "paid": req.amount,
+                    "merchant": req.merchant_id,
+                    "order": order,
+                    "order_digest": hex::encode(req.order_digest),
+                    "denominations": values,
+                    "payment": file,
+                    "balance": balance,
+                }),
             );
             Ok(())
         }
@@ -551,6 +591,12 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let coins = wallet.coins()?;
             out.result(
                 || {
+                    if coins.is_empty() {
+                        return format!(
+                            "no coins in {} (withdraw some with `faircash wallet withdraw`)",
+                            dir.dir.display()
+                        );
+                    }
                     coins
                         .iter()
                         .map(|c| {
@@ -574,6 +620,68 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                         "spent": c.spent_in.is_some(),
                     }))
                     .collect::<Vec<_>>()}),
+            );
+            Ok(())
+        }
+        WalletCommand::Info { dir } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, pinned, _, _lock) = home.open(out)?;
+            let coins = wallet.coins()?;
+            let unspent: Vec<u64> =
+                coins.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).collect();
+            let pending = crate::store::WalletStore::pending(wallet.store())?.len();
+            let keysets = wallet.keysets();
+            out.result(
+                || {
+                    let mut s = format!(
+                        "wallet {}\n  account   {}\n  bank      {} (master key {})\n  keysets   {}",
+                        dir.dir.display(),
+                        wallet.account_id(),
+                        pinned.bank.as_deref().unwrap_or("not recorded"),
+                        hex::encode(pinned.master_key.as_bytes()),
+                        keysets.len()
+                    );
+                    for k in keysets {
+                        let d = k.document();
+                        s.push_str(&format!(
+                            "\n    {} sequence {}: denominations up to {}, withdrawals {}..{}",
+                            k.id(),
+                            d.sequence,
+                            k.values_desc().first().copied().unwrap_or(0),
+                            d.keys[0].windows.withdraw_from,
+                            d.keys[0].windows.withdraw_until
+                        ));
+                    }
+                    s.push_str(&format!(
+                        "\n  balance   {} in {} unspent coin(s) ({} spent)",
+                        amount_with_breakdown(&unspent),
+                        unspent.len(),
+                        coins.len() - unspent.len()
+                    ));
+                    if pending > 0 {
+                        s.push_str(&format!("\n  pending   {pending} withdrawal(s) (run `wallet resume`)"));
+                    }
+                    s
+                },
+                json!({
+                    "account": wallet.account_id(),
+                    "bank": pinned.bank,
+                    "master_key": pinned.master_key,
+                    "keysets": keysets.iter().map(|k| {
+                        let d = k.document();
+                        json!({
+                            "id": k.id(),
+                            "sequence": d.sequence,
+                            "denominations": k.values_desc().iter().rev().collect::<Vec<_>>(),
+                            "withdraw_from": day(d.keys[0].windows.withdraw_from),
+                            "withdraw_until": day(d.keys[0].windows.withdraw_until),
+                        })
+                    }).collect::<Vec<_>>(),
+                    "balance": unspent.iter().sum::<u64>(),
+                    "coins": unspent.len(),
+                    "spent_coins": coins.len() - unspent.len(),
+                    "pending_withdrawals": pending,
+                }),
             );
             Ok(())
         }

@@ -204,6 +204,17 @@ pub enum Error {
     /// A payment request that the wallet will not answer.
     #[error("payment request refused: {0}")]
     BadPaymentRequest(&'static str),
+    /// A payment request dated more than a day from the wallet's clock.
+    #[error(
+        "payment request refused: it is dated {day}, but this wallet's clock says {today}; the merchant's \
+         clock and this one differ by more than a day (check both)"
+    )]
+    RequestDayMismatch {
+        /// The request's day.
+        day: Day,
+        /// The wallet's day.
+        today: Day,
+    },
     /// A request over a documented limit.
     #[error("request too large: {0}")]
     TooLarge(&'static str),

@@ -824,6 +824,13 @@ impl<S: BankStore> Bank<S> {
         })
     }
 
+    /// Deposited coins, latest receipt day first, at most `limit`; only
+    /// `merchant`'s when given (the records an owner-tracing warrant may
+    /// name: `spend_record`).
+    pub fn spent_coins(&self, merchant: Option<&AccountId>, limit: usize) -> Result<Vec<SpentCoin>> {
+        self.run_tx("spent_coins", |tx| Ok(tx.spent_coins(merchant, limit)?))
+    }
+
     /// The answered withdrawals of an account (the records a coin-tracing
     /// warrant may name).
     pub fn withdrawals_of(&self, account: &AccountId) -> Result<Vec<WithdrawSession>> {

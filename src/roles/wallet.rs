@@ -276,7 +276,7 @@ impl<S: WalletStore> Wallet<S> {
         }
         // The merchant's clock may differ from ours by a day at most.
         if request.day > today.plus(1) || request.day < today.minus(1) {
-            return Err(Error::BadPaymentRequest("day"));
+            return Err(Error::RequestDayMismatch { day: request.day, today });
         }
         let request_id = request.id();
         if let Some(p) = self.store.payment(&request_id)? {

@@ -116,6 +116,7 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     open_sessions_count_only_open_unexpired(&make());
     expiring_sessions_erases_their_nonces(&make());
     spent_coin_ids_are_unique(&make());
+    spent_coins_list_latest_first_per_merchant_and_bounded(&make());
     payments_are_stored_once_by_digest(&make());
     pruning_removes_only_expired_records(&make());
     evidence_and_watch_list_round_trip(&make(), &o);
@@ -298,6 +299,35 @@ pub fn spent_coin_ids_are_unique<S: BankStore>(s: &S) {
     again.challenge = Scalar::random(&mut OsRng);
     assert_eq!(tx.insert_spent_coin(&again), Err(StoreError::Conflict("spent coin")));
     assert_eq!(tx.spent_coin_count().unwrap(), 1);
+}
+
+/// Listing spent coins: latest receipt day first, then by coin id; one
+/// merchant's when asked; never more than the limit.
+pub fn spent_coins_list_latest_first_per_merchant_and_bounded<S: BankStore>(s: &S) {
+    let shop = AccountId(rand_bytes());
+    let mut recs: Vec<SpentCoin> = (0..5u32)
+        .map(|i| {
+            let mut r = spent(CoinId(rand_bytes()), [3; 32], Day(30_000));
+            r.receipt_day = Day(20_000 + i % 3);
+            if i % 2 == 0 {
+                r.merchant = shop;
+            }
+            r
+        })
+        .collect();
+    commit(s, |tx| {
+        tx.insert_payment(&[3; 32], &dummy_payment()).unwrap();
+        recs.iter().for_each(|r| tx.insert_spent_coin(r).unwrap());
+    });
+    recs.sort_by(|a, b| b.receipt_day.cmp(&a.receipt_day).then(a.coin_id.cmp(&b.coin_id)));
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.spent_coins(None, 100).unwrap(), recs);
+    assert_eq!(tx.spent_coins(None, 2).unwrap(), recs[..2].to_vec());
+    let of_shop: Vec<SpentCoin> = recs.iter().filter(|r| r.merchant == shop).cloned().collect();
+    assert_eq!(of_shop.len(), 3);
+    assert_eq!(tx.spent_coins(Some(&shop), 100).unwrap(), of_shop);
+    assert_eq!(tx.spent_coins(Some(&AccountId(rand_bytes())), 100).unwrap(), vec![]);
+    assert_eq!(tx.spent_coins(None, 0).unwrap(), vec![]);
 }
 
 fn dummy_payment() -> Payment {

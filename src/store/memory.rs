@@ -289,6 +289,13 @@ impl BankTx for MemoryBankTx<'_> {
         Ok(self.state.spent.len() as u64)
     }
 
+    fn spent_coins(&mut self, merchant: Option<&AccountId>, limit: usize) -> StoreResult<Vec<SpentCoin>> {
+        let mut all: Vec<&SpentCoin> =
+            self.state.spent.values().filter(|c| merchant.is_none_or(|m| c.merchant == *m)).collect();
+        all.sort_by(|a, b| b.receipt_day.cmp(&a.receipt_day).then(a.coin_id.cmp(&b.coin_id)));
+        Ok(all.into_iter().take(limit).cloned().collect())
+    }
+
     fn deposit_receipt(
         &mut self,
         merchant: &AccountId,

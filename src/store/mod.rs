@@ -235,6 +235,9 @@ pub trait BankTx {
     fn prune_spent_coins(&mut self, today: Day) -> StoreResult<usize>;
     /// Number of spent-coin records.
     fn spent_coin_count(&mut self) -> StoreResult<u64>;
+    /// Spent-coin records, latest receipt day first (then by coin id), at
+    /// most `limit`; only those `merchant` deposited when given.
+    fn spent_coins(&mut self, merchant: Option<&AccountId>, limit: usize) -> StoreResult<Vec<SpentCoin>>;
 
     /// The stored receipt of a merchant's deposit request, with the digest
     /// of the request it answered.

@@ -607,6 +607,22 @@ impl BankTx for PgTx<'_> {
         rows.first().map(spent_row).transpose()
     }
 
+    fn spent_coins(&mut self, merchant: Option<&AccountId>, limit: usize) -> StoreResult<Vec<SpentCoin>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let merchant: Option<&[u8]> = merchant.map(|m| m.as_bytes().as_slice());
+        let rows = self
+            .c()?
+            .query(
+                &format!(
+                    "SELECT {SPENT_COLUMNS} FROM spent_coins WHERE $1::BYTEA IS NULL OR merchant = $1
+                     ORDER BY receipt_day DESC, coin_id LIMIT $2"
+                ),
+                &[&merchant, &limit],
+            )
+            .map_err(db)?;
+        rows.iter().map(spent_row).collect()
+    }
+
     fn insert_spent_coin(&mut self, c: &SpentCoin) -> StoreResult<()> {
         let (index, value) = (i64::from(c.coin_index), to_i64(c.value)?);
         let n = self

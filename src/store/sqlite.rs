@@ -592,6 +592,35 @@ impl BankTx for SqliteBankTx<'_> {
         to_u64(n)
     }
 
+    fn spent_coins(&mut self, merchant: Option<&AccountId>, limit: usize) -> StoreResult<Vec<SpentCoin>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after
+                 FROM spent_coins WHERE ?1 IS NULL OR merchant = ?1
+                 ORDER BY receipt_day DESC, coin_id LIMIT ?2",
+            )
+            .map_err(db)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = st
+            .query_map(params![merchant.map(|m| m.as_bytes().to_vec()), limit], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
+            .map_err(db)?;
+        rows.map(|r| spent_from_parts(r.map_err(db)?)).collect()
+    }
+
     fn deposit_receipt(
         &mut self,
         merchant: &AccountId,
