@@ -1,0 +1,140 @@
+//! The README's command-line session, its TTP statement renewal and its
+//! service example, run line by line as a reader would type them: every command succeeds (or fails with
+//! the exit code its comment names), and the coin it traces exists.
+
+mod cli_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use cli_support::Cli;
+use serde_json::Value;
+
+/// The commands of the first `sh` block after `heading`, with continuation
+/// lines joined and comments kept apart: `(command, comment)`.
+fn block(readme: &str, heading: &str) -> Vec<(String, String)> {
+    let start = readme.find(heading).unwrap_or_else(|| panic!("README: no {heading}"));
+    let rest = &readme[start..];
+    let open = rest.find("```sh\n").unwrap() + "```sh\n".len();
+    let body = &rest[open..open + rest[open..].find("```").unwrap()];
+    let mut commands = Vec::new();
+    let mut pending = String::new();
+    for line in body.lines() {
+        if let Some(head) = line.strip_suffix('\\') {
+            pending.push_str(head);
+            continue;
+        }
+        pending.push_str(line);
+        let full = std::mem::take(&mut pending);
+        let (command, comment) = match full.find("  #") {
+            Some(i) => (full[..i].trim().to_string(), full[i..].trim().to_string()),
+            None => (full.trim().to_string(), String::new()),
+        };
+        if !command.is_empty() && !command.starts_with('#') && !command.starts_with("alias ") {
+            commands.push((command, comment));
+        }
+    }
+    commands
+}
+
+/// Runs one README line with `faircash` standing for the built binary.
+fn sh(c: &Cli, line: &str) -> std::process::Output {
+    Command::new("bash")
+        .args(["-c", &format!("faircash() {{ \"$FAIRCASH_BIN\" \"$@\"; }}; {line}")])
+        .env("FAIRCASH_BIN", env!("CARGO_BIN_EXE_faircash"))
+        .current_dir(c.root.path())
+        .output()
+        .unwrap()
+}
+
+/// Runs one README line and checks it exits as its comment says.
+fn run_as_written(c: &Cli, line: &str, comment: &str) -> std::process::Output {
+    let o = sh(c, line);
+    assert_eq!(
+        o.status.code(),
+        Some(expected_exit(comment)),
+        "README: {line}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// The exit code a comment announces (`(exit 4)`), else 0.
+fn expected_exit(comment: &str) -> i32 {
+    comment.split("(exit ").nth(1).and_then(|r| r.split(')').next()).map_or(0, |n| n.parse().unwrap())
+}
+
+#[test]
+fn the_readme_session_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let c = Cli::new();
+    let account =
+        |dir: &str| c.json(&["wallet", "info", "--dir", dir])["account"].as_str().unwrap().to_string();
+    let mut traced = None;
+    for (line, comment) in block(&readme, "## A session with the command line") {
+        let mut line = line;
+        for (placeholder, wallet) in [("<alice's id>", "alice"), ("<bob's id>", "bob")] {
+            if line.contains(placeholder) {
+                line = line.replace(placeholder, &account(wallet));
+            }
+        }
+        if line.contains("<bob's coin id>") {
+            // As the README says: the coin of value 16 that `bank spends` lists.
+            let spends = c.json(&["bank", "spends", "--dir", "bank"]);
+            let sixteen: Vec<&Value> =
+                spends["spends"].as_array().unwrap().iter().filter(|s| s["value"] == 16).collect();
+            assert_eq!(sixteen.len(), 1, "{spends}");
+            line = line.replace("<bob's coin id>", sixteen[0]["coin_id"].as_str().unwrap());
+        }
+        assert!(!line.contains('<'), "README: an unknown placeholder in {line}");
+        let o = run_as_written(&c, &line, &comment);
+        if line.contains("bank apply-trace") {
+            traced = Some(String::from_utf8_lossy(&o.stdout).to_string());
+        }
+    }
+    let traced = traced.expect("the session applies a trace");
+    assert!(traced.contains(&account("bob")), "the traced coin is bob's: {traced}");
+    assert_eq!(c.json(&["wallet", "info", "--dir", "alice"])["balance"], 1);
+
+    // The renewed TTP key statement: bob pins it on his next withdrawal and
+    // then refuses the older one.
+    for (line, comment) in block(&readme, "A renewed statement") {
+        run_as_written(&c, &line, &comment);
+    }
+    assert_eq!(c.json(&["wallet", "info", "--dir", "bob"])["balance"], 12);
+
+    // The service example continues with bob (alice's account is frozen).
+    let mut node = None;
+    let mut url = String::new();
+    for (line, comment) in block(&readme, "## The bank as a service") {
+        if line.contains("bank serve") {
+            let listen = line.replace("127.0.0.1:8080", "127.0.0.1:0");
+            let mut child = Command::new("bash")
+                .args(["-c", &format!("faircash() {{ exec \"$FAIRCASH_BIN\" \"$@\"; }}; {listen}")])
+                .env("FAIRCASH_BIN", env!("CARGO_BIN_EXE_faircash"))
+                .env("FAIRCASH_LOG", "warn")
+                .current_dir(c.root.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+            url = loop {
+                let l = lines.next().expect("the node exits before serving").unwrap();
+                if let Some(u) = l.strip_prefix("bank serving on ") {
+                    break u.trim().to_string();
+                }
+            };
+            std::thread::spawn(move || for _ in lines {});
+            node = Some(child);
+            continue;
+        }
+        let line = line.replace("http://127.0.0.1:8080", &url);
+        run_as_written(&c, &line, &comment);
+    }
+    let mut node = node.expect("the service example starts a node");
+    assert_eq!(c.json(&["wallet", "info", "--dir", "bob"])["balance"], 28);
+    assert!(Command::new("kill").args(["-TERM", &node.id().to_string()]).status().unwrap().success());
+    assert_eq!(node.wait().unwrap().code(), Some(0));
+}
