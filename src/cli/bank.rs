@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{ensure_dir, read_message, read_secret, shown, write_json, write_message, write_secret};
-use super::output::{day, time, Output};
+use super::output::{day, keyset_json, time, Output};
 use super::{CliError, DirArg};
 use crate::coin::CoinId;
 use crate::keys::{AccountId, BankSecrets, KeysetList, KeysetPolicy, KeysetSpec};
@@ -586,18 +586,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                 },
                 json!({
                     "master_key": hex::encode(bank.master_key().as_bytes()),
-                    "keysets": ks.iter().map(|k| {
-                        let d = k.document();
-                        json!({
-                            "id": k.id(),
-                            "sequence": d.sequence,
-                            "denominations": k.values_desc().iter().rev().collect::<Vec<_>>(),
-                            "withdraw_from": day(d.keys[0].windows.withdraw_from),
-                            "withdraw_until": day(d.keys[0].windows.withdraw_until),
-                            "validity_days": d.policy.validity_days,
-                            "max_deposit_delay_days": d.policy.max_deposit_delay_days,
-                        })
-                    }).collect::<Vec<_>>(),
+                    "keysets": ks.iter().map(keyset_json).collect::<Vec<_>>(),
                     "rotated": rotate || due == Some(true),
                 }),
             );

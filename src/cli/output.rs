@@ -120,6 +120,20 @@ pub fn time(t: crate::time::Timestamp) -> Value {
     Value::String(t.to_string())
 }
 
+/// A keyset in JSON output.
+pub fn keyset_json(k: &crate::keys::Keyset) -> Value {
+    let d = k.document();
+    json!({
+        "id": k.id(),
+        "sequence": d.sequence,
+        "denominations": k.values_desc().iter().rev().collect::<Vec<_>>(),
+        "withdraw_from": day(d.keys[0].windows.withdraw_from),
+        "withdraw_until": day(d.keys[0].windows.withdraw_until),
+        "validity_days": d.policy.validity_days,
+        "max_deposit_delay_days": d.policy.max_deposit_delay_days,
+    })
+}
+
 /// A deposit outcome in JSON output: `{"outcome": "credited", "value": 4,
 /// "account": null, …}` (`value` is set for credits, `account` for a
 /// double spend that identified a registered account).

@@ -12,7 +12,7 @@ use super::files::{
     ensure_dir, lock_dir, read_json, read_message, read_secret, shown, write_json, write_message,
     write_secret, DirLock,
 };
-use super::output::{amount_with_breakdown, day, Output};
+use super::output::{amount_with_breakdown, day, keyset_json, Output};
 use super::{CliError, DirArg};
 use crate::encoding::Point;
 use crate::keys::{KeysetList, UserKey};
@@ -667,16 +667,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                     "account": wallet.account_id(),
                     "bank": pinned.bank,
                     "master_key": pinned.master_key,
-                    "keysets": keysets.iter().map(|k| {
-                        let d = k.document();
-                        json!({
-                            "id": k.id(),
-                            "sequence": d.sequence,
-                            "denominations": k.values_desc().iter().rev().collect::<Vec<_>>(),
-                            "withdraw_from": day(d.keys[0].windows.withdraw_from),
-                            "withdraw_until": day(d.keys[0].windows.withdraw_until),
-                        })
-                    }).collect::<Vec<_>>(),
+                    "keysets": keysets.iter().map(keyset_json).collect::<Vec<_>>(),
                     "balance": unspent.iter().sum::<u64>(),
                     "coins": unspent.len(),
                     "spent_coins": coins.len() - unspent.len(),

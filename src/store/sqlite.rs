@@ -143,6 +143,23 @@ fn migrate(conn: &Connection, app: &str, migrations: &[&str]) -> StoreResult<()>
     }
 }
 
+/// The columns `coin_id, serial, challenge, merchant, day, receipt_day,
+/// payment_digest, coin_index, value, prune_after` of a `spent_coins` row.
+fn spent_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<SpentRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
 fn lock(m: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
     m.lock().map_err(|_| StoreError::Backend("connection lock poisoned by a panic".into()))
 }
@@ -511,20 +528,7 @@ impl BankTx for SqliteBankTx<'_> {
                  FROM spent_coins WHERE coin_id = ?1",
             )
             .map_err(db)?
-            .query_row([id.as_bytes().as_slice()], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
-            })
+            .query_row([id.as_bytes().as_slice()], spent_columns)
             .optional()
             .map_err(db)?;
         row.map(spent_from_parts).transpose()
@@ -603,20 +607,7 @@ impl BankTx for SqliteBankTx<'_> {
             .map_err(db)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = st
-            .query_map(params![merchant.map(|m| m.as_bytes().to_vec()), limit], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
-            })
+            .query_map(params![merchant.map(|m| m.as_bytes().to_vec()), limit], spent_columns)
             .map_err(db)?;
         rows.map(|r| spent_from_parts(r.map_err(db)?)).collect()
     }
