@@ -620,7 +620,19 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                         st.validity.trace_until
                     )
                 },
-                json!({"sequence": st.sequence, "change": format!("{change:?}"), "statements": cfg.ttp.statements.len()}),
+                json!({
+                    "sequence": st.sequence,
+                    "change": match change {
+                        TtpPinChange::Added => "added",
+                        TtpPinChange::Superseded { .. } => "superseded",
+                        TtpPinChange::Unchanged => "unchanged",
+                    },
+                    "previous": match change {
+                        TtpPinChange::Superseded { previous } => Some(previous),
+                        _ => None,
+                    },
+                    "statements": cfg.ttp.statements.len(),
+                }),
             );
             Ok(())
         }

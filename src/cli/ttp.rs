@@ -11,7 +11,7 @@ use serde_json::json;
 use super::files::{
     ensure_dir, read_json, read_message, read_secret, shown, write_json, write_message, write_secret,
 };
-use super::output::{time, Output};
+use super::output::{day, time, Output};
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
@@ -291,10 +291,10 @@ pub fn statement_json(s: &SignedTtpKeyStatement, file: &Path) -> serde_json::Val
         "signing_key": st.signing_key,
         "threshold": st.threshold,
         "trustees": st.trustees.len(),
-        "escrow_from": st.validity.escrow_from,
-        "escrow_until": st.validity.escrow_until,
-        "trace_until": st.validity.trace_until,
-        "statement": file,
+        "escrow_from": day(st.validity.escrow_from),
+        "escrow_until": day(st.validity.escrow_until),
+        "trace_until": day(st.validity.trace_until),
+        "file": file,
     })
 }
 
