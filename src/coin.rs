@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use curve25519_dalek::scalar::Scalar;
 use merlin::Transcript;
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::crypto::acl::AclSignature;
 use crate::crypto::elgamal::Ciphertext;
@@ -210,9 +210,19 @@ impl CoinSecrets {
         &self.s
     }
 
-    /// The witnesses in relation order `(lambda, r, rnd, u, s, t, k, r_t)`.
-    pub(crate) fn witnesses(&self, u: &Scalar) -> [Scalar; SPEND_WITNESSES] {
-        [self.lambda, self.r, self.rnd, *u, self.s, Scalar::from(u64::from(self.expiry)), self.k, self.r_t]
+    /// The witnesses in relation order `(lambda, r, rnd, u, s, t, k, r_t)`,
+    /// in an array that is wiped when dropped (it holds `u`).
+    pub(crate) fn witnesses(&self, u: &Scalar) -> Zeroizing<[Scalar; SPEND_WITNESSES]> {
+        Zeroizing::new([
+            self.lambda,
+            self.r,
+            self.rnd,
+            *u,
+            self.s,
+            Scalar::from(u64::from(self.expiry)),
+            self.k,
+            self.r_t,
+        ])
     }
 }
 

@@ -438,8 +438,8 @@ impl BankSecrets {
     }
 
     /// The secret `x_k` of a denomination key.
-    pub fn denomination_secret(&self, key_id: &KeyId) -> Option<&Scalar> {
-        self.denominations.iter().find(|(id, _)| id == key_id).map(|(_, x)| x.expose_secret())
+    pub fn denomination_secret(&self, key_id: &KeyId) -> Option<&SecretScalar> {
+        self.denominations.iter().find(|(id, _)| id == key_id).map(|(_, x)| x)
     }
 
     /// Creates and signs the next keyset, extending `previous`.

@@ -559,7 +559,7 @@ fn one_body_signed_twice(w: &World, wallet: &TestWallet) -> Vec<WalletCoin> {
             &mut FixedFirstDraw { first: Some(gamma_draw) },
         )
         .unwrap();
-        assert_eq!(blinded.lambda(), gamma.invert());
+        assert_eq!(*blinded.lambda(), gamma.invert());
         let mut nonces = base;
         match first {
             None => first = Some((r, rnd)),

@@ -389,7 +389,7 @@ fn generate() -> Generated {
         obj! {
             "key_id" => hx(k.key_id.as_bytes()),
             "value" => k.value,
-            "x" => sc(secrets.denomination_secret(&k.key_id).unwrap()),
+            "x" => sc(secrets.denomination_secret(&k.key_id).unwrap().expose_secret()),
             "y" => pt(&k.y),
             "z" => pt(&k.z),
             "withdraw_from" => k.windows.withdraw_from,

@@ -130,7 +130,7 @@ fn answers_never_reveal_the_signing_key() {
 
     // Control: the same formula on two answers of one signer state does
     // recover the key, so the check above would catch a second answer.
-    let x_k = *w.bank.secrets().denomination_secret(&key.key_id).unwrap();
+    let x_k = *w.bank.secrets().denomination_secret(&key.key_id).unwrap().expose_secret();
     let c_attr = alice.start_withdrawal(8, &mut OsRng).unwrap().commitment;
     let (session, _) = SignerSession::open(&x_k, &key.acl(), &c_attr, b"control", &mut OsRng);
     let (_, b1) = session.clone().answer(&x_k, &Scalar::random(&mut OsRng));
@@ -152,7 +152,7 @@ fn answered_session_holds_no_signer_nonce() {
 
     let answer = w.bank.answer_withdrawal(&ch).unwrap();
     // The signer's nonce, recomputed from the answer: w = r + c·x.
-    let x_k = *w.bank.secrets().denomination_secret(&req.key_id).unwrap();
+    let x_k = *w.bank.secrets().denomination_secret(&req.key_id).unwrap().expose_secret();
     let nonce = answer.answer.r + answer.answer.c * x_k;
     assert_eq!(Params::get().g.point() * nonce, *cm.commitment.a.point());
     let nonce_hex = hex::encode(nonce.as_bytes());

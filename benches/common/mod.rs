@@ -98,7 +98,7 @@ impl Fixture {
     pub fn bank_open(&self, req: &WithdrawRequest) -> (SignerSession, WithdrawCommitment) {
         req.verify_proof(self.user.identity(), &self.keyset, &mut OsRng).expect("pi_W verifies");
         let key = self.keyset.key(&req.key_id).expect("key");
-        let x = self.secrets.denomination_secret(&req.key_id).expect("secret");
+        let x = self.secrets.denomination_secret(&req.key_id).expect("secret").expose_secret();
         let (session, commitment) =
             SignerSession::open(x, &key.acl(), &req.commitment, req.session_id.as_bytes(), &mut OsRng);
         (session, WithdrawCommitment { session_id: req.session_id, commitment })
@@ -113,7 +113,7 @@ impl Fixture {
         ch: &WithdrawChallenge,
     ) -> WithdrawAnswer {
         ch.verify_authorization(self.user.identity()).expect("authorized");
-        let x = self.secrets.denomination_secret(&req.key_id).expect("secret");
+        let x = self.secrets.denomination_secret(&req.key_id).expect("secret").expose_secret();
         let (_answered, answer) = session.answer(x, &ch.e);
         WithdrawAnswer { session_id: ch.session_id, answer }
     }

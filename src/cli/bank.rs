@@ -899,7 +899,9 @@ fn escrow_key(cfg: &BankConfigFile, spec: &KeysetSpec) -> Result<crate::encoding
 }
 
 fn write_secret_replace<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
+    let text = zeroize::Zeroizing::new(
+        serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?,
+    );
     super::files::write_atomic(path, text.as_bytes(), true)
 }
 

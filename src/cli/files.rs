@@ -105,14 +105,18 @@ pub fn write_secret<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError
     if path.exists() {
         return Err(CliError::Refused(format!("{}: exists already; not overwriting a key", path.display())));
     }
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
+    // The text holds the secret: wiped once written.
+    let text = zeroize::Zeroizing::new(
+        serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?,
+    );
     write_atomic(path, text.as_bytes(), true)
 }
 
 /// Reads a secret JSON file after checking its permissions.
 pub fn read_secret<T: DeserializeOwned>(path: &Path) -> Result<T, CliError> {
     check_secret_permissions(path)?;
-    let text = read_text(path)?;
+    // The text holds the secret: wiped once parsed.
+    let text = zeroize::Zeroizing::new(read_text(path)?);
     serde_json::from_str(&text)
         .map_err(|e| CliError::Input(format!("{}: not a valid key file: {e}", path.display())))
 }

@@ -25,7 +25,7 @@ use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::MultiscalarMul;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::batch::BatchVerifier;
 use super::schnorr::RngAdapter;
@@ -192,17 +192,23 @@ impl SignerSession {
                 break (rnd, z1, z2);
             }
         };
-        let w = Scalar::random(&mut trng);
-        let s1 = Scalar::random(&mut trng);
-        let s2 = Scalar::random(&mut trng);
-        let d = Scalar::random(&mut trng);
+        // The nonces go straight into the session (wiped on drop); no
+        // other copy outlives this function.
+        let session = SignerSession {
+            rnd,
+            z1,
+            w: Scalar::random(&mut trng),
+            s1: Scalar::random(&mut trng),
+            s2: Scalar::random(&mut trng),
+            d: Scalar::random(&mut trng),
+        };
         let commitment = SignerCommitment {
             rnd,
-            a: Point::new(p.g.point() * w),
-            b1: Point::new(mul2(&s1, &p.g, &d, &z1)),
-            b2: Point::new(mul2(&s2, &p.h, &d, &z2)),
+            a: Point::new(p.g.point() * session.w),
+            b1: Point::new(mul2(&session.s1, &p.g, &session.d, &session.z1)),
+            b2: Point::new(mul2(&session.s2, &p.h, &session.d, &z2)),
         };
-        (SignerSession { rnd, z1, w, s1, s2, d }, commitment)
+        (session, commitment)
     }
 
     /// `rnd`, the signer's contribution to `z1`.
@@ -322,44 +328,43 @@ impl UserBlinding {
         if z1.is_identity() || Point::new(z2).is_identity() {
             return Err(VerifyError);
         }
-        let gamma = loop {
-            let g = Scalar::random(rng);
-            if g != Scalar::ZERO {
-                break g;
-            }
-        };
-        let tau = Scalar::random(rng);
-        let [t1, t2, t3, t4, t5] = [(); 5].map(|_| Scalar::random(rng));
-        let zeta_p = pk.z.point() * gamma;
-        let zeta1_p = z1.point() * gamma;
-        let zeta2_p = zeta_p - zeta1_p;
-        let zeta = Point::new(zeta_p);
-        let zeta1 = Point::new(zeta1_p);
-        let alpha = commitment.a.point() + mul2(&t1, &p.g, &t2, &pk.y);
-        let beta1 = commitment.b1.point() * gamma + mul2(&t3, &p.g, &t4, &zeta1);
-        let beta2 = RistrettoPoint::multiscalar_mul(
-            [&gamma, &t5, &t4],
-            [commitment.b2.point(), p.h.point(), &zeta2_p],
-        );
-        let eta = pk.z.point() * tau;
-        Ok(UserBlinded {
+        // The blinding values are drawn into the state that keeps them
+        // (wiped on drop), so no other copy outlives this function.
+        let o = Point::identity();
+        let mut b = UserBlinded {
             pk: *pk,
             commitment: *commitment,
             z1,
-            zeta,
-            zeta1,
-            alpha: Point::new(alpha),
-            beta1: Point::new(beta1),
-            beta2: Point::new(beta2),
-            eta: Point::new(eta),
-            gamma,
-            tau,
-            t1,
-            t2,
-            t3,
-            t4,
-            t5,
-        })
+            zeta: o,
+            zeta1: o,
+            alpha: o,
+            beta1: o,
+            beta2: o,
+            eta: o,
+            gamma: Scalar::ZERO,
+            tau: Scalar::random(rng),
+            t1: Scalar::random(rng),
+            t2: Scalar::random(rng),
+            t3: Scalar::random(rng),
+            t4: Scalar::random(rng),
+            t5: Scalar::random(rng),
+        };
+        while b.gamma == Scalar::ZERO {
+            b.gamma = Scalar::random(rng);
+        }
+        let zeta_p = pk.z.point() * b.gamma;
+        let zeta1_p = z1.point() * b.gamma;
+        let zeta2_p = zeta_p - zeta1_p;
+        b.zeta = Point::new(zeta_p);
+        b.zeta1 = Point::new(zeta1_p);
+        b.alpha = Point::new(commitment.a.point() + mul2(&b.t1, &p.g, &b.t2, &pk.y));
+        b.beta1 = Point::new(commitment.b1.point() * b.gamma + mul2(&b.t3, &p.g, &b.t4, &b.zeta1));
+        b.beta2 = Point::new(RistrettoPoint::multiscalar_mul(
+            [&b.gamma, &b.t5, &b.t4],
+            [commitment.b2.point(), p.h.point(), &zeta2_p],
+        ));
+        b.eta = Point::new(pk.z.point() * b.tau);
+        Ok(b)
     }
 }
 
@@ -372,9 +377,10 @@ impl UserBlinded {
     pub fn zeta1(&self) -> &Point {
         &self.zeta1
     }
-    /// `lambda = gamma^-1`, the spend witness with `lambda·zeta = z`.
-    pub fn lambda(&self) -> Scalar {
-        self.gamma.invert()
+    /// `lambda = gamma^-1`, the spend witness with `lambda·zeta = z` (in a
+    /// wrapper that wipes it when dropped).
+    pub fn lambda(&self) -> Zeroizing<Scalar> {
+        Zeroizing::new(self.gamma.invert())
     }
 
     /// Fixes the message `m` and computes the blinded challenge
@@ -430,7 +436,7 @@ impl UserAwaitingAnswer {
     }
 
     /// `lambda = gamma^-1`.
-    pub fn lambda(&self) -> Scalar {
+    pub fn lambda(&self) -> Zeroizing<Scalar> {
         self.blinded.lambda()
     }
 

@@ -123,7 +123,8 @@ pub fn prove(
     }
     let m = padded_count(n);
     let mut values = Vec::with_capacity(m);
-    let mut blindings = Vec::with_capacity(m);
+    // The blindings `r_t` are secrets: the copy is wiped when dropped.
+    let mut blindings = zeroize::Zeroizing::new(Vec::with_capacity(m));
     for (index, o) in openings.iter().enumerate() {
         let diff = i64::from(o.expiry.0) - i64::from(day.0);
         if !(0..(1i64 << RANGE_BITS)).contains(&diff) {

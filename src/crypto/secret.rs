@@ -1,22 +1,118 @@
-//! Secret scalars that are wiped on drop and never printed.
+//! Secret scalars that are wiped on drop, never printed and never compared
+//! in variable time.
+//!
+//! # The secret types of faircash
+//!
+//! Every long-lived secret lives in a type that zeroizes it on drop, whose
+//! `Debug` prints `<redacted>`, that has no `Display` and no `PartialEq`
+//! (a derived `==` on a secret compares in variable time; where a secret
+//! must be compared, [`SecretScalar`] offers `subtle`'s constant-time
+//! [`ConstantTimeEq`]):
+//!
+//! | type | holds |
+//! |---|---|
+//! | [`SecretScalar`] | any secret scalar |
+//! | [`crate::keys::UserKey`] | the identity secret `u` |
+//! | [`crate::crypto::schnorr::SigningKey`] | merchant, master and online signing keys |
+//! | [`crate::keys::BankSecrets`] | the master key, online keys and every `x_k` |
+//! | [`crate::roles::TtpKey`] | the TTP's decryption key `x_T` |
+//! | [`crate::coin::CoinSecrets`] | a coin's witnesses and spend nonces |
+//! | [`crate::crypto::acl::SignerSession`] | the bank's nonces `w, s1, s2, d` |
+//!
+//! Short-lived copies (witness arrays, blinding values, nonces) are held in
+//! [`zeroize::Zeroizing`] or in types that zeroize on drop.
+//!
+//! None of them can be formatted with `{}` or compared with `==`; these
+//! examples must not compile:
+//!
+//! ```compile_fail
+//! let s = faircash::crypto::secret::SecretScalar::random(&mut rand::rngs::OsRng);
+//! println!("{}", s);
+//! ```
+//! ```compile_fail
+//! let s = faircash::crypto::secret::SecretScalar::random(&mut rand::rngs::OsRng);
+//! let _ = s == s.clone();
+//! ```
+//! ```compile_fail
+//! let u = faircash::keys::UserKey::generate(&mut rand::rngs::OsRng);
+//! println!("{}", u);
+//! ```
+//! ```compile_fail
+//! let u = faircash::keys::UserKey::generate(&mut rand::rngs::OsRng);
+//! let _ = u == u.clone();
+//! ```
+//! ```compile_fail
+//! let k = faircash::crypto::schnorr::SigningKey::generate(&mut rand::rngs::OsRng);
+//! println!("{}", k);
+//! ```
+//! ```compile_fail
+//! let k = faircash::crypto::schnorr::SigningKey::generate(&mut rand::rngs::OsRng);
+//! let _ = k == k.clone();
+//! ```
+//! ```compile_fail
+//! let b = faircash::keys::BankSecrets::generate(&mut rand::rngs::OsRng);
+//! println!("{}", b);
+//! ```
+//! ```compile_fail
+//! let b = faircash::keys::BankSecrets::generate(&mut rand::rngs::OsRng);
+//! let _ = b == b.clone();
+//! ```
+//! ```compile_fail
+//! let t = faircash::roles::TtpKey::generate(&mut rand::rngs::OsRng);
+//! println!("{}", t);
+//! ```
+//! ```compile_fail
+//! let t = faircash::roles::TtpKey::generate(&mut rand::rngs::OsRng);
+//! let _ = t == t.clone();
+//! ```
+//! ```compile_fail
+//! fn show(c: &faircash::coin::CoinSecrets) -> String { format!("{}", c) }
+//! ```
+//! ```compile_fail
+//! fn same(a: &faircash::coin::CoinSecrets, b: &faircash::coin::CoinSecrets) -> bool { a == b }
+//! ```
+//! ```compile_fail
+//! fn show(s: &faircash::crypto::acl::SignerSession) -> String { format!("{}", s) }
+//! ```
+//! ```compile_fail
+//! fn same(a: &faircash::crypto::acl::SignerSession, b: &faircash::crypto::acl::SignerSession) -> bool { a == b }
+//! ```
+//!
+//! The same checks written so that they do compile, to show that the
+//! examples above fail for the reason they state and not for another:
+//!
+//! ```
+//! use subtle::ConstantTimeEq;
+//! let rng = &mut rand::rngs::OsRng;
+//! let s = faircash::crypto::secret::SecretScalar::random(rng);
+//! assert!(bool::from(s.ct_eq(&s.clone())));
+//! assert!(format!("{:?}", s).contains("redacted"));
+//! let u = faircash::keys::UserKey::generate(rng);
+//! assert!(format!("{:?}", u.clone()).contains("redacted"));
+//! let k = faircash::crypto::schnorr::SigningKey::generate(rng);
+//! assert!(format!("{:?}", k.clone()).contains("redacted"));
+//! let b = faircash::keys::BankSecrets::generate(rng);
+//! let _ = format!("{:?}", b.clone());
+//! let t = faircash::roles::TtpKey::generate(rng);
+//! assert!(format!("{:?}", t.clone()).contains("redacted"));
+//! fn show(c: &faircash::coin::CoinSecrets, s: &faircash::crypto::acl::SignerSession) -> String {
+//!     format!("{:?} {:?}", c, s)
+//! }
+//! ```
 
 use curve25519_dalek::scalar::Scalar;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A secret scalar.
 ///
-/// Zeroized on drop; `Debug` prints `<redacted>`; there is no `Display`.
-/// Read it only through [`SecretScalar::expose_secret`], whose name makes
-/// every use visible in review.
-///
-/// ```compile_fail
-/// use faircash::crypto::secret::SecretScalar;
-/// let s = SecretScalar::random(&mut rand::rngs::OsRng);
-/// println!("{}", s); // no Display: secrets are never formatted
-/// ```
-#[derive(Clone, Zeroize, ZeroizeOnDrop, Serialize, Deserialize, PartialEq, Eq)]
+/// Zeroized on drop; `Debug` prints `<redacted>`; there is no `Display` and
+/// no `PartialEq` (compare with [`ConstantTimeEq::ct_eq`]). Read it only
+/// through [`SecretScalar::expose_secret`], whose name makes every use
+/// visible in review.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SecretScalar(#[serde(with = "crate::encoding::scalar")] Scalar);
 
@@ -32,9 +128,9 @@ impl SecretScalar {
     /// A uniformly random non-zero secret.
     pub fn random_nonzero(rng: &mut impl CryptoRngCore) -> Self {
         loop {
-            let s = Scalar::random(rng);
-            if s != Scalar::ZERO {
-                return SecretScalar(s);
+            let s = SecretScalar(Scalar::random(rng));
+            if !bool::from(s.0.ct_eq(&Scalar::ZERO)) {
+                return s;
             }
         }
     }
@@ -79,6 +175,12 @@ where
     pairs.into_iter().map(|(k, s)| Ok((k, s.nonzero().map_err(serde::de::Error::custom)?))).collect()
 }
 
+impl ConstantTimeEq for SecretScalar {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
+
 impl std::fmt::Debug for SecretScalar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretScalar(<redacted>)")
@@ -103,5 +205,21 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("78"));
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn secret_equality_is_constant_time_and_correct() {
+        let a = SecretScalar::new(Scalar::from(7u64));
+        let b = SecretScalar::new(Scalar::from(7u64));
+        let c = SecretScalar::new(Scalar::from(8u64));
+        assert!(bool::from(a.ct_eq(&b)));
+        assert!(!bool::from(a.ct_eq(&c)));
+    }
+
+    #[test]
+    fn a_dropped_secret_is_wiped() {
+        let mut s = SecretScalar::new(Scalar::from(99u64));
+        s.zeroize();
+        assert_eq!(*s.expose_secret(), Scalar::ZERO);
     }
 }

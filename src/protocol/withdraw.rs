@@ -377,9 +377,8 @@ impl WithdrawStart {
             [&t_scalar, r_t.expose_secret()],
             [p.g.point(), p.b_blinding.point()],
         ));
-        let lambda = blinded.lambda();
         let secrets_partial = CoinSecrets {
-            lambda,
+            lambda: *blinded.lambda(),
             r: *self.r.expose_secret(),
             rnd: msg.commitment.rnd,
             s: *self.s.expose_secret(),

@@ -525,7 +525,11 @@ impl<S: BankStore> Bank<S> {
         }
         req.verify_proof(&account.public_key, &keyset, rng)?;
 
-        let x = *read(&self.secrets).denomination_secret(&key.key_id).ok_or(Error::UnknownKey(key.key_id))?;
+        // A zeroizing copy of x_k (the lock is not held across the transaction).
+        let x = read(&self.secrets)
+            .denomination_secret(&key.key_id)
+            .cloned()
+            .ok_or(Error::UnknownKey(key.key_id))?;
         self.run_tx("open_withdrawal", |tx| {
             if let Some(existing) = tx.session(&req.session_id)? {
                 return if existing.request.digest() == digest {
@@ -551,8 +555,13 @@ impl<S: BankStore> Bank<S> {
             if tx.open_sessions(&req.account, now)? >= self.config.max_open_sessions {
                 return Err(Error::SessionLimit { limit: self.config.max_open_sessions });
             }
-            let (signer, commitment) =
-                SignerSession::open(&x, &key.acl(), &req.commitment, req.session_id.as_bytes(), rng);
+            let (signer, commitment) = SignerSession::open(
+                x.expose_secret(),
+                &key.acl(),
+                &req.commitment,
+                req.session_id.as_bytes(),
+                rng,
+            );
             let epoch = tx.session_epoch()?;
             tx.insert_session(&WithdrawSession {
                 request: req.clone(),
@@ -613,7 +622,7 @@ impl<S: BankStore> Bank<S> {
             let x = secrets
                 .denomination_secret(&session.request.key_id)
                 .ok_or(Error::UnknownKey(session.request.key_id))?;
-            let (answered, answer) = signer.answer(x, &ch.e);
+            let (answered, answer) = signer.answer(x.expose_secret(), &ch.e);
             tx.set_balance(&account_id, account.balance - session.value)?;
             tx.answer_session(&ch.session_id, &answered, now)?;
             Ok(WithdrawAnswer { session_id: ch.session_id, answer })
