@@ -771,3 +771,64 @@ fn random_multi_byte_mutations_of_a_payment_are_refused() {
     assert!(verify_refused >= scalar_mutants, "seed {seed}: {verify_refused} reached verification");
     assert!(decode_refused > 0, "seed {seed}");
 }
+
+#[test]
+fn coin_values_that_overflow_are_refused_with_a_typed_error() {
+    // Four coins of 2^62 are worth 2^64: a saturating sum would make them
+    // "worth" u64::MAX and match a request for exactly that.
+    let f = fixture();
+    let bank = faircash::roles::Bank::open(
+        faircash::store::memory::MemoryBankStore::new(),
+        faircash::keys::BankSecrets::generate(&mut OsRng),
+        std::sync::Arc::new(f.w.clock.clone()),
+        Default::default(),
+    )
+    .unwrap();
+    let big = bank
+        .issue_keyset(
+            *f.w.ttp.public(),
+            &faircash::keys::KeysetSpec {
+                exponents: 62..=62,
+                withdraw_from: START,
+                withdraw_days: 30,
+                policy: Default::default(),
+            },
+            &mut OsRng,
+        )
+        .unwrap();
+    let key = big.key_for_value(1 << 62).unwrap();
+    let mut p = f.one.clone();
+    p.request.amount = u64::MAX;
+    p.keyset_id = big.id();
+    p.coins = (0..4)
+        .map(|_| {
+            let mut c = f.one.coins[0];
+            c.body.keyset_id = big.id();
+            c.body.key_id = key.key_id;
+            c.body.serial = random_point();
+            c
+        })
+        .collect();
+    p.responses = vec![p.responses[0]; 4];
+    assert_eq!(verify_payment(&p, &big, &mut OsRng).unwrap_err(), PaymentError::AmountOverflow);
+    // Three of them (3·2^62) fit and are simply not the amount asked.
+    p.coins.pop();
+    p.responses.pop();
+    assert!(matches!(
+        verify_payment(&p, &big, &mut OsRng).unwrap_err(),
+        PaymentError::AmountMismatch { sum, amount: u64::MAX } if sum == 3 << 62
+    ));
+}
+
+#[test]
+fn a_bank_total_that_overflows_is_an_error_not_a_wrapped_sum() {
+    let w = World::new();
+    let a = w.user(0);
+    let b = w.user(0);
+    w.bank.fund(&a.account_id(), 1 << 63).unwrap();
+    w.bank.fund(&b.account_id(), 1 << 63).unwrap();
+    assert!(matches!(w.bank.status(), Err(Error::Overflow)));
+    // An account's own balance is checked too.
+    assert!(matches!(w.bank.fund(&a.account_id(), 1 << 63), Err(Error::Overflow)));
+    assert_eq!(w.balance(&a.account_id()), 1 << 63);
+}

@@ -332,7 +332,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
         MerchantCommand::Status { dir } => {
             let (m, _lock) = open(&dir.dir, out)?;
             let pending = m.store().undeposited()?;
-            let total: u64 = pending.iter().map(|a| a.payment.request.amount).sum();
+            let total = crate::protocol::checked_sum(pending.iter().map(|a| a.payment.request.amount))?;
             out.result(
                 || {
                     format!(

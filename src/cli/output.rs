@@ -170,7 +170,8 @@ pub fn receipt_json(r: &crate::protocol::deposit::DepositReceipt) -> Value {
 /// `13 (8 + 4 + 1)`: an amount with its denomination breakdown, repeated
 /// denominations counted: `149936 (146 × 1024 + 256 + 128 + 32 + 16)`.
 pub fn amount_with_breakdown(values: &[u64]) -> String {
-    let total: u64 = values.iter().fold(0u64, |a, v| a.saturating_add(*v));
+    // u128: the exact total of up to 2^64 values of u64, never wrapped.
+    let total: u128 = values.iter().map(|v| u128::from(*v)).sum();
     let mut v = values.to_vec();
     v.sort_unstable_by(|a, b| b.cmp(a));
     let mut parts: Vec<String> = Vec::new();
@@ -200,5 +201,10 @@ mod tests {
         many.extend([16, 256, 32, 128]);
         assert_eq!(amount_with_breakdown(&many), "149936 (146 × 1024 + 256 + 128 + 32 + 16)");
         assert_eq!(amount_with_breakdown(&[2, 2]), "4 (2 × 2)");
+        // Never wrapped: two coins of 2^63 are 2^64.
+        assert_eq!(
+            amount_with_breakdown(&[1 << 63, 1 << 63]),
+            "18446744073709551616 (9223372036854775808 + 9223372036854775808)"
+        );
     }
 }

@@ -572,6 +572,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let coins = wallet.coins()?;
             let values: Vec<u64> =
                 coins.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).collect();
+            let balance = wallet.balance()?;
             let pending = crate::store::WalletStore::pending(wallet.store()).map(|p| p.len()).unwrap_or(0);
             out.result(
                 || {
@@ -581,7 +582,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                     }
                     s
                 },
-                json!({"balance": values.iter().sum::<u64>(), "denominations": values, "pending_withdrawals": pending}),
+                json!({"balance": balance, "denominations": values, "pending_withdrawals": pending}),
             );
             Ok(())
         }

@@ -231,8 +231,8 @@ pub enum Error {
         /// The most coins one withdrawal may take.
         limit: usize,
     },
-    /// A value that would overflow.
-    #[error("amount overflow")]
+    /// A sum of money that does not fit in a `u64`.
+    #[error("amount overflow: the sum does not fit in 64 bits")]
     Overflow,
     /// A remote bank refused the request with an error this library has no
     /// variant for (see specs/http.md for the codes).
@@ -257,3 +257,24 @@ pub enum Error {
 
 /// A protocol result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The sum of amounts of money, or [`Error::Overflow`] when it does not fit
+/// in a `u64`. Every sum of money in faircash goes through checked
+/// arithmetic: a wrapped or saturated total would misstate a balance.
+pub fn checked_sum(amounts: impl IntoIterator<Item = u64>) -> Result<u64> {
+    amounts.into_iter().try_fold(0u64, |acc, v| acc.checked_add(v)).ok_or(Error::Overflow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_of_money_are_checked() {
+        assert_eq!(checked_sum([1, 2, 4]).unwrap(), 7);
+        assert_eq!(checked_sum([]).unwrap(), 0);
+        assert_eq!(checked_sum([u64::MAX]).unwrap(), u64::MAX);
+        assert!(matches!(checked_sum([u64::MAX, 1]), Err(Error::Overflow)));
+        assert!(matches!(checked_sum([1u64 << 63, 1 << 63]), Err(Error::Overflow)));
+    }
+}

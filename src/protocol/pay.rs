@@ -190,11 +190,14 @@ pub enum PaymentError {
     /// The coins do not add up to the amount.
     #[error("coins are worth {sum}, the request asks {amount}")]
     AmountMismatch {
-        /// The coins' total (saturating).
+        /// The coins' total.
         sum: u64,
         /// The requested amount.
         amount: u64,
     },
+    /// The coins' values add up to more than a `u64` holds.
+    #[error("the coins' values overflow 64 bits")]
+    AmountOverflow,
     /// The payment's keyset is not the verifier's.
     #[error("unknown keyset")]
     UnknownKeyset,
@@ -333,7 +336,7 @@ fn check_structure(
         }
         ids.push(id);
         values.push(key.value);
-        sum = sum.saturating_add(key.value);
+        sum = sum.checked_add(key.value).ok_or(PaymentError::AmountOverflow)?;
     }
     if sum != request.amount {
         return Err(PaymentError::AmountMismatch { sum, amount: request.amount });

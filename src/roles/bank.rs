@@ -623,7 +623,8 @@ impl<S: BankStore> Bank<S> {
                 .denomination_secret(&session.request.key_id)
                 .ok_or(Error::UnknownKey(session.request.key_id))?;
             let (answered, answer) = signer.answer(x.expose_secret(), &ch.e);
-            tx.set_balance(&account_id, account.balance - session.value)?;
+            let balance = account.balance.checked_sub(session.value).ok_or(Error::Overflow)?;
+            tx.set_balance(&account_id, balance)?;
             tx.answer_session(&ch.session_id, &answered, now)?;
             Ok(WithdrawAnswer { session_id: ch.session_id, answer })
         })?;
@@ -784,7 +785,7 @@ impl<S: BankStore> Bank<S> {
             Ok(BankStatus {
                 today,
                 keysets,
-                total_balance: accounts.iter().map(|a| a.balance).sum(),
+                total_balance: crate::protocol::checked_sum(accounts.iter().map(|a| a.balance))?,
                 accounts,
                 spent_coins: tx.spent_coin_count()?,
                 evidence: tx.evidence()?.len(),

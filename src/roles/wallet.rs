@@ -260,7 +260,9 @@ impl<S: WalletStore> Wallet<S> {
 
     /// Value of the unspent coins.
     pub fn balance(&self) -> Result<u64> {
-        Ok(self.store.coins()?.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).sum())
+        crate::protocol::checked_sum(
+            self.store.coins()?.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value),
+        )
     }
 
     /// Pays `request` exactly: selects coins, marks them spent durably, then
@@ -318,7 +320,7 @@ impl<S: WalletStore> Wallet<S> {
                         && c.secrets.expiry() >= day
                 })
                 .collect();
-            let available: u64 = usable.iter().map(|c| c.value).sum();
+            let available = crate::protocol::checked_sum(usable.iter().map(|c| c.value))?;
             best_available = best_available.max(available);
             let values: Vec<(usize, u64)> = usable.iter().enumerate().map(|(i, c)| (i, c.value)).collect();
             if let Some(pick) = select_coins(&values, amount) {
@@ -326,11 +328,12 @@ impl<S: WalletStore> Wallet<S> {
                 return Ok((keyset, pick.into_iter().map(|i| usable[i].clone()).collect()));
             }
         }
-        let expired: u64 = coins
-            .iter()
-            .filter(|c| c.spent_in.is_none() && c.coin.secrets.expiry() < day)
-            .map(|c| c.coin.value)
-            .sum();
+        let expired = crate::protocol::checked_sum(
+            coins
+                .iter()
+                .filter(|c| c.spent_in.is_none() && c.coin.secrets.expiry() < day)
+                .map(|c| c.coin.value),
+        )?;
         if expired > 0 && best_available < amount {
             return Err(Error::CoinsExpired { expired, available: best_available, day });
         }
