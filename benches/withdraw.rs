@@ -26,17 +26,19 @@ fn steps(c: &mut Criterion) {
     let start = fx.start(1);
     let req = start.request().clone();
     let (session, commitment) = fx.bank_open(&req);
-    let pending = start.clone().receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+    let pending = start.clone().receive_commitment(&fx.keys, &commitment, &mut OsRng).unwrap();
     let ch = pending.challenge();
-    let answer = fx.bank_answer(&req, session.clone(), &ch);
+    let answer = fx.bank_answer(&req, session.clone(), &commitment, &ch);
 
     let mut g = c.benchmark_group("withdraw_step");
     g.bench_function("user_start", |b| b.iter(|| black_box(fx.start(1))));
     g.bench_function("bank_open", |b| b.iter(|| black_box(fx.bank_open(&req))));
     g.bench_function("user_receive_commitment", |b| {
-        b.iter(|| black_box(start.clone().receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap()))
+        b.iter(|| black_box(start.clone().receive_commitment(&fx.keys, &commitment, &mut OsRng).unwrap()))
     });
-    g.bench_function("bank_answer", |b| b.iter(|| black_box(fx.bank_answer(&req, session.clone(), &ch))));
+    g.bench_function("bank_answer", |b| {
+        b.iter(|| black_box(fx.bank_answer(&req, session.clone(), &commitment, &ch)))
+    });
     g.bench_function("user_finish", |b| b.iter(|| black_box(pending.clone().finish(&answer).unwrap())));
     g.finish();
 }

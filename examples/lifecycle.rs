@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use faircash::crypto::schnorr::SigningKey;
-use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
 use faircash::protocol::deposit::DepositOutcome;
 use faircash::protocol::pay::create_payment;
 use faircash::protocol::trust::TtpValidity;
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A user and two merchants pin the bank's keysets and register.
     let mut wallet =
-        Wallet::new(UserKey::generate(rng), bank.master_key(), MemoryWalletStore::new(), clock.clone());
+        Wallet::new(AccountKeys::generate(rng), bank.master_key(), MemoryWalletStore::new(), clock.clone());
     wallet.pin_keysets(&bank.published_keysets())?;
     wallet.anchors_mut().trust_ttp(&statement)?;
     let account = bank.register_user(&wallet.registration(rng), rng)?;

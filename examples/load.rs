@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use faircash::crypto::schnorr::SigningKey;
 use faircash::http::client::HttpBank;
-use faircash::keys::{merchant_account_id, AccountId, UserKey};
+use faircash::keys::{merchant_account_id, AccountId, AccountKeys};
 use faircash::protocol::deposit::DepositRequest;
 use faircash::protocol::pay::{order_digest, Payment, PaymentRequest};
 use faircash::protocol::register::MerchantRegistration;
@@ -143,7 +143,7 @@ fn main() -> Result<(), Error> {
     let mut wallets = Vec::with_capacity(args.users);
     for _ in 0..args.users {
         let mut w =
-            Wallet::new(UserKey::generate(&mut OsRng), master, MemoryWalletStore::new(), clock.clone());
+            Wallet::new(AccountKeys::generate(&mut OsRng), master, MemoryWalletStore::new(), clock.clone());
         w.pin_keysets(&keysets)?;
         // A load generator trusts the TTP key statements its bank publishes;
         // a real wallet pins the TTP's own file (`wallet trust-ttp`).

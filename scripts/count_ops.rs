@@ -93,10 +93,10 @@ fn withdraw_sides(fx: &Fixture, coins: usize) -> (Tally, Tally) {
         let req = start.request().clone();
         let (session, commitment) = fx.bank_open(&req);
         bank.add(take());
-        let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+        let pending = start.receive_commitment(&fx.keys, &commitment, &mut OsRng).unwrap();
         let ch = pending.challenge();
         user.add(take());
-        let answer = fx.bank_answer(&req, session, &ch);
+        let answer = fx.bank_answer(&req, session, &commitment, &ch);
         bank.add(take());
         pending.finish(&answer).unwrap();
         user.add(take());
@@ -113,11 +113,11 @@ fn bank_role<S: faircash::store::BankStore>(
 ) -> Tally {
     let mut t = Tally::default();
     for _ in 0..coins {
-        let start = WithdrawStart::new(&fx.user, keyset, 1, TODAY, &mut OsRng).unwrap();
+        let start = WithdrawStart::new(&fx.keys, keyset, 1, TODAY, &mut OsRng).unwrap();
         let _ = take();
         let commitment = bank.open_withdrawal(start.request(), &mut OsRng).unwrap();
         t.add(take());
-        let pending = start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap();
+        let pending = start.receive_commitment(&fx.keys, &commitment, &mut OsRng).unwrap();
         let ch = pending.challenge();
         let _ = take();
         bank.answer_withdrawal(&ch).unwrap();
@@ -144,9 +144,9 @@ fn main() {
     let req = start.request().clone();
     let (session, commitment) = out.run("withdraw_step/bank_open", || fx.bank_open(&req));
     let pending = out.run("withdraw_step/user_receive_commitment", || {
-        start.receive_commitment(&fx.user, &commitment, &mut OsRng).unwrap()
+        start.receive_commitment(&fx.keys, &commitment, &mut OsRng).unwrap()
     });
-    let answer = out.run("withdraw_step/bank_answer", || fx.bank_answer(&req, session, &pending.challenge()));
+    let answer = out.run("withdraw_step/bank_answer", || fx.bank_answer(&req, session, &commitment, &pending.challenge()));
     out.run("withdraw_step/user_finish", || pending.finish(&answer).unwrap());
     for coins in [1usize, 64] {
         let (user, bank) = withdraw_sides(&fx, coins);

@@ -541,6 +541,128 @@ impl std::fmt::Debug for UserKey {
     }
 }
 
+/// An account's authentication key: a Schnorr key apart from `u`.
+///
+/// Every account operation (a withdrawal challenge, a reservation, a key
+/// rotation, reading the account's records; specs/protocol.md §7.3) is
+/// signed with it. `u` is the identity that coins escrow and a double spend
+/// reveals; the authentication key is never revealed by any protocol
+/// message, so an account stays the holder's even when its `u` is public.
+/// Zeroized on drop; `Debug` prints `<redacted>`; no `Display`, no `PartialEq`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AuthKey(SigningKey);
+
+impl AuthKey {
+    /// A fresh key.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        AuthKey(SigningKey::generate(rng))
+    }
+    /// The public key `A = a·G` the bank stores for the account.
+    pub fn public(&self) -> &Point {
+        self.0.public()
+    }
+    /// `a`, for proofs of possession.
+    pub fn expose_secret(&self) -> &Scalar {
+        self.0.expose_secret()
+    }
+    /// Signs `message` under the domain `label`.
+    pub fn sign(&self, label: &'static [u8], message: &[u8], rng: &mut impl CryptoRngCore) -> Signature {
+        self.0.sign(label, message, rng)
+    }
+}
+
+impl From<SecretScalar> for AuthKey {
+    fn from(s: SecretScalar) -> Self {
+        AuthKey(SigningKey::from_secret(s))
+    }
+}
+
+impl std::fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthKey").field("public", self.0.public()).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// Everything a wallet holds to act for one bank account: the account id,
+/// the current identity key `u` (`I = u·G`), the authentication key, and
+/// the identity keys the account was re-keyed away from (kept to spend the
+/// coins withdrawn under them; the bank never accepts them again).
+///
+/// The account id is fixed at registration (`user_account_id` of the first
+/// `I`); re-keying changes the identity and the authentication key, not the
+/// account.
+#[derive(Clone)]
+pub struct AccountKeys {
+    account: AccountId,
+    identity: UserKey,
+    auth: AuthKey,
+    retired: Vec<UserKey>,
+}
+
+impl std::fmt::Debug for AccountKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountKeys")
+            .field("account", &self.account)
+            .field("identity", self.identity.identity())
+            .field("auth_key", self.auth.public())
+            .field("retired", &self.retired.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountKeys {
+    /// Fresh keys for a new account (its id is derived from the identity).
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        Self::for_new_account(UserKey::generate(rng), AuthKey::generate(rng))
+    }
+
+    /// The keys of a new account with identity `identity` and
+    /// authentication key `auth`.
+    pub fn for_new_account(identity: UserKey, auth: AuthKey) -> Self {
+        AccountKeys { account: identity.account_id(), identity, auth, retired: Vec::new() }
+    }
+
+    /// Keys of an existing account (read back from storage).
+    pub fn new(account: AccountId, identity: UserKey, auth: AuthKey, retired: Vec<UserKey>) -> Self {
+        AccountKeys { account, identity, auth, retired }
+    }
+
+    /// The account id.
+    pub fn account(&self) -> AccountId {
+        self.account
+    }
+    /// The current identity key (`u`, `I`).
+    pub fn identity(&self) -> &UserKey {
+        &self.identity
+    }
+    /// The authentication key.
+    pub fn auth(&self) -> &AuthKey {
+        &self.auth
+    }
+    /// Identity keys the account was re-keyed away from, oldest first.
+    pub fn retired(&self) -> &[UserKey] {
+        &self.retired
+    }
+    /// Every identity key, current first (to find the one a coin carries).
+    pub fn all_identities(&self) -> impl Iterator<Item = &UserKey> {
+        std::iter::once(&self.identity).chain(self.retired.iter().rev())
+    }
+
+    /// The keys after a re-key to `identity` and `auth`: the current
+    /// identity joins the retired ones.
+    pub fn rekeyed(&self, identity: UserKey, auth: AuthKey) -> AccountKeys {
+        let mut retired = self.retired.clone();
+        retired.push(self.identity.clone());
+        AccountKeys { account: self.account, identity, auth, retired }
+    }
+
+    /// The keys with the authentication key replaced.
+    pub fn with_auth(&self, auth: AuthKey) -> AccountKeys {
+        AccountKeys { auth, ..self.clone() }
+    }
+}
+
 fn account_id(label: &'static [u8], key: &Point) -> AccountId {
     let mut t = Params::get().transcript(label);
     t.append_point(b"public-key", key);

@@ -81,6 +81,12 @@ pub enum MessageKind {
     TtpKeyStatement = 0x58,
     /// A list of signed TTP key statements.
     TtpStatementList = 0x59,
+    /// An account operation signed by the account's authentication key.
+    AccountRequest = 0x60,
+    /// The bank's answer to an account request.
+    AccountAnswer = 0x61,
+    /// A request to re-key an account (for the operator).
+    RekeyRequest = 0x62,
 }
 
 impl MessageKind {
@@ -115,6 +121,9 @@ impl MessageKind {
             MessageKind::TraceRecord => "trace-record",
             MessageKind::TtpKeyStatement => "ttp-key-statement",
             MessageKind::TtpStatementList => "ttp-statement-list",
+            MessageKind::AccountRequest => "account-request",
+            MessageKind::AccountAnswer => "account-answer",
+            MessageKind::RekeyRequest => "rekey-request",
         }
     }
 }

@@ -682,3 +682,76 @@ fn human_output_says_what_people_need() {
     assert!(err.contains("exists already") && err.contains("not role directories"), "{err}");
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["balance"], 896);
 }
+
+#[test]
+fn cli_rekey_unfreeze_rotation_and_history() {
+    let c = Cli::new();
+    let alice = c.setup();
+    // The wallet keeps its authentication key in a file of its own, 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(c.path("alice/auth.key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "40"]);
+    copy_dir(&c.path("alice"), &c.path("alice-clone"));
+    c.pay("alice", "shop", 32, "p1");
+    c.ok(&["merchant", "new", "--dir", "shop2", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
+    c.pay("alice-clone", "shop2", 32, "p2");
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    c.ok(&["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
+    let acct = c.json(&["wallet", "account", "--dir", "alice", "--bank", "bank"]);
+    assert_eq!(acct["frozen"], true);
+    assert_eq!(acct["balance"], 160);
+
+    // No unfreeze before a re-key.
+    let err = c.fails(4, &["bank", "unfreeze", "--dir", "bank", "--account", &alice, "--reason", "please"]);
+    assert!(err.contains("re-keyed"), "{err}");
+    let req = c.json(&["wallet", "rekey", "--dir", "alice", "--out", "rekey.json"]);
+    let fp = req["fingerprint"].as_str().unwrap().to_string();
+    // Not applied yet: activating is refused and changes nothing.
+    c.fails(4, &["wallet", "rekey", "--dir", "alice", "--activate", "--bank", "bank"]);
+    let applied = c.json(&[
+        "bank",
+        "rekey",
+        "--dir",
+        "bank",
+        "--account",
+        &alice,
+        "--request",
+        "rekey.json",
+        "--reason",
+        "identified at the branch",
+    ]);
+    assert_eq!(applied["fingerprint"], fp.as_str());
+    assert_eq!(applied["frozen"], true);
+    c.ok(&["bank", "unfreeze", "--dir", "bank", "--account", &alice, "--reason", "re-keyed; shop2 repaid"]);
+    let st = c.ok(&["bank", "status", "--dir", "bank"]);
+    assert!(st.contains("unfrozen: re-keyed; shop2 repaid"), "{st}");
+    let done = c.json(&["wallet", "rekey", "--dir", "alice", "--activate", "--bank", "bank"]);
+    assert_eq!(done["frozen"], false);
+    // The re-keyed wallet withdraws, and still spends its coin of 8
+    // withdrawn under the old identity.
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "3"]);
+    c.pay("alice", "shop", 11, "p3");
+    let receipt = c.json(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(receipt["credited"], 11);
+    // The copy of the old wallet is refused: its keys are retired.
+    c.fails(3, &["wallet", "withdraw", "--dir", "alice-clone", "--bank", "bank", "--amount", "1"]);
+
+    // The holder rotates the authentication key.
+    c.ok(&["wallet", "rotate-auth-key", "--dir", "alice", "--bank", "bank"]);
+    assert!(!c.path("alice/auth.next.key").exists());
+    let acct = c.json(&["wallet", "account", "--dir", "alice", "--bank", "bank"]);
+    let kinds: Vec<&str> =
+        acct["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["registered", "frozen", "rekeyed", "unfrozen", "auth-key-rotated"]);
+    let history = c.json(&["bank", "history", "--dir", "bank", "--account", &alice]);
+    assert_eq!(history[2]["reason"], "identified at the branch");
+    assert_eq!(history[3]["reason"], "re-keyed; shop2 repaid");
+    // Nothing interrupted: resume and release have nothing to do.
+    let r = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank", "--release"]);
+    assert_eq!(r["released"], 0);
+    assert_eq!(c.balance_of(&alice), 157);
+}

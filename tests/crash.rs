@@ -292,6 +292,12 @@ fn a_killed_withdrawal_never_loses_a_debited_coin() {
     let debited = funded - c.balance_of(&alice);
     assert_eq!(debited, unspent_value(&c, "alice"), "debits and coins differ after {kills} kills");
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 0);
+    // All or nothing: every withdrawal whose reservation was made is
+    // complete, so the coins are whole withdrawals of 255, and nothing is
+    // held any more.
+    assert_eq!(debited % 255, 0, "a withdrawal was left half done after {kills} kills");
+    let account = c.json(&["wallet", "account", "--dir", "alice", "--bank", "bank"]);
+    assert_eq!(account["held"], 0);
     // The bank answered each session at most once: every answered session
     // of the account corresponds to exactly one coin in the wallet.
     let sessions = c.json(&["bank", "withdrawals", "--dir", "bank", "--account", &alice]);
@@ -388,4 +394,26 @@ fn a_killed_payment_never_leaves_a_coin_both_unspent_and_handed_out() {
 fn coin_id_of(_c: &Cli, coin: &Value) -> String {
     let coin: faircash::coin::Coin = serde_json::from_value(coin.clone()).unwrap();
     coin.id().to_hex()
+}
+
+#[test]
+fn a_killed_key_rotation_never_locks_the_holder_out() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let args = ["wallet", "rotate-auth-key", "--dir", "alice", "--bank", "bank"];
+    let full = duration_of(&c, &args);
+    let mut kills = 0;
+    for _ in 0..12 {
+        if run_and_kill(&c, &args, full) {
+            kills += 1;
+        }
+        // Whatever the kill interrupted, the next rotation completes it and
+        // the wallet acts for the account with the key the bank has.
+        c.ok(&args);
+        let acct = c.json(&["wallet", "account", "--dir", "alice", "--bank", "bank"]);
+        assert_eq!(acct["account"], alice.as_str());
+    }
+    assert!(kills >= 4, "only {kills} rotations were interrupted");
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "5"]);
+    assert_eq!(c.balance_of(&alice), 195);
 }

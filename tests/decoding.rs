@@ -20,6 +20,9 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::encoding::Point;
 use faircash::http::{AccountOpened, EvidenceItem, EvidenceList};
 use faircash::keys::{KeysetList, PublicKeyFile, SignedKeyset};
+use faircash::protocol::account::{
+    AccountAnswer, AccountOperation, AccountRequest, RekeyRequest, ReservationId,
+};
 use faircash::protocol::deposit::{
     CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, MAX_COINS_PER_DEPOSIT,
     MAX_PAYMENTS_PER_DEPOSIT,
@@ -81,6 +84,11 @@ struct Samples {
     watch_list: WatchList,
     ttp_statement: SignedTtpKeyStatement,
     ttp_statements: TtpStatementList,
+    /// A reservation of 60.
+    account_request: AccountRequest,
+    /// The account's status.
+    account_answer: AccountAnswer,
+    rekey_request: RekeyRequest,
 }
 
 fn samples() -> &'static Samples {
@@ -95,10 +103,10 @@ fn build_samples() -> Samples {
     let keyset = w.bank.current_keyset().unwrap();
 
     // A withdrawal run step by step, to keep every message and state.
-    let start = WithdrawStart::new(alice.user(), &keyset, 2, w.bank.today(), &mut OsRng).unwrap();
+    let start = WithdrawStart::new(alice.keys(), &keyset, 2, w.bank.today(), &mut OsRng).unwrap();
     let withdraw_request = start.request().clone();
     let withdraw_commitment = w.bank.open_withdrawal(&withdraw_request, &mut OsRng).unwrap();
-    let pending = start.receive_commitment(alice.user(), &withdraw_commitment, &mut OsRng).unwrap();
+    let pending = start.receive_commitment(alice.keys(), &withdraw_commitment, &mut OsRng).unwrap();
     let withdraw_challenge = pending.challenge();
     let withdraw_answer = w.bank.answer_withdrawal(&withdraw_challenge).unwrap();
     let wallet_coin = pending.clone().finish(&withdraw_answer).unwrap();
@@ -184,7 +192,23 @@ fn build_samples() -> Samples {
     let keyset_list = KeysetList { keysets: w.bank.published_keysets() };
     assert_eq!(keyset_list.keysets.len(), 2);
 
+    // Account requests: a reservation, the account's status, a re-key.
+    let reservation = ReservationId([5; 16]);
+    let account_request =
+        alice.account_request(AccountOperation::ReserveWithdrawal { reservation, amount: 60 }, &mut OsRng);
+    let account_answer =
+        w.bank.account_request(&alice.account_request(AccountOperation::Status, &mut OsRng)).unwrap();
+    assert!(matches!(account_answer, AccountAnswer::Status(_)));
+    let rekey_request = alice.rekey_request(
+        &faircash::keys::UserKey::generate(&mut OsRng),
+        &faircash::keys::AuthKey::generate(&mut OsRng),
+        &mut OsRng,
+    );
+
     Samples {
+        account_request,
+        account_answer,
+        rekey_request,
         evidence_list: EvidenceList {
             items: vec![EvidenceItem { evidence: evidence.clone(), account: Some(alice.account_id()) }],
         },
@@ -284,11 +308,14 @@ fn build_cases() -> Vec<Case> {
         case(&s.watch_list),
         case(&s.ttp_statement),
         case(&s.ttp_statements),
+        case(&s.account_request),
+        case(&s.account_answer),
+        case(&s.rekey_request),
     ]
 }
 
 /// The number of message types.
-const CASES: usize = 28;
+const CASES: usize = 31;
 
 fn get(name: &str) -> &'static Case {
     cases().iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name}"))
@@ -450,9 +477,10 @@ fn varint_position(c: &Case) -> Option<(usize, usize)> {
     let one_byte = |at: usize| Some((at, at + 1));
     match c.name {
         // The proof's list of commitments: its length follows the key.
-        "user-registration" => one_byte(find(b, s.user_registration.identity.as_bytes()) + 32),
+        "user-registration" => one_byte(find(b, s.user_registration.auth_key.as_bytes()) + 32),
         "merchant-registration" => one_byte(find(b, s.merchant_registration.key.as_bytes()) + 32),
-        "withdraw-request" => one_byte(find(b, s.withdraw_request.escrow.c2.as_bytes()) + 32),
+        // (after the reservation, absent: its option tag 0)
+        "withdraw-request" => one_byte(find(b, s.withdraw_request.escrow.c2.as_bytes()) + 33),
         // The request's day, a 3-byte varint after M and the amount.
         "payment-request" => {
             let at = find(b, s.payment_request.merchant_key.as_bytes()) + 33;
@@ -497,6 +525,16 @@ fn varint_position(c: &Case) -> Option<(usize, usize)> {
         // in a list, after the count).
         "ttp-key-statement" => one_byte(4 + 32 + 1 + 32),
         "ttp-statement-list" => one_byte(5 + 32 + 1 + 32),
+        // The reserved amount, after the reservation id.
+        "account-request" => one_byte(find(b, &[5; 16]) + 16),
+        // The balance, after the keys.
+        "account-answer" => {
+            let AccountAnswer::Status(st) = &s.account_answer else { unreachable!() };
+            let at = find(b, st.auth_key.as_bytes()) + 32;
+            Some((at, at + postcard::to_allocvec(&st.balance).unwrap().len()))
+        }
+        // The proof's list of commitments, after the new keys.
+        "rekey-request" => one_byte(find(b, s.rekey_request.new_auth_key.as_bytes()) + 32),
         _ => None,
     }
 }
@@ -533,8 +571,9 @@ fn an_over_long_varint_is_a_non_canonical_encoding() {
         assert_eq!(kind_of((c.decode)(&m)), "non-canonical-encoding", "{}", c.name);
         tested += 1;
     }
-    // Only the withdrawal's three bank/wallet messages, the coin and the
-    // registration answer have no varint.
+    // Only the withdrawal's three bank/wallet messages (the answer's one
+    // varint is its outcome's tag, 0), the coin and the registration answer
+    // have no non-zero varint.
     assert_eq!(tested, CASES - 5);
 }
 
@@ -549,7 +588,9 @@ fn scalar_position(c: &Case) -> Option<usize> {
         "user-registration" | "merchant-registration" | "withdraw-request" => Some(last),
         "withdraw-commitment" => Some(find(b, s.withdraw_commitment.commitment.rnd.as_bytes())),
         "withdraw-challenge" => Some(find(b, s.withdraw_challenge.e.as_bytes())),
-        "withdraw-answer" => Some(find(b, s.withdraw_answer.answer.c.as_bytes())),
+        "withdraw-answer" => Some(find(b, s.withdraw_answer.answer().unwrap().c.as_bytes())),
+        // The authorization's s, the last field.
+        "account-request" | "rekey-request" => Some(last),
         "payment" => Some(find(b, s.payment.coins[0].signature.rho.as_bytes())),
         // The merchant's signature.
         "deposit-request" => Some(find(b, s.deposit_request.signature.s.as_bytes())),
@@ -598,8 +639,9 @@ fn a_non_canonical_scalar_is_refused() {
         tested += 1;
     }
     // All but the payment request, the deposit receipt, the public key
-    // file, the registration answer and the log entry carry a scalar.
-    assert_eq!(tested, CASES - 5);
+    // file, the registration answer, the log entry and the account's status
+    // carry a scalar.
+    assert_eq!(tested, CASES - 6);
 }
 
 /// Where a point sits in each type's encoding.
@@ -632,6 +674,12 @@ fn point_position(c: &Case) -> Option<usize> {
         "ttp-key-statement" => Some(find(b, s.ttp_statement.statement.signing_key.as_bytes())),
         "ttp-statement-list" => Some(find(b, s.ttp_statement.statement.signing_key.as_bytes())),
         "evidence-list" => Some(find(b, s.evidence.first.coins[0].signature.zeta.as_bytes())),
+        "account-request" => Some(find(b, s.account_request.authorization.r.as_bytes())),
+        "account-answer" => {
+            let AccountAnswer::Status(st) = &s.account_answer else { unreachable!() };
+            Some(find(b, st.identity.as_bytes()))
+        }
+        "rekey-request" => Some(find(b, s.rekey_request.new_identity.as_bytes())),
         _ => None,
     }
 }
@@ -695,6 +743,13 @@ fn the_identity_is_refused_where_the_protocol_forbids_it() {
         checks.push((name, find(&c.bytes, p.as_bytes()), field));
     };
     at("user-registration", &s.user_registration.identity, "I");
+    at("user-registration", &s.user_registration.auth_key, "A");
+    let AccountAnswer::Status(st) = &s.account_answer else { unreachable!() };
+    at("account-answer", &st.identity, "identity");
+    at("account-answer", &st.auth_key, "auth_key");
+    at("rekey-request", &s.rekey_request.old_identity, "old_identity");
+    at("rekey-request", &s.rekey_request.new_identity, "new_identity");
+    at("rekey-request", &s.rekey_request.new_auth_key, "new_auth_key");
     at("merchant-registration", &s.merchant_registration.key, "M");
     at("payment-request", &s.payment_request.merchant_key, "M");
     at("payment", &s.payment.request.merchant_key, "M");

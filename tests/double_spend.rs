@@ -183,7 +183,7 @@ fn equal_serials_of_honest_users_accuse_nobody() {
     // Two paid withdrawals per user, all four with one serial secret s.
     for wallet in [&alice, &bob, &alice, &bob] {
         let start = WithdrawStart::with_serial_secret(
-            wallet.user(),
+            wallet.keys(),
             &keyset,
             8,
             w.bank.today(),
@@ -518,7 +518,7 @@ fn one_body_signed_twice(w: &World, wallet: &TestWallet) -> Vec<WalletCoin> {
     use faircash::crypto::elgamal::Ciphertext;
     use faircash::encoding::Point;
     use faircash::params::Params;
-    use faircash::protocol::withdraw::WithdrawChallenge;
+    use faircash::protocol::withdraw::{commitment_digest, WithdrawChallenge};
 
     let p = Params::get();
     let keyset = w.keyset();
@@ -538,7 +538,7 @@ fn one_body_signed_twice(w: &World, wallet: &TestWallet) -> Vec<WalletCoin> {
     let mut coins = Vec::new();
     for _ in 0..2 {
         let start = WithdrawStart::with_serial_secret(
-            wallet.user(),
+            wallet.keys(),
             &keyset,
             8,
             today,
@@ -589,9 +589,10 @@ fn one_body_signed_twice(w: &World, wallet: &TestWallet) -> Vec<WalletCoin> {
             spend_commitments,
         };
         let (waiting, e) = blinded.challenge(body.id().as_bytes());
-        let ch = WithdrawChallenge::new(start.request().session_id, e, wallet.user(), &mut OsRng);
+        let digest = commitment_digest(start.request(), &cm.commitment);
+        let ch = WithdrawChallenge::new(start.request().session_id, digest, e, wallet.keys(), &mut OsRng);
         let answer = w.bank.answer_withdrawal(&ch).unwrap();
-        let signature = waiting.finish(&answer.answer).unwrap();
+        let signature = waiting.finish(answer.answer().unwrap()).unwrap();
         let secrets: CoinSecrets = serde_json::from_value(serde_json::json!({
             "lambda": hex_scalar(&gamma.invert()),
             "r": hex_scalar(&r),

@@ -14,7 +14,7 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::http::client::HttpBank;
 use faircash::http::server::{serve, spawn, ServeConfig};
 use faircash::http::{ErrorBody, BINARY, JSON};
-use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
 use faircash::protocol::deposit::{DepositOutcome, DepositRequest};
 use faircash::protocol::register::UserRegistration;
 use faircash::protocol::trust::TtpValidity;
@@ -55,8 +55,12 @@ fn bank_on<S: BankStore>(store: S) -> Arc<Bank<S>> {
 }
 
 fn wallet(api: &dyn BankApi, master: faircash::encoding::Point) -> Wallet<MemoryWalletStore> {
-    let mut w =
-        Wallet::new(UserKey::generate(&mut OsRng), master, MemoryWalletStore::new(), Arc::new(SystemClock));
+    let mut w = Wallet::new(
+        AccountKeys::generate(&mut OsRng),
+        master,
+        MemoryWalletStore::new(),
+        Arc::new(SystemClock),
+    );
     w.pin_keysets(&api.keysets().unwrap()).unwrap();
     trust_ttp_of(api, |s| w.anchors_mut().trust_ttp(s).map(drop));
     api.register_user(&w.registration(&mut OsRng)).unwrap();
@@ -133,7 +137,7 @@ fn retried_requests_get_the_same_answers() {
     bank.fund(&alice.account_id(), 100).unwrap();
     let req = alice.start_withdrawal(8, &mut OsRng).unwrap();
     let c1 = api.open_withdrawal(&req).unwrap();
-    assert_eq!(api.open_withdrawal(&req).unwrap(), c1);
+    assert_eq!(api.open_withdrawal(&req).unwrap().commitment, c1.commitment);
     let ch = alice.receive_commitment(&c1, &mut OsRng).unwrap();
     let a1 = api.answer_withdrawal(&ch).unwrap();
     assert_eq!(api.answer_withdrawal(&ch).unwrap(), a1);
@@ -190,7 +194,7 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
     let bank = local_bank();
     let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
     let url = server.url();
-    let user = UserKey::generate(&mut OsRng);
+    let user = AccountKeys::generate(&mut OsRng);
     let reg = UserRegistration::new(&user, &mut OsRng);
     // Both formats are accepted.
     let (s, _) = raw(&url, "/v1/accounts/users", Some(JSON), reg.to_json().into_bytes());
@@ -509,9 +513,9 @@ fn concurrent_withdrawals_from_one_account_never_overdraw_it() {
     let api_a = HttpBank::new(&[&a.url]).unwrap();
     let api_b = HttpBank::new(&[&b.url]).unwrap();
     let m = master(&api_a);
-    let user = UserKey::generate(&mut OsRng);
+    let user = AccountKeys::generate(&mut OsRng);
     api_a.register_user(&UserRegistration::new(&user, &mut OsRng)).unwrap();
-    fund(&c, &user.account_id(), 20);
+    fund(&c, &user.account(), 20);
     // 8 wallets holding the one account key race 4-coin withdrawals of 4 on
     // both nodes: 8 × 16 asked, 20 available.
     let coins = AtomicU64::new(0);
@@ -544,7 +548,7 @@ fn concurrent_withdrawals_from_one_account_never_overdraw_it() {
     });
     let withdrawn = coins.load(Ordering::SeqCst);
     assert_eq!(withdrawn, 20, "exactly the balance was withdrawn");
-    assert_eq!(balance(&c, &user.account_id()), 0);
+    assert_eq!(balance(&c, &user.account()), 0);
 }
 
 #[test]

@@ -25,6 +25,10 @@ use faircash::keys::{
     PublicKeyFile, SignedKeyset,
 };
 use faircash::params::ParamsId;
+use faircash::protocol::account::{
+    AccountAnswer, AccountEvent, AccountEventKind, AccountOperation, AccountRequest, AccountStatus,
+    RekeyRequest, Reservation, ReservationId,
+};
 use faircash::protocol::deposit::{
     CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
 };
@@ -37,8 +41,8 @@ use faircash::protocol::trust::{
     SignedTtpKeyStatement, TrusteeKey, TtpKeyStatement, TtpStatementList, TtpValidity,
 };
 use faircash::protocol::withdraw::{
-    PendingWithdrawal, SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment,
-    WithdrawRequest,
+    EndReason, PendingWithdrawal, SessionEnd, SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge,
+    WithdrawCommitment, WithdrawOutcome, WithdrawRequest,
 };
 use faircash::time::{Day, Timestamp};
 use faircash::wire::WireMessage;
@@ -287,22 +291,41 @@ fn len_payment(p: &Payment) -> usize {
 }
 
 fn withdraw_request() -> impl Strategy<Value = WithdrawRequest> {
-    (bytes16(), bytes16(), bytes32(), bytes16(), day(), point(), ciphertext(), proof()).prop_map(
-        |(session, account, keyset, key, expiry, commitment, escrow, proof)| WithdrawRequest {
-            session_id: SessionId(session),
-            account: AccountId(account),
-            keyset_id: KeysetId(keyset),
-            key_id: KeyId(key),
-            expiry,
-            commitment,
-            escrow,
-            proof,
-        },
+    (
+        bytes16(),
+        bytes16(),
+        bytes32(),
+        bytes16(),
+        day(),
+        point(),
+        ciphertext(),
+        proof(),
+        prop::option::of(bytes16()),
     )
+        .prop_map(|(session, account, keyset, key, expiry, commitment, escrow, proof, reservation)| {
+            WithdrawRequest {
+                session_id: SessionId(session),
+                account: AccountId(account),
+                keyset_id: KeysetId(keyset),
+                key_id: KeyId(key),
+                expiry,
+                commitment,
+                escrow,
+                reservation: reservation.map(ReservationId),
+                proof,
+            }
+        })
 }
 
 fn len_withdraw_request(r: &WithdrawRequest) -> usize {
-    16 + 16 + 32 + 16 + v(u64::from(r.expiry.0)) + 32 + 64 + len_proof(&r.proof)
+    16 + 16
+        + 32
+        + 16
+        + v(u64::from(r.expiry.0))
+        + 32
+        + 64
+        + if r.reservation.is_some() { 17 } else { 1 }
+        + len_proof(&r.proof)
 }
 
 fn windows() -> impl Strategy<Value = KeyWindows> {
@@ -543,9 +566,53 @@ proptest! {
     }
 
     #[test]
-    fn registrations(i in point(), p in proof()) {
-        round_trip(&UserRegistration { identity: i, proof: p.clone() }, 32 + len_proof(&p));
+    fn registrations(i in point(), a in point(), p in proof()) {
+        round_trip(&UserRegistration { identity: i, auth_key: a, proof: p.clone() }, 64 + len_proof(&p));
         round_trip(&MerchantRegistration { key: i, proof: p.clone() }, 32 + len_proof(&p));
+    }
+
+    #[test]
+    fn account_messages(
+        (account, request_id, reservation, session) in (bytes16(), bytes16(), bytes16(), bytes16()),
+        (amount, drawn, created, expires, released) in (any::<u64>(), any::<u64>(), time(), time(), any::<bool>()),
+        (key, identity, sig, possession, p) in (point(), point(), signature(), signature(), proof()),
+        (balance, held, frozen, at, reason) in (any::<u64>(), any::<u64>(), any::<bool>(), time(), text(256)),
+        events in 0usize..4,
+    ) {
+        let (account, reservation) = (AccountId(account), ReservationId(reservation));
+        let ops = [
+            (AccountOperation::ReserveWithdrawal { reservation, amount }, 1 + 16 + v(amount)),
+            (AccountOperation::ReleaseReservation { reservation }, 1 + 16),
+            (AccountOperation::AbandonWithdrawal { session_id: SessionId(session) }, 1 + 16),
+            (AccountOperation::RotateAuthKey { new_key: key, possession }, 1 + 32 + 64),
+            (AccountOperation::Status, 1),
+        ];
+        for (operation, len) in ops {
+            let req = AccountRequest { account, request_id, operation, authorization: sig };
+            round_trip(&req, 16 + 16 + len + 64);
+        }
+        let r = Reservation { id: reservation, account, amount, drawn, created, expires, released };
+        round_trip(
+            &AccountAnswer::Reservation(r),
+            1 + 16 + 16 + v(amount) + v(drawn) + v(created.0) + v(expires.0) + 1,
+        );
+        let kinds = [
+            AccountEventKind::Registered,
+            AccountEventKind::Frozen,
+            AccountEventKind::Unfrozen,
+            AccountEventKind::Rekeyed,
+            AccountEventKind::AuthKeyRotated,
+        ];
+        let events: Vec<AccountEvent> =
+            (0..events).map(|i| AccountEvent { at, kind: kinds[i], reason: reason.clone() }).collect();
+        let st = AccountStatus { account, identity, auth_key: key, balance, held, frozen, events: events.clone() };
+        let events_len: usize = events.iter().map(|_| v(at.0) + 1 + v(reason.len() as u64) + reason.len()).sum();
+        round_trip(
+            &AccountAnswer::Status(st),
+            1 + 16 + 32 + 32 + v(balance) + v(held) + 1 + v(events.len() as u64) + events_len,
+        );
+        let rekey = RekeyRequest { account, old_identity: identity, new_identity: key, new_auth_key: identity, proof: p.clone() };
+        round_trip(&rekey, 16 + 96 + len_proof(&p));
     }
 
     #[test]
@@ -556,13 +623,31 @@ proptest! {
         e in scalar(),
         authorization in signature(),
         answer in prop::array::uniform5(scalar()),
+        digest in bytes32(),
     ) {
         round_trip(&r, len_withdraw_request(&r));
         let session_id = SessionId(session);
-        round_trip(&WithdrawCommitment { session_id, commitment: SignerCommitment { rnd, a, b1, b2 } }, 144);
-        round_trip(&WithdrawChallenge { session_id, e, authorization }, 112);
+        let commitment = SignerCommitment { rnd, a, b1, b2 };
+        round_trip(&WithdrawCommitment { session_id, commitment, signature: authorization }, 208);
+        round_trip(&WithdrawChallenge { session_id, commitment_digest: digest, e, authorization }, 144);
         let [c, r, s1, s2, d] = answer;
-        round_trip(&WithdrawAnswer { session_id, answer: SignerAnswer { c, r, s1, s2, d } }, 176);
+        round_trip(&WithdrawAnswer::answered(session_id, SignerAnswer { c, r, s1, s2, d }), 177);
+        for (i, reason) in [
+            EndReason::Ended,
+            EndReason::Expired,
+            EndReason::OldEpoch,
+            EndReason::CommitmentMismatch,
+            EndReason::AccountFrozen,
+            EndReason::InsufficientBalance,
+            EndReason::Unknown,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            prop_assert_eq!(usize::from(reason.code()), i);
+            let end = SessionEnd { keyset_id: KeysetId(digest), reason, signature: authorization };
+            round_trip(&WithdrawAnswer { session_id, outcome: WithdrawOutcome::Ended(end) }, 16 + 1 + 32 + 1 + 64);
+        }
     }
 
     #[test]
@@ -705,6 +790,8 @@ proptest! {
             all[start..start + len_key(&key)].to_vec()
         };
         b.extend_from_slice(&key_bytes);
+        // The online signing key of the keyset.
+        b.extend_from_slice(points[11].as_bytes());
         b.extend_from_slice(&Coin { body, signature: AclSignature {
             zeta: points[0], zeta1: points[1], alpha: points[0], beta1: points[0], beta2: points[0], eta: points[0],
             rho: Scalar::ZERO, omega: Scalar::ZERO, sigma1: Scalar::ZERO, sigma2: Scalar::ZERO, delta: Scalar::ZERO, mu: Scalar::ZERO,
@@ -720,8 +807,9 @@ proptest! {
         scalars[..7].iter().for_each(|s| b.extend_from_slice(s.as_bytes()));
         b.extend_from_slice(&m);
         b.extend_from_slice(scalars[7].as_bytes());
-        // The challenge: session id, e, authorization.
+        // The challenge: session id, commitment digest, e, authorization.
         b.extend_from_slice(&session);
+        b.extend_from_slice(&m);
         b.extend_from_slice(scalars[7].as_bytes());
         b.extend_from_slice(authorization.r.as_bytes());
         b.extend_from_slice(authorization.s.as_bytes());
@@ -730,6 +818,7 @@ proptest! {
         prop_assert_eq!(p.session_id(), SessionId(session));
         prop_assert_eq!(p.value(), value);
         prop_assert_eq!(p.challenge().authorization, authorization);
+        prop_assert_eq!(p.signing_key(), &points[11]);
     }
 }
 

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT as G;
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use faircash::coin::Coin;
@@ -27,9 +28,13 @@ use faircash::crypto::transcript::labels;
 use faircash::encoding::Point;
 use faircash::http::{AccountOpened, EvidenceItem, EvidenceList};
 use faircash::keys::{
-    BankSecrets, Keyset, KeysetList, KeysetPolicy, KeysetSpec, PublicKeyFile, SignedKeyset, UserKey,
+    AccountKeys, AuthKey, BankSecrets, Keyset, KeysetList, KeysetPolicy, KeysetSpec, PublicKeyFile,
+    SignedKeyset, UserKey,
 };
 use faircash::params::Params;
+use faircash::protocol::account::{
+    AccountAnswer, AccountOperation, AccountRequest, RekeyRequest, ReservationId,
+};
 use faircash::protocol::deposit::{
     verify_deposit, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
 };
@@ -41,8 +46,8 @@ use faircash::protocol::trace::{
 };
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList, TtpValidity};
 use faircash::protocol::withdraw::{
-    PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
-    WithdrawStart,
+    commitment_digest, EndReason, PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge,
+    WithdrawCommitment, WithdrawOutcome, WithdrawRequest, WithdrawStart,
 };
 use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
 use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
@@ -257,7 +262,8 @@ fn generate() -> Generated {
         Bank::open(MemoryBankStore::new(), bank_secrets, Arc::new(clock.clone()), BankConfig::default())
             .unwrap();
     let keyset = bank.issue_keyset(*ttp_keys.decryption.public(), &keyset_spec(), &mut rng).unwrap();
-    let user = UserKey::generate(&mut rng);
+    let user_keys = AccountKeys::generate(&mut rng);
+    let user = user_keys.identity().clone();
     let merchant = SigningKey::generate(&mut rng);
     let judge = SigningKey::generate(&mut rng);
     let master = bank.master_key();
@@ -265,7 +271,7 @@ fn generate() -> Generated {
 
     // --- registration -------------------------------------------------------
     let mut rng = seeded("registration");
-    let user_reg = UserRegistration::new(&user, &mut rng);
+    let user_reg = UserRegistration::new(&user_keys, &mut rng);
     let merchant_reg = MerchantRegistration::new(&merchant, &mut rng);
     let user_id = bank.register_user(&user_reg, &mut rng).unwrap();
     assert_eq!(bank.register_merchant(&merchant_reg, &mut rng).unwrap(), merchant_id);
@@ -275,10 +281,10 @@ fn generate() -> Generated {
     let mut rng = seeded("withdrawal");
     let mut withdrawals = Vec::new();
     for value in [1u64, 2, 4] {
-        let start = WithdrawStart::new(&user, &keyset, value, clock.today(), &mut rng).unwrap();
+        let start = WithdrawStart::new(&user_keys, &keyset, value, clock.today(), &mut rng).unwrap();
         let request = start.request().clone();
         let commitment = bank.open_withdrawal(&request, &mut rng).unwrap();
-        let pending = start.receive_commitment(&user, &commitment, &mut rng).unwrap();
+        let pending = start.receive_commitment(&user_keys, &commitment, &mut rng).unwrap();
         let challenge = pending.challenge();
         let answer = bank.answer_withdrawal(&challenge).unwrap();
         let coin = pending.clone().finish(&answer).unwrap();
@@ -381,6 +387,53 @@ fn generate() -> Generated {
     let keyset_list = KeysetList { keysets: bank.published_keysets() };
     assert_eq!(keyset_list.keysets.len(), 2);
 
+    // --- account requests, a reserved withdrawal, a refused challenge ------------------
+    let mut rng = seeded("account");
+    // A second user (the first one double spent and is frozen).
+    let carol = AccountKeys::generate(&mut rng);
+    let carol_reg = UserRegistration::new(&carol, &mut rng);
+    let carol_id = bank.register_user(&carol_reg, &mut rng).unwrap();
+    bank.fund(&carol_id, 10).unwrap();
+    let reservation = ReservationId::random(&mut rng);
+    let reserve =
+        AccountRequest::new(&carol, AccountOperation::ReserveWithdrawal { reservation, amount: 3 }, &mut rng);
+    let reserved = bank.account_request(&reserve).unwrap();
+    // A coin of 2 drawing on the reservation, whose commitment the wallet
+    // receives changed (a changed, with the changed commitment signed again
+    // by whoever holds the online key): the bank refuses the challenge that
+    // names the changed commitment, before any debit, in a signed statement.
+    let start = WithdrawStart::reserved(&carol, &keyset, 2, clock.today(), reservation, &mut rng).unwrap();
+    let reserved_request = start.request().clone();
+    let reserved_commitment = bank.open_withdrawal(&reserved_request, &mut rng).unwrap();
+    let mut changed = reserved_commitment;
+    changed.commitment.a = Point::new(changed.commitment.a.point() + Params::get().g.point());
+    changed.signature = bank.secrets().online_signing_key(keyset.signing_key()).unwrap().sign(
+        labels::WITHDRAW_COMMITMENT_SIGNATURE,
+        &commitment_digest(&reserved_request, &changed.commitment),
+        &mut rng,
+    );
+    let mismatched = start.receive_commitment(&carol, &changed, &mut rng).unwrap().challenge();
+    let ended = bank.answer_withdrawal_with(&mismatched, &mut rng).unwrap();
+    assert!(matches!(
+        ended.outcome,
+        WithdrawOutcome::Ended(e) if e.reason == EndReason::CommitmentMismatch
+    ));
+    let released = bank
+        .account_request(&AccountRequest::new(
+            &carol,
+            AccountOperation::ReleaseReservation { reservation },
+            &mut rng,
+        ))
+        .unwrap();
+    let status_request = AccountRequest::new(&carol, AccountOperation::Status, &mut rng);
+    let status = bank.account_request(&status_request).unwrap();
+    let new_auth = AuthKey::generate(&mut rng);
+    let rotation = AccountRequest::rotate_auth_key(&carol, &new_auth, &mut rng);
+    let rotated = bank.account_request(&rotation).unwrap();
+    let (new_identity, newer_auth) = (UserKey::generate(&mut rng), AuthKey::generate(&mut rng));
+    let rekey = RekeyRequest::new(&carol.with_auth(new_auth.clone()), &new_identity, &newer_auth, &mut rng);
+    rekey.verify(&mut OsRng).unwrap();
+
     // ===========================================================================
     // The files.
     // ===========================================================================
@@ -462,6 +515,8 @@ fn generate() -> Generated {
             "user_registration" => obj! {
                 "user_secret" => sc(user.expose_secret()),
                 "identity" => pt(user.identity()),
+                "auth_secret" => sc(user_keys.auth().expose_secret()),
+                "auth_key" => pt(user_keys.auth().public()),
                 "account_id" => hx(user_id.as_bytes()),
                 "message" => mj(&user_reg),
                 "answer" => mj(&AccountOpened { account: user_id }),
@@ -516,7 +571,9 @@ fn generate() -> Generated {
         obj! {
             "value" => w.value,
             "request" => mj(&w.request),
+            "request_digest" => hx(w.request.digest()),
             "commitment" => mj(&w.commitment),
+            "commitment_digest" => hx(commitment_digest(&w.request, &w.commitment.commitment)),
             "challenge" => mj(&w.challenge),
             "answer" => mj(&w.answer),
             "pending_withdrawal" => m(&w.pending),
@@ -538,10 +595,60 @@ fn generate() -> Generated {
             "user" => obj! {
                 "secret" => sc(user.expose_secret()),
                 "identity" => pt(user.identity()),
+                "auth_secret" => sc(user_keys.auth().expose_secret()),
+                "auth_key" => pt(user_keys.auth().public()),
                 "account_id" => hx(user_id.as_bytes()),
             },
             "keyset_id" => hx(keyset.id().as_bytes()),
+            "signing_key" => pt(keyset.signing_key()),
             "withdrawals" => J::Arr(withdrawals.iter().map(withdrawal_json).collect()),
+        },
+    );
+
+    files.insert(
+        "account.json",
+        obj! {
+            "description" => "Account requests signed by the account's authentication key (specs/protocol.md \
+                              §7.3), by a user registered and funded 10 for them: a reservation of 3 and the bank's answer, a session drawing on it whose \
+                              commitment reached the wallet changed (and signed again with the online key), the \
+                              challenge naming the changed commitment and the bank's signed end of the session \
+                              (§7.2), the release of the reservation, the account's status, a rotation of the \
+                              authentication key, and a re-key request (§7.5) made with the new key.",
+            "seed" => seed_json("account"),
+            "time" => clock.now(),
+            "user" => obj! {
+                "secret" => sc(carol.identity().expose_secret()),
+                "auth_secret" => sc(carol.auth().expose_secret()),
+                "registration" => m(&carol_reg),
+            },
+            "account_id" => hx(carol_id.as_bytes()),
+            "auth_key" => pt(carol.auth().public()),
+            "identity" => pt(carol.identity().identity()),
+            "reserve" => obj! {
+                "request" => mj(&reserve),
+                "request_digest" => hx(reserve.digest()),
+                "answer" => mj(&reserved),
+            },
+            "reserved_withdrawal" => obj! {
+                "request" => mj(&reserved_request),
+                "commitment" => mj(&reserved_commitment),
+                "changed_commitment" => mj(&changed),
+                "challenge" => mj(&mismatched),
+                "answer" => mj(&ended),
+            },
+            "release" => obj! { "answer" => mj(&released) },
+            "status" => obj! { "request" => mj(&status_request), "answer" => mj(&status) },
+            "rotation" => obj! {
+                "new_auth_secret" => sc(new_auth.expose_secret()),
+                "request" => mj(&rotation),
+                "answer" => mj(&rotated),
+            },
+            "rekey" => obj! {
+                "new_identity_secret" => sc(new_identity.expose_secret()),
+                "new_auth_secret" => sc(newer_auth.expose_secret()),
+                "request" => mj(&rekey),
+                "fingerprint" => rekey.fingerprint(),
+            },
         },
     );
 
@@ -649,6 +756,8 @@ fn generate() -> Generated {
     let neg = Negatives {
         keyset: keyset.signed().clone(),
         user_reg: user_reg.clone(),
+        reserve: reserve.clone(),
+        rekey: rekey.clone(),
         merchant_key: *merchant.public(),
         judge: *judge.public(),
         w4: &withdrawals[2],
@@ -685,6 +794,8 @@ const BAD_POINT: [u8; 32] = [0xff; 32];
 struct Negatives<'a> {
     keyset: SignedKeyset,
     user_reg: UserRegistration,
+    reserve: AccountRequest,
+    rekey: RekeyRequest,
     merchant_key: Point,
     judge: Point,
     w4: &'a Withdrawal,
@@ -1136,7 +1247,20 @@ impl Negatives<'_> {
         ks_shared_key.document.signing_key = ks_shared_key.document.master_key;
         let mut ks_bad_key = self.keyset.clone();
         ks_bad_key.document.keys[1].z = ks_bad_key.document.keys[0].z;
-        let reg_other = UserRegistration { identity: self.merchant_key, proof: self.user_reg.proof.clone() };
+        let reg_other = UserRegistration { identity: self.merchant_key, ..self.user_reg.clone() };
+        let reg_other_auth = UserRegistration { auth_key: self.merchant_key, ..self.user_reg.clone() };
+        let mut commitment_changed = self.w4.commitment;
+        commitment_changed.commitment.b1 = commitment_changed.commitment.b2;
+        let mut challenge_changed = self.w4.challenge;
+        challenge_changed.e += Scalar::ONE;
+        let mut reserve_changed = self.reserve.clone();
+        reserve_changed.operation = match reserve_changed.operation {
+            AccountOperation::ReserveWithdrawal { reservation, .. } => {
+                AccountOperation::ReserveWithdrawal { reservation, amount: 4 }
+            }
+            other => other,
+        };
+        let rekey_swapped = RekeyRequest { new_auth_key: self.merchant_key, ..self.rekey.clone() };
         let mut req = self.w4.request.clone();
         req.expiry = req.expiry.plus(1);
         let mut bad_coin = self.coin;
@@ -1234,6 +1358,41 @@ impl Negatives<'_> {
                 &reg_other,
                 "InvalidProof",
                 "the user's proof under another identity",
+            ),
+            nv(
+                "registration-other-auth-key",
+                "user-registration",
+                &reg_other_auth,
+                "InvalidProof",
+                "another authentication key than the one the proof shows possession of",
+            ),
+            nv(
+                "withdraw-commitment-changed",
+                "withdraw-commitment",
+                &commitment_changed,
+                "CommitmentSignature",
+                "b1 replaced by b2 after the bank signed (withdrawal of value 4)",
+            ),
+            nv(
+                "withdraw-challenge-changed",
+                "withdraw-challenge",
+                &challenge_changed,
+                "InvalidProof",
+                "e + 1 after the authentication key signed (withdrawal of value 4)",
+            ),
+            nv(
+                "account-request-changed",
+                "account-request",
+                &reserve_changed,
+                "InvalidProof",
+                "the reserved amount changed from 3 to 4 after signing (account.json)",
+            ),
+            nv(
+                "rekey-request-other-auth-key",
+                "rekey-request",
+                &rekey_swapped,
+                "InvalidProof",
+                "another authentication key than the proof's (account.json)",
             ),
             nv(
                 "withdraw-proof-expiry",
@@ -1364,6 +1523,10 @@ fn bytes(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().unwrap_or_else(|| panic!("not a hex string: {v}"))).unwrap()
 }
 
+fn b16(v: &Value) -> [u8; 16] {
+    bytes(v).try_into().unwrap()
+}
+
 fn b32(v: &Value) -> [u8; 32] {
     bytes(v).try_into().unwrap()
 }
@@ -1439,6 +1602,9 @@ fn decode_as(kind: &str, form: &str, input: &str) -> Result<(), DecodeError> {
         TtpStatementList,
         AccountOpened,
         EvidenceList,
+        AccountRequest,
+        AccountAnswer,
+        RekeyRequest,
     );
     panic!("unknown message type {kind}")
 }
@@ -1533,8 +1699,17 @@ fn check_proofs(p: &Public) {
     let opened: AccountOpened = msg(&r["answer"]);
     assert_eq!(opened.account.as_bytes(), &bytes(&r["account_id"])[..]);
     assert_eq!(reg.identity, point(&r["identity"]));
+    assert_eq!(reg.auth_key, point(&r["auth_key"]));
     assert_eq!(reg.verify(&mut OsRng).unwrap().as_bytes(), &bytes(&r["account_id"])[..]);
-    assert!(independent::verify_registration(b"faircash/v1/user-registration", &reg.identity, &reg.proof));
+    assert!(independent::verify_account_keys(
+        independent::user_registration_transcript(),
+        &reg.identity,
+        &reg.auth_key,
+        &reg.proof
+    ));
+    // The secrets given are those of the keys.
+    assert_eq!(G * scalar(&r["user_secret"]), *reg.identity.point());
+    assert_eq!(G * scalar(&r["auth_secret"]), *reg.auth_key.point());
     assert_eq!(
         independent::account_id(b"faircash/v1/user-account-id", &reg.identity)[..],
         bytes(&r["account_id"])
@@ -1644,9 +1819,30 @@ fn check_withdrawals(p: &Public) -> Vec<Coin> {
         }
         assert_eq!(req.account.as_bytes(), &bytes(&v["user"]["account_id"])[..]);
         assert_eq!(req.keyset_id, p.keyset.id());
-        // pi_W, then the wallet's checks of the answer (§5.6), then the coin.
+        // pi_W, the bank's signed commitment and the wallet's authorized
+        // challenge naming it, then the wallet's checks of the answer
+        // (§5.6), then the coin.
         req.verify_proof(&identity, &p.keyset, &mut OsRng).unwrap();
         assert!(independent::verify_withdraw_proof(&req, &identity, p.keyset.ttp_key()));
+        assert_eq!(independent::request_digest(&req), b32(&w["request_digest"]));
+        assert_eq!(req.digest(), b32(&w["request_digest"]));
+        let digest = independent::commitment_digest(&req, &com);
+        assert_eq!(digest, b32(&w["commitment_digest"]));
+        assert_eq!(ch.commitment_digest, digest);
+        let signing_key = point(&v["signing_key"]);
+        assert_eq!(&signing_key, p.keyset.signing_key());
+        com.verify(&req, &signing_key).unwrap();
+        assert!(independent::verify_signature(
+            b"faircash/v1/withdraw-commitment-signature",
+            &digest,
+            &signing_key,
+            &com.signature
+        ));
+        let auth_key = point(&v["user"]["auth_key"]);
+        ch.verify_authorization(&req.account, &auth_key).unwrap();
+        assert!(independent::verify_challenge_authorization(&ch, &req.account.0, &auth_key));
+        // Not by u: the identity key does not authorize.
+        assert!(!independent::verify_challenge_authorization(&ch, &req.account.0, &identity));
         let key = p.keyset.key(&req.key_id).unwrap();
         assert_eq!(key.value, num(&w["value"]));
         assert!(independent::answer_is_valid(&req.commitment, key, &com, &ch.e, &ans));
@@ -1870,6 +2066,47 @@ fn check_negatives(p: &Public) {
             "user-registration" => {
                 variant(&msg::<UserRegistration>(&entry()).verify(&mut OsRng).unwrap_err())
             }
+            "withdraw-commitment" => {
+                let com: WithdrawCommitment = msg(&entry());
+                let w4 = &load("withdrawal.json")["withdrawals"][2];
+                let req: WithdrawRequest = msg(&w4["request"]);
+                assert!(
+                    !independent::verify_signature(
+                        b"faircash/v1/withdraw-commitment-signature",
+                        &independent::commitment_digest(&req, &com),
+                        p.keyset.signing_key(),
+                        &com.signature
+                    ),
+                    "{name}"
+                );
+                variant(&com.verify(&req, p.keyset.signing_key()).unwrap_err())
+            }
+            "withdraw-challenge" => {
+                let ch: WithdrawChallenge = msg(&entry());
+                let user = &load("withdrawal.json")["user"];
+                let (account, auth_key) = (b16(&user["account_id"]), point(&user["auth_key"]));
+                assert!(!independent::verify_challenge_authorization(&ch, &account, &auth_key), "{name}");
+                variant(&ch.verify_authorization(&faircash::keys::AccountId(account), &auth_key).unwrap_err())
+            }
+            "account-request" => {
+                let req: AccountRequest = msg(&entry());
+                let auth_key = point(&load("account.json")["auth_key"]);
+                assert!(!independent::verify_account_request(&req, &auth_key), "{name}");
+                variant(&req.verify(&auth_key).unwrap_err())
+            }
+            "rekey-request" => {
+                let req: RekeyRequest = msg(&entry());
+                assert!(
+                    !independent::verify_account_keys(
+                        independent::rekey_transcript(&req.account.0, &req.old_identity),
+                        &req.new_identity,
+                        &req.new_auth_key,
+                        &req.proof
+                    ),
+                    "{name}"
+                );
+                variant(&req.verify(&mut OsRng).unwrap_err())
+            }
             "withdraw-request" => {
                 let req: WithdrawRequest = msg(&entry());
                 let identity = load("withdrawal.json")["user"]["identity"].clone();
@@ -1948,7 +2185,105 @@ fn vectors_verify_from_their_public_parts() {
     let payment = check_payment(&public, &coins);
     check_deposits(&public, &payment);
     check_traces(&public);
+    check_accounts(&public);
     check_negatives(&public);
+}
+
+fn check_accounts(p: &Public) {
+    let v = load("account.json");
+    let account = b16(&v["account_id"]);
+    let auth_key = point(&v["auth_key"]);
+    let reg: UserRegistration = msg(&v["user"]["registration"]);
+    assert_eq!((reg.identity, reg.auth_key), (point(&v["identity"]), auth_key));
+    assert_eq!(reg.verify(&mut OsRng).unwrap().0, account);
+    // The reservation: the request's digest and authorization, and the answer.
+    let reserve: AccountRequest = msg(&v["reserve"]["request"]);
+    assert_eq!(reserve.account.0, account);
+    assert_eq!(independent::account_request_digest(&reserve), b32(&v["reserve"]["request_digest"]));
+    assert!(independent::verify_account_request(&reserve, &auth_key));
+    reserve.verify(&auth_key).unwrap();
+    let AccountOperation::ReserveWithdrawal { reservation, amount } = reserve.operation else {
+        panic!("a reservation")
+    };
+    let AccountAnswer::Reservation(r) = msg::<AccountAnswer>(&v["reserve"]["answer"]) else { panic!() };
+    assert_eq!((r.id, r.account.0, r.amount, r.drawn, r.released), (reservation, account, amount, 0, false));
+    assert!(r.expires > r.created);
+    // A session drawing on it, whose commitment reached the wallet changed
+    // and signed again: the challenge names the changed commitment, and the
+    // bank's answer is its signed end of the session, for that challenge.
+    let w = &v["reserved_withdrawal"];
+    let req: WithdrawRequest = msg(&w["request"]);
+    assert_eq!(req.reservation, Some(reservation));
+    let identity = point(&v["identity"]);
+    assert!(independent::verify_withdraw_proof(&req, &identity, p.keyset.ttp_key()));
+    let com: WithdrawCommitment = msg(&w["commitment"]);
+    let changed: WithdrawCommitment = msg(&w["changed_commitment"]);
+    for c in [&com, &changed] {
+        assert!(independent::verify_signature(
+            b"faircash/v1/withdraw-commitment-signature",
+            &independent::commitment_digest(&req, c),
+            p.keyset.signing_key(),
+            &c.signature
+        ));
+    }
+    let ch: WithdrawChallenge = msg(&w["challenge"]);
+    assert!(independent::verify_challenge_authorization(&ch, &account, &auth_key));
+    assert_eq!(ch.commitment_digest, independent::commitment_digest(&req, &changed));
+    assert_ne!(ch.commitment_digest, independent::commitment_digest(&req, &com));
+    let answer: WithdrawAnswer = msg(&w["answer"]);
+    let WithdrawOutcome::Ended(end) = answer.outcome else { panic!("the session ended") };
+    assert_eq!((end.keyset_id, end.reason), (p.keyset.id(), EndReason::CommitmentMismatch));
+    assert!(independent::verify_session_end(
+        &ch,
+        &end.keyset_id.0,
+        end.reason.code(),
+        p.keyset.signing_key(),
+        &end.signature
+    ));
+    end.verify(&ch, p.keyset.signing_key()).unwrap();
+    // The end answers this challenge only.
+    let mut other = ch;
+    other.e += Scalar::ONE;
+    assert!(!independent::verify_session_end(
+        &other,
+        &end.keyset_id.0,
+        end.reason.code(),
+        p.keyset.signing_key(),
+        &end.signature
+    ));
+    // Released: nothing was drawn.
+    let AccountAnswer::Reservation(r) = msg::<AccountAnswer>(&v["release"]["answer"]) else { panic!() };
+    assert_eq!((r.drawn, r.released), (0, true));
+    // The status, then a rotation proven by the new key.
+    let st: AccountRequest = msg(&v["status"]["request"]);
+    assert!(independent::verify_account_request(&st, &auth_key));
+    let AccountAnswer::Status(status) = msg::<AccountAnswer>(&v["status"]["answer"]) else { panic!() };
+    assert_eq!((status.account.0, status.identity, status.auth_key), (account, identity, auth_key));
+    let rot: AccountRequest = msg(&v["rotation"]["request"]);
+    assert!(independent::verify_account_request(&rot, &auth_key));
+    rot.verify(&auth_key).unwrap();
+    let AccountOperation::RotateAuthKey { new_key, possession } = rot.operation else { panic!() };
+    assert_eq!(G * scalar(&v["rotation"]["new_auth_secret"]), *new_key.point());
+    let mut m = account.to_vec();
+    m.extend_from_slice(auth_key.as_bytes());
+    m.extend_from_slice(new_key.as_bytes());
+    assert!(independent::verify_signature(b"faircash/v1/auth-key-possession", &m, &new_key, &possession));
+    let AccountAnswer::Status(after) = msg::<AccountAnswer>(&v["rotation"]["answer"]) else { panic!() };
+    assert_eq!(after.auth_key, new_key);
+    assert_eq!(after.events.last().map(|e| e.kind.name()), Some("auth-key-rotated"));
+    // The re-key request: knowledge of both new secrets, bound to the
+    // account and the identity it replaces.
+    let rekey: RekeyRequest = msg(&v["rekey"]["request"]);
+    assert_eq!((rekey.account.0, rekey.old_identity), (account, identity));
+    assert!(independent::verify_account_keys(
+        independent::rekey_transcript(&account, &identity),
+        &rekey.new_identity,
+        &rekey.new_auth_key,
+        &rekey.proof
+    ));
+    rekey.verify(&mut OsRng).unwrap();
+    assert_eq!(rekey.fingerprint(), v["rekey"]["fingerprint"].as_str().unwrap());
+    assert_eq!(G * scalar(&v["rekey"]["new_identity_secret"]), *rekey.new_identity.point());
 }
 
 // ---------------------------------------------------------------------------
@@ -1967,13 +2302,16 @@ mod independent {
     use faircash::crypto::schnorr::{Proof, Signature};
     use faircash::encoding::Point;
     use faircash::keys::{DenominationKey, Keyset, SignedKeyset};
+    use faircash::protocol::account::{AccountOperation, AccountRequest};
     use faircash::protocol::deposit::DepositRequest;
     use faircash::protocol::pay::Payment;
     use faircash::protocol::trace::{
         LogEntry, LogHead, TraceKind, TraceRecord, TraceResult, Warrant, WatchList,
     };
     use faircash::protocol::trust::TtpKeyStatement;
-    use faircash::protocol::withdraw::{WithdrawAnswer, WithdrawCommitment, WithdrawRequest};
+    use faircash::protocol::withdraw::{
+        WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
+    };
     use faircash::wire::WireMessage;
     use merlin::Transcript;
     use sha2::Sha512;
@@ -2342,7 +2680,175 @@ mod independent {
         t.append_message(b"session-id", req.session_id.as_bytes());
         t.append_u64(b"expiry", u64::from(req.expiry.0));
         t.append_message(b"C", req.commitment.as_bytes());
+        if let Some(r) = &req.reservation {
+            t.append_message(b"reservation", r.as_bytes());
+        }
         rel.verify(t, &req.proof.commitments, &req.proof.responses)
+    }
+
+    /// §7.1: the relation "account-keys" (I = u·G, A = a·G) on `t`.
+    pub fn verify_account_keys(t: Transcript, identity: &Point, auth_key: &Point, proof: &Proof) -> bool {
+        let rel = Relation {
+            name: b"account-keys",
+            witnesses: vec![b"u", b"a"],
+            points: vec![(b"G", G), (b"identity", *identity.point()), (b"auth-key", *auth_key.point())],
+            equations: vec![(Some(1), vec![(0, 0)]), (Some(2), vec![(1, 0)])],
+        };
+        !identity.is_identity()
+            && !auth_key.is_identity()
+            && identity != auth_key
+            && rel.verify(t, &proof.commitments, &proof.responses)
+    }
+
+    /// §7.1: a user registration's transcript.
+    pub fn user_registration_transcript() -> Transcript {
+        pt(b"faircash/v1/user-registration")
+    }
+
+    /// §7.5: a re-key request's transcript.
+    pub fn rekey_transcript(account: &[u8; 16], old_identity: &Point) -> Transcript {
+        let mut t = pt(b"faircash/v1/account-rekey");
+        t.append_message(b"account", account);
+        t.append_message(b"old-identity", old_identity.as_bytes());
+        t
+    }
+
+    /// §7.2: the digest of a withdrawal request's bytes.
+    pub fn request_digest(req: &WithdrawRequest) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/withdraw-request-digest");
+        t.append_message(b"request", &req.to_bytes());
+        digest(&mut t, b"request-digest")
+    }
+
+    /// §7.2: the digest of the bank's commitment.
+    pub fn commitment_digest(req: &WithdrawRequest, com: &WithdrawCommitment) -> [u8; 32] {
+        let c = &com.commitment;
+        let mut t = pt(b"faircash/v1/withdraw-commitment-digest");
+        t.append_message(b"session-id", req.session_id.as_bytes());
+        t.append_message(b"request-digest", &request_digest(req));
+        t.append_message(b"keyset-id", req.keyset_id.as_bytes());
+        t.append_message(b"key-id", req.key_id.as_bytes());
+        t.append_message(b"rnd", c.rnd.as_bytes());
+        t.append_message(b"a", c.a.as_bytes());
+        t.append_message(b"b1", c.b1.as_bytes());
+        t.append_message(b"b2", c.b2.as_bytes());
+        digest(&mut t, b"commitment-digest")
+    }
+
+    /// §7.3: the digest an authentication key signs.
+    pub fn authorization_digest(
+        operation: &str,
+        account: &[u8; 16],
+        request_id: &[u8; 16],
+        body: &[u8],
+    ) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/account-request");
+        t.append_message(b"operation", operation.as_bytes());
+        t.append_message(b"account", account);
+        t.append_message(b"request-id", request_id);
+        t.append_message(b"body", body);
+        digest(&mut t, b"account-request")
+    }
+
+    fn varint(mut x: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (x & 0x7f) as u8;
+            x >>= 7;
+            if x == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// §7.3: an operation's name and body, written from wire.md (the
+    /// operation's tag and fields), not by the library's encoder.
+    fn operation(op: &AccountOperation) -> (&'static str, Vec<u8>) {
+        let mut b = Vec::new();
+        let name = match op {
+            AccountOperation::ReserveWithdrawal { reservation, amount } => {
+                b.push(0);
+                b.extend_from_slice(reservation.as_bytes());
+                varint(*amount, &mut b);
+                "reserve-withdrawal"
+            }
+            AccountOperation::ReleaseReservation { reservation } => {
+                b.push(1);
+                b.extend_from_slice(reservation.as_bytes());
+                "release-reservation"
+            }
+            AccountOperation::AbandonWithdrawal { session_id } => {
+                b.push(2);
+                b.extend_from_slice(session_id.as_bytes());
+                "abandon-withdrawal"
+            }
+            AccountOperation::RotateAuthKey { new_key, possession } => {
+                b.push(3);
+                b.extend_from_slice(new_key.as_bytes());
+                b.extend_from_slice(possession.r.as_bytes());
+                b.extend_from_slice(possession.s.as_bytes());
+                "rotate-auth-key"
+            }
+            AccountOperation::Status => {
+                b.push(4);
+                "account-status"
+            }
+        };
+        (name, b)
+    }
+
+    /// §7.3.
+    pub fn account_request_digest(req: &AccountRequest) -> [u8; 32] {
+        let (name, body) = operation(&req.operation);
+        authorization_digest(name, &req.account.0, &req.request_id, &body)
+    }
+
+    /// §7.3.
+    pub fn verify_account_request(req: &AccountRequest, auth_key: &Point) -> bool {
+        verify_signature(
+            b"faircash/v1/account-request-signature",
+            &account_request_digest(req),
+            auth_key,
+            &req.authorization,
+        )
+    }
+
+    fn challenge_body(ch: &WithdrawChallenge) -> Vec<u8> {
+        let mut body = ch.session_id.as_bytes().to_vec();
+        body.extend_from_slice(&ch.commitment_digest);
+        body.extend_from_slice(ch.e.as_bytes());
+        body
+    }
+
+    /// §7.2: the challenge's authorization (operation "withdraw-challenge",
+    /// request id = the session id).
+    pub fn verify_challenge_authorization(
+        ch: &WithdrawChallenge,
+        account: &[u8; 16],
+        auth_key: &Point,
+    ) -> bool {
+        let d = authorization_digest(
+            "withdraw-challenge",
+            account,
+            ch.session_id.as_bytes(),
+            &challenge_body(ch),
+        );
+        verify_signature(b"faircash/v1/account-request-signature", &d, auth_key, &ch.authorization)
+    }
+
+    /// §7.2: the bank's signed end of a session, as the answer to `ch`.
+    pub fn verify_session_end(
+        ch: &WithdrawChallenge,
+        keyset_id: &[u8; 32],
+        reason: u8,
+        signing_key: &Point,
+        sig: &Signature,
+    ) -> bool {
+        let mut m = challenge_body(ch);
+        m.extend_from_slice(keyset_id);
+        m.push(reason);
+        verify_signature(b"faircash/v1/withdraw-session-end-signature", &m, signing_key, sig)
     }
 
     /// §5.6: the wallet's checks of the bank's answer.
@@ -2353,7 +2859,8 @@ mod independent {
         e: &Scalar,
         ans: &WithdrawAnswer,
     ) -> bool {
-        let (cm, a) = (&com.commitment, &ans.answer);
+        let Some(a) = ans.answer() else { return false };
+        let cm = &com.commitment;
         let z1 = c_attr.point() + G * cm.rnd;
         let z2 = key.z.point() - z1;
         a.c + a.d == *e

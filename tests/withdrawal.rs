@@ -6,12 +6,14 @@ mod common;
 
 use common::*;
 use curve25519_dalek::scalar::Scalar;
+use faircash::crypto::acl::SignerAnswer;
 use faircash::crypto::acl::SignerSession;
 use faircash::crypto::secret::SecretScalar;
 use faircash::keys::AccountId;
 use faircash::params::Params;
 use faircash::protocol::withdraw::{
-    SessionId, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest, WithdrawStart,
+    commitment_digest, EndReason, SessionId, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment,
+    WithdrawOutcome, WithdrawRequest, WithdrawStart,
 };
 use faircash::protocol::Error;
 use faircash::store::{BankStore, PendingEntry, SessionState, WalletStore, WithdrawSession};
@@ -42,6 +44,19 @@ fn open(
     (req, cm, ch)
 }
 
+/// The reason of a signed end of `ch`'s session, checked against the
+/// keyset's online key.
+fn ended(w: &World, answer: &WithdrawAnswer, ch: &WithdrawChallenge) -> EndReason {
+    match &answer.outcome {
+        WithdrawOutcome::Ended(end) => {
+            let keyset = w.bank.keysets().into_iter().find(|k| k.id() == end.keyset_id).unwrap();
+            end.verify(ch, keyset.signing_key()).expect("a signed end of this challenge's session");
+            end.reason
+        }
+        WithdrawOutcome::Answered(_) => panic!("answered, not ended"),
+    }
+}
+
 fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|win| win == needle)
 }
@@ -64,12 +79,18 @@ fn session_answers_one_challenge_only() {
     assert_eq!(w.balance(&alice.account_id()), 92);
 
     for delta in [Scalar::ONE, -Scalar::ONE, Scalar::random(&mut OsRng)] {
-        let other = WithdrawChallenge::new(ch.session_id, ch.e + delta, alice.user(), &mut OsRng);
+        let other = WithdrawChallenge::new(
+            ch.session_id,
+            ch.commitment_digest,
+            ch.e + delta,
+            alice.keys(),
+            &mut OsRng,
+        );
         assert!(matches!(w.bank.answer_withdrawal(&other), Err(Error::ChallengeMismatch)));
     }
     // A challenge not signed by the account holder is refused, answered or not.
     let bob = w.user(0);
-    let forged = WithdrawChallenge::new(ch.session_id, ch.e, bob.user(), &mut OsRng);
+    let forged = WithdrawChallenge::new(ch.session_id, ch.commitment_digest, ch.e, bob.keys(), &mut OsRng);
     assert!(matches!(w.bank.answer_withdrawal(&forged), Err(Error::InvalidProof(_))));
     // The same challenge again: the identical stored answer, no new debit.
     let again = w.bank.answer_withdrawal(&ch).unwrap();
@@ -77,9 +98,16 @@ fn session_answers_one_challenge_only() {
     assert_eq!(w.balance(&alice.account_id()), 92);
     alice.finish_withdrawal(&first).unwrap();
     assert_eq!(alice.balance().unwrap(), 8);
-    // An unknown session is no session.
-    let stray = WithdrawChallenge::new(SessionId::random(&mut OsRng), ch.e, alice.user(), &mut OsRng);
-    assert!(matches!(w.bank.answer_withdrawal(&stray), Err(Error::UnknownSession)));
+    // An unknown session is no session (a signed statement that answers
+    // this very challenge).
+    let stray = WithdrawChallenge::new(
+        SessionId::random(&mut OsRng),
+        ch.commitment_digest,
+        ch.e,
+        alice.keys(),
+        &mut OsRng,
+    );
+    assert_eq!(ended(&w, &w.bank.answer_withdrawal(&stray).unwrap(), &stray), EndReason::Unknown);
 }
 
 #[test]
@@ -101,8 +129,9 @@ fn answers_never_reveal_the_signing_key() {
             answers.push(w.bank.answer_withdrawal(&ch).unwrap());
             let other = WithdrawChallenge::new(
                 ch.session_id,
+                ch.commitment_digest,
                 ch.e + Scalar::from(attempt as u64 + 1),
-                wallet.user(),
+                wallet.keys(),
                 &mut OsRng,
             );
             if let Ok(a) = w.bank.answer_withdrawal(&other) {
@@ -115,7 +144,7 @@ fn answers_never_reveal_the_signing_key() {
     let mut pairs = 0;
     for (i, a1) in answers.iter().enumerate() {
         for a2 in &answers[i + 1..] {
-            let (a1, a2) = (&a1.answer, &a2.answer);
+            let (a1, a2) = (a1.answer().unwrap(), a2.answer().unwrap());
             let dc = a2.c - a1.c;
             if dc == Scalar::ZERO {
                 assert_eq!(a1, a2, "one challenge, one answer");
@@ -153,7 +182,7 @@ fn answered_session_holds_no_signer_nonce() {
     let answer = w.bank.answer_withdrawal(&ch).unwrap();
     // The signer's nonce, recomputed from the answer: w = r + c·x.
     let x_k = *w.bank.secrets().denomination_secret(&req.key_id).unwrap().expose_secret();
-    let nonce = answer.answer.r + answer.answer.c * x_k;
+    let nonce = answer.answer().unwrap().r + answer.answer().unwrap().c * x_k;
     assert_eq!(Params::get().g.point() * nonce, *cm.commitment.a.point());
     let nonce_hex = hex::encode(nonce.as_bytes());
 
@@ -166,7 +195,7 @@ fn answered_session_holds_no_signer_nonce() {
     match &answered.state {
         SessionState::Answered { answered, .. } => {
             assert_eq!(answered.e, ch.e);
-            assert_eq!(answered.answer, answer.answer);
+            assert_eq!(answered.answer, *answer.answer().unwrap());
         }
         other => panic!("session not answered: {other:?}"),
     }
@@ -198,22 +227,29 @@ fn wallet_refuses_a_malicious_answer_before_storing_a_coin() {
     let other = w.bank.answer_withdrawal(&ch_b).unwrap();
 
     let mut bad: Vec<(&str, WithdrawAnswer)> = Vec::new();
+    let with = |f: &dyn Fn(&mut SignerAnswer)| {
+        let mut a = *good.answer().unwrap();
+        f(&mut a);
+        WithdrawAnswer::answered(good.session_id, a)
+    };
     for field in ["c", "r", "s1", "s2", "d"] {
-        let mut a = good;
-        match field {
-            "c" => a.answer.c += Scalar::ONE,
-            "r" => a.answer.r += Scalar::ONE,
-            "s1" => a.answer.s1 += Scalar::ONE,
-            "s2" => a.answer.s2 += Scalar::ONE,
-            _ => a.answer.d += Scalar::ONE,
-        }
+        let a = match field {
+            "c" => with(&|a| a.c += Scalar::ONE),
+            "r" => with(&|a| a.r += Scalar::ONE),
+            "s1" => with(&|a| a.s1 += Scalar::ONE),
+            "s2" => with(&|a| a.s2 += Scalar::ONE),
+            _ => with(&|a| a.d += Scalar::ONE),
+        };
         bad.push((field, a));
     }
     // c + d still equals e, but a and b1 no longer open.
-    let mut shifted = good;
-    shifted.answer.c += Scalar::ONE;
-    shifted.answer.d -= Scalar::ONE;
-    bad.push(("c+1, d-1", shifted));
+    bad.push((
+        "c+1, d-1",
+        with(&|a| {
+            a.c += Scalar::ONE;
+            a.d -= Scalar::ONE;
+        }),
+    ));
     // A genuine answer of another session, relabelled.
     let mut foreign = other;
     foreign.session_id = good.session_id;
@@ -253,17 +289,21 @@ fn unanswered_session_expires_without_debit() {
     let a1 = w.bank.answer_withdrawal(&ch1).unwrap();
     assert_eq!(w.balance(&alice.account_id()), 92);
     w.clock.advance_secs(1);
-    assert!(matches!(w.bank.answer_withdrawal(&ch2), Err(Error::SessionExpired)));
+    let end = w.bank.answer_withdrawal(&ch2).unwrap();
+    assert_eq!(ended(&w, &end, &ch2), EndReason::Expired);
     assert_eq!(w.balance(&alice.account_id()), 92);
     // The answered one still replays.
     assert_eq!(w.bank.answer_withdrawal(&ch1).unwrap(), a1);
-
-    assert_eq!(w.bank.expire_sessions().unwrap(), 1);
+    // Answering it ended it for good: its nonces are gone already.
     let expired = stored_session(&w, &ch2.session_id);
     assert!(matches!(expired.state, SessionState::Expired));
     assert!(!serde_json::to_string(&expired).unwrap().contains(&nonce_hex));
-    assert!(matches!(w.bank.answer_withdrawal(&ch2), Err(Error::SessionExpired)));
+    assert_eq!(w.bank.expire_sessions().unwrap(), 0);
+    assert_eq!(ended(&w, &w.bank.answer_withdrawal(&ch2).unwrap(), &ch2), EndReason::Expired);
     assert_eq!(w.balance(&alice.account_id()), 92);
+    // The wallet drops the session on the signed statement.
+    assert!(matches!(alice.finish_withdrawal(&end), Err(Error::SessionEnded(EndReason::Expired))));
+    assert!(!has_pending_answer(&alice, &ch2.session_id));
     assert_eq!(open_sessions(&w, &alice.account_id()), 0);
     alice.finish_withdrawal(&a1).unwrap();
     assert_eq!(alice.balance().unwrap(), 8);
@@ -314,10 +354,10 @@ fn restore_makes_older_sessions_unanswerable() {
     assert_eq!(w.balance(&alice.account_id()), 99);
 
     w.bank.mark_restored().unwrap();
-    assert!(matches!(w.bank.answer_withdrawal(&ch), Err(Error::SessionFromOldEpoch)));
+    assert_eq!(ended(&w, &w.bank.answer_withdrawal(&ch).unwrap(), &ch), EndReason::OldEpoch);
     // A retried request gets the old commitment back, still unanswerable.
-    assert_eq!(w.bank.open_withdrawal(&req, &mut OsRng).unwrap(), cm);
-    assert!(matches!(w.bank.answer_withdrawal(&ch), Err(Error::SessionFromOldEpoch)));
+    assert_eq!(w.bank.open_withdrawal(&req, &mut OsRng).unwrap().commitment, cm.commitment);
+    assert_eq!(ended(&w, &w.bank.answer_withdrawal(&ch).unwrap(), &ch), EndReason::Ended);
     assert_eq!(w.balance(&alice.account_id()), 99);
     alice.finish_withdrawal(&a).unwrap();
 
@@ -327,7 +367,7 @@ fn restore_makes_older_sessions_unanswerable() {
     let a = w.bank.answer_withdrawal(&fresh).unwrap();
     alice.finish_withdrawal(&a).unwrap();
     w.bank.mark_restored().unwrap();
-    assert!(matches!(w.bank.answer_withdrawal(&fresh2), Err(Error::SessionFromOldEpoch)));
+    assert_eq!(ended(&w, &w.bank.answer_withdrawal(&fresh2).unwrap(), &fresh2), EndReason::OldEpoch);
     assert_eq!(w.balance(&alice.account_id()), 95);
     assert_eq!(alice.balance().unwrap(), 5);
 }
@@ -343,7 +383,7 @@ fn attribute_commitment_is_used_once() {
     OsRng.fill_bytes(&mut r_draw);
     let start = || {
         WithdrawStart::with_serial_secret(
-            alice.user(),
+            alice.keys(),
             &keyset,
             8,
             today,
@@ -375,7 +415,7 @@ fn attribute_commitment_is_used_once() {
 }
 
 #[test]
-fn withdrawal_needs_sufficient_balance() {
+fn withdrawal_needs_sufficient_balance_and_an_open_session_holds_its_value() {
     let w = World::new();
     let alice = w.user(10);
     let req = alice.start_withdrawal(16, &mut OsRng).unwrap();
@@ -383,22 +423,30 @@ fn withdrawal_needs_sufficient_balance() {
         Err(Error::InsufficientBalance { balance, needed, .. }) => assert_eq!((balance, needed), (10, 16)),
         other => panic!("expected InsufficientBalance, got {other:?}"),
     }
-    // Two sessions of 8 may be open at once, but only one can be answered.
+    // An open session holds its value: a second one of 8 does not fit in
+    // the 2 left, so an opened session is always answerable.
     let (_, _, ch1) = open(&w, &alice, 8);
-    let (_, _, ch2) = open(&w, &alice, 8);
+    let req = alice.start_withdrawal(8, &mut OsRng).unwrap();
+    match w.bank.open_withdrawal(&req, &mut OsRng) {
+        Err(Error::InsufficientBalance { balance, needed, .. }) => assert_eq!((balance, needed), (2, 8)),
+        other => panic!("expected InsufficientBalance, got {other:?}"),
+    }
+    let (_, _, ch2) = open(&w, &alice, 2);
     let a1 = w.bank.answer_withdrawal(&ch1).unwrap();
-    assert_eq!(w.balance(&alice.account_id()), 2);
-    assert!(matches!(w.bank.answer_withdrawal(&ch2), Err(Error::InsufficientBalance { .. })));
-    assert_eq!(w.balance(&alice.account_id()), 2);
-    let req = alice.start_withdrawal(4, &mut OsRng).unwrap();
-    assert!(matches!(w.bank.open_withdrawal(&req, &mut OsRng), Err(Error::InsufficientBalance { .. })));
-    // With money in, the refused session answers after all.
-    w.bank.fund(&alice.account_id(), 6).unwrap();
     let a2 = w.bank.answer_withdrawal(&ch2).unwrap();
     assert_eq!(w.balance(&alice.account_id()), 0);
     alice.finish_withdrawal(&a1).unwrap();
     alice.finish_withdrawal(&a2).unwrap();
-    assert_eq!(alice.balance().unwrap(), 16);
+    assert_eq!(alice.balance().unwrap(), 10);
+    // An expired session holds nothing.
+    w.bank.fund(&alice.account_id(), 8).unwrap();
+    open(&w, &alice, 8);
+    assert!(matches!(
+        w.bank.open_withdrawal(&alice.start_withdrawal(8, &mut OsRng).unwrap(), &mut OsRng),
+        Err(Error::InsufficientBalance { .. })
+    ));
+    w.clock.advance_secs(w.bank.config().session_ttl_secs);
+    open(&w, &alice, 8);
 }
 
 #[test]
@@ -412,10 +460,7 @@ fn frozen_account_cannot_withdraw() {
         tx.freeze_account(&alice.account_id()).unwrap();
         tx.commit().unwrap();
     }
-    assert!(matches!(
-        w.bank.answer_withdrawal(&ch),
-        Err(Error::AccountFrozen(id)) if id == alice.account_id()
-    ));
+    assert_eq!(ended(&w, &w.bank.answer_withdrawal(&ch).unwrap(), &ch), EndReason::AccountFrozen);
     let req = alice.start_withdrawal(4, &mut OsRng).unwrap();
     assert!(matches!(w.bank.open_withdrawal(&req, &mut OsRng), Err(Error::AccountFrozen(_))));
     assert!(matches!(alice.withdraw(&*w.bank, 3, &mut OsRng), Err(Error::AccountFrozen(_))));
@@ -433,7 +478,11 @@ fn retried_request_gets_the_same_commitment() {
     let req = alice.start_withdrawal(8, &mut OsRng).unwrap();
     let c1 = w.bank.open_withdrawal(&req, &mut OsRng).unwrap();
     let c2 = w.bank.open_withdrawal(&req, &mut OsRng).unwrap();
-    assert_eq!(c1, c2);
+    // The same commitment, each time signed for this request.
+    assert_eq!(c1.commitment, c2.commitment);
+    let signing_key = *w.keyset().signing_key();
+    c1.verify(&req, &signing_key).unwrap();
+    c2.verify(&req, &signing_key).unwrap();
     assert_eq!(open_sessions(&w, &alice.account_id()), 1);
 
     // A different request under the same session id is refused.
@@ -450,7 +499,7 @@ fn retried_request_gets_the_same_commitment() {
     // same commitment (no new session, no new debit).
     let ch = alice.receive_commitment(&c1, &mut OsRng).unwrap();
     let a = w.bank.answer_withdrawal(&ch).unwrap();
-    assert_eq!(w.bank.open_withdrawal(&req, &mut OsRng).unwrap(), c1);
+    assert_eq!(w.bank.open_withdrawal(&req, &mut OsRng).unwrap().commitment, c1.commitment);
     alice.finish_withdrawal(&a).unwrap();
     assert_eq!(w.balance(&alice.account_id()), 92);
 }
@@ -464,7 +513,7 @@ fn expiry_day_must_be_the_policy() {
     let today = w.bank.today();
     let allowed = keyset.policy().expiry_for(today);
     let request_for =
-        |day| WithdrawStart::new(alice.user(), &keyset, 8, day, &mut OsRng).unwrap().request().clone();
+        |day| WithdrawStart::new(alice.keys(), &keyset, 8, day, &mut OsRng).unwrap().request().clone();
     for day in [today.plus(1), today.minus(2)] {
         let req = request_for(day);
         match w.bank.open_withdrawal(&req, &mut OsRng) {
@@ -603,12 +652,11 @@ fn combining_two_bank_answers_forges_no_signature() {
     for attempt in 0..3 {
         // Two sessions, both open before either is answered.
         let starts: Vec<WithdrawStart> = (0..2)
-            .map(|_| WithdrawStart::new(alice.user(), &keyset, 8, w.bank.today(), &mut OsRng).unwrap())
+            .map(|_| WithdrawStart::new(alice.keys(), &keyset, 8, w.bank.today(), &mut OsRng).unwrap())
             .collect();
-        let cms: Vec<SignerCommitment> = starts
-            .iter()
-            .map(|s| w.bank.open_withdrawal(s.request(), &mut OsRng).unwrap().commitment)
-            .collect();
+        let opened: Vec<WithdrawCommitment> =
+            starts.iter().map(|s| w.bank.open_withdrawal(s.request(), &mut OsRng).unwrap()).collect();
+        let cms: Vec<SignerCommitment> = opened.iter().map(|c| c.commitment).collect();
         let tags: Vec<_> =
             starts.iter().zip(&cms).map(|(s, c)| s.request().commitment.point() + g * c.rnd).collect();
         // The tag the forger commits to before any answer.
@@ -631,10 +679,11 @@ fn combining_two_bank_answers_forges_no_signature() {
         let e1 = Scalar::random(&mut OsRng);
         let answers: Vec<SignerAnswer> = [e1, e - e1]
             .iter()
-            .zip(&starts)
-            .map(|(ei, s)| {
-                let ch = WithdrawChallenge::new(s.request().session_id, *ei, alice.user(), &mut OsRng);
-                w.bank.answer_withdrawal(&ch).unwrap().answer
+            .zip(starts.iter().zip(&cms))
+            .map(|(ei, (s, c))| {
+                let digest = commitment_digest(s.request(), c);
+                let ch = WithdrawChallenge::new(s.request().session_id, digest, *ei, alice.keys(), &mut OsRng);
+                *w.bank.answer_withdrawal(&ch).unwrap().answer().expect("answered")
             })
             .collect();
         let sum = SignerAnswer {
@@ -679,4 +728,256 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     OsRng.fill_bytes(&mut b);
     b
+}
+
+// ---------------------------------------------------------------------------
+// A changed commitment never burns a paid coin; a session is blinded once.
+// ---------------------------------------------------------------------------
+
+use network::Network;
+
+/// Networks between a wallet and the bank (in a module of their own: with
+/// `BankApi` in scope, `w.bank.open_withdrawal` would name the trait's).
+mod network {
+    use super::*;
+    use faircash::protocol::Result;
+    use faircash::roles::BankApi;
+
+    /// How the network changes a commitment for a request.
+    pub type Tamper<'a> = dyn Fn(&WithdrawRequest, &mut WithdrawCommitment) + Send + Sync + 'a;
+
+    /// The network between a wallet and the bank: it changes the bank's first
+    /// commitment on its way with `tamper`, and keeps what it carried.
+    pub struct Network<'a> {
+        pub bank: &'a TestBank,
+        pub tamper: Box<Tamper<'a>>,
+        pub tampered: std::sync::atomic::AtomicBool,
+        pub requests: std::sync::Mutex<Vec<WithdrawRequest>>,
+        pub challenges: std::sync::Mutex<Vec<WithdrawChallenge>>,
+        pub answers: std::sync::Mutex<Vec<WithdrawAnswer>>,
+    }
+
+    impl<'a> Network<'a> {
+        pub fn new(
+            bank: &'a TestBank,
+            tamper: impl Fn(&WithdrawRequest, &mut WithdrawCommitment) + Send + Sync + 'a,
+        ) -> Self {
+            Network {
+                bank,
+                tamper: Box::new(tamper),
+                tampered: Default::default(),
+                requests: Default::default(),
+                challenges: Default::default(),
+                answers: Default::default(),
+            }
+        }
+    }
+
+    impl BankApi for Network<'_> {
+        fn keysets(&self) -> Result<Vec<faircash::keys::SignedKeyset>> {
+            BankApi::keysets(self.bank)
+        }
+        fn register_user(&self, reg: &faircash::protocol::register::UserRegistration) -> Result<AccountId> {
+            BankApi::register_user(self.bank, reg)
+        }
+        fn register_merchant(
+            &self,
+            reg: &faircash::protocol::register::MerchantRegistration,
+        ) -> Result<AccountId> {
+            BankApi::register_merchant(self.bank, reg)
+        }
+        fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
+            self.requests.lock().unwrap().push(req.clone());
+            let mut c = BankApi::open_withdrawal(self.bank, req)?;
+            if !self.tampered.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                (self.tamper)(req, &mut c);
+            }
+            Ok(c)
+        }
+        fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+            self.challenges.lock().unwrap().push(*ch);
+            let a = BankApi::answer_withdrawal(self.bank, ch)?;
+            self.answers.lock().unwrap().push(a);
+            Ok(a)
+        }
+        fn deposit(
+            &self,
+            req: &faircash::protocol::deposit::DepositRequest,
+        ) -> Result<faircash::protocol::deposit::DepositReceipt> {
+            BankApi::deposit(self.bank, req)
+        }
+        fn account_request(
+            &self,
+            req: &faircash::protocol::account::AccountRequest,
+        ) -> Result<faircash::protocol::account::AccountAnswer> {
+            BankApi::account_request(self.bank, req)
+        }
+    }
+
+    /// The bank answers (and debits); the wallet gets a refusal of the
+    /// network's making.
+    pub struct Liar<'a>(pub &'a TestBank);
+    impl BankApi for Liar<'_> {
+        fn keysets(&self) -> Result<Vec<faircash::keys::SignedKeyset>> {
+            BankApi::keysets(self.0)
+        }
+        fn register_user(&self, r: &faircash::protocol::register::UserRegistration) -> Result<AccountId> {
+            BankApi::register_user(self.0, r)
+        }
+        fn register_merchant(
+            &self,
+            r: &faircash::protocol::register::MerchantRegistration,
+        ) -> Result<AccountId> {
+            BankApi::register_merchant(self.0, r)
+        }
+        fn open_withdrawal(&self, r: &WithdrawRequest) -> Result<WithdrawCommitment> {
+            BankApi::open_withdrawal(self.0, r)
+        }
+        fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+            BankApi::answer_withdrawal(self.0, ch)?;
+            Err(Error::SessionExpired)
+        }
+        fn deposit(
+            &self,
+            r: &faircash::protocol::deposit::DepositRequest,
+        ) -> Result<faircash::protocol::deposit::DepositReceipt> {
+            BankApi::deposit(self.0, r)
+        }
+        fn account_request(
+            &self,
+            r: &faircash::protocol::account::AccountRequest,
+        ) -> Result<faircash::protocol::account::AccountAnswer> {
+            BankApi::account_request(self.0, r)
+        }
+    }
+}
+
+/// Each way the network may change a commitment.
+type Change = fn(&mut WithdrawCommitment);
+
+fn changes() -> Vec<(&'static str, Change)> {
+    fn bump(p: &faircash::encoding::Point) -> faircash::encoding::Point {
+        faircash::encoding::Point::new(p.point() + Params::get().g.point())
+    }
+    vec![
+        ("rnd", |c| c.commitment.rnd += Scalar::ONE),
+        ("a", |c| c.commitment.a = bump(&c.commitment.a)),
+        ("b1", |c| c.commitment.b1 = bump(&c.commitment.b1)),
+        ("b2", |c| c.commitment.b2 = bump(&c.commitment.b2)),
+        ("signature R", |c| c.signature.r = bump(&c.signature.r)),
+        ("signature s", |c| c.signature.s += Scalar::ONE),
+    ]
+}
+
+/// After one coin of 8 from a balance of 100: nothing lost, nothing
+/// answered twice, the first session ended unanswered, and the coin came
+/// from a second session with values of its own.
+fn check_one_coin_and_a_fresh_retry(w: &World, alice: &TestWallet, net: &Network<'_>, what: &str) {
+    assert_eq!(w.balance(&alice.account_id()), 92, "{what}: debited once");
+    assert_eq!(alice.balance().unwrap(), 8, "{what}: the coin is in the wallet");
+    let records = w.bank.withdrawals_of(&alice.account_id()).unwrap();
+    assert_eq!(records.len(), 1, "{what}: one answered session");
+    let requests = net.requests.lock().unwrap();
+    assert_eq!(requests.len(), 2, "{what}: a second session");
+    let (first, second) = (&requests[0], &requests[1]);
+    assert_ne!(first.session_id, second.session_id, "{what}");
+    assert_ne!(first.commitment, second.commitment, "{what}: fresh C");
+    assert_ne!(first.escrow, second.escrow, "{what}: fresh escrow");
+    assert_eq!(records[0].id(), second.session_id, "{what}");
+    assert!(matches!(stored_session(w, &first.session_id).state, SessionState::Expired), "{what}");
+    assert!(alice.store().pending().unwrap().is_empty(), "{what}: nothing pending");
+    assert_eq!(open_sessions(w, &alice.account_id()), 0, "{what}: nothing held");
+}
+
+#[test]
+fn a_changed_commitment_is_never_blinded_and_no_value_is_lost() {
+    for (what, change) in changes() {
+        let w = World::new();
+        let alice = w.user(100);
+        let net = Network::new(&w.bank, |_, c| change(c));
+        alice.withdraw_one(&net, 8, &mut OsRng).unwrap();
+        check_one_coin_and_a_fresh_retry(&w, &alice, &net, what);
+        // The changed commitment's signature did not verify: the wallet
+        // never blinded it, so the bank never saw a challenge for it.
+        let challenges = net.challenges.lock().unwrap();
+        assert_eq!(challenges.len(), 1, "{what}");
+        assert_eq!(challenges[0].session_id, net.requests.lock().unwrap()[1].session_id, "{what}");
+    }
+}
+
+#[test]
+fn a_changed_commitment_signed_with_a_stolen_online_key_is_refused_before_any_debit() {
+    for (what, change) in changes().into_iter().take(4) {
+        let w = World::new();
+        let alice = w.user(100);
+        let keyset = w.keyset();
+        let stolen = w.bank.secrets().online_signing_key(keyset.signing_key()).unwrap().clone();
+        let net = Network::new(&w.bank, move |req, c| {
+            change(c);
+            c.signature = stolen.sign(
+                faircash::crypto::transcript::labels::WITHDRAW_COMMITMENT_SIGNATURE,
+                &commitment_digest(req, &c.commitment),
+                &mut OsRng,
+            );
+        });
+        alice.withdraw_one(&net, 8, &mut OsRng).unwrap();
+        check_one_coin_and_a_fresh_retry(&w, &alice, &net, what);
+        // The wallet blinded the changed commitment (its signature held);
+        // the bank refused that challenge, before answering or debiting,
+        // in a signed end of the session, and the retry blinded new values.
+        let challenges = net.challenges.lock().unwrap();
+        let answers = net.answers.lock().unwrap();
+        assert_eq!(challenges.len(), 2, "{what}");
+        assert_eq!(ended(&w, &answers[0], &challenges[0]), EndReason::CommitmentMismatch, "{what}");
+        assert!(answers[1].answer().is_some(), "{what}");
+        assert_ne!(challenges[0].e, challenges[1].e, "{what}");
+        assert_ne!(challenges[0].commitment_digest, challenges[1].commitment_digest, "{what}");
+        // The refused challenge never gets an answer, however often sent.
+        assert_eq!(
+            ended(&w, &w.bank.answer_withdrawal(&challenges[0]).unwrap(), &challenges[0]),
+            EndReason::Ended
+        );
+        assert_eq!(w.balance(&alice.account_id()), 92, "{what}");
+    }
+}
+
+#[test]
+fn an_unsigned_refusal_never_makes_the_wallet_drop_a_paid_session() {
+    use network::Liar;
+    let w = World::new();
+    let alice = w.user(100);
+    assert!(matches!(alice.withdraw_one(&Liar(&w.bank), 8, &mut OsRng), Err(Error::SessionExpired)));
+    assert_eq!(w.balance(&alice.account_id()), 92);
+    assert_eq!(alice.store().pending().unwrap().len(), 1, "the state is kept");
+    assert_eq!(alice.resume_withdrawals(&*w.bank).unwrap().len(), 1);
+    assert_eq!(alice.balance().unwrap(), 8);
+}
+
+#[test]
+fn a_signed_end_is_accepted_only_as_the_answer_to_its_own_challenge() {
+    let w = World::new();
+    let alice = w.user(100);
+    let (_, _, ch_a) = open(&w, &alice, 8);
+    let (_, _, ch_b) = open(&w, &alice, 4);
+    // A challenge for session A naming another commitment: the bank ends A.
+    let wrong = WithdrawChallenge::new(ch_a.session_id, [9; 32], ch_a.e, alice.keys(), &mut OsRng);
+    let end_a = w.bank.answer_withdrawal(&wrong).unwrap();
+    assert_eq!(ended(&w, &end_a, &wrong), EndReason::CommitmentMismatch);
+    // The statement does not end B, nor A's real challenge (which the
+    // wallet did not send): the wallet refuses both and keeps its state.
+    let WithdrawOutcome::Ended(end) = end_a.outcome else { unreachable!() };
+    let for_b = WithdrawAnswer { session_id: ch_b.session_id, outcome: WithdrawOutcome::Ended(end) };
+    assert!(matches!(alice.finish_withdrawal(&for_b), Err(Error::InvalidProof(_))));
+    assert!(has_pending_answer(&alice, &ch_b.session_id));
+    assert!(matches!(alice.finish_withdrawal(&end_a), Err(Error::InvalidProof(_))));
+    assert!(has_pending_answer(&alice, &ch_a.session_id));
+    // B is answered as usual; A, ended, answers its real challenge with a
+    // signed end that the wallet accepts, dropping its state.
+    let b = w.bank.answer_withdrawal(&ch_b).unwrap();
+    alice.finish_withdrawal(&b).unwrap();
+    let a = w.bank.answer_withdrawal(&ch_a).unwrap();
+    assert!(matches!(alice.finish_withdrawal(&a), Err(Error::SessionEnded(EndReason::Ended))));
+    assert!(!has_pending_answer(&alice, &ch_a.session_id));
+    assert_eq!(w.balance(&alice.account_id()), 96);
+    assert_eq!(alice.balance().unwrap(), 4);
 }

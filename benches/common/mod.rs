@@ -14,13 +14,14 @@ use faircash::crypto::batch::BatchVerifier;
 use faircash::crypto::schnorr::SigningKey;
 use faircash::crypto::transcript::labels;
 use faircash::keys::{
-    merchant_account_id, AccountId, BankSecrets, Keyset, KeysetPolicy, KeysetSpec, UserKey,
+    merchant_account_id, AccountId, AccountKeys, BankSecrets, Keyset, KeysetPolicy, KeysetSpec, UserKey,
 };
 use faircash::protocol::deposit::DepositRequest;
 use faircash::protocol::pay::{create_payment, verify_payment, Payment, PaymentRequest};
 use faircash::protocol::trace::{TraceRecord, TraceRequest, Warrant, WarrantTerms};
 use faircash::protocol::withdraw::{
-    WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest, WithdrawStart,
+    commitment_digest, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
+    WithdrawStart,
 };
 use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
 use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
@@ -68,7 +69,9 @@ pub struct Fixture {
     pub keyset: Keyset,
     /// The TTP's keys (`Y_T` is in the keyset).
     pub ttp: TtpKeys,
-    /// The user.
+    /// The user's account keys.
+    pub keys: AccountKeys,
+    /// The user's identity key (`keys.identity()`).
     pub user: UserKey,
     /// The merchant's key.
     pub merchant: SigningKey,
@@ -85,12 +88,14 @@ impl Fixture {
         let keyset = secrets.issue_keyset(None, *ttp.decryption.public(), &spec(), rng).expect("keyset");
         let merchant = SigningKey::generate(rng);
         let merchant_id = merchant_account_id(merchant.public());
-        Fixture { secrets, keyset, ttp, user: UserKey::generate(rng), merchant, merchant_id }
+        let keys = AccountKeys::generate(rng);
+        let user = keys.identity().clone();
+        Fixture { secrets, keyset, ttp, keys, user, merchant, merchant_id }
     }
 
     /// The user's first step: request, proof and secrets for one coin.
     pub fn start(&self, value: u64) -> WithdrawStart {
-        WithdrawStart::new(&self.user, &self.keyset, value, TODAY, &mut OsRng).expect("withdraw start")
+        WithdrawStart::new(&self.keys, &self.keyset, value, TODAY, &mut OsRng).expect("withdraw start")
     }
 
     /// The bank's first step without a store: checks `pi_W` and opens the
@@ -101,21 +106,33 @@ impl Fixture {
         let x = self.secrets.denomination_secret(&req.key_id).expect("secret").expose_secret();
         let (session, commitment) =
             SignerSession::open(x, &key.acl(), &req.commitment, req.session_id.as_bytes(), &mut OsRng);
-        (session, WithdrawCommitment { session_id: req.session_id, commitment })
+        let online = self.secrets.online_signing_key(self.keyset.signing_key()).expect("online key");
+        let signature = online.sign(
+            labels::WITHDRAW_COMMITMENT_SIGNATURE,
+            &commitment_digest(req, &commitment),
+            &mut OsRng,
+        );
+        (session, WithdrawCommitment { session_id: req.session_id, commitment, signature })
     }
 
     /// The bank's second step without a store: checks the authorization and
-    /// answers.
+    /// the commitment digest, and answers.
     pub fn bank_answer(
         &self,
         req: &WithdrawRequest,
         session: SignerSession,
+        commitment: &WithdrawCommitment,
         ch: &WithdrawChallenge,
     ) -> WithdrawAnswer {
-        ch.verify_authorization(self.user.identity()).expect("authorized");
+        ch.verify_authorization(&req.account, self.keys.auth().public()).expect("authorized");
+        assert_eq!(
+            ch.commitment_digest,
+            commitment_digest(req, &commitment.commitment),
+            "the stored commitment"
+        );
         let x = self.secrets.denomination_secret(&req.key_id).expect("secret").expose_secret();
         let (_answered, answer) = session.answer(x, &ch.e);
-        WithdrawAnswer { session_id: ch.session_id, answer }
+        WithdrawAnswer::answered(ch.session_id, answer)
     }
 
     /// One whole withdrawal, both sides.
@@ -123,8 +140,8 @@ impl Fixture {
         let start = self.start(value);
         let req = start.request().clone();
         let (session, commitment) = self.bank_open(&req);
-        let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
-        let answer = self.bank_answer(&req, session, &pending.challenge());
+        let pending = start.receive_commitment(&self.keys, &commitment, &mut OsRng).expect("commitment");
+        let answer = self.bank_answer(&req, session, &commitment, &pending.challenge());
         pending.finish(&answer).expect("coin")
     }
 
@@ -142,11 +159,11 @@ impl Fixture {
             let (session, commitment) = self.bank_open(&req);
             bank += t.elapsed();
             let t = Instant::now();
-            let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
+            let pending = start.receive_commitment(&self.keys, &commitment, &mut OsRng).expect("commitment");
             let ch = pending.challenge();
             user += t.elapsed();
             let t = Instant::now();
-            let answer = self.bank_answer(&req, session, &ch);
+            let answer = self.bank_answer(&req, session, &commitment, &ch);
             bank += t.elapsed();
             let t = Instant::now();
             std::hint::black_box(pending.finish(&answer).expect("coin"));
@@ -162,11 +179,11 @@ impl Fixture {
     pub fn withdraw_through<S: BankStore>(&self, bank: &Bank<S>, keyset: &Keyset, n: usize) -> Duration {
         let mut t_bank = Duration::ZERO;
         for _ in 0..n {
-            let start = WithdrawStart::new(&self.user, keyset, 1, TODAY, &mut OsRng).expect("withdraw start");
+            let start = WithdrawStart::new(&self.keys, keyset, 1, TODAY, &mut OsRng).expect("withdraw start");
             let t = Instant::now();
             let commitment = bank.open_withdrawal(start.request(), &mut OsRng).expect("opened");
             t_bank += t.elapsed();
-            let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
+            let pending = start.receive_commitment(&self.keys, &commitment, &mut OsRng).expect("commitment");
             let ch = pending.challenge();
             let t = Instant::now();
             let answer = bank.answer_withdrawal(&ch).expect("answered");
@@ -210,7 +227,7 @@ impl Fixture {
         let secrets = BankSecrets::generate(&mut OsRng);
         let bank = Bank::open(store, secrets, clock, BankConfig::default()).expect("bank");
         let keyset = bank.issue_keyset(*self.ttp.decryption.public(), &spec(), &mut OsRng).expect("keyset");
-        let reg = faircash::protocol::register::UserRegistration::new(&self.user, &mut OsRng);
+        let reg = faircash::protocol::register::UserRegistration::new(&self.keys, &mut OsRng);
         let account = bank.register_user(&reg, &mut OsRng).expect("registered");
         bank.fund(&account, funds).expect("funded");
         (bank, keyset, account)

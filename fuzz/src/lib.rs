@@ -14,7 +14,8 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::crypto::secret::SecretScalar;
 use faircash::encoding::Point;
 use faircash::http::{AccountOpened, EvidenceList};
-use faircash::keys::{BankSecrets, KeysetList, PublicKeyFile, SignedKeyset, UserKey};
+use faircash::keys::{AccountKeys, AuthKey, BankSecrets, KeysetList, PublicKeyFile, SignedKeyset, UserKey};
+use faircash::protocol::account::{AccountAnswer, AccountRequest, RekeyRequest};
 use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvidence};
 use faircash::protocol::pay::{verify_payment, Payment, PaymentError, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
@@ -66,6 +67,9 @@ macro_rules! for_every_message {
         $f::<TtpStatementList>($($arg),*);
         $f::<AccountOpened>($($arg),*);
         $f::<EvidenceList>($($arg),*);
+        $f::<AccountRequest>($($arg),*);
+        $f::<AccountAnswer>($($arg),*);
+        $f::<RekeyRequest>($($arg),*);
     };
 }
 
@@ -120,6 +124,7 @@ pub fn decode_json(text: &str) -> bool {
 
 /// Every vector file (specs/vectors/*.json), compiled in.
 pub const VECTOR_FILES: &[&str] = &[
+    include_str!("../../specs/vectors/account.json"),
     include_str!("../../specs/vectors/coin.json"),
     include_str!("../../specs/vectors/deposit.json"),
     include_str!("../../specs/vectors/keyset.json"),
@@ -161,8 +166,11 @@ pub struct World {
     secrets: BankSecrets,
     /// The merchant's key.
     pub merchant: SigningKey,
-    /// The user's key.
-    user: UserKey,
+    /// The user's account keys.
+    user: AccountKeys,
+    /// A second user's account keys (`account.json`'s), registered and
+    /// funded by `bank_account` only.
+    second: AccountKeys,
     /// The clock of the vectors.
     pub clock: ManualClock,
     /// Every coin in the vector files whose signature verifies, with its
@@ -284,11 +292,47 @@ fn build_world() -> World {
     let clock = ManualClock::new(Timestamp(withdrawal["time"].as_u64().expect("time")));
     assert_eq!(clock_day(&clock), Day(deposit["receipt_day"].as_u64().expect("day") as u32));
     let merchant = SigningKey::from_secret(secret(&deposit["merchant"]["secret"]));
-    let user = UserKey::from(secret(&proofs["user_registration"]["user_secret"]));
+    let user = AccountKeys::for_new_account(
+        UserKey::from(secret(&proofs["user_registration"]["user_secret"])),
+        AuthKey::from(secret(&proofs["user_registration"]["auth_secret"])),
+    );
+    let account = vector(include_str!("../../specs/vectors/account.json"));
+    let second = AccountKeys::for_new_account(
+        UserKey::from(secret(&account["user"]["secret"])),
+        AuthKey::from(secret(&account["user"]["auth_secret"])),
+    );
     let genuine = genuine_coins(&list.keysets, &master);
     assert!(!genuine.is_empty(), "the vectors hold coins");
     let ttp_statement: SignedTtpKeyStatement = decode(&keyset["ttp_statement"]);
-    World { keysets: list.keysets, ttp_statement, master, secrets, merchant, user, clock, genuine }
+    World { keysets: list.keysets, ttp_statement, master, secrets, merchant, user, second, clock, genuine }
+}
+
+/// Target `bank_account`: an account request to a fresh bank of the
+/// vectors with `account.json`'s user registered and funded with 10; a
+/// request that went through goes through again, a replay-protected one
+/// with the same answer, and no account request changes a balance (a
+/// reservation holds part of it, it never moves it). Returns whether the
+/// request went through.
+pub fn bank_account(data: &[u8]) -> bool {
+    let Ok(request) = AccountRequest::from_bytes(data) else {
+        return false;
+    };
+    let w = world();
+    let bank = w.fresh_bank();
+    let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    let id = bank.register_user(&UserRegistration::new(&w.second, &mut rng), &mut rng).expect("user");
+    bank.fund(&id, 10).expect("funded");
+    let Ok(answer) = bank.account_request(&request) else {
+        return false;
+    };
+    let again = bank.account_request(&request).expect("a request that went through goes through again");
+    if request.operation.replay_protected() {
+        assert_eq!(again, answer, "a replay-protected request answered differently");
+    }
+    for a in bank.accounts().expect("accounts") {
+        assert_eq!(a.balance, if a.id == id { 10 } else { 0 }, "an account request changed a balance");
+    }
+    true
 }
 
 fn clock_day(c: &ManualClock) -> Day {
@@ -457,6 +501,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode_json", |data| std::str::from_utf8(data).is_ok_and(decode_json)),
     ("merchant_payment", merchant_payment),
     ("bank_deposit", bank_deposit),
+    ("bank_account", bank_account),
 ];
 
 /// Every `{"type", "hex"}` message of a vector document.
@@ -488,6 +533,7 @@ pub fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
             }
             match kind.as_str() {
                 "payment" => out.entry("merchant_payment").or_default().push(bytes.clone()),
+                "account-request" => out.entry("bank_account").or_default().push(bytes.clone()),
                 "deposit-request" => {
                     out.entry("bank_deposit").or_default().push([[0u8].as_slice(), &bytes].concat());
                     out.entry("bank_deposit").or_default().push([[1u8].as_slice(), &bytes].concat());

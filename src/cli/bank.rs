@@ -9,11 +9,14 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::files::{ensure_dir, read_message, read_secret, shown, write_json, write_message, write_secret};
+use super::files::{
+    ensure_dir, read_message, read_secret, shown, write_json, write_message, write_secret, write_secret_replace,
+};
 use super::output::{day, keyset_json, time, Output};
 use super::{CliError, DirArg};
 use crate::coin::CoinId;
 use crate::keys::{AccountId, BankSecrets, KeysetList, KeysetPolicy, KeysetSpec};
+use crate::protocol::account::RekeyRequest;
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::{TraceRecord, TraceResult, Warrant};
 use crate::protocol::trust::{TtpPinChange, TtpPins, TtpStatementList};
@@ -216,6 +219,56 @@ pub enum BankCommand {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Re-key a user account to a new identity and authentication key (the
+    /// holder's `wallet rekey` request), after verifying out of band that the
+    /// holder asks for it.
+    #[command(
+        after_help = "Example:\n  faircash bank rekey --dir bank --account 42da94e1… --request rekey.json \\\n      \
+        --reason \"holder identified at the branch, ticket 1234\"\n\n\
+        The old identity's secret may be public (double-spending evidence) and the old authentication\n\
+        key may be in the same hands, so nothing the request carries proves who sent it: compare its\n\
+        fingerprint with the one the holder's wallet printed, through a channel you trust."
+    )]
+    Rekey {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The account id (hex).
+        #[arg(long)]
+        account: String,
+        /// The holder's re-key request (`wallet rekey --out` writes it).
+        #[arg(long)]
+        request: PathBuf,
+        /// Why (recorded in the account's history).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a freeze (the account must have been re-keyed since the evidence
+    /// made its identity public); the evidence stays.
+    #[command(
+        after_help = "Example:\n  faircash bank unfreeze --dir bank --account 42da94e1… --reason \"re-keyed; fine paid\""
+    )]
+    Unfreeze {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The account id (hex).
+        #[arg(long)]
+        account: String,
+        /// Why (recorded in the account's history).
+        #[arg(long)]
+        reason: String,
+    },
+    /// An account's history: registration, freezes, unfreezes, re-keys, key rotations.
+    #[command(after_help = "Example:\n  faircash bank history --dir bank --account 42da94e1…")]
+    History {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The account id (hex).
+        #[arg(long)]
+        account: String,
     },
     /// After restoring the database from a backup: never answer older sessions.
     #[command(after_help = "Example:\n  faircash bank mark-restored --dir bank")]
@@ -660,6 +713,23 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                             if a.frozen { "  FROZEN" } else { "" }
                         ));
                     }
+                    let lifecycle: Vec<_> = st
+                        .recent_events
+                        .iter()
+                        .filter(|r| r.event.kind != crate::protocol::account::AccountEventKind::Registered)
+                        .collect();
+                    if !lifecycle.is_empty() {
+                        s.push_str("recent account events:\n");
+                        for r in lifecycle {
+                            s.push_str(&format!(
+                                "  {} {} {}: {}\n",
+                                r.event.at.0,
+                                r.account,
+                                r.event.kind.name(),
+                                r.event.reason
+                            ));
+                        }
+                    }
                     s.trim_end().to_string()
                 },
                 json!({
@@ -854,6 +924,59 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
+        BankCommand::Rekey { dir, account, request, reason } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let id = parse_account(&account)?;
+            let req: RekeyRequest = read_message(&request)?;
+            if req.account != id {
+                return Err(CliError::Input(format!(
+                    "{}: the request is for account {}, not {id}",
+                    request.display(),
+                    req.account
+                )));
+            }
+            let fp = req.fingerprint();
+            let a = bank.rekey_account(&req, &reason, &mut OsRng)?;
+            out.result(
+                || {
+                    format!(
+                        "account {id} re-keyed (request fingerprint {fp}); its old identity is retired{}",
+                        if a.frozen { "; still frozen (run `bank unfreeze`)" } else { "" }
+                    )
+                },
+                json!({"account": id, "fingerprint": fp, "identity": a.public_key, "frozen": a.frozen}),
+            );
+            Ok(())
+        }
+        BankCommand::Unfreeze { dir, account, reason } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let id = parse_account(&account)?;
+            bank.unfreeze_account(&id, &reason)?;
+            out.result(
+                || format!("account {id} unfrozen: {reason}"),
+                json!({"account": id, "frozen": false}),
+            );
+            Ok(())
+        }
+        BankCommand::History { dir, account } => {
+            let bank = BankHome::new(&dir.dir).open()?;
+            let id = parse_account(&account)?;
+            let events = bank.account_history(&id)?;
+            out.result(
+                || {
+                    events
+                        .iter()
+                        .map(|e| format!("{} {:<16} {}", e.at.0, e.kind.name(), e.reason))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                json!(events
+                    .iter()
+                    .map(|e| json!({"at": e.at, "kind": e.kind.name(), "reason": e.reason}))
+                    .collect::<Vec<_>>()),
+            );
+            Ok(())
+        }
         BankCommand::MarkRestored { dir } => {
             let bank = BankHome::new(&dir.dir).open()?;
             let epoch = bank.mark_restored()?;
@@ -896,13 +1019,6 @@ fn escrow_key(cfg: &BankConfigFile, spec: &KeysetSpec) -> Result<crate::encoding
                 w.withdraw_from, w.withdraw_until, w.deposit_until
             ))
         })
-}
-
-fn write_secret_replace<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
-    let text = zeroize::Zeroizing::new(
-        serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?,
-    );
-    super::files::write_atomic(path, text.as_bytes(), true)
 }
 
 fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {

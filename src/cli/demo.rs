@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::output::{day, outcome_json};
 
 use crate::crypto::schnorr::SigningKey;
-use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use crate::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
 use crate::protocol::deposit::{DepositOutcome, DepositReceipt};
 use crate::protocol::pay::create_payment;
 use crate::protocol::trace::{TraceRequest, Warrant, WarrantTerms};
@@ -334,13 +334,13 @@ where
     let mut wallets = Vec::new();
     for (name, funds) in [("alice", 100u64), ("bob", 60)] {
         let mut w =
-            Wallet::new(UserKey::generate(rng), bank.master_key(), wallet_store(name)?, clock.clone());
+            Wallet::new(AccountKeys::generate(rng), bank.master_key(), wallet_store(name)?, clock.clone());
         w.pin_keysets(&published)?;
         w.anchors_mut().trust_ttp(&statement)?;
         let id = api.register_user(&w.registration(rng))?;
         bank.fund(&id, funds)?;
         out.event("user_registered", json!({"user": name, "account": id, "funded": funds}), || {
-            format!("   user {name}: account {id}, registered with a proof of knowledge of u, funded {funds}")
+            format!("   user {name}: account {id}, registered with a proof of knowledge of u and of its authentication key, funded {funds}")
         })?;
         wallets.push((name, w));
     }

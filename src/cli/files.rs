@@ -112,6 +112,14 @@ pub fn write_secret<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError
     write_atomic(path, text.as_bytes(), true)
 }
 
+/// Writes a secret as JSON with mode 0600, replacing the file atomically.
+pub fn write_secret_replace<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
+    let text = zeroize::Zeroizing::new(
+        serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?,
+    );
+    write_atomic(path, text.as_bytes(), true)
+}
+
 /// Reads a secret JSON file after checking its permissions.
 pub fn read_secret<T: DeserializeOwned>(path: &Path) -> Result<T, CliError> {
     check_secret_permissions(path)?;

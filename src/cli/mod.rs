@@ -202,6 +202,9 @@ impl CliError {
                 | ProtocolError::TtpKeyNotValid { .. } => 5,
                 ProtocolError::WatchList(crate::protocol::trace::WatchListError::Signature) => 3,
                 ProtocolError::WatchList(_) => 5,
+                // The bank's commitment was changed on its way: a security
+                // check, not a rule.
+                ProtocolError::CommitmentSignature => 5,
                 _ => 4,
             },
             CliError::Trace(t) => trace_code(t),

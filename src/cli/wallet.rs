@@ -10,12 +10,13 @@ use serde_json::json;
 
 use super::files::{
     ensure_dir, lock_dir, read_json, read_message, read_secret, shown, write_json, write_message,
-    write_secret, DirLock,
+    write_secret, write_secret_replace, DirLock,
 };
 use super::output::{amount_with_breakdown, day, keyset_json, Output};
 use super::{CliError, DirArg};
 use crate::encoding::Point;
-use crate::keys::{KeysetList, UserKey};
+use crate::keys::{AccountId, AccountKeys, AuthKey, KeysetList, UserKey};
+use crate::protocol::account::AccountRequest;
 use crate::protocol::pay::PaymentRequest;
 use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange, TtpPins, TtpStatementList};
 use crate::protocol::Error as ProtocolError;
@@ -79,8 +80,13 @@ pub enum WalletCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         amount: u64,
     },
-    /// Finish withdrawals interrupted after their challenge was stored.
-    #[command(after_help = "Example:\n  faircash wallet resume --dir alice --bank bank")]
+    /// Finish interrupted withdrawals (or, with --release, give them up).
+    #[command(after_help = "Examples:\n  faircash wallet resume --dir alice --bank bank\n  \
+        faircash wallet resume --dir alice --bank bank --release\n\n\
+        A withdrawal reserves its whole amount at the bank before its first coin. `resume`\n\
+        finishes every interrupted session and withdraws the rest of every interrupted\n\
+        withdrawal; `--release` releases their reservations instead (sessions the bank\n\
+        already answered are still finished: they were paid for).")]
     Resume {
         /// The state directory.
         #[command(flatten)]
@@ -88,6 +94,52 @@ pub enum WalletCommand {
         /// The bank.
         #[arg(long)]
         bank: String,
+        /// Give interrupted withdrawals up instead of completing them.
+        #[arg(long)]
+        release: bool,
+    },
+    /// The account as the bank keeps it: balance, holds, frozen, history.
+    #[command(after_help = "Example:\n  faircash wallet account --dir alice --bank bank")]
+    Account {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+    },
+    /// Replace the account's authentication key (it signs every account operation).
+    #[command(after_help = "Example:\n  faircash wallet rotate-auth-key --dir alice --bank bank")]
+    RotateAuthKey {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+    },
+    /// Re-key the account to a new identity and authentication key (to lift a
+    /// freeze): write the request for the bank's operator, then activate it.
+    #[command(after_help = "Examples:\n  faircash wallet rekey --dir alice --out rekey.json\n  \
+        faircash wallet rekey --dir alice --activate --bank bank\n\n\
+        The operator applies the request with `faircash bank rekey` after checking, out of\n\
+        band, that it comes from the account's holder (compare the fingerprint printed here).\n\
+        `--activate` then checks with the bank that the account carries the new keys and uses\n\
+        them from now on; the old identity stays in the wallet to spend the coins withdrawn\n\
+        under it.")]
+    Rekey {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Write the re-key request here (first step).
+        #[arg(long, conflicts_with = "activate")]
+        out: Option<PathBuf>,
+        /// Use the new keys once the operator applied the request (second step).
+        #[arg(long, requires = "bank")]
+        activate: bool,
+        /// The bank (for --activate).
+        #[arg(long)]
+        bank: Option<String>,
     },
     /// Pay a merchant's payment request (off-line: no bank contact).
     #[command(
@@ -376,6 +428,29 @@ pub fn save_keysets(dir: &Path, anchors: &TrustAnchors, old: &KeysetList) -> Res
     Ok(())
 }
 
+/// The account a wallet acts for (`account.json`; its keys are in
+/// `wallet.key`, `auth.key` and `retired.key`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct AccountFile {
+    account: AccountId,
+}
+
+/// A re-key in progress (`rekey.key`): the new keys, kept until the
+/// operator has applied the request.
+#[derive(Serialize, Deserialize)]
+struct PendingRekey {
+    identity: UserKey,
+    auth: AuthKey,
+}
+
+/// An authentication key rotation in progress (`auth.next.key`): the new
+/// key and the request, so a lost answer is fetched with the same bytes.
+#[derive(Serialize, Deserialize)]
+struct PendingRotation {
+    key: AuthKey,
+    request: AccountRequest,
+}
+
 struct WalletHome {
     dir: PathBuf,
 }
@@ -384,10 +459,31 @@ impl WalletHome {
     fn key(&self) -> PathBuf {
         self.dir.join("wallet.key")
     }
-    fn open(
-        &self,
-        out: &Output,
-    ) -> Result<(Wallet<SqliteWalletStore>, PinnedBank, KeysetList, DirLock), CliError> {
+    fn auth_key(&self) -> PathBuf {
+        self.dir.join("auth.key")
+    }
+    fn retired(&self) -> PathBuf {
+        self.dir.join("retired.key")
+    }
+    fn account(&self) -> PathBuf {
+        self.dir.join("account.json")
+    }
+    fn rekey(&self) -> PathBuf {
+        self.dir.join("rekey.key")
+    }
+    fn rotation(&self) -> PathBuf {
+        self.dir.join("auth.next.key")
+    }
+
+    /// Writes the keys of a new wallet (refusing to overwrite any).
+    fn create_keys(&self, keys: &AccountKeys) -> Result<(), CliError> {
+        write_secret(&self.key(), keys.identity())?;
+        write_secret(&self.auth_key(), keys.auth())?;
+        write_json(&self.account(), &AccountFile { account: keys.account() })
+    }
+
+    /// Reads the account's keys.
+    fn keys(&self) -> Result<AccountKeys, CliError> {
         if !self.key().exists() {
             return Err(CliError::Input(format!(
                 "{}: not a wallet directory (run `faircash wallet new --dir {}`)",
@@ -395,12 +491,39 @@ impl WalletHome {
                 self.dir.display()
             )));
         }
-        let user: UserKey = read_secret(&self.key())?;
+        let identity: UserKey = read_secret(&self.key())?;
+        if !self.auth_key().exists() {
+            return Err(CliError::Input(format!(
+                "{}: the wallet has no authentication key (auth.key): it was made by a faircash version \
+                 without account authentication keys; finish its withdrawals with that version and create \
+                 a new wallet",
+                self.dir.display()
+            )));
+        }
+        let auth: AuthKey = read_secret(&self.auth_key())?;
+        let account = if self.account().exists() {
+            read_json::<AccountFile>(&self.account())?.account
+        } else {
+            identity.account_id()
+        };
+        let retired: Vec<UserKey> =
+            if self.retired().exists() { read_secret(&self.retired())? } else { Vec::new() };
+        Ok(AccountKeys::new(account, identity, auth, retired))
+    }
+
+    fn open(
+        &self,
+        out: &Output,
+    ) -> Result<(Wallet<SqliteWalletStore>, PinnedBank, KeysetList, DirLock), CliError> {
+        let keys = self.keys()?;
         let (pinned, list) = load_pinned(&self.dir)?;
         let store = SqliteWalletStore::open_existing(self.dir.join("wallet.db"))
             .map_err(|e| super::damaged_store("wallet", &self.dir, e))?;
         let lock = lock_dir(&self.dir, "wallet.lock", out)?;
-        let mut w = Wallet::new(user, pinned.master_key, store, Arc::new(SystemClock));
+        if self.rotation().exists() {
+            out.note("an authentication key rotation is unfinished: run `wallet rotate-auth-key` again");
+        }
+        let mut w = Wallet::new(keys, pinned.master_key, store, Arc::new(SystemClock));
         w.pin_keysets(&list.keysets)?;
         for s in &load_ttp(&self.dir)?.statements {
             w.anchors_mut().trust_ttp(s)?;
@@ -431,10 +554,10 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             // statement leaves nothing behind.
             let connected = connect_and_pin(&dir.dir, bank.as_deref(), bank_key.as_deref(), out)?;
             pin_ttp_at_creation(&dir.dir, &ttp, connected.as_deref(), out)?;
-            let user = UserKey::generate(&mut OsRng);
-            write_secret(&home.key(), &user)?;
+            let keys = AccountKeys::generate(&mut OsRng);
+            home.create_keys(&keys)?;
             drop(SqliteWalletStore::open(dir.dir.join("wallet.db"))?);
-            let reg = crate::protocol::register::UserRegistration::new(&user, &mut OsRng);
+            let reg = crate::protocol::register::UserRegistration::new(&keys, &mut OsRng);
             let reg_path = dir.dir.join("registration.json");
             write_message(&reg_path, &reg)?;
             let mut registered = false;
@@ -442,7 +565,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 b.register_user(&reg)?;
                 registered = true;
             }
-            let id = user.account_id();
+            let id = keys.account();
             out.result(
                 || {
                     if registered {
@@ -466,10 +589,10 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Register { dir, bank, bank_key } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let user: UserKey = read_secret(&home.key())?;
+            let keys = home.keys()?;
             let b = connect(&bank)?;
             pin_bank(&dir.dir, &*b, &bank, bank_key.as_deref(), out)?;
-            let id = b.register_user(&crate::protocol::register::UserRegistration::new(&user, &mut OsRng))?;
+            let id = b.register_user(&crate::protocol::register::UserRegistration::new(&keys, &mut OsRng))?;
             out.result(|| format!("account {id} open at the bank"), json!({"account": id}));
             Ok(())
         }
@@ -490,11 +613,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 wallet.keysets().last().cloned().ok_or_else(|| CliError::Input("no keyset".into()))?;
             let values = crate::roles::wallet::decompose(amount, &keyset.values_desc())?;
             let bar = out.progress(values.len() as u64, "withdrawing");
-            let mut ids = Vec::new();
-            for v in &values {
-                ids.push(wallet.withdraw_one(&*b, *v, &mut OsRng)?);
-                bar.inc(1);
-            }
+            let ids = wallet.withdraw_with(&*b, amount, &mut OsRng, |_| bar.inc(1))?;
             bar.finish_and_clear();
             let balance = wallet.balance()?;
             out.result(
@@ -509,12 +628,162 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        WalletCommand::Resume { dir, bank } => {
+        WalletCommand::Resume { dir, bank, release } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (wallet, _, _, _lock) = home.open(out)?;
             let b = connect(&bank)?;
-            let done = wallet.resume_withdrawals(&*b)?;
-            out.result(|| format!("finished {} withdrawal(s)", done.len()), json!({"coins": done}));
+            if release {
+                let (_, plans) = wallet.interrupted()?;
+                let done = wallet.release_withdrawals(&*b, &mut OsRng)?;
+                out.result(
+                    || {
+                        format!(
+                            "released {plans} interrupted withdrawal(s); finished {} coin(s) the bank had answered",
+                            done.len()
+                        )
+                    },
+                    json!({"released": plans, "coins": done}),
+                );
+                return Ok(());
+            }
+            let resumed = wallet.resume(&*b, &mut OsRng)?;
+            for (amount, withdrawn) in &resumed.incomplete {
+                out.note(format!(
+                    "a withdrawal of {amount} stopped after {withdrawn}: its reservation lapsed and the rest is refused"
+                ));
+            }
+            let incomplete: Vec<_> =
+                resumed.incomplete.iter().map(|(a, w)| json!({"amount": a, "withdrawn": w})).collect();
+            out.result(
+                || format!("finished {} coin(s) of interrupted withdrawals", resumed.coins.len()),
+                json!({"coins": resumed.coins, "incomplete": incomplete}),
+            );
+            Ok(())
+        }
+        WalletCommand::Account { dir, bank } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, _, _, _lock) = home.open(out)?;
+            let b = connect(&bank)?;
+            let st = wallet.account_status(&*b, &mut OsRng)?;
+            out.result(
+                || {
+                    let mut s = format!(
+                        "account {}: balance {} ({} held by withdrawals in progress){}",
+                        st.account,
+                        st.balance,
+                        st.held,
+                        if st.frozen { "; FROZEN" } else { "" }
+                    );
+                    for e in &st.events {
+                        s.push_str(&format!("\n  {} {}: {}", e.at.0, e.kind.name(), e.reason));
+                    }
+                    s
+                },
+                json!({
+                    "account": st.account, "balance": st.balance, "held": st.held, "frozen": st.frozen,
+                    "identity": st.identity, "auth_key": st.auth_key,
+                    "events": st.events.iter().map(|e| json!({"at": e.at, "kind": e.kind.name(), "reason": e.reason})).collect::<Vec<_>>(),
+                }),
+            );
+            Ok(())
+        }
+        WalletCommand::RotateAuthKey { dir, bank } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (mut wallet, _, _, _lock) = home.open(out)?;
+            let b = connect(&bank)?;
+            // The new key and the request are durable before the request
+            // leaves: a lost answer is fetched again with the same bytes.
+            let pending: PendingRotation = if home.rotation().exists() {
+                read_secret(&home.rotation())?
+            } else {
+                let key = AuthKey::generate(&mut OsRng);
+                let request = wallet.auth_rotation(&key, &mut OsRng);
+                let p = PendingRotation { key, request };
+                write_secret(&home.rotation(), &p)?;
+                p
+            };
+            let st = wallet.rotate_auth_key(&*b, pending.key.clone(), &pending.request)?;
+            write_secret_replace(&home.auth_key(), &pending.key)?;
+            remove(&home.rotation())?;
+            out.result(
+                || format!("authentication key of account {} replaced", st.account),
+                json!({"account": st.account, "auth_key": st.auth_key}),
+            );
+            Ok(())
+        }
+        WalletCommand::Rekey { dir, out: file, activate, bank } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (mut wallet, _, _, _lock) = home.open(out)?;
+            if !activate {
+                let file = file.ok_or_else(|| CliError::Usage("pass --out FILE or --activate".into()))?;
+                let pending: PendingRekey = if home.rekey().exists() {
+                    read_secret(&home.rekey())?
+                } else {
+                    let p = PendingRekey {
+                        identity: UserKey::generate(&mut OsRng),
+                        auth: AuthKey::generate(&mut OsRng),
+                    };
+                    write_secret(&home.rekey(), &p)?;
+                    p
+                };
+                let req = wallet.rekey_request(&pending.identity, &pending.auth, &mut OsRng);
+                write_message(&file, &req)?;
+                let fp = req.fingerprint();
+                out.result(
+                    || {
+                        format!(
+                            "re-key request for account {} written to {}; fingerprint {fp} (confirm it to the bank's operator)",
+                            req.account,
+                            file.display()
+                        )
+                    },
+                    json!({"account": req.account, "request": file, "fingerprint": fp}),
+                );
+                return Ok(());
+            }
+            let bank = bank.ok_or_else(|| CliError::Usage("--activate needs --bank".into()))?;
+            if !home.rekey().exists() {
+                return Err(CliError::Input(
+                    "no re-key in progress (run `wallet rekey --out FILE` first)".into(),
+                ));
+            }
+            let pending: PendingRekey = read_secret(&home.rekey())?;
+            let old = wallet.keys().clone();
+            wallet.adopt_rekey(pending.identity.clone(), pending.auth.clone());
+            let b = connect(&bank)?;
+            // Signed with the new authentication key: it answers only once the
+            // operator applied the request.
+            let st = match wallet.account_status(&*b, &mut OsRng) {
+                Ok(st)
+                    if st.identity == *pending.identity.identity()
+                        && st.auth_key == *pending.auth.public() =>
+                {
+                    st
+                }
+                Ok(_) | Err(crate::protocol::Error::InvalidProof(_)) => return Err(CliError::Refused(
+                    "the bank has not applied the re-key yet (ask its operator to run `faircash bank rekey`)"
+                        .into(),
+                )),
+                Err(e) => return Err(e.into()),
+            };
+            // The old identity joins the retired ones first, so it is never
+            // lost (its coins are still spent with it).
+            let mut retired = old.retired().to_vec();
+            retired.push(old.identity().clone());
+            write_secret_replace(&home.retired(), &retired)?;
+            write_secret_replace(&home.key(), &pending.identity)?;
+            write_secret_replace(&home.auth_key(), &pending.auth)?;
+            remove(&home.rekey())?;
+            out.result(
+                || {
+                    format!(
+                        "account {} now uses its new identity{}",
+                        st.account,
+                        if st.frozen { " (still frozen: the operator lifts the freeze)" } else { "" }
+                    )
+                },
+                json!({"account": st.account, "identity": st.identity, "frozen": st.frozen}),
+            );
             Ok(())
         }
         WalletCommand::Pay { dir, request, order, out: file } => {
@@ -678,4 +947,8 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn remove(path: &Path) -> Result<(), CliError> {
+    std::fs::remove_file(path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))
 }

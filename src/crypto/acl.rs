@@ -342,15 +342,20 @@ impl UserBlinding {
             beta2: o,
             eta: o,
             gamma: Scalar::ZERO,
-            tau: Scalar::random(rng),
-            t1: Scalar::random(rng),
-            t2: Scalar::random(rng),
-            t3: Scalar::random(rng),
-            t4: Scalar::random(rng),
-            t5: Scalar::random(rng),
+            tau: Scalar::ZERO,
+            t1: Scalar::ZERO,
+            t2: Scalar::ZERO,
+            t3: Scalar::ZERO,
+            t4: Scalar::ZERO,
+            t5: Scalar::ZERO,
         };
+        // Drawn in the order gamma, tau, t1..t5.
         while b.gamma == Scalar::ZERO {
             b.gamma = Scalar::random(rng);
+        }
+        b.tau = Scalar::random(rng);
+        for t in [&mut b.t1, &mut b.t2, &mut b.t3, &mut b.t4, &mut b.t5] {
+            *t = Scalar::random(rng);
         }
         let zeta_p = pk.z.point() * b.gamma;
         let zeta1_p = z1.point() * b.gamma;

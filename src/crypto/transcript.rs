@@ -105,8 +105,26 @@ pub mod labels {
     pub const TTP_KEY_STATEMENT: &[u8] = b"faircash/v1/ttp-key-statement";
     /// Domain of the TTP's group signature on its key statement.
     pub const TTP_KEY_STATEMENT_SIGNATURE: &[u8] = b"faircash/v1/ttp-key-statement-signature";
-    /// Signature of an account holder on a bank request.
+    /// Signature of an account's authentication key on an account request
+    /// digest.
     pub const ACCOUNT_REQUEST_SIGNATURE: &[u8] = b"faircash/v1/account-request-signature";
+    /// Digest of an account request (operation, account, request id, body).
+    pub const ACCOUNT_REQUEST: &[u8] = b"faircash/v1/account-request";
+    /// A new authentication key's signature proving its possession.
+    pub const AUTH_KEY_POSSESSION: &[u8] = b"faircash/v1/auth-key-possession";
+    /// The proof of knowledge of a new identity and authentication key
+    /// that re-keys an account.
+    pub const ACCOUNT_REKEY: &[u8] = b"faircash/v1/account-rekey";
+    /// The short fingerprint of a re-key request (compared out of band).
+    pub const ACCOUNT_REKEY_FINGERPRINT: &[u8] = b"faircash/v1/account-rekey-fingerprint";
+    /// Digest of a withdrawal request (what the bank's commitment answers).
+    pub const WITHDRAW_REQUEST_DIGEST: &[u8] = b"faircash/v1/withdraw-request-digest";
+    /// Digest of the bank's withdrawal commitment (bound by the challenge).
+    pub const WITHDRAW_COMMITMENT_DIGEST: &[u8] = b"faircash/v1/withdraw-commitment-digest";
+    /// The bank's online-key signature on a withdrawal commitment digest.
+    pub const WITHDRAW_COMMITMENT_SIGNATURE: &[u8] = b"faircash/v1/withdraw-commitment-signature";
+    /// The bank's online-key signature ending a withdrawal session unanswered.
+    pub const WITHDRAW_SESSION_END_SIGNATURE: &[u8] = b"faircash/v1/withdraw-session-end-signature";
     /// Digest of a deposit request (what a stored receipt answers).
     pub const DEPOSIT_REQUEST_DIGEST: &[u8] = b"faircash/v1/deposit-request-digest";
     /// Digest of a merchant's order description (the request's order digest).
@@ -147,6 +165,14 @@ pub mod labels {
         TTP_KEY_STATEMENT,
         TTP_KEY_STATEMENT_SIGNATURE,
         ACCOUNT_REQUEST_SIGNATURE,
+        ACCOUNT_REQUEST,
+        AUTH_KEY_POSSESSION,
+        ACCOUNT_REKEY,
+        ACCOUNT_REKEY_FINGERPRINT,
+        WITHDRAW_REQUEST_DIGEST,
+        WITHDRAW_COMMITMENT_DIGEST,
+        WITHDRAW_COMMITMENT_SIGNATURE,
+        WITHDRAW_SESSION_END_SIGNATURE,
         WATCH_LIST_SIGNATURE,
         ORDER_DIGEST,
         DEPOSIT_REQUEST_DIGEST,

@@ -13,6 +13,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
 use super::{error_from_answer, routes, AccountOpened, ErrorBody, EvidenceList, BINARY};
 use crate::keys::{AccountId, KeysetList, SignedKeyset};
+use crate::protocol::account::{AccountAnswer, AccountRequest};
 use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::WatchList;
@@ -164,5 +165,9 @@ impl BankApi for HttpBank {
     }
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
         Ok(self.send::<AccountOpened, TtpStatementList>(routes::TTP_STATEMENTS, None)?.statements)
+    }
+    fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
+        let path = routes::ACCOUNT_REQUESTS.replace("{account}", &req.account.to_hex());
+        self.send(&path, Some(req))
     }
 }

@@ -38,6 +38,9 @@ pub mod routes {
     pub const WITHDRAWALS: &str = "/v1/withdrawals";
     /// `POST`: withdrawal, second round (`{session}` is the session id).
     pub const CHALLENGE: &str = "/v1/withdrawals/{session}/challenge";
+    /// `POST`: an operation on a user account, authorized by its
+    /// authentication key (`{account}` is the account id).
+    pub const ACCOUNT_REQUESTS: &str = "/v1/accounts/{account}/requests";
     /// `POST`: deposit.
     pub const DEPOSITS: &str = "/v1/deposits";
     /// `GET`: double-spending evidence.
@@ -164,6 +167,22 @@ pub fn error_answer(e: &Error) -> (u16, ErrorDetail) {
         Error::SessionExpired => (410, "session-expired", false, None),
         Error::SessionFromOldEpoch => (410, "session-from-old-epoch", false, None),
         Error::ChallengeMismatch => (409, "challenge-mismatch", false, None),
+        Error::CommitmentSignature => (422, "commitment-signature", false, None),
+        Error::SessionEnded(_) => (410, "session-ended", false, None),
+        Error::IdentityInUse => (409, "identity-in-use", false, None),
+        Error::IdentityRetired => (409, "identity-retired", false, None),
+        Error::RekeyRequired(a) => (403, "rekey-required", false, Some(serde_json::json!({ "account": a }))),
+        Error::NotFrozen(a) => (409, "not-frozen", false, Some(serde_json::json!({ "account": a }))),
+        Error::UnknownReservation => (404, "unknown-reservation", false, None),
+        Error::ReservationInactive => (410, "reservation-inactive", false, None),
+        Error::ReservationExhausted { remaining, needed } => (
+            409,
+            "reservation-exhausted",
+            false,
+            Some(serde_json::json!({ "remaining": remaining, "needed": needed })),
+        ),
+        Error::AccountRequestIdReused => (409, "account-request-id-reused", false, None),
+        Error::BadReason(_) => (422, "bad-reason", false, None),
         Error::DayOutOfWindow { .. } => (422, "day-out-of-window", false, None),
         Error::WrongMerchant => (422, "wrong-merchant", false, None),
         Error::RequestIdReused => (409, "request-id-reused", false, None),
@@ -202,6 +221,19 @@ pub fn error_from_answer(status: u16, d: ErrorDetail) -> Error {
             needed: num("needed").unwrap_or(0),
         },
         "session-limit" => Error::SessionLimit { limit: num("limit").unwrap_or(0) as usize },
+        "identity-in-use" => Error::IdentityInUse,
+        "identity-retired" => Error::IdentityRetired,
+        "rekey-required" if account().is_some() => {
+            Error::RekeyRequired(account().unwrap_or(AccountId([0; 16])))
+        }
+        "not-frozen" if account().is_some() => Error::NotFrozen(account().unwrap_or(AccountId([0; 16]))),
+        "unknown-reservation" => Error::UnknownReservation,
+        "reservation-inactive" => Error::ReservationInactive,
+        "reservation-exhausted" => Error::ReservationExhausted {
+            remaining: num("remaining").unwrap_or(0),
+            needed: num("needed").unwrap_or(0),
+        },
+        "account-request-id-reused" => Error::AccountRequestIdReused,
         _ => Error::Remote { status, code: d.code, message: d.message, retryable: d.retryable },
     }
 }

@@ -41,7 +41,8 @@ use tower_http::trace::TraceLayer;
 use super::{
     error_answer, routes, AccountOpened, ErrorBody, ErrorDetail, EvidenceItem, EvidenceList, BINARY, JSON,
 };
-use crate::keys::KeysetList;
+use crate::keys::{AccountId, KeysetList};
+use crate::protocol::account::AccountRequest;
 use crate::protocol::deposit::DepositRequest;
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trust::TtpStatementList;
@@ -380,6 +381,32 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                 },
             )
             .body_limit::<WithdrawChallenge>(),
+        )
+        .route(
+            routes::ACCOUNT_REQUESTS,
+            post(
+                |State(s): State<Arc<AppState<S>>>, Path(account): Path<String>, h: HeaderMap, body: Bytes| async move {
+                    let Ok(account) = account.parse::<AccountId>() else {
+                        return Reply::error(
+                            StatusCode::BAD_REQUEST,
+                            "bad-account-id",
+                            "an account id is 32 hex digits".into(),
+                        );
+                    };
+                    call(s, h, body, move |b: &Bank<S>, r: AccountRequest| {
+                        if r.account != account {
+                            return Err(Error::Decode(DecodeError::InvalidField {
+                                what: "account-request",
+                                field: "account",
+                                reason: "differs from the account in the path".into(),
+                            }));
+                        }
+                        b.account_request(&r)
+                    })
+                    .await
+                },
+            )
+            .body_limit::<AccountRequest>(),
         )
         .route(
             routes::DEPOSITS,

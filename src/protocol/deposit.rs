@@ -285,7 +285,9 @@ impl WireMessage for DoubleSpendEvidence {
 pub struct Identification {
     /// `I = u·G`.
     pub identity: Point,
-    /// The account id of `I`.
+    /// The account id derived from `I` (that of the account registered
+    /// with `I`; the bank finds an account re-keyed since through its
+    /// identity records).
     pub account: AccountId,
 }
 

@@ -6,12 +6,14 @@
 //! | module | protocol |
 //! |---|---|
 //! | [`register`] | initialization: account registration |
+//! | [`account`] | account-authorised requests, reservations, re-keying |
 //! | [`withdraw`] | withdrawal (ACL issuance of one coin) |
 //! | [`pay`] | off-line payment (spend proofs, range proof) |
 //! | [`deposit`] | deposit, double-spend detection and identification |
 //! | [`trace`] | warrants, owner and coin tracing, the TTP's audit log |
 //! | [`trust`] | the TTP key statement and the pinning rules' errors |
 
+pub mod account;
 pub mod deposit;
 pub mod pay;
 pub mod register;
@@ -153,6 +155,48 @@ pub enum Error {
     /// The session already answered a different challenge.
     #[error("session already answered a different challenge")]
     ChallengeMismatch,
+    /// The bank's withdrawal commitment does not carry a valid signature of
+    /// the keyset's online key for this request (it was changed on its way):
+    /// the wallet does not blind it.
+    #[error("the bank's withdrawal commitment is not signed for this request")]
+    CommitmentSignature,
+    /// The bank ended the withdrawal session unanswered (a signed
+    /// statement): nothing was debited for it.
+    #[error("withdrawal session ended unanswered: {0}")]
+    SessionEnded(withdraw::EndReason),
+    /// An identity registered to an account already.
+    #[error("identity is registered to an account already")]
+    IdentityInUse,
+    /// An identity an account was re-keyed away from: never accepted again.
+    #[error("identity was retired by a re-key and is never accepted again")]
+    IdentityRetired,
+    /// Unfreezing needs a re-key first: double-spending evidence made the
+    /// account's current identity secret public.
+    #[error("account {0} must be re-keyed to a new identity before it is unfrozen")]
+    RekeyRequired(AccountId),
+    /// The account is not frozen.
+    #[error("account {0} is not frozen")]
+    NotFrozen(AccountId),
+    /// A reservation the bank does not know (or of another account).
+    #[error("unknown withdrawal reservation")]
+    UnknownReservation,
+    /// A reservation that expired or was released.
+    #[error("withdrawal reservation expired or was released")]
+    ReservationInactive,
+    /// A session that would draw more than its reservation holds.
+    #[error("withdrawal reservation holds {remaining}, the coin needs {needed}")]
+    ReservationExhausted {
+        /// What the reservation still holds (not drawn, not in open sessions).
+        remaining: u64,
+        /// The coin's value.
+        needed: u64,
+    },
+    /// An operator's reason text is missing or too long.
+    #[error("reason refused: {0}")]
+    BadReason(&'static str),
+    /// An account request id used before for a different request.
+    #[error("account request id was used for a different request")]
+    AccountRequestIdReused,
     /// The wallet cannot make the exact amount from its coins.
     #[error("cannot pay {amount} exactly from the coins held ({available} available)")]
     NoExactChange {

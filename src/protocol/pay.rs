@@ -355,6 +355,20 @@ pub fn create_payment(
     coins: &[&WalletCoin],
     rng: &mut impl CryptoRngCore,
 ) -> Result<Payment> {
+    create_payment_with_keys(request, keyset, &[user], coins, rng)
+}
+
+/// As [`create_payment`], for coins withdrawn under any of `users` (an
+/// account re-keyed to a new identity still spends the coins it withdrew
+/// under its old one): each coin is answered with the key whose identity
+/// its escrow holds (`E2 - k·Y_T`).
+pub fn create_payment_with_keys(
+    request: &PaymentRequest,
+    keyset: &Keyset,
+    users: &[&UserKey],
+    coins: &[&WalletCoin],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Payment> {
     let coin_refs: Vec<&Coin> = coins.iter().map(|c| &c.coin).collect();
     let keyset_id = keyset.id();
     check_structure(request, &keyset_id, &coin_refs, keyset)?;
@@ -375,6 +389,11 @@ pub fn create_payment(
         .map(|(wc, c)| {
             let key = keyset.key(&wc.coin.body.key_id).ok_or(Error::UnknownKey(wc.coin.body.key_id))?;
             let rel = spend_relation(&spend_statement(&wc.coin, &key.z, keyset.ttp_key()));
+            let escrowed = wc.coin.body.escrow.c2.point() - keyset.ttp_key().point() * wc.secrets.k;
+            let user = users
+                .iter()
+                .find(|u| *u.identity().point() == escrowed)
+                .ok_or(Error::InvalidProof("spend witness"))?;
             let w = wc.secrets.witnesses(user.expose_secret());
             let w_refs: Vec<&Scalar> = w.iter().collect();
             if !rel.holds(&w_refs) {
@@ -600,7 +619,7 @@ mod tests {
             )
             .unwrap();
             let mut wallet = Wallet::new(
-                UserKey::generate(&mut OsRng),
+                crate::keys::AccountKeys::generate(&mut OsRng),
                 bank.master_key(),
                 MemoryWalletStore::new(),
                 Arc::new(clock.clone()),

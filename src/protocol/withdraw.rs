@@ -2,20 +2,32 @@
 //!
 //! ```text
 //! wallet                                            bank
-//! WithdrawStart::new ── WithdrawRequest ──────────▶ verify pi_W, policy, balance,
+//! WithdrawStart::new ── WithdrawRequest ──────────▶ verify pi_W, policy, hold,
 //!   (C, E_w, pi_W, t)                               C unused, session limit;
 //!                                                   SignerSession::open, persist
-//!                    ◀── WithdrawCommitment ─────── (rnd, a, b1, b2)
-//! receive_commitment: blind, build body, e
-//! persist PendingWithdrawal
-//!                    ── WithdrawChallenge ────────▶ one transaction: debit, store the
+//!                    ◀── WithdrawCommitment ─────── (rnd, a, b1, b2), signed by the
+//!                                                   keyset's online key
+//! receive_commitment: check the signature, blind,
+//! build body, e; persist PendingWithdrawal
+//!                    ── WithdrawChallenge ────────▶ authorization by the account's
+//!   (e, commitment digest)                          auth key; digest = stored?
+//!                                                   one transaction: debit, store the
 //!                                                   answer, erase w
-//!                    ◀── WithdrawAnswer ─────────── (c, r, s1, s2, d)
+//!                    ◀── WithdrawAnswer ─────────── (c, r, s1, s2, d), or a signed
+//!                                                   end of the session
 //! PendingWithdrawal::finish: check answer, unblind, verify → WalletCoin
 //! ```
 //!
 //! The user's states consume `self` at each step; [`PendingWithdrawal`] is
 //! what the wallet stores durably *before* the challenge leaves.
+//!
+//! A session is blinded at most once. The wallet blinds only a commitment
+//! whose signature verifies; the challenge names the digest of the
+//! commitment it blinded, and the bank refuses (before any debit or answer)
+//! a challenge whose digest is not its stored commitment's. Any refusal of
+//! an authorised challenge ends the session for good, in a statement the
+//! bank signs ([`SessionEnd`]); the wallet then drops its blinding values
+//! and starts a new session with new ones.
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
@@ -24,15 +36,16 @@ use merlin::Transcript;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
+use super::account::{authorize, verify_authorization, ReservationId};
 use super::{Error, Result};
 use crate::coin::{spend_relation, Coin, CoinBody, CoinSecrets, SpendStatement};
 use crate::crypto::acl::{SignerAnswer, SignerCommitment, UserAwaitingAnswer, UserBlinding};
 use crate::crypto::elgamal::Ciphertext;
-use crate::crypto::schnorr::{Nonces, Proof, Relation, Signature, SigningKey};
+use crate::crypto::schnorr::{Nonces, Proof, Relation, Signature};
 use crate::crypto::secret::SecretScalar;
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::{define_id, Point};
-use crate::keys::{AccountId, DenominationKey, KeyId, Keyset, KeysetId, UserKey};
+use crate::keys::{AccountId, AccountKeys, DenominationKey, KeyId, Keyset, KeysetId};
 use crate::params::Params;
 use crate::time::Day;
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
@@ -71,6 +84,9 @@ pub struct WithdrawRequest {
     pub commitment: Point,
     /// `E_w = (k'·G, S + k'·Y_T)`, the coin-tracing escrow of `S = s·Ps`.
     pub escrow: Ciphertext,
+    /// The reservation the session draws on (a withdrawal of several
+    /// coins), if any (§7.4).
+    pub reservation: Option<ReservationId>,
     /// `pi_W`.
     pub proof: Proof,
 }
@@ -132,6 +148,11 @@ fn withdraw_transcript(req: &WithdrawRequest) -> Transcript {
     t.append_message(b"session-id", req.session_id.as_bytes());
     t.append_u64(b"expiry", u64::from(req.expiry.0));
     t.append_point(b"C", &req.commitment);
+    // Absent without a reservation, so a proof made before requests could
+    // name one still verifies (withdrawal records are kept for tracing).
+    if let Some(r) = &req.reservation {
+        t.append_message(b"reservation", r.as_bytes());
+    }
     t
 }
 
@@ -158,15 +179,32 @@ impl WithdrawRequest {
             .map_err(|_| Error::InvalidProof("withdraw proof"))
     }
 
-    /// The canonical bytes, used to recognise a retried request.
+    /// The digest of the canonical bytes: recognises a retried request and
+    /// binds the bank's commitment to the request it answers.
     pub fn digest(&self) -> [u8; 32] {
-        let mut t = Params::get().transcript(labels::WITHDRAW_PROOF);
+        let mut t = Params::get().transcript(labels::WITHDRAW_REQUEST_DIGEST);
         t.append_message(b"request", &self.to_bytes());
         t.challenge_digest(b"request-digest")
     }
 }
 
-/// The bank's first message.
+/// The digest of the bank's commitment `(rnd, a, b1, b2)` for `request`:
+/// what the bank signs and what the challenge names.
+pub fn commitment_digest(request: &WithdrawRequest, commitment: &SignerCommitment) -> [u8; 32] {
+    let mut t = Params::get().transcript(labels::WITHDRAW_COMMITMENT_DIGEST);
+    t.append_message(b"session-id", request.session_id.as_bytes());
+    t.append_message(b"request-digest", &request.digest());
+    t.append_message(b"keyset-id", request.keyset_id.as_bytes());
+    t.append_message(b"key-id", request.key_id.as_bytes());
+    t.append_scalar(b"rnd", &commitment.rnd);
+    t.append_point(b"a", &commitment.a);
+    t.append_point(b"b1", &commitment.b1);
+    t.append_point(b"b2", &commitment.b2);
+    t.challenge_digest(b"commitment-digest")
+}
+
+/// The bank's first message, signed with the online signing key of the
+/// request's keyset on [`commitment_digest`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawCommitment {
@@ -174,6 +212,26 @@ pub struct WithdrawCommitment {
     pub session_id: SessionId,
     /// `(rnd, a, b1, b2)`.
     pub commitment: SignerCommitment,
+    /// The online key's signature (domain
+    /// `faircash/v1/withdraw-commitment-signature`) on the commitment digest.
+    pub signature: Signature,
+}
+
+impl WithdrawCommitment {
+    /// Verifies the signature under `signing_key` (the keyset's online
+    /// key) for `request`.
+    pub fn verify(&self, request: &WithdrawRequest, signing_key: &Point) -> Result<()> {
+        if self.session_id != request.session_id {
+            return Err(Error::UnknownSession);
+        }
+        self.signature
+            .verify(
+                labels::WITHDRAW_COMMITMENT_SIGNATURE,
+                &commitment_digest(request, &self.commitment),
+                signing_key,
+            )
+            .map_err(|_| Error::CommitmentSignature)
+    }
 }
 
 impl WireMessage for WithdrawCommitment {
@@ -191,64 +249,211 @@ impl WireMessage for WithdrawCommitment {
     }
 }
 
-/// The wallet's blinded challenge, authorized by the account key.
+/// The wallet's blinded challenge, authorized by the account's
+/// authentication key.
 ///
 /// The challenge moves money (the bank debits the account when it answers),
-/// so the account holder signs `(session_id, e)` with its key `u`
-/// (`I = u·G`); the bank answers only an authorized challenge.
+/// so the account holder authorizes it (§7.3, operation
+/// `"withdraw-challenge"`, request id = the session id, body
+/// `session_id || commitment_digest || e`) with its authentication key,
+/// never with `u`. It names the digest of the commitment the wallet
+/// blinded; the bank answers only if that is its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawChallenge {
     /// The session.
     pub session_id: SessionId,
+    /// [`commitment_digest`] of the commitment the wallet blinded.
+    #[serde(with = "crate::encoding::hex32")]
+    pub commitment_digest: [u8; 32],
     /// `e`.
     #[serde(with = "crate::encoding::scalar")]
     pub e: Scalar,
-    /// The account key's signature on `(session_id, e)`.
+    /// The authentication key's signature.
     pub authorization: Signature,
 }
 
 impl WireMessage for WithdrawChallenge {
     const KIND: MessageKind = MessageKind::WithdrawChallenge;
-    const MAX_BYTES: usize = 192;
+    const MAX_BYTES: usize = 224;
 }
 
-fn challenge_message(session_id: &SessionId, e: &Scalar) -> [u8; 48] {
-    let mut m = [0u8; 48];
+/// The operation name of a challenge's authorization.
+pub const CHALLENGE_OPERATION: &str = "withdraw-challenge";
+
+fn challenge_body(session_id: &SessionId, digest: &[u8; 32], e: &Scalar) -> [u8; 80] {
+    let mut m = [0u8; 80];
     m[..16].copy_from_slice(session_id.as_bytes());
-    m[16..].copy_from_slice(e.as_bytes());
+    m[16..48].copy_from_slice(digest);
+    m[48..].copy_from_slice(e.as_bytes());
     m
 }
 
 impl WithdrawChallenge {
-    /// A challenge `e` for `session_id`, signed by the account holder.
-    pub fn new(session_id: SessionId, e: Scalar, user: &UserKey, rng: &mut impl CryptoRngCore) -> Self {
-        let key = SigningKey::from_secret(SecretScalar::new(*user.expose_secret()));
-        let authorization =
-            key.sign(labels::ACCOUNT_REQUEST_SIGNATURE, &challenge_message(&session_id, &e), rng);
-        WithdrawChallenge { session_id, e, authorization }
+    /// A challenge `e` for `session_id`, naming the commitment digest
+    /// `commitment_digest`, authorized by the account of `keys`.
+    pub fn new(
+        session_id: SessionId,
+        commitment_digest: [u8; 32],
+        e: Scalar,
+        keys: &AccountKeys,
+        rng: &mut impl CryptoRngCore,
+    ) -> Self {
+        let authorization = authorize(
+            CHALLENGE_OPERATION,
+            &keys.account(),
+            session_id.as_bytes(),
+            &challenge_body(&session_id, &commitment_digest, &e),
+            keys.auth(),
+            rng,
+        );
+        WithdrawChallenge { session_id, commitment_digest, e, authorization }
     }
 
-    /// Verifies the authorization by the account with identity `I`.
-    pub fn verify_authorization(&self, identity: &Point) -> Result<()> {
-        self.authorization
-            .verify(
-                labels::ACCOUNT_REQUEST_SIGNATURE,
-                &challenge_message(&self.session_id, &self.e),
-                identity,
-            )
-            .map_err(|_| Error::InvalidProof("withdrawal challenge authorization"))
+    /// Verifies the authorization by `account`, whose authentication key is
+    /// `auth_key`.
+    pub fn verify_authorization(&self, account: &AccountId, auth_key: &Point) -> Result<()> {
+        verify_authorization(
+            CHALLENGE_OPERATION,
+            account,
+            self.session_id.as_bytes(),
+            &challenge_body(&self.session_id, &self.commitment_digest, &self.e),
+            &self.authorization,
+            auth_key,
+        )
+        .map_err(|_| Error::InvalidProof("withdrawal challenge authorization"))
     }
 }
 
-/// The bank's answer.
+/// Why a session ended without an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndReason {
+    /// It had ended before this challenge (expired, released, abandoned or
+    /// refused earlier).
+    Ended,
+    /// Its lifetime was over.
+    Expired,
+    /// It was opened before the bank's store was restored from a backup.
+    OldEpoch,
+    /// The challenge names another commitment than the one the bank made
+    /// (the commitment was changed on its way to the wallet).
+    CommitmentMismatch,
+    /// The account is frozen.
+    AccountFrozen,
+    /// The balance (or the reservation) does not cover the coin.
+    InsufficientBalance,
+    /// The bank holds no such session.
+    Unknown,
+}
+
+impl EndReason {
+    /// The reason's code in the signed statement.
+    pub fn code(self) -> u8 {
+        match self {
+            EndReason::Ended => 0,
+            EndReason::Expired => 1,
+            EndReason::OldEpoch => 2,
+            EndReason::CommitmentMismatch => 3,
+            EndReason::AccountFrozen => 4,
+            EndReason::InsufficientBalance => 5,
+            EndReason::Unknown => 6,
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndReason::Ended => "the session had ended",
+            EndReason::Expired => "the session expired",
+            EndReason::OldEpoch => "the session predates a restore of the bank's store",
+            EndReason::CommitmentMismatch => "the challenge names another commitment than the bank's",
+            EndReason::AccountFrozen => "the account is frozen",
+            EndReason::InsufficientBalance => "the balance does not cover the coin",
+            EndReason::Unknown => "the bank holds no such session",
+        })
+    }
+}
+
+/// The bank's signed statement that a session ended unanswered: nothing
+/// was debited for it and nothing ever will be. It answers one challenge
+/// (it binds the challenge's `commitment_digest` and `e`), so a statement
+/// cannot be kept and replayed for another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionEnd {
+    /// The keyset whose online key signs (the session's; the newest one
+    /// for an unknown session).
+    pub keyset_id: KeysetId,
+    /// Why.
+    pub reason: EndReason,
+    /// The online key's signature (domain
+    /// `faircash/v1/withdraw-session-end-signature`) on
+    /// `session_id || commitment_digest || e || keyset_id || reason code`.
+    pub signature: Signature,
+}
+
+fn end_message(ch: &WithdrawChallenge, keyset_id: &KeysetId, reason: EndReason) -> [u8; 113] {
+    let mut m = [0u8; 113];
+    m[..80].copy_from_slice(&challenge_body(&ch.session_id, &ch.commitment_digest, &ch.e));
+    m[80..112].copy_from_slice(keyset_id.as_bytes());
+    m[112] = reason.code();
+    m
+}
+
+impl SessionEnd {
+    /// The message the bank signs to end `ch`'s session for `reason`.
+    pub fn message(ch: &WithdrawChallenge, keyset_id: &KeysetId, reason: EndReason) -> [u8; 113] {
+        end_message(ch, keyset_id, reason)
+    }
+
+    /// Verifies the statement as the answer to `ch`, under `signing_key`
+    /// (the online key of `self.keyset_id`).
+    pub fn verify(&self, ch: &WithdrawChallenge, signing_key: &Point) -> Result<()> {
+        self.signature
+            .verify(
+                labels::WITHDRAW_SESSION_END_SIGNATURE,
+                &end_message(ch, &self.keyset_id, self.reason),
+                signing_key,
+            )
+            .map_err(|_| Error::InvalidProof("session end statement"))
+    }
+}
+
+/// What the bank did with a challenge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WithdrawOutcome {
+    /// The signer's answer `(c, r, s1, s2, d)`. It needs no signature: the
+    /// wallet checks it against the signed commitment (§5.6), and nobody
+    /// without `x_k` can make an answer that passes.
+    Answered(SignerAnswer),
+    /// The session ended unanswered (signed).
+    Ended(SessionEnd),
+}
+
+/// The bank's answer to a challenge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawAnswer {
     /// The session.
     pub session_id: SessionId,
-    /// `(c, r, s1, s2, d)`.
-    pub answer: SignerAnswer,
+    /// The answer, or the end of the session.
+    pub outcome: WithdrawOutcome,
+}
+
+impl WithdrawAnswer {
+    /// An answer.
+    pub fn answered(session_id: SessionId, answer: SignerAnswer) -> Self {
+        WithdrawAnswer { session_id, outcome: WithdrawOutcome::Answered(answer) }
+    }
+
+    /// The signer's answer, if the session was answered.
+    pub fn answer(&self) -> Option<&SignerAnswer> {
+        match &self.outcome {
+            WithdrawOutcome::Answered(a) => Some(a),
+            WithdrawOutcome::Ended(_) => None,
+        }
+    }
 }
 
 impl WireMessage for WithdrawAnswer {
@@ -263,6 +468,7 @@ pub struct WithdrawStart {
     value: u64,
     key: DenominationKey,
     ttp_key: Point,
+    signing_key: Point,
     r: SecretScalar,
     s: SecretScalar,
 }
@@ -277,18 +483,32 @@ impl std::fmt::Debug for WithdrawStart {
 }
 
 impl WithdrawStart {
-    /// Starts the withdrawal of one coin of `value` under `keyset` on `today`.
+    /// Starts the withdrawal of one coin of `value` under `keyset` on `today`
+    /// for the account of `keys`.
     ///
     /// Draws `r, s, k'`; `t` is the keyset policy's expiry for `today`.
     pub fn new(
-        user: &UserKey,
+        keys: &AccountKeys,
         keyset: &Keyset,
         value: u64,
         today: Day,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
         let s = SecretScalar::random_nonzero(rng);
-        Self::with_serial_secret(user, keyset, value, today, s, rng)
+        Self::with_serial_secret(keys, keyset, value, today, s, rng)
+    }
+
+    /// As [`WithdrawStart::new`], drawing on the reservation `reservation`.
+    pub fn reserved(
+        keys: &AccountKeys,
+        keyset: &Keyset,
+        value: u64,
+        today: Day,
+        reservation: ReservationId,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Self> {
+        let s = SecretScalar::random_nonzero(rng);
+        Self::build(keys, keyset, value, today, s, Some(reservation), rng)
     }
 
     /// As [`WithdrawStart::new`], with the serial secret `s` given by the
@@ -299,13 +519,26 @@ impl WithdrawStart {
     /// with one `s` share the serial `S` (and its coin-tracing tag). The bank
     /// still tells them apart by `coin_id`, so neither user is accused.
     pub fn with_serial_secret(
-        user: &UserKey,
+        keys: &AccountKeys,
         keyset: &Keyset,
         value: u64,
         today: Day,
         s: SecretScalar,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
+        Self::build(keys, keyset, value, today, s, None, rng)
+    }
+
+    fn build(
+        keys: &AccountKeys,
+        keyset: &Keyset,
+        value: u64,
+        today: Day,
+        s: SecretScalar,
+        reservation: Option<ReservationId>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Self> {
+        let user = keys.identity();
         let p = Params::get();
         let key = *keyset.key_for_value(value).ok_or(Error::NoSuchDenomination(value))?;
         if !key.withdrawable_on(today) {
@@ -323,12 +556,13 @@ impl WithdrawStart {
         let escrow = Ciphertext::encrypt(&serial, keyset.ttp_key(), k_w.expose_secret());
         let mut request = WithdrawRequest {
             session_id: SessionId::random(rng),
-            account: user.account_id(),
+            account: keys.account(),
             keyset_id: keyset.id(),
             key_id: key.key_id,
             expiry,
             commitment: c_attr,
             escrow,
+            reservation,
             proof: Proof { commitments: vec![], responses: vec![] },
         };
         let rel = withdraw_relation(user.identity(), &c_attr, expiry, &escrow, keyset.ttp_key());
@@ -337,7 +571,15 @@ impl WithdrawStart {
             &[u, r.expose_secret(), s.expose_secret(), k_w.expose_secret()],
             rng,
         );
-        Ok(WithdrawStart { request, value, key, ttp_key: *keyset.ttp_key(), r, s })
+        Ok(WithdrawStart {
+            request,
+            value,
+            key,
+            ttp_key: *keyset.ttp_key(),
+            signing_key: *keyset.signing_key(),
+            r,
+            s,
+        })
     }
 
     /// The request to send (the same bytes on every retry).
@@ -350,20 +592,25 @@ impl WithdrawStart {
         self.value
     }
 
-    /// Takes the bank's commitment: blinds it, builds the coin body with its
-    /// fixed spend commitments, and computes the blinded challenge `e`.
+    /// Takes the bank's commitment: checks its signature, blinds it,
+    /// builds the coin body with its fixed spend commitments, and computes
+    /// the blinded challenge `e`.
     ///
     /// The caller must store the returned [`PendingWithdrawal`] durably
     /// before sending [`PendingWithdrawal::challenge`].
+    ///
+    /// # Errors
+    /// [`Error::CommitmentSignature`] when the commitment is not the one the
+    /// bank signed for this request: nothing was blinded, and the session
+    /// must not be used (abandon it, start a new one).
     pub fn receive_commitment(
         self,
-        user: &UserKey,
+        keys: &AccountKeys,
         msg: &WithdrawCommitment,
         rng: &mut impl CryptoRngCore,
     ) -> Result<PendingWithdrawal> {
-        if msg.session_id != self.request.session_id {
-            return Err(Error::UnknownSession);
-        }
+        msg.verify(&self.request, &self.signing_key)?;
+        let user = keys.identity();
         let p = Params::get();
         let acl_key = self.key.acl();
         let blinded = UserBlinding::blind(&acl_key, &self.request.commitment, &msg.commitment, rng)
@@ -420,11 +667,13 @@ impl WithdrawStart {
         };
         let coin_id = body.id();
         let (acl, e) = blinded.challenge(coin_id.as_bytes());
-        let challenge = WithdrawChallenge::new(self.request.session_id, e, user, rng);
+        let digest = commitment_digest(&self.request, &msg.commitment);
+        let challenge = WithdrawChallenge::new(self.request.session_id, digest, e, keys, rng);
         Ok(PendingWithdrawal {
             session_id: self.request.session_id,
             value: self.value,
             key: self.key,
+            signing_key: self.signing_key,
             body,
             secrets,
             acl,
@@ -441,6 +690,7 @@ pub struct PendingWithdrawal {
     session_id: SessionId,
     value: u64,
     key: DenominationKey,
+    signing_key: Point,
     body: CoinBody,
     secrets: CoinSecrets,
     acl: UserAwaitingAnswer,
@@ -477,18 +727,53 @@ impl PendingWithdrawal {
         self.challenge
     }
 
+    /// The keyset of the coin.
+    pub fn keyset_id(&self) -> KeysetId {
+        self.body.keyset_id
+    }
+
+    /// The online signing key of the coin's keyset (it signs the
+    /// session's commitment and its end).
+    pub fn signing_key(&self) -> &Point {
+        &self.signing_key
+    }
+
+    /// Checks a signed end of this session: it answers this session's
+    /// challenge and verifies under `signing_key`, the online key of the
+    /// keyset it names. For every reason but [`EndReason::Unknown`] that
+    /// keyset must be the coin's (the caller passes its key); an unknown
+    /// session may be reported under the bank's newest keyset.
+    ///
+    /// Only after this check may the wallet drop the state: an unsigned
+    /// refusal may be forged by the network.
+    pub fn verify_end(&self, end: &SessionEnd, signing_key: &Point) -> Result<EndReason> {
+        if end.reason != EndReason::Unknown && end.keyset_id != self.body.keyset_id {
+            return Err(Error::InvalidProof("session end statement"));
+        }
+        end.verify(&self.challenge, signing_key)?;
+        Ok(end.reason)
+    }
+
     /// Checks the bank's answer and finishes the coin.
     ///
     /// # Errors
     /// [`Error::InvalidProof`] when the answer fails any of the wallet's
     /// checks; the pending state is consumed, so keep a copy (the wallet
     /// store does) to retry with a corrected answer.
+    /// [`Error::SessionEnded`] when the outcome is a (verified) end of the
+    /// session; an end statement that does not verify is
+    /// [`Error::InvalidProof`].
     pub fn finish(self, answer: &WithdrawAnswer) -> Result<WalletCoin> {
         if answer.session_id != self.session_id {
             return Err(Error::UnknownSession);
         }
-        let signature =
-            self.acl.clone().finish(&answer.answer).map_err(|_| Error::InvalidProof("bank answer"))?;
+        let answer = match &answer.outcome {
+            WithdrawOutcome::Answered(a) => a,
+            WithdrawOutcome::Ended(end) => {
+                return Err(Error::SessionEnded(self.verify_end(end, &self.signing_key)?));
+            }
+        };
+        let signature = self.acl.clone().finish(answer).map_err(|_| Error::InvalidProof("bank answer"))?;
         let coin = Coin { body: self.body, signature };
         if coin.identity_violation().is_some() {
             return Err(Error::InvalidProof("bank answer"));

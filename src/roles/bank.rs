@@ -13,24 +13,47 @@ use std::sync::{Arc, RwLock};
 use rand_core::CryptoRngCore;
 
 use crate::coin::CoinId;
-use crate::crypto::acl::SignerSession;
+use crate::crypto::acl::{SignerAnswer, SignerCommitment, SignerSession};
+use crate::crypto::transcript::labels;
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
-use crate::keys::{AccountId, BankSecrets, Keyset, KeysetSpec, SignedKeyset};
+use crate::keys::{user_account_id, AccountId, BankSecrets, Keyset, KeysetId, KeysetSpec, SignedKeyset};
+use crate::protocol::account::{
+    AccountAnswer, AccountEvent, AccountEventKind, AccountOperation, AccountRequest, AccountStatus,
+    RekeyRequest, Reservation, ReservationId, MAX_REASON_BYTES, MAX_STATUS_EVENTS,
+};
 use crate::protocol::deposit::{
     verify_deposit, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
 };
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, TtpPublicKeys, Warrant, WatchList};
 use crate::protocol::trust::SignedTtpKeyStatement;
-use crate::protocol::withdraw::SessionId;
-use crate::protocol::withdraw::{WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest};
-use crate::protocol::{Error, Result};
-use crate::store::{
-    Account, AccountKind, BankStore, BankTx, EvidenceRecord, SessionState, SpentCoin, StoreError,
-    WithdrawSession,
+use crate::protocol::withdraw::{
+    commitment_digest, EndReason, SessionEnd, SessionId, WithdrawAnswer, WithdrawChallenge,
+    WithdrawCommitment, WithdrawOutcome, WithdrawRequest,
 };
-use crate::time::{Clock, Day};
+use crate::protocol::{checked_sum, Error, Result};
+use crate::store::{
+    Account, AccountKind, AccountRequestRecord, BankStore, BankTx, EvidenceRecord, IdentityRecord,
+    SessionState, SpentCoin, StoreError, WithdrawSession,
+};
+use crate::time::{Clock, Day, Timestamp};
+use crate::wire::WireMessage;
+
+fn event(at: Timestamp, kind: AccountEventKind, reason: &str) -> AccountEvent {
+    AccountEvent { at, kind, reason: reason.to_string() }
+}
+
+/// An operator's reason text: 1 to 256 bytes.
+fn check_reason(reason: &str) -> Result<()> {
+    if reason.trim().is_empty() {
+        return Err(Error::BadReason("a reason is required"));
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        return Err(Error::BadReason("a reason is at most 256 bytes"));
+    }
+    Ok(())
+}
 
 /// What the bank does with a deposited coin whose serial is on the
 /// coin-tracing watch list.
@@ -48,6 +71,9 @@ pub enum WatchPolicy {
 pub struct BankConfig {
     /// Seconds an unanswered withdrawal session stays open.
     pub session_ttl_secs: u64,
+    /// Seconds a withdrawal reservation holds its amount without a new
+    /// session opened under it (each session extends it to its own end).
+    pub reservation_ttl_secs: u64,
     /// Most open withdrawal sessions per account.
     pub max_open_sessions: usize,
     /// What to do with watch-listed coins.
@@ -64,6 +90,7 @@ impl Default for BankConfig {
     fn default() -> Self {
         BankConfig {
             session_ttl_secs: 300,
+            reservation_ttl_secs: 600,
             max_open_sessions: 4,
             watch_policy: WatchPolicy::default(),
             tx_retries: 16,
@@ -436,15 +463,57 @@ impl<S: BankStore> Bank<S> {
                 balance: 0,
                 frozen: false,
                 registered: today,
+                auth_key: None,
             })?;
             Ok(id)
         })
     }
 
-    /// Registers a user (idempotent).
+    /// Registers a user (idempotent): its identity `I` and its
+    /// authentication key `A`.
+    ///
+    /// Refused: an identity held or once held by an account
+    /// ([`Error::IdentityInUse`], [`Error::IdentityRetired`]) — in
+    /// particular a second registration of an `I` with another
+    /// authentication key, so whoever learns `u` from double-spending
+    /// evidence cannot take the account over by registering again.
     pub fn register_user(&self, reg: &UserRegistration, rng: &mut impl CryptoRngCore) -> Result<AccountId> {
         let id = reg.verify(rng)?;
-        self.register(id, AccountKind::User, reg.identity)
+        let (today, now) = (self.today(), self.clock.now());
+        self.run_tx("register_user", |tx| {
+            if let Some(rec) = tx.identity(&reg.identity)? {
+                if rec.retired.is_some() {
+                    return Err(Error::IdentityRetired);
+                }
+                let held = tx.account(&rec.account)?.ok_or(Error::UnknownAccount(rec.account))?;
+                return if rec.account == id && held.auth_key == Some(reg.auth_key) {
+                    Ok(id)
+                } else {
+                    Err(Error::IdentityInUse)
+                };
+            }
+            if tx.account(&id)?.is_some() {
+                return Err(Error::WrongAccountKind(id));
+            }
+            tx.insert_account(&Account {
+                id,
+                kind: AccountKind::User,
+                public_key: reg.identity,
+                balance: 0,
+                frozen: false,
+                registered: today,
+                auth_key: Some(reg.auth_key),
+            })?;
+            tx.insert_identity(&IdentityRecord {
+                identity: reg.identity,
+                account: id,
+                since: today,
+                retired: None,
+                revealed: false,
+            })?;
+            tx.insert_account_event(&id, &event(now, AccountEventKind::Registered, "registered"))?;
+            Ok(id)
+        })
     }
 
     /// Registers a merchant (idempotent).
@@ -477,15 +546,61 @@ impl<S: BankStore> Bank<S> {
         self.run_tx("accounts", |tx| Ok(tx.accounts()?))
     }
 
+    /// An account's history (registration, freezes, unfreezes, re-keys,
+    /// key rotations), oldest first.
+    pub fn account_history(&self, id: &AccountId) -> Result<Vec<AccountEvent>> {
+        self.run_tx("account_history", |tx| {
+            tx.account(id)?.ok_or(Error::UnknownAccount(*id))?;
+            Ok(tx.account_events(id)?)
+        })
+    }
+
+    /// What reservations and open sessions hold of `account` at `now`
+    /// (§7.4): the undrawn part of every active reservation, and the value
+    /// of every open session of the current epoch that draws on none.
+    fn held(tx: &mut dyn BankTx, account: &AccountId, now: Timestamp) -> Result<u64> {
+        let epoch = tx.session_epoch()?;
+        let reservations = tx.active_reservations(account, now)?;
+        let sessions = tx.open_sessions_of(account, now)?;
+        checked_sum(reservations.iter().map(|r| r.held(now)).chain(
+            sessions.iter().filter(|s| s.request.reservation.is_none() && s.epoch == epoch).map(|s| s.value),
+        ))
+    }
+
+    /// The value of the open sessions drawing on `reservation` at `now`.
+    fn in_flight(
+        tx: &mut dyn BankTx,
+        account: &AccountId,
+        reservation: &ReservationId,
+        now: Timestamp,
+    ) -> Result<u64> {
+        let sessions = tx.open_sessions_of(account, now)?;
+        checked_sum(sessions.iter().filter(|s| s.request.reservation == Some(*reservation)).map(|s| s.value))
+    }
+
+    fn signed_commitment(
+        &self,
+        keyset: &Keyset,
+        req: &WithdrawRequest,
+        commitment: SignerCommitment,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<WithdrawCommitment> {
+        let digest = commitment_digest(req, &commitment);
+        let signature = self.sign_online(keyset, labels::WITHDRAW_COMMITMENT_SIGNATURE, &digest, rng)?;
+        Ok(WithdrawCommitment { session_id: req.session_id, commitment, signature })
+    }
+
     /// Withdrawal, first round: checks the request and opens a session.
     ///
     /// Order of checks: keyset and key known, key withdrawable today, expiry
-    /// is the policy's, account is a user, not frozen; `pi_W` verifies
-    /// (before the transaction); then in one transaction: an existing session
-    /// with this id is answered again if it holds the same request (retry)
-    /// and refused otherwise; balance covers the value; `C` never used; open
-    /// sessions under the limit; the session is stored before the commitment
-    /// is returned.
+    /// is the policy's, account is a user with an authentication key, not
+    /// frozen; `pi_W` verifies against its current identity (before the
+    /// transaction); then in one transaction: an existing session with this
+    /// id is answered again if it holds the same request (retry) and
+    /// refused otherwise; `C` never used; open sessions under the limit;
+    /// the session's value is covered (by its reservation, or by the
+    /// balance not held); the session is stored before the commitment is
+    /// signed and returned.
     pub fn open_withdrawal(
         &self,
         req: &WithdrawRequest,
@@ -503,7 +618,7 @@ impl<S: BankStore> Bank<S> {
         let digest = req.digest();
         if let Some(existing) = self.run_tx("session", |tx| Ok(tx.session(&req.session_id)?))? {
             return if existing.request.digest() == digest {
-                Ok(WithdrawCommitment { session_id: req.session_id, commitment: existing.commitment })
+                self.signed_commitment(&keyset, req, existing.commitment, rng)
             } else {
                 Err(Error::SessionConflict)
             };
@@ -523,17 +638,22 @@ impl<S: BankStore> Bank<S> {
         if account.frozen {
             return Err(Error::AccountFrozen(req.account));
         }
+        if account.auth_key.is_none() {
+            return Err(Error::RekeyRequired(req.account));
+        }
         req.verify_proof(&account.public_key, &keyset, rng)?;
+        let identity = account.public_key;
 
         // A zeroizing copy of x_k (the lock is not held across the transaction).
         let x = read(&self.secrets)
             .denomination_secret(&key.key_id)
             .cloned()
             .ok_or(Error::UnknownKey(key.key_id))?;
-        self.run_tx("open_withdrawal", |tx| {
+        let ttl = self.config.session_ttl_secs;
+        let opened = self.run_tx("open_withdrawal", |tx| {
             if let Some(existing) = tx.session(&req.session_id)? {
                 return if existing.request.digest() == digest {
-                    Ok(WithdrawCommitment { session_id: req.session_id, commitment: existing.commitment })
+                    Ok(existing.commitment)
                 } else {
                     Err(Error::SessionConflict)
                 };
@@ -542,18 +662,48 @@ impl<S: BankStore> Bank<S> {
             if account.frozen {
                 return Err(Error::AccountFrozen(req.account));
             }
-            if account.balance < key.value {
-                return Err(Error::InsufficientBalance {
-                    account: req.account,
-                    balance: account.balance,
-                    needed: key.value,
-                });
+            // A re-key between the proof check and here: the proof was for
+            // an identity the account no longer has.
+            if account.public_key != identity {
+                return Err(Error::InvalidProof("withdraw proof"));
             }
             if tx.commitment_used(&req.commitment)? {
                 return Err(Error::CommitmentReused);
             }
             if tx.open_sessions(&req.account, now)? >= self.config.max_open_sessions {
                 return Err(Error::SessionLimit { limit: self.config.max_open_sessions });
+            }
+            let expires = now.plus_secs(ttl);
+            match &req.reservation {
+                Some(rid) => {
+                    let mut r = tx.reservation(rid)?.ok_or(Error::UnknownReservation)?;
+                    if r.account != req.account {
+                        return Err(Error::UnknownReservation);
+                    }
+                    if !r.is_active(now) {
+                        return Err(Error::ReservationInactive);
+                    }
+                    let in_flight = Self::in_flight(tx, &req.account, rid, now)?;
+                    let remaining = r.remaining().saturating_sub(in_flight);
+                    if remaining < key.value {
+                        return Err(Error::ReservationExhausted { remaining, needed: key.value });
+                    }
+                    // The reservation holds at least as long as its sessions live.
+                    if r.expires < expires {
+                        r.expires = expires;
+                        tx.update_reservation(&r)?;
+                    }
+                }
+                None => {
+                    let available = account.balance.saturating_sub(Self::held(tx, &req.account, now)?);
+                    if available < key.value {
+                        return Err(Error::InsufficientBalance {
+                            account: req.account,
+                            balance: available,
+                            needed: key.value,
+                        });
+                    }
+                }
             }
             let (signer, commitment) = SignerSession::open(
                 x.expose_secret(),
@@ -568,68 +718,370 @@ impl<S: BankStore> Bank<S> {
                 value: key.value,
                 commitment,
                 opened: now,
-                expires: now.plus_secs(self.config.session_ttl_secs),
+                expires,
                 epoch,
+                identity: account.public_key,
                 state: SessionState::Open(signer),
             })?;
-            Ok(WithdrawCommitment { session_id: req.session_id, commitment })
-        })
+            Ok(commitment)
+        })?;
+        self.signed_commitment(&keyset, req, opened, rng)
     }
 
-    /// Withdrawal, second round: answers the session's one challenge.
+    /// Withdrawal, second round: answers the session's one challenge, or
+    /// ends the session for good.
     ///
-    /// The same `e` again gets the stored answer; a different `e` is refused.
-    /// The first answer is computed, the account debited, the answer stored
-    /// and `w` erased in one transaction, committed before the answer is
+    /// The challenge must be authorized by the account's authentication
+    /// key (refused otherwise, changing nothing). The same `e` on an
+    /// answered session gets the stored answer; a different one is refused.
+    /// On an open session, in one transaction, in this order: the
+    /// challenge's commitment digest must be the stored commitment's, the
+    /// session unexpired and of the current epoch, the account not frozen,
+    /// the coin covered (by its reservation, or the balance). The first
+    /// failure ends the session (nonces erased, nothing debited) and the
+    /// answer is the bank's signed statement of that end
+    /// ([`crate::protocol::withdraw::SessionEnd`]); otherwise the answer is
+    /// computed, the account debited (and the reservation drawn on), the
+    /// answer stored and `w` erased, committed before the answer is
     /// returned.
     pub fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
+        self.answer_withdrawal_with(ch, &mut rand::rngs::OsRng)
+    }
+
+    /// As [`Bank::answer_withdrawal`], with the randomness of the end
+    /// statement's signature drawn from `rng`.
+    pub fn answer_withdrawal_with(
+        &self,
+        ch: &WithdrawChallenge,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<WithdrawAnswer> {
+        enum Step {
+            Answered(SignerAnswer),
+            Ended(KeysetId, EndReason),
+        }
         let now = self.clock.now();
         let secrets = read(&self.secrets).clone();
-        let answer = self.run_tx("answer_withdrawal", |tx| {
-            let session = tx.session(&ch.session_id)?.ok_or(Error::UnknownSession)?;
-            let holder = tx
-                .account(&session.request.account)?
-                .ok_or(Error::UnknownAccount(session.request.account))?;
-            ch.verify_authorization(&holder.public_key)?;
+        let newest = self.current_keyset().map(|k| k.id());
+        let step = self.run_tx("answer_withdrawal", |tx| {
+            let Some(session) = tx.session(&ch.session_id)? else {
+                let keyset = newest.ok_or(Error::UnknownSession)?;
+                return Ok(Step::Ended(keyset, EndReason::Unknown));
+            };
+            let account_id = session.request.account;
+            let holder = tx.account(&account_id)?.ok_or(Error::UnknownAccount(account_id))?;
+            let auth_key =
+                holder.auth_key.ok_or(Error::InvalidProof("withdrawal challenge authorization"))?;
+            ch.verify_authorization(&account_id, &auth_key)?;
+            let keyset_id = session.request.keyset_id;
+            let digest = commitment_digest(&session.request, &session.commitment);
             let signer = match session.state {
                 SessionState::Answered { answered, .. } => {
-                    return answered
-                        .replay(&ch.e)
-                        .map(|answer| WithdrawAnswer { session_id: ch.session_id, answer })
-                        .ok_or(Error::ChallengeMismatch);
+                    return match answered.replay(&ch.e) {
+                        Some(answer) if ch.commitment_digest == digest => Ok(Step::Answered(answer)),
+                        _ => Err(Error::ChallengeMismatch),
+                    };
                 }
-                SessionState::Expired => return Err(Error::SessionExpired),
+                SessionState::Expired => {
+                    let reason = if now >= session.expires { EndReason::Expired } else { EndReason::Ended };
+                    return Ok(Step::Ended(keyset_id, reason));
+                }
                 SessionState::Open(signer) => signer,
             };
-            if now >= session.expires {
-                return Err(Error::SessionExpired);
-            }
-            if session.epoch != tx.session_epoch()? {
-                return Err(Error::SessionFromOldEpoch);
-            }
-            let account_id = session.request.account;
-            let account = tx.account(&account_id)?.ok_or(Error::UnknownAccount(account_id))?;
-            if account.frozen {
-                return Err(Error::AccountFrozen(account_id));
-            }
-            if account.balance < session.value {
-                return Err(Error::InsufficientBalance {
-                    account: account_id,
-                    balance: account.balance,
-                    needed: session.value,
-                });
+            let mut reservation = match &session.request.reservation {
+                Some(rid) => Some(tx.reservation(rid)?.ok_or(Error::UnknownReservation)?),
+                None => None,
+            };
+            let end = if ch.commitment_digest != digest {
+                Some(EndReason::CommitmentMismatch)
+            } else if now >= session.expires {
+                Some(EndReason::Expired)
+            } else if session.epoch != tx.session_epoch()? {
+                Some(EndReason::OldEpoch)
+            } else if holder.frozen {
+                Some(EndReason::AccountFrozen)
+            } else if holder.balance < session.value
+                || reservation
+                    .as_ref()
+                    .is_some_and(|r| r.released || r.drawn.saturating_add(session.value) > r.amount)
+            {
+                Some(EndReason::InsufficientBalance)
+            } else {
+                None
+            };
+            if let Some(reason) = end {
+                tx.end_session(&ch.session_id)?;
+                return Ok(Step::Ended(keyset_id, reason));
             }
             let x = secrets
                 .denomination_secret(&session.request.key_id)
                 .ok_or(Error::UnknownKey(session.request.key_id))?;
             let (answered, answer) = signer.answer(x.expose_secret(), &ch.e);
-            let balance = account.balance.checked_sub(session.value).ok_or(Error::Overflow)?;
+            let balance = holder.balance.checked_sub(session.value).ok_or(Error::Overflow)?;
             tx.set_balance(&account_id, balance)?;
+            if let Some(r) = reservation.as_mut() {
+                r.drawn = r.drawn.checked_add(session.value).ok_or(Error::Overflow)?;
+                tx.update_reservation(r)?;
+            }
             tx.answer_session(&ch.session_id, &answered, now)?;
-            Ok(WithdrawAnswer { session_id: ch.session_id, answer })
+            Ok(Step::Answered(answer))
         })?;
-        failpoint!("bank.withdraw.debited");
-        Ok(answer)
+        match step {
+            Step::Answered(answer) => {
+                failpoint!("bank.withdraw.debited");
+                Ok(WithdrawAnswer::answered(ch.session_id, answer))
+            }
+            Step::Ended(keyset_id, reason) => {
+                let keyset = self
+                    .keysets()
+                    .into_iter()
+                    .find(|k| k.id() == keyset_id)
+                    .ok_or(Error::UnknownKeyset(keyset_id))?;
+                let message = SessionEnd::message(ch, &keyset_id, reason);
+                let signature =
+                    self.sign_online(&keyset, labels::WITHDRAW_SESSION_END_SIGNATURE, &message, rng)?;
+                Ok(WithdrawAnswer {
+                    session_id: ch.session_id,
+                    outcome: WithdrawOutcome::Ended(SessionEnd { keyset_id, reason, signature }),
+                })
+            }
+        }
+    }
+
+    /// Performs an operation an account's holder asks for, authorized by
+    /// the account's authentication key (§7.3).
+    ///
+    /// In one transaction: the account is a user with an authentication
+    /// key; a replay-protected operation already recorded under its request
+    /// id gets the stored answer (the same request) or is refused (another
+    /// request under that id); the authorization verifies under the
+    /// current key; the operation runs; a replay-protected one is recorded
+    /// with its answer.
+    pub fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
+        let now = self.clock.now();
+        let ttl = self.config.reservation_ttl_secs;
+        let digest = req.digest();
+        self.run_tx("account_request", |tx| {
+            let account = tx.account(&req.account)?.ok_or(Error::UnknownAccount(req.account))?;
+            if account.kind != AccountKind::User {
+                return Err(Error::WrongAccountKind(req.account));
+            }
+            let protected = req.operation.replay_protected();
+            if protected {
+                if let Some(stored) = tx.account_request(&req.account, &req.request_id)? {
+                    return if stored.digest == digest {
+                        Ok(AccountAnswer::from_bytes(&stored.answer)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                    } else {
+                        Err(Error::AccountRequestIdReused)
+                    };
+                }
+            }
+            let auth_key = account.auth_key.ok_or(Error::RekeyRequired(req.account))?;
+            req.verify(&auth_key)?;
+            let answer = match req.operation {
+                AccountOperation::ReserveWithdrawal { reservation, amount } => {
+                    AccountAnswer::Reservation(Self::reserve(tx, &account, reservation, amount, now, ttl)?)
+                }
+                AccountOperation::ReleaseReservation { reservation } => {
+                    let mut r = tx.reservation(&reservation)?.ok_or(Error::UnknownReservation)?;
+                    if r.account != req.account {
+                        return Err(Error::UnknownReservation);
+                    }
+                    for s in tx.open_sessions_of(&req.account, now)? {
+                        if s.request.reservation == Some(reservation) {
+                            tx.end_session(&s.id())?;
+                        }
+                    }
+                    if !r.released {
+                        r.released = true;
+                        tx.update_reservation(&r)?;
+                    }
+                    AccountAnswer::Reservation(r)
+                }
+                AccountOperation::AbandonWithdrawal { session_id } => {
+                    let session = tx.session(&session_id)?.ok_or(Error::UnknownSession)?;
+                    if session.request.account != req.account {
+                        return Err(Error::UnknownSession);
+                    }
+                    match session.state {
+                        SessionState::Open(_) => tx.end_session(&session_id)?,
+                        SessionState::Expired => {}
+                        SessionState::Answered { .. } => return Err(Error::ChallengeMismatch),
+                    }
+                    AccountAnswer::Status(Self::status_of(tx, &req.account, now)?)
+                }
+                AccountOperation::RotateAuthKey { new_key, .. } => {
+                    tx.set_auth_key(&req.account, &new_key)?;
+                    tx.insert_account_event(
+                        &req.account,
+                        &event(now, AccountEventKind::AuthKeyRotated, "rotated by the account holder"),
+                    )?;
+                    AccountAnswer::Status(Self::status_of(tx, &req.account, now)?)
+                }
+                AccountOperation::Status => AccountAnswer::Status(Self::status_of(tx, &req.account, now)?),
+            };
+            if protected {
+                tx.insert_account_request(&AccountRequestRecord {
+                    account: req.account,
+                    request_id: req.request_id,
+                    digest,
+                    answer: answer.to_bytes(),
+                })?;
+            }
+            Ok(answer)
+        })
+    }
+
+    fn reserve(
+        tx: &mut dyn BankTx,
+        account: &Account,
+        id: ReservationId,
+        amount: u64,
+        now: Timestamp,
+        ttl: u64,
+    ) -> Result<Reservation> {
+        if let Some(r) = tx.reservation(&id)? {
+            // The same reservation asked again: its current state.
+            return if r.account == account.id && r.amount == amount {
+                Ok(r)
+            } else {
+                Err(Error::AccountRequestIdReused)
+            };
+        }
+        if account.frozen {
+            return Err(Error::AccountFrozen(account.id));
+        }
+        if amount == 0 {
+            return Err(Error::NoSuchDenomination(0));
+        }
+        let available = account.balance.saturating_sub(Self::held(tx, &account.id, now)?);
+        if available < amount {
+            return Err(Error::InsufficientBalance {
+                account: account.id,
+                balance: available,
+                needed: amount,
+            });
+        }
+        let r = Reservation {
+            id,
+            account: account.id,
+            amount,
+            drawn: 0,
+            created: now,
+            expires: now.plus_secs(ttl),
+            released: false,
+        };
+        tx.insert_reservation(&r)?;
+        Ok(r)
+    }
+
+    fn status_of(tx: &mut dyn BankTx, id: &AccountId, now: Timestamp) -> Result<AccountStatus> {
+        let a = tx.account(id)?.ok_or(Error::UnknownAccount(*id))?;
+        let held = Self::held(tx, id, now)?;
+        let mut events = tx.account_events(id)?;
+        let excess = events.len().saturating_sub(MAX_STATUS_EVENTS);
+        events.drain(..excess);
+        Ok(AccountStatus {
+            account: *id,
+            identity: a.public_key,
+            auth_key: a.auth_key.ok_or(Error::RekeyRequired(*id))?,
+            balance: a.balance,
+            held,
+            frozen: a.frozen,
+            events,
+        })
+    }
+
+    /// Re-keys a user account to the identity and authentication key of
+    /// `req` (an operator action, §7.5): the account keeps its id, balance
+    /// and history; its old identity is retired (never accepted again: a
+    /// withdrawal proof under it is refused) and its open sessions end.
+    /// Double-spending evidence stays.
+    ///
+    /// # Security
+    /// The operator applies a re-key only after verifying, out of band,
+    /// that the account's holder asks for it (compare
+    /// [`RekeyRequest::fingerprint`]): the old authentication key may be
+    /// in a thief's hands along with `u` (specs/security.md).
+    pub fn rekey_account(
+        &self,
+        req: &RekeyRequest,
+        reason: &str,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Account> {
+        check_reason(reason)?;
+        req.verify(rng)?;
+        let (today, now) = (self.today(), self.clock.now());
+        self.run_tx("rekey_account", |tx| {
+            let a = tx.account(&req.account)?.ok_or(Error::UnknownAccount(req.account))?;
+            if a.kind != AccountKind::User {
+                return Err(Error::WrongAccountKind(req.account));
+            }
+            if a.public_key == req.new_identity && a.auth_key == Some(req.new_auth_key) {
+                return Ok(a);
+            }
+            if a.public_key != req.old_identity {
+                return Err(Error::InvalidProof("re-key request (it replaces another identity)"));
+            }
+            if tx.identity(&req.new_identity)?.is_some()
+                || tx.account(&user_account_id(&req.new_identity))?.is_some()
+            {
+                return Err(Error::IdentityInUse);
+            }
+            let mut old = tx.identity(&a.public_key)?.unwrap_or(IdentityRecord {
+                identity: a.public_key,
+                account: a.id,
+                since: a.registered,
+                retired: None,
+                revealed: false,
+            });
+            old.retired = Some(today);
+            match tx.identity(&a.public_key)? {
+                Some(_) => tx.update_identity(&old)?,
+                None => tx.insert_identity(&old)?,
+            }
+            tx.insert_identity(&IdentityRecord {
+                identity: req.new_identity,
+                account: a.id,
+                since: today,
+                retired: None,
+                revealed: false,
+            })?;
+            for s in tx.open_sessions_of(&a.id, now)? {
+                tx.end_session(&s.id())?;
+            }
+            tx.set_identity(&a.id, &req.new_identity)?;
+            tx.set_auth_key(&a.id, &req.new_auth_key)?;
+            tx.insert_account_event(&a.id, &event(now, AccountEventKind::Rekeyed, reason))?;
+            tx.account(&a.id)?.ok_or(Error::UnknownAccount(a.id))
+        })
+    }
+
+    /// Lifts a freeze (an operator action, §7.5), recorded with the time and
+    /// `reason` in the account's history. The evidence stays.
+    ///
+    /// Refused unless the account's current identity is one no evidence
+    /// revealed ([`Error::RekeyRequired`]: re-key first) and the account
+    /// has an authentication key.
+    pub fn unfreeze_account(&self, id: &AccountId, reason: &str) -> Result<Account> {
+        check_reason(reason)?;
+        let now = self.clock.now();
+        self.run_tx("unfreeze_account", |tx| {
+            let a = tx.account(id)?.ok_or(Error::UnknownAccount(*id))?;
+            if a.kind != AccountKind::User {
+                return Err(Error::WrongAccountKind(*id));
+            }
+            if !a.frozen {
+                return Err(Error::NotFrozen(*id));
+            }
+            let revealed = tx.identity(&a.public_key)?.is_none_or(|r| r.revealed || r.retired.is_some());
+            if revealed || a.auth_key.is_none() {
+                return Err(Error::RekeyRequired(*id));
+            }
+            tx.unfreeze_account(id)?;
+            tx.insert_account_event(id, &event(now, AccountEventKind::Unfrozen, reason))?;
+            tx.account(id)?.ok_or(Error::UnknownAccount(*id))
+        })
     }
 
     /// Marks expired sessions as such (erasing their nonces).
@@ -652,6 +1104,7 @@ impl<S: BankStore> Bank<S> {
     /// is checked, the spender identified and frozen, no credit.
     pub fn deposit(&self, req: &DepositRequest, rng: &mut impl CryptoRngCore) -> Result<DepositReceipt> {
         let receipt_day = self.today();
+        let now = self.clock.now();
         let merchant = self.account(&req.merchant_id)?;
         if merchant.kind != AccountKind::Merchant {
             return Err(Error::WrongAccountKind(req.merchant_id));
@@ -732,15 +1185,26 @@ impl<S: BankStore> Bank<S> {
                             // goes on.
                             match evidence.verify(keyset, rng) {
                                 Ok(who) => {
-                                    let account = match tx.account(&who.account)? {
-                                        Some(a)
-                                            if a.kind == AccountKind::User
-                                                && a.public_key == who.identity =>
-                                        {
-                                            tx.freeze_account(&a.id)?;
-                                            Some(a.id)
+                                    // The identity (current or retired) names
+                                    // the account; its u is public from now on.
+                                    let account = match tx.identity(&who.identity)? {
+                                        Some(mut rec) => {
+                                            tx.freeze_account(&rec.account)?;
+                                            if !rec.revealed {
+                                                rec.revealed = true;
+                                                tx.update_identity(&rec)?;
+                                            }
+                                            tx.insert_account_event(
+                                                &rec.account,
+                                                &event(
+                                                    now,
+                                                    AccountEventKind::Frozen,
+                                                    &format!("double spend of coin {coin_id}"),
+                                                ),
+                                            )?;
+                                            Some(rec.account)
                                         }
-                                        _ => None,
+                                        None => None,
                                     };
                                     tx.insert_evidence(&EvidenceRecord {
                                         evidence,
@@ -782,7 +1246,13 @@ impl<S: BankStore> Bank<S> {
         let keysets = read(&self.keysets).len();
         self.run_tx("status", |tx| {
             let accounts = tx.accounts()?;
+            let recent_events = tx
+                .recent_account_events(STATUS_EVENTS)?
+                .into_iter()
+                .map(|(account, event)| RecentEvent { account, event })
+                .collect();
             Ok(BankStatus {
+                recent_events,
                 today,
                 keysets,
                 total_balance: crate::protocol::checked_sum(accounts.iter().map(|a| a.balance))?,
@@ -829,8 +1299,7 @@ impl<S: BankStore> Bank<S> {
             if !matches!(s.state, SessionState::Answered { .. }) {
                 return Err(Error::UnknownSession);
             }
-            let account = tx.account(&s.request.account)?.ok_or(Error::UnknownAccount(s.request.account))?;
-            Ok(TraceRecord::Coin { request: s.request, identity: account.public_key })
+            Ok(TraceRecord::Coin { request: s.request, identity: s.identity })
         })
     }
 
@@ -862,12 +1331,9 @@ impl<S: BankStore> Bank<S> {
             return Err(Error::InvalidProof("owner trace result"));
         }
         let identity = result.verify(ttp, record, warrant)?;
-        let id = crate::keys::user_account_id(&identity);
-        let account = self.account(&id)?;
-        if account.public_key != identity {
-            return Err(Error::UnknownAccount(id));
-        }
-        Ok(id)
+        // The identity may be one the account was re-keyed away from.
+        let rec = self.run_tx("identity", |tx| Ok(tx.identity(&identity)?))?;
+        rec.map(|r| r.account).ok_or(Error::UnknownAccount(user_account_id(&identity)))
     }
 
     /// Applies a coin-trace result: verifies it and puts the serial on the
@@ -897,9 +1363,23 @@ impl<S: BankStore> Bank<S> {
     }
 }
 
+/// How many of the newest account events `bank status` shows.
+pub const STATUS_EVENTS: usize = 20;
+
+/// One event of an account's history, with the account.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RecentEvent {
+    /// The account.
+    pub account: AccountId,
+    /// What happened, when and why.
+    pub event: AccountEvent,
+}
+
 /// A summary of a bank's state.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BankStatus {
+    /// The newest account events (freezes, unfreezes, re-keys, …), oldest first.
+    pub recent_events: Vec<RecentEvent>,
     /// The bank's day.
     pub today: Day,
     /// Number of keysets.
@@ -935,6 +1415,8 @@ pub trait BankApi {
     /// The TTP key statements the bank publishes (pinned by a wallet or
     /// merchant only under a TTP signing key its operator trusts).
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>>;
+    /// An operation on a user account, authorized by its authentication key.
+    fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer>;
 }
 
 impl<S: BankStore> BankApi for Bank<S> {
@@ -958,6 +1440,9 @@ impl<S: BankStore> BankApi for Bank<S> {
     }
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
         Ok(Bank::ttp_statements(self))
+    }
+    fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
+        Bank::account_request(self, req)
     }
 }
 
@@ -985,6 +1470,9 @@ macro_rules! forward_bank_api {
             }
             fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
                 (**self).ttp_statements()
+            }
+            fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
+                (**self).account_request(req)
             }
         }
     };

@@ -1,9 +1,17 @@
 //! The user's wallet: withdraws coins and pays off-line
-//! (specs/protocol.md §7.2, §8).
+//! (specs/protocol.md §7, §8).
 //!
 //! # Invariants
 //! - A withdrawal's state is stored durably before its challenge `e` is
 //!   returned for sending ([`Wallet::receive_commitment`]).
+//! - A session is blinded at most once: only a commitment whose signature
+//!   verifies is blinded, and a session the bank ended (a signed statement)
+//!   is dropped with its blinding values; the next attempt is a new session
+//!   with new values ([`Wallet::withdraw_one`]).
+//! - A withdrawal of several coins reserves its whole amount at the bank
+//!   before its first coin, and its plan is stored before the reservation
+//!   request leaves ([`Wallet::withdraw`]); [`Wallet::resume_withdrawals`]
+//!   completes it, [`Wallet::release_withdrawals`] gives it up.
 //! - Coins are marked spent durably before the payment is built and handed
 //!   out ([`Wallet::pay`]), so a crash can never lead an honest user into
 //!   spending a coin twice.
@@ -17,20 +25,27 @@ use super::bank::BankApi;
 use crate::coin::CoinId;
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
-use crate::keys::{AccountId, Keyset, SignedKeyset, UserKey};
-use crate::protocol::pay::{create_payment, select_coins, Payment, PaymentRequest};
+use crate::keys::{AccountId, AccountKeys, AuthKey, Keyset, SignedKeyset, UserKey};
+use crate::protocol::account::{
+    AccountAnswer, AccountOperation, AccountRequest, AccountStatus, RekeyRequest, Reservation, ReservationId,
+};
+use crate::protocol::pay::{create_payment_with_keys, select_coins, Payment, PaymentRequest};
 use crate::protocol::register::UserRegistration;
 use crate::protocol::withdraw::{
-    SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
-    WithdrawStart,
+    EndReason, PendingWithdrawal, SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge,
+    WithdrawCommitment, WithdrawOutcome, WithdrawRequest, WithdrawStart,
 };
-use crate::protocol::{Error, Result};
-use crate::store::{PendingEntry, StoreError, StoredCoin, WalletStore};
+use crate::protocol::{checked_sum, Error, Result};
+use crate::store::{PendingEntry, StoreError, StoredCoin, WalletStore, WithdrawalPlan};
 use crate::time::{Clock, Day};
+
+/// How many sessions one coin may take: a session the bank ended (or whose
+/// commitment did not verify) is replaced by a new one this often.
+pub const SESSION_ATTEMPTS: usize = 3;
 
 /// A user's wallet over a store.
 pub struct Wallet<S: WalletStore> {
-    user: UserKey,
+    keys: AccountKeys,
     anchors: TrustAnchors,
     store: S,
     clock: Arc<dyn Clock>,
@@ -39,26 +54,51 @@ pub struct Wallet<S: WalletStore> {
 impl<S: WalletStore> std::fmt::Debug for Wallet<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wallet")
-            .field("account", &self.user.account_id())
+            .field("account", &self.keys.account())
             .field("keysets", &self.anchors.keysets().len())
             .finish_non_exhaustive()
     }
 }
 
+/// What became of an interrupted withdrawal when it was resumed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resumed {
+    /// Coins finished.
+    pub coins: Vec<CoinId>,
+    /// Withdrawals of several coins that could not be completed (their
+    /// reservation had lapsed and the balance no longer covers the rest):
+    /// `(whole amount, amount withdrawn)`.
+    pub incomplete: Vec<(u64, u64)>,
+}
+
+/// Whether a withdrawal attempt may be retried with a new session.
+enum Attempt {
+    /// Give up with this error.
+    Fail(Error),
+    /// The session is over without a coin; a new session may succeed.
+    Retry(Error),
+}
+
 impl<S: WalletStore> Wallet<S> {
-    /// A wallet for `user` that trusts the bank master key `master_key`.
-    pub fn new(user: UserKey, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
-        Wallet { user, anchors: TrustAnchors::new(master_key), store, clock }
+    /// A wallet for the account of `keys` that trusts the bank master key
+    /// `master_key`.
+    pub fn new(keys: AccountKeys, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
+        Wallet { keys, anchors: TrustAnchors::new(master_key), store, clock }
     }
 
     /// The account id.
     pub fn account_id(&self) -> AccountId {
-        self.user.account_id()
+        self.keys.account()
     }
 
-    /// The user key.
+    /// The current identity key.
     pub fn user(&self) -> &UserKey {
-        &self.user
+        self.keys.identity()
+    }
+
+    /// The account's keys.
+    pub fn keys(&self) -> &AccountKeys {
+        &self.keys
     }
 
     /// The store.
@@ -68,7 +108,7 @@ impl<S: WalletStore> Wallet<S> {
 
     /// The registration message for the bank.
     pub fn registration(&self, rng: &mut impl CryptoRngCore) -> UserRegistration {
-        UserRegistration::new(&self.user, rng)
+        UserRegistration::new(&self.keys, rng)
     }
 
     /// Pins the bank's keyset list under the shared pinning rules
@@ -113,14 +153,33 @@ impl<S: WalletStore> Wallet<S> {
     /// before anything is sent if the keyset's TTP key is not the decryption
     /// key of a pinned TTP key statement that covers it.
     pub fn start_withdrawal(&self, value: u64, rng: &mut impl CryptoRngCore) -> Result<WithdrawRequest> {
+        self.start(value, None, rng)
+    }
+
+    fn start(
+        &self,
+        value: u64,
+        reservation: Option<ReservationId>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<WithdrawRequest> {
         let keyset = self.withdrawal_keyset()?;
-        let start = WithdrawStart::new(&self.user, keyset, value, self.clock.today(), rng)?;
+        let today = self.clock.today();
+        let start = match reservation {
+            Some(r) => WithdrawStart::reserved(&self.keys, keyset, value, today, r, rng)?,
+            None => WithdrawStart::new(&self.keys, keyset, value, today, rng)?,
+        };
         self.store.put_pending(&PendingEntry::Started(Box::new(start.clone())))?;
         Ok(start.request().clone())
     }
 
-    /// Withdrawal step 2: takes the bank's commitment, computes the
-    /// challenge, stores the state durably, then returns the challenge.
+    /// Withdrawal step 2: takes the bank's commitment, checks its
+    /// signature, computes the challenge, stores the state durably, then
+    /// returns the challenge.
+    ///
+    /// # Errors
+    /// [`Error::CommitmentSignature`]: the commitment is not the one the
+    /// bank signed; nothing was blinded. Abandon the session
+    /// ([`Wallet::abandon_withdrawal`]) and start a new one.
     pub fn receive_commitment(
         &self,
         msg: &WithdrawCommitment,
@@ -129,18 +188,30 @@ impl<S: WalletStore> Wallet<S> {
         let entry = self.pending_entry(&msg.session_id)?;
         let pending = match entry {
             PendingEntry::AwaitingAnswer(p) => return Ok(p.challenge()),
-            PendingEntry::Started(start) => start.receive_commitment(&self.user, msg, rng)?,
+            PendingEntry::Started(start) => start.receive_commitment(&self.keys, msg, rng)?,
         };
         self.store.put_pending(&PendingEntry::AwaitingAnswer(Box::new(pending.clone())))?;
         Ok(pending.challenge())
     }
 
-    /// Withdrawal step 3: checks the bank's answer, finishes and stores the coin.
+    /// Withdrawal step 3: checks the bank's answer, finishes and stores the
+    /// coin.
+    ///
+    /// # Errors
+    /// [`Error::SessionEnded`] when the bank ended the session in a signed
+    /// statement that answers this session's challenge: the state (and its
+    /// blinding values) is dropped, nothing was debited. An answer or
+    /// statement that does not verify is refused and the state kept.
     pub fn finish_withdrawal(&self, answer: &WithdrawAnswer) -> Result<CoinId> {
         let pending = match self.pending_entry(&answer.session_id)? {
             PendingEntry::AwaitingAnswer(p) => *p,
             PendingEntry::Started(_) => return Err(Error::UnknownSession),
         };
+        if let WithdrawOutcome::Ended(end) = &answer.outcome {
+            let reason = self.verify_end(&pending, end)?;
+            self.store.drop_pending(&answer.session_id)?;
+            return Err(Error::SessionEnded(reason));
+        }
         let coin: WalletCoin = pending.finish(answer)?;
         let id = coin.coin.id();
         failpoint!("wallet.withdraw.answered");
@@ -148,70 +219,276 @@ impl<S: WalletStore> Wallet<S> {
         Ok(id)
     }
 
+    fn verify_end(
+        &self,
+        pending: &PendingWithdrawal,
+        end: &crate::protocol::withdraw::SessionEnd,
+    ) -> Result<EndReason> {
+        let key = if end.keyset_id == pending.keyset_id() {
+            *pending.signing_key()
+        } else {
+            *self.keyset(&end.keyset_id)?.signing_key()
+        };
+        pending.verify_end(end, &key)
+    }
+
     fn pending_entry(&self, session: &SessionId) -> Result<PendingEntry> {
         self.store.pending()?.into_iter().find(|p| p.session_id() == *session).ok_or(Error::UnknownSession)
     }
 
-    /// Withdraws `amount` as coins of its binary decomposition.
+    /// Signs an account operation with the authentication key.
+    pub fn account_request(
+        &self,
+        operation: AccountOperation,
+        rng: &mut impl CryptoRngCore,
+    ) -> AccountRequest {
+        AccountRequest::new(&self.keys, operation, rng)
+    }
+
+    /// Ends a session this wallet will not blind (its commitment did not
+    /// verify) at the bank, so it holds nothing; then drops its state.
+    pub fn abandon_withdrawal(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        session_id: SessionId,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<()> {
+        let req = self.account_request(AccountOperation::AbandonWithdrawal { session_id }, rng);
+        match bank.account_request(&req) {
+            Ok(_) | Err(Error::UnknownSession) => {}
+            Err(e) => return Err(e),
+        }
+        self.store.drop_pending(&session_id)?;
+        Ok(())
+    }
+
+    /// The account's status and history at the bank.
+    pub fn account_status(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<AccountStatus> {
+        match bank.account_request(&self.account_request(AccountOperation::Status, rng))? {
+            AccountAnswer::Status(s) => Ok(s),
+            AccountAnswer::Reservation(_) => Err(Error::InvalidProof("bank answer")),
+        }
+    }
+
+    /// Withdraws `amount` as coins of its binary decomposition, all or
+    /// nothing: the whole amount is reserved at the bank before the first
+    /// coin (refused at once if the balance does not cover it), and every
+    /// coin draws on that reservation.
     pub fn withdraw(
         &self,
         bank: &(impl BankApi + ?Sized),
         amount: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinId>> {
+        self.withdraw_with(bank, amount, rng, |_| {})
+    }
+
+    /// As [`Wallet::withdraw`], calling `progress` with each coin's value
+    /// once it is in the wallet.
+    pub fn withdraw_with(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        amount: u64,
+        rng: &mut impl CryptoRngCore,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Vec<CoinId>> {
         let keyset = self.withdrawal_keyset()?;
         let values = decompose(amount, &keyset.values_desc())?;
+        let reservation = ReservationId::random(rng);
+        let plan = WithdrawalPlan {
+            request: self.account_request(AccountOperation::ReserveWithdrawal { reservation, amount }, rng),
+        };
+        // The plan is durable before the reservation request leaves, so an
+        // interrupted withdrawal is found again by `resume_withdrawals`.
+        self.store.put_plan(&plan)?;
+        match self.reservation_state(bank, &plan) {
+            Ok(r) if r.is_active(self.clock.now()) => {}
+            Ok(_) => {
+                self.store.drop_plan(&reservation)?;
+                return Err(Error::ReservationInactive);
+            }
+            Err(e) => {
+                if is_final(&e) {
+                    self.store.drop_plan(&reservation)?;
+                }
+                return Err(e);
+            }
+        }
         let mut ids = Vec::with_capacity(values.len());
         for v in values {
-            ids.push(self.withdraw_one(bank, v, rng)?);
+            ids.push(self.withdraw_coin(bank, v, Some(reservation), rng)?);
+            progress(v);
         }
+        self.store.drop_plan(&reservation)?;
         Ok(ids)
     }
 
-    /// Withdraws one coin of `value`, running the three steps.
+    fn reservation_state(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        plan: &WithdrawalPlan,
+    ) -> Result<Reservation> {
+        match bank.account_request(&plan.request)? {
+            AccountAnswer::Reservation(r) => Ok(r),
+            AccountAnswer::Status(_) => Err(Error::InvalidProof("bank answer")),
+        }
+    }
+
+    /// Withdraws one coin of `value` (no reservation: the bank checks the
+    /// balance not held by reservations), running the three steps.
     pub fn withdraw_one(
         &self,
         bank: &(impl BankApi + ?Sized),
         value: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<CoinId> {
-        let req = self.start_withdrawal(value, rng)?;
+        self.withdraw_coin(bank, value, None, rng)
+    }
+
+    /// One coin, in up to [`SESSION_ATTEMPTS`] sessions: a session whose
+    /// commitment does not verify, or that the bank ends (a signed
+    /// statement), is given up with its blinding values, and a new session
+    /// with new values takes its place.
+    fn withdraw_coin(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        value: u64,
+        reservation: Option<ReservationId>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<CoinId> {
+        let mut last = Error::UnknownSession;
+        for _ in 0..SESSION_ATTEMPTS {
+            match self.attempt(bank, value, reservation, rng) {
+                Ok(id) => return Ok(id),
+                Err(Attempt::Fail(e)) => return Err(e),
+                Err(Attempt::Retry(e)) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn attempt(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        value: u64,
+        reservation: Option<ReservationId>,
+        rng: &mut impl CryptoRngCore,
+    ) -> std::result::Result<CoinId, Attempt> {
+        let req = self.start(value, reservation, rng).map_err(Attempt::Fail)?;
         let commitment = match bank.open_withdrawal(&req) {
             Ok(c) => c,
             Err(e) => {
-                self.store.drop_pending(&req.session_id)?;
-                return Err(e);
+                // Nothing was blinded: the request can be dropped.
+                self.store.drop_pending(&req.session_id).map_err(|e| Attempt::Fail(e.into()))?;
+                return Err(Attempt::Fail(e));
             }
         };
-        let challenge = self.receive_commitment(&commitment, rng)?;
-        match bank.answer_withdrawal(&challenge) {
-            Ok(answer) => self.finish_withdrawal(&answer),
-            Err(e) => {
-                // A transient failure keeps the state: the answer may have
-                // been given (and debited); `resume_withdrawals` fetches it.
-                if is_final(&e) {
-                    self.store.drop_pending(&req.session_id)?;
-                }
-                Err(e)
+        let challenge = match self.receive_commitment(&commitment, rng) {
+            Ok(ch) => ch,
+            Err(Error::CommitmentSignature) => {
+                self.abandon_withdrawal(bank, req.session_id, rng).map_err(Attempt::Fail)?;
+                return Err(Attempt::Retry(Error::CommitmentSignature));
             }
+            Err(e) => return Err(Attempt::Fail(e)),
+        };
+        // A failure to get an answer keeps the state: the answer may have
+        // been given (and debited); `resume_withdrawals` fetches it.
+        let answer = bank.answer_withdrawal(&challenge).map_err(Attempt::Fail)?;
+        match self.finish_withdrawal(&answer) {
+            Ok(id) => Ok(id),
+            Err(Error::SessionEnded(reason)) if retry_after(reason) => {
+                Err(Attempt::Retry(Error::SessionEnded(reason)))
+            }
+            Err(e) => Err(Attempt::Fail(e)),
         }
     }
 
-    /// Resumes every pending withdrawal: a request is sent again (the bank
-    /// returns the same commitment for the same request), a stored challenge
-    /// is sent again (the bank returns the same answer), and the coin is
-    /// finished. A session the bank will never answer (expired, opened
-    /// before a restore of the bank's store, unknown) was never debited, so
-    /// its pending state is dropped. Other failures (network, store) leave
-    /// the state for a later attempt and are returned.
+    /// Resumes everything interrupted: every pending session (a request is
+    /// sent again and gets the same commitment, a stored challenge is sent
+    /// again and gets the same answer), then every withdrawal of several
+    /// coins: while its reservation is active the rest of its coins are
+    /// withdrawn under it; a lapsed one is reserved anew for the rest, and
+    /// given up (reported in [`Resumed::incomplete`]) if the balance no
+    /// longer covers it. Failures of the network or the store leave the
+    /// state for a later attempt and are returned.
     pub fn resume_withdrawals(&self, bank: &(impl BankApi + ?Sized)) -> Result<Vec<CoinId>> {
+        Ok(self.resume(bank, &mut rand::rngs::OsRng)?.coins)
+    }
+
+    /// As [`Wallet::resume_withdrawals`], reporting withdrawals that could
+    /// not be completed.
+    pub fn resume(&self, bank: &(impl BankApi + ?Sized), rng: &mut impl CryptoRngCore) -> Result<Resumed> {
+        let mut out = Resumed { coins: self.resume_sessions(bank, rng)?, incomplete: Vec::new() };
+        for plan in self.store.plans()? {
+            let Some((id, amount)) = plan.reservation() else { continue };
+            let state = match self.reservation_state(bank, &plan) {
+                Ok(r) => r,
+                Err(e) if is_final(&e) => {
+                    self.store.drop_plan(&id)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let keyset = self.withdrawal_keyset()?;
+            let rest = state.remaining();
+            if rest > 0 && state.is_active(self.clock.now()) {
+                let values = decompose(rest, &keyset.values_desc())?;
+                let mut withdrawn = state.drawn;
+                for v in values {
+                    match self.withdraw_coin(bank, v, Some(id), rng) {
+                        Ok(coin) => {
+                            out.coins.push(coin);
+                            withdrawn = withdrawn.saturating_add(v);
+                        }
+                        Err(e) if is_final(&e) || matches!(e, Error::SessionEnded(_)) => {
+                            // It cannot be completed (the account was frozen,
+                            // say): give the rest up.
+                            let release = AccountOperation::ReleaseReservation { reservation: id };
+                            bank.account_request(&self.account_request(release, rng))?;
+                            out.incomplete.push((amount, withdrawn));
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            } else if rest > 0 {
+                // The reservation lapsed: the rest is a withdrawal of its own.
+                self.store.drop_plan(&id)?;
+                match self.withdraw(bank, rest, rng) {
+                    Ok(coins) => out.coins.extend(coins),
+                    Err(e) if is_final(&e) => out.incomplete.push((amount, state.drawn)),
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            self.store.drop_plan(&id)?;
+        }
+        Ok(out)
+    }
+
+    fn resume_sessions(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<CoinId>> {
         let mut done = Vec::new();
         for entry in self.store.pending()? {
             let session = entry.session_id();
             let challenge = match entry {
                 PendingEntry::AwaitingAnswer(p) => p.challenge(),
                 PendingEntry::Started(start) => match bank.open_withdrawal(start.request()) {
-                    Ok(commitment) => self.receive_commitment(&commitment, &mut rand::rngs::OsRng)?,
+                    Ok(commitment) => match self.receive_commitment(&commitment, rng) {
+                        Ok(ch) => ch,
+                        Err(Error::CommitmentSignature) => {
+                            self.abandon_withdrawal(bank, session, rng)?;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    },
                     Err(e) if is_final(&e) => {
                         self.store.drop_pending(&session)?;
                         continue;
@@ -219,13 +496,89 @@ impl<S: WalletStore> Wallet<S> {
                     Err(e) => return Err(e),
                 },
             };
-            match bank.answer_withdrawal(&challenge) {
-                Ok(answer) => done.push(self.finish_withdrawal(&answer)?),
-                Err(e) if is_final(&e) => self.store.drop_pending(&session)?,
+            let answer = bank.answer_withdrawal(&challenge)?;
+            match self.finish_withdrawal(&answer) {
+                Ok(id) => done.push(id),
+                Err(Error::SessionEnded(_)) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(done)
+    }
+
+    /// Gives up every interrupted withdrawal: each reservation is released
+    /// at the bank (its hold ends and its open sessions end), sessions not
+    /// blinded yet are abandoned, and sessions already answered are still
+    /// finished (their coins were paid for). Returns the coins finished.
+    pub fn release_withdrawals(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<CoinId>> {
+        for plan in self.store.plans()? {
+            let Some((reservation, _)) = plan.reservation() else { continue };
+            let req = self.account_request(AccountOperation::ReleaseReservation { reservation }, rng);
+            match bank.account_request(&req) {
+                Ok(_) | Err(Error::UnknownReservation) => self.store.drop_plan(&reservation)?,
+                Err(e) => return Err(e),
+            }
+        }
+        for entry in self.store.pending()? {
+            if let PendingEntry::Started(start) = entry {
+                self.abandon_withdrawal(bank, start.request().session_id, rng)?;
+            }
+        }
+        self.resume_sessions(bank, rng)
+    }
+
+    /// Interrupted withdrawals: pending sessions and unfinished withdrawals
+    /// of several coins.
+    pub fn interrupted(&self) -> Result<(usize, usize)> {
+        Ok((self.store.pending()?.len(), self.store.plans()?.len()))
+    }
+
+    /// A rotation of the authentication key to `new` (to send with
+    /// [`Wallet::rotate_auth_key`]; keep `new` and the request durably
+    /// first, so a lost answer can be fetched again with the same bytes).
+    pub fn auth_rotation(&self, new: &AuthKey, rng: &mut impl CryptoRngCore) -> AccountRequest {
+        AccountRequest::rotate_auth_key(&self.keys, new, rng)
+    }
+
+    /// Sends a rotation made by [`Wallet::auth_rotation`] and, once the bank
+    /// confirms it, uses `new` from now on.
+    pub fn rotate_auth_key(
+        &mut self,
+        bank: &(impl BankApi + ?Sized),
+        new: AuthKey,
+        request: &AccountRequest,
+    ) -> Result<AccountStatus> {
+        let status = match bank.account_request(request)? {
+            AccountAnswer::Status(s) => s,
+            AccountAnswer::Reservation(_) => return Err(Error::InvalidProof("bank answer")),
+        };
+        if status.auth_key != *new.public() {
+            return Err(Error::InvalidProof("bank answer"));
+        }
+        self.keys = self.keys.with_auth(new);
+        Ok(status)
+    }
+
+    /// A request to re-key the account to `identity` and `auth` (for the
+    /// bank's operator; keep the new keys until it is applied).
+    pub fn rekey_request(
+        &self,
+        identity: &UserKey,
+        auth: &AuthKey,
+        rng: &mut impl CryptoRngCore,
+    ) -> RekeyRequest {
+        RekeyRequest::new(&self.keys, identity, auth, rng)
+    }
+
+    /// Uses `identity` and `auth` from now on, after the operator applied a
+    /// re-key to them (the old identity is kept to spend the coins
+    /// withdrawn under it).
+    pub fn adopt_rekey(&mut self, identity: UserKey, auth: AuthKey) {
+        self.keys = self.keys.rekeyed(identity, auth);
     }
 
     /// Returns to the unspent pool the coins marked spent for a payment that
@@ -260,9 +613,7 @@ impl<S: WalletStore> Wallet<S> {
 
     /// Value of the unspent coins.
     pub fn balance(&self) -> Result<u64> {
-        crate::protocol::checked_sum(
-            self.store.coins()?.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value),
-        )
+        checked_sum(self.store.coins()?.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value))
     }
 
     /// Pays `request` exactly: selects coins, marks them spent durably, then
@@ -293,7 +644,8 @@ impl<S: WalletStore> Wallet<S> {
         })?;
         failpoint!("wallet.pay.marked");
         let chosen_refs: Vec<&WalletCoin> = chosen.iter().collect();
-        let payment = match create_payment(request, keyset, &self.user, &chosen_refs, rng) {
+        let users: Vec<&UserKey> = self.keys.all_identities().collect();
+        let payment = match create_payment_with_keys(request, keyset, &users, &chosen_refs, rng) {
             Ok(p) => p,
             Err(e) => {
                 // Nothing left the wallet: the coins are still unspent.
@@ -320,7 +672,7 @@ impl<S: WalletStore> Wallet<S> {
                         && c.secrets.expiry() >= day
                 })
                 .collect();
-            let available = crate::protocol::checked_sum(usable.iter().map(|c| c.value))?;
+            let available = checked_sum(usable.iter().map(|c| c.value))?;
             best_available = best_available.max(available);
             let values: Vec<(usize, u64)> = usable.iter().enumerate().map(|(i, c)| (i, c.value)).collect();
             if let Some(pick) = select_coins(&values, amount) {
@@ -328,7 +680,7 @@ impl<S: WalletStore> Wallet<S> {
                 return Ok((keyset, pick.into_iter().map(|i| usable[i].clone()).collect()));
             }
         }
-        let expired = crate::protocol::checked_sum(
+        let expired = checked_sum(
             coins
                 .iter()
                 .filter(|c| c.spent_in.is_none() && c.coin.secrets.expiry() < day)
@@ -341,7 +693,9 @@ impl<S: WalletStore> Wallet<S> {
     }
 }
 
-/// Whether the bank will never answer this session (so nothing was debited).
+/// Whether a refusal of an opening request (or a reservation) is final:
+/// the same request will not succeed later, and nothing was blinded, so the
+/// wallet may drop it.
 fn is_final(e: &Error) -> bool {
     matches!(
         e,
@@ -354,7 +708,17 @@ fn is_final(e: &Error) -> bool {
             | Error::AccountFrozen(_)
             | Error::KeyNotValid { .. }
             | Error::ExpiryPolicy { .. }
+            | Error::UnknownReservation
+            | Error::ReservationInactive
+            | Error::ReservationExhausted { .. }
+            | Error::RekeyRequired(_)
+            | Error::AccountRequestIdReused
     )
+}
+
+/// Whether a new session may succeed where this one ended.
+fn retry_after(reason: EndReason) -> bool {
+    !matches!(reason, EndReason::AccountFrozen | EndReason::InsufficientBalance)
 }
 
 /// Most coins one withdrawal may take: a withdrawal's coins are listed

@@ -44,6 +44,53 @@ pub(crate) struct SessionRecord {
     pub(crate) commitment: SignerCommitment,
 }
 
+/// A session record written before withdrawal requests named a
+/// reservation: the same fields with the request's `reservation` absent.
+/// Answered sessions are withdrawal records kept for coin tracing, so they
+/// are read back for as long as the bank keeps them.
+#[derive(serde::Deserialize)]
+struct LegacySessionRecord {
+    request: LegacyWithdrawRequest,
+    value: u64,
+    commitment: SignerCommitment,
+}
+
+#[derive(serde::Deserialize)]
+struct LegacyWithdrawRequest {
+    session_id: SessionId,
+    account: AccountId,
+    keyset_id: crate::keys::KeysetId,
+    key_id: crate::keys::KeyId,
+    expiry: Day,
+    commitment: Point,
+    escrow: crate::crypto::elgamal::Ciphertext,
+    proof: crate::crypto::schnorr::Proof,
+}
+
+fn session_record(b: &[u8]) -> StoreResult<SessionRecord> {
+    match dec::<SessionRecord>(b) {
+        Ok(r) => Ok(r),
+        Err(current) => match dec::<LegacySessionRecord>(b) {
+            Ok(l) => Ok(SessionRecord {
+                request: crate::protocol::withdraw::WithdrawRequest {
+                    session_id: l.request.session_id,
+                    account: l.request.account,
+                    keyset_id: l.request.keyset_id,
+                    key_id: l.request.key_id,
+                    expiry: l.request.expiry,
+                    commitment: l.request.commitment,
+                    escrow: l.request.escrow,
+                    reservation: None,
+                    proof: l.request.proof,
+                },
+                value: l.value,
+                commitment: l.commitment,
+            }),
+            Err(_) => Err(current),
+        },
+    }
+}
+
 pub(crate) fn kind_code(k: AccountKind) -> i64 {
     match k {
         AccountKind::User => 0,
@@ -51,11 +98,19 @@ pub(crate) fn kind_code(k: AccountKind) -> i64 {
     }
 }
 
-pub(crate) type AccountRow = (Vec<u8>, i64, Vec<u8>, i64, bool, i64);
+pub(crate) type AccountRow = (Vec<u8>, i64, Vec<u8>, i64, bool, i64, Option<Vec<u8>>);
 pub(crate) type SessionStateColumns = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
+pub(crate) fn point_from(v: Vec<u8>, what: &str) -> StoreResult<Point> {
+    Point::from_bytes(&arr(v)?).ok_or_else(|| StoreError::Corrupt(what.into()))
+}
+
+pub(crate) fn day_from(d: i64) -> StoreResult<Day> {
+    u32::try_from(d).map(Day).map_err(|_| StoreError::Corrupt("day".into()))
+}
+
 pub(crate) fn account_from_parts(p: AccountRow) -> StoreResult<Account> {
-    let (id, kind, pk, balance, frozen, registered) = p;
+    let (id, kind, pk, balance, frozen, registered, auth_key) = p;
     Ok(Account {
         id: AccountId(arr(id)?),
         kind: match kind {
@@ -67,14 +122,75 @@ pub(crate) fn account_from_parts(p: AccountRow) -> StoreResult<Account> {
         balance: to_u64(balance)?,
         frozen,
         registered: Day(u32::try_from(registered).map_err(|_| StoreError::Corrupt("day".into()))?),
+        auth_key: auth_key.map(|k| point_from(k, "authentication key")).transpose()?,
     })
 }
 
-pub(crate) type SessionRow = (Vec<u8>, i64, i64, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+pub(crate) type IdentityRow = (Vec<u8>, Vec<u8>, i64, Option<i64>, bool);
+
+pub(crate) fn identity_from_parts(p: IdentityRow) -> StoreResult<IdentityRecord> {
+    let (identity, account, since, retired, revealed) = p;
+    Ok(IdentityRecord {
+        identity: point_from(identity, "identity")?,
+        account: AccountId(arr(account)?),
+        since: day_from(since)?,
+        retired: retired.map(day_from).transpose()?,
+        revealed,
+    })
+}
+
+pub(crate) fn event_kind_code(k: crate::protocol::account::AccountEventKind) -> i64 {
+    use crate::protocol::account::AccountEventKind as K;
+    match k {
+        K::Registered => 0,
+        K::Frozen => 1,
+        K::Unfrozen => 2,
+        K::Rekeyed => 3,
+        K::AuthKeyRotated => 4,
+    }
+}
+
+pub(crate) type EventRow = (Vec<u8>, i64, i64, String);
+
+pub(crate) fn event_from_parts(p: EventRow) -> StoreResult<(AccountId, AccountEvent)> {
+    use crate::protocol::account::AccountEventKind as K;
+    let (account, at, kind, reason) = p;
+    let kind = match kind {
+        0 => K::Registered,
+        1 => K::Frozen,
+        2 => K::Unfrozen,
+        3 => K::Rekeyed,
+        4 => K::AuthKeyRotated,
+        k => return Err(StoreError::Corrupt(format!("account event kind {k}"))),
+    };
+    Ok((AccountId(arr(account)?), AccountEvent { at: Timestamp(to_u64(at)?), kind, reason }))
+}
+
+pub(crate) type ReservationRow = (Vec<u8>, Vec<u8>, i64, i64, i64, i64, bool);
+
+pub(crate) fn reservation_from_parts(p: ReservationRow) -> StoreResult<Reservation> {
+    let (id, account, amount, drawn, created, expires, released) = p;
+    Ok(Reservation {
+        id: ReservationId(arr(id)?),
+        account: AccountId(arr(account)?),
+        amount: to_u64(amount)?,
+        drawn: to_u64(drawn)?,
+        created: Timestamp(to_u64(created)?),
+        expires: Timestamp(to_u64(expires)?),
+        released,
+    })
+}
+
+pub(crate) type SessionRow =
+    (Vec<u8>, i64, i64, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>, Option<Vec<u8>>);
 
 pub(crate) fn session_from_parts(p: SessionRow) -> StoreResult<WithdrawSession> {
-    let (record, state, opened, expires, epoch, signer, answer, answered_at) = p;
-    let rec: SessionRecord = dec(&record)?;
+    let (record, state, opened, expires, epoch, signer, answer, answered_at, identity) = p;
+    let rec = session_record(&record)?;
+    let identity = point_from(
+        identity.ok_or_else(|| StoreError::Corrupt("session without an identity".into()))?,
+        "session identity",
+    )?;
     let state = match (state, signer, answer) {
         (0, Some(s), None) => SessionState::Open(dec(&s)?),
         (1, None, Some(a)) => {
@@ -90,6 +206,7 @@ pub(crate) fn session_from_parts(p: SessionRow) -> StoreResult<WithdrawSession> 
         opened: Timestamp(to_u64(opened)?),
         expires: Timestamp(to_u64(expires)?),
         epoch: to_u64(epoch)?,
+        identity,
         state,
     })
 }

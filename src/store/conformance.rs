@@ -55,6 +55,7 @@ fn account(kind: AccountKind, balance: u64) -> Account {
         balance,
         frozen: false,
         registered: Day(20_000),
+        auth_key: (kind == AccountKind::User).then(rand_point),
     }
 }
 
@@ -72,6 +73,7 @@ fn session(account: &AccountId, opened: Timestamp, ttl: u64, epoch: u64) -> With
             expiry: Day(20_090),
             commitment: c,
             escrow: Ciphertext { c1: rand_point(), c2: rand_point() },
+            reservation: None,
             proof: Proof { commitments: vec![rand_point()], responses: vec![Scalar::random(&mut OsRng)] },
         },
         value: 8,
@@ -79,6 +81,7 @@ fn session(account: &AccountId, opened: Timestamp, ttl: u64, epoch: u64) -> With
         opened,
         expires: opened.plus_secs(ttl),
         epoch,
+        identity: rand_point(),
         state: SessionState::Open(signer),
     }
 }
@@ -393,7 +396,7 @@ pub fn evidence_and_watch_list_round_trip<S: BankStore>(s: &S, o: &objects::Obje
     let serial = rand_point();
     let identified = EvidenceRecord {
         evidence: o.double_spend(),
-        account: Some(o.user.account_id()),
+        account: Some(o.user.account()),
         recorded: Day(20_790),
     };
     let unregistered = EvidenceRecord { evidence: o.double_spend(), account: None, recorded: Day(20_791) };
@@ -410,7 +413,7 @@ pub fn evidence_and_watch_list_round_trip<S: BankStore>(s: &S, o: &objects::Obje
     assert_eq!(tx.watch_list().unwrap().len(), 1);
     assert_eq!(tx.evidence().unwrap(), vec![identified.clone(), unregistered], "evidence in recording order");
     let who = identified.evidence.verify(&o.keyset, &mut OsRng).expect("stored evidence verifies");
-    assert_eq!(who.identity, *o.user.identity());
+    assert_eq!(who.identity, *o.user.identity().identity());
 }
 
 /// Keysets come back in sequence order; a sequence is used once.

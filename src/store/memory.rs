@@ -28,6 +28,10 @@ struct BankState {
     evidence: Vec<EvidenceRecord>,
     watch: BTreeMap<[u8; 32], (Point, String)>,
     receipts: HashMap<(AccountId, [u8; 16]), ([u8; 32], DepositReceipt)>,
+    identities: HashMap<[u8; 32], IdentityRecord>,
+    events: Vec<(AccountId, AccountEvent)>,
+    reservations: HashMap<ReservationId, Reservation>,
+    account_requests: HashMap<(AccountId, [u8; 16]), AccountRequestRecord>,
 }
 
 /// The bank's state in memory.
@@ -166,10 +170,119 @@ impl BankTx for MemoryBankTx<'_> {
         Ok(())
     }
 
+    fn unfreeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
+        let mut a = self.state.accounts.get(id).copied().ok_or(StoreError::NotFound("account"))?;
+        a.frozen = false;
+        put!(self, accounts, *id, a);
+        Ok(())
+    }
+
+    fn set_auth_key(&mut self, id: &AccountId, key: &Point) -> StoreResult<()> {
+        let mut a = self.state.accounts.get(id).copied().ok_or(StoreError::NotFound("account"))?;
+        a.auth_key = Some(*key);
+        put!(self, accounts, *id, a);
+        Ok(())
+    }
+
+    fn set_identity(&mut self, id: &AccountId, identity: &Point) -> StoreResult<()> {
+        let mut a = self.state.accounts.get(id).copied().ok_or(StoreError::NotFound("account"))?;
+        a.public_key = *identity;
+        put!(self, accounts, *id, a);
+        Ok(())
+    }
+
     fn accounts(&mut self) -> StoreResult<Vec<Account>> {
         let mut v: Vec<Account> = self.state.accounts.values().copied().collect();
         v.sort_by_key(|a| a.id);
         Ok(v)
+    }
+
+    fn insert_identity(&mut self, record: &IdentityRecord) -> StoreResult<()> {
+        let key = *record.identity.as_bytes();
+        if self.state.identities.contains_key(&key) {
+            return Err(StoreError::Conflict("identity"));
+        }
+        put!(self, identities, key, *record);
+        Ok(())
+    }
+
+    fn identity(&mut self, identity: &Point) -> StoreResult<Option<IdentityRecord>> {
+        Ok(self.state.identities.get(identity.as_bytes()).copied())
+    }
+
+    fn update_identity(&mut self, record: &IdentityRecord) -> StoreResult<()> {
+        let key = *record.identity.as_bytes();
+        if !self.state.identities.contains_key(&key) {
+            return Err(StoreError::NotFound("identity"));
+        }
+        put!(self, identities, key, *record);
+        Ok(())
+    }
+
+    fn insert_account_event(&mut self, account: &AccountId, event: &AccountEvent) -> StoreResult<()> {
+        self.state.events.push((*account, event.clone()));
+        self.undo.push(Box::new(|s| {
+            s.events.pop();
+        }));
+        Ok(())
+    }
+
+    fn account_events(&mut self, account: &AccountId) -> StoreResult<Vec<AccountEvent>> {
+        Ok(self.state.events.iter().filter(|(a, _)| a == account).map(|(_, e)| e.clone()).collect())
+    }
+
+    fn recent_account_events(&mut self, limit: usize) -> StoreResult<Vec<(AccountId, AccountEvent)>> {
+        let n = self.state.events.len();
+        Ok(self.state.events[n.saturating_sub(limit)..].to_vec())
+    }
+
+    fn insert_reservation(&mut self, reservation: &Reservation) -> StoreResult<()> {
+        if self.state.reservations.contains_key(&reservation.id) {
+            return Err(StoreError::Conflict("reservation"));
+        }
+        put!(self, reservations, reservation.id, *reservation);
+        Ok(())
+    }
+
+    fn reservation(&mut self, id: &ReservationId) -> StoreResult<Option<Reservation>> {
+        Ok(self.state.reservations.get(id).copied())
+    }
+
+    fn update_reservation(&mut self, reservation: &Reservation) -> StoreResult<()> {
+        if !self.state.reservations.contains_key(&reservation.id) {
+            return Err(StoreError::NotFound("reservation"));
+        }
+        put!(self, reservations, reservation.id, *reservation);
+        Ok(())
+    }
+
+    fn active_reservations(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<Reservation>> {
+        let mut v: Vec<Reservation> = self
+            .state
+            .reservations
+            .values()
+            .filter(|r| r.account == *account && r.is_active(now))
+            .copied()
+            .collect();
+        v.sort_by_key(|r| (r.created, r.id));
+        Ok(v)
+    }
+
+    fn account_request(
+        &mut self,
+        account: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<AccountRequestRecord>> {
+        Ok(self.state.account_requests.get(&(*account, *request_id)).cloned())
+    }
+
+    fn insert_account_request(&mut self, record: &AccountRequestRecord) -> StoreResult<()> {
+        let key = (record.account, record.request_id);
+        if self.state.account_requests.contains_key(&key) {
+            return Err(StoreError::Conflict("account request"));
+        }
+        put!(self, account_requests, key, record.clone());
+        Ok(())
     }
 
     fn insert_session(&mut self, session: &WithdrawSession) -> StoreResult<()> {
@@ -202,6 +315,28 @@ impl BankTx for MemoryBankTx<'_> {
 
     fn open_sessions(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<usize> {
         Ok(self.state.open.get(account).map_or(0, |m| m.values().filter(|e| **e > now).count()))
+    }
+
+    fn open_sessions_of(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<WithdrawSession>> {
+        let mut v: Vec<WithdrawSession> = self
+            .state
+            .sessions
+            .values()
+            .filter(|s| s.request.account == *account && s.state.is_open() && s.expires > now)
+            .cloned()
+            .collect();
+        v.sort_by_key(|s| (s.opened, s.id()));
+        Ok(v)
+    }
+
+    fn end_session(&mut self, id: &SessionId) -> StoreResult<()> {
+        let mut s = self.state.sessions.get(id).cloned().ok_or(StoreError::NotFound("session"))?;
+        if !s.state.is_open() {
+            return Err(StoreError::NotFound("open session"));
+        }
+        s.state = SessionState::Expired;
+        put!(self, sessions, *id, s);
+        Ok(())
     }
 
     fn answer_session(
@@ -341,6 +476,7 @@ impl BankTx for MemoryBankTx<'_> {
 
 #[derive(Default)]
 struct WalletState {
+    plans: BTreeMap<ReservationId, WithdrawalPlan>,
     pending: BTreeMap<SessionId, PendingEntry>,
     coins: BTreeMap<CoinId, StoredCoin>,
     payments: HashMap<[u8; 32], Payment>,
@@ -360,6 +496,21 @@ impl MemoryWalletStore {
 }
 
 impl WalletStore for MemoryWalletStore {
+    fn put_plan(&self, plan: &WithdrawalPlan) -> StoreResult<()> {
+        let (id, _) = plan.reservation().ok_or(StoreError::Corrupt("plan without a reservation".into()))?;
+        lock(&self.state)?.plans.insert(id, plan.clone());
+        Ok(())
+    }
+
+    fn plans(&self) -> StoreResult<Vec<WithdrawalPlan>> {
+        Ok(lock(&self.state)?.plans.values().cloned().collect())
+    }
+
+    fn drop_plan(&self, reservation: &ReservationId) -> StoreResult<()> {
+        lock(&self.state)?.plans.remove(reservation);
+        Ok(())
+    }
+
     fn put_pending(&self, entry: &PendingEntry) -> StoreResult<()> {
         lock(&self.state)?.pending.insert(entry.session_id(), entry.clone());
         Ok(())

@@ -29,6 +29,7 @@ use crate::coin::CoinId;
 use crate::crypto::acl::{AnsweredSession, SignerCommitment, SignerSession};
 use crate::encoding::Point;
 use crate::keys::{AccountId, SignedKeyset};
+use crate::protocol::account::{AccountEvent, Reservation, ReservationId};
 use crate::protocol::deposit::{DepositReceipt, DoubleSpendEvidence};
 use crate::protocol::pay::{Payment, PaymentRequest};
 use crate::protocol::trace::{LogEntry, WatchListVersion};
@@ -71,11 +72,11 @@ pub enum AccountKind {
 /// A bank account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
-    /// The id (a hash of the key).
+    /// The id (a hash of the key it was registered with).
     pub id: AccountId,
     /// User or merchant.
     pub kind: AccountKind,
-    /// `I` for a user, `M` for a merchant.
+    /// The current `I` for a user (a re-key replaces it), `M` for a merchant.
     pub public_key: Point,
     /// Balance in base units.
     pub balance: u64,
@@ -83,6 +84,40 @@ pub struct Account {
     pub frozen: bool,
     /// Day of registration.
     pub registered: Day,
+    /// A user's authentication key `A` (every account operation is signed
+    /// with it); `None` for merchants (whose key `M` signs their deposits)
+    /// and for users registered before accounts had authentication keys
+    /// (they must be re-keyed by the operator).
+    pub auth_key: Option<Point>,
+}
+
+/// An identity `I` a user account holds or held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    /// `I`.
+    pub identity: Point,
+    /// The account.
+    pub account: AccountId,
+    /// The day it was registered (or the account re-keyed to it).
+    pub since: Day,
+    /// The day a re-key retired it: never accepted again.
+    pub retired: Option<Day>,
+    /// Double-spending evidence made its `u` public: an account whose
+    /// current identity is revealed cannot be unfrozen.
+    pub revealed: bool,
+}
+
+/// An account request recorded for replay protection, with its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRequestRecord {
+    /// The account.
+    pub account: AccountId,
+    /// The request id.
+    pub request_id: [u8; 16],
+    /// The request's digest (what its authorization signs).
+    pub digest: [u8; 32],
+    /// The answer given, in its binary wire form.
+    pub answer: Vec<u8>,
 }
 
 /// The state of a withdrawal session.
@@ -97,7 +132,8 @@ pub enum SessionState {
         /// When.
         at: Timestamp,
     },
-    /// Expired unanswered; nonces erased, nothing debited.
+    /// Ended unanswered (expired, refused, released or abandoned); nonces
+    /// erased, nothing debited, never answered.
     Expired,
 }
 
@@ -124,6 +160,9 @@ pub struct WithdrawSession {
     pub expires: Timestamp,
     /// The store's session epoch at opening.
     pub epoch: u64,
+    /// The account's identity `I` that `pi_W` was verified against (an
+    /// account re-keyed later has another).
+    pub identity: Point,
     /// Open, answered or expired.
     pub state: SessionState,
 }
@@ -199,8 +238,46 @@ pub trait BankTx {
     fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()>;
     /// Freezes an account.
     fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()>;
+    /// Lifts an account's freeze.
+    fn unfreeze_account(&mut self, id: &AccountId) -> StoreResult<()>;
+    /// Replaces a user account's authentication key.
+    fn set_auth_key(&mut self, id: &AccountId, key: &Point) -> StoreResult<()>;
+    /// Replaces a user account's identity `I` (a re-key).
+    fn set_identity(&mut self, id: &AccountId, identity: &Point) -> StoreResult<()>;
     /// Every account.
     fn accounts(&mut self) -> StoreResult<Vec<Account>>;
+
+    /// Records an identity of a user account (conflict if it is recorded).
+    fn insert_identity(&mut self, record: &IdentityRecord) -> StoreResult<()>;
+    /// The record of an identity, current or retired.
+    fn identity(&mut self, identity: &Point) -> StoreResult<Option<IdentityRecord>>;
+    /// Replaces an identity's record (retired, revealed).
+    fn update_identity(&mut self, record: &IdentityRecord) -> StoreResult<()>;
+
+    /// Appends an event to an account's history.
+    fn insert_account_event(&mut self, account: &AccountId, event: &AccountEvent) -> StoreResult<()>;
+    /// An account's history, oldest first.
+    fn account_events(&mut self, account: &AccountId) -> StoreResult<Vec<AccountEvent>>;
+    /// The newest `limit` events of every account, oldest first.
+    fn recent_account_events(&mut self, limit: usize) -> StoreResult<Vec<(AccountId, AccountEvent)>>;
+
+    /// Records a withdrawal reservation (conflict if its id exists).
+    fn insert_reservation(&mut self, reservation: &Reservation) -> StoreResult<()>;
+    /// The reservation with this id.
+    fn reservation(&mut self, id: &ReservationId) -> StoreResult<Option<Reservation>>;
+    /// Replaces a reservation's state (`drawn`, `expires`, `released`).
+    fn update_reservation(&mut self, reservation: &Reservation) -> StoreResult<()>;
+    /// The account's reservations active at `now` (not released, not expired).
+    fn active_reservations(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<Reservation>>;
+
+    /// The recorded account request `(account, request_id)`.
+    fn account_request(
+        &mut self,
+        account: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<AccountRequestRecord>>;
+    /// Records an account request and its answer (conflict if the id was used).
+    fn insert_account_request(&mut self, record: &AccountRequestRecord) -> StoreResult<()>;
 
     /// Records a new session (conflict if its id or its `C` was used before).
     fn insert_session(&mut self, session: &WithdrawSession) -> StoreResult<()>;
@@ -210,6 +287,11 @@ pub trait BankTx {
     fn commitment_used(&mut self, c: &Point) -> StoreResult<bool>;
     /// Number of open sessions of an account not yet expired at `now`.
     fn open_sessions(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<usize>;
+    /// The open sessions of an account not yet expired at `now`.
+    fn open_sessions_of(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<WithdrawSession>>;
+    /// Ends an open session unanswered (state expired, nonces erased);
+    /// not found if it is not open.
+    fn end_session(&mut self, id: &SessionId) -> StoreResult<()>;
     /// Replaces an open session's state by its answer (erasing `w`).
     fn answer_session(
         &mut self,
@@ -302,8 +384,35 @@ impl PendingEntry {
     }
 }
 
+/// A withdrawal of several coins in progress, as the wallet stores it: the
+/// signed request that reserved its amount (a retry sends the same bytes,
+/// and gets the reservation's current state).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WithdrawalPlan {
+    /// The `ReserveWithdrawal` account request.
+    pub request: crate::protocol::account::AccountRequest,
+}
+
+impl WithdrawalPlan {
+    /// The reservation, and the whole amount.
+    pub fn reservation(&self) -> Option<(ReservationId, u64)> {
+        match self.request.operation {
+            crate::protocol::account::AccountOperation::ReserveWithdrawal { reservation, amount } => {
+                Some((reservation, amount))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A wallet's store. Every method is atomic and durable when it returns.
 pub trait WalletStore: Send + Sync {
+    /// Records a withdrawal plan (before its reservation request leaves).
+    fn put_plan(&self, plan: &WithdrawalPlan) -> StoreResult<()>;
+    /// Every withdrawal plan not finished or released.
+    fn plans(&self) -> StoreResult<Vec<WithdrawalPlan>>;
+    /// Removes a finished or released plan.
+    fn drop_plan(&self, reservation: &ReservationId) -> StoreResult<()>;
     /// Records (or replaces) a pending withdrawal.
     fn put_pending(&self, entry: &PendingEntry) -> StoreResult<()>;
     /// Every pending withdrawal.

@@ -143,6 +143,59 @@ CREATE TABLE deposit_receipts (
 );
 COMMENT ON TABLE deposit_receipts IS 'receipts of deposit requests: a retried or replayed request gets the same receipt; (merchant, request_id) is used once';
 "#,
+    r#"
+ALTER TABLE accounts ADD COLUMN auth_key BYTEA CHECK (auth_key IS NULL OR octet_length(auth_key) = 32);
+COMMENT ON COLUMN accounts.auth_key IS 'a user''s authentication key A: signs every account operation; NULL for merchants and for users registered before accounts had one (they must be re-keyed)';
+
+CREATE TABLE identities (
+    identity BYTEA PRIMARY KEY CHECK (octet_length(identity) = 32),
+    account BYTEA NOT NULL REFERENCES accounts(id),
+    since BIGINT NOT NULL,
+    retired BIGINT,
+    revealed BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX identities_account ON identities (account);
+COMMENT ON TABLE identities IS 'every identity I a user account holds or held; an identity belongs to one account, ever; retired: replaced by a re-key, never accepted again; revealed: double-spending evidence made its u public';
+INSERT INTO identities (identity, account, since, retired, revealed)
+    SELECT public_key, id, registered, NULL, frozen FROM accounts WHERE kind = 0;
+
+CREATE TABLE account_events (
+    seq BIGSERIAL PRIMARY KEY,
+    account BYTEA NOT NULL REFERENCES accounts(id),
+    at BIGINT NOT NULL,
+    kind SMALLINT NOT NULL CHECK (kind BETWEEN 0 AND 4),
+    reason TEXT NOT NULL
+);
+CREATE INDEX account_events_account ON account_events (account, seq);
+COMMENT ON TABLE account_events IS 'each account''s history: registered (0), frozen (1), unfrozen (2), re-keyed (3), authentication key rotated (4), with time and reason';
+
+CREATE TABLE reservations (
+    id BYTEA PRIMARY KEY CHECK (octet_length(id) = 16),
+    account BYTEA NOT NULL REFERENCES accounts(id),
+    amount BIGINT NOT NULL CHECK (amount > 0),
+    drawn BIGINT NOT NULL CHECK (drawn >= 0 AND drawn <= amount),
+    created BIGINT NOT NULL,
+    expires BIGINT NOT NULL,
+    released BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX reservations_active ON reservations (account, expires) WHERE NOT released;
+COMMENT ON TABLE reservations IS 'holds on a balance for the sessions of one withdrawal: active while not released and expires > now; drawn never exceeds amount';
+
+ALTER TABLE sessions ADD COLUMN reservation BYTEA CHECK (reservation IS NULL OR octet_length(reservation) = 16);
+ALTER TABLE sessions ADD COLUMN identity BYTEA CHECK (identity IS NULL OR octet_length(identity) = 32);
+UPDATE sessions SET identity = (SELECT public_key FROM accounts WHERE accounts.id = sessions.account);
+COMMENT ON COLUMN sessions.reservation IS 'the reservation the session draws on, if any';
+COMMENT ON COLUMN sessions.identity IS 'the identity I the session''s pi_W was verified against';
+
+CREATE TABLE account_requests (
+    account BYTEA NOT NULL REFERENCES accounts(id),
+    request_id BYTEA NOT NULL CHECK (octet_length(request_id) = 16),
+    digest BYTEA NOT NULL CHECK (octet_length(digest) = 32),
+    answer BYTEA NOT NULL,
+    PRIMARY KEY (account, request_id)
+);
+COMMENT ON TABLE account_requests IS 'account requests that are not idempotent by themselves, with digest and answer: the same request again gets the stored answer; (account, request_id) is used once';
+"#,
 ];
 
 /// Runs `migrations` for `app` under an advisory lock.
@@ -332,13 +385,22 @@ impl Drop for PgTx<'_> {
     }
 }
 
-const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at";
-const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered";
+const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at, identity";
+const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered, auth_key";
+const RESERVATION_COLUMNS: &str = "id, account, amount, drawn, created, expires, released";
 const SPENT_COLUMNS: &str =
     "coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after";
 
 fn account_row(r: &::postgres::Row) -> StoreResult<Account> {
-    account_from_parts((r.get(0), i64::from(r.get::<_, i16>(1)), r.get(2), r.get(3), r.get(4), r.get(5)))
+    account_from_parts((
+        r.get(0),
+        i64::from(r.get::<_, i16>(1)),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+        r.get(5),
+        r.get(6),
+    ))
 }
 
 fn session_row(r: &::postgres::Row) -> StoreResult<WithdrawSession> {
@@ -351,7 +413,20 @@ fn session_row(r: &::postgres::Row) -> StoreResult<WithdrawSession> {
         r.get(5),
         r.get(6),
         r.get(7),
+        r.get(8),
     ))
+}
+
+fn identity_row(r: &::postgres::Row) -> StoreResult<IdentityRecord> {
+    identity_from_parts((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+}
+
+fn reservation_row(r: &::postgres::Row) -> StoreResult<Reservation> {
+    reservation_from_parts((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))
+}
+
+fn event_row(r: &::postgres::Row) -> StoreResult<(AccountId, AccountEvent)> {
+    event_from_parts((r.get(0), r.get(1), i64::from(r.get::<_, i16>(2)), r.get(3)))
 }
 
 fn spent_row(r: &::postgres::Row) -> StoreResult<SpentCoin> {
@@ -419,7 +494,7 @@ impl BankTx for PgTx<'_> {
         let n = self
             .c()?
             .execute(
-                "INSERT INTO accounts (id, kind, public_key, balance, frozen, registered) VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO accounts (id, kind, public_key, balance, frozen, registered, auth_key) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT DO NOTHING",
                 &[
                     &a.id.as_bytes().as_slice(),
@@ -428,6 +503,7 @@ impl BankTx for PgTx<'_> {
                     &balance,
                     &a.frozen,
                     &i64::from(a.registered.0),
+                    &a.auth_key.map(|k| k.as_bytes().to_vec()),
                 ],
             )
             .map_err(db)?;
@@ -476,6 +552,236 @@ impl BankTx for PgTx<'_> {
         rows.iter().map(account_row).collect()
     }
 
+    fn unfreeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute("UPDATE accounts SET frozen = FALSE WHERE id = $1", &[&id.as_bytes().as_slice()])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn set_auth_key(&mut self, id: &AccountId, key: &Point) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE accounts SET auth_key = $2 WHERE id = $1",
+                &[&id.as_bytes().as_slice(), &key.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn set_identity(&mut self, id: &AccountId, identity: &Point) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE accounts SET public_key = $2 WHERE id = $1",
+                &[&id.as_bytes().as_slice(), &identity.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn insert_identity(&mut self, r: &IdentityRecord) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO identities (identity, account, since, retired, revealed) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &r.identity.as_bytes().as_slice(),
+                    &r.account.as_bytes().as_slice(),
+                    &i64::from(r.since.0),
+                    &r.retired.map(|d| i64::from(d.0)),
+                    &r.revealed,
+                ],
+            )
+            .map_err(db)?;
+        inserted(n, "identity")
+    }
+
+    fn identity(&mut self, identity: &Point) -> StoreResult<Option<IdentityRecord>> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT identity, account, since, retired, revealed FROM identities WHERE identity = $1",
+                &[&identity.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        rows.first().map(identity_row).transpose()
+    }
+
+    fn update_identity(&mut self, r: &IdentityRecord) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE identities SET account = $2, since = $3, retired = $4, revealed = $5 WHERE identity = $1",
+                &[
+                    &r.identity.as_bytes().as_slice(),
+                    &r.account.as_bytes().as_slice(),
+                    &i64::from(r.since.0),
+                    &r.retired.map(|d| i64::from(d.0)),
+                    &r.revealed,
+                ],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("identity"));
+        }
+        Ok(())
+    }
+
+    fn insert_account_event(&mut self, account: &AccountId, e: &AccountEvent) -> StoreResult<()> {
+        let (at, kind) = (to_i64(e.at.0)?, event_kind_code(e.kind) as i16);
+        self.c()?
+            .execute(
+                "INSERT INTO account_events (account, at, kind, reason) VALUES ($1, $2, $3, $4)",
+                &[&account.as_bytes().as_slice(), &at, &kind, &e.reason],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn account_events(&mut self, account: &AccountId) -> StoreResult<Vec<AccountEvent>> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT account, at, kind, reason FROM account_events WHERE account = $1 ORDER BY seq",
+                &[&account.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        rows.iter().map(|r| event_row(r).map(|(_, e)| e)).collect()
+    }
+
+    fn recent_account_events(&mut self, limit: usize) -> StoreResult<Vec<(AccountId, AccountEvent)>> {
+        let limit = to_i64(limit as u64)?;
+        let rows = self
+            .c()?
+            .query(
+                "SELECT account, at, kind, reason FROM
+                 (SELECT seq, account, at, kind, reason FROM account_events ORDER BY seq DESC LIMIT $1) e
+                 ORDER BY seq",
+                &[&limit],
+            )
+            .map_err(db)?;
+        rows.iter().map(event_row).collect()
+    }
+
+    fn insert_reservation(&mut self, r: &Reservation) -> StoreResult<()> {
+        let (amount, drawn) = (to_i64(r.amount)?, to_i64(r.drawn)?);
+        let (created, expires) = (to_i64(r.created.0)?, to_i64(r.expires.0)?);
+        let n = self
+            .c()?
+            .execute(
+                &format!(
+                    "INSERT INTO reservations ({RESERVATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[
+                    &r.id.as_bytes().as_slice(),
+                    &r.account.as_bytes().as_slice(),
+                    &amount,
+                    &drawn,
+                    &created,
+                    &expires,
+                    &r.released,
+                ],
+            )
+            .map_err(db)?;
+        inserted(n, "reservation")
+    }
+
+    fn reservation(&mut self, id: &ReservationId) -> StoreResult<Option<Reservation>> {
+        let rows = self
+            .c()?
+            .query(
+                &format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = $1"),
+                &[&id.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        rows.first().map(reservation_row).transpose()
+    }
+
+    fn update_reservation(&mut self, r: &Reservation) -> StoreResult<()> {
+        let (drawn, expires) = (to_i64(r.drawn)?, to_i64(r.expires.0)?);
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE reservations SET drawn = $2, expires = $3, released = $4 WHERE id = $1",
+                &[&r.id.as_bytes().as_slice(), &drawn, &expires, &r.released],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("reservation"));
+        }
+        Ok(())
+    }
+
+    fn active_reservations(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<Reservation>> {
+        let now = to_i64(now.0)?;
+        let rows = self
+            .c()?
+            .query(
+                &format!(
+                    "SELECT {RESERVATION_COLUMNS} FROM reservations
+                     WHERE account = $1 AND NOT released AND expires > $2 ORDER BY created, id"
+                ),
+                &[&account.as_bytes().as_slice(), &now],
+            )
+            .map_err(db)?;
+        rows.iter().map(reservation_row).collect()
+    }
+
+    fn account_request(
+        &mut self,
+        account: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<AccountRequestRecord>> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT digest, answer FROM account_requests WHERE account = $1 AND request_id = $2",
+                &[&account.as_bytes().as_slice(), &request_id.as_slice()],
+            )
+            .map_err(db)?;
+        rows.first()
+            .map(|r| {
+                Ok(AccountRequestRecord {
+                    account: *account,
+                    request_id: *request_id,
+                    digest: arr(r.get(0))?,
+                    answer: r.get(1),
+                })
+            })
+            .transpose()
+    }
+
+    fn insert_account_request(&mut self, r: &AccountRequestRecord) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO account_requests (account, request_id, digest, answer) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &r.account.as_bytes().as_slice(),
+                    &r.request_id.as_slice(),
+                    &r.digest.as_slice(),
+                    &r.answer.as_slice(),
+                ],
+            )
+            .map_err(db)?;
+        inserted(n, "account request")
+    }
+
     fn insert_session(&mut self, s: &WithdrawSession) -> StoreResult<()> {
         let (record, (state, signer, answer, at)) = session_columns(s)?;
         let state = state as i16;
@@ -492,8 +798,8 @@ impl BankTx for PgTx<'_> {
         let n = self
             .c()?
             .execute(
-                "INSERT INTO sessions (id, account, commitment, state, opened, expires, epoch, record, signer, answer, answered_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+                "INSERT INTO sessions (id, account, commitment, state, opened, expires, epoch, record, signer, answer, answered_at, reservation, identity)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
                 &[
                     &id.as_bytes().as_slice(),
                     &s.request.account.as_bytes().as_slice(),
@@ -506,6 +812,8 @@ impl BankTx for PgTx<'_> {
                     &signer,
                     &answer,
                     &at,
+                    &s.request.reservation.map(|r| r.0.to_vec()),
+                    &s.identity.as_bytes().as_slice(),
                 ],
             )
             .map_err(db)?;
@@ -548,6 +856,35 @@ impl BankTx for PgTx<'_> {
             )
             .map_err(db)?;
         Ok(r.get::<_, i64>(0) as usize)
+    }
+
+    fn open_sessions_of(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<WithdrawSession>> {
+        let now = to_i64(now.0)?;
+        let rows = self
+            .c()?
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE account = $1 AND state = 0 AND expires > $2
+                     ORDER BY opened, id"
+                ),
+                &[&account.as_bytes().as_slice(), &now],
+            )
+            .map_err(db)?;
+        rows.iter().map(session_row).collect()
+    }
+
+    fn end_session(&mut self, id: &SessionId) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE sessions SET state = 2, signer = NULL WHERE id = $1 AND state = 0",
+                &[&id.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("open session"));
+        }
+        Ok(())
     }
 
     fn answer_session(

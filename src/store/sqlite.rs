@@ -254,6 +254,64 @@ CREATE TABLE deposit_receipts (
     PRIMARY KEY (merchant, request_id)
 );
 "#,
+    r#"
+-- 0003: account authentication keys, identities, account history,
+-- withdrawal reservations and recorded account requests.
+-- accounts.auth_key: a user's authentication key A (NULL for merchants, and
+-- for users registered before accounts had one: they must be re-keyed).
+ALTER TABLE accounts ADD COLUMN auth_key BLOB CHECK (auth_key IS NULL OR length(auth_key) = 32);
+-- identities: every identity I a user account holds or held. UNIQUE by I:
+-- an identity belongs to one account, ever. retired: the day a re-key
+-- replaced it (never accepted again); revealed: double-spending evidence
+-- made its u public (the account cannot be unfrozen while it is current).
+CREATE TABLE identities (
+    identity BLOB PRIMARY KEY CHECK (length(identity) = 32),
+    account BLOB NOT NULL REFERENCES accounts(id),
+    since INTEGER NOT NULL,
+    retired INTEGER,
+    revealed INTEGER NOT NULL DEFAULT 0 CHECK (revealed IN (0, 1))
+);
+CREATE INDEX identities_account ON identities (account);
+-- Until now every freeze came from evidence against the account's identity.
+INSERT INTO identities (identity, account, since, retired, revealed)
+    SELECT public_key, id, registered, NULL, frozen FROM accounts WHERE kind = 0;
+-- account_events: each account's history (registered, frozen, unfrozen,
+-- re-keyed, authentication key rotated), with the time and the reason.
+CREATE TABLE account_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account BLOB NOT NULL REFERENCES accounts(id),
+    at INTEGER NOT NULL,
+    kind INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 4),
+    reason TEXT NOT NULL
+);
+CREATE INDEX account_events_account ON account_events (account, seq);
+-- reservations: holds on a balance for the sessions of one withdrawal;
+-- active while released = 0 and expires > now; drawn never exceeds amount.
+CREATE TABLE reservations (
+    id BLOB PRIMARY KEY CHECK (length(id) = 16),
+    account BLOB NOT NULL REFERENCES accounts(id),
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    drawn INTEGER NOT NULL CHECK (drawn >= 0 AND drawn <= amount),
+    created INTEGER NOT NULL,
+    expires INTEGER NOT NULL,
+    released INTEGER NOT NULL DEFAULT 0 CHECK (released IN (0, 1))
+);
+CREATE INDEX reservations_active ON reservations (account, expires) WHERE released = 0;
+-- sessions.reservation: the reservation a session draws on (NULL: none);
+-- sessions.identity: the I its pi_W was verified against.
+ALTER TABLE sessions ADD COLUMN reservation BLOB CHECK (reservation IS NULL OR length(reservation) = 16);
+ALTER TABLE sessions ADD COLUMN identity BLOB CHECK (identity IS NULL OR length(identity) = 32);
+UPDATE sessions SET identity = (SELECT public_key FROM accounts WHERE accounts.id = sessions.account);
+-- account_requests: account requests that are not idempotent by
+-- themselves, with the digest and the answer; (account, request_id) once.
+CREATE TABLE account_requests (
+    account BLOB NOT NULL REFERENCES accounts(id),
+    request_id BLOB NOT NULL CHECK (length(request_id) = 16),
+    digest BLOB NOT NULL CHECK (length(digest) = 32),
+    answer BLOB NOT NULL,
+    PRIMARY KEY (account, request_id)
+);
+"#,
 ];
 
 /// The bank's state in a SQLite database.
@@ -298,14 +356,28 @@ impl Drop for SqliteBankTx<'_> {
 }
 
 fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
 fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
 }
 
-const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at";
+fn identity_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IdentityRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn reservation_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReservationRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at, identity";
+const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered, auth_key";
+const RESERVATION_COLUMNS: &str = "id, account, amount, drawn, created, expires, released";
 
 impl BankTx for SqliteBankTx<'_> {
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
@@ -350,14 +422,15 @@ impl BankTx for SqliteBankTx<'_> {
     fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
         self.conn
             .execute(
-                "INSERT INTO accounts (id, kind, public_key, balance, frozen, registered) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO accounts (id, kind, public_key, balance, frozen, registered, auth_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     a.id.as_bytes().as_slice(),
                     kind_code(a.kind),
                     a.public_key.as_bytes().as_slice(),
                     to_i64(a.balance)?,
                     a.frozen,
-                    i64::from(a.registered.0)
+                    i64::from(a.registered.0),
+                    a.auth_key.map(|k| k.as_bytes().to_vec())
                 ],
             )
             .map_err(db_unique("account"))?;
@@ -367,9 +440,7 @@ impl BankTx for SqliteBankTx<'_> {
     fn account(&mut self, id: &AccountId) -> StoreResult<Option<Account>> {
         let row = self
             .conn
-            .prepare_cached(
-                "SELECT id, kind, public_key, balance, frozen, registered FROM accounts WHERE id = ?1",
-            )
+            .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"))
             .map_err(db)?
             .query_row([id.as_bytes().as_slice()], account_from_row)
             .optional()
@@ -401,12 +472,233 @@ impl BankTx for SqliteBankTx<'_> {
         Ok(())
     }
 
-    fn accounts(&mut self) -> StoreResult<Vec<Account>> {
+    fn unfreeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
+        let n = self
+            .conn
+            .execute("UPDATE accounts SET frozen = 0 WHERE id = ?1", [id.as_bytes().as_slice()])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn set_auth_key(&mut self, id: &AccountId, key: &Point) -> StoreResult<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE accounts SET auth_key = ?2 WHERE id = ?1",
+                params![id.as_bytes().as_slice(), key.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn set_identity(&mut self, id: &AccountId, identity: &Point) -> StoreResult<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE accounts SET public_key = ?2 WHERE id = ?1",
+                params![id.as_bytes().as_slice(), identity.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+
+    fn insert_identity(&mut self, r: &IdentityRecord) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO identities (identity, account, since, retired, revealed) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    r.identity.as_bytes().as_slice(),
+                    r.account.as_bytes().as_slice(),
+                    i64::from(r.since.0),
+                    r.retired.map(|d| i64::from(d.0)),
+                    r.revealed
+                ],
+            )
+            .map_err(db_unique("identity"))?;
+        Ok(())
+    }
+
+    fn identity(&mut self, identity: &Point) -> StoreResult<Option<IdentityRecord>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT identity, account, since, retired, revealed FROM identities WHERE identity = ?1",
+            )
+            .map_err(db)?
+            .query_row([identity.as_bytes().as_slice()], identity_from_row)
+            .optional()
+            .map_err(db)?;
+        row.map(identity_from_parts).transpose()
+    }
+
+    fn update_identity(&mut self, r: &IdentityRecord) -> StoreResult<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE identities SET account = ?2, since = ?3, retired = ?4, revealed = ?5 WHERE identity = ?1",
+                params![
+                    r.identity.as_bytes().as_slice(),
+                    r.account.as_bytes().as_slice(),
+                    i64::from(r.since.0),
+                    r.retired.map(|d| i64::from(d.0)),
+                    r.revealed
+                ],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("identity"));
+        }
+        Ok(())
+    }
+
+    fn insert_account_event(&mut self, account: &AccountId, e: &AccountEvent) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO account_events (account, at, kind, reason) VALUES (?1, ?2, ?3, ?4)",
+                params![account.as_bytes().as_slice(), to_i64(e.at.0)?, event_kind_code(e.kind), e.reason],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn account_events(&mut self, account: &AccountId) -> StoreResult<Vec<AccountEvent>> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT id, kind, public_key, balance, frozen, registered FROM accounts ORDER BY id",
+                "SELECT account, at, kind, reason FROM account_events WHERE account = ?1 ORDER BY seq",
             )
+            .map_err(db)?;
+        let rows = st.query_map([account.as_bytes().as_slice()], event_from_row).map_err(db)?;
+        rows.map(|r| event_from_parts(r.map_err(db)?).map(|(_, e)| e)).collect()
+    }
+
+    fn recent_account_events(&mut self, limit: usize) -> StoreResult<Vec<(AccountId, AccountEvent)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT account, at, kind, reason FROM
+                 (SELECT seq, account, at, kind, reason FROM account_events ORDER BY seq DESC LIMIT ?1)
+                 ORDER BY seq",
+            )
+            .map_err(db)?;
+        let rows = st.query_map([to_i64(limit as u64)?], event_from_row).map_err(db)?;
+        rows.map(|r| event_from_parts(r.map_err(db)?)).collect()
+    }
+
+    fn insert_reservation(&mut self, r: &Reservation) -> StoreResult<()> {
+        self.conn
+            .execute(
+                &format!(
+                    "INSERT INTO reservations ({RESERVATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    r.id.as_bytes().as_slice(),
+                    r.account.as_bytes().as_slice(),
+                    to_i64(r.amount)?,
+                    to_i64(r.drawn)?,
+                    to_i64(r.created.0)?,
+                    to_i64(r.expires.0)?,
+                    r.released
+                ],
+            )
+            .map_err(db_unique("reservation"))?;
+        Ok(())
+    }
+
+    fn reservation(&mut self, id: &ReservationId) -> StoreResult<Option<Reservation>> {
+        let row = self
+            .conn
+            .prepare_cached(&format!("SELECT {RESERVATION_COLUMNS} FROM reservations WHERE id = ?1"))
+            .map_err(db)?
+            .query_row([id.as_bytes().as_slice()], reservation_from_row)
+            .optional()
+            .map_err(db)?;
+        row.map(reservation_from_parts).transpose()
+    }
+
+    fn update_reservation(&mut self, r: &Reservation) -> StoreResult<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE reservations SET drawn = ?2, expires = ?3, released = ?4 WHERE id = ?1",
+                params![r.id.as_bytes().as_slice(), to_i64(r.drawn)?, to_i64(r.expires.0)?, r.released],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("reservation"));
+        }
+        Ok(())
+    }
+
+    fn active_reservations(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<Reservation>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RESERVATION_COLUMNS} FROM reservations
+                 WHERE account = ?1 AND released = 0 AND expires > ?2 ORDER BY created, id"
+            ))
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![account.as_bytes().as_slice(), to_i64(now.0)?], reservation_from_row)
+            .map_err(db)?;
+        rows.map(|r| reservation_from_parts(r.map_err(db)?)).collect()
+    }
+
+    fn account_request(
+        &mut self,
+        account: &AccountId,
+        request_id: &[u8; 16],
+    ) -> StoreResult<Option<AccountRequestRecord>> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT digest, answer FROM account_requests WHERE account = ?1 AND request_id = ?2",
+            )
+            .map_err(db)?
+            .query_row(params![account.as_bytes().as_slice(), request_id.as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(db)?;
+        row.map(|(d, a)| {
+            Ok(AccountRequestRecord {
+                account: *account,
+                request_id: *request_id,
+                digest: arr(d)?,
+                answer: a,
+            })
+        })
+        .transpose()
+    }
+
+    fn insert_account_request(&mut self, r: &AccountRequestRecord) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO account_requests (account, request_id, digest, answer) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    r.account.as_bytes().as_slice(),
+                    r.request_id.as_slice(),
+                    r.digest.as_slice(),
+                    r.answer.as_slice()
+                ],
+            )
+            .map_err(db_unique("account request"))?;
+        Ok(())
+    }
+
+    fn accounts(&mut self) -> StoreResult<Vec<Account>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"))
             .map_err(db)?;
         let rows = st.query_map([], account_from_row).map_err(db)?;
         rows.map(|r| account_from_parts(r.map_err(db)?)).collect()
@@ -427,8 +719,8 @@ impl BankTx for SqliteBankTx<'_> {
         }
         self.conn
             .prepare_cached(
-                "INSERT INTO sessions (id, account, commitment, state, opened, expires, epoch, record, signer, answer, answered_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO sessions (id, account, commitment, state, opened, expires, epoch, record, signer, answer, answered_at, reservation, identity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .map_err(db)?
             .execute(params![
@@ -442,7 +734,9 @@ impl BankTx for SqliteBankTx<'_> {
                 record,
                 signer,
                 answer,
-                at
+                at,
+                s.request.reservation.map(|r| r.0.to_vec()),
+                s.identity.as_bytes().as_slice()
             ])
             .map_err(db_unique("attribute commitment"))?;
         Ok(())
@@ -475,6 +769,34 @@ impl BankTx for SqliteBankTx<'_> {
             .query_row(params![account.as_bytes().as_slice(), to_i64(now.0)?], |r| r.get(0))
             .map_err(db)?;
         Ok(n as usize)
+    }
+
+    fn open_sessions_of(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<WithdrawSession>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE account = ?1 AND state = 0 AND expires > ?2
+                 ORDER BY opened, id"
+            ))
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![account.as_bytes().as_slice(), to_i64(now.0)?], session_from_row)
+            .map_err(db)?;
+        rows.map(|r| session_from_parts(r.map_err(db)?)).collect()
+    }
+
+    fn end_session(&mut self, id: &SessionId) -> StoreResult<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE sessions SET state = 2, signer = NULL WHERE id = ?1 AND state = 0",
+                [id.as_bytes().as_slice()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("open session"));
+        }
+        Ok(())
     }
 
     fn answer_session(
@@ -706,7 +1028,8 @@ impl BankTx for SqliteBankTx<'_> {
 // ---------------------------------------------------------------------------
 
 /// The wallet schema.
-pub const WALLET_MIGRATIONS: &[&str] = &[r#"
+pub const WALLET_MIGRATIONS: &[&str] = &[
+    r#"
 -- 0001: a wallet. Holds secrets: the file is created with mode 0600.
 -- pending: withdrawals in progress (stored before the challenge leaves).
 CREATE TABLE pending (
@@ -726,7 +1049,17 @@ CREATE TABLE payments (
     request_id BLOB PRIMARY KEY CHECK (length(request_id) = 32),
     body BLOB NOT NULL
 );
-"#];
+"#,
+    r#"
+-- 0002: withdrawal plans: the signed reservation request of a withdrawal
+-- of several coins, stored before it is sent, removed when the withdrawal
+-- is complete or released.
+CREATE TABLE plans (
+    reservation BLOB PRIMARY KEY CHECK (length(reservation) = 16),
+    body BLOB NOT NULL
+);
+"#,
+];
 
 /// A wallet's state in a SQLite database.
 pub struct SqliteWalletStore {
@@ -754,6 +1087,32 @@ fn immediate(conn: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
 }
 
 impl WalletStore for SqliteWalletStore {
+    fn put_plan(&self, plan: &WithdrawalPlan) -> StoreResult<()> {
+        let (id, _) = plan.reservation().ok_or(StoreError::Corrupt("plan without a reservation".into()))?;
+        lock(&self.conn)?
+            .execute(
+                "INSERT INTO plans (reservation, body) VALUES (?1, ?2)
+                 ON CONFLICT (reservation) DO UPDATE SET body = excluded.body",
+                params![id.as_bytes().as_slice(), enc(plan)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn plans(&self) -> StoreResult<Vec<WithdrawalPlan>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn.prepare("SELECT body FROM plans ORDER BY reservation").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    }
+
+    fn drop_plan(&self, reservation: &ReservationId) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute("DELETE FROM plans WHERE reservation = ?1", [reservation.as_bytes().as_slice()])
+            .map_err(db)?;
+        Ok(())
+    }
+
     fn put_pending(&self, entry: &PendingEntry) -> StoreResult<()> {
         let conn = lock(&self.conn)?;
         conn.execute(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use faircash::crypto::schnorr::SigningKey;
-use faircash::keys::{BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
@@ -80,7 +80,7 @@ impl<S: BankStore> World<S> {
     /// A registered wallet funded with `funds`.
     pub fn user(&self, funds: u64) -> TestWallet {
         let mut w = Wallet::new(
-            UserKey::generate(&mut OsRng),
+            AccountKeys::generate(&mut OsRng),
             self.bank.master_key(),
             MemoryWalletStore::new(),
             Arc::new(self.clock.clone()),

@@ -7,13 +7,14 @@ use rand::rngs::OsRng;
 
 use crate::crypto::acl::SignerSession;
 use crate::crypto::schnorr::SigningKey;
+use crate::crypto::transcript::labels;
 use crate::encoding::Point;
-use crate::keys::{merchant_account_id, AccountId, BankSecrets, Keyset, KeysetPolicy, KeysetSpec, UserKey};
+use crate::keys::{merchant_account_id, AccountId, AccountKeys, BankSecrets, Keyset, KeysetPolicy, KeysetSpec};
 use crate::params::Params;
 use crate::protocol::deposit::DoubleSpendEvidence;
 use crate::protocol::pay::{create_payment, Payment, PaymentRequest};
 use crate::protocol::withdraw::{
-    PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawCommitment, WithdrawStart,
+    commitment_digest, PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawCommitment, WithdrawStart,
 };
 use crate::store::PendingEntry;
 use crate::time::Day;
@@ -27,7 +28,7 @@ pub struct Objects {
     /// The keyset every coin is issued under.
     pub keyset: Keyset,
     /// The user who withdraws and pays.
-    pub user: UserKey,
+    pub user: AccountKeys,
     merchant: SigningKey,
 }
 
@@ -50,7 +51,7 @@ impl Objects {
             policy: KeysetPolicy::default(),
         };
         let keyset = secrets.issue_keyset(None, ttp, &spec, rng).expect("keyset");
-        Objects { secrets, keyset, user: UserKey::generate(rng), merchant: SigningKey::generate(rng) }
+        Objects { secrets, keyset, user: AccountKeys::generate(rng), merchant: SigningKey::generate(rng) }
     }
 
     /// The merchant's account.
@@ -68,10 +69,16 @@ impl Objects {
     fn open(&self, start: &WithdrawStart) -> (SignerSession, WithdrawCommitment) {
         let req = start.request();
         let key = self.keyset.key(&req.key_id).expect("key");
-        let x = self.secrets.denomination_secret(&req.key_id).expect("secret");
+        let x = self.secrets.denomination_secret(&req.key_id).expect("secret").expose_secret();
         let (signer, commitment) =
             SignerSession::open(x, &key.acl(), &req.commitment, req.session_id.as_bytes(), &mut OsRng);
-        (signer, WithdrawCommitment { session_id: req.session_id, commitment })
+        let online = self.secrets.online_signing_key(self.keyset.signing_key()).expect("online key");
+        let signature = online.sign(
+            labels::WITHDRAW_COMMITMENT_SIGNATURE,
+            &commitment_digest(req, &commitment),
+            &mut OsRng,
+        );
+        (signer, WithdrawCommitment { session_id: req.session_id, commitment, signature })
     }
 
     /// A withdrawal waiting for the bank's answer, and that answer.
@@ -79,10 +86,10 @@ impl Objects {
         let key_id = start.request().key_id;
         let (signer, commitment) = self.open(&start);
         let pending = start.receive_commitment(&self.user, &commitment, &mut OsRng).expect("commitment");
-        let x = self.secrets.denomination_secret(&key_id).expect("secret");
+        let x = self.secrets.denomination_secret(&key_id).expect("secret").expose_secret();
         let (_, answer) = signer.answer(x, &pending.challenge().e);
         let session_id = pending.session_id();
-        (pending, WithdrawAnswer { session_id, answer })
+        (pending, WithdrawAnswer::answered(session_id, answer))
     }
 
     /// A finished coin of `value`.
@@ -107,7 +114,7 @@ impl Objects {
     /// A payment of `coins` (their whole value) answering a fresh request.
     pub fn payment(&self, coins: &[&WalletCoin]) -> Payment {
         let amount = coins.iter().map(|c| c.value).sum();
-        create_payment(&self.request(amount), &self.keyset, &self.user, coins, &mut OsRng).expect("payment")
+        create_payment(&self.request(amount), &self.keyset, self.user.identity(), coins, &mut OsRng).expect("payment")
     }
 
     /// Evidence of a double spend of a fresh coin: two payments of it.
