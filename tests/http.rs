@@ -15,9 +15,11 @@ use faircash::http::client::HttpBank;
 use faircash::http::server::{serve, spawn, ServeConfig};
 use faircash::http::{ErrorBody, BINARY, JSON};
 use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
+use faircash::protocol::account::AccountOperation;
 use faircash::protocol::deposit::{DepositOutcome, DepositRequest};
 use faircash::protocol::register::UserRegistration;
 use faircash::protocol::trust::TtpValidity;
+use faircash::protocol::withdraw::WithdrawChallenge;
 use faircash::roles::{Bank, BankApi, BankConfig, Merchant, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
 use faircash::store::BankStore;
@@ -279,6 +281,30 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
     let (status, _) = raw(&url, &format!("/v1/withdrawals/{other}/challenge"), Some(BINARY), ch.to_bytes());
     assert_eq!(status, 400);
     assert_eq!(bank.account(&alice.account_id()).unwrap().balance, 10, "nothing debited");
+    // An account request whose body names another account than the path,
+    // a path that is no account id, and garbage.
+    let status_req = alice.account_request(AccountOperation::Status, &mut OsRng);
+    let path = format!("/v1/accounts/{}/requests", alice.account_id());
+    let (status, body) = raw(&url, "/v1/accounts/zz/requests", Some(BINARY), status_req.to_bytes());
+    check("bad account id", status, 400, &body);
+    let someone = faircash::keys::AccountId([7; 16]);
+    let (status, body) =
+        raw(&url, &format!("/v1/accounts/{someone}/requests"), Some(BINARY), status_req.to_bytes());
+    check("another account", status, 400, &body);
+    for _ in 0..10 {
+        let n = rand::Rng::gen_range(&mut OsRng, 0..600);
+        let mut b = vec![0u8; n];
+        rand::RngCore::fill_bytes(&mut OsRng, &mut b);
+        if n > 4 {
+            b[..4].copy_from_slice(b"FC\x01\x60");
+        }
+        let (status, body) = raw(&url, &path, Some(BINARY), b);
+        check(&path, status, 400, &body);
+    }
+    let (status, body) = raw_oversized(&url, &path, BINARY, 64 * 1024);
+    check(&path, status, 413, &body);
+    let (status, _) = raw(&url, &path, Some(BINARY), status_req.to_bytes());
+    assert_eq!(status, 200);
     // The node still serves.
     assert_eq!(reqwest::blocking::get(format!("{url}/v1/health")).unwrap().status().as_u16(), 200);
 }
@@ -940,4 +966,42 @@ fn shutdown_closes_connections_still_open_after_the_grace() {
     assert_eq!(status.code(), Some(0), "{}", node.log.lock().unwrap());
     // The grace is 1 s; the header timeout (120 s) never came into play.
     assert!(took < Duration::from_secs(15), "the node took {took:?} to stop");
+}
+
+#[test]
+fn account_requests_and_signed_session_ends_over_http() {
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let api = HttpBank::new(&[&server.url()]).unwrap();
+    let mut alice = wallet(&api, bank.master_key());
+    bank.fund(&alice.account_id(), 55).unwrap();
+    // All or nothing, with the typed refusal over HTTP.
+    assert!(matches!(
+        alice.withdraw(&api, 60, &mut OsRng),
+        Err(faircash::protocol::Error::InsufficientBalance { balance: 55, needed: 60, .. })
+    ));
+    assert_eq!(alice.balance().unwrap(), 0);
+    assert_eq!(alice.withdraw(&api, 50, &mut OsRng).unwrap().len(), 3);
+    let st = alice.account_status(&api, &mut OsRng).unwrap();
+    assert_eq!((st.balance, st.held), (5, 0));
+    // A rotation, and its replay after a lost answer.
+    let new = faircash::keys::AuthKey::generate(&mut OsRng);
+    let rotation = alice.auth_rotation(&new, &mut OsRng);
+    let first = api.account_request(&rotation).unwrap();
+    alice.rotate_auth_key(&api, new, &rotation).unwrap();
+    assert_eq!(api.account_request(&rotation).unwrap(), first);
+    // A challenge naming another commitment: the bank's signed end comes
+    // back as the answer, and the wallet gives the session up on it.
+    let req = alice.start_withdrawal(4, &mut OsRng).unwrap();
+    let c = api.open_withdrawal(&req).unwrap();
+    let ch = alice.receive_commitment(&c, &mut OsRng).unwrap();
+    let wrong = WithdrawChallenge::new(ch.session_id, [1; 32], ch.e, alice.keys(), &mut OsRng);
+    let end = api.answer_withdrawal(&wrong).unwrap();
+    assert!(end.answer().is_none());
+    let real = api.answer_withdrawal(&ch).unwrap();
+    assert!(matches!(
+        alice.finish_withdrawal(&real),
+        Err(faircash::protocol::Error::SessionEnded(faircash::protocol::withdraw::EndReason::Ended))
+    ));
+    assert_eq!(bank.account(&alice.account_id()).unwrap().balance, 5, "nothing debited");
 }

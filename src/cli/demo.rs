@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use super::output::{day, outcome_json};
 
 use crate::crypto::schnorr::SigningKey;
-use crate::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
+use crate::keys::{AccountKeys, AuthKey, BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use crate::protocol::account::{AccountOperation, AccountRequest};
 use crate::protocol::deposit::{DepositOutcome, DepositReceipt};
 use crate::protocol::pay::create_payment;
 use crate::protocol::trace::{TraceRequest, Warrant, WarrantTerms};
@@ -495,6 +496,32 @@ where
         }
         Ok(_) => return Err(DemoError::Check("a frozen account cannot withdraw")),
     }
+    // The public u authorises nothing: account operations need alice's
+    // separate authentication key.
+    let u = crate::crypto::secret::SecretScalar::new(*alice.user().expose_secret());
+    let with_u = AccountKeys::new(alice_id, alice.user().clone(), AuthKey::from(u), vec![]);
+    let status = AccountRequest::new(&with_u, AccountOperation::Status, rng);
+    match api.account_request(&status) {
+        Err(e) => {
+            writeln!(out, "   anyone can now compute u, but a request signed with it is refused ({e})")?
+        }
+        Ok(_) => return Err(DemoError::Check("u authorises nothing")),
+    }
+    // Lifting the freeze: alice re-keys to a new identity (the operator
+    // checks out of band that the request is hers), then the bank unfreezes.
+    let (u2, a2) = (UserKey::generate(rng), AuthKey::generate(rng));
+    let rekey = wallets[0].1.rekey_request(&u2, &a2, rng);
+    bank.rekey_account(&rekey, "demo: holder identified in person", rng)?;
+    bank.unfreeze_account(&alice_id, "demo: re-keyed, the bookstore repaid")?;
+    wallets[0].1.adopt_rekey(u2, a2);
+    wallets[0].1.withdraw(&*api, 1, rng)?;
+    writeln!(
+        out,
+        "   alice re-keys (request {}), the operator lifts the freeze; she withdraws again under her new\n   \
+         identity, and the old one is never accepted again (history: {})",
+        rekey.fingerprint(),
+        bank.account_history(&alice_id)?.iter().map(|e| e.kind.name()).collect::<Vec<_>>().join(", ")
+    )?;
 
     out.section(6, "Tracing on warrants", "revocable anonymity")?;
     let (_, bob) = &wallets[1];
@@ -599,7 +626,8 @@ where
         })?;
     }
     out.event("done", json!({}), || {
-        "\nDone: honest payments stayed anonymous; the double spender was identified without the TTP;\n\
+        "\nDone: honest payments stayed anonymous; the double spender was identified without the TTP\n\
+         and unfrozen only after a re-key;\n\
          the TTP revoked anonymity only on warrants, proving and logging each decryption."
             .into()
     })?;

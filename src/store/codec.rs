@@ -49,22 +49,24 @@ pub(crate) struct SessionRecord {
 /// Answered sessions are withdrawal records kept for coin tracing, so they
 /// are read back for as long as the bank keeps them.
 #[derive(serde::Deserialize)]
-struct LegacySessionRecord {
-    request: LegacyWithdrawRequest,
-    value: u64,
-    commitment: SignerCommitment,
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct LegacySessionRecord {
+    pub(crate) request: LegacyWithdrawRequest,
+    pub(crate) value: u64,
+    pub(crate) commitment: SignerCommitment,
 }
 
 #[derive(serde::Deserialize)]
-struct LegacyWithdrawRequest {
-    session_id: SessionId,
-    account: AccountId,
-    keyset_id: crate::keys::KeysetId,
-    key_id: crate::keys::KeyId,
-    expiry: Day,
-    commitment: Point,
-    escrow: crate::crypto::elgamal::Ciphertext,
-    proof: crate::crypto::schnorr::Proof,
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct LegacyWithdrawRequest {
+    pub(crate) session_id: SessionId,
+    pub(crate) account: AccountId,
+    pub(crate) keyset_id: crate::keys::KeysetId,
+    pub(crate) key_id: crate::keys::KeyId,
+    pub(crate) expiry: Day,
+    pub(crate) commitment: Point,
+    pub(crate) escrow: crate::crypto::elgamal::Ciphertext,
+    pub(crate) proof: crate::crypto::schnorr::Proof,
 }
 
 fn session_record(b: &[u8]) -> StoreResult<SessionRecord> {

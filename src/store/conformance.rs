@@ -128,6 +128,223 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     deposit_receipts_are_stored_once(&make());
     concurrent_transactions_never_record_a_coin_twice(&make());
     concurrent_credits_of_different_coins_all_land(&make());
+    accounts_keep_keys_identity_and_freeze(&make());
+    identities_are_recorded_once_and_updated(&make());
+    account_events_are_kept_in_order(&make());
+    reservations_round_trip_and_only_active_ones_hold(&make());
+    account_requests_are_recorded_once(&make());
+    sessions_keep_their_reservation_and_identity_and_end_once(&make());
+    new_facts_roll_back(&make());
+}
+
+/// Authentication keys, identities and freezes are stored and changed.
+pub fn accounts_keep_keys_identity_and_freeze<S: BankStore>(s: &S) {
+    let a = account(AccountKind::User, 10);
+    let m = account(AccountKind::Merchant, 0);
+    commit(s, |tx| {
+        tx.insert_account(&a).unwrap();
+        tx.insert_account(&m).unwrap();
+    });
+    let (key, identity) = (rand_point(), rand_point());
+    commit(s, |tx| {
+        tx.set_auth_key(&a.id, &key).unwrap();
+        tx.set_identity(&a.id, &identity).unwrap();
+        tx.freeze_account(&a.id).unwrap();
+    });
+    let mut tx = s.begin().unwrap();
+    let got = tx.account(&a.id).unwrap().unwrap();
+    assert_eq!((got.auth_key, got.public_key, got.frozen), (Some(key), identity, true));
+    assert_eq!(tx.account(&m.id).unwrap().unwrap().auth_key, None, "a merchant has none");
+    tx.unfreeze_account(&a.id).unwrap();
+    assert!(!tx.account(&a.id).unwrap().unwrap().frozen);
+    let nobody = AccountId([9; 16]);
+    assert_eq!(tx.set_auth_key(&nobody, &key), Err(StoreError::NotFound("account")));
+    assert_eq!(tx.set_identity(&nobody, &key), Err(StoreError::NotFound("account")));
+    assert_eq!(tx.unfreeze_account(&nobody), Err(StoreError::NotFound("account")));
+}
+
+/// An identity is recorded once, for one account, and can be retired or
+/// marked revealed.
+pub fn identities_are_recorded_once_and_updated<S: BankStore>(s: &S) {
+    let a = account(AccountKind::User, 0);
+    let rec = IdentityRecord {
+        identity: a.public_key,
+        account: a.id,
+        since: Day(20_000),
+        retired: None,
+        revealed: false,
+    };
+    commit(s, |tx| {
+        tx.insert_account(&a).unwrap();
+        tx.insert_identity(&rec).unwrap();
+    });
+    let mut tx = s.begin().unwrap();
+    assert_eq!(
+        tx.insert_identity(&rec),
+        Err(StoreError::Conflict("identity")),
+        "identities_are_recorded_once"
+    );
+    assert_eq!(tx.identity(&a.public_key).unwrap(), Some(rec));
+    assert_eq!(tx.identity(&rand_point()).unwrap(), None);
+    let changed = IdentityRecord { retired: Some(Day(20_001)), revealed: true, ..rec };
+    tx.update_identity(&changed).unwrap();
+    assert_eq!(tx.identity(&a.public_key).unwrap(), Some(changed));
+    let unknown = IdentityRecord { identity: rand_point(), ..rec };
+    assert_eq!(tx.update_identity(&unknown), Err(StoreError::NotFound("identity")));
+}
+
+/// An account's history comes back in order; the newest events of every
+/// account too.
+pub fn account_events_are_kept_in_order<S: BankStore>(s: &S) {
+    use crate::protocol::account::AccountEventKind as K;
+    let (a, b) = (account(AccountKind::User, 0), account(AccountKind::User, 0));
+    let ev = |t: u64, kind, reason: &str| AccountEvent { at: Timestamp(t), kind, reason: reason.into() };
+    let kinds = [K::Registered, K::Frozen, K::Rekeyed, K::Unfrozen, K::AuthKeyRotated];
+    commit(s, |tx| {
+        tx.insert_account(&a).unwrap();
+        tx.insert_account(&b).unwrap();
+        for (i, k) in kinds.iter().enumerate() {
+            tx.insert_account_event(&a.id, &ev(i as u64, *k, &format!("reason {i} ünïcode"))).unwrap();
+        }
+        tx.insert_account_event(&b.id, &ev(9, K::Registered, "b")).unwrap();
+    });
+    let mut tx = s.begin().unwrap();
+    let got = tx.account_events(&a.id).unwrap();
+    assert_eq!(got.iter().map(|e| e.kind).collect::<Vec<_>>(), kinds, "account_events_are_kept_in_order");
+    assert_eq!(got[1], ev(1, K::Frozen, "reason 1 ünïcode"));
+    assert_eq!(tx.account_events(&b.id).unwrap(), vec![ev(9, K::Registered, "b")]);
+    let recent = tx.recent_account_events(2).unwrap();
+    assert_eq!(
+        recent,
+        vec![(a.id, ev(4, K::AuthKeyRotated, "reason 4 ünïcode")), (b.id, ev(9, K::Registered, "b"))]
+    );
+    assert_eq!(tx.recent_account_events(100).unwrap().len(), 6);
+}
+
+/// Reservations are stored once, change, and only active ones are listed.
+pub fn reservations_round_trip_and_only_active_ones_hold<S: BankStore>(s: &S) {
+    let a = account(AccountKind::User, 100);
+    let r = |expires: u64| Reservation {
+        id: ReservationId(rand_bytes()),
+        account: a.id,
+        amount: 60,
+        drawn: 0,
+        created: Timestamp(1000),
+        expires: Timestamp(expires),
+        released: false,
+    };
+    let (live, lapsing, released) = (r(2000), r(1500), r(2000));
+    commit(s, |tx| {
+        tx.insert_account(&a).unwrap();
+        tx.insert_reservation(&live).unwrap();
+        tx.insert_reservation(&lapsing).unwrap();
+        tx.insert_reservation(&released).unwrap();
+        tx.update_reservation(&Reservation { released: true, ..released }).unwrap();
+    });
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.insert_reservation(&live), Err(StoreError::Conflict("reservation")));
+    assert_eq!(tx.reservation(&live.id).unwrap(), Some(live));
+    assert!(tx.reservation(&released.id).unwrap().unwrap().released);
+    let ids = |v: Vec<Reservation>| v.iter().map(|r| r.id).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(ids(tx.active_reservations(&a.id, Timestamp(1400)).unwrap()), [live.id, lapsing.id].into());
+    assert_eq!(ids(tx.active_reservations(&a.id, Timestamp(1500)).unwrap()), [live.id].into());
+    let drawn = Reservation { drawn: 48, expires: Timestamp(3000), ..live };
+    tx.update_reservation(&drawn).unwrap();
+    assert_eq!(tx.reservation(&live.id).unwrap(), Some(drawn));
+    let unknown = Reservation { id: ReservationId([0; 16]), ..live };
+    assert_eq!(tx.update_reservation(&unknown), Err(StoreError::NotFound("reservation")));
+}
+
+/// An account request is recorded once under its id.
+pub fn account_requests_are_recorded_once<S: BankStore>(s: &S) {
+    let a = account(AccountKind::User, 0);
+    let rec = AccountRequestRecord {
+        account: a.id,
+        request_id: rand_bytes(),
+        digest: rand_bytes(),
+        answer: vec![1, 2, 3],
+    };
+    commit(s, |tx| {
+        tx.insert_account(&a).unwrap();
+        tx.insert_account_request(&rec).unwrap();
+    });
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.insert_account_request(&rec), Err(StoreError::Conflict("account request")));
+    assert_eq!(tx.account_request(&a.id, &rec.request_id).unwrap(), Some(rec.clone()));
+    assert_eq!(tx.account_request(&a.id, &[0; 16]).unwrap(), None);
+}
+
+/// A session keeps the reservation it draws on and the identity it was
+/// verified against; the open ones of an account are listed; ending one
+/// erases its nonces and is refused for a session not open.
+pub fn sessions_keep_their_reservation_and_identity_and_end_once<S: BankStore>(s: &S) {
+    let a = account(AccountKind::User, 10);
+    let mut drawing = session(&a.id, Timestamp(1000), 300, 0);
+    drawing.request.reservation = Some(ReservationId(rand_bytes()));
+    let plain = session(&a.id, Timestamp(1000), 100, 0);
+    commit(s, |tx| {
+        tx.insert_account(&a).unwrap();
+        tx.insert_session(&drawing).unwrap();
+        tx.insert_session(&plain).unwrap();
+    });
+    let mut tx = s.begin().unwrap();
+    let got = tx.session(&drawing.id()).unwrap().unwrap();
+    assert_eq!((got.request.reservation, got.identity), (drawing.request.reservation, drawing.identity));
+    let open: Vec<SessionId> =
+        tx.open_sessions_of(&a.id, Timestamp(1050)).unwrap().iter().map(|s| s.id()).collect();
+    assert_eq!(open.len(), 2);
+    assert!(open.contains(&drawing.id()) && open.contains(&plain.id()));
+    assert_eq!(tx.open_sessions_of(&a.id, Timestamp(1200)).unwrap().len(), 1, "only unexpired ones");
+    tx.end_session(&drawing.id()).unwrap();
+    assert!(matches!(tx.session(&drawing.id()).unwrap().unwrap().state, SessionState::Expired));
+    assert_eq!(tx.end_session(&drawing.id()), Err(StoreError::NotFound("open session")));
+    assert_eq!(tx.open_sessions_of(&a.id, Timestamp(1050)).unwrap().len(), 1);
+}
+
+/// The facts added for accounts roll back with their transaction.
+pub fn new_facts_roll_back<S: BankStore>(s: &S) {
+    let a = account(AccountKind::User, 10);
+    let rec = IdentityRecord {
+        identity: a.public_key,
+        account: a.id,
+        since: Day(1),
+        retired: None,
+        revealed: false,
+    };
+    commit(s, |tx| tx.insert_account(&a).unwrap());
+    let res = Reservation {
+        id: ReservationId(rand_bytes()),
+        account: a.id,
+        amount: 5,
+        drawn: 0,
+        created: Timestamp(0),
+        expires: Timestamp(10),
+        released: false,
+    };
+    let req = AccountRequestRecord { account: a.id, request_id: [3; 16], digest: [4; 32], answer: vec![] };
+    {
+        let mut tx = s.begin().unwrap();
+        tx.insert_identity(&rec).unwrap();
+        tx.insert_account_event(
+            &a.id,
+            &AccountEvent {
+                at: Timestamp(1),
+                kind: crate::protocol::account::AccountEventKind::Frozen,
+                reason: "x".into(),
+            },
+        )
+        .unwrap();
+        tx.insert_reservation(&res).unwrap();
+        tx.insert_account_request(&req).unwrap();
+        tx.set_auth_key(&a.id, &rand_point()).unwrap();
+        tx.set_identity(&a.id, &rand_point()).unwrap();
+    }
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.identity(&a.public_key).unwrap(), None, "rollback: identity");
+    assert!(tx.account_events(&a.id).unwrap().is_empty(), "rollback: events");
+    assert_eq!(tx.reservation(&res.id).unwrap(), None, "rollback: reservation");
+    assert_eq!(tx.account_request(&a.id, &[3; 16]).unwrap(), None, "rollback: account request");
+    assert_eq!(tx.account(&a.id).unwrap(), Some(a), "rollback: keys");
 }
 
 /// `insert_account` refuses an existing id.

@@ -448,6 +448,24 @@ impl PgTx<'_> {
     fn c(&mut self) -> StoreResult<&mut Client> {
         self.client.as_mut().ok_or_else(|| StoreError::Backend("transaction finished".into()))
     }
+
+    /// `UPDATE accounts SET <set> WHERE id = $1` with `$2 = value`; not
+    /// found when no account has the id.
+    fn update_account(
+        &mut self,
+        set: &str,
+        id: &AccountId,
+        value: &(dyn ::postgres::types::ToSql + Sync),
+    ) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(&format!("UPDATE accounts SET {set} WHERE id = $1"), &[&id.as_bytes().as_slice(), value])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
 }
 
 impl BankTx for PgTx<'_> {
@@ -522,26 +540,11 @@ impl BankTx for PgTx<'_> {
     }
 
     fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()> {
-        let b = to_i64(balance)?;
-        let n = self
-            .c()?
-            .execute("UPDATE accounts SET balance = $2 WHERE id = $1", &[&id.as_bytes().as_slice(), &b])
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("balance = $2", id, &to_i64(balance)?)
     }
 
     fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
-        let n = self
-            .c()?
-            .execute("UPDATE accounts SET frozen = TRUE WHERE id = $1", &[&id.as_bytes().as_slice()])
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("frozen = $2", id, &true)
     }
 
     fn accounts(&mut self) -> StoreResult<Vec<Account>> {
@@ -553,42 +556,15 @@ impl BankTx for PgTx<'_> {
     }
 
     fn unfreeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
-        let n = self
-            .c()?
-            .execute("UPDATE accounts SET frozen = FALSE WHERE id = $1", &[&id.as_bytes().as_slice()])
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("frozen = $2", id, &false)
     }
 
     fn set_auth_key(&mut self, id: &AccountId, key: &Point) -> StoreResult<()> {
-        let n = self
-            .c()?
-            .execute(
-                "UPDATE accounts SET auth_key = $2 WHERE id = $1",
-                &[&id.as_bytes().as_slice(), &key.as_bytes().as_slice()],
-            )
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("auth_key = $2", id, &key.as_bytes().as_slice())
     }
 
     fn set_identity(&mut self, id: &AccountId, identity: &Point) -> StoreResult<()> {
-        let n = self
-            .c()?
-            .execute(
-                "UPDATE accounts SET public_key = $2 WHERE id = $1",
-                &[&id.as_bytes().as_slice(), &identity.as_bytes().as_slice()],
-            )
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("public_key = $2", id, &identity.as_bytes().as_slice())
     }
 
     fn insert_identity(&mut self, r: &IdentityRecord) -> StoreResult<()> {

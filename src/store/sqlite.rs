@@ -375,6 +375,28 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
+impl SqliteBankTx<'_> {
+    /// `UPDATE accounts SET <set> WHERE id = ?1` with `?2 = value`; not
+    /// found when no account has the id.
+    fn update_account(
+        &mut self,
+        set: &str,
+        id: &AccountId,
+        value: rusqlite::types::Value,
+    ) -> StoreResult<()> {
+        let n = self
+            .conn
+            .prepare_cached(&format!("UPDATE accounts SET {set} WHERE id = ?1"))
+            .map_err(db)?
+            .execute(params![id.as_bytes().as_slice(), value])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+}
+
 const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, answer, answered_at, identity";
 const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered, auth_key";
 const RESERVATION_COLUMNS: &str = "id, account, amount, drawn, created, expires, released";
@@ -449,66 +471,23 @@ impl BankTx for SqliteBankTx<'_> {
     }
 
     fn set_balance(&mut self, id: &AccountId, balance: u64) -> StoreResult<()> {
-        let n = self
-            .conn
-            .prepare_cached("UPDATE accounts SET balance = ?2 WHERE id = ?1")
-            .map_err(db)?
-            .execute(params![id.as_bytes().as_slice(), to_i64(balance)?])
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("balance = ?2", id, rusqlite::types::Value::Integer(to_i64(balance)?))
     }
 
     fn freeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
-        let n = self
-            .conn
-            .execute("UPDATE accounts SET frozen = 1 WHERE id = ?1", [id.as_bytes().as_slice()])
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("frozen = ?2", id, rusqlite::types::Value::Integer(1))
     }
 
     fn unfreeze_account(&mut self, id: &AccountId) -> StoreResult<()> {
-        let n = self
-            .conn
-            .execute("UPDATE accounts SET frozen = 0 WHERE id = ?1", [id.as_bytes().as_slice()])
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("frozen = ?2", id, rusqlite::types::Value::Integer(0))
     }
 
     fn set_auth_key(&mut self, id: &AccountId, key: &Point) -> StoreResult<()> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE accounts SET auth_key = ?2 WHERE id = ?1",
-                params![id.as_bytes().as_slice(), key.as_bytes().as_slice()],
-            )
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("auth_key = ?2", id, rusqlite::types::Value::Blob(key.as_bytes().to_vec()))
     }
 
     fn set_identity(&mut self, id: &AccountId, identity: &Point) -> StoreResult<()> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE accounts SET public_key = ?2 WHERE id = ?1",
-                params![id.as_bytes().as_slice(), identity.as_bytes().as_slice()],
-            )
-            .map_err(db)?;
-        if n == 0 {
-            return Err(StoreError::NotFound("account"));
-        }
-        Ok(())
+        self.update_account("public_key = ?2", id, rusqlite::types::Value::Blob(identity.as_bytes().to_vec()))
     }
 
     fn insert_identity(&mut self, r: &IdentityRecord) -> StoreResult<()> {
@@ -1509,5 +1488,95 @@ impl TtpStore for SqliteTtpStore {
                 |r| r.get(0),
             )
             .map_err(db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::acl::SignerSession;
+    use crate::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
+    use crate::protocol::withdraw::WithdrawStart;
+    use crate::time::Day;
+    use rand::rngs::OsRng;
+
+    #[test]
+    fn an_older_bank_database_is_migrated_and_its_withdrawal_records_still_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bank.db");
+        // A database at schema version 2 holding a frozen user and an
+        // answered withdrawal of the old layout.
+        let mut secrets = BankSecrets::generate(&mut OsRng);
+        let spec = KeysetSpec {
+            exponents: 0..=2,
+            withdraw_from: Day(20_000),
+            withdraw_days: 10,
+            policy: KeysetPolicy::default(),
+        };
+        let keyset = secrets
+            .issue_keyset(None, *AccountKeys::generate(&mut OsRng).identity().identity(), &spec, &mut OsRng)
+            .unwrap();
+        let keys = AccountKeys::generate(&mut OsRng);
+        let start = WithdrawStart::new(&keys, &keyset, 2, Day(20_000), &mut OsRng).unwrap();
+        let req = start.request().clone();
+        let key = keyset.key(&req.key_id).unwrap();
+        let x = secrets.denomination_secret(&req.key_id).unwrap();
+        let (signer, commitment) = SignerSession::open(
+            x.expose_secret(),
+            &key.acl(),
+            &req.commitment,
+            req.session_id.as_bytes(),
+            &mut OsRng,
+        );
+        let (answered, _) = signer.answer(x.expose_secret(), &Scalar::from(5u64));
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn, "bank", &BANK_MIGRATIONS[..2]).unwrap();
+            conn.execute(
+                "INSERT INTO accounts (id, kind, public_key, balance, frozen, registered) VALUES (?1, 0, ?2, 7, 1, 20000)",
+                params![keys.account().as_bytes().as_slice(), keys.identity().identity().as_bytes().as_slice()],
+            )
+            .unwrap();
+            let old = LegacySessionRecord {
+                request: LegacyWithdrawRequest {
+                    session_id: req.session_id,
+                    account: req.account,
+                    keyset_id: req.keyset_id,
+                    key_id: req.key_id,
+                    expiry: req.expiry,
+                    commitment: req.commitment,
+                    escrow: req.escrow,
+                    proof: req.proof.clone(),
+                },
+                value: 2,
+                commitment,
+            };
+            conn.execute(
+                "INSERT INTO sessions (id, account, commitment, state, opened, expires, epoch, record, signer, answer, answered_at)
+                 VALUES (?1, ?2, ?3, 1, 100, 400, 0, ?4, NULL, ?5, 200)",
+                params![
+                    req.session_id.as_bytes().as_slice(),
+                    req.account.as_bytes().as_slice(),
+                    req.commitment.as_bytes().as_slice(),
+                    enc(&old),
+                    enc(&answered)
+                ],
+            )
+            .unwrap();
+        }
+        let store = SqliteBankStore::open(&path).unwrap();
+        let mut tx = store.begin().unwrap();
+        let a = tx.account(&keys.account()).unwrap().unwrap();
+        assert_eq!((a.auth_key, a.frozen, a.balance), (None, true, 7), "no authentication key yet");
+        let rec = tx.identity(keys.identity().identity()).unwrap().unwrap();
+        assert_eq!((rec.account, rec.retired, rec.revealed), (keys.account(), None, true));
+        let s = tx.session(&req.session_id).unwrap().unwrap();
+        assert_eq!(s.request, req, "the old record decodes, with no reservation");
+        assert_eq!(s.identity, *keys.identity().identity());
+        assert!(matches!(s.state, SessionState::Answered { .. }));
+        // Its pi_W (made without a reservation) still verifies: the record
+        // stays traceable.
+        s.request.verify_proof(&s.identity, &keyset, &mut OsRng).unwrap();
+        assert_eq!(tx.withdrawal_records().unwrap().len(), 1);
     }
 }
