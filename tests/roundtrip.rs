@@ -833,3 +833,27 @@ fn the_varint_length_is_leb128() {
         assert_eq!(b, postcard::to_allocvec(&x).unwrap(), "{x}");
     }
 }
+
+#[test]
+fn the_largest_account_status_fits_both_forms() {
+    // 256 events, each reason 256 control characters (escaped in JSON).
+    let events: Vec<AccountEvent> = (0..256)
+        .map(|_| AccountEvent {
+            at: Timestamp(u64::MAX),
+            kind: AccountEventKind::AuthKeyRotated,
+            reason: "\u{1}".repeat(256),
+        })
+        .collect();
+    let p = pool()[0];
+    let st = AccountStatus {
+        account: AccountId([0xff; 16]),
+        identity: p,
+        auth_key: p,
+        balance: u64::MAX,
+        held: u64::MAX,
+        frozen: true,
+        events,
+    };
+    let body = 1 + 16 + 64 + 10 + 10 + 1 + v(256) + 256 * (10 + 1 + v(256) + 256);
+    round_trip(&AccountAnswer::Status(st), body);
+}

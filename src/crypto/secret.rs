@@ -13,6 +13,8 @@
 //! |---|---|
 //! | [`SecretScalar`] | any secret scalar |
 //! | [`crate::keys::UserKey`] | the identity secret `u` |
+//! | [`crate::keys::AuthKey`] | the account authentication key |
+//! | [`crate::keys::AccountKeys`] | a wallet's identity and authentication keys |
 //! | [`crate::crypto::schnorr::SigningKey`] | merchant, master and online signing keys |
 //! | [`crate::keys::BankSecrets`] | the master key, online keys and every `x_k` |
 //! | [`crate::roles::TtpKey`] | the TTP's decryption key `x_T` |
@@ -40,6 +42,22 @@
 //! ```compile_fail
 //! let u = faircash::keys::UserKey::generate(&mut rand::rngs::OsRng);
 //! let _ = u == u.clone();
+//! ```
+//! ```compile_fail
+//! let a = faircash::keys::AuthKey::generate(&mut rand::rngs::OsRng);
+//! println!("{}", a);
+//! ```
+//! ```compile_fail
+//! let a = faircash::keys::AuthKey::generate(&mut rand::rngs::OsRng);
+//! let _ = a == a.clone();
+//! ```
+//! ```compile_fail
+//! let k = faircash::keys::AccountKeys::generate(&mut rand::rngs::OsRng);
+//! println!("{}", k);
+//! ```
+//! ```compile_fail
+//! let k = faircash::keys::AccountKeys::generate(&mut rand::rngs::OsRng);
+//! let _ = k == k.clone();
 //! ```
 //! ```compile_fail
 //! let k = faircash::crypto::schnorr::SigningKey::generate(&mut rand::rngs::OsRng);
@@ -89,6 +107,12 @@
 //! assert!(format!("{:?}", s).contains("redacted"));
 //! let u = faircash::keys::UserKey::generate(rng);
 //! assert!(format!("{:?}", u.clone()).contains("redacted"));
+//! let a = faircash::keys::AuthKey::generate(rng);
+//! assert!(format!("{:?}", a.clone()).contains("redacted"));
+//! let keys = faircash::keys::AccountKeys::generate(rng);
+//! let shown = format!("{:?}", keys.clone());
+//! assert!(!shown.contains(&hex::encode(keys.auth().expose_secret().as_bytes())));
+//! assert!(!shown.contains(&hex::encode(keys.identity().expose_secret().as_bytes())));
 //! let k = faircash::crypto::schnorr::SigningKey::generate(rng);
 //! assert!(format!("{:?}", k.clone()).contains("redacted"));
 //! let b = faircash::keys::BankSecrets::generate(rng);

@@ -391,6 +391,9 @@ pub enum AccountAnswer {
 impl WireMessage for AccountAnswer {
     const KIND: MessageKind = MessageKind::AccountAnswer;
     const MAX_BYTES: usize = 512 + MAX_STATUS_EVENTS * (MAX_REASON_BYTES + 16);
+    /// 256 events whose reasons are 256 control characters each, every
+    /// one escaped as `\u00XX` in JSON: under 1 800 bytes an event.
+    const MAX_JSON_BYTES: usize = 512 * 1024;
     fn check(&self) -> std::result::Result<(), DecodeError> {
         if let AccountAnswer::Status(s) = self {
             non_identity(Self::what(), "identity", &s.identity)?;

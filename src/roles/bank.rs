@@ -44,13 +44,17 @@ fn event(at: Timestamp, kind: AccountEventKind, reason: &str) -> AccountEvent {
     AccountEvent { at, kind, reason: reason.to_string() }
 }
 
-/// An operator's reason text: 1 to 256 bytes.
+/// An operator's reason text: 1 to 256 bytes of text without control
+/// characters.
 fn check_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {
         return Err(Error::BadReason("a reason is required"));
     }
     if reason.len() > MAX_REASON_BYTES {
         return Err(Error::BadReason("a reason is at most 256 bytes"));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(Error::BadReason("a reason is one line of text, without control characters"));
     }
     Ok(())
 }
