@@ -322,6 +322,9 @@ mod flaky {
         fn account_request(&self, r: &AccountRequest) -> Result<AccountAnswer> {
             BankApi::account_request(self.bank, r)
         }
+        fn ttp_statements(&self) -> Result<Vec<faircash::protocol::trust::SignedTtpKeyStatement>> {
+            BankApi::ttp_statements(self.bank)
+        }
     }
 }
 use flaky::Flaky;

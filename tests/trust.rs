@@ -480,7 +480,7 @@ fn a_node_serves_keysets_another_node_issued_without_a_restart() {
     for node in [&b, &c] {
         node.set_ttp_statements(vec![w.ttp_statement.clone()]).unwrap();
         let mut wallet = faircash::roles::Wallet::new(
-            faircash::keys::UserKey::generate(&mut OsRng),
+            faircash::keys::AccountKeys::generate(&mut OsRng),
             node.master_key(),
             faircash::store::memory::MemoryWalletStore::new(),
             clock.clone(),

@@ -812,6 +812,9 @@ mod network {
         ) -> Result<faircash::protocol::account::AccountAnswer> {
             BankApi::account_request(self.bank, req)
         }
+        fn ttp_statements(&self) -> Result<Vec<faircash::protocol::trust::SignedTtpKeyStatement>> {
+            BankApi::ttp_statements(self.bank)
+        }
     }
 
     /// The bank answers (and debits); the wallet gets a refusal of the
@@ -848,6 +851,9 @@ mod network {
             r: &faircash::protocol::account::AccountRequest,
         ) -> Result<faircash::protocol::account::AccountAnswer> {
             BankApi::account_request(self.0, r)
+        }
+        fn ttp_statements(&self) -> Result<Vec<faircash::protocol::trust::SignedTtpKeyStatement>> {
+            BankApi::ttp_statements(self.0)
         }
     }
 }

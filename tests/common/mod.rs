@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use faircash::crypto::schnorr::SigningKey;
-use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
+use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
