@@ -682,7 +682,8 @@ fn combining_two_bank_answers_forges_no_signature() {
             .zip(starts.iter().zip(&cms))
             .map(|(ei, (s, c))| {
                 let digest = commitment_digest(s.request(), c);
-                let ch = WithdrawChallenge::new(s.request().session_id, digest, *ei, alice.keys(), &mut OsRng);
+                let ch =
+                    WithdrawChallenge::new(s.request().session_id, digest, *ei, alice.keys(), &mut OsRng);
                 *w.bank.answer_withdrawal(&ch).unwrap().answer().expect("answered")
             })
             .collect();

@@ -611,11 +611,8 @@ pub fn pruning_removes_only_expired_records<S: BankStore>(s: &S) {
 /// identifies the spender.
 pub fn evidence_and_watch_list_round_trip<S: BankStore>(s: &S, o: &objects::Objects) {
     let serial = rand_point();
-    let identified = EvidenceRecord {
-        evidence: o.double_spend(),
-        account: Some(o.user.account()),
-        recorded: Day(20_790),
-    };
+    let identified =
+        EvidenceRecord { evidence: o.double_spend(), account: Some(o.user.account()), recorded: Day(20_790) };
     let unregistered = EvidenceRecord { evidence: o.double_spend(), account: None, recorded: Day(20_791) };
     assert!(s.begin().unwrap().evidence().unwrap().is_empty());
     commit(s, |tx| {

@@ -9,7 +9,9 @@ use crate::crypto::acl::SignerSession;
 use crate::crypto::schnorr::SigningKey;
 use crate::crypto::transcript::labels;
 use crate::encoding::Point;
-use crate::keys::{merchant_account_id, AccountId, AccountKeys, BankSecrets, Keyset, KeysetPolicy, KeysetSpec};
+use crate::keys::{
+    merchant_account_id, AccountId, AccountKeys, BankSecrets, Keyset, KeysetPolicy, KeysetSpec,
+};
 use crate::params::Params;
 use crate::protocol::deposit::DoubleSpendEvidence;
 use crate::protocol::pay::{create_payment, Payment, PaymentRequest};
@@ -114,7 +116,8 @@ impl Objects {
     /// A payment of `coins` (their whole value) answering a fresh request.
     pub fn payment(&self, coins: &[&WalletCoin]) -> Payment {
         let amount = coins.iter().map(|c| c.value).sum();
-        create_payment(&self.request(amount), &self.keyset, self.user.identity(), coins, &mut OsRng).expect("payment")
+        create_payment(&self.request(amount), &self.keyset, self.user.identity(), coins, &mut OsRng)
+            .expect("payment")
     }
 
     /// Evidence of a double spend of a fresh coin: two payments of it.
