@@ -202,6 +202,7 @@ fn second_wallet(w: &World, alice: &TestWallet) -> TestWallet {
         std::sync::Arc::new(w.clock.clone()),
     );
     other.pin_keysets(&w.bank.published_keysets()).unwrap();
+    other.anchors_mut().trust_ttp(&w.ttp_statement).unwrap();
     other
 }
 
