@@ -121,13 +121,15 @@ fn a_crash_after_the_answer_and_before_the_coin_is_stored_is_resumed() {
     assert_eq!(c.balance_of(&alice), funded - 6, "the bank debited both answered coins");
     assert_eq!(unspent_value(&c, "alice"), 4, "the second coin is not in the wallet");
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 1);
-    // Recovery has work to do: it finishes exactly the interrupted coin.
+    // Recovery has work to do: it finishes the interrupted coin, then the
+    // rest of the withdrawal (all or nothing: the reservation covers it).
     let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
-    assert_eq!(resumed["coins"].as_array().unwrap().len(), 1, "{resumed}");
-    assert_eq!(unspent_value(&c, "alice"), 6);
+    assert_eq!(resumed["coins"].as_array().unwrap().len(), 2, "{resumed}");
+    assert_eq!(resumed["incomplete"].as_array().unwrap().len(), 0, "{resumed}");
+    assert_eq!(unspent_value(&c, "alice"), 7);
     assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), funded, "money created or lost");
     let sessions = c.json(&["bank", "withdrawals", "--dir", "bank", "--account", &alice]);
-    assert_eq!(sessions["withdrawals"].as_array().unwrap().len(), 2, "one answered session per coin");
+    assert_eq!(sessions["withdrawals"].as_array().unwrap().len(), 3, "one answered session per coin");
 }
 
 #[test]
@@ -151,11 +153,12 @@ fn a_bank_crash_after_the_debit_commits_is_resumed_over_http() {
     assert_eq!(c.balance_of(&alice), 98, "the first coin (2) was debited");
     assert_eq!(unspent_value(&c, "alice"), 0);
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 1);
-    // A restarted node answers the stored challenge with the stored answer.
+    // A restarted node answers the stored challenge with the stored answer;
+    // the rest of the withdrawal (1) follows.
     let node = Node::start(&c, "bank");
     let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", &node.url]);
-    assert_eq!(resumed["coins"].as_array().unwrap().len(), 1, "{resumed}");
-    assert_eq!(unspent_value(&c, "alice"), 2);
+    assert_eq!(resumed["coins"].as_array().unwrap().len(), 2, "{resumed}");
+    assert_eq!(unspent_value(&c, "alice"), 3);
     assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), 100, "money created or lost");
 }
 

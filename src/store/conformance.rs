@@ -295,10 +295,14 @@ pub fn sessions_keep_their_reservation_and_identity_and_end_once<S: BankStore>(s
     assert_eq!(open.len(), 2);
     assert!(open.contains(&drawing.id()) && open.contains(&plain.id()));
     assert_eq!(tx.open_sessions_of(&a.id, Timestamp(1200)).unwrap().len(), 1, "only unexpired ones");
+    assert_eq!(tx.open_sessions(&a.id, Timestamp(1050)).unwrap(), 2);
     tx.end_session(&drawing.id()).unwrap();
     assert!(matches!(tx.session(&drawing.id()).unwrap().unwrap().state, SessionState::Expired));
     assert_eq!(tx.end_session(&drawing.id()), Err(StoreError::NotFound("open session")));
     assert_eq!(tx.open_sessions_of(&a.id, Timestamp(1050)).unwrap().len(), 1);
+    assert_eq!(tx.open_sessions(&a.id, Timestamp(1050)).unwrap(), 1, "an ended session is not open");
+    // Nothing to expire: the ended session is not expired a second time.
+    assert_eq!(tx.expire_sessions(Timestamp(5000)).unwrap(), 1);
 }
 
 /// The facts added for accounts roll back with their transaction.

@@ -318,12 +318,12 @@ impl BankTx for MemoryBankTx<'_> {
     }
 
     fn open_sessions_of(&mut self, account: &AccountId, now: Timestamp) -> StoreResult<Vec<WithdrawSession>> {
-        let mut v: Vec<WithdrawSession> = self
-            .state
-            .sessions
-            .values()
-            .filter(|s| s.request.account == *account && s.state.is_open() && s.expires > now)
-            .cloned()
+        let open = self.state.open.get(account);
+        let mut v: Vec<WithdrawSession> = open
+            .into_iter()
+            .flatten()
+            .filter(|(_, expires)| **expires > now)
+            .filter_map(|(id, _)| self.state.sessions.get(id).cloned())
             .collect();
         v.sort_by_key(|s| (s.opened, s.id()));
         Ok(v)
@@ -335,6 +335,7 @@ impl BankTx for MemoryBankTx<'_> {
             return Err(StoreError::NotFound("open session"));
         }
         s.state = SessionState::Expired;
+        self.index_open(s.request.account, *id, None);
         put!(self, sessions, *id, s);
         Ok(())
     }
