@@ -389,11 +389,19 @@ pub fn create_payment_with_keys(
         .map(|(wc, c)| {
             let key = keyset.key(&wc.coin.body.key_id).ok_or(Error::UnknownKey(wc.coin.body.key_id))?;
             let rel = spend_relation(&spend_statement(&wc.coin, &key.z, keyset.ttp_key()));
-            let escrowed = wc.coin.body.escrow.c2.point() - keyset.ttp_key().point() * wc.secrets.k;
-            let user = users
-                .iter()
-                .find(|u| *u.identity().point() == escrowed)
-                .ok_or(Error::InvalidProof("spend witness"))?;
+            // The key the coin was withdrawn under: the one key there is
+            // (the relation's check below refuses another), or the one that
+            // its escrow names (`I = c2 - k·Y_T`).
+            let user = match users {
+                [one] => *one,
+                _ => {
+                    let escrowed = wc.coin.body.escrow.c2.point() - keyset.ttp_key().point() * wc.secrets.k;
+                    *users
+                        .iter()
+                        .find(|u| *u.identity().point() == escrowed)
+                        .ok_or(Error::InvalidProof("spend witness"))?
+                }
+            };
             let w = wc.secrets.witnesses(user.expose_secret());
             let w_refs: Vec<&Scalar> = w.iter().collect();
             if !rel.holds(&w_refs) {
