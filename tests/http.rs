@@ -779,7 +779,7 @@ fn a_node_stops_with_status_0_on_sigterm_and_sigint_on_either_store() {
             let mut node = Node::start(&c, dir);
             if serve_a_request {
                 let api = HttpBank::new(&[&node.url]).unwrap();
-                let user = UserKey::generate(&mut OsRng);
+                let user = AccountKeys::generate(&mut OsRng);
                 api.register_user(&UserRegistration::new(&user, &mut OsRng)).unwrap();
                 assert_eq!(api.keysets().unwrap().len(), 1);
             }

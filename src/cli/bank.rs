@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{
-    ensure_dir, read_message, read_secret, shown, write_json, write_message, write_secret, write_secret_replace,
+    ensure_dir, read_message, read_secret, shown, write_json, write_message, write_secret,
+    write_secret_replace,
 };
 use super::output::{day, keyset_json, time, Output};
 use super::{CliError, DirArg};

@@ -503,7 +503,9 @@ where
     let status = AccountRequest::new(&with_u, AccountOperation::Status, rng);
     match api.account_request(&status) {
         Err(e) => {
-            writeln!(out, "   anyone can now compute u, but a request signed with it is refused ({e})")?
+            out.event("u_authorises_nothing", json!({"user": "alice", "reason": e.to_string()}), || {
+                format!("   anyone can now compute u, but a request signed with it is refused ({e})")
+            })?
         }
         Ok(_) => return Err(DemoError::Check("u authorises nothing")),
     }
@@ -515,12 +517,18 @@ where
     bank.unfreeze_account(&alice_id, "demo: re-keyed, the bookstore repaid")?;
     wallets[0].1.adopt_rekey(u2, a2);
     wallets[0].1.withdraw(&*api, 1, rng)?;
-    writeln!(
-        out,
-        "   alice re-keys (request {}), the operator lifts the freeze; she withdraws again under her new\n   \
-         identity, and the old one is never accepted again (history: {})",
-        rekey.fingerprint(),
-        bank.account_history(&alice_id)?.iter().map(|e| e.kind.name()).collect::<Vec<_>>().join(", ")
+    let history: Vec<&str> = bank.account_history(&alice_id)?.iter().map(|e| e.kind.name()).collect();
+    let fingerprint = rekey.fingerprint();
+    out.event(
+        "account_rekeyed",
+        json!({"user": "alice", "account": alice_id, "request": fingerprint, "history": history}),
+        || {
+            format!(
+                "   alice re-keys (request {fingerprint}), the operator lifts the freeze; she withdraws again \
+                 under her new\n   identity, and the old one is never accepted again (history: {})",
+                history.join(", ")
+            )
+        },
     )?;
 
     out.section(6, "Tracing on warrants", "revocable anonymity")?;
