@@ -700,7 +700,8 @@ fn cli_rekey_unfreeze_rotation_and_history() {
     c.ok(&["merchant", "new", "--dir", "shop2", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
     c.pay("alice-clone", "shop2", 32, "p2");
     c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
-    c.ok(&["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
+    // The double spend is found: the deposit exits 4 after its receipt.
+    c.fails(4, &["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
     let acct = c.json(&["wallet", "account", "--dir", "alice", "--bank", "bank"]);
     assert_eq!(acct["frozen"], true);
     assert_eq!(acct["balance"], 160);

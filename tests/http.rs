@@ -298,8 +298,9 @@ fn hostile_requests_get_typed_4xx_errors_and_never_a_500() {
         if n > 4 {
             b[..4].copy_from_slice(b"FC\x01\x60");
         }
+        let expected = if n > faircash::protocol::account::AccountRequest::MAX_BYTES { 413 } else { 400 };
         let (status, body) = raw(&url, &path, Some(BINARY), b);
-        check(&path, status, 400, &body);
+        check(&path, status, expected, &body);
     }
     let (status, body) = raw_oversized(&url, &path, BINARY, 64 * 1024);
     check(&path, status, 413, &body);
