@@ -749,8 +749,8 @@ fn cli_rekey_unfreeze_rotation_and_history() {
         acct["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["registered", "frozen", "rekeyed", "unfrozen", "auth-key-rotated"]);
     let history = c.json(&["bank", "history", "--dir", "bank", "--account", &alice]);
-    assert_eq!(history[2]["reason"], "identified at the branch");
-    assert_eq!(history[3]["reason"], "re-keyed; shop2 repaid");
+    assert_eq!(history["events"][2]["reason"], "identified at the branch");
+    assert_eq!(history["events"][3]["reason"], "re-keyed; shop2 repaid");
     // Nothing interrupted: resume and release have nothing to do.
     let r = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank", "--release"]);
     assert_eq!(r["released"], 0);

@@ -240,6 +240,21 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["evidence", "verify", "evidence.json", "--keysets", "bank/keysets.json"]);
     k.ok(&c, 2, &["bank", "status", "--dir", "bank"]);
 
+    // Re-keying and unfreezing alice's account; her authentication key.
+    k.ok(&c, 2, &["wallet", "account", "--dir", "alice", "--bank", "bank"]);
+    k.ok(&c, 2, &["wallet", "rekey", "--dir", "alice", "--out", "rekey.json"]);
+    let reason = ["--reason", "identified"];
+    k.ok(
+        &c,
+        2,
+        &[&["bank", "rekey", "--dir", "bank", "--account", &alice, "--request", "rekey.json"][..], &reason]
+            .concat(),
+    );
+    k.ok(&c, 2, &[&["bank", "unfreeze", "--dir", "bank", "--account", &alice][..], &reason].concat());
+    k.ok(&c, 2, &["bank", "history", "--dir", "bank", "--account", &alice]);
+    c.ok(&["--json", "wallet", "rekey", "--dir", "alice", "--activate", "--bank", "bank"]);
+    k.ok(&c, 2, &["wallet", "rotate-auth-key", "--dir", "alice", "--bank", "bank"]);
+
     // Tracing.
     let spends = k.ok(&c, 2, &["bank", "spends", "--dir", "bank"]);
     assert!(spends["spends"].as_array().unwrap().iter().any(|s| s["coin_id"] == bob_coin.as_str()));
@@ -380,7 +395,7 @@ fn every_commands_json_output_has_its_documented_shape() {
 
     // Errors, in every class the command line reports.
     k.run(&c, 2, 3, &["wallet", "balance", "--dir", "nowhere"]);
-    k.run(&c, 2, 4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1"]);
+    k.run(&c, 2, 4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1000"]);
 
     // A served bank reports when it stops.
     let mut node = Command::new(env!("CARGO_BIN_EXE_faircash"))

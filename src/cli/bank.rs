@@ -971,10 +971,13 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
-                json!(events
-                    .iter()
-                    .map(|e| json!({"at": e.at, "kind": e.kind.name(), "reason": e.reason}))
-                    .collect::<Vec<_>>()),
+                json!({
+                    "account": id,
+                    "events": events
+                        .iter()
+                        .map(|e| json!({"at": time(e.at), "kind": e.kind.name(), "reason": e.reason}))
+                        .collect::<Vec<_>>(),
+                }),
             );
             Ok(())
         }

@@ -682,7 +682,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 json!({
                     "account": st.account, "balance": st.balance, "held": st.held, "frozen": st.frozen,
                     "identity": st.identity, "auth_key": st.auth_key,
-                    "events": st.events.iter().map(|e| json!({"at": e.at, "kind": e.kind.name(), "reason": e.reason})).collect::<Vec<_>>(),
+                    "events": st.events.iter().map(|e| json!({"at": crate::cli::output::time(e.at), "kind": e.kind.name(), "reason": e.reason})).collect::<Vec<_>>(),
                 }),
             );
             Ok(())
