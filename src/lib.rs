@@ -45,4 +45,5 @@ pub mod protocol;
 pub mod roles;
 pub mod store;
 pub mod time;
+pub mod trustees;
 pub mod wire;

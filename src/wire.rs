@@ -87,6 +87,12 @@ pub enum MessageKind {
     AccountAnswer = 0x61,
     /// A request to re-key an account (for the operator).
     RekeyRequest = 0x62,
+    /// A DKG ceremony: its id, purpose, threshold and trustees.
+    DkgCeremony = 0x70,
+    /// A signed DKG round file of one trustee.
+    DkgMessage = 0x71,
+    /// The public transcript of a completed DKG.
+    DkgTranscript = 0x72,
 }
 
 impl MessageKind {
@@ -124,6 +130,9 @@ impl MessageKind {
             MessageKind::AccountRequest => "account-request",
             MessageKind::AccountAnswer => "account-answer",
             MessageKind::RekeyRequest => "rekey-request",
+            MessageKind::DkgCeremony => "dkg-ceremony",
+            MessageKind::DkgMessage => "dkg-message",
+            MessageKind::DkgTranscript => "dkg-transcript",
         }
     }
 }

@@ -30,6 +30,7 @@ use faircash::roles::{Bank, BankConfig, Merchant};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore};
 use faircash::store::MerchantStore;
 use faircash::time::{Day, ManualClock, Timestamp};
+use faircash::trustees::dkg::{Ceremony, DkgMessage, DkgTranscript};
 use faircash::wire::WireMessage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -65,6 +66,9 @@ macro_rules! for_every_message {
         $f::<TraceRecord>($($arg),*);
         $f::<SignedTtpKeyStatement>($($arg),*);
         $f::<TtpStatementList>($($arg),*);
+        $f::<Ceremony>($($arg),*);
+        $f::<DkgMessage>($($arg),*);
+        $f::<DkgTranscript>($($arg),*);
         $f::<AccountOpened>($($arg),*);
         $f::<EvidenceList>($($arg),*);
         $f::<AccountRequest>($($arg),*);

@@ -115,7 +115,13 @@ pub struct GroupSignature {
 }
 
 impl GroupSignature {
-    fn from_frost(sig: &frost::Signature) -> Self {
+    /// `(O, 0)`: never valid; fills the field while its digest is computed.
+    pub(crate) fn placeholder() -> Self {
+        GroupSignature { r: Point::identity(), z: Scalar::ZERO }
+    }
+
+    /// From frost's signature type.
+    pub(crate) fn from_frost(sig: &frost::Signature) -> Self {
         let bytes = sig.serialize().expect("a signature made here serializes");
         let r = Point::from_bytes(bytes[..32].try_into().expect("64 bytes")).expect("R is a valid point");
         let z = crate::encoding::scalar::decode(bytes[32..].try_into().expect("64 bytes"))

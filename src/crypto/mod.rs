@@ -7,10 +7,11 @@
 //! | [`schnorr`] | generic proofs of linear relations, Schnorr signatures |
 //! | [`elgamal`] | ElGamal encryption over Ristretto |
 //! | [`group_signature`] | RFC 9591 Schnorr signatures of the TTP as a group |
-//! | [`threshold`] | Lagrange coefficients over trustee identifiers |
+//! | [`threshold`] | Lagrange coefficients over trustee identifiers, Feldman commitments evaluated in the exponent |
 //! | [`acl`] | the ACL blind signature with attributes, commitment form |
 //! | [`range`] | the aggregated Bulletproofs range proof for hidden expiry |
-//! | [`secret`] | zeroizing secret-scalar wrapper |
+//! | [`secret`] | zeroizing secret-scalar and secret-bytes wrappers |
+//! | [`seal`] | ChaCha20-Poly1305 under HKDF-SHA512 keys |
 //!
 //! Verification failures are deliberately opaque ([`VerifyError`]): the
 //! caller learns that something did not verify, not which equation.
@@ -21,6 +22,7 @@ pub mod elgamal;
 pub mod group_signature;
 pub mod range;
 pub mod schnorr;
+pub mod seal;
 pub mod secret;
 pub mod threshold;
 pub mod transcript;

@@ -211,6 +211,42 @@ impl std::fmt::Debug for SecretScalar {
     }
 }
 
+/// Secret bytes (an opaque secret state, a key): wiped on drop, never
+/// printed; serialized as hex.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    /// Wraps bytes (the caller's copy should be a `Zeroizing` one).
+    pub fn new(bytes: Vec<u8>) -> Self {
+        SecretBytes(bytes)
+    }
+    /// The secret bytes.
+    pub fn expose_secret(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBytes(<redacted>)")
+    }
+}
+
+impl Serialize for SecretBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = zeroize::Zeroizing::new(hex::encode(&self.0));
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = zeroize::Zeroizing::new(String::deserialize(d)?);
+        hex::decode(text.as_bytes()).map(SecretBytes).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +281,14 @@ mod tests {
         let mut s = SecretScalar::new(Scalar::from(99u64));
         s.zeroize();
         assert_eq!(*s.expose_secret(), Scalar::ZERO);
+    }
+
+    #[test]
+    fn secret_bytes_are_redacted_and_round_trip_as_hex() {
+        let b = SecretBytes::new(vec![0xab; 4]);
+        assert!(!format!("{b:?}").contains("ab"));
+        let j = serde_json::to_string(&b).unwrap();
+        assert_eq!(j, "\"abababab\"");
+        assert_eq!(serde_json::from_str::<SecretBytes>(&j).unwrap(), b);
     }
 }

@@ -55,6 +55,23 @@ pub fn interpolate(shares: &[(u16, Point)], x: &Scalar) -> Option<RistrettoPoint
     Some(RistrettoPoint::vartime_multiscalar_mul(coefficients, shares.iter().map(|(_, p)| *p.point())))
 }
 
+/// `Σ_k x^k·C_k`: the value at `x` of the polynomial whose coefficients are
+/// committed to by `C_0, C_1, …` (a Feldman commitment), in the exponent
+/// (public data: variable time).
+pub fn evaluate_in_exponent(commitments: &[Point], x: u16) -> RistrettoPoint {
+    let x = Scalar::from(x);
+    let mut power = Scalar::ONE;
+    let powers: Vec<Scalar> = commitments
+        .iter()
+        .map(|_| {
+            let p = power;
+            power *= x;
+            p
+        })
+        .collect();
+    RistrettoPoint::vartime_multiscalar_mul(powers, commitments.iter().map(|c| *c.point()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +104,18 @@ mod tests {
             assert_eq!(interpolate(&subset, &Scalar::from(4u16)), Some(*all[3].1.point()));
         }
         assert_ne!(interpolate(&all[..2], &Scalar::ZERO), Some(secret_point));
+    }
+
+    #[test]
+    fn commitments_give_every_share_in_the_exponent() {
+        let g = Params::get().g;
+        let coeffs = [Scalar::random(&mut OsRng), Scalar::random(&mut OsRng)];
+        let commitments: Vec<Point> = coeffs.iter().map(|c| Point::new(g.point() * c)).collect();
+        assert_eq!(
+            evaluate_in_exponent(&commitments, 5),
+            g.point() * (coeffs[0] + coeffs[1] * Scalar::from(5u16))
+        );
+        assert_eq!(evaluate_in_exponent(&commitments, 0), *commitments[0].point());
     }
 
     #[test]

@@ -131,6 +131,20 @@ pub mod labels {
     pub const ORDER_DIGEST: &[u8] = b"faircash/v1/order-digest";
     /// The bank master key's signature on the coin-tracing watch list.
     pub const WATCH_LIST_SIGNATURE: &[u8] = b"faircash/v1/watch-list-signature";
+    /// Digest of a DKG ceremony (its context: id, purpose, t, n, trustees).
+    pub const DKG_CEREMONY: &[u8] = b"faircash/v1/dkg-ceremony";
+    /// Digest of a trustee's round-1 DKG package (what it commits to).
+    pub const DKG_ROUND1: &[u8] = b"faircash/v1/dkg-round1-package";
+    /// Digest of a DKG round file (what its sender signs).
+    pub const DKG_MESSAGE: &[u8] = b"faircash/v1/dkg-message";
+    /// Domain of a trustee identity key's signature on a DKG round file.
+    pub const DKG_MESSAGE_SIGNATURE: &[u8] = b"faircash/v1/dkg-message-signature";
+    /// HKDF-SHA512 salt of the key that seals a round-2 DKG share.
+    pub const DKG_SHARE_KEY: &[u8] = b"faircash/v1/dkg-share-key";
+    /// A complainant's proof that it reveals the right Diffie–Hellman key.
+    pub const DKG_COMPLAINT: &[u8] = b"faircash/v1/dkg-complaint";
+    /// Digest of every round-1 package, `Y` and every `Y_i` (the echo).
+    pub const DKG_ECHO: &[u8] = b"faircash/v1/dkg-echo";
 
     /// Every label above, for the uniqueness test.
     pub const ALL: &[&[u8]] = &[
@@ -176,6 +190,13 @@ pub mod labels {
         WATCH_LIST_SIGNATURE,
         ORDER_DIGEST,
         DEPOSIT_REQUEST_DIGEST,
+        DKG_CEREMONY,
+        DKG_ROUND1,
+        DKG_MESSAGE,
+        DKG_MESSAGE_SIGNATURE,
+        DKG_SHARE_KEY,
+        DKG_COMPLAINT,
+        DKG_ECHO,
     ];
 
     /// Hash-to-group labels of the independent generators.

@@ -678,10 +678,11 @@ impl MerchantStore for MemoryMerchantStore {
     }
 }
 
-/// A TTP audit log in memory.
+/// A TTP audit log in memory (and a trustee's aborted ceremonies).
 #[derive(Default)]
 pub struct MemoryTtpStore {
     entries: Mutex<Vec<LogEntry>>,
+    aborts: Mutex<Vec<DkgAbort>>,
 }
 
 impl MemoryTtpStore {
@@ -719,5 +720,16 @@ impl TtpStore for MemoryTtpStore {
 
     fn warrant_used(&self, warrant_id: &[u8; 16]) -> StoreResult<bool> {
         Ok(lock(&self.entries)?.iter().any(|x| x.warrant_id == *warrant_id))
+    }
+}
+
+impl TrusteeStore for MemoryTtpStore {
+    fn record_dkg_abort(&self, abort: &DkgAbort) -> StoreResult<()> {
+        lock(&self.aborts)?.push(abort.clone());
+        Ok(())
+    }
+
+    fn dkg_aborts(&self) -> StoreResult<Vec<DkgAbort>> {
+        Ok(lock(&self.aborts)?.clone())
     }
 }

@@ -35,6 +35,7 @@ use crate::protocol::pay::{Payment, PaymentRequest};
 use crate::protocol::trace::{LogEntry, WatchListVersion};
 use crate::protocol::withdraw::{PendingWithdrawal, SessionId, WalletCoin, WithdrawRequest, WithdrawStart};
 use crate::time::{Day, Timestamp};
+use crate::trustees::dkg::DkgAbort;
 
 /// Why a store operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -499,4 +500,14 @@ pub trait TtpStore: Send + Sync {
     }
     /// Whether a warrant id has been used.
     fn warrant_used(&self, warrant_id: &[u8; 16]) -> StoreResult<bool>;
+}
+
+/// What a trustee keeps besides its audit log: the DKG ceremonies it saw
+/// abort (specs/tracing.md §9.1). Every method is atomic and durable when
+/// it returns.
+pub trait TrusteeStore: TtpStore {
+    /// Records an aborted DKG ceremony.
+    fn record_dkg_abort(&self, abort: &DkgAbort) -> StoreResult<()>;
+    /// Every aborted ceremony recorded, oldest first.
+    fn dkg_aborts(&self) -> StoreResult<Vec<DkgAbort>>;
 }

@@ -1424,16 +1424,26 @@ fn read_watch_version(conn: &Connection) -> StoreResult<Option<WatchListVersion>
 // ---------------------------------------------------------------------------
 
 /// The TTP log schema.
-pub const TTP_MIGRATIONS: &[&str] = &[r#"
+pub const TTP_MIGRATIONS: &[&str] = &[
+    r#"
 -- 0001: the TTP's hash-chained audit log; UNIQUE(warrant_id): a warrant is used once.
 CREATE TABLE log (
     idx INTEGER PRIMARY KEY CHECK (idx >= 0),
     warrant_id BLOB NOT NULL UNIQUE CHECK (length(warrant_id) = 16),
     body BLOB NOT NULL
 );
-"#];
+"#,
+    r#"
+-- 0002 (trustees): aborted DKG ceremonies, in order.
+CREATE TABLE dkg_aborts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    body BLOB NOT NULL
+);
+"#,
+];
 
-/// The TTP's audit log in a SQLite database.
+/// The TTP's audit log in a SQLite database (a trustee's too, with its
+/// aborted ceremonies).
 pub struct SqliteTtpStore {
     conn: Mutex<Connection>,
 }
@@ -1488,6 +1498,20 @@ impl TtpStore for SqliteTtpStore {
                 |r| r.get(0),
             )
             .map_err(db)
+    }
+}
+
+impl TrusteeStore for SqliteTtpStore {
+    fn record_dkg_abort(&self, abort: &DkgAbort) -> StoreResult<()> {
+        lock(&self.conn)?.execute("INSERT INTO dkg_aborts (body) VALUES (?1)", [enc(abort)]).map_err(db)?;
+        Ok(())
+    }
+
+    fn dkg_aborts(&self) -> StoreResult<Vec<DkgAbort>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn.prepare("SELECT body FROM dkg_aborts ORDER BY seq").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
     }
 }
 
