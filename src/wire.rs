@@ -87,6 +87,8 @@ pub enum MessageKind {
     AccountAnswer = 0x61,
     /// A request to re-key an account (for the operator).
     RekeyRequest = 0x62,
+    /// A trustee's decryption share.
+    TraceShare = 0x5A,
     /// A DKG ceremony: its id, purpose, threshold and trustees.
     DkgCeremony = 0x70,
     /// A signed DKG round file of one trustee.
@@ -130,6 +132,7 @@ impl MessageKind {
             MessageKind::AccountRequest => "account-request",
             MessageKind::AccountAnswer => "account-answer",
             MessageKind::RekeyRequest => "rekey-request",
+            MessageKind::TraceShare => "trace-share",
             MessageKind::DkgCeremony => "dkg-ceremony",
             MessageKind::DkgMessage => "dkg-message",
             MessageKind::DkgTranscript => "dkg-transcript",

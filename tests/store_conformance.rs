@@ -2,8 +2,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faircash::store::conformance::{
-    run_bank_store_suite, run_merchant_store_suite, run_ttp_store_suite, run_wallet_store_suite,
-    wallet_state_survives_reopening,
+    run_bank_store_suite, run_merchant_store_suite, run_trustee_store_suite, run_ttp_store_suite,
+    run_wallet_store_suite, wallet_state_survives_reopening,
 };
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
 use faircash::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
@@ -68,6 +68,17 @@ fn memory_ttp_store_conforms() {
 fn sqlite_ttp_store_conforms() {
     let (_dir, make) = sqlite_files("ttp", |p| SqliteTtpStore::open(p).unwrap());
     run_ttp_store_suite(make);
+}
+
+#[test]
+fn memory_trustee_store_conforms() {
+    run_trustee_store_suite(MemoryTtpStore::new);
+}
+
+#[test]
+fn sqlite_trustee_store_conforms() {
+    let (_dir, make) = sqlite_files("trustee", |p| SqliteTtpStore::open(p).unwrap());
+    run_trustee_store_suite(make);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvi
 use faircash::protocol::pay::{verify_payment, Payment, PaymentError, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
-    LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
+    LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, TraceShare, Warrant, WatchList,
 };
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use faircash::protocol::withdraw::{
@@ -66,6 +66,7 @@ macro_rules! for_every_message {
         $f::<TraceRecord>($($arg),*);
         $f::<SignedTtpKeyStatement>($($arg),*);
         $f::<TtpStatementList>($($arg),*);
+        $f::<TraceShare>($($arg),*);
         $f::<Ceremony>($($arg),*);
         $f::<DkgMessage>($($arg),*);
         $f::<DkgTranscript>($($arg),*);

@@ -55,6 +55,13 @@ pub fn interpolate(shares: &[(u16, Point)], x: &Scalar) -> Option<RistrettoPoint
     Some(RistrettoPoint::vartime_multiscalar_mul(coefficients, shares.iter().map(|(_, p)| *p.point())))
 }
 
+/// `Σ λ_i(0)·D_i` over decryption shares `D_i = x_i·E1` of distinct
+/// trustees: `x·E1` when the `x_i` are `t` shares of `x` (Lagrange at 0;
+/// specs/tracing.md §9.3). `None` as for [`interpolate`].
+pub fn combine_decryption_shares(shares: &[(u16, Point)]) -> Option<RistrettoPoint> {
+    interpolate(shares, &Scalar::ZERO)
+}
+
 /// `Σ_k x^k·C_k`: the value at `x` of the polynomial whose coefficients are
 /// committed to by `C_0, C_1, …` (a Feldman commitment), in the exponent
 /// (public data: variable time).
@@ -104,6 +111,20 @@ mod tests {
             assert_eq!(interpolate(&subset, &Scalar::from(4u16)), Some(*all[3].1.point()));
         }
         assert_ne!(interpolate(&all[..2], &Scalar::ZERO), Some(secret_point));
+    }
+
+    #[test]
+    fn shares_of_a_decryption_combine_to_the_key_times_e1() {
+        let g = Params::get().g;
+        let x = Scalar::random(&mut OsRng);
+        let coeffs = [x, Scalar::random(&mut OsRng)];
+        let e1 = g.point() * Scalar::random(&mut OsRng);
+        let share = |i: u16| {
+            let xi = coeffs[0] + coeffs[1] * Scalar::from(i);
+            (i, Point::new(e1 * xi))
+        };
+        assert_eq!(combine_decryption_shares(&[share(3), share(1)]), Some(e1 * x));
+        assert_ne!(combine_decryption_shares(&[share(3)]), Some(e1 * x));
     }
 
     #[test]

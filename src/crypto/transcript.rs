@@ -131,6 +131,10 @@ pub mod labels {
     pub const ORDER_DIGEST: &[u8] = b"faircash/v1/order-digest";
     /// The bank master key's signature on the coin-tracing watch list.
     pub const WATCH_LIST_SIGNATURE: &[u8] = b"faircash/v1/watch-list-signature";
+    /// A trustee's Chaum–Pedersen proof of its decryption share.
+    pub const TRACE_DECRYPTION_SHARE: &[u8] = b"faircash/v1/trace-decryption-share";
+    /// Digest of a trustee's decryption share (what its log records).
+    pub const TRACE_SHARE_DIGEST: &[u8] = b"faircash/v1/trace-share-digest";
     /// Digest of a DKG ceremony (its context: id, purpose, t, n, trustees).
     pub const DKG_CEREMONY: &[u8] = b"faircash/v1/dkg-ceremony";
     /// Digest of a trustee's round-1 DKG package (what it commits to).
@@ -190,6 +194,8 @@ pub mod labels {
         WATCH_LIST_SIGNATURE,
         ORDER_DIGEST,
         DEPOSIT_REQUEST_DIGEST,
+        TRACE_DECRYPTION_SHARE,
+        TRACE_SHARE_DIGEST,
         DKG_CEREMONY,
         DKG_ROUND1,
         DKG_MESSAGE,

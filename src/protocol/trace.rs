@@ -22,10 +22,13 @@ use super::withdraw::WithdrawRequest;
 use crate::crypto::elgamal::Ciphertext;
 use crate::crypto::group_signature::{GroupSignature, GroupSigningKey};
 use crate::crypto::schnorr::{Proof, Relation, Signature, SigningKey};
+use crate::crypto::threshold::combine_decryption_shares;
 use crate::crypto::transcript::{labels, FaircashTranscript};
+use crate::crypto::VerifyError;
 use crate::encoding::Point;
 use crate::keys::{user_account_id, AccountId, Keyset};
 use crate::params::Params;
+use crate::protocol::trust::TtpKeyStatement;
 use crate::time::Timestamp;
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
 
@@ -110,12 +113,29 @@ pub enum TraceError {
     /// The result does not belong to this record, warrant or TTP.
     #[error("trace result does not match: {0}")]
     ResultMismatch(&'static str),
+    /// Fewer than `t` valid decryption shares: no plaintext.
+    #[error(
+        "only {valid} valid decryption share(s), {threshold} needed: no plaintext{}",
+        rejected_list(.rejected)
+    )]
+    NotEnoughShares {
+        /// Valid shares of distinct trustees.
+        valid: usize,
+        /// `t`.
+        threshold: u16,
+        /// The shares set aside, naming their trustees.
+        rejected: Vec<ShareRejection>,
+    },
     /// The audit log failed verification.
     #[error(transparent)]
     Log(#[from] LogError),
     /// The TTP's store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+fn rejected_list(rejected: &[ShareRejection]) -> String {
+    rejected.iter().map(|r| format!("; {r}")).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -561,6 +581,345 @@ impl TraceResult {
     /// For an owner trace: the account of the identity found.
     pub fn owner_account(&self) -> Option<AccountId> {
         (self.kind == TraceKind::Owner).then(|| user_account_id(&self.plaintext))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Threshold decryption (specs/tracing.md §9.2, §9.3)
+// ---------------------------------------------------------------------------
+
+/// One trustee's part of a threshold decryption: its identifier, the index
+/// of its log entry, its decryption share `D_i = x_i·c1` and the
+/// Chaum–Pedersen proof that `log_G Y_i = log_c1 D_i` (specs/tracing.md
+/// §9.2), bound to the trustee, `Y_i`, the ciphertext, the record, the
+/// warrant and the log index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareEvidence {
+    /// The trustee's identifier `i`.
+    pub trustee: u16,
+    /// The index of the trustee's log entry for this share.
+    pub log_index: u64,
+    /// `D_i = x_i·c1`.
+    pub share: Point,
+    /// `PoK{x_i: Y_i = x_i·G ∧ D_i = x_i·c1}`.
+    pub proof: Proof,
+}
+
+fn share_relation(verification_share: &Point, c1: &Point, share: &Point) -> Relation {
+    let p = Params::get();
+    let mut rel = Relation::new(b"trace-decryption-share");
+    let x = rel.witness(b"x_i");
+    let g = rel.point(b"G", p.g);
+    let y = rel.point(b"Y_i", *verification_share);
+    let c1 = rel.point(b"c1", *c1);
+    let d = rel.point(b"D_i", *share);
+    rel.equation(Some(y), &[(x, g)]);
+    rel.equation(Some(d), &[(x, c1)]);
+    rel
+}
+
+/// What a share is about: the record and warrant digests and the ciphertext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShareContext {
+    /// The record traced.
+    pub record_digest: [u8; 32],
+    /// The warrant used.
+    pub warrant_digest: [u8; 32],
+    /// The record's ciphertext.
+    pub ciphertext: Ciphertext,
+}
+
+impl ShareContext {
+    fn transcript(
+        &self,
+        trustee: u16,
+        verification_share: &Point,
+        share: &Point,
+        log_index: u64,
+    ) -> Transcript {
+        let mut t = Params::get().transcript(labels::TRACE_DECRYPTION_SHARE);
+        t.append_u64(b"trustee-id", u64::from(trustee));
+        t.append_point(b"Y_i", verification_share);
+        t.append_point(b"c1", &self.ciphertext.c1);
+        t.append_point(b"c2", &self.ciphertext.c2);
+        t.append_point(b"D_i", share);
+        t.append_message(b"record-digest", &self.record_digest);
+        t.append_message(b"warrant-digest", &self.warrant_digest);
+        t.append_u64(b"log-index", log_index);
+        t
+    }
+}
+
+impl ShareEvidence {
+    /// The share of the trustee `trustee` with key share `x_i` (and
+    /// `Y_i = x_i·G`), proven for `context` at its log index.
+    pub fn create(
+        trustee: u16,
+        x_i: &Scalar,
+        verification_share: &Point,
+        context: &ShareContext,
+        log_index: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Self {
+        let share = Point::new(context.ciphertext.c1.point() * x_i);
+        let rel = share_relation(verification_share, &context.ciphertext.c1, &share);
+        let mut t = context.transcript(trustee, verification_share, &share, log_index);
+        let proof = rel.prove(&mut t, &[x_i], rng);
+        ShareEvidence { trustee, log_index, share, proof }
+    }
+
+    /// Checks the proof against the trustee's verification share `Y_i`.
+    pub fn verify(&self, verification_share: &Point, context: &ShareContext) -> Result<(), VerifyError> {
+        if verification_share.is_identity() {
+            return Err(VerifyError);
+        }
+        let rel = share_relation(verification_share, &context.ciphertext.c1, &self.share);
+        let mut t = context.transcript(self.trustee, verification_share, &self.share, self.log_index);
+        rel.verify(&mut t, &self.proof, &mut rand::rngs::OsRng)
+    }
+}
+
+/// A trustee's decryption share as it leaves the trustee (`trustee
+/// decrypt-share`): the share with its proof and what it is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceShare {
+    /// Owner or coin.
+    pub kind: TraceKind,
+    /// The record traced.
+    #[serde(with = "crate::encoding::hex32")]
+    pub record_digest: [u8; 32],
+    /// The warrant used.
+    #[serde(with = "crate::encoding::hex32")]
+    pub warrant_digest: [u8; 32],
+    /// The record's ciphertext.
+    pub ciphertext: Ciphertext,
+    /// The trustee's verification share `Y_i` (from the key statement).
+    pub verification_share: Point,
+    /// The share and its proof.
+    pub evidence: ShareEvidence,
+}
+
+impl WireMessage for TraceShare {
+    const KIND: MessageKind = MessageKind::TraceShare;
+    const MAX_BYTES: usize = 512;
+    fn check(&self) -> Result<(), DecodeError> {
+        non_identity(Self::what(), "verification_share", &self.verification_share)?;
+        if self.evidence.trustee == 0 {
+            return Err(DecodeError::InvalidField {
+                what: Self::what(),
+                field: "trustee",
+                reason: "identifiers are nonzero".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl TraceShare {
+    /// What the share is about.
+    pub fn context(&self) -> ShareContext {
+        ShareContext {
+            record_digest: self.record_digest,
+            warrant_digest: self.warrant_digest,
+            ciphertext: self.ciphertext,
+        }
+    }
+
+    /// The share's digest: what the trustee's log entry records as its
+    /// `result_digest` (specs/tracing.md §9.2).
+    pub fn digest(&self) -> [u8; 32] {
+        let e = &self.evidence;
+        let mut t = Params::get().transcript(labels::TRACE_SHARE_DIGEST);
+        t.append_u64(b"kind", self.kind.tag());
+        t.append_message(b"record-digest", &self.record_digest);
+        t.append_message(b"warrant-digest", &self.warrant_digest);
+        t.append_point(b"c1", &self.ciphertext.c1);
+        t.append_point(b"c2", &self.ciphertext.c2);
+        t.append_u64(b"trustee-id", u64::from(e.trustee));
+        t.append_point(b"Y_i", &self.verification_share);
+        t.append_u64(b"log-index", e.log_index);
+        t.append_point(b"D_i", &e.share);
+        t.append_message(b"proof", &postcard::to_allocvec(&e.proof).unwrap_or_default());
+        t.challenge_digest(b"share-digest")
+    }
+
+    /// Checks the share against a key statement and the request it is used
+    /// for: the trustee and its `Y_i` are the statement's, the share is for
+    /// this record, warrant and ciphertext, and its proof verifies.
+    pub fn check_for(
+        &self,
+        statement: &TtpKeyStatement,
+        kind: TraceKind,
+        context: &ShareContext,
+    ) -> Result<(), ShareRejection> {
+        let i = self.evidence.trustee;
+        let y = statement
+            .trustees
+            .iter()
+            .find(|k| k.id == i)
+            .ok_or(ShareRejection::UnknownTrustee(i))?
+            .verification_share;
+        if y != self.verification_share {
+            return Err(ShareRejection::WrongVerificationShare(i));
+        }
+        if self.kind != kind || self.context() != *context {
+            return Err(ShareRejection::OtherRequest(i));
+        }
+        self.evidence.verify(&y, context).map_err(|_| ShareRejection::Proof(i))
+    }
+}
+
+/// Why a decryption share was not used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShareRejection {
+    /// The key statement names no trustee with this identifier.
+    #[error("trustee {0} is not in the key statement")]
+    UnknownTrustee(u16),
+    /// The share names another verification share than the statement's.
+    #[error("trustee {0}'s share names a verification share other than the key statement's")]
+    WrongVerificationShare(u16),
+    /// The share was made for another warrant, record or ciphertext.
+    #[error("trustee {0}'s share is for another warrant or record")]
+    OtherRequest(u16),
+    /// The Chaum–Pedersen proof does not verify: a wrong or forged share.
+    #[error("trustee {0}'s share is wrong: its proof does not verify")]
+    Proof(u16),
+    /// A second share of the same trustee.
+    #[error("trustee {0} gave more than one share")]
+    Duplicate(u16),
+}
+
+impl ShareRejection {
+    /// The trustee the share names.
+    pub fn trustee(&self) -> u16 {
+        match self {
+            ShareRejection::UnknownTrustee(i)
+            | ShareRejection::WrongVerificationShare(i)
+            | ShareRejection::OtherRequest(i)
+            | ShareRejection::Proof(i)
+            | ShareRejection::Duplicate(i) => *i,
+        }
+    }
+}
+
+fn plaintext_from_shares(ct: &Ciphertext, shares: &[ShareEvidence]) -> Option<Point> {
+    let points: Vec<(u16, Point)> = shares.iter().map(|s| (s.trustee, s.share)).collect();
+    combine_decryption_shares(&points).map(|x_e1| Point::new(ct.c2.point() - x_e1))
+}
+
+/// Decryption shares combined into a plaintext, with what makes it
+/// publicly verifiable ([`Combined::verify`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Combined {
+    /// Owner or coin.
+    pub kind: TraceKind,
+    /// What was decrypted.
+    pub context: ShareContext,
+    /// `X`.
+    pub plaintext: Point,
+    /// The `t` shares used, by ascending trustee identifier.
+    pub shares: Vec<ShareEvidence>,
+    /// The shares not used, and why (a wrong or forged share names its
+    /// trustee here).
+    pub rejected: Vec<ShareRejection>,
+}
+
+/// Combines decryption shares for `request` under the pinned key statement
+/// (specs/tracing.md §9.3): every share is checked ([`TraceShare::check_for`])
+/// and an invalid one is set aside with its trustee named; the valid shares
+/// of the `t` lowest identifiers give `X = c2 - Σ λ_i(0)·D_i`. Fewer
+/// than `t` valid shares is [`TraceError::NotEnoughShares`]: no plaintext.
+///
+/// Anyone can combine: it needs no secret.
+pub fn combine_shares(
+    statement: &TtpKeyStatement,
+    request: &TraceRequest,
+    shares: &[TraceShare],
+) -> Result<Combined, TraceError> {
+    let context = share_context(request)?;
+    let kind = request.record.kind();
+    let mut valid: Vec<ShareEvidence> = Vec::new();
+    let mut rejected = Vec::new();
+    for s in shares {
+        let i = s.evidence.trustee;
+        if valid.iter().any(|v| v.trustee == i) {
+            rejected.push(ShareRejection::Duplicate(i));
+            continue;
+        }
+        match s.check_for(statement, kind, &context) {
+            Ok(()) => valid.push(s.evidence.clone()),
+            Err(e) => rejected.push(e),
+        }
+    }
+    let t = usize::from(statement.threshold);
+    if valid.len() < t {
+        return Err(TraceError::NotEnoughShares {
+            valid: valid.len(),
+            threshold: statement.threshold,
+            rejected,
+        });
+    }
+    valid.sort_by_key(|s| s.trustee);
+    valid.truncate(t);
+    let plaintext = plaintext_from_shares(&context.ciphertext, &valid).ok_or(TraceError::ResultProof)?;
+    Ok(Combined { kind, context, plaintext, shares: valid, rejected })
+}
+
+/// What the shares for `request` must be about: its record's digest and
+/// ciphertext and its warrant's digest, once the warrant is checked to be of
+/// the record's kind and to name the record.
+fn share_context(request: &TraceRequest) -> Result<ShareContext, TraceError> {
+    let (record, warrant) = (&request.record, &request.warrant);
+    if warrant.kind != record.kind() {
+        return Err(TraceError::WarrantKindMismatch { warrant: warrant.kind, request: record.kind() });
+    }
+    let record_digest = record.digest();
+    if warrant.record_digest != record_digest {
+        return Err(TraceError::WarrantRecordMismatch);
+    }
+    let ciphertext =
+        record.ciphertext().ok_or_else(|| TraceError::InvalidRecord("coin index out of range".into()))?;
+    Ok(ShareContext { record_digest, warrant_digest: warrant.digest(), ciphertext })
+}
+
+impl Combined {
+    /// The trustees that decrypted and their log entries: `(i, log index)`.
+    pub fn log_entries(&self) -> Vec<(u16, u64)> {
+        self.shares.iter().map(|s| (s.trustee, s.log_index)).collect()
+    }
+
+    /// Verifies the combination with public data only (specs/tracing.md
+    /// §9.3): it is for `request` (kind, record, warrant, ciphertext), it
+    /// has exactly `t` shares of distinct trustees of the pinned
+    /// `statement` by ascending identifier, each share's proof verifies
+    /// under that trustee's `Y_i`, and they combine to the plaintext.
+    /// Returns the plaintext.
+    pub fn verify(&self, statement: &TtpKeyStatement, request: &TraceRequest) -> Result<Point, TraceError> {
+        let context = share_context(request)?;
+        if self.kind != request.record.kind() || self.context != context {
+            return Err(TraceError::ResultMismatch("the shares are for another record or warrant"));
+        }
+        if self.shares.len() != usize::from(statement.threshold)
+            || self.shares.windows(2).any(|w| w[0].trustee >= w[1].trustee)
+        {
+            return Err(TraceError::ResultMismatch("shares: not t shares of distinct trustees"));
+        }
+        for s in &self.shares {
+            let y = statement
+                .trustees
+                .iter()
+                .find(|k| k.id == s.trustee)
+                .ok_or(TraceError::ResultMismatch("shares: a trustee not in the key statement"))?
+                .verification_share;
+            s.verify(&y, &context).map_err(|_| TraceError::ResultProof)?;
+        }
+        if plaintext_from_shares(&context.ciphertext, &self.shares) != Some(self.plaintext) {
+            return Err(TraceError::ResultProof);
+        }
+        Ok(self.plaintext)
     }
 }
 

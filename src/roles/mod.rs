@@ -16,5 +16,5 @@ pub mod wallet;
 pub use anchors::TrustAnchors;
 pub use bank::{Bank, BankApi, BankConfig, WatchPolicy};
 pub use merchant::Merchant;
-pub use ttp::{Ttp, TtpKey, TtpKeys};
+pub use ttp::{TraceGate, Ttp, TtpKey, TtpKeys};
 pub use wallet::Wallet;

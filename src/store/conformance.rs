@@ -7,6 +7,7 @@
 //! | [`run_wallet_store_suite`] (and [`wallet_state_survives_reopening`]) | [`WalletStore`] | memory, SQLite |
 //! | [`run_merchant_store_suite`] | [`MerchantStore`] | memory, SQLite |
 //! | [`run_ttp_store_suite`] | [`TtpStore`] | memory, SQLite |
+//! | [`run_trustee_store_suite`] | [`TrusteeStore`] | memory, SQLite |
 //!
 //! Each suite runs a list of checks against stores made by a factory, one
 //! fresh store per check; a check is a public function named for the

@@ -50,20 +50,31 @@ impl World {
     pub fn with_config(config: BankConfig) -> Self {
         World::on_store(MemoryBankStore::new(), config)
     }
+
+    /// A world whose keyset escrows under the decryption key of
+    /// `statement` (a group of trustees'), which every wallet and merchant
+    /// pins; `ttp_keys` is then a single TTP's that the world does not use.
+    pub fn with_ttp_statement(statement: SignedTtpKeyStatement) -> Self {
+        World::build(MemoryBankStore::new(), BankConfig::default(), TtpKeys::generate(&mut OsRng), statement)
+    }
 }
 
 impl<S: BankStore> World<S> {
     /// A world whose bank keeps its state in `store` (empty).
     pub fn on_store(store: S, config: BankConfig) -> Self {
-        let clock = ManualClock::at_day(START);
         let ttp_keys = TtpKeys::generate(&mut OsRng);
-        let ttp = ttp_keys.decryption.clone();
         let ttp_statement =
             ttp_keys.statement(0, ttp_validity(), faircash::time::Timestamp(0), &mut OsRng).unwrap();
+        World::build(store, config, ttp_keys, ttp_statement)
+    }
+
+    fn build(store: S, config: BankConfig, ttp_keys: TtpKeys, ttp_statement: SignedTtpKeyStatement) -> Self {
+        let clock = ManualClock::at_day(START);
+        let ttp = ttp_keys.decryption.clone();
         let bank =
             Bank::open(store, BankSecrets::generate(&mut OsRng), Arc::new(clock.clone()), config).unwrap();
         bank.issue_keyset(
-            *ttp.public(),
+            ttp_statement.statement.decryption_key,
             &KeysetSpec {
                 exponents: 0..=6,
                 withdraw_from: START,

@@ -1,10 +1,11 @@
-//! The [`TtpStore`] suite.
+//! The [`TtpStore`] and [`TrusteeStore`] suites.
 
 use rand::RngCore;
 
 use crate::protocol::trace::{LogEntry, TraceKind};
-use crate::store::{StoreError, TtpStore};
+use crate::store::{StoreError, TrusteeStore, TtpStore};
 use crate::time::Timestamp;
+use crate::trustees::dkg::{DkgAbort, KeyPurpose};
 
 /// Runs every TTP-log check; `make` returns a fresh, empty log each time.
 pub fn run_ttp_store_suite<S: TtpStore>(make: impl Fn() -> S) {
@@ -87,4 +88,30 @@ pub fn concurrent_appends_keep_one_gapless_chain<S: TtpStore>(s: &S) {
     warrants.sort();
     warrants.dedup();
     assert_eq!(warrants.len(), 16);
+}
+
+/// Runs every trustee check (the TTP-log suite, then what a trustee keeps
+/// besides); `make` returns a fresh, empty store each time.
+pub fn run_trustee_store_suite<S: TrusteeStore>(make: impl Fn() -> S) {
+    run_ttp_store_suite(&make);
+    aborted_ceremonies_are_kept_in_order(&make());
+}
+
+/// Aborted ceremonies read back as recorded, oldest first, beside the log.
+pub fn aborted_ceremonies_are_kept_in_order<S: TrusteeStore>(s: &S) {
+    assert_eq!(s.dkg_aborts().unwrap(), vec![]);
+    let abort = |n: u8, culprit| DkgAbort {
+        ceremony: [n; 32],
+        purpose: if n == 1 { KeyPurpose::Decryption } else { KeyPurpose::Signing },
+        culprit,
+        reason: format!("abort {n}"),
+        time: Timestamp(1_795_000_000 + u64::from(n)),
+    };
+    let (a, b, c) = (abort(1, Some(2)), abort(2, None), abort(1, Some(3)));
+    for x in [&a, &b, &c] {
+        s.record_dkg_abort(x).unwrap();
+    }
+    s.append(&entry(0)).unwrap();
+    assert_eq!(s.dkg_aborts().unwrap(), vec![a, b, c], "every abort, in order, the same ceremony twice too");
+    assert_eq!(s.len().unwrap(), 1);
 }

@@ -1,0 +1,329 @@
+//! Threshold trustees: key generation, decryption shares, combination
+//! (specs/tracing.md §9).
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use faircash::crypto::group_signature::GroupSigningKey;
+use faircash::crypto::schnorr::SigningKey;
+use faircash::encoding::Point;
+use faircash::params::Params;
+use faircash::protocol::trace::{
+    combine_shares, verify_log, ShareRejection, TraceError, TraceRecord, TraceRequest, TraceShare, Warrant,
+    WarrantTerms,
+};
+use faircash::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
+use faircash::roles::Ttp;
+use faircash::store::memory::MemoryTtpStore;
+use faircash::store::TtpStore;
+use faircash::time::{Clock, Timestamp};
+use faircash::trustees::dkg::{complete, Ceremony, DkgOutcome, DkgState, KeyPurpose, KeyShare, Participant};
+use faircash::trustees::Trustee;
+use faircash::wire::WireMessage;
+use rand::rngs::OsRng;
+
+/// Runs a whole ceremony in memory: every trustee's steps on every file so
+/// far. Returns the identity keys, the outcome and every trustee's share.
+fn ceremony(purpose: KeyPurpose, t: u16, n: u16) -> (Vec<GroupSigningKey>, DkgOutcome, Vec<KeyShare>) {
+    let keys: Vec<GroupSigningKey> = (0..n).map(|_| GroupSigningKey::generate(&mut OsRng)).collect();
+    let parts = keys.iter().zip(1..).map(|(k, id)| Participant { id, identity: *k.public() }).collect();
+    let c = Ceremony::new(purpose, t, parts, &mut OsRng).unwrap();
+    let mut files = Vec::new();
+    let mut states = Vec::new();
+    for (k, id) in keys.iter().zip(1..) {
+        let (s, m) = DkgState::start(&c, id, k, &mut OsRng).unwrap();
+        states.push(s);
+        files.push(m);
+    }
+    let mut shares = Vec::new();
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        let mut sent = Vec::new();
+        for (s, k) in states.into_iter().zip(&keys) {
+            let (s, m, share) = s.step(&files, k, &mut OsRng).unwrap();
+            next.push(s);
+            sent.push(m);
+            shares.extend(share);
+        }
+        files.append(&mut sent);
+        states = next;
+    }
+    let (_, outcome) = complete(&c, &files).unwrap();
+    assert_eq!(shares.len(), n as usize);
+    (keys, outcome, shares)
+}
+
+/// `t` of `n` trustees with their group's key statement, pinned by the
+/// world's wallets and merchants, and a judge they all trust.
+struct Group {
+    world: World,
+    statement: TtpKeyStatement,
+    trustees: Vec<Trustee<MemoryTtpStore>>,
+    judge: SigningKey,
+}
+
+fn group(t: u16, n: u16) -> Group {
+    let (identities, decryption, shares) = ceremony(KeyPurpose::Decryption, t, n);
+    // The statement names the DKG's Y_T, t and every Y_i. Who signs it does
+    // not matter to these tests: a key of its own stands in for the group
+    // signing key here.
+    let signer = GroupSigningKey::generate(&mut OsRng);
+    let statement = TtpKeyStatement {
+        params_id: Params::get().id,
+        sequence: 0,
+        decryption_key: decryption.group_key,
+        threshold: t,
+        trustees: decryption.verification_shares.clone(),
+        signing_key: *signer.public(),
+        validity: ttp_validity(),
+        issued: Timestamp(0),
+    };
+    let signed = SignedTtpKeyStatement::sign(statement.clone(), &signer, &mut OsRng).unwrap();
+    let world = World::with_ttp_statement(signed);
+    let judge = SigningKey::generate(&mut OsRng);
+    let trustees = identities
+        .into_iter()
+        .zip(shares)
+        .map(|(identity, share)| {
+            let mut tr =
+                Trustee::new(identity, share, MemoryTtpStore::new(), Arc::new(world.clock.clone())).unwrap();
+            tr.trust_issuer(*judge.public());
+            tr.add_keysets(&world.bank.published_keysets(), &world.bank.master_key()).unwrap();
+            tr
+        })
+        .collect();
+    Group { world, statement, trustees, judge }
+}
+
+fn warrant(w: &World, judge: &SigningKey, record: &TraceRecord, case: &str) -> Warrant {
+    let now = w.clock.now();
+    Warrant::issue(
+        judge,
+        WarrantTerms {
+            kind: record.kind(),
+            record_digest: record.digest(),
+            case_id: case.into(),
+            reason: "fraud investigation".into(),
+            issued_at: now,
+            expires_at: now.plus_secs(3600),
+        },
+        &mut OsRng,
+    )
+}
+
+/// A user pays a shop that deposits; returns the user, the serials of the
+/// coins it withdrew and the spend records of the deposited coins.
+fn spend(w: &World, amount: u64) -> (TestWallet, Vec<Point>, Vec<TraceRecord>) {
+    let user = w.user(50);
+    let shop = w.merchant();
+    user.withdraw(&*w.bank, amount, &mut OsRng).unwrap();
+    let serials = user.coins().unwrap().iter().map(|c| c.coin.coin.body.serial).collect();
+    let req = shop.request_payment(amount, [3; 32], &mut OsRng).unwrap();
+    let ids = shop.accept(&user.pay(&req, &mut OsRng).unwrap(), &mut OsRng).unwrap().coin_ids;
+    shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap();
+    (user, serials, ids.iter().map(|id| w.bank.spend_record(id).unwrap()).collect())
+}
+
+/// Every subset of `0..n` of size `k`.
+fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
+    (0u32..1 << n)
+        .filter(|m| m.count_ones() as usize == k)
+        .map(|m| (0..n).filter(|i| m >> i & 1 == 1).collect())
+        .collect()
+}
+
+#[test]
+fn any_t_trustees_trace_owners_and_coins_and_t_minus_1_cannot() {
+    for (t, n) in [(2u16, 3u16), (3, 5)] {
+        let g = group(t, n);
+        let w = &g.world;
+        let (alice, serials, records) = spend(w, 1);
+        let record = records[0].clone();
+        let owner = TraceRequest { warrant: warrant(w, &g.judge, &record, "owner"), record };
+        let shares: Vec<TraceShare> =
+            g.trustees.iter().map(|tr| tr.owner_share(&owner, &mut OsRng).unwrap()).collect();
+        for s in &shares {
+            assert_eq!(&TraceShare::from_bytes(&s.to_bytes()).unwrap(), s, "a share survives transport");
+        }
+        for subset in subsets(n as usize, t as usize) {
+            let chosen: Vec<TraceShare> = subset.iter().map(|&i| shares[i].clone()).collect();
+            let combined = combine_shares(&g.statement, &owner, &chosen).unwrap();
+            assert_eq!(combined.plaintext, *alice.user().identity(), "{t} of {n}: {subset:?}");
+            assert!(combined.rejected.is_empty());
+            assert_eq!(combined.verify(&g.statement, &owner).unwrap(), *alice.user().identity());
+            let ids: Vec<u16> = subset.iter().map(|&i| i as u16 + 1).collect();
+            assert_eq!(combined.log_entries(), ids.iter().map(|&i| (i, 0)).collect::<Vec<_>>());
+        }
+        for subset in subsets(n as usize, t as usize - 1) {
+            let chosen: Vec<TraceShare> = subset.iter().map(|&i| shares[i].clone()).collect();
+            let err = combine_shares(&g.statement, &owner, &chosen).unwrap_err();
+            assert!(matches!(err, TraceError::NotEnoughShares { valid, threshold, .. }
+                if valid == t as usize - 1 && threshold == t));
+            assert!(err.to_string().contains(&format!("{} needed: no plaintext", t)), "{err}");
+        }
+        // The combination verifies under the trustees' statement only.
+        let combined = combine_shares(&g.statement, &owner, &shares).unwrap();
+        let other = group(t, n).statement;
+        assert!(combined.verify(&other, &owner).is_err());
+        assert!(combine_shares(&other, &owner, &shares).is_err());
+        let mut wrong = combined.clone();
+        wrong.plaintext = Point::new(Params::get().g.point() * curve25519_dalek::Scalar::from(7u8));
+        assert!(matches!(wrong.verify(&g.statement, &owner), Err(TraceError::ResultProof)));
+        let mut short = combined.clone();
+        short.shares.pop();
+        assert!(short.verify(&g.statement, &owner).is_err());
+
+        // Coin tracing: the serial of the withdrawn coin.
+        let session = w.bank.withdrawals_of(&alice.account_id()).unwrap()[0].id();
+        let record = w.bank.withdrawal_record(&session).unwrap();
+        let coin = TraceRequest { warrant: warrant(w, &g.judge, &record, "coin"), record };
+        assert!(g.trustees[0].owner_share(&coin, &mut OsRng).is_err(), "a coin request is not owner tracing");
+        let shares: Vec<TraceShare> = g.trustees[n as usize - t as usize..]
+            .iter()
+            .map(|tr| tr.coin_share(&coin, &mut OsRng).unwrap())
+            .collect();
+        let serial =
+            combine_shares(&g.statement, &coin, &shares).unwrap().verify(&g.statement, &coin).unwrap();
+        assert_eq!(vec![serial], serials);
+    }
+}
+
+fn owner_request(g: &Group) -> (TraceRequest, Point) {
+    let (alice, _, records) = spend(&g.world, 1);
+    let record = records[0].clone();
+    (
+        TraceRequest { warrant: warrant(&g.world, &g.judge, &record, "owner"), record },
+        *alice.user().identity(),
+    )
+}
+
+#[test]
+fn a_wrong_or_forged_share_is_named_and_skipped() {
+    let g = group(2, 3);
+    let (req, identity) = owner_request(&g);
+    let shares: Vec<TraceShare> =
+        g.trustees.iter().map(|tr| tr.owner_share(&req, &mut OsRng).unwrap()).collect();
+    // Trustee 2 returns a wrong D_2 (with its old proof).
+    let mut forged = shares[1].clone();
+    forged.evidence.share = Point::new(Params::get().g.point() * curve25519_dalek::Scalar::from(5u8));
+    let combined =
+        combine_shares(&g.statement, &req, &[shares[0].clone(), forged.clone(), shares[2].clone()]).unwrap();
+    assert_eq!(combined.plaintext, identity, "the valid shares of 1 and 3 still decrypt");
+    assert_eq!(combined.rejected, vec![ShareRejection::Proof(2)]);
+    assert_eq!(combined.log_entries().iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 3]);
+    let err = combine_shares(&g.statement, &req, &[shares[0].clone(), forged]).unwrap_err();
+    assert!(
+        matches!(&err, TraceError::NotEnoughShares { valid: 1, rejected, .. } if rejected == &[ShareRejection::Proof(2)])
+    );
+    assert!(err.to_string().contains("trustee 2's share is wrong"), "{err}");
+    // A share claiming another trustee's identifier or verification share,
+    // or given twice.
+    let mut stranger = shares[0].clone();
+    stranger.evidence.trustee = 9;
+    let mut other_y = shares[0].clone();
+    other_y.verification_share = shares[1].verification_share;
+    let err = combine_shares(&g.statement, &req, &[stranger, other_y, shares[2].clone(), shares[2].clone()])
+        .unwrap_err();
+    let TraceError::NotEnoughShares { valid: 1, rejected, .. } = err else { panic!("{err}") };
+    assert_eq!(
+        rejected,
+        vec![
+            ShareRejection::UnknownTrustee(9),
+            ShareRejection::WrongVerificationShare(1),
+            ShareRejection::Duplicate(3)
+        ]
+    );
+    // Trustee 1 claims a share it made at another log index.
+    let mut moved = shares[0].clone();
+    moved.evidence.log_index += 1;
+    let err = combine_shares(&g.statement, &req, &[moved, shares[1].clone()]).unwrap_err();
+    assert!(
+        matches!(&err, TraceError::NotEnoughShares { rejected, .. } if rejected == &[ShareRejection::Proof(1)])
+    );
+}
+
+#[test]
+fn a_share_for_another_warrant_or_record_is_refused() {
+    let g = group(2, 3);
+    let (req, _) = owner_request(&g);
+    let (other_record_req, _) = owner_request(&g);
+    let other_warrant = TraceRequest {
+        warrant: warrant(&g.world, &g.judge, &req.record, "again"),
+        record: req.record.clone(),
+    };
+    let s1 = g.trustees[0].owner_share(&req, &mut OsRng).unwrap();
+    let s2 = g.trustees[1].owner_share(&other_warrant, &mut OsRng).unwrap();
+    let s3 = g.trustees[2].owner_share(&other_record_req, &mut OsRng).unwrap();
+    let err = combine_shares(&g.statement, &req, &[s1.clone(), s2, s3]).unwrap_err();
+    let TraceError::NotEnoughShares { valid: 1, rejected, .. } = err else { panic!("{err}") };
+    assert_eq!(rejected, vec![ShareRejection::OtherRequest(2), ShareRejection::OtherRequest(3)]);
+    // A share relabelled as being for this request fails its proof.
+    let mut relabelled = g.trustees[1].owner_share(&other_record_req, &mut OsRng).unwrap();
+    relabelled.record_digest = s1.record_digest;
+    relabelled.warrant_digest = s1.warrant_digest;
+    relabelled.ciphertext = s1.ciphertext;
+    let err = combine_shares(&g.statement, &req, &[s1, relabelled]).unwrap_err();
+    assert!(
+        matches!(&err, TraceError::NotEnoughShares { rejected, .. } if rejected == &[ShareRejection::Proof(2)])
+    );
+    // A trustee checks the warrant as the single TTP does: an untrusted
+    // issuer's warrant, or a warrant used before, gets no share.
+    let stranger = SigningKey::generate(&mut OsRng);
+    let forged =
+        TraceRequest { warrant: warrant(&g.world, &stranger, &req.record, "x"), record: req.record.clone() };
+    assert!(matches!(g.trustees[2].owner_share(&forged, &mut OsRng), Err(TraceError::UntrustedIssuer)));
+    assert!(matches!(g.trustees[0].owner_share(&req, &mut OsRng), Err(TraceError::WarrantReused)));
+}
+
+#[test]
+fn every_trustee_logs_exactly_the_traces_it_took_part_in() {
+    let g = group(2, 3);
+    let (a, _) = owner_request(&g);
+    let (b, _) = owner_request(&g);
+    // Trace a with trustees 1 and 2, trace b with trustees 1 and 3.
+    let a1 = g.trustees[0].owner_share(&a, &mut OsRng).unwrap();
+    let a2 = g.trustees[1].owner_share(&a, &mut OsRng).unwrap();
+    let b1 = g.trustees[0].owner_share(&b, &mut OsRng).unwrap();
+    let b3 = g.trustees[2].owner_share(&b, &mut OsRng).unwrap();
+    let logged: Vec<Vec<(TraceShare, &TraceRequest)>> =
+        vec![vec![(a1, &a), (b1, &b)], vec![(a2, &a)], vec![(b3, &b)]];
+    for (tr, shares) in g.trustees.iter().zip(&logged) {
+        let entries = tr.store().entries().unwrap();
+        assert_eq!(entries.len(), shares.len(), "trustee {}", tr.id());
+        for (e, (s, req)) in entries.iter().zip(shares) {
+            assert_eq!(e.index, s.evidence.log_index);
+            assert_eq!(e.warrant_id, req.warrant.warrant_id);
+            assert_eq!(e.request_digest, req.digest());
+            assert_eq!(e.result_digest, s.digest(), "the entry records the share it gave");
+        }
+        // Each log head is signed by the trustee's own identity key.
+        let head = tr.log_head(&mut OsRng).unwrap();
+        tr.verify_log(std::slice::from_ref(&head)).unwrap();
+        assert!(verify_log(&entries, &[head], g.trustees[(tr.id() as usize) % 3].identity()).is_err());
+    }
+    let combined =
+        combine_shares(&g.statement, &b, &[logged[0][1].0.clone(), logged[2][0].0.clone()]).unwrap();
+    assert_eq!(combined.log_entries(), vec![(1, 1), (3, 0)]);
+}
+
+#[test]
+fn a_single_ttp_answers_through_the_same_interface() {
+    let w = World::new();
+    let judge = SigningKey::generate(&mut OsRng);
+    let mut ttp = Ttp::new(w.ttp_keys.clone(), MemoryTtpStore::new(), Arc::new(w.clock.clone()));
+    ttp.trust_issuer(*judge.public());
+    ttp.add_keysets(&w.bank.published_keysets(), &w.bank.master_key()).unwrap();
+    let (alice, _, records) = spend(&w, 1);
+    let req = TraceRequest { warrant: warrant(&w, &judge, &records[0], "one"), record: records[0].clone() };
+    let share = ttp.decrypt_share(&req, &mut OsRng).unwrap();
+    let statement = &w.ttp_statement.statement;
+    let combined = combine_shares(statement, &req, std::slice::from_ref(&share)).unwrap();
+    assert_eq!(combined.verify(statement, &req).unwrap(), *alice.user().identity());
+    assert_eq!(ttp.store().entries().unwrap()[0].result_digest, share.digest());
+    assert!(matches!(ttp.trace(&req, &mut OsRng), Err(TraceError::WarrantReused)));
+    assert!(matches!(
+        combine_shares(statement, &req, &[]),
+        Err(TraceError::NotEnoughShares { valid: 0, threshold: 1, .. })
+    ));
+}
