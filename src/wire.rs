@@ -95,6 +95,12 @@ pub enum MessageKind {
     DkgMessage = 0x71,
     /// The public transcript of a completed DKG.
     DkgTranscript = 0x72,
+    /// A request for a FROST signature of the trustees.
+    SigningRequest = 0x73,
+    /// A trustee's FROST round-1 commitment.
+    SigningCommitment = 0x74,
+    /// A trustee's FROST signature share.
+    SignatureShare = 0x75,
 }
 
 impl MessageKind {
@@ -136,6 +142,9 @@ impl MessageKind {
             MessageKind::DkgCeremony => "dkg-ceremony",
             MessageKind::DkgMessage => "dkg-message",
             MessageKind::DkgTranscript => "dkg-transcript",
+            MessageKind::SigningRequest => "signing-request",
+            MessageKind::SigningCommitment => "signing-commitment",
+            MessageKind::SignatureShare => "signature-share",
         }
     }
 }

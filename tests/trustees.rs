@@ -19,14 +19,17 @@ use faircash::store::memory::MemoryTtpStore;
 use faircash::store::TtpStore;
 use faircash::time::{Clock, Timestamp};
 use faircash::trustees::dkg::{complete, Ceremony, DkgOutcome, DkgState, KeyPurpose, KeyShare, Participant};
+use faircash::trustees::signing::{
+    finish, GroupMessage, SignatureShare, SigningCommitment, SigningError, SigningRequest,
+};
 use faircash::trustees::Trustee;
 use faircash::wire::WireMessage;
 use rand::rngs::OsRng;
 
-/// Runs a whole ceremony in memory: every trustee's steps on every file so
-/// far. Returns the identity keys, the outcome and every trustee's share.
-fn ceremony(purpose: KeyPurpose, t: u16, n: u16) -> (Vec<GroupSigningKey>, DkgOutcome, Vec<KeyShare>) {
-    let keys: Vec<GroupSigningKey> = (0..n).map(|_| GroupSigningKey::generate(&mut OsRng)).collect();
+/// Runs a whole ceremony of the trustees with identity keys `keys` in
+/// memory: every trustee's steps on every file so far. Returns the outcome
+/// and every trustee's share.
+fn ceremony(purpose: KeyPurpose, t: u16, keys: &[GroupSigningKey]) -> (DkgOutcome, Vec<KeyShare>) {
     let parts = keys.iter().zip(1..).map(|(k, id)| Participant { id, identity: *k.public() }).collect();
     let c = Ceremony::new(purpose, t, parts, &mut OsRng).unwrap();
     let mut files = Vec::new();
@@ -40,7 +43,7 @@ fn ceremony(purpose: KeyPurpose, t: u16, n: u16) -> (Vec<GroupSigningKey>, DkgOu
     for _ in 0..3 {
         let mut next = Vec::new();
         let mut sent = Vec::new();
-        for (s, k) in states.into_iter().zip(&keys) {
+        for (s, k) in states.into_iter().zip(keys) {
             let (s, m, share) = s.step(&files, k, &mut OsRng).unwrap();
             next.push(s);
             sent.push(m);
@@ -50,50 +53,74 @@ fn ceremony(purpose: KeyPurpose, t: u16, n: u16) -> (Vec<GroupSigningKey>, DkgOu
         states = next;
     }
     let (_, outcome) = complete(&c, &files).unwrap();
-    assert_eq!(shares.len(), n as usize);
-    (keys, outcome, shares)
+    assert_eq!(shares.len(), keys.len());
+    (outcome, shares)
 }
 
-/// `t` of `n` trustees with their group's key statement, pinned by the
-/// world's wallets and merchants, and a judge they all trust.
+/// `t` of `n` trustees with their group's key statement, signed by the
+/// group with FROST and pinned by the world's wallets and merchants, and a
+/// judge they all trust.
 struct Group {
     world: World,
     statement: TtpKeyStatement,
+    signing: DkgOutcome,
     trustees: Vec<Trustee<MemoryTtpStore>>,
     judge: SigningKey,
 }
 
+/// Runs a FROST session of `signers` (indices into `trustees`) on
+/// `message`: commitments, then signature shares, then the signature.
+fn sign(
+    trustees: &[Trustee<MemoryTtpStore>],
+    signing: &DkgOutcome,
+    signers: &[usize],
+    message: GroupMessage,
+) -> Result<SignedTtpKeyStatement, SigningError> {
+    let request =
+        SigningRequest::new(signers.iter().map(|&i| trustees[i].id()).collect(), message, &mut OsRng);
+    let request = SigningRequest::from_bytes(&request.to_bytes()).unwrap();
+    let commitments: Vec<SigningCommitment> =
+        signers.iter().map(|&i| trustees[i].sign_commit(&request, &mut OsRng)).collect::<Result<_, _>>()?;
+    let shares: Vec<SignatureShare> =
+        signers.iter().map(|&i| trustees[i].sign_share(&request, &commitments)).collect::<Result<_, _>>()?;
+    finish(signing, &request, &commitments, &shares)
+}
+
 fn group(t: u16, n: u16) -> Group {
-    let (identities, decryption, shares) = ceremony(KeyPurpose::Decryption, t, n);
-    // The statement names the DKG's Y_T, t and every Y_i. Who signs it does
-    // not matter to these tests: a key of its own stands in for the group
-    // signing key here.
-    let signer = GroupSigningKey::generate(&mut OsRng);
+    let identities: Vec<GroupSigningKey> = (0..n).map(|_| GroupSigningKey::generate(&mut OsRng)).collect();
+    let (decryption, decryption_shares) = ceremony(KeyPurpose::Decryption, t, &identities);
+    let (signing, signing_shares) = ceremony(KeyPurpose::Signing, t, &identities);
     let statement = TtpKeyStatement {
         params_id: Params::get().id,
         sequence: 0,
         decryption_key: decryption.group_key,
         threshold: t,
         trustees: decryption.verification_shares.clone(),
-        signing_key: *signer.public(),
+        signing_key: signing.group_key,
         validity: ttp_validity(),
         issued: Timestamp(0),
     };
-    let signed = SignedTtpKeyStatement::sign(statement.clone(), &signer, &mut OsRng).unwrap();
+    let make = |clock: Arc<dyn Clock>| -> Vec<Trustee<MemoryTtpStore>> {
+        identities
+            .iter()
+            .zip(decryption_shares.iter().zip(&signing_shares))
+            .map(|(i, (d, s))| {
+                Trustee::new(i.clone(), d.clone(), s.clone(), MemoryTtpStore::new(), clock.clone()).unwrap()
+            })
+            .collect()
+    };
+    // The trustees sign their statement (t of them) before the world pins it.
+    let signers: Vec<usize> = (0..t as usize).collect();
+    let before = make(Arc::new(faircash::time::ManualClock::at_day(START)));
+    let signed = sign(&before, &signing, &signers, GroupMessage::KeyStatement(statement.clone())).unwrap();
     let world = World::with_ttp_statement(signed);
     let judge = SigningKey::generate(&mut OsRng);
-    let trustees = identities
-        .into_iter()
-        .zip(shares)
-        .map(|(identity, share)| {
-            let mut tr =
-                Trustee::new(identity, share, MemoryTtpStore::new(), Arc::new(world.clock.clone())).unwrap();
-            tr.trust_issuer(*judge.public());
-            tr.add_keysets(&world.bank.published_keysets(), &world.bank.master_key()).unwrap();
-            tr
-        })
-        .collect();
-    Group { world, statement, trustees, judge }
+    let mut trustees = make(Arc::new(world.clock.clone()));
+    for tr in &mut trustees {
+        tr.trust_issuer(*judge.public());
+        tr.add_keysets(&world.bank.published_keysets(), &world.bank.master_key()).unwrap();
+    }
+    Group { world, statement, signing, trustees, judge }
 }
 
 fn warrant(w: &World, judge: &SigningKey, record: &TraceRecord, case: &str) -> Warrant {
@@ -326,4 +353,57 @@ fn a_single_ttp_answers_through_the_same_interface() {
         combine_shares(statement, &req, &[]),
         Err(TraceError::NotEnoughShares { valid: 0, threshold: 1, .. })
     ));
+}
+
+#[test]
+fn any_t_trustees_sign_the_group_statement_and_fewer_cannot() {
+    let g = group(2, 3);
+    let message = || GroupMessage::KeyStatement(g.statement.clone());
+    for signers in [vec![0, 2], vec![1, 2], vec![0, 1, 2]] {
+        let signed = sign(&g.trustees, &g.signing, &signers, message()).unwrap();
+        signed.verify().unwrap();
+        assert_eq!(signed.statement.signing_key, g.signing.group_key);
+        assert_eq!(signed.statement, g.statement);
+    }
+    assert!(matches!(sign(&g.trustees, &g.signing, &[1], message()), Err(SigningError::Signers(_))));
+    // A statement that does not name the group's keys is refused by every
+    // trustee before any nonce is made.
+    let mut other = g.statement.clone();
+    other.threshold = 3;
+    let err = sign(&g.trustees, &g.signing, &[0, 1], GroupMessage::KeyStatement(other)).unwrap_err();
+    assert!(matches!(&err, SigningError::Refused(r) if r.contains("threshold")), "{err}");
+    assert!(g.trustees.iter().all(|t| t.store().entries().unwrap().is_empty()));
+}
+
+#[test]
+fn nonces_are_single_use_and_a_wrong_signature_share_is_named() {
+    let g = group(2, 3);
+    let request =
+        SigningRequest::new(vec![1, 3], GroupMessage::KeyStatement(g.statement.clone()), &mut OsRng);
+    let (t1, t3) = (&g.trustees[0], &g.trustees[2]);
+    let commitments =
+        vec![t1.sign_commit(&request, &mut OsRng).unwrap(), t3.sign_commit(&request, &mut OsRng).unwrap()];
+    // A session commits once: a second commitment would give a second nonce
+    // pair for the same session.
+    assert!(matches!(t1.sign_commit(&request, &mut OsRng), Err(SigningError::SessionUsed)));
+    let s1 = t1.sign_share(&request, &commitments).unwrap();
+    let s3 = t3.sign_share(&request, &commitments).unwrap();
+    assert_eq!(SignatureShare::from_bytes(&s1.to_bytes()).unwrap(), s1);
+    assert_eq!(SigningCommitment::from_bytes(&commitments[0].to_bytes()).unwrap(), commitments[0]);
+    // The nonces are gone once a share left: never a second share with them,
+    // with the same or other commitments.
+    assert!(matches!(t1.sign_share(&request, &commitments), Err(SigningError::NoNonces)));
+    let mut swapped = commitments.clone();
+    swapped[1].hiding = commitments[1].binding;
+    assert!(matches!(t1.sign_share(&request, &swapped), Err(SigningError::NoNonces)));
+    // Trustee 2 never committed: it has no nonces for the session.
+    let request2 = SigningRequest { signers: vec![1, 2], ..request.clone() };
+    assert!(g.trustees[1].sign_share(&request2, &commitments).is_err());
+    // A wrong share is named.
+    let mut bad = s3.clone();
+    bad.share += curve25519_dalek::Scalar::ONE;
+    let err = finish(&g.signing, &request, &commitments, &[s1.clone(), bad]).unwrap_err();
+    assert!(matches!(err, SigningError::BadShare(3)), "{err}");
+    let signed = finish(&g.signing, &request, &commitments, &[s1, s3]).unwrap();
+    signed.verify().unwrap();
 }

@@ -31,6 +31,7 @@ use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore};
 use faircash::store::MerchantStore;
 use faircash::time::{Day, ManualClock, Timestamp};
 use faircash::trustees::dkg::{Ceremony, DkgMessage, DkgTranscript};
+use faircash::trustees::signing::{SignatureShare, SigningCommitment, SigningRequest};
 use faircash::wire::WireMessage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -70,6 +71,9 @@ macro_rules! for_every_message {
         $f::<Ceremony>($($arg),*);
         $f::<DkgMessage>($($arg),*);
         $f::<DkgTranscript>($($arg),*);
+        $f::<SigningRequest>($($arg),*);
+        $f::<SigningCommitment>($($arg),*);
+        $f::<SignatureShare>($($arg),*);
         $f::<AccountOpened>($($arg),*);
         $f::<EvidenceList>($($arg),*);
         $f::<AccountRequest>($($arg),*);

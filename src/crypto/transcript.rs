@@ -149,6 +149,8 @@ pub mod labels {
     pub const DKG_COMPLAINT: &[u8] = b"faircash/v1/dkg-complaint";
     /// Digest of every round-1 package, `Y` and every `Y_i` (the echo).
     pub const DKG_ECHO: &[u8] = b"faircash/v1/dkg-echo";
+    /// Digest of a FROST signing session of the trustees.
+    pub const GROUP_SIGNING_REQUEST: &[u8] = b"faircash/v1/group-signing-request";
 
     /// Every label above, for the uniqueness test.
     pub const ALL: &[&[u8]] = &[
@@ -203,6 +205,7 @@ pub mod labels {
         DKG_SHARE_KEY,
         DKG_COMPLAINT,
         DKG_ECHO,
+        GROUP_SIGNING_REQUEST,
     ];
 
     /// Hash-to-group labels of the independent generators.

@@ -678,11 +678,13 @@ impl MerchantStore for MemoryMerchantStore {
     }
 }
 
-/// A TTP audit log in memory (and a trustee's aborted ceremonies).
+/// A TTP audit log in memory (and a trustee's aborted ceremonies and
+/// signing sessions).
 #[derive(Default)]
 pub struct MemoryTtpStore {
     entries: Mutex<Vec<LogEntry>>,
     aborts: Mutex<Vec<DkgAbort>>,
+    sessions: Mutex<HashMap<[u8; 32], Option<SecretBytes>>>,
 }
 
 impl MemoryTtpStore {
@@ -724,6 +726,19 @@ impl TtpStore for MemoryTtpStore {
 }
 
 impl TrusteeStore for MemoryTtpStore {
+    fn put_nonces(&self, session: &[u8; 32], nonces: &SecretBytes) -> StoreResult<()> {
+        let mut s = lock(&self.sessions)?;
+        if s.contains_key(session) {
+            return Err(StoreError::Conflict("signing session"));
+        }
+        s.insert(*session, Some(nonces.clone()));
+        Ok(())
+    }
+
+    fn take_nonces(&self, session: &[u8; 32]) -> StoreResult<Option<SecretBytes>> {
+        Ok(lock(&self.sessions)?.get_mut(session).and_then(Option::take))
+    }
+
     fn record_dkg_abort(&self, abort: &DkgAbort) -> StoreResult<()> {
         lock(&self.aborts)?.push(abort.clone());
         Ok(())

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::coin::CoinId;
 use crate::crypto::acl::{AnsweredSession, SignerCommitment, SignerSession};
+use crate::crypto::secret::SecretBytes;
 use crate::encoding::Point;
 use crate::keys::{AccountId, SignedKeyset};
 use crate::protocol::account::{AccountEvent, Reservation, ReservationId};
@@ -503,9 +504,16 @@ pub trait TtpStore: Send + Sync {
 }
 
 /// What a trustee keeps besides its audit log: the DKG ceremonies it saw
-/// abort (specs/tracing.md §9.1). Every method is atomic and durable when
-/// it returns.
+/// abort (specs/tracing.md §9.1) and the FROST nonces of its signing
+/// sessions (§9.4). Every method is atomic and durable when it returns.
 pub trait TrusteeStore: TtpStore {
+    /// Keeps the nonces of a signing session; conflict (changing nothing) if
+    /// the session was opened before: a session commits once.
+    fn put_nonces(&self, session: &[u8; 32], nonces: &SecretBytes) -> StoreResult<()>;
+    /// Takes the nonces of a session, erasing them durably before it
+    /// returns, so they are never used twice; `None` if the session has none
+    /// (never opened, or its nonces were taken).
+    fn take_nonces(&self, session: &[u8; 32]) -> StoreResult<Option<SecretBytes>>;
     /// Records an aborted DKG ceremony.
     fn record_dkg_abort(&self, abort: &DkgAbort) -> StoreResult<()>;
     /// Every aborted ceremony recorded, oldest first.

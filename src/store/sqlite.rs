@@ -1440,10 +1440,19 @@ CREATE TABLE dkg_aborts (
     body BLOB NOT NULL
 );
 "#,
+    r#"
+-- 0003 (trustees): FROST signing sessions, whose nonces are erased (set
+-- NULL, overwritten under secure_delete) when taken: a session commits once
+-- and signs once.
+CREATE TABLE frost_sessions (
+    session BLOB PRIMARY KEY CHECK (length(session) = 32),
+    nonces BLOB
+);
+"#,
 ];
 
 /// The TTP's audit log in a SQLite database (a trustee's too, with its
-/// aborted ceremonies).
+/// aborted ceremonies and signing sessions).
 pub struct SqliteTtpStore {
     conn: Mutex<Connection>,
 }
@@ -1502,6 +1511,33 @@ impl TtpStore for SqliteTtpStore {
 }
 
 impl TrusteeStore for SqliteTtpStore {
+    fn put_nonces(&self, session: &[u8; 32], nonces: &SecretBytes) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute(
+                "INSERT INTO frost_sessions (session, nonces) VALUES (?1, ?2)",
+                params![session.as_slice(), nonces.expose_secret()],
+            )
+            .map_err(db_unique("signing session"))?;
+        Ok(())
+    }
+
+    fn take_nonces(&self, session: &[u8; 32]) -> StoreResult<Option<SecretBytes>> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        let nonces: Option<Option<Vec<u8>>> = tx
+            .query_row("SELECT nonces FROM frost_sessions WHERE session = ?1", [session.as_slice()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        let Some(Some(bytes)) = nonces else { return Ok(None) };
+        let bytes = SecretBytes::new(bytes);
+        tx.execute("UPDATE frost_sessions SET nonces = NULL WHERE session = ?1", [session.as_slice()])
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Some(bytes))
+    }
+
     fn record_dkg_abort(&self, abort: &DkgAbort) -> StoreResult<()> {
         lock(&self.conn)?.execute("INSERT INTO dkg_aborts (body) VALUES (?1)", [enc(abort)]).map_err(db)?;
         Ok(())

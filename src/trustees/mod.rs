@@ -4,6 +4,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`dkg`] | the DKG ceremony as signed round files (commit, reveal, sealed shares, echo or complaint), its transcript, the key shares, aborted ceremonies |
+//! | [`signing`] | FROST signatures of the group (its key statements), nonces single-use |
 //!
 //! Two separate ceremonies give the group its decryption key `Y_T` and its
 //! signing key; nobody ever holds either secret. [`Trustee`] is one trustee
@@ -12,33 +13,63 @@
 //! hash-chained log, and returns a proven decryption share
 //! ([`crate::protocol::trace::TraceShare`]); anyone combines `t` of them
 //! ([`crate::protocol::trace::combine_shares`]). Each trustee's log head is
-//! signed with its own identity key.
+//! signed with its own identity key; the group signs with FROST rounds.
 
 pub mod dkg;
+pub mod signing;
 
 use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
 
 use self::dkg::{KeyPurpose, KeyShare};
+use self::signing::{GroupMessage, SignatureShare, SigningCommitment, SigningError, SigningRequest};
 use crate::crypto::group_signature::GroupSigningKey;
 use crate::encoding::Point;
 use crate::keys::SignedKeyset;
 use crate::protocol::trace::{verify_log, LogHead, TraceError, TraceKind, TraceRequest, TraceShare};
+use crate::protocol::trust::TtpKeyStatement;
 use crate::roles::ttp::{decrypt_share, expect_kind};
 use crate::roles::TraceGate;
 use crate::store::TrusteeStore;
 use crate::time::Clock;
 
-/// Why a trustee cannot be set up with a key share.
+/// Why key shares, or a statement, do not fit a trustee.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not a trustee's decryption key share: {0}")]
+#[error("the key shares or statement do not fit this trustee: {0}")]
 pub struct KeyShareMismatch(pub &'static str);
+
+/// Whether `statement` names exactly the keys of the two ceremonies whose
+/// shares are `decryption` and `signing`: `Y_T`, `t`, every `Y_i`, and the
+/// group signing key.
+pub fn statement_matches(
+    statement: &TtpKeyStatement,
+    decryption: &KeyShare,
+    signing: &KeyShare,
+) -> Result<(), KeyShareMismatch> {
+    if decryption.purpose != KeyPurpose::Decryption || signing.purpose != KeyPurpose::Signing {
+        return Err(KeyShareMismatch("key purposes"));
+    }
+    if statement.decryption_key != decryption.group_key {
+        return Err(KeyShareMismatch("decryption key"));
+    }
+    if statement.threshold != decryption.threshold {
+        return Err(KeyShareMismatch("threshold"));
+    }
+    if statement.trustees != decryption.verification_shares {
+        return Err(KeyShareMismatch("verification shares"));
+    }
+    if statement.signing_key != signing.group_key {
+        return Err(KeyShareMismatch("group signing key"));
+    }
+    Ok(())
+}
 
 /// One trustee over its store (hash-chained log, aborted ceremonies).
 pub struct Trustee<S: TrusteeStore> {
     identity: GroupSigningKey,
     decryption: KeyShare,
+    signing: KeyShare,
     verification_share: Point,
     gate: TraceGate,
     store: S,
@@ -55,16 +86,27 @@ impl<S: TrusteeStore> std::fmt::Debug for Trustee<S> {
 }
 
 impl<S: TrusteeStore> Trustee<S> {
-    /// A trustee with its identity key and its share of the decryption key
-    /// (from a decryption-key ceremony, [`dkg`]).
+    /// A trustee with its identity key and its shares of the decryption key
+    /// and of the group signing key (from two ceremonies, [`dkg`], of the
+    /// same trustees, in which it has the same identifier).
     pub fn new(
         identity: GroupSigningKey,
         decryption: KeyShare,
+        signing: KeyShare,
         store: S,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, KeyShareMismatch> {
-        if decryption.purpose != KeyPurpose::Decryption {
-            return Err(KeyShareMismatch("a share of the group signing key"));
+        if decryption.purpose != KeyPurpose::Decryption || signing.purpose != KeyPurpose::Signing {
+            return Err(KeyShareMismatch("key purposes"));
+        }
+        if decryption.id != signing.id
+            || decryption
+                .verification_shares
+                .iter()
+                .map(|k| k.id)
+                .ne(signing.verification_shares.iter().map(|k| k.id))
+        {
+            return Err(KeyShareMismatch("the decryption and signing keys are of different trustees"));
         }
         let verification_share = *decryption
             .verification_share()
@@ -74,7 +116,15 @@ impl<S: TrusteeStore> Trustee<S> {
         {
             return Err(KeyShareMismatch("the share does not match its verification share"));
         }
-        Ok(Trustee { identity, decryption, verification_share, gate: TraceGate::default(), store, clock })
+        Ok(Trustee {
+            identity,
+            decryption,
+            signing,
+            verification_share,
+            gate: TraceGate::default(),
+            store,
+            clock,
+        })
     }
 
     /// This trustee's identifier.
@@ -146,6 +196,41 @@ impl<S: TrusteeStore> Trustee<S> {
     ) -> Result<TraceShare, TraceError> {
         expect_kind(req, TraceKind::Coin)?;
         self.decrypt_share(req, rng)
+    }
+
+    /// What this trustee agrees to sign: a key statement that checks and
+    /// names exactly its group's keys. Returns the label and digest signed.
+    pub fn check_request(&self, request: &SigningRequest) -> Result<(&'static [u8], [u8; 32]), SigningError> {
+        match &request.message {
+            GroupMessage::KeyStatement(s) => {
+                statement_matches(s, &self.decryption, &self.signing)
+                    .map_err(|e| SigningError::Refused(e.to_string()))?;
+                s.check().map_err(|e| SigningError::Refused(e.to_string()))?;
+            }
+        }
+        Ok(request.signed_digest())
+    }
+
+    /// FROST round 1 for a request it agrees to sign: its nonces are kept
+    /// in its store (a session commits once) and their commitments returned.
+    pub fn sign_commit(
+        &self,
+        request: &SigningRequest,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<SigningCommitment, SigningError> {
+        let (label, digest) = self.check_request(request)?;
+        signing::commit(&self.store, &self.signing, request, &request.session(label, &digest), rng)
+    }
+
+    /// FROST round 2: its signature share, its nonces erased from its store
+    /// durably before the share is computed.
+    pub fn sign_share(
+        &self,
+        request: &SigningRequest,
+        commitments: &[SigningCommitment],
+    ) -> Result<SignatureShare, SigningError> {
+        let (label, digest) = self.check_request(request)?;
+        signing::sign(&self.store, &self.signing, request, label, &digest, commitments)
     }
 
     /// Its own log head, signed with its identity key.

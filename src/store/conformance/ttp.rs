@@ -95,6 +95,33 @@ pub fn concurrent_appends_keep_one_gapless_chain<S: TtpStore>(s: &S) {
 pub fn run_trustee_store_suite<S: TrusteeStore>(make: impl Fn() -> S) {
     run_ttp_store_suite(&make);
     aborted_ceremonies_are_kept_in_order(&make());
+    signing_nonces_are_taken_once(&make());
+}
+
+/// A session's nonces are kept once and taken once: a second session with
+/// the same id is refused, and after the take there is nothing to take.
+pub fn signing_nonces_are_taken_once<S: TrusteeStore>(s: &S) {
+    use crate::crypto::secret::SecretBytes;
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    assert_eq!(s.take_nonces(&a).unwrap(), None, "never opened");
+    s.put_nonces(&a, &SecretBytes::new(vec![7; 138])).unwrap();
+    s.put_nonces(&b, &SecretBytes::new(vec![8; 138])).unwrap();
+    assert_eq!(
+        s.put_nonces(&a, &SecretBytes::new(vec![9; 138])),
+        Err(StoreError::Conflict("signing session"))
+    );
+    assert_eq!(
+        s.take_nonces(&a).unwrap(),
+        Some(SecretBytes::new(vec![7; 138])),
+        "the first nonces, unchanged"
+    );
+    assert_eq!(s.take_nonces(&a).unwrap(), None, "taken once");
+    assert_eq!(
+        s.put_nonces(&a, &SecretBytes::new(vec![9; 138])),
+        Err(StoreError::Conflict("signing session")),
+        "a used session is not opened again"
+    );
+    assert_eq!(s.take_nonces(&b).unwrap(), Some(SecretBytes::new(vec![8; 138])));
 }
 
 /// Aborted ceremonies read back as recorded, oldest first, beside the log.
