@@ -34,19 +34,7 @@ fn court(w: &World) -> Court {
 }
 
 fn warrant(w: &World, judge: &SigningKey, record: &TraceRecord) -> Warrant {
-    let now = w.clock.now();
-    Warrant::issue(
-        judge,
-        WarrantTerms {
-            kind: record.kind(),
-            record_digest: record.digest(),
-            case_id: "case-42".into(),
-            reason: "fraud investigation".into(),
-            issued_at: now,
-            expires_at: now.plus_secs(3600),
-        },
-        &mut OsRng,
-    )
+    w.warrant(judge, record, "case-42")
 }
 
 use faircash::time::Clock;

@@ -10,15 +10,14 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::encoding::Point;
 use faircash::params::Params;
 use faircash::protocol::trace::{
-    combine_shares, verify_log, ShareRejection, TraceError, TraceRecord, TraceRequest, TraceShare, Warrant,
-    WarrantTerms,
+    combine_shares, verify_log, ShareRejection, TraceError, TraceRecord, TraceRequest, TraceShare,
 };
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
 use faircash::roles::Ttp;
 use faircash::store::memory::MemoryTtpStore;
 use faircash::store::TtpStore;
 use faircash::time::{Clock, Timestamp};
-use faircash::trustees::dkg::{complete, Ceremony, DkgOutcome, DkgState, KeyPurpose, KeyShare, Participant};
+use faircash::trustees::dkg::{run_local, Ceremony, DkgOutcome, KeyPurpose, KeyShare, Participant};
 use faircash::trustees::signing::{
     finish, GroupMessage, SignatureShare, SigningCommitment, SigningError, SigningRequest,
 };
@@ -26,33 +25,13 @@ use faircash::trustees::Trustee;
 use faircash::wire::WireMessage;
 use rand::rngs::OsRng;
 
-/// Runs a whole ceremony of the trustees with identity keys `keys` in
-/// memory: every trustee's steps on every file so far. Returns the outcome
-/// and every trustee's share.
+/// Runs a whole ceremony of the trustees with identity keys `keys`, all in
+/// this process. Returns the outcome and every trustee's share.
 fn ceremony(purpose: KeyPurpose, t: u16, keys: &[GroupSigningKey]) -> (DkgOutcome, Vec<KeyShare>) {
     let parts = keys.iter().zip(1..).map(|(k, id)| Participant { id, identity: *k.public() }).collect();
     let c = Ceremony::new(purpose, t, parts, &mut OsRng).unwrap();
-    let mut files = Vec::new();
-    let mut states = Vec::new();
-    for (k, id) in keys.iter().zip(1..) {
-        let (s, m) = DkgState::start(&c, id, k, &mut OsRng).unwrap();
-        states.push(s);
-        files.push(m);
-    }
-    let mut shares = Vec::new();
-    for _ in 0..3 {
-        let mut next = Vec::new();
-        let mut sent = Vec::new();
-        for (s, k) in states.into_iter().zip(keys) {
-            let (s, m, share) = s.step(&files, k, &mut OsRng).unwrap();
-            next.push(s);
-            sent.push(m);
-            shares.extend(share);
-        }
-        files.append(&mut sent);
-        states = next;
-    }
-    let (_, outcome) = complete(&c, &files).unwrap();
+    let (transcript, outcome, shares) = run_local(&c, keys, &mut OsRng).unwrap();
+    assert_eq!(transcript.verify().unwrap(), outcome);
     assert_eq!(shares.len(), keys.len());
     (outcome, shares)
 }
@@ -123,22 +102,6 @@ fn group(t: u16, n: u16) -> Group {
     Group { world, statement, signing, trustees, judge }
 }
 
-fn warrant(w: &World, judge: &SigningKey, record: &TraceRecord, case: &str) -> Warrant {
-    let now = w.clock.now();
-    Warrant::issue(
-        judge,
-        WarrantTerms {
-            kind: record.kind(),
-            record_digest: record.digest(),
-            case_id: case.into(),
-            reason: "fraud investigation".into(),
-            issued_at: now,
-            expires_at: now.plus_secs(3600),
-        },
-        &mut OsRng,
-    )
-}
-
 /// A user pays a shop that deposits; returns the user, the serials of the
 /// coins it withdrew and the spend records of the deposited coins.
 fn spend(w: &World, amount: u64) -> (TestWallet, Vec<Point>, Vec<TraceRecord>) {
@@ -167,7 +130,7 @@ fn any_t_trustees_trace_owners_and_coins_and_t_minus_1_cannot() {
         let w = &g.world;
         let (alice, serials, records) = spend(w, 1);
         let record = records[0].clone();
-        let owner = TraceRequest { warrant: warrant(w, &g.judge, &record, "owner"), record };
+        let owner = TraceRequest { warrant: w.warrant(&g.judge, &record, "owner"), record };
         let shares: Vec<TraceShare> =
             g.trustees.iter().map(|tr| tr.owner_share(&owner, &mut OsRng).unwrap()).collect();
         for s in &shares {
@@ -204,7 +167,7 @@ fn any_t_trustees_trace_owners_and_coins_and_t_minus_1_cannot() {
         // Coin tracing: the serial of the withdrawn coin.
         let session = w.bank.withdrawals_of(&alice.account_id()).unwrap()[0].id();
         let record = w.bank.withdrawal_record(&session).unwrap();
-        let coin = TraceRequest { warrant: warrant(w, &g.judge, &record, "coin"), record };
+        let coin = TraceRequest { warrant: w.warrant(&g.judge, &record, "coin"), record };
         assert!(g.trustees[0].owner_share(&coin, &mut OsRng).is_err(), "a coin request is not owner tracing");
         let shares: Vec<TraceShare> = g.trustees[n as usize - t as usize..]
             .iter()
@@ -219,10 +182,7 @@ fn any_t_trustees_trace_owners_and_coins_and_t_minus_1_cannot() {
 fn owner_request(g: &Group) -> (TraceRequest, Point) {
     let (alice, _, records) = spend(&g.world, 1);
     let record = records[0].clone();
-    (
-        TraceRequest { warrant: warrant(&g.world, &g.judge, &record, "owner"), record },
-        *alice.user().identity(),
-    )
+    (TraceRequest { warrant: g.world.warrant(&g.judge, &record, "owner"), record }, *alice.user().identity())
 }
 
 #[test]
@@ -275,10 +235,8 @@ fn a_share_for_another_warrant_or_record_is_refused() {
     let g = group(2, 3);
     let (req, _) = owner_request(&g);
     let (other_record_req, _) = owner_request(&g);
-    let other_warrant = TraceRequest {
-        warrant: warrant(&g.world, &g.judge, &req.record, "again"),
-        record: req.record.clone(),
-    };
+    let other_warrant =
+        TraceRequest { warrant: g.world.warrant(&g.judge, &req.record, "again"), record: req.record.clone() };
     let s1 = g.trustees[0].owner_share(&req, &mut OsRng).unwrap();
     let s2 = g.trustees[1].owner_share(&other_warrant, &mut OsRng).unwrap();
     let s3 = g.trustees[2].owner_share(&other_record_req, &mut OsRng).unwrap();
@@ -298,7 +256,7 @@ fn a_share_for_another_warrant_or_record_is_refused() {
     // issuer's warrant, or a warrant used before, gets no share.
     let stranger = SigningKey::generate(&mut OsRng);
     let forged =
-        TraceRequest { warrant: warrant(&g.world, &stranger, &req.record, "x"), record: req.record.clone() };
+        TraceRequest { warrant: g.world.warrant(&stranger, &req.record, "x"), record: req.record.clone() };
     assert!(matches!(g.trustees[2].owner_share(&forged, &mut OsRng), Err(TraceError::UntrustedIssuer)));
     assert!(matches!(g.trustees[0].owner_share(&req, &mut OsRng), Err(TraceError::WarrantReused)));
 }
@@ -342,7 +300,7 @@ fn a_single_ttp_answers_through_the_same_interface() {
     ttp.trust_issuer(*judge.public());
     ttp.add_keysets(&w.bank.published_keysets(), &w.bank.master_key()).unwrap();
     let (alice, _, records) = spend(&w, 1);
-    let req = TraceRequest { warrant: warrant(&w, &judge, &records[0], "one"), record: records[0].clone() };
+    let req = TraceRequest { warrant: w.warrant(&judge, &records[0], "one"), record: records[0].clone() };
     let share = ttp.decrypt_share(&req, &mut OsRng).unwrap();
     let statement = &w.ttp_statement.statement;
     let combined = combine_shares(statement, &req, std::slice::from_ref(&share)).unwrap();

@@ -1291,6 +1291,43 @@ impl DkgState {
     }
 }
 
+/// Runs a whole ceremony with every trustee in this process (a demo, a
+/// test, a benchmark): `identities[k]` is the identity key of the `k`-th
+/// participant. Every trustee runs every step on every file so far, then
+/// the ceremony is completed. Returns the transcript, the outcome and the
+/// trustees' key shares in participant order.
+pub fn run_local(
+    ceremony: &Ceremony,
+    identities: &[GroupSigningKey],
+    rng: &mut impl CryptoRngCore,
+) -> Result<(DkgTranscript, DkgOutcome, Vec<KeyShare>), DkgError> {
+    if identities.len() != ceremony.n() {
+        return Err(DkgError::Ceremony("one identity key per participant"));
+    }
+    let mut files = Vec::with_capacity(4 * ceremony.n());
+    let mut states = Vec::with_capacity(ceremony.n());
+    for (p, key) in ceremony.participants.iter().zip(identities) {
+        let (state, file) = DkgState::start(ceremony, p.id, key, rng)?;
+        states.push(state);
+        files.push(file);
+    }
+    let mut shares = Vec::with_capacity(ceremony.n());
+    for _ in 0..3 {
+        let mut next = Vec::with_capacity(states.len());
+        let mut sent = Vec::with_capacity(states.len());
+        for (state, key) in states.into_iter().zip(identities) {
+            let (state, file, share) = state.step(&files, key, rng)?;
+            next.push(state);
+            sent.push(file);
+            shares.extend(share);
+        }
+        files.append(&mut sent);
+        states = next;
+    }
+    let (transcript, outcome) = complete(ceremony, &files)?;
+    Ok((transcript, outcome, shares))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use faircash::crypto::schnorr::SigningKey;
 use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
+use faircash::protocol::trace::{TraceRecord, Warrant, WarrantTerms};
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use faircash::roles::{Bank, BankConfig, Merchant, TtpKey, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
@@ -86,6 +87,25 @@ impl<S: BankStore> World<S> {
         .unwrap();
         bank.set_ttp_statements(vec![ttp_statement.clone()]).unwrap();
         World { clock, bank: Arc::new(bank), ttp, ttp_keys, ttp_statement }
+    }
+
+    /// A warrant of `judge` for `record` under case `case`, valid for an
+    /// hour from now.
+    pub fn warrant(&self, judge: &SigningKey, record: &TraceRecord, case: &str) -> Warrant {
+        use faircash::time::Clock;
+        let now = self.clock.now();
+        Warrant::issue(
+            judge,
+            WarrantTerms {
+                kind: record.kind(),
+                record_digest: record.digest(),
+                case_id: case.into(),
+                reason: "fraud investigation".into(),
+                issued_at: now,
+                expires_at: now.plus_secs(3600),
+            },
+            &mut OsRng,
+        )
     }
 
     /// A registered wallet funded with `funds`.
