@@ -39,7 +39,7 @@ fn double_spend(w: &World, alice: &TestWallet, coin: &WalletCoin) -> (Payment, P
 /// `u`, as anyone extracts it from the bank's published evidence.
 fn u_from_evidence(w: &World) -> SecretScalar {
     let keyset = w.keyset();
-    let ev = w.bank.evidence().unwrap().remove(0).evidence;
+    let ev = w.bank.evidence_page(0, 256).unwrap().items.remove(0).record.evidence;
     let (s1, s2) = (
         verify_payment(&ev.first, &keyset, &mut OsRng).unwrap(),
         verify_payment(&ev.second, &keyset, &mut OsRng).unwrap(),
@@ -426,7 +426,7 @@ fn unfreezing_needs_a_rekey_and_the_old_identity_is_never_accepted_again() {
     assert!(!unfrozen.frozen);
     assert!(matches!(w.bank.unfreeze_account(&id, "twice"), Err(Error::NotFrozen(_))));
     // The evidence stays.
-    assert_eq!(w.bank.evidence().unwrap().len(), 1);
+    assert_eq!(w.bank.evidence_page(0, 256).unwrap().items.len(), 1);
     // History and status show what happened, when and why.
     let history = w.bank.account_history(&id).unwrap();
     let seen: Vec<_> = history.iter().map(|e| (e.kind, e.reason.as_str())).collect();

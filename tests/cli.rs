@@ -36,6 +36,16 @@ fn cli_session_from_setup_to_double_spend_and_traces() {
     assert_eq!(st["evidence"], 1);
     let a = st["accounts"].as_array().unwrap().iter().find(|a| a["id"] == alice.as_str()).unwrap().clone();
     assert_eq!(a["frozen"], true);
+    let ev = c.json(&["bank", "evidence", "--dir", "bank"]);
+    assert_eq!(ev["evidence"][0]["account"], alice.as_str());
+    assert_eq!(
+        (ev["cursor"].as_u64(), ev["more"].as_bool()),
+        (ev["evidence"][0]["seq"].as_u64(), Some(false))
+    );
+    // Nothing newer than the cursor.
+    let cursor = ev["cursor"].to_string();
+    let newer = c.json(&["bank", "evidence", "--dir", "bank", "--after", &cursor]);
+    assert_eq!(newer["evidence"].as_array().unwrap().len(), 0);
     c.fails(4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1"]);
 
     // A second coin spent twice (payments are off-line): `bank evidence
@@ -48,6 +58,13 @@ fn cli_session_from_setup_to_double_spend_and_traces() {
     let ev = c.json(&["bank", "evidence", "--dir", "bank", "--out", "evidence.json"]);
     assert_eq!(ev["evidence"].as_array().unwrap().len(), 2);
     assert_eq!(ev["evidence"][0]["account"], alice.as_str());
+    // The later double spend is what is newer than the first cursor; paged
+    // one at a time, the first page says more follows.
+    let newer = c.json(&["bank", "evidence", "--dir", "bank", "--after", &cursor]);
+    assert_eq!(newer["evidence"].as_array().unwrap().len(), 1);
+    assert_eq!(newer["evidence"][0]["coin_id"], ev["evidence"][1]["coin_id"]);
+    let first = c.json(&["bank", "evidence", "--dir", "bank", "--limit", "1"]);
+    assert_eq!((first["evidence"].as_array().unwrap().len(), first["more"].as_bool()), (1, Some(true)));
     let file: Value =
         serde_json::from_str(&std::fs::read_to_string(c.path("evidence.json")).unwrap()).unwrap();
     assert_eq!(file["body"]["items"].as_array().unwrap().len(), 2, "all the evidence is written");
@@ -338,7 +355,9 @@ fn concurrent_deposits_of_one_coin_credit_once() {
         let o = ch.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-        for outcome in v["outcomes"].as_array().unwrap() {
+        let receipts = v["receipts"].as_array().unwrap();
+        assert_eq!(receipts.len(), 1);
+        for outcome in receipts[0]["outcomes"].as_array().unwrap() {
             match outcome["outcome"].as_str() {
                 Some("duplicate") => duplicates += 1,
                 Some("credited") => credited += 1,
@@ -755,4 +774,105 @@ fn cli_rekey_unfreeze_rotation_and_history() {
     let r = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank", "--release"]);
     assert_eq!(r["released"], 0);
     assert_eq!(c.balance_of(&alice), 157);
+}
+
+/// A payment the bank refuses (here: under another bank's keyset) is kept
+/// apart with its reason, never deposited again, and never blocks the
+/// merchant's other payments.
+#[test]
+fn refused_payments_are_kept_apart_with_their_reason() {
+    use faircash::keys::{AccountKeys, BankSecrets, KeysetPolicy, KeysetSpec};
+    use faircash::protocol::pay::PaymentRequest;
+    use faircash::protocol::trust::TtpValidity;
+    use faircash::roles::{Bank, BankConfig, TtpKeys, Wallet};
+    use faircash::store::memory::{MemoryBankStore, MemoryWalletStore};
+    use faircash::store::sqlite::SqliteMerchantStore;
+    use faircash::store::MerchantStore;
+    use faircash::time::{Clock, SystemClock};
+    use faircash::wire::WireMessage;
+    use rand::rngs::OsRng;
+    use std::sync::Arc;
+
+    let c = Cli::new();
+    c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "8"]);
+    c.pay("alice", "shop", 8, "p");
+    // A customer of another bank pays the shop; the shop's store takes the
+    // payment as a careless merchant would.
+    let other = Bank::open(
+        MemoryBankStore::new(),
+        BankSecrets::generate(&mut OsRng),
+        Arc::new(SystemClock),
+        BankConfig::default(),
+    )
+    .unwrap();
+    let today = SystemClock.today();
+    let ttp = TtpKeys::generate(&mut OsRng);
+    let validity = TtpValidity {
+        escrow_from: today.minus(1),
+        escrow_until: today.plus(60),
+        trace_until: today.plus(400),
+    };
+    let statement = ttp.statement(0, validity, faircash::time::Timestamp(0), &mut OsRng).unwrap();
+    other.set_ttp_statements(vec![statement.clone()]).unwrap();
+    other
+        .issue_keyset(
+            *ttp.decryption.public(),
+            &KeysetSpec {
+                exponents: 0..=3,
+                withdraw_from: SystemClock.today(),
+                withdraw_days: 30,
+                policy: KeysetPolicy::default(),
+            },
+            &mut OsRng,
+        )
+        .unwrap();
+    let mut mallory = Wallet::new(
+        AccountKeys::generate(&mut OsRng),
+        other.master_key(),
+        MemoryWalletStore::new(),
+        Arc::new(SystemClock),
+    );
+    mallory.pin_keysets(&other.published_keysets()).unwrap();
+    mallory.anchors_mut().trust_ttp(&statement).unwrap();
+    let id = other.register_user(&mallory.registration(&mut OsRng), &mut OsRng).unwrap();
+    other.fund(&id, 4).unwrap();
+    mallory.withdraw(&other, 4, &mut OsRng).unwrap();
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "4", "--out", "foreign-req.json"]);
+    let req =
+        PaymentRequest::from_json(&std::fs::read_to_string(c.path("foreign-req.json")).unwrap()).unwrap();
+    let payment = mallory.pay(&req, &mut OsRng).unwrap();
+    let ids: Vec<_> = payment.coins.iter().map(|coin| coin.id()).collect();
+    SqliteMerchantStore::open(c.path("shop/merchant.db"))
+        .unwrap()
+        .accept_payment(&req.id(), &ids, &payment)
+        .unwrap();
+
+    // A refused payment makes the deposit's outcome a refusal (exit 4),
+    // after the rest is credited.
+    let (out, err) = c.piped(4, b"", &["--json", "merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert!(err.contains("1 payment(s) refused"), "{err}");
+    let out: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(out["credited"], 8);
+    let refused = out["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["refusal"], "unknown_keyset");
+    assert_eq!(refused[0]["reason"], "the bank does not know the payment's keyset");
+    assert_eq!(out["receipts"][0]["payments"], serde_json::json!(["verified", "refused"]));
+    let shop = c.merchant_account("shop");
+    assert_eq!(c.balance_of(&shop), 8);
+    let listed = c.ok(&["merchant", "payments", "--dir", "shop", "--refused"]);
+    assert!(listed.contains("REFUSED: the bank does not know the payment's keyset"), "{listed}");
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let listed = c.json(&["merchant", "payments", "--dir", "shop", "--refused"]);
+    assert_eq!(listed["payments"][0]["state"], "refused");
+    assert_eq!(listed["payments"][0]["refusal"], "unknown_keyset");
+    assert_eq!(c.json(&["merchant", "status", "--dir", "shop"])["refused_payments"], 1);
+    // Never again, and the next payment goes through alone.
+    assert!(c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]).contains("nothing to deposit"));
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "2"]);
+    c.pay("alice", "shop", 2, "q");
+    let out = c.json(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!((out["credited"].as_u64(), out["refused"].as_array().unwrap().len()), (Some(2), 0));
+    assert_eq!(c.balance_of(&shop), 10);
 }

@@ -221,6 +221,7 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["merchant", "accept", "--dir", "shop", "--payment", "p1.json"]);
     k.ok(&c, 2, &["merchant", "status", "--dir", "shop"]);
     k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    k.ok(&c, 2, &["merchant", "payments", "--dir", "shop"]);
     let coins = k.ok(&c, 2, &["wallet", "coins", "--dir", "bob"]);
     let bob_coin = coins["coins"].as_array().unwrap().iter().find(|x| x["spent"] == true).unwrap()["coin_id"]
         .as_str()
@@ -234,7 +235,7 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
     // Exit 4, and the receipt is the only document on stdout.
     let d = k.run(&c, 2, 4, &["merchant", "deposit", "--dir", "shop2", "--bank", "bank"]);
-    assert_eq!(d["outcomes"][0]["outcome"], "double_spent");
+    assert_eq!(d["receipts"][0]["outcomes"][0]["outcome"], "double_spent");
     let ev = k.ok(&c, 2, &["bank", "evidence", "--dir", "bank", "--out", "evidence.json"]);
     assert_eq!(ev["evidence"][0]["account"], alice.as_str());
     k.ok(&c, 2, &["evidence", "verify", "evidence.json", "--keysets", "bank/keysets.json"]);

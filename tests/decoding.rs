@@ -24,8 +24,8 @@ use faircash::protocol::account::{
     AccountAnswer, AccountOperation, AccountRequest, RekeyRequest, ReservationId,
 };
 use faircash::protocol::deposit::{
-    CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, MAX_COINS_PER_DEPOSIT,
-    MAX_PAYMENTS_PER_DEPOSIT,
+    CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome,
+    PaymentRefusal, MAX_COINS_PER_DEPOSIT, MAX_PAYMENTS_PER_DEPOSIT,
 };
 use faircash::protocol::pay::{create_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
@@ -210,7 +210,13 @@ fn build_samples() -> Samples {
         account_answer,
         rekey_request,
         evidence_list: EvidenceList {
-            items: vec![EvidenceItem { evidence: evidence.clone(), account: Some(alice.account_id()) }],
+            items: vec![EvidenceItem {
+                seq: 1,
+                evidence: evidence.clone(),
+                account: Some(alice.account_id()),
+            }],
+            cursor: 1,
+            more: false,
         },
         account_opened: AccountOpened { account: alice.account_id() },
         signed_keyset: keyset.signed().clone(),
@@ -490,9 +496,9 @@ fn varint_position(c: &Case) -> Option<(usize, usize)> {
         "payment" => one_byte(find(b, s.payment.request.merchant_key.as_bytes()) + 32),
         // The number of payments, after merchant id and request id.
         "deposit-request" => one_byte(find(b, s.deposit_request.merchant_id.as_bytes()) + 16 + 16),
-        // The receipt day, after the merchant id.
+        // The receipt day, after the merchant id and the request digest.
         "deposit-receipt" => {
-            let at = find(b, s.deposit_receipt.merchant_id.as_bytes()) + 16;
+            let at = find(b, s.deposit_receipt.merchant_id.as_bytes()) + 16 + 32;
             Some((at, at + 3))
         }
         "double-spend-evidence" => one_byte(find(b, s.evidence.first.request.merchant_key.as_bytes()) + 32),
@@ -889,7 +895,8 @@ fn deposit_request_limits_are_enforced_by_the_decoder() {
 }
 
 /// The largest messages the protocol makes still fit their JSON limit: a
-/// receipt for a full deposit (4096 coins, with the widest outcomes) and a
+/// receipt for a full deposit (1024 payments and 4096 coins, with the
+/// widest outcomes) and a
 /// payment of 64 coins.
 #[test]
 fn the_largest_valid_messages_round_trip_in_json() {
@@ -902,6 +909,15 @@ fn the_largest_valid_messages_round_trip_in_json() {
     for outcome in wide {
         let mut r = s.deposit_receipt.clone();
         r.credited = u64::MAX;
+        let far = faircash::time::Day(u32::MAX);
+        r.payments = vec![
+            PaymentOutcome::Refused(PaymentRefusal::WindowClosed {
+                day: far,
+                deposit_until: far,
+                receipt_day: far
+            });
+            MAX_PAYMENTS_PER_DEPOSIT
+        ];
         r.outcomes = (0..MAX_COINS_PER_DEPOSIT)
             .map(|i| CoinOutcome {
                 payment: (MAX_PAYMENTS_PER_DEPOSIT - 1) as u32,

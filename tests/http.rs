@@ -117,11 +117,21 @@ fn the_whole_lifecycle_runs_over_http() {
         shop.accept(&p, &mut OsRng).unwrap();
         shop.deposit(&api, &mut OsRng).unwrap();
     }
-    let ev = api.evidence().unwrap();
+    let ev = api.evidence_page(0, 32).unwrap();
     assert_eq!(ev.items.len(), 1);
     assert_eq!(ev.items[0].account, Some(alice.account_id()));
     let keyset = bank.current_keyset().unwrap();
     assert_eq!(ev.items[0].evidence.verify(&keyset, &mut OsRng).unwrap().account, alice.account_id());
+    // Paged with a cursor: nothing newer yet.
+    assert_eq!((ev.cursor, ev.more), (ev.items[0].seq, false));
+    assert!(api.evidence_page(ev.cursor, 32).unwrap().items.is_empty());
+    assert_eq!(api.evidence_since(0).unwrap(), (ev.items.clone(), ev.cursor));
+    for bad in ["limit=0", "limit=100000", "after=x", "from=1", "after"] {
+        let r = reqwest::blocking::get(format!("{}/v1/evidence?{bad}", server.url())).unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{bad}");
+        let e: ErrorBody = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+        assert_eq!(e.error.code, "bad-query");
+    }
     // Frozen: a withdrawal over HTTP is refused with the typed error.
     assert!(matches!(
         alice.withdraw_one(&api, 1, &mut OsRng),

@@ -113,7 +113,7 @@ fn check(w: &World, users: &[&TestWallet], shops: &[&Shop], ledger: &Ledger, pha
 }
 
 fn assert_honest(w: &World, phase: &str) {
-    assert!(w.bank.evidence().unwrap().is_empty(), "{phase}: evidence");
+    assert!(w.bank.evidence_page(0, 1).unwrap().items.is_empty(), "{phase}: evidence");
     assert!(w.bank.accounts().unwrap().iter().all(|a| !a.frozen), "{phase}: frozen account");
 }
 
@@ -239,9 +239,9 @@ fn money_is_conserved_through_the_whole_lifecycle() {
     assert_eq!(w.balance(&bob.account_id()), 83);
     assert_eq!(w.balance(&carol.account_id()), 100);
     assert_eq!(bob.balance().unwrap(), 36);
-    let evidence = w.bank.evidence().unwrap();
+    let evidence = w.bank.evidence_page(0, 8).unwrap().items;
     assert_eq!(evidence.len(), 1);
-    assert_eq!(evidence[0].account, Some(alice.account_id()));
+    assert_eq!(evidence[0].record.account, Some(alice.account_id()));
     let frozen: Vec<_> = w.bank.accounts().unwrap().into_iter().filter(|a| a.frozen).map(|a| a.id).collect();
     assert_eq!(frozen, vec![alice.account_id()]);
     // Bob and carol carry on; alice cannot.

@@ -30,7 +30,8 @@ use faircash::protocol::account::{
     RekeyRequest, Reservation, ReservationId,
 };
 use faircash::protocol::deposit::{
-    CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
+    CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome,
+    PaymentRefusal,
 };
 use faircash::protocol::pay::{Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
@@ -480,6 +481,40 @@ fn outcome() -> impl Strategy<Value = DepositOutcome> {
     ]
 }
 
+fn payment_outcome() -> impl Strategy<Value = PaymentOutcome> {
+    let refusal = prop_oneof![
+        (day(), day(), day()).prop_map(|(day, deposit_until, receipt_day)| {
+            PaymentRefusal::WindowClosed { day, deposit_until, receipt_day }
+        }),
+        (day(), day()).prop_map(|(day, receipt_day)| PaymentRefusal::DatedInFuture { day, receipt_day }),
+        Just(PaymentRefusal::UnknownKeyset),
+        Just(PaymentRefusal::WrongMerchant),
+        Just(PaymentRefusal::Malformed),
+        Just(PaymentRefusal::RangeProof),
+        Just(PaymentRefusal::Proofs),
+    ];
+    prop_oneof![
+        Just(PaymentOutcome::Verified),
+        refusal.prop_map(PaymentOutcome::Refused),
+        Just(PaymentOutcome::Deferred)
+    ]
+}
+
+/// wire.md §6.7: a payment outcome is its tag, and a refusal its own tag
+/// and fields.
+fn len_payment_outcome(o: &PaymentOutcome) -> usize {
+    1 + match o {
+        PaymentOutcome::Refused(PaymentRefusal::WindowClosed { day, deposit_until, receipt_day }) => {
+            1 + v(u64::from(day.0)) + v(u64::from(deposit_until.0)) + v(u64::from(receipt_day.0))
+        }
+        PaymentOutcome::Refused(PaymentRefusal::DatedInFuture { day, receipt_day }) => {
+            1 + v(u64::from(day.0)) + v(u64::from(receipt_day.0))
+        }
+        PaymentOutcome::Refused(_) => 1,
+        PaymentOutcome::Verified | PaymentOutcome::Deferred => 0,
+    }
+}
+
 fn len_outcome(o: &DepositOutcome) -> usize {
     1 + match o {
         DepositOutcome::Credited { value } | DepositOutcome::CreditedFlagged { value } => v(*value),
@@ -669,6 +704,8 @@ proptest! {
         sig in signature(),
         (day, credited) in (day(), any::<u64>()),
         outcomes in prop::collection::vec((any::<u32>(), any::<u32>(), bytes32(), outcome()), 0..8),
+        (payment_outcomes, request_digest, keyset) in (prop::collection::vec(payment_outcome(), 0..8), bytes32(), bytes32()),
+        receipt_sig in signature(),
     ) {
         let d = DepositRequest { merchant_id: AccountId(merchant), request_id, payments, signature: sig };
         let len = 32 + v(d.payments.len() as u64) + d.payments.iter().map(len_payment).sum::<usize>() + 64;
@@ -678,28 +715,56 @@ proptest! {
             .map(|(payment, coin, id, outcome)| CoinOutcome { payment, coin, coin_id: CoinId(id), outcome })
             .collect();
         let len = 32
+            + 32
             + v(u64::from(day.0))
             + v(credited)
+            + v(payment_outcomes.len() as u64)
+            + payment_outcomes.iter().map(len_payment_outcome).sum::<usize>()
             + v(outcomes.len() as u64)
             + outcomes
                 .iter()
                 .map(|o| v(u64::from(o.payment)) + v(u64::from(o.coin)) + 32 + len_outcome(&o.outcome))
-                .sum::<usize>();
-        let receipt = DepositReceipt { request_id, merchant_id: AccountId(merchant), receipt_day: day, credited, outcomes };
+                .sum::<usize>()
+            + 32
+            + 64;
+        let receipt = DepositReceipt {
+            request_id,
+            merchant_id: AccountId(merchant),
+            request_digest,
+            receipt_day: day,
+            credited,
+            payments: payment_outcomes,
+            outcomes,
+            keyset_id: KeysetId(keyset),
+            signature: receipt_sig,
+        };
         round_trip(&receipt, len);
+        // The signed bytes are the body without its last 64 bytes.
+        let body = receipt.to_bytes();
+        assert_eq!(receipt.signed_message(), body[4..body.len() - 64].to_vec());
     }
 
     #[test]
-    fn evidence_and_its_list(e in evidence(), accounts in prop::collection::vec(prop::option::of(bytes16()), 0..3)) {
+    fn evidence_and_its_list(
+        e in evidence(),
+        accounts in prop::collection::vec(prop::option::of(bytes16()), 0..3),
+        (first, step, more) in (1u64..1 << 40, 1u64..1 << 20, any::<bool>()),
+    ) {
         round_trip(&e, len_evidence(&e));
+        let seqs: Vec<u64> = (0..accounts.len() as u64).map(|i| first + i * step).collect();
         let list = EvidenceList {
             items: accounts
                 .iter()
-                .map(|a| EvidenceItem { evidence: e.clone(), account: a.map(AccountId) })
+                .zip(&seqs)
+                .map(|(a, seq)| EvidenceItem { seq: *seq, evidence: e.clone(), account: a.map(AccountId) })
                 .collect(),
+            cursor: seqs.last().copied().unwrap_or(first),
+            more,
         };
         let len = v(accounts.len() as u64)
-            + accounts.iter().map(|a| len_evidence(&e) + a.map_or(1, |_| 17)).sum::<usize>();
+            + accounts.iter().zip(&seqs).map(|(a, seq)| v(*seq) + len_evidence(&e) + a.map_or(1, |_| 17)).sum::<usize>()
+            + v(list.cursor)
+            + 1;
         round_trip(&list, len);
     }
 

@@ -5,8 +5,10 @@
 //! changes one thing, and checks that `verify_payment` fails, that the
 //! merchant's `accept` refuses (after the merchant has opened the tampered
 //! request too, so the refusal comes from verification and not from the
-//! request lookup), and that the bank refuses a correctly signed deposit
-//! request holding it. At the end of each test the untouched payments are
+//! request lookup), and that the bank refuses the payment in a correctly
+//! signed deposit request holding it (a per-payment refusal in the
+//! receipt; throttling of the depositor is turned off here, it has tests of
+//! its own in tests/deposit.rs). At the end of each test the untouched payments are
 //! accepted and deposited, so none of the refusals came from a broken setup.
 
 mod common;
@@ -21,10 +23,11 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::encoding::Point;
 use faircash::keys::{AccountId, KeyId, Keyset, KeysetId};
 use faircash::params::ParamsId;
-use faircash::protocol::deposit::DepositRequest;
+use faircash::protocol::deposit::{DepositRequest, PaymentOutcome, PaymentRefusal};
 use faircash::protocol::pay::{create_payment, verify_payment, Payment};
 use faircash::protocol::withdraw::WalletCoin;
 use faircash::protocol::{Error, PaymentError};
+use faircash::roles::{BankConfig, DepositLimits};
 use faircash::store::MerchantStore;
 use faircash::wire::WireMessage;
 use rand::rngs::{OsRng, StdRng};
@@ -62,7 +65,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let w = World::new();
+    let w = World::with_config(BankConfig {
+        deposit_limits: DepositLimits { throttle_secs: 0, ..DepositLimits::default() },
+        ..BankConfig::default()
+    });
     let (shop, shop_key) = w.merchant_with_key();
     let alice = w.user(100);
     alice.withdraw(&*w.bank, 15, &mut OsRng).unwrap();
@@ -85,7 +91,7 @@ fn fixture() -> Fixture {
 struct Refusal {
     verifier: PaymentError,
     merchant: Error,
-    bank: Error,
+    bank: PaymentRefusal,
 }
 
 impl Fixture {
@@ -101,9 +107,21 @@ impl Fixture {
             .collect()
     }
 
-    fn deposit_as(&self, key: &SigningKey, id: AccountId, p: &Payment) -> Result<u64, Error> {
+    fn deposit_as(&self, key: &SigningKey, id: AccountId, p: &Payment) -> Result<u64, PaymentRefusal> {
         let req = DepositRequest::new(key, id, vec![p.clone()], &mut OsRng);
-        self.w.bank.deposit(&req, &mut OsRng).map(|r| r.credited)
+        let r = self.w.bank.deposit(&req, &mut OsRng).expect("the signed request is answered");
+        match r.payments[..] {
+            [PaymentOutcome::Verified] => Ok(r.credited),
+            [PaymentOutcome::Refused(reason)] => {
+                assert_eq!(
+                    (r.credited, r.outcomes.len()),
+                    (0, 0),
+                    "nothing of a refused payment is recorded"
+                );
+                Err(reason)
+            }
+            _ => panic!("one outcome for the one payment: {:?}", r.payments),
+        }
     }
 
     /// Asserts that `p` is refused by the verifier, by the merchant (which
@@ -141,13 +159,18 @@ impl Fixture {
             }
             other => panic!("{what}: merchant refused for an unrelated reason: {other}"),
         }
-        match &r.bank {
-            Error::PaymentRefused { index: 0, reason } => {
-                assert_eq!(*reason, r.verifier, "{what}: bank reason")
-            }
-            other => panic!("{what}: bank refused for an unrelated reason: {other}"),
-        }
+        assert_eq!(r.bank, self.bank_reason(p, &r.verifier), "{what}: bank reason");
         r.verifier
+    }
+
+    /// What the bank names for a payment the verifier refuses for
+    /// `verifier`: the same reason. The bank runs the checks that need no
+    /// group operation (structure, the range proof's length, every coin's
+    /// ACL hash) on every payment first, in the verifier's order, and names
+    /// a failed ACL hash check as the verifier does (the range proof
+    /// first).
+    fn bank_reason(&self, _p: &Payment, verifier: &PaymentError) -> PaymentRefusal {
+        PaymentRefusal::from(verifier)
     }
 
     /// The untouched payments are still accepted and deposited in full.
@@ -348,13 +371,10 @@ fn every_payment_request_field_is_bound_by_verification() {
             let what = format!("{n}-coin payment, request field {field}");
             let r = fx.refused_by(&what, &t, (&fx.shop_key, fx.shop.id()));
             check(&what, &r.verifier, expect);
-            match (field, &r.bank) {
+            match (field, r.bank) {
                 // The bank names the mismatch with the depositing merchant.
-                ("merchant_id" | "merchant_key", Error::WrongMerchant) => {}
-                (_, Error::PaymentRefused { index: 0, reason }) => {
-                    assert_eq!(*reason, r.verifier, "{what}")
-                }
-                (_, other) => panic!("{what}: bank refused for an unrelated reason: {other}"),
+                ("merchant_id" | "merchant_key", PaymentRefusal::WrongMerchant) => {}
+                (_, reason) => assert_eq!(reason, fx.bank_reason(&t, &r.verifier), "{what}"),
             }
             assert!(
                 matches!(r.merchant, Error::Payment(_) | Error::UnknownKeyset(_)),
@@ -372,10 +392,7 @@ fn every_payment_request_field_is_bound_by_verification() {
         let what = format!("{n}-coin payment redirected to another merchant");
         let r = fx.refused_by(&what, &t, (&other_key, other_shop.id()));
         check(&what, &r.verifier, Expect::Crypto);
-        match &r.bank {
-            Error::PaymentRefused { index: 0, reason } => assert_eq!(*reason, r.verifier),
-            other => panic!("{what}: {other}"),
-        }
+        assert_eq!(r.bank, fx.bank_reason(&t, &r.verifier), "{what}");
         assert_eq!(fx.w.balance(&other_shop.id()), 0);
     }
     fx.originals_still_pass();

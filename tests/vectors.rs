@@ -36,7 +36,8 @@ use faircash::protocol::account::{
     AccountAnswer, AccountOperation, AccountRequest, RekeyRequest, ReservationId,
 };
 use faircash::protocol::deposit::{
-    verify_deposit, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
+    verify_deposit, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome,
+    PaymentVerdict,
 };
 use faircash::protocol::pay::{create_payment, order_digest, verify_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
@@ -324,14 +325,7 @@ fn generate() -> Generated {
     let deposit2 = DepositRequest::new(&merchant, merchant_id, vec![again.clone()], &mut rng);
     let receipt2 = bank.deposit(&deposit2, &mut rng).unwrap();
     assert_eq!(receipt2.outcomes[0].outcome, DepositOutcome::DoubleSpent { account: Some(user_id) });
-    let evidence_list = EvidenceList {
-        items: bank
-            .evidence()
-            .unwrap()
-            .into_iter()
-            .map(|r| EvidenceItem { evidence: r.evidence, account: r.account })
-            .collect(),
-    };
+    let evidence_list = EvidenceList::from(bank.evidence_page(0, 32).unwrap());
     let evidence = evidence_list.items[0].evidence.clone();
     let identified = evidence.verify(&keyset, &mut OsRng).unwrap();
     assert_eq!(identified.identity, *user.identity());
@@ -485,6 +479,12 @@ fn generate() -> Generated {
             "seed_ttp_statement" => seed_json("ttp-statement"),
             "inputs" => obj! {
                 "master_secret" => sc(secrets.master().expose_secret()),
+                "online_secrets" => J::Arr(
+                    [&keyset, &keyset2]
+                        .iter()
+                        .map(|k| sc(secrets.online_signing_key(k.signing_key()).unwrap().expose_secret()))
+                        .collect()
+                ),
                 "ttp_decryption_secret" => sc(ttp_keys.decryption.expose_secret()),
                 "ttp_signing_secret" => sc(SecretScalar::from(ttp_keys.signing.clone()).expose_secret()),
                 "spec" => spec_json(&keyset_spec()),
@@ -700,13 +700,19 @@ fn generate() -> Generated {
                 "key" => pt(merchant.public()),
                 "account_id" => hx(merchant_id.as_bytes()),
             },
-            "first" => obj! { "request" => m(&deposit1), "receipt" => mj(&receipt1) },
+            "signing_key" => pt(keyset.signing_key()),
+            "first" => obj! {
+                "request" => m(&deposit1),
+                "request_digest" => hx(deposit1.digest()),
+                "receipt" => mj(&receipt1),
+            },
             "second" => obj! {
                 "order" => "the same coin again",
                 "payment_request" => mj(&again_request),
                 "payment" => m(&again),
                 "challenge" => sc(&again_summary.challenges[0]),
                 "request" => m(&deposit2),
+                "request_digest" => hx(deposit2.digest()),
                 "receipt" => mj(&receipt2),
             },
             "evidence" => m(&evidence),
@@ -765,6 +771,7 @@ fn generate() -> Generated {
         pay_request,
         payment: payment.clone(),
         deposit: deposit1.clone(),
+        receipt: receipt1.clone(),
         owner: owner_request.clone(),
         owner_result: owner_result.clone(),
         ttp_signing: ttp_keys.signing.clone(),
@@ -803,6 +810,7 @@ struct Negatives<'a> {
     pay_request: PaymentRequest,
     payment: Payment,
     deposit: DepositRequest,
+    receipt: DepositReceipt,
     owner: TraceRequest,
     owner_result: TraceResult,
     ttp_signing: GroupSigningKey,
@@ -1275,6 +1283,9 @@ impl Negatives<'_> {
         p_dup.coins[1] = p_dup.coins[0];
         let mut dep = self.deposit.clone();
         dep.request_id[0] ^= 1;
+        let mut receipt = self.receipt.clone();
+        receipt.outcomes[0].outcome = DepositOutcome::Duplicate;
+        receipt.credited -= self.receipt.outcomes[0].outcome.credited();
         let same_spend = DoubleSpendEvidence {
             coin_id: self.payment.coins[2].id(),
             first: self.payment.clone(),
@@ -1413,6 +1424,13 @@ impl Negatives<'_> {
             ),
             nv("payment-duplicate-coin", "payment", &p_dup, "DuplicateCoin", "coin 1 is coin 0 again"),
             nv("deposit-signature", "deposit", &dep, "InvalidProof", "request id changed after signing"),
+            nv(
+                "receipt-altered",
+                "receipt",
+                &receipt,
+                "BadReceipt",
+                "the first coin's outcome made a duplicate and the total lowered to match: the bank's signature fails",
+            ),
             nv("evidence-same-spend", "evidence", &same_spend, "BadEvidence", "one spend twice: c = c'"),
             nv("warrant-signature", "warrant", &warrant, "WarrantSignature", "reason changed after signing"),
             nv("trace-result-signature", "trace-result", &result_tampered, "ResultSignature", "X + G"),
@@ -1689,6 +1707,14 @@ fn check_keysets() -> (Point, Keyset) {
     let listed: Vec<[u8; 32]> = v["keyset_ids"].as_array().unwrap().iter().map(b32).collect();
     assert_eq!(ids, listed);
     assert_eq!(chain[1].document().previous, Some(chain[0].id()));
+    // Each keyset's online signing key from its secret (given so that
+    // receipts can be signed again).
+    let online = v["inputs"]["online_secrets"].as_array().unwrap();
+    assert_eq!(online.len(), chain.len());
+    for (k, x) in chain.iter().zip(online) {
+        let public = curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT * scalar(x);
+        assert_eq!(Point::new(public), *k.signing_key());
+    }
     (master, keyset)
 }
 
@@ -1901,12 +1927,21 @@ fn check_deposits(p: &Public, payment: &Payment) {
     let keysets = [p.keyset.clone()];
     let first: DepositRequest = msg(&v["first"]["request"]);
     assert_eq!(first.payments, std::slice::from_ref(payment));
-    verify_deposit(&first, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
+    let verified = verify_deposit(&first, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
+    assert!(matches!(verified.verdicts[..], [PaymentVerdict::Verified(_)]));
     assert!(independent::verify_deposit_signature(&first, &p.merchant_key));
+    assert_eq!(point(&v["signing_key"]), *p.keyset.signing_key());
     let receipt: DepositReceipt = msg(&v["first"]["receipt"]);
     assert_eq!((receipt.request_id, receipt.merchant_id), (first.request_id, first.merchant_id));
+    let digest = independent::deposit_request_digest(&first);
+    assert_eq!(digest, b32(&v["first"]["request_digest"]));
+    assert_eq!((receipt.request_digest, first.digest()), (digest, digest));
     assert_eq!(receipt.credited, 7);
+    assert_eq!(receipt.payments, [PaymentOutcome::Verified]);
     assert!(receipt.outcomes.iter().all(|o| matches!(o.outcome, DepositOutcome::Credited { .. })));
+    assert_eq!(receipt.keyset_id, p.keyset.id());
+    assert!(independent::verify_receipt_signature(&bytes(&v["first"]["receipt"]["hex"]), &p.keyset));
+    receipt.verify(&first, &keysets).unwrap();
 
     let s = &v["second"];
     let request: PaymentRequest = msg(&s["payment_request"]);
@@ -1915,9 +1950,14 @@ fn check_deposits(p: &Public, payment: &Payment) {
     let challenges = independent::verify_payment(&again, &p.keyset).unwrap();
     assert_eq!(challenges, [scalar(&s["challenge"])]);
     let second: DepositRequest = msg(&s["request"]);
-    verify_deposit(&second, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
+    let verified = verify_deposit(&second, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
+    assert!(matches!(verified.verdicts[..], [PaymentVerdict::Verified(_)]));
     assert!(independent::verify_deposit_signature(&second, &p.merchant_key));
     let receipt: DepositReceipt = msg(&s["receipt"]);
+    assert_eq!(receipt.request_digest, independent::deposit_request_digest(&second));
+    assert_eq!(receipt.request_digest, b32(&s["request_digest"]));
+    assert!(independent::verify_receipt_signature(&bytes(&s["receipt"]["hex"]), &p.keyset));
+    receipt.verify(&second, &keysets).unwrap();
     assert_eq!(receipt.credited, 0);
     let account = faircash::keys::AccountId(bytes(&v["extracted"]["account_id"]).try_into().unwrap());
     assert_eq!(receipt.outcomes[0].outcome, DepositOutcome::DoubleSpent { account: Some(account) });
@@ -1925,7 +1965,8 @@ fn check_deposits(p: &Public, payment: &Payment) {
 
     let evidence: DoubleSpendEvidence = msg(&v["evidence"]);
     let list: EvidenceList = msg(&v["evidence_list"]);
-    assert_eq!(list.items, [EvidenceItem { evidence: evidence.clone(), account: Some(account) }]);
+    assert_eq!(list.items, [EvidenceItem { seq: 1, evidence: evidence.clone(), account: Some(account) }]);
+    assert_eq!((list.cursor, list.more), (1, false));
     let who = evidence.verify(&p.keyset, &mut OsRng).unwrap();
     assert_eq!(who.identity, point(&v["extracted"]["identity"]));
     assert_eq!(who.account, account);
@@ -2129,6 +2170,16 @@ fn check_negatives(p: &Public) {
                 variant(
                     &verify_deposit(&d, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap_err(),
                 )
+            }
+            "receipt" => {
+                let r: DepositReceipt = msg(&entry());
+                let first: DepositRequest = msg(&load("deposit.json")["first"]["request"]);
+                let hex = n["hex"].as_str().unwrap();
+                assert!(
+                    !independent::verify_receipt_signature(&hex::decode(hex).unwrap(), &p.keyset),
+                    "{name}"
+                );
+                variant(&r.verify(&first, &keysets).unwrap_err())
             }
             "evidence" => {
                 variant(&msg::<DoubleSpendEvidence>(&entry()).verify(&p.keyset, &mut OsRng).unwrap_err())
@@ -3061,8 +3112,14 @@ mod independent {
         digest(&mut t, b"payment-digest")
     }
 
-    /// §9.1.
-    pub fn verify_deposit_signature(d: &DepositRequest, merchant: &Point) -> bool {
+    /// §9.2 step 1a.
+    pub fn deposit_request_digest(d: &DepositRequest) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/deposit-request-digest");
+        t.append_message(b"request", &deposit_message(d));
+        digest(&mut t, b"request-digest")
+    }
+
+    fn deposit_message(d: &DepositRequest) -> Vec<u8> {
         let mut m = Vec::new();
         m.extend_from_slice(d.merchant_id.as_bytes());
         m.extend_from_slice(&d.request_id);
@@ -3070,7 +3127,36 @@ mod independent {
         for p in &d.payments {
             m.extend_from_slice(&payment_digest(p));
         }
-        verify_signature(b"faircash/v1/deposit-signature", &m, merchant, &d.signature)
+        m
+    }
+
+    /// §9.3: the receipt's signature, by the online signing key of the
+    /// keyset it names, is on its binary body without the signature (the
+    /// body's last 64 bytes: `R`, then `s`). `message` is the whole
+    /// `deposit-receipt` message; the keyset id is the 32 bytes before the
+    /// signature.
+    pub fn verify_receipt_signature(message: &[u8], keyset: &Keyset) -> bool {
+        let body = &message[4..];
+        let (signed, sig) = body.split_at(body.len() - 64);
+        if signed[signed.len() - 32..] != keyset.id().as_bytes()[..] {
+            return false;
+        }
+        let r = Point::from_bytes(sig[..32].try_into().unwrap());
+        let s = Scalar::from_canonical_bytes(sig[32..].try_into().unwrap());
+        match (r, Option::<Scalar>::from(s)) {
+            (Some(r), Some(s)) => verify_signature(
+                b"faircash/v1/deposit-receipt-signature",
+                signed,
+                keyset.signing_key(),
+                &Signature { r, s },
+            ),
+            _ => false,
+        }
+    }
+
+    /// §9.1.
+    pub fn verify_deposit_signature(d: &DepositRequest, merchant: &Point) -> bool {
+        verify_signature(b"faircash/v1/deposit-signature", &deposit_message(d), merchant, &d.signature)
     }
 
     /// specs/tracing.md §2.

@@ -1,7 +1,7 @@
 //! Writes the seed corpora `fuzz/corpus/<target>/` from the test vectors
 //! (`faircash_fuzz::seeds`: every message's binary encoding and JSON form,
 //! every payment, every deposit request (as it is, and to be signed again),
-//! and the negative vectors). Run from `fuzz/`:
+//! every deposit receipt, and the negative vectors). Run from `fuzz/`:
 //! `cargo run --release --example seeds`.
 
 use std::path::PathBuf;

@@ -14,9 +14,11 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::crypto::secret::SecretScalar;
 use faircash::encoding::Point;
 use faircash::http::{AccountOpened, EvidenceList};
-use faircash::keys::{AccountKeys, AuthKey, BankSecrets, KeysetList, PublicKeyFile, SignedKeyset, UserKey};
+use faircash::keys::{
+    AccountKeys, AuthKey, BankSecrets, Keyset, KeysetList, PublicKeyFile, SignedKeyset, UserKey,
+};
 use faircash::protocol::account::{AccountAnswer, AccountRequest, RekeyRequest};
-use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvidence};
+use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome};
 use faircash::protocol::pay::{verify_payment, Payment, PaymentError, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
@@ -26,7 +28,7 @@ use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use faircash::protocol::withdraw::{
     PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
 };
-use faircash::roles::{Bank, BankConfig, Merchant};
+use faircash::roles::{Bank, BankConfig, DepositLimits, Merchant};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore};
 use faircash::store::MerchantStore;
 use faircash::time::{Day, ManualClock, Timestamp};
@@ -185,6 +187,8 @@ pub struct World {
     /// Every coin in the vector files whose signature verifies, with its
     /// value: all the coins the bank of the vectors ever issued.
     pub genuine: BTreeMap<CoinId, u64>,
+    /// The vectors' first deposit request and the bank's signed receipt.
+    pub receipt: (DepositRequest, DepositReceipt),
 }
 
 impl World {
@@ -192,13 +196,16 @@ impl World {
     /// keysets and the merchant and the user registered: each input starts
     /// from the same state, so a crash reproduces from that input alone.
     pub fn fresh_bank(&self) -> Bank<MemoryBankStore> {
-        let bank = Bank::open(
-            MemoryBankStore::new(),
-            self.secrets.clone(),
-            Arc::new(self.clock.clone()),
-            BankConfig::default(),
-        )
-        .expect("bank");
+        // No throttling: a forged payment would otherwise shut the merchant
+        // out of the replay and the re-deposit below (the clock does not
+        // move).
+        let config = BankConfig {
+            deposit_limits: DepositLimits { throttle_secs: 0, ..DepositLimits::default() },
+            ..BankConfig::default()
+        };
+        let bank =
+            Bank::open(MemoryBankStore::new(), self.secrets.clone(), Arc::new(self.clock.clone()), config)
+                .expect("bank");
         for s in &self.keysets {
             bank.run_tx("fuzz-keysets", |tx| Ok(tx.insert_keyset(s)?)).expect("keyset");
         }
@@ -283,8 +290,8 @@ fn build_world() -> World {
     let list: KeysetList = decode(&keyset["keyset_list"]);
     let master: Point = decode::<PublicKeyFile>(&keyset["master_key_file"]).key;
     // BankSecrets has no constructor from given secrets; its serde form is
-    // the master secret, the online signing secrets (the vectors give none:
-    // nothing here signs with them) and (key id, x) pairs.
+    // the master secret, the online signing secrets (receipts are signed
+    // with them) and (key id, x) pairs.
     let denominations: Vec<Value> = keyset["keys"]
         .as_array()
         .expect("keys")
@@ -293,7 +300,7 @@ fn build_world() -> World {
         .collect();
     let secrets: BankSecrets = serde_json::from_value(serde_json::json!({
         "master": keyset["inputs"]["master_secret"],
-        "online": [],
+        "online": keyset["inputs"]["online_secrets"],
         "denominations": denominations,
     }))
     .expect("bank secrets");
@@ -313,7 +320,20 @@ fn build_world() -> World {
     let genuine = genuine_coins(&list.keysets, &master);
     assert!(!genuine.is_empty(), "the vectors hold coins");
     let ttp_statement: SignedTtpKeyStatement = decode(&keyset["ttp_statement"]);
-    World { keysets: list.keysets, ttp_statement, master, secrets, merchant, user, second, clock, genuine }
+    let first = &deposit["first"];
+    let receipt = (decode(&first["request"]), decode(&first["receipt"]));
+    World {
+        keysets: list.keysets,
+        ttp_statement,
+        master,
+        secrets,
+        merchant,
+        user,
+        second,
+        clock,
+        genuine,
+        receipt,
+    }
 }
 
 /// Target `bank_account`: an account request to a fresh bank of the
@@ -428,9 +448,21 @@ pub fn bank_deposit(data: &[u8]) -> bool {
         );
         return false;
     };
-    assert_eq!(receipt.outcomes.len(), request.coin_count());
+    assert_eq!(receipt.payments.len(), request.payments.len());
+    let verified: usize = request
+        .payments
+        .iter()
+        .zip(&receipt.payments)
+        .filter(|(_, o)| **o == PaymentOutcome::Verified)
+        .map(|(p, _)| p.coins.len())
+        .sum();
+    assert_eq!(receipt.outcomes.len(), verified);
     let credited: u64 = receipt.outcomes.iter().map(|o| o.outcome.credited()).sum();
     assert_eq!(credited, receipt.credited);
+    // What the bank signs, a payee accepts.
+    let pinned: Vec<Keyset> =
+        w.keysets.iter().map(|k| k.verify(&w.master).expect("vector keysets verify")).collect();
+    receipt.verify(&request, &pinned).expect("the bank's own receipt verifies");
     // Only genuine coins are credited, each once, at its value: a forged
     // input never credits, and the bank never pays out more than the coins
     // it issued are worth.
@@ -461,6 +493,37 @@ pub fn bank_deposit(data: &[u8]) -> bool {
     let receipt = bank.deposit(&again, &mut rng).expect("the payments verified a moment ago");
     assert_eq!(receipt.credited, 0, "credited twice");
     credited > 0
+}
+
+/// Target `merchant_receipt`: a receipt decoded from the input, checked by
+/// a merchant against the vectors' first deposit request. Only the bank's
+/// own receipt verifies; the merchant records nothing else. Returns whether
+/// the merchant recorded it.
+pub fn merchant_receipt(data: &[u8]) -> bool {
+    let Ok(receipt) = DepositReceipt::from_bytes(data) else {
+        return false;
+    };
+    let w = world();
+    let (request, genuine) = &w.receipt;
+    let mut merchant =
+        Merchant::new(w.merchant.clone(), w.master, MemoryMerchantStore::new(), Arc::new(w.clock.clone()));
+    merchant.pin_keysets(&w.keysets).expect("keysets");
+    merchant.store().begin_deposit(request).expect("memory store");
+    match merchant.record_receipt(request, &receipt) {
+        Ok(()) => {
+            assert_eq!(&receipt, genuine, "a receipt the bank did not sign was recorded");
+            assert!(merchant.store().deposit_in_flight().expect("memory store").is_none());
+            true
+        }
+        Err(_) => {
+            assert!(
+                merchant.store().deposit_in_flight().expect("memory store").is_some(),
+                "refused, yet recorded"
+            );
+            assert!(merchant.store().receipt(&request.request_id).expect("memory store").is_none());
+            false
+        }
+    }
 }
 
 fn json_form<T: WireMessage>(bytes: &[u8], out: &mut Vec<String>) {
@@ -511,6 +574,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("merchant_payment", merchant_payment),
     ("bank_deposit", bank_deposit),
     ("bank_account", bank_account),
+    ("merchant_receipt", merchant_receipt),
 ];
 
 /// Every `{"type", "hex"}` message of a vector document.
@@ -529,7 +593,8 @@ fn messages(v: &Value, out: &mut Vec<(String, Vec<u8>)>) {
 
 /// The seed inputs of every target, from the test vectors: every
 /// message's binary encoding and JSON form, every payment, every deposit
-/// request (as it is, and to be signed again), and the negative vectors.
+/// request (as it is, and to be signed again), every deposit receipt, and
+/// the negative vectors.
 pub fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
     let mut out: BTreeMap<&'static str, Vec<Vec<u8>>> = BTreeMap::new();
     for f in VECTOR_FILES {
@@ -543,6 +608,7 @@ pub fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
             match kind.as_str() {
                 "payment" => out.entry("merchant_payment").or_default().push(bytes.clone()),
                 "account-request" => out.entry("bank_account").or_default().push(bytes.clone()),
+                "deposit-receipt" => out.entry("merchant_receipt").or_default().push(bytes.clone()),
                 "deposit-request" => {
                     out.entry("bank_deposit").or_default().push([[0u8].as_slice(), &bytes].concat());
                     out.entry("bank_deposit").or_default().push([[1u8].as_slice(), &bytes].concat());

@@ -118,10 +118,12 @@ pub enum BankCommand {
         #[command(flatten)]
         dir: DirArg,
     },
-    /// List double-spending evidence; `--out` writes it for third parties,
-    /// who check it with `faircash evidence verify`.
+    /// List double-spending evidence (one per coin spent twice, oldest
+    /// first, a page at a time); `--out` writes it for third parties, who
+    /// check it with `faircash evidence verify`.
     #[command(after_help = "Examples:\n  faircash bank evidence --dir bank --out evidence.json\n  \
         faircash bank evidence --dir bank --account 42da94e1… --out alice-evidence.json\n  \
+        faircash bank evidence --dir bank --after 12 --json    (only what is newer than cursor 12)\n  \
         faircash evidence verify evidence.json --keysets bank/keysets.json")]
     Evidence {
         /// The state directory.
@@ -133,6 +135,14 @@ pub enum BankCommand {
         /// Write the evidence listed (all of it) to this file (`-`: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Only evidence newer than this cursor (the `cursor` a previous
+        /// listing printed).
+        #[arg(long)]
+        after: Option<u64>,
+        /// Most items to list (default 32; `--out` without `--after` or
+        /// `--limit` writes all of it).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::roles::bank::MAX_EVIDENCE_PAGE as u64))]
+        limit: Option<u64>,
     },
     /// List deposited coins (latest first): the spends an owner-tracing
     /// record can be exported for.
@@ -546,6 +556,35 @@ pub fn open_store(
     })
 }
 
+/// Up to `want` pieces of evidence after the cursor `after` (only those
+/// identifying `account`, if given), paging through the store; the cursor
+/// after the last one examined, and whether more evidence follows it.
+fn select_evidence(
+    bank: &CliBank,
+    after: u64,
+    want: usize,
+    account: Option<&AccountId>,
+) -> Result<(Vec<crate::store::StoredEvidence>, u64, bool), CliError> {
+    let mut items = Vec::new();
+    let mut cursor = after;
+    loop {
+        let page = bank.evidence_page(cursor, crate::roles::bank::MAX_EVIDENCE_PAGE)?;
+        let n = page.items.len();
+        for (i, e) in page.items.into_iter().enumerate() {
+            cursor = e.seq;
+            if account.is_none_or(|a| e.record.account.as_ref() == Some(a)) {
+                items.push(e);
+                if items.len() == want {
+                    return Ok((items, cursor, i + 1 < n || page.more));
+                }
+            }
+        }
+        if !page.more || n == 0 {
+            return Ok((items, cursor, false));
+        }
+    }
+}
+
 fn parse_account(s: &str) -> Result<AccountId, CliError> {
     s.parse().map_err(|_| CliError::Usage(format!("{s}: an account id is 32 hex digits")))
 }
@@ -753,57 +792,77 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        BankCommand::Evidence { dir, account, out: file } => {
+        BankCommand::Evidence { dir, account, out: file, after, limit } => {
             let bank = BankHome::new(&dir.dir).open()?;
             let account = account.as_deref().map(parse_account).transpose()?;
-            let ev: Vec<_> =
-                bank.evidence()?.into_iter().filter(|e| account.is_none() || e.account == account).collect();
+            // A listing is one page; `--out` without paging writes all of it.
+            let want = match (limit, &file, after) {
+                (Some(l), _, _) => l as usize,
+                (None, Some(_), None) => crate::http::MAX_EVIDENCE_LIST + 1,
+                (None, _, _) => crate::http::DEFAULT_EVIDENCE_PAGE,
+            };
+            let after = after.unwrap_or(0);
+            let (ev, cursor, more) = select_evidence(&bank, after, want, account.as_ref())?;
             if let Some(f) = &file {
                 if ev.len() > crate::http::MAX_EVIDENCE_LIST {
                     return Err(CliError::Refused(format!(
-                        "{} pieces of evidence are more than one file holds ({}); select one account's with --account",
-                        ev.len(),
+                        "more pieces of evidence than one file holds ({}); select one account's with --account, \
+                         or a page with --after and --limit",
                         crate::http::MAX_EVIDENCE_LIST
                     )));
                 }
                 let items = ev
                     .iter()
-                    .map(|e| crate::http::EvidenceItem { evidence: e.evidence.clone(), account: e.account })
+                    .map(|e| crate::http::EvidenceItem {
+                        seq: e.seq,
+                        evidence: e.record.evidence.clone(),
+                        account: e.record.account,
+                    })
                     .collect();
-                write_message(f, &crate::http::EvidenceList { items })?;
+                let cursor = ev.last().map_or(after, |e| e.seq);
+                write_message(f, &crate::http::EvidenceList { items, cursor, more: false })?;
             }
             out.result(
                 || {
-                    if ev.is_empty() {
-                        return "no double-spending evidence".into();
+                    let mut s = if ev.is_empty() {
+                        "no double-spending evidence".to_string()
+                    } else {
+                        ev.iter()
+                            .map(|e| {
+                                format!(
+                                    "#{} coin {} spent twice; identified account: {}; recorded day {}",
+                                    e.seq,
+                                    e.record.evidence.coin_id,
+                                    e.record.account.map_or("none registered".into(), |a| a.to_string()),
+                                    e.record.recorded
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    };
+                    if more {
+                        s.push_str(&format!("\nmore: list them with --after {cursor}"));
+                    } else {
+                        s.push_str(&format!("\ncursor {cursor}: --after {cursor} lists only newer evidence"));
                     }
-                    let mut lines: Vec<String> = ev
-                        .iter()
-                        .map(|e| {
-                            format!(
-                                "coin {} spent twice; identified account: {}; recorded day {}",
-                                e.evidence.coin_id,
-                                e.account.map_or("none registered".into(), |a| a.to_string()),
-                                e.recorded
-                            )
-                        })
-                        .collect();
                     if let Some(f) = &file {
-                        lines.push(format!(
-                            "{} piece(s) of evidence written to {}; anyone can check them: \
+                        s.push_str(&format!(
+                            "\n{} piece(s) of evidence written to {}; anyone can check them: \
                              faircash evidence verify {} --keysets keysets.json",
                             ev.len(),
                             shown(f),
                             shown(f)
                         ));
                     }
-                    lines.join("\n")
+                    s
                 },
                 json!({
                     "evidence": ev
                         .iter()
-                        .map(|e| json!({"coin_id": e.evidence.coin_id, "account": e.account, "recorded": day(e.recorded)}))
+                        .map(|e| json!({"seq": e.seq, "coin_id": e.record.evidence.coin_id, "account": e.record.account, "recorded": day(e.record.recorded)}))
                         .collect::<Vec<_>>(),
+                    "cursor": cursor,
+                    "more": more,
                     "file": file,
                 }),
             );

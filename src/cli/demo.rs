@@ -469,9 +469,9 @@ where
             }
         }
     }
-    let evidence = bank.evidence()?;
-    let record = evidence.first().ok_or(DemoError::Check("evidence stored"))?;
-    let who = record.evidence.verify(&keyset, rng)?;
+    let evidence = bank.evidence_page(0, 1)?;
+    let record = evidence.items.first().ok_or(DemoError::Check("evidence stored"))?;
+    let who = record.record.evidence.verify(&keyset, rng)?;
     let alice_id = alice.account_id();
     if identified != Some(alice_id) || who.account != alice_id {
         return Err(DemoError::Check("the double spender is alice"));

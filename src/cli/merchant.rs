@@ -10,20 +10,20 @@ use serde_json::json;
 use super::files::{
     ensure_dir, lock_dir, read_message, read_secret, shown, write_message, write_secret, DirLock,
 };
-use super::output::{amount_with_breakdown, day, receipt_json, Output};
+use super::output::{amount_with_breakdown, day, receipt_json, refusal_name, Output};
 use super::wallet::{
     connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, save_keysets,
     save_ttp, TrustTtpArgs, TtpArgs,
 };
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
-use crate::protocol::deposit::DepositOutcome;
+use crate::protocol::deposit::{DepositOutcome, PaymentOutcome};
 use crate::protocol::pay::Payment;
 use crate::protocol::trace::WatchList;
 use crate::protocol::Error as ProtocolError;
 use crate::roles::Merchant;
 use crate::store::sqlite::SqliteMerchantStore;
-use crate::store::MerchantStore;
+use crate::store::{MerchantStore, PaymentState};
 use crate::time::SystemClock;
 
 /// Merchant commands.
@@ -86,7 +86,8 @@ pub enum MerchantCommand {
     #[command(after_help = "Example:\n  faircash merchant deposit --dir shop --bank bank\n\n\
         Exit status (the receipt is printed in every case):\n  \
         0  every coin credited, or credited before (a repeated deposit)\n  \
-        4  some coin not credited: double spent (the bank identified its spender) or refused (watch list)\n  \
+        4  some coin not credited: double spent (the bank identified its spender) or refused (watch list),\n     \
+        or some payment refused (kept apart with its reason: `merchant payments --refused`)\n  \
         1  the bank could not be reached or failed; nothing changed, run it again")]
     Deposit {
         /// The state directory.
@@ -112,6 +113,18 @@ pub enum MerchantCommand {
         /// The state directory.
         #[command(flatten)]
         dir: DirArg,
+    },
+    /// List accepted payments and where each stands (pending, deposited,
+    /// refused by the bank with its reason).
+    #[command(after_help = "Examples:\n  faircash merchant payments --dir shop\n  \
+        faircash merchant payments --dir shop --refused")]
+    Payments {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Only the payments the bank refused (kept apart: never deposited again).
+        #[arg(long)]
+        refused: bool,
     },
 }
 
@@ -257,34 +270,55 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             let old_ttp = load_ttp(&dir.dir)?;
             let offered = m.anchors_mut().refresh_ttp(&*b)?;
             save_ttp(&dir.dir, m.anchors(), &old_ttp, &offered, out)?;
+            let in_flight = m.store().deposit_in_flight()?;
             let pending = m.store().undeposited()?;
-            if pending.is_empty() {
-                out.result(|| "nothing to deposit".into(), json!({"request_id": null, "merchant": m.id(), "receipt_day": null, "credited": 0, "payments": 0, "outcomes": []}));
+            if pending.is_empty() && in_flight.is_none() {
+                out.result(
+                    || "nothing to deposit".into(),
+                    json!({"merchant": m.id(), "credited": 0, "payments": 0, "receipts": [], "refused": [], "deferred": 0}),
+                );
                 return Ok(());
+            }
+            if let Some(r) = &in_flight {
+                out.note(format!(
+                    "sending again the deposit request {} whose receipt was not recorded",
+                    hex::encode(r.request_id)
+                ));
             }
             let coins: usize = pending.iter().map(|a| a.payment.coins.len()).sum();
             let bar = out.spinner(&format!("depositing {} payment(s), {coins} coin(s)", pending.len()));
-            let receipt =
-                m.deposit(&*b, &mut OsRng)?.ok_or_else(|| CliError::Io("nothing deposited".into()))?;
+            let receipts = m.deposit_all(&*b, &mut OsRng)?;
             bar.finish_and_clear();
-            let mut credited = 0;
-            let mut duplicate = 0;
-            let mut double = 0;
-            let mut refused = 0;
-            for o in &receipt.outcomes {
-                match o.outcome {
-                    DepositOutcome::Credited { .. } | DepositOutcome::CreditedFlagged { .. } => credited += 1,
-                    DepositOutcome::Duplicate => duplicate += 1,
-                    DepositOutcome::DoubleSpent { .. } => double += 1,
-                    DepositOutcome::Refused => refused += 1,
+            let mut credited_value = 0u64;
+            let (mut credited, mut duplicate, mut double, mut watch_refused) = (0, 0, 0, 0);
+            let mut refused = Vec::new();
+            let mut deposited = 0;
+            let mut deferred = 0;
+            for receipt in &receipts {
+                credited_value += receipt.credited;
+                for o in &receipt.outcomes {
+                    match o.outcome {
+                        DepositOutcome::Credited { .. } | DepositOutcome::CreditedFlagged { .. } => {
+                            credited += 1
+                        }
+                        DepositOutcome::Duplicate => duplicate += 1,
+                        DepositOutcome::DoubleSpent { .. } => double += 1,
+                        DepositOutcome::Refused => watch_refused += 1,
+                    }
+                }
+                for (i, p) in receipt.payments.iter().enumerate() {
+                    match p {
+                        PaymentOutcome::Verified => deposited += 1,
+                        PaymentOutcome::Deferred => deferred += 1,
+                        PaymentOutcome::Refused(r) => refused.push((hex::encode(receipt.request_id), i, *r)),
+                    }
                 }
             }
             out.result(
                 || {
                     let mut s = format!(
-                        "deposited {} payment(s): {} credited ({credited} coin(s))",
-                        pending.len(),
-                        receipt.credited
+                        "deposited {deposited} payment(s) in {} request(s): {credited_value} credited ({credited} coin(s))",
+                        receipts.len()
                     );
                     if duplicate > 0 {
                         s.push_str(&format!("; {duplicate} coin(s) already deposited"));
@@ -294,26 +328,45 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                             "; {double} coin(s) DOUBLE SPENT: the bank identified the spender, no credit"
                         ));
                     }
-                    if refused > 0 {
-                        s.push_str(&format!("; {refused} coin(s) refused (watch list)"));
+                    if watch_refused > 0 {
+                        s.push_str(&format!("; {watch_refused} coin(s) refused (watch list)"));
+                    }
+                    for (_, _, r) in &refused {
+                        s.push_str(&format!("\n  payment refused by the bank, kept apart: {r}"));
+                    }
+                    if !refused.is_empty() {
+                        s.push_str("\n  (see `merchant payments --refused`)");
+                    }
+                    if deferred > 0 {
+                        s.push_str(&format!(
+                            "\n  {deferred} payment(s) not verified this time (the bank stopped searching a failed batch): they stay pending"
+                        ));
                     }
                     s
                 },
-                {
-                    let mut v = receipt_json(&receipt);
-                    v["payments"] = json!(pending.len());
-                    v
-                },
+                json!({
+                    "merchant": m.id(),
+                    "credited": credited_value,
+                    "payments": deposited,
+                    "receipts": receipts.iter().map(receipt_json).collect::<Vec<_>>(),
+                    "refused": refused
+                        .iter()
+                        .map(|(req, i, r)| json!({"request_id": req, "payment": i, "refusal": refusal_name(r), "reason": r.to_string()}))
+                        .collect::<Vec<_>>(),
+                    "deferred": deferred,
+                }),
             );
-            // The receipt is printed in full; a coin the bank did not credit
-            // makes the command's outcome a refusal (exit 4).
-            if double + refused > 0 {
+            // The receipts are printed in full; a coin the bank did not
+            // credit, or a payment it refused, makes the command's outcome a
+            // refusal (exit 4).
+            if double + watch_refused > 0 || !refused.is_empty() {
+                let coins: usize = receipts.iter().map(|r| r.outcomes.len()).sum();
                 return Err(CliError::Reported {
                     code: 4,
                     message: format!(
-                        "{} of {} coin(s) not credited ({double} double spent, {refused} refused)",
-                        double + refused,
-                        receipt.outcomes.len()
+                        "{} of {coins} coin(s) not credited ({double} double spent, {watch_refused} refused); {} payment(s) refused",
+                        double + watch_refused,
+                        refused.len()
                     ),
                 });
             }
@@ -331,17 +384,83 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
         }
         MerchantCommand::Status { dir } => {
             let (m, _lock) = open(&dir.dir, out)?;
-            let pending = m.store().undeposited()?;
+            let all = m.payments()?;
+            let pending: Vec<_> = all.iter().filter(|a| a.state == PaymentState::Pending).collect();
+            let refused = all.iter().filter(|a| matches!(a.state, PaymentState::Refused { .. })).count();
             let total = crate::protocol::checked_sum(pending.iter().map(|a| a.payment.request.amount))?;
             out.result(
                 || {
-                    format!(
+                    let mut s = format!(
                         "merchant {}: {} payment(s) worth {total} awaiting deposit",
                         m.id(),
                         pending.len()
-                    )
+                    );
+                    if refused > 0 {
+                        s.push_str(&format!(
+                            "; {refused} refused by the bank (`merchant payments --refused`)"
+                        ));
+                    }
+                    s
                 },
-                json!({"account": m.id(), "undeposited_payments": pending.len(), "undeposited_value": total}),
+                json!({"account": m.id(), "undeposited_payments": pending.len(), "undeposited_value": total, "refused_payments": refused}),
+            );
+            Ok(())
+        }
+        MerchantCommand::Payments { dir, refused } => {
+            let (m, _lock) = open(&dir.dir, out)?;
+            let all: Vec<_> = m
+                .payments()?
+                .into_iter()
+                .filter(|a| !refused || matches!(a.state, PaymentState::Refused { .. }))
+                .collect();
+            let describe = |state: &PaymentState| match state {
+                PaymentState::Pending => "pending".to_string(),
+                PaymentState::Deposited { request_id } => {
+                    format!("deposited (request {})", hex::encode(request_id))
+                }
+                PaymentState::Refused { request_id, refusal } => {
+                    format!("REFUSED: {refusal} (request {})", hex::encode(request_id))
+                }
+            };
+            out.result(
+                || {
+                    if all.is_empty() {
+                        return if refused { "no refused payments".into() } else { "no payments".into() };
+                    }
+                    all.iter()
+                        .map(|a| {
+                            format!(
+                                "{} amount {} day {}: {}",
+                                hex::encode(&a.digest[..8]),
+                                a.payment.request.amount,
+                                a.payment.request.day,
+                                describe(&a.state)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                json!({"payments": all
+                    .iter()
+                    .map(|a| {
+                        let (state, request_id, refusal) = match &a.state {
+                            PaymentState::Pending => ("pending", None, None),
+                            PaymentState::Deposited { request_id } => ("deposited", Some(hex::encode(request_id)), None),
+                            PaymentState::Refused { request_id, refusal } => {
+                                ("refused", Some(hex::encode(request_id)), Some(refusal))
+                            }
+                        };
+                        json!({
+                            "digest": hex::encode(a.digest),
+                            "amount": a.payment.request.amount,
+                            "day": day(a.payment.request.day),
+                            "state": state,
+                            "request_id": request_id,
+                            "refusal": refusal.map(refusal_name),
+                            "reason": refusal.map(|r| r.to_string()),
+                        })
+                    })
+                    .collect::<Vec<_>>()}),
             );
             Ok(())
         }

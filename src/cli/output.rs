@@ -158,13 +158,35 @@ pub fn outcome_json(o: &crate::protocol::deposit::CoinOutcome) -> Value {
 
 /// A deposit receipt in JSON output.
 pub fn receipt_json(r: &crate::protocol::deposit::DepositReceipt) -> Value {
+    use crate::protocol::deposit::PaymentOutcome;
     json!({
         "request_id": hex::encode(r.request_id),
         "merchant": r.merchant_id,
         "receipt_day": day(r.receipt_day),
         "credited": r.credited,
+        "keyset": r.keyset_id,
+        "payments": r.payments.iter().map(|p| match p {
+            PaymentOutcome::Verified => "verified",
+            PaymentOutcome::Refused(_) => "refused",
+            PaymentOutcome::Deferred => "deferred",
+        }).collect::<Vec<_>>(),
         "outcomes": r.outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
     })
+}
+
+/// The snake_case name of a payment refusal in JSON output (the reason in
+/// words is its `Display`).
+pub fn refusal_name(r: &crate::protocol::deposit::PaymentRefusal) -> &'static str {
+    use crate::protocol::deposit::PaymentRefusal;
+    match r {
+        PaymentRefusal::WindowClosed { .. } => "window_closed",
+        PaymentRefusal::DatedInFuture { .. } => "dated_in_future",
+        PaymentRefusal::UnknownKeyset => "unknown_keyset",
+        PaymentRefusal::WrongMerchant => "wrong_merchant",
+        PaymentRefusal::Malformed => "malformed",
+        PaymentRefusal::RangeProof => "range_proof",
+        PaymentRefusal::Proofs => "proofs",
+    }
 }
 
 /// `13 (8 + 4 + 1)`: an amount with its denomination breakdown, repeated

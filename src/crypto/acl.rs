@@ -528,7 +528,25 @@ impl AclSignature {
         !self.zeta.is_identity() && !self.zeta1.is_identity() && self.zeta1 != self.zeta
     }
 
-    /// Checks the hash equation now and queues the four linear equations:
+    /// The checks that need no group operation: the identity rules of the
+    /// signature and the key, and the hash equation
+    /// `omega + delta == H_acl(params_id, key, zeta, zeta1, alpha, beta1, beta2, eta, m)`.
+    /// A verifier runs them for every coin before any multiscalar
+    /// multiplication (deposit, specs/protocol.md §9.2).
+    pub fn check_hash(&self, pk: &AclPublicKey, m: &[u8; 32]) -> Result<(), VerifyError> {
+        if !self.is_well_formed() || !pk.is_well_formed() {
+            return Err(VerifyError);
+        }
+        let eps =
+            acl_challenge(pk, &self.zeta, &self.zeta1, &self.alpha, &self.beta1, &self.beta2, &self.eta, m);
+        if self.omega + self.delta != eps {
+            return Err(VerifyError);
+        }
+        Ok(())
+    }
+
+    /// Checks the hash equation now ([`AclSignature::check_hash`]) and
+    /// queues the four linear equations:
     ///
     /// ```text
     /// omega + delta == H_acl(params_id, key, zeta, zeta1, alpha, beta1, beta2, eta, m)
@@ -543,14 +561,7 @@ impl AclSignature {
         m: &[u8; 32],
         batch: &mut BatchVerifier,
     ) -> Result<(), VerifyError> {
-        if !self.is_well_formed() || !pk.is_well_formed() {
-            return Err(VerifyError);
-        }
-        let eps =
-            acl_challenge(pk, &self.zeta, &self.zeta1, &self.alpha, &self.beta1, &self.beta2, &self.eta, m);
-        if self.omega + self.delta != eps {
-            return Err(VerifyError);
-        }
+        self.check_hash(pk, m)?;
         let p = Params::get();
         // alpha, beta1, beta2 and eta appear in one equation each.
         batch.queue_with_commitment([(self.rho, &p.g), (self.omega, &pk.y)], &self.alpha);

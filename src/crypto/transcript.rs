@@ -151,6 +151,8 @@ pub mod labels {
     pub const DKG_ECHO: &[u8] = b"faircash/v1/dkg-echo";
     /// Digest of a FROST signing session of the trustees.
     pub const GROUP_SIGNING_REQUEST: &[u8] = b"faircash/v1/group-signing-request";
+    /// The bank's online signature on a deposit receipt.
+    pub const DEPOSIT_RECEIPT_SIGNATURE: &[u8] = b"faircash/v1/deposit-receipt-signature";
 
     /// Every label above, for the uniqueness test.
     pub const ALL: &[&[u8]] = &[
@@ -206,6 +208,7 @@ pub mod labels {
         DKG_COMPLAINT,
         DKG_ECHO,
         GROUP_SIGNING_REQUEST,
+        DEPOSIT_RECEIPT_SIGNATURE,
     ];
 
     /// Hash-to-group labels of the independent generators.

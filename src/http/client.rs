@@ -126,9 +126,36 @@ impl HttpBank {
         Err(last)
     }
 
-    /// The bank's double-spending evidence.
-    pub fn evidence(&self) -> Result<EvidenceList> {
-        self.send::<AccountOpened, EvidenceList>(routes::EVIDENCE, None)
+    /// A page of the bank's double-spending evidence: the items after the
+    /// cursor `after` (0 for the oldest), at most `limit` of them.
+    pub fn evidence_page(&self, after: u64, limit: usize) -> Result<EvidenceList> {
+        let path = format!("{}?after={after}&limit={limit}", routes::EVIDENCE);
+        let page = self.send::<AccountOpened, EvidenceList>(&path, None)?;
+        if page.items.first().is_some_and(|i| i.seq <= after) || page.items.len() > limit {
+            return Err(Error::Remote {
+                status: 200,
+                code: "unexpected-answer".into(),
+                message: "the evidence page does not answer the cursor asked for".into(),
+                retryable: false,
+            });
+        }
+        Ok(page)
+    }
+
+    /// Every piece of evidence newer than the cursor `after`, page by page,
+    /// and the cursor to ask with next time.
+    pub fn evidence_since(&self, after: u64) -> Result<(Vec<crate::http::EvidenceItem>, u64)> {
+        let mut items = Vec::new();
+        let mut cursor = after;
+        loop {
+            let page = self.evidence_page(cursor, crate::http::MAX_EVIDENCE_LIST)?;
+            cursor = page.cursor.max(cursor);
+            let more = page.more && !page.items.is_empty();
+            items.extend(page.items);
+            if !more {
+                return Ok((items, cursor));
+            }
+        }
     }
 
     /// The bank's signed coin-tracing watch list.

@@ -64,36 +64,81 @@ impl WireMessage for AccountOpened {
     const MAX_BYTES: usize = 64;
 }
 
-/// Most evidence items in one answer.
-pub const MAX_EVIDENCE_LIST: usize = 1024;
+/// Most evidence items in one answer (one page).
+pub const MAX_EVIDENCE_LIST: usize = crate::roles::bank::MAX_EVIDENCE_PAGE;
 
-/// Double-spending evidence the bank holds, with the accounts it identified.
+/// Items in a page of evidence when the request names no limit.
+pub const DEFAULT_EVIDENCE_PAGE: usize = 32;
+
+/// A page of the double-spending evidence the bank holds, with the
+/// accounts it identified (`GET /v1/evidence?after=…&limit=…`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceList {
-    /// The evidence and the identified account, if registered.
+    /// The evidence, oldest first.
     #[serde(
         serialize_with = "crate::encoding::bounded::serialize",
         deserialize_with = "crate::encoding::bounded::deserialize::<_, EvidenceItem, MAX_EVIDENCE_LIST>"
     )]
     pub items: Vec<EvidenceItem>,
+    /// The sequence number of the last item (the `after` asked for if the
+    /// page is empty): ask for evidence after it to get what is newer.
+    pub cursor: u64,
+    /// Whether more evidence follows this page now.
+    pub more: bool,
 }
 
 /// One item of an [`EvidenceList`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceItem {
+    /// Its sequence number (evidence is stored once per coin, numbered in
+    /// the order it was recorded).
+    pub seq: u64,
     /// The evidence.
     pub evidence: DoubleSpendEvidence,
     /// The account it identified.
     pub account: Option<AccountId>,
 }
 
+impl From<crate::roles::EvidencePage> for EvidenceList {
+    fn from(p: crate::roles::EvidencePage) -> Self {
+        EvidenceList {
+            items: p
+                .items
+                .into_iter()
+                .map(|e| EvidenceItem { seq: e.seq, evidence: e.record.evidence, account: e.record.account })
+                .collect(),
+            cursor: p.cursor,
+            more: p.more,
+        }
+    }
+}
+
 impl WireMessage for EvidenceList {
     const KIND: MessageKind = MessageKind::EvidenceList;
-    const MAX_BYTES: usize = 64 << 20;
+    const MAX_BYTES: usize = 64 + MAX_EVIDENCE_LIST * (<DoubleSpendEvidence as WireMessage>::MAX_BYTES + 32);
     fn check(&self) -> Result<(), DecodeError> {
-        self.items.iter().try_for_each(|i| i.evidence.check())
+        let mut last = 0u64;
+        for i in &self.items {
+            if i.seq <= last {
+                return Err(DecodeError::InvalidField {
+                    what: Self::what(),
+                    field: "seq",
+                    reason: "sequence numbers must grow".into(),
+                });
+            }
+            last = i.seq;
+            i.evidence.check()?;
+        }
+        if !self.items.is_empty() && self.cursor != last {
+            return Err(DecodeError::InvalidField {
+                what: Self::what(),
+                field: "cursor",
+                reason: "not the last item's sequence number".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -183,12 +228,19 @@ pub fn error_answer(e: &Error) -> (u16, ErrorDetail) {
         ),
         Error::AccountRequestIdReused => (409, "account-request-id-reused", false, None),
         Error::BadReason(_) => (422, "bad-reason", false, None),
-        Error::DayOutOfWindow { .. } => (422, "day-out-of-window", false, None),
-        Error::WrongMerchant => (422, "wrong-merchant", false, None),
         Error::RequestIdReused => (409, "request-id-reused", false, None),
         Error::TooLarge(_) => (413, "too-large", false, None),
         Error::Overflow => (422, "overflow", false, None),
         Error::BadEvidence(_) => (422, "bad-evidence", false, None),
+        Error::Throttled { retry_after_secs } => {
+            (429, "throttled", false, Some(serde_json::json!({ "retry_after_secs": retry_after_secs })))
+        }
+        Error::MerchantBusy { retry_after_secs } => {
+            (429, "merchant-busy", true, Some(serde_json::json!({ "retry_after_secs": retry_after_secs })))
+        }
+        Error::Overloaded { retry_after_secs } => {
+            (503, "overloaded", true, Some(serde_json::json!({ "retry_after_secs": retry_after_secs })))
+        }
         _ => (422, "refused", false, None),
     };
     (status, ErrorDetail { code: code.to_string(), message: e.to_string(), retryable, detail })
@@ -234,6 +286,9 @@ pub fn error_from_answer(status: u16, d: ErrorDetail) -> Error {
             needed: num("needed").unwrap_or(0),
         },
         "account-request-id-reused" => Error::AccountRequestIdReused,
+        "throttled" => Error::Throttled { retry_after_secs: num("retry_after_secs").unwrap_or(0) },
+        "merchant-busy" => Error::MerchantBusy { retry_after_secs: num("retry_after_secs").unwrap_or(0) },
+        "overloaded" => Error::Overloaded { retry_after_secs: num("retry_after_secs").unwrap_or(0) },
         _ => Error::Remote { status, code: d.code, message: d.message, retryable: d.retryable },
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -39,7 +39,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    error_answer, routes, AccountOpened, ErrorBody, ErrorDetail, EvidenceItem, EvidenceList, BINARY, JSON,
+    error_answer, routes, AccountOpened, ErrorBody, ErrorDetail, EvidenceList, BINARY, DEFAULT_EVIDENCE_PAGE,
+    JSON,
 };
 use crate::keys::{AccountId, KeysetList};
 use crate::protocol::account::AccountRequest;
@@ -253,6 +254,24 @@ where
     }
 }
 
+/// The query of `GET /v1/evidence`: `after` (a cursor, default 0) and
+/// `limit` (default [`DEFAULT_EVIDENCE_PAGE`], at most
+/// [`super::MAX_EVIDENCE_LIST`]).
+fn evidence_query(query: Option<&str>) -> Result<(u64, usize), String> {
+    let (mut after, mut limit) = (0u64, DEFAULT_EVIDENCE_PAGE);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| format!("{pair}: expected name=value"))?;
+        let n: u64 = v.parse().map_err(|_| format!("{k}={v}: not a number"))?;
+        match k {
+            "after" => after = n,
+            "limit" if (1..=super::MAX_EVIDENCE_LIST as u64).contains(&n) => limit = n as usize,
+            "limit" => return Err(format!("limit must be 1 to {}", super::MAX_EVIDENCE_LIST)),
+            _ => return Err(format!("{k}: unknown parameter (after, limit)")),
+        }
+    }
+    Ok((after, limit))
+}
+
 /// A route's body limit: that of its message `T`, its largest encoding in
 /// either form.
 trait BodyLimit {
@@ -304,17 +323,12 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
         )
         .route(
             routes::EVIDENCE,
-            get(|State(s): State<Arc<AppState<S>>>, h: HeaderMap| async move {
-                read(s, h, |b: &Bank<S>| {
-                    let items = b
-                        .evidence()?
-                        .into_iter()
-                        .take(super::MAX_EVIDENCE_LIST)
-                        .map(|e| EvidenceItem { evidence: e.evidence, account: e.account })
-                        .collect();
-                    Ok(EvidenceList { items })
-                })
-                .await
+            get(|State(s): State<Arc<AppState<S>>>, RawQuery(q): RawQuery, h: HeaderMap| async move {
+                let (after, limit) = match evidence_query(q.as_deref()) {
+                    Ok(v) => v,
+                    Err(m) => return Reply::error(StatusCode::BAD_REQUEST, "bad-query", m),
+                };
+                read(s, h, move |b: &Bank<S>| Ok(EvidenceList::from(b.evidence_page(after, limit)?))).await
             }),
         )
         .route(

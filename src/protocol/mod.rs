@@ -218,17 +218,6 @@ pub enum Error {
     /// A coin expires before the payment day.
     #[error(transparent)]
     Range(#[from] crate::crypto::range::RangeProofError),
-    /// The payment day is outside the deposit window of the receipt day.
-    #[error("payment day {day} is outside the deposit window ending {receipt_day}")]
-    DayOutOfWindow {
-        /// The payment day `D`.
-        day: Day,
-        /// The bank's receipt day `R`.
-        receipt_day: Day,
-    },
-    /// A payment request names another merchant.
-    #[error("payment is addressed to another merchant")]
-    WrongMerchant,
     /// A payment answering a request this merchant did not issue (or already closed).
     #[error("payment answers no open request of this merchant")]
     UnknownPaymentRequest,
@@ -297,6 +286,31 @@ pub enum Error {
     /// The evidence does not show a double spend.
     #[error("double-spending evidence does not hold: {0}")]
     BadEvidence(&'static str),
+    /// A deposit receipt that does not answer the request it claims to, or
+    /// whose signature does not verify: nothing is recorded.
+    #[error("deposit receipt refused: {0}")]
+    BadReceipt(&'static str),
+    /// The merchant deposited a cryptographically invalid payment and its
+    /// deposits are refused for a while.
+    #[error("deposits of this merchant are throttled for {retry_after_secs} s (a payment it deposited was forged)")]
+    Throttled {
+        /// Seconds until the bank accepts its deposits again.
+        retry_after_secs: u64,
+    },
+    /// The merchant has as much deposit verification in flight as the bank
+    /// allows one merchant.
+    #[error("the bank is verifying other deposits of this merchant; retry in {retry_after_secs} s")]
+    MerchantBusy {
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
+    /// The bank has as much deposit verification in flight (or queued) as
+    /// it allows.
+    #[error("the bank is overloaded with deposits; retry in {retry_after_secs} s")]
+    Overloaded {
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
 }
 
 /// A protocol result.

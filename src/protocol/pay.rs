@@ -422,6 +422,27 @@ pub fn create_payment_with_keys(
     })
 }
 
+/// The checks of a payment that need no group operation: one response set
+/// per coin, the structural rules (§8.4 step 3), the range proof's length
+/// and every coin's ACL hash equation. A deposit runs them on every payment before any multiscalar
+/// multiplication, so a payment that fails them costs only hashing
+/// (specs/protocol.md §9.2). [`queue_payment`] runs them again.
+pub fn precheck_payment(payment: &Payment, keyset: &Keyset) -> Result<(), PaymentError> {
+    if payment.responses.len() != payment.coins.len() {
+        return Err(PaymentError::ResponseCount);
+    }
+    let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
+    let (coin_ids, _) = check_structure(&payment.request, &payment.keyset_id, &coin_refs, keyset)?;
+    if payment.range_proof.as_bytes().len() != range::proof_len(coin_refs.len()) {
+        return Err(PaymentError::RangeProof);
+    }
+    for (coin, id) in payment.coins.iter().zip(&coin_ids) {
+        let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKeyset)?;
+        coin.signature.check_hash(&key.acl(), id.as_bytes()).map_err(|_| PaymentError::Proofs)?;
+    }
+    Ok(())
+}
+
 /// Checks a payment's structure now, replays its transcript, and queues
 /// every group equation of the payment into `batch`: the range proof's two
 /// equations (§8.3) and, per coin, the four ACL equations and the six spend
@@ -581,8 +602,8 @@ mod tests {
         use crate::crypto::schnorr::{RngAdapter, SigningKey};
         use crate::keys::{BankSecrets, KeysetPolicy, KeysetSpec};
         use crate::params::RANGE_BITS;
-        use crate::protocol::deposit::DepositRequest;
-        use crate::roles::{Bank, BankConfig, Merchant, Wallet};
+        use crate::protocol::deposit::{DepositRequest, PaymentOutcome, PaymentRefusal};
+        use crate::roles::{Bank, BankConfig, DepositLimits, Merchant, Wallet};
         use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
         use crate::time::{Clock, ManualClock};
 
@@ -612,7 +633,11 @@ mod tests {
                 MemoryBankStore::new(),
                 BankSecrets::generate(&mut OsRng),
                 Arc::new(clock.clone()),
-                BankConfig::default(),
+                // The test deposits one forgery after another.
+                BankConfig {
+                    deposit_limits: DepositLimits { throttle_secs: 0, ..DepositLimits::default() },
+                    ..BankConfig::default()
+                },
             )
             .unwrap();
             bank.issue_keyset(
@@ -784,14 +809,14 @@ mod tests {
                 Err(Error::Payment(PaymentError::RangeProof)) => {}
                 other => panic!("merchant: {other:?}"),
             }
+            // The bank refuses the false payment alone (found by bisection)
+            // and credits the four others.
             let dep = DepositRequest::new(&w.shop_key, w.shop.id(), payments, &mut OsRng);
-            match w.bank.deposit(&dep, &mut OsRng) {
-                Err(Error::PaymentRefused { index: 2, reason: PaymentError::RangeProof }) => {}
-                other => panic!("bank: {other:?}"),
-            }
-            assert_eq!(w.bank.account(&w.shop.id()).unwrap().balance, 0);
-            let dep = DepositRequest::new(&w.shop_key, w.shop.id(), honest, &mut OsRng);
-            assert_eq!(w.bank.deposit(&dep, &mut OsRng).unwrap().credited, 4);
+            let receipt = w.bank.deposit(&dep, &mut OsRng).unwrap();
+            let verified = PaymentOutcome::Verified;
+            let refused = PaymentOutcome::Refused(PaymentRefusal::RangeProof);
+            assert_eq!(receipt.payments, [verified, verified, refused, verified, verified]);
+            assert_eq!(receipt.credited, 4);
             assert_eq!(w.bank.account(&w.shop.id()).unwrap().balance, 4);
         }
 
@@ -855,7 +880,7 @@ mod tests {
                 // So does the bank, on a deposit the merchant signed.
                 let dep = DepositRequest::new(&w.shop_key, w.shop.id(), vec![forged.clone()], &mut OsRng);
                 match w.bank.deposit(&dep, &mut OsRng) {
-                    Err(Error::PaymentRefused { index: 0, reason: PaymentError::RangeProof }) => {}
+                    Ok(r) if r.payments == [PaymentOutcome::Refused(PaymentRefusal::RangeProof)] => {}
                     other => panic!("{what}: bank: {other:?}"),
                 }
                 // The 64-bit proof is not even a well-formed payment.

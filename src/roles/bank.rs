@@ -23,7 +23,8 @@ use crate::protocol::account::{
     RekeyRequest, Reservation, ReservationId, MAX_REASON_BYTES, MAX_STATUS_EVENTS,
 };
 use crate::protocol::deposit::{
-    verify_deposit, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
+    verify_payments, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
+    PaymentOutcome, PaymentVerdict, UnsignedReceipt,
 };
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, TtpPublicKeys, Warrant, WatchList};
@@ -35,7 +36,7 @@ use crate::protocol::withdraw::{
 use crate::protocol::{checked_sum, Error, Result};
 use crate::store::{
     Account, AccountKind, AccountRequestRecord, BankStore, BankTx, EvidenceRecord, IdentityRecord,
-    SessionState, SpentCoin, StoreError, WithdrawSession,
+    SessionState, SpentCoin, StoreError, StoredEvidence, WithdrawSession,
 };
 use crate::time::{Clock, Day, Timestamp};
 use crate::wire::WireMessage;
@@ -58,6 +59,8 @@ fn check_reason(reason: &str) -> Result<()> {
     }
     Ok(())
 }
+
+use super::limits::{DepositGate, DepositLimits, DepositLoad};
 
 /// What the bank does with a deposited coin whose serial is on the
 /// coin-tracing watch list.
@@ -88,6 +91,8 @@ pub struct BankConfig {
     /// store is read again (keysets another process or node issued are seen
     /// after at most this long; `None`: only on [`Bank::refresh_keysets`]).
     pub keyset_refresh: Option<std::time::Duration>,
+    /// Bounds on deposit verification work.
+    pub deposit_limits: DepositLimits,
 }
 
 impl Default for BankConfig {
@@ -99,6 +104,7 @@ impl Default for BankConfig {
             watch_policy: WatchPolicy::default(),
             tx_retries: 16,
             keyset_refresh: Some(std::time::Duration::from_secs(10)),
+            deposit_limits: DepositLimits::default(),
         }
     }
 }
@@ -132,6 +138,7 @@ pub struct Bank<S: BankStore> {
     listener: RwLock<Option<KeysetListener>>,
     clock: Arc<dyn Clock>,
     config: BankConfig,
+    deposits: DepositGate,
 }
 
 impl<S: BankStore> std::fmt::Debug for Bank<S> {
@@ -152,6 +159,7 @@ impl<S: BankStore> Bank<S> {
     /// A bank over `store` with `secrets`; loads and verifies the keysets in
     /// the store against the master key.
     pub fn open(store: S, secrets: BankSecrets, clock: Arc<dyn Clock>, config: BankConfig) -> Result<Self> {
+        let deposits = DepositGate::new(config.deposit_limits.clone());
         let bank = Bank {
             store,
             secrets: RwLock::new(secrets),
@@ -162,6 +170,7 @@ impl<S: BankStore> Bank<S> {
             listener: RwLock::new(None),
             clock,
             config,
+            deposits,
         };
         bank.reload_keysets()?;
         Ok(bank)
@@ -1100,28 +1109,47 @@ impl<S: BankStore> Bank<S> {
         self.run_tx("mark_restored", |tx| Ok(tx.bump_session_epoch()?))
     }
 
-    /// Deposit: verifies the request, then records every coin in one
-    /// transaction and credits the merchant.
+    /// Deposit (specs/protocol.md §9): authenticates the request, verifies
+    /// its payments, records every coin of the verified ones in one
+    /// transaction, credits the merchant and answers with a receipt signed
+    /// by the current keyset's online signing key.
     ///
-    /// Per `coin_id`: unseen → recorded and credited; seen with the same
-    /// challenge → duplicate; seen with a different challenge → the evidence
-    /// is checked, the spender identified and frozen, no credit.
+    /// Order: limits; the merchant's account; its signature (before
+    /// anything else depends on the request, so request ids cannot be
+    /// probed); a stored receipt for this request id is returned as is if
+    /// it answered this very request, and a different request under a used
+    /// id is refused; the work budgets ([`DepositGate`]); the cheap checks
+    /// on every payment, one batch for the rest, the search for failing
+    /// payments within the work cap. Refused and deferred payments are
+    /// outcomes in the receipt, not errors. Per `coin_id` of a verified
+    /// payment: unseen → recorded and credited; seen with the same
+    /// challenge → duplicate; seen with a different challenge → double
+    /// spent: the evidence is checked, stored (once per coin) and the
+    /// spender frozen, no credit.
     pub fn deposit(&self, req: &DepositRequest, rng: &mut impl CryptoRngCore) -> Result<DepositReceipt> {
         let receipt_day = self.today();
         let now = self.clock.now();
+        req.check_limits()?;
         let merchant = self.account(&req.merchant_id)?;
         if merchant.kind != AccountKind::Merchant {
             return Err(Error::WrongAccountKind(req.merchant_id));
         }
+        let request_digest = req.verify_signature(&merchant.public_key)?;
         // A retried (or replayed) request gets its stored receipt back.
-        let request_digest = req.digest();
         let stored =
             self.run_tx("deposit_receipt", |tx| Ok(tx.deposit_receipt(&req.merchant_id, &req.request_id)?))?;
         if let Some((digest, receipt)) = stored {
             return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
         }
+        let _permit = self.deposits.admit(&req.merchant_id, req.coin_count(), now)?;
         let keysets = self.keysets();
-        let summaries = verify_deposit(req, &merchant.public_key, &keysets, receipt_day, rng)?;
+        let signer = keysets.last().cloned().ok_or(Error::Store(StoreError::NotFound("keyset")))?;
+        let cap = self.deposits.limits().search_factor.max(1).saturating_mul(req.coin_count());
+        let verification = verify_payments(req, &merchant.public_key, &keysets, receipt_day, cap, rng);
+        if verification.found_forgery() {
+            tracing::warn!(merchant = %req.merchant_id, "deposit held a forged payment: merchant throttled");
+            self.deposits.throttle(&req.merchant_id, now);
+        }
         let digests: Vec<[u8; 32]> = req.payments.iter().map(|p| p.digest()).collect();
         let policy = self.config.watch_policy;
         let receipt = self.run_tx("deposit", |tx| {
@@ -1129,8 +1157,21 @@ impl<S: BankStore> Bank<S> {
                 return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
             }
             let mut outcomes = Vec::with_capacity(req.coin_count());
+            let mut payments = Vec::with_capacity(req.payments.len());
             let mut credited = 0u64;
-            for (pi, (payment, summary)) in req.payments.iter().zip(&summaries).enumerate() {
+            for (pi, (payment, verdict)) in req.payments.iter().zip(&verification.verdicts).enumerate() {
+                let summary = match verdict {
+                    PaymentVerdict::Verified(s) => s,
+                    PaymentVerdict::Refused(r) => {
+                        payments.push(PaymentOutcome::Refused(*r));
+                        continue;
+                    }
+                    PaymentVerdict::Deferred => {
+                        payments.push(PaymentOutcome::Deferred);
+                        continue;
+                    }
+                };
+                payments.push(PaymentOutcome::Verified);
                 let keyset = keysets
                     .iter()
                     .find(|k| k.id() == payment.keyset_id)
@@ -1171,54 +1212,7 @@ impl<S: BankStore> Bank<S> {
                         }
                         Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
                         Some(prev) => {
-                            let first = tx
-                                .payment(&prev.payment_digest)?
-                                .ok_or(StoreError::Corrupt("spent coin without its payment".into()))?;
-                            let evidence = DoubleSpendEvidence {
-                                coin_id,
-                                first,
-                                first_index: prev.coin_index,
-                                second: payment.clone(),
-                                second_index: ci as u32,
-                            };
-                            // Accuse only on two verifying spends of one body
-                            // whose extracted u matches a registered I.
-                            // Both spends verified, so this fails only if the
-                            // stored record is corrupt: then nobody is accused,
-                            // nothing is credited, and the rest of the batch
-                            // goes on.
-                            match evidence.verify(keyset, rng) {
-                                Ok(who) => {
-                                    // The identity (current or retired) names
-                                    // the account; its u is public from now on.
-                                    let account = match tx.identity(&who.identity)? {
-                                        Some(mut rec) => {
-                                            tx.freeze_account(&rec.account)?;
-                                            if !rec.revealed {
-                                                rec.revealed = true;
-                                                tx.update_identity(&rec)?;
-                                            }
-                                            tx.insert_account_event(
-                                                &rec.account,
-                                                &event(
-                                                    now,
-                                                    AccountEventKind::Frozen,
-                                                    &format!("double spend of coin {coin_id}"),
-                                                ),
-                                            )?;
-                                            Some(rec.account)
-                                        }
-                                        None => None,
-                                    };
-                                    tx.insert_evidence(&EvidenceRecord {
-                                        evidence,
-                                        account,
-                                        recorded: receipt_day,
-                                    })?;
-                                    DepositOutcome::DoubleSpent { account }
-                                }
-                                Err(_) => DepositOutcome::DoubleSpent { account: None },
-                            }
+                            self.double_spent(tx, &prev, payment, ci, keyset, receipt_day, now, rng)?
                         }
                     };
                     credited = credited.checked_add(outcome.credited()).ok_or(Error::Overflow)?;
@@ -1230,18 +1224,94 @@ impl<S: BankStore> Bank<S> {
                 let balance = m.balance.checked_add(credited).ok_or(Error::Overflow)?;
                 tx.set_balance(&req.merchant_id, balance)?;
             }
-            let receipt = DepositReceipt {
+            let unsigned = UnsignedReceipt {
                 request_id: req.request_id,
                 merchant_id: req.merchant_id,
+                request_digest,
                 receipt_day,
                 credited,
+                payments,
                 outcomes,
+                keyset_id: signer.id(),
+                signature: (),
             };
+            let signature =
+                self.sign_online(&signer, labels::DEPOSIT_RECEIPT_SIGNATURE, &unsigned.message(), rng)?;
+            let receipt = unsigned.with_signature(signature);
             tx.insert_deposit_receipt(&request_digest, &receipt)?;
             Ok(receipt)
         })?;
         failpoint!("bank.deposit.committed");
         Ok(receipt)
+    }
+
+    /// A second spend of a recorded coin (different challenge), inside the
+    /// deposit transaction. Evidence is stored once per coin: a coin that
+    /// has evidence already is reported with the account it identified, and
+    /// nothing is added (re-deposits cannot flood the evidence store).
+    /// Otherwise the evidence is built and verified; the account is
+    /// accused only on two verifying spends of one body whose extracted `u`
+    /// matches its registered `I` (both spends verified, so this fails only
+    /// if the stored record is corrupt: then nobody is accused, nothing is
+    /// credited, and the rest of the batch goes on).
+    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
+    fn double_spent(
+        &self,
+        tx: &mut dyn BankTx,
+        prev: &SpentCoin,
+        payment: &crate::protocol::pay::Payment,
+        index: usize,
+        keyset: &Keyset,
+        receipt_day: Day,
+        now: Timestamp,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<DepositOutcome> {
+        if let Some(known) = tx.evidence_of(&prev.coin_id)? {
+            return Ok(DepositOutcome::DoubleSpent { account: known.account });
+        }
+        let coin_id = prev.coin_id;
+        let first = tx
+            .payment(&prev.payment_digest)?
+            .ok_or(StoreError::Corrupt("spent coin without its payment".into()))?;
+        let evidence = DoubleSpendEvidence {
+            coin_id,
+            first,
+            first_index: prev.coin_index,
+            second: payment.clone(),
+            second_index: index as u32,
+        };
+        // Accuse only on two verifying spends of one body whose extracted u
+        // matches a registered I. Both spends verified, so this fails only if
+        // the stored record is corrupt: then nobody is accused, nothing is
+        // credited, and the rest of the batch goes on.
+        let Ok(who) = evidence.verify(keyset, rng) else {
+            return Ok(DepositOutcome::DoubleSpent { account: None });
+        };
+        // The identity (current or retired) names the account; its u is
+        // public from now on.
+        let account = match tx.identity(&who.identity)? {
+            Some(mut rec) => {
+                tx.freeze_account(&rec.account)?;
+                if !rec.revealed {
+                    rec.revealed = true;
+                    tx.update_identity(&rec)?;
+                }
+                tx.insert_account_event(
+                    &rec.account,
+                    &event(now, AccountEventKind::Frozen, &format!("double spend of coin {coin_id}")),
+                )?;
+                Some(rec.account)
+            }
+            None => None,
+        };
+        tx.insert_evidence(&EvidenceRecord { evidence, account, recorded: receipt_day })?;
+        Ok(DepositOutcome::DoubleSpent { account })
+    }
+
+    /// The load on the deposit work budgets.
+    pub fn deposit_load(&self) -> DepositLoad {
+        self.deposits.load(self.clock.now())
     }
 
     /// A summary of the bank's state.
@@ -1262,16 +1332,25 @@ impl<S: BankStore> Bank<S> {
                 total_balance: crate::protocol::checked_sum(accounts.iter().map(|a| a.balance))?,
                 accounts,
                 spent_coins: tx.spent_coin_count()?,
-                evidence: tx.evidence()?.len(),
+                evidence: tx.evidence_count()?,
                 watch_list: tx.watch_list()?.len(),
                 session_epoch: tx.session_epoch()?,
             })
         })
     }
 
-    /// Every stored double-spending evidence.
-    pub fn evidence(&self) -> Result<Vec<EvidenceRecord>> {
-        self.run_tx("evidence", |tx| Ok(tx.evidence()?))
+    /// Stored double-spending evidence newer than the cursor `after` (a
+    /// sequence number; 0 for the oldest), oldest first, at most `limit`
+    /// items (at most [`MAX_EVIDENCE_PAGE`]). Evidence is stored once per
+    /// coin, in the order it was recorded; a client that keeps the page's
+    /// cursor later asks for what is newer.
+    pub fn evidence_page(&self, after: u64, limit: usize) -> Result<EvidencePage> {
+        let limit = limit.clamp(1, MAX_EVIDENCE_PAGE);
+        let mut items = self.run_tx("evidence", |tx| Ok(tx.evidence_after(after, limit + 1)?))?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let cursor = items.last().map_or(after, |e| e.seq);
+        Ok(EvidencePage { items, cursor, more })
     }
 
     /// Prunes spent-coin records that no valid deposit can collide with any
@@ -1379,6 +1458,21 @@ pub struct RecentEvent {
     pub event: AccountEvent,
 }
 
+/// Most evidence items in one page.
+pub const MAX_EVIDENCE_PAGE: usize = 256;
+
+/// A page of stored double-spending evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidencePage {
+    /// The evidence, oldest first, each with its sequence number.
+    pub items: Vec<StoredEvidence>,
+    /// The sequence number of the last item (or the cursor asked for, if
+    /// none): ask for evidence after it to get what is newer.
+    pub cursor: u64,
+    /// Whether more evidence follows this page now.
+    pub more: bool,
+}
+
 /// A summary of a bank's state.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BankStatus {
@@ -1394,8 +1488,8 @@ pub struct BankStatus {
     pub accounts: Vec<Account>,
     /// Spent-coin records held.
     pub spent_coins: u64,
-    /// Double-spending evidence held.
-    pub evidence: usize,
+    /// Double-spending evidence held (one per coin spent twice).
+    pub evidence: u64,
     /// Serials on the watch list.
     pub watch_list: usize,
     /// The session epoch.

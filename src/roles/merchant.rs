@@ -12,7 +12,9 @@ use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
 use crate::keys::{merchant_account_id, AccountId, Keyset, SignedKeyset};
-use crate::protocol::deposit::{DepositReceipt, DepositRequest};
+use crate::protocol::deposit::{
+    DepositReceipt, DepositRequest, PaymentOutcome, MAX_COINS_PER_DEPOSIT, MAX_PAYMENTS_PER_DEPOSIT,
+};
 use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
 use crate::protocol::register::MerchantRegistration;
 use crate::protocol::trace::{WatchList, WatchListError, WatchListVersion};
@@ -122,8 +124,7 @@ impl<S: MerchantStore> Merchant<S> {
                 return Err(Error::Watchlisted(*id));
             }
         }
-        let accepted = AcceptedPayment { payment: payment.clone(), digest: payment.digest(), receipt: None };
-        self.store.accept_payment(&request_id, &summary.coin_ids, &accepted).map_err(|e| match e {
+        self.store.accept_payment(&request_id, &summary.coin_ids, payment).map_err(|e| match e {
             StoreError::Conflict(_) => Error::CoinAlreadySeen(summary.coin_ids[0]),
             StoreError::NotFound(_) => Error::UnknownPaymentRequest,
             other => Error::Store(other),
@@ -157,24 +158,54 @@ impl<S: MerchantStore> Merchant<S> {
         }
     }
 
-    /// A signed deposit request for every undeposited payment (`None` if none).
+    /// The deposit request to send next (`None` if nothing is to be
+    /// deposited): the request in flight if there is one (sent before and
+    /// not answered by a recorded receipt: a retry sends the same bytes,
+    /// so the bank answers with the receipt it stored), otherwise a new
+    /// signed request for the oldest pending payments, within the
+    /// request limits, stored as in flight before it is returned.
     pub fn deposit_request(&self, rng: &mut impl CryptoRngCore) -> Result<Option<DepositRequest>> {
-        let pending = self.store.undeposited()?;
-        if pending.is_empty() {
+        if let Some(req) = self.store.deposit_in_flight()? {
+            return Ok(Some(req));
+        }
+        let mut payments = Vec::new();
+        let mut coins = 0;
+        for a in self.store.undeposited()? {
+            let n = a.payment.coins.len();
+            if payments.len() == MAX_PAYMENTS_PER_DEPOSIT || coins + n > MAX_COINS_PER_DEPOSIT {
+                break;
+            }
+            coins += n;
+            payments.push(a.payment);
+        }
+        if payments.is_empty() {
             return Ok(None);
         }
-        let payments = pending.into_iter().map(|a| a.payment).collect();
-        Ok(Some(DepositRequest::new(&self.key, self.id(), payments, rng)))
+        let req = DepositRequest::new(&self.key, self.id(), payments, rng);
+        self.store.begin_deposit(&req)?;
+        Ok(Some(req))
     }
 
-    /// Records the bank's receipt for a deposit request.
+    /// Records the bank's receipt for a deposit request, after checking it
+    /// against the request and the pinned keysets
+    /// ([`DepositReceipt::verify`]): a receipt that does not verify is
+    /// refused and changes nothing (the request stays in flight, so a
+    /// retry gets the bank's real receipt). Payments become deposited or
+    /// refused (kept apart, never deposited again) as the receipt says;
+    /// deferred ones stay pending for the next request.
     pub fn record_receipt(&self, request: &DepositRequest, receipt: &DepositReceipt) -> Result<()> {
-        let digests: Vec<[u8; 32]> = request.payments.iter().map(|p| p.digest()).collect();
-        self.store.mark_deposited(&digests, receipt)?;
+        receipt.verify(request, self.anchors.keysets())?;
+        self.store.record_receipt(request, receipt)?;
         Ok(())
     }
 
-    /// Deposits every undeposited payment at `bank`.
+    /// Deposits at `bank`: sends the request in flight if there is one,
+    /// otherwise a new request for the oldest pending payments
+    /// ([`Merchant::deposit_request`]), and records the receipt. Returns
+    /// `None` when there is nothing to deposit. A request that fails (the
+    /// bank unreachable, a lost or refused answer, a receipt that does not
+    /// verify) stays in flight and is sent again, byte for byte, by the
+    /// next call.
     pub fn deposit(
         &self,
         bank: &(impl BankApi + ?Sized),
@@ -205,6 +236,35 @@ impl<S: MerchantStore> Merchant<S> {
             },
             other => Error::Store(other),
         })
+    }
+
+    /// Deposits until nothing is pending ([`Merchant::deposit`] request by
+    /// request), or until a request settles no payment (every one deferred
+    /// or refused for now). Returns the receipts, in order.
+    pub fn deposit_all(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<DepositReceipt>> {
+        let mut receipts = Vec::new();
+        while let Some(r) = self.deposit(bank, rng)? {
+            let settled = r.payments.iter().any(|o| match o {
+                PaymentOutcome::Verified => true,
+                PaymentOutcome::Refused(refusal) => refusal.is_final(),
+                PaymentOutcome::Deferred => false,
+            });
+            receipts.push(r);
+            if !settled {
+                break;
+            }
+        }
+        Ok(receipts)
+    }
+
+    /// Every accepted payment and where it stands (pending, deposited,
+    /// refused with the bank's reason), in the order accepted.
+    pub fn payments(&self) -> Result<Vec<AcceptedPayment>> {
+        Ok(self.store.payments()?)
     }
 
     /// The version of the watch list held.

@@ -9,12 +9,14 @@
 
 pub mod anchors;
 pub mod bank;
+pub mod limits;
 pub mod merchant;
 pub mod ttp;
 pub mod wallet;
 
 pub use anchors::TrustAnchors;
-pub use bank::{Bank, BankApi, BankConfig, WatchPolicy};
+pub use bank::{Bank, BankApi, BankConfig, EvidencePage, WatchPolicy};
+pub use limits::{DepositLimits, DepositLoad};
 pub use merchant::Merchant;
 pub use ttp::{TraceGate, Ttp, TtpKey, TtpKeys};
 pub use wallet::Wallet;

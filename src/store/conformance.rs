@@ -35,6 +35,7 @@ use crate::crypto::elgamal::Ciphertext;
 use crate::crypto::schnorr::Proof;
 use crate::keys::{KeyId, KeysetId};
 use crate::params::Params;
+use crate::protocol::deposit::DoubleSpendEvidence;
 use crate::protocol::withdraw::WithdrawRequest;
 
 fn rand_point() -> Point {
@@ -124,6 +125,7 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     payments_are_stored_once_by_digest(&make());
     pruning_removes_only_expired_records(&make());
     evidence_and_watch_list_round_trip(&make(), &o);
+    evidence_is_stored_once_per_coin_in_order(&make());
     keysets_are_ordered_and_unique(&make());
     session_epoch_bumps(&make());
     deposit_receipts_are_stored_once(&make());
@@ -619,7 +621,7 @@ pub fn evidence_and_watch_list_round_trip<S: BankStore>(s: &S, o: &objects::Obje
     let identified =
         EvidenceRecord { evidence: o.double_spend(), account: Some(o.user.account()), recorded: Day(20_790) };
     let unregistered = EvidenceRecord { evidence: o.double_spend(), account: None, recorded: Day(20_791) };
-    assert!(s.begin().unwrap().evidence().unwrap().is_empty());
+    assert_eq!(s.begin().unwrap().evidence_count().unwrap(), 0);
     commit(s, |tx| {
         tx.watch_serial(&serial, "case-1").unwrap();
         tx.watch_serial(&serial, "case-2").unwrap();
@@ -630,9 +632,58 @@ pub fn evidence_and_watch_list_round_trip<S: BankStore>(s: &S, o: &objects::Obje
     assert_eq!(tx.watched_serial(&serial).unwrap().as_deref(), Some("case-2"));
     assert_eq!(tx.watched_serial(&rand_point()).unwrap(), None);
     assert_eq!(tx.watch_list().unwrap().len(), 1);
-    assert_eq!(tx.evidence().unwrap(), vec![identified.clone(), unregistered], "evidence in recording order");
+    let stored: Vec<EvidenceRecord> =
+        tx.evidence_after(0, 10).unwrap().into_iter().map(|e| e.record).collect();
+    assert_eq!(stored, vec![identified.clone(), unregistered], "evidence in recording order");
     let who = identified.evidence.verify(&o.keyset, &mut OsRng).expect("stored evidence verifies");
     assert_eq!(who.identity, *o.user.identity().identity());
+}
+
+fn evidence(coin: CoinId) -> EvidenceRecord {
+    EvidenceRecord {
+        evidence: DoubleSpendEvidence {
+            coin_id: coin,
+            first: dummy_payment(),
+            first_index: 0,
+            second: dummy_payment(),
+            second_index: 0,
+        },
+        account: Some(AccountId(rand_bytes())),
+        recorded: Day(20_002),
+    }
+}
+
+/// Evidence is stored once per coin; read back by coin and in pages after
+/// a cursor, in the order it was recorded; a rolled-back insert leaves no
+/// trace and uses no sequence number a reader could skip.
+pub fn evidence_is_stored_once_per_coin_in_order<S: BankStore>(s: &S) {
+    let (a, b, c) =
+        (evidence(CoinId(rand_bytes())), evidence(CoinId(rand_bytes())), evidence(CoinId(rand_bytes())));
+    {
+        let mut tx = s.begin().unwrap();
+        assert_eq!(tx.evidence_count().unwrap(), 0);
+        assert!(tx.evidence_after(0, 10).unwrap().is_empty());
+    }
+    commit(s, |tx| tx.insert_evidence(&a).unwrap());
+    {
+        let mut tx = s.begin().unwrap();
+        tx.insert_evidence(&c).unwrap();
+        // dropped: rolled back
+    }
+    commit(s, |tx| {
+        assert_eq!(tx.insert_evidence(&a), Err(StoreError::Conflict("evidence")), "once per coin");
+    });
+    commit(s, |tx| tx.insert_evidence(&b).unwrap());
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.evidence_count().unwrap(), 2);
+    assert_eq!(tx.evidence_of(&a.evidence.coin_id).unwrap(), Some(a.clone()));
+    assert_eq!(tx.evidence_of(&c.evidence.coin_id).unwrap(), None);
+    let all = tx.evidence_after(0, 10).unwrap();
+    assert_eq!(all.iter().map(|e| &e.record).collect::<Vec<_>>(), vec![&a, &b]);
+    assert!(all[0].seq >= 1 && all[0].seq < all[1].seq, "sequence numbers grow");
+    assert_eq!(tx.evidence_after(0, 1).unwrap(), all[..1].to_vec(), "limit");
+    assert_eq!(tx.evidence_after(all[0].seq, 10).unwrap(), all[1..].to_vec(), "after a cursor");
+    assert!(tx.evidence_after(all[1].seq, 10).unwrap().is_empty());
 }
 
 /// Keysets come back in sequence order; a sequence is used once.
@@ -672,9 +723,13 @@ pub fn deposit_receipts_are_stored_once<S: BankStore>(s: &S) {
     let receipt = DepositReceipt {
         request_id: rand_bytes(),
         merchant_id: AccountId(rand_bytes()),
+        request_digest: [1; 32],
         receipt_day: Day(20_001),
-        credited: 7,
+        credited: 0,
+        payments: vec![crate::protocol::deposit::PaymentOutcome::Deferred],
         outcomes: vec![],
+        keyset_id: KeysetId(rand_bytes()),
+        signature: crate::crypto::schnorr::Signature { r: rand_point(), s: Scalar::random(&mut OsRng) },
     };
     commit(s, |tx| tx.insert_deposit_receipt(&[1; 32], &receipt).unwrap());
     let mut tx = s.begin().unwrap();

@@ -25,7 +25,9 @@ struct BankState {
     commitments: HashSet<[u8; 32]>,
     spent: HashMap<CoinId, SpentCoin>,
     payments: HashMap<[u8; 32], Payment>,
+    /// Evidence in sequence order (sequence number = index + 1).
     evidence: Vec<EvidenceRecord>,
+    evidence_by_coin: HashMap<CoinId, u64>,
     watch: BTreeMap<[u8; 32], (Point, String)>,
     receipts: HashMap<(AccountId, [u8; 16]), ([u8; 32], DepositReceipt)>,
     identities: HashMap<[u8; 32], IdentityRecord>,
@@ -450,15 +452,35 @@ impl BankTx for MemoryBankTx<'_> {
     }
 
     fn insert_evidence(&mut self, evidence: &EvidenceRecord) -> StoreResult<()> {
+        let coin = evidence.evidence.coin_id;
+        if self.state.evidence_by_coin.contains_key(&coin) {
+            return Err(StoreError::Conflict("evidence"));
+        }
+        let seq = self.state.evidence.len() as u64 + 1;
         self.state.evidence.push(evidence.clone());
+        put!(self, evidence_by_coin, coin, seq);
         self.undo.push(Box::new(|s| {
             s.evidence.pop();
         }));
         Ok(())
     }
 
-    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>> {
-        Ok(self.state.evidence.clone())
+    fn evidence_of(&mut self, coin: &CoinId) -> StoreResult<Option<EvidenceRecord>> {
+        Ok(self.state.evidence_by_coin.get(coin).map(|&seq| self.state.evidence[seq as usize - 1].clone()))
+    }
+
+    fn evidence_after(&mut self, after: u64, limit: usize) -> StoreResult<Vec<StoredEvidence>> {
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(self.state.evidence.len());
+        Ok(self.state.evidence[start..]
+            .iter()
+            .take(limit)
+            .enumerate()
+            .map(|(i, record)| StoredEvidence { seq: (start + i) as u64 + 1, record: record.clone() })
+            .collect())
+    }
+
+    fn evidence_count(&mut self) -> StoreResult<u64> {
+        Ok(self.state.evidence.len() as u64)
     }
 
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
@@ -590,6 +612,8 @@ struct MerchantState {
     open: HashMap<[u8; 32], PaymentRequest>,
     seen: HashSet<CoinId>,
     accepted: Vec<AcceptedPayment>,
+    in_flight: Option<DepositRequest>,
+    receipts: HashMap<[u8; 16], DepositReceipt>,
     watch: HashSet<[u8; 32]>,
     watch_version: Option<WatchListVersion>,
 }
@@ -626,12 +650,7 @@ impl MerchantStore for MemoryMerchantStore {
         Ok(lock(&self.state)?.seen.contains(coin))
     }
 
-    fn accept_payment(
-        &self,
-        request_id: &[u8; 32],
-        coins: &[CoinId],
-        payment: &AcceptedPayment,
-    ) -> StoreResult<()> {
+    fn accept_payment(&self, request_id: &[u8; 32], coins: &[CoinId], payment: &Payment) -> StoreResult<()> {
         let mut s = lock(&self.state)?;
         if !s.open.contains_key(request_id) {
             return Err(StoreError::NotFound("open payment request"));
@@ -639,24 +658,55 @@ impl MerchantStore for MemoryMerchantStore {
         if coins.iter().any(|c| s.seen.contains(c)) {
             return Err(StoreError::Conflict("seen coin"));
         }
+        let digest = payment.digest();
+        if s.accepted.iter().any(|a| a.digest == digest) {
+            return Err(StoreError::Conflict("accepted payment"));
+        }
         s.open.remove(request_id);
         s.seen.extend(coins.iter().copied());
-        s.accepted.push(payment.clone());
+        s.accepted.push(AcceptedPayment { payment: payment.clone(), digest, state: PaymentState::Pending });
         Ok(())
+    }
+
+    fn payments(&self) -> StoreResult<Vec<AcceptedPayment>> {
+        Ok(lock(&self.state)?.accepted.clone())
     }
 
     fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>> {
-        Ok(lock(&self.state)?.accepted.iter().filter(|a| a.receipt.is_none()).cloned().collect())
+        Ok(lock(&self.state)?.accepted.iter().filter(|a| a.state == PaymentState::Pending).cloned().collect())
     }
 
-    fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()> {
+    fn begin_deposit(&self, request: &DepositRequest) -> StoreResult<()> {
         let mut s = lock(&self.state)?;
-        for a in s.accepted.iter_mut() {
-            if digests.contains(&a.digest) {
-                a.receipt = Some(receipt.clone());
+        if s.in_flight.is_some() {
+            return Err(StoreError::Conflict("deposit in flight"));
+        }
+        s.in_flight = Some(request.clone());
+        Ok(())
+    }
+
+    fn deposit_in_flight(&self) -> StoreResult<Option<DepositRequest>> {
+        Ok(lock(&self.state)?.in_flight.clone())
+    }
+
+    fn record_receipt(&self, request: &DepositRequest, receipt: &DepositReceipt) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        for (digest, state) in settled_states(request, receipt) {
+            if let Some(state) = state {
+                if let Some(a) = s.accepted.iter_mut().find(|a| a.digest == digest) {
+                    a.state = state;
+                }
             }
         }
+        s.receipts.insert(request.request_id, receipt.clone());
+        if s.in_flight.as_ref().is_some_and(|r| r.request_id == request.request_id) {
+            s.in_flight = None;
+        }
         Ok(())
+    }
+
+    fn receipt(&self, request_id: &[u8; 16]) -> StoreResult<Option<DepositReceipt>> {
+        Ok(lock(&self.state)?.receipts.get(request_id).cloned())
     }
 
     fn watch_list_version(&self) -> StoreResult<Option<WatchListVersion>> {

@@ -11,7 +11,8 @@
 //!
 //! Uniqueness rules that the protocol relies on are the store's to enforce
 //! ([`StoreError::Conflict`]): one account per id, one session per id, one
-//! use of an attribute commitment `C`, one spent-coin record per `coin_id`.
+//! use of an attribute commitment `C`, one spent-coin record per `coin_id`,
+//! one piece of double-spending evidence per `coin_id`.
 //!
 //! [`memory`] implements every trait in memory, [`sqlite`] in SQLite
 //! databases.
@@ -31,7 +32,9 @@ use crate::crypto::secret::SecretBytes;
 use crate::encoding::Point;
 use crate::keys::{AccountId, SignedKeyset};
 use crate::protocol::account::{AccountEvent, Reservation, ReservationId};
-use crate::protocol::deposit::{DepositReceipt, DoubleSpendEvidence};
+use crate::protocol::deposit::{
+    DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome, PaymentRefusal,
+};
 use crate::protocol::pay::{Payment, PaymentRequest};
 use crate::protocol::trace::{LogEntry, WatchListVersion};
 use crate::protocol::withdraw::{PendingWithdrawal, SessionId, WalletCoin, WithdrawRequest, WithdrawStart};
@@ -215,6 +218,16 @@ pub struct EvidenceRecord {
     pub recorded: Day,
 }
 
+/// Stored evidence with its sequence number (the cursor of the evidence
+/// list).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvidence {
+    /// Its place in the order evidence was recorded (from 1).
+    pub seq: u64,
+    /// The evidence.
+    pub record: EvidenceRecord,
+}
+
 /// A bank transaction: each method reads or records one fact.
 ///
 /// Dropping the transaction without [`BankTx::commit`] rolls back.
@@ -333,10 +346,18 @@ pub trait BankTx {
     /// Stores the receipt of a deposit request (conflict if its id was used).
     fn insert_deposit_receipt(&mut self, digest: &[u8; 32], receipt: &DepositReceipt) -> StoreResult<()>;
 
-    /// Stores double-spending evidence.
+    /// Stores double-spending evidence under the next sequence number,
+    /// once per coin: conflict if evidence of its coin is stored.
     fn insert_evidence(&mut self, evidence: &EvidenceRecord) -> StoreResult<()>;
-    /// Every stored evidence.
-    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>>;
+    /// The evidence stored for a coin.
+    fn evidence_of(&mut self, coin: &CoinId) -> StoreResult<Option<EvidenceRecord>>;
+    /// Stored evidence with a sequence number above `after`, in sequence
+    /// order, at most `limit` items. Sequence numbers start at 1 and grow
+    /// in commit order, so a reader that saw sequence `n` finds everything
+    /// committed later above `n`.
+    fn evidence_after(&mut self, after: u64, limit: usize) -> StoreResult<Vec<StoredEvidence>>;
+    /// Number of stored evidence records.
+    fn evidence_count(&mut self) -> StoreResult<u64>;
 
     /// Puts a serial on the coin-tracing watch list (with the case that put it there).
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()>;
@@ -437,7 +458,29 @@ pub trait WalletStore: Send + Sync {
     fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>>;
 }
 
-/// A payment a merchant accepted and has yet to deposit (or has deposited).
+/// Where an accepted payment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentState {
+    /// Not yet deposited (or deferred by the bank): the next deposit
+    /// request carries it.
+    Pending,
+    /// Verified and recorded by the bank in the deposit request named.
+    Deposited {
+        /// The deposit request whose receipt settled it.
+        #[serde(with = "crate::encoding::hex32")]
+        request_id: [u8; 16],
+    },
+    /// Refused by the bank: kept apart, never deposited again.
+    Refused {
+        /// The deposit request whose receipt refused it.
+        #[serde(with = "crate::encoding::hex32")]
+        request_id: [u8; 16],
+        /// Why.
+        refusal: PaymentRefusal,
+    },
+}
+
+/// A payment a merchant accepted, and where it stands.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AcceptedPayment {
     /// The payment.
@@ -445,8 +488,8 @@ pub struct AcceptedPayment {
     /// Its digest.
     #[serde(with = "crate::encoding::hex32")]
     pub digest: [u8; 32],
-    /// The receipt, once deposited.
-    pub receipt: Option<DepositReceipt>,
+    /// Pending, deposited or refused.
+    pub state: PaymentState,
 }
 
 /// Whether `held` is newer than `offered` (the stores' atomic guard against a
@@ -464,26 +507,58 @@ pub trait MerchantStore: Send + Sync {
     /// Whether a coin was accepted before.
     fn coin_seen(&self, coin: &CoinId) -> StoreResult<bool>;
     /// Closes the request, records the coins as seen and keeps the payment
-    /// for deposit, atomically; conflict (changing nothing) if the request
-    /// is not open or any coin was seen.
-    fn accept_payment(
-        &self,
-        request_id: &[u8; 32],
-        coins: &[CoinId],
-        payment: &AcceptedPayment,
-    ) -> StoreResult<()>;
-    /// Accepted payments not yet deposited.
+    /// (pending) for deposit, atomically; conflict (changing nothing) if
+    /// the request is not open or any coin was seen.
+    fn accept_payment(&self, request_id: &[u8; 32], coins: &[CoinId], payment: &Payment) -> StoreResult<()>;
+    /// Every accepted payment, in the order accepted.
+    fn payments(&self) -> StoreResult<Vec<AcceptedPayment>>;
+    /// Accepted payments still pending, in the order accepted.
     fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>>;
-    /// Attaches a receipt to deposited payments.
-    fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()>;
     /// The version of the watch list held (none before the first import).
     fn watch_list_version(&self) -> StoreResult<Option<WatchListVersion>>;
     /// Replaces the merchant's copy of the coin-tracing watch list and its
     /// version, atomically; conflict (changing nothing) if the version held
     /// is newer (a later issue time or a higher sequence).
     fn set_watch_list(&self, version: &WatchListVersion, serials: &[Point]) -> StoreResult<()>;
+    /// Keeps a signed deposit request as the one in flight, before it is
+    /// sent: a retry sends these same bytes. Conflict if another request is
+    /// in flight.
+    fn begin_deposit(&self, request: &DepositRequest) -> StoreResult<()>;
+    /// The deposit request in flight (sent, or about to be, and not yet
+    /// answered by a receipt that was recorded).
+    fn deposit_in_flight(&self) -> StoreResult<Option<DepositRequest>>;
+    /// Records a verified receipt for `request`, atomically: each payment
+    /// of the request becomes deposited or refused as the receipt says
+    /// (deferred ones stay pending), the receipt is kept, and the request
+    /// is no longer in flight.
+    fn record_receipt(&self, request: &DepositRequest, receipt: &DepositReceipt) -> StoreResult<()>;
+    /// The receipt recorded for a deposit request.
+    fn receipt(&self, request_id: &[u8; 16]) -> StoreResult<Option<DepositReceipt>>;
     /// Whether a serial is on the merchant's copy of the watch list.
     fn serial_watched(&self, serial: &Point) -> StoreResult<bool>;
+}
+
+/// The state a receipt gives each payment of its request, in request order
+/// (`None`: deferred or refused for now, the payment stays pending).
+pub fn settled_states(
+    request: &DepositRequest,
+    receipt: &DepositReceipt,
+) -> Vec<([u8; 32], Option<PaymentState>)> {
+    request
+        .payments
+        .iter()
+        .zip(&receipt.payments)
+        .map(|(p, o)| {
+            let state = match o {
+                PaymentOutcome::Verified => Some(PaymentState::Deposited { request_id: request.request_id }),
+                PaymentOutcome::Refused(refusal) if refusal.is_final() => {
+                    Some(PaymentState::Refused { request_id: request.request_id, refusal: *refusal })
+                }
+                PaymentOutcome::Refused(_) | PaymentOutcome::Deferred => None,
+            };
+            (p.digest(), state)
+        })
+        .collect()
 }
 
 /// The TTP's audit log. Appending is atomic and durable when it returns.

@@ -196,6 +196,14 @@ CREATE TABLE account_requests (
 );
 COMMENT ON TABLE account_requests IS 'account requests that are not idempotent by themselves, with digest and answer: the same request again gets the stored answer; (account, request_id) is used once';
 "#,
+    r#"
+DELETE FROM evidence e WHERE EXISTS (SELECT 1 FROM evidence f WHERE f.coin_id = e.coin_id AND f.id < e.id);
+CREATE UNIQUE INDEX evidence_coin ON evidence (coin_id);
+COMMENT ON TABLE evidence IS 'double-spending evidence (two payments of one coin), kept for good; one row per coin; id is the cursor of the evidence list';
+COMMENT ON COLUMN evidence.id IS 'assigned as max(id) + 1 inside the SERIALIZABLE deposit transaction, so ids grow in commit order and a reader that saw id n finds every later row above n';
+DELETE FROM deposit_receipts;
+COMMENT ON COLUMN deposit_receipts.body IS 'the signed receipt (receipts of the earlier unsigned form were dropped by migration 4)';
+"#,
 ];
 
 /// Runs `migrations` for `app` under an advisory lock.
@@ -1033,18 +1041,45 @@ impl BankTx for PgTx<'_> {
 
     fn insert_evidence(&mut self, e: &EvidenceRecord) -> StoreResult<()> {
         let account = e.account.map(|a| a.0.to_vec());
-        self.c()?
+        // The id is max + 1 (not the sequence's next value): inside a
+        // SERIALIZABLE transaction two concurrent inserts read the same max
+        // and one of them fails and is retried, so ids are assigned in
+        // commit order and the evidence cursor never skips a late commit.
+        let n = self
+            .c()?
             .execute(
-                "INSERT INTO evidence (coin_id, account, recorded, body) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO evidence (id, coin_id, account, recorded, body)
+                 SELECT COALESCE(max(id), 0) + 1, $1, $2, $3, $4 FROM evidence
+                 ON CONFLICT DO NOTHING",
                 &[&e.evidence.coin_id.as_bytes().as_slice(), &account, &i64::from(e.recorded.0), &enc(e)],
             )
             .map_err(db)?;
-        Ok(())
+        inserted(n, "evidence")
     }
 
-    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>> {
-        let rows = self.c()?.query("SELECT body FROM evidence ORDER BY id", &[]).map_err(db)?;
-        rows.iter().map(|r| dec(&r.get::<_, Vec<u8>>(0))).collect()
+    fn evidence_of(&mut self, coin: &CoinId) -> StoreResult<Option<EvidenceRecord>> {
+        let rows = self
+            .c()?
+            .query("SELECT body FROM evidence WHERE coin_id = $1", &[&coin.as_bytes().as_slice()])
+            .map_err(db)?;
+        rows.first().map(|r| dec(&r.get::<_, Vec<u8>>(0))).transpose()
+    }
+
+    fn evidence_after(&mut self, after: u64, limit: usize) -> StoreResult<Vec<StoredEvidence>> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .c()?
+            .query("SELECT id, body FROM evidence WHERE id > $1 ORDER BY id LIMIT $2", &[&after, &limit])
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok(StoredEvidence { seq: to_u64(r.get(0))?, record: dec(&r.get::<_, Vec<u8>>(1))? }))
+            .collect()
+    }
+
+    fn evidence_count(&mut self) -> StoreResult<u64> {
+        let r = self.c()?.query_one("SELECT count(*) FROM evidence", &[]).map_err(db)?;
+        to_u64(r.get(0))
     }
 
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {

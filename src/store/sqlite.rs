@@ -312,6 +312,17 @@ CREATE TABLE account_requests (
     PRIMARY KEY (account, request_id)
 );
 "#,
+    r#"
+-- 0004: double-spending evidence is stored once per coin (a re-deposit of a
+-- double spent payment adds nothing); its id, growing in commit order, is
+-- the cursor of the evidence list. Receipts are now signed and carry one
+-- outcome per payment: receipts stored in the earlier form are dropped (a
+-- replay of such a request is then answered anew: its coins are spent, so
+-- duplicates, no credit).
+DELETE FROM evidence WHERE id NOT IN (SELECT min(id) FROM evidence GROUP BY coin_id);
+CREATE UNIQUE INDEX evidence_coin ON evidence (coin_id);
+DELETE FROM deposit_receipts;
+"#,
 ];
 
 /// The bank's state in a SQLite database.
@@ -950,23 +961,49 @@ impl BankTx for SqliteBankTx<'_> {
 
     fn insert_evidence(&mut self, e: &EvidenceRecord) -> StoreResult<()> {
         self.conn
-            .execute(
-                "INSERT INTO evidence (coin_id, account, recorded, body) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    e.evidence.coin_id.as_bytes().as_slice(),
-                    e.account.map(|a| a.0.to_vec()),
-                    i64::from(e.recorded.0),
-                    enc(e)
-                ],
-            )
-            .map_err(db)?;
+            .prepare_cached("INSERT INTO evidence (coin_id, account, recorded, body) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(db)?
+            .execute(params![
+                e.evidence.coin_id.as_bytes().as_slice(),
+                e.account.map(|a| a.0.to_vec()),
+                i64::from(e.recorded.0),
+                enc(e)
+            ])
+            .map_err(db_unique("evidence"))?;
         Ok(())
     }
 
-    fn evidence(&mut self) -> StoreResult<Vec<EvidenceRecord>> {
-        let mut st = self.conn.prepare_cached("SELECT body FROM evidence ORDER BY id").map_err(db)?;
-        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
-        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    fn evidence_of(&mut self, coin: &CoinId) -> StoreResult<Option<EvidenceRecord>> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT body FROM evidence WHERE coin_id = ?1")
+            .map_err(db)?
+            .query_row([coin.as_bytes().as_slice()], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        row.map(|b| dec(&b)).transpose()
+    }
+
+    fn evidence_after(&mut self, after: u64, limit: usize) -> StoreResult<Vec<StoredEvidence>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, body FROM evidence WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .map_err(db)?;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = st
+            .query_map(params![after, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(db)?;
+        rows.map(|r| {
+            let (seq, body) = r.map_err(db)?;
+            Ok(StoredEvidence { seq: to_u64(seq)?, record: dec(&body)? })
+        })
+        .collect()
+    }
+
+    fn evidence_count(&mut self) -> StoreResult<u64> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM evidence", [], |r| r.get(0)).map_err(db)?;
+        to_u64(n)
     }
 
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
@@ -1252,6 +1289,29 @@ CREATE TABLE watch_version (
     digest BLOB NOT NULL CHECK (length(digest) = 32)
 );
 "#,
+    r#"
+-- 0003: deposits are kept. A deposit request is stored before it is sent
+-- (in_flight = 1; at most one), so a retry after a lost receipt sends the
+-- same bytes; its verified receipt is stored when recorded (in_flight NULL).
+CREATE TABLE deposits (
+    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 16),
+    request BLOB NOT NULL,
+    receipt BLOB,
+    in_flight INTEGER UNIQUE CHECK (in_flight IS NULL OR in_flight = 1),
+    CHECK ((in_flight IS NULL) = (receipt IS NOT NULL))
+);
+-- accepted payments: status 0 pending, 1 deposited, 2 refused (kept apart,
+-- with the bank's reason); request_id names the deposit that settled it.
+-- Receipts were kept per payment before: a payment that had one is
+-- deposited, under the request id the receipt starts with (after its
+-- record version byte).
+ALTER TABLE accepted ADD COLUMN status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2));
+ALTER TABLE accepted ADD COLUMN request_id BLOB CHECK (request_id IS NULL OR length(request_id) = 16);
+ALTER TABLE accepted ADD COLUMN refusal BLOB;
+UPDATE accepted SET status = 1, request_id = substr(receipt, 2, 16) WHERE receipt IS NOT NULL;
+ALTER TABLE accepted DROP COLUMN receipt;
+CREATE INDEX accepted_pending ON accepted (seq) WHERE status = 0;
+"#,
 ];
 
 /// A merchant's state in a SQLite database.
@@ -1272,6 +1332,39 @@ impl SqliteMerchantStore {
     /// Opens or creates the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         Ok(SqliteMerchantStore { conn: Mutex::new(open_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?) })
+    }
+}
+
+impl SqliteMerchantStore {
+    fn accepted(&self, filter: &str) -> StoreResult<Vec<AcceptedPayment>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT digest, body, status, request_id, refusal FROM accepted {filter} ORDER BY seq"
+            ))
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<Vec<u8>>>(3)?,
+                    r.get::<_, Option<Vec<u8>>>(4)?,
+                ))
+            })
+            .map_err(db)?;
+        rows.map(|r| {
+            let (d, b, status, request_id, refusal) = r.map_err(db)?;
+            let state = match (status, request_id, refusal) {
+                (0, _, _) => PaymentState::Pending,
+                (1, Some(id), None) => PaymentState::Deposited { request_id: arr(id)? },
+                (2, Some(id), Some(r)) => PaymentState::Refused { request_id: arr(id)?, refusal: dec(&r)? },
+                _ => return Err(StoreError::Corrupt("accepted payment state".into())),
+            };
+            Ok(AcceptedPayment { payment: dec(&b)?, digest: arr(d)?, state })
+        })
+        .collect()
     }
 }
 
@@ -1309,12 +1402,7 @@ impl MerchantStore for SqliteMerchantStore {
             .map_err(db)
     }
 
-    fn accept_payment(
-        &self,
-        request_id: &[u8; 32],
-        coins: &[CoinId],
-        payment: &AcceptedPayment,
-    ) -> StoreResult<()> {
+    fn accept_payment(&self, request_id: &[u8; 32], coins: &[CoinId], payment: &Payment) -> StoreResult<()> {
         let mut conn = lock(&self.conn)?;
         let tx = immediate(&mut conn)?;
         let n = tx
@@ -1331,39 +1419,74 @@ impl MerchantStore for SqliteMerchantStore {
                 .map_err(db_unique("seen coin"))?;
         }
         tx.execute(
-            "INSERT INTO accepted (digest, body, receipt) VALUES (?1, ?2, NULL)",
-            params![payment.digest.as_slice(), enc(&payment.payment)],
+            "INSERT INTO accepted (digest, body, status) VALUES (?1, ?2, 0)",
+            params![payment.digest().as_slice(), enc(payment)],
         )
         .map_err(db_unique("accepted payment"))?;
         tx.commit().map_err(db)
     }
 
-    fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>> {
-        let conn = lock(&self.conn)?;
-        let mut st = conn
-            .prepare("SELECT digest, body FROM accepted WHERE receipt IS NULL ORDER BY seq")
-            .map_err(db)?;
-        let rows =
-            st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(db)?;
-        rows.map(|r| {
-            let (d, b) = r.map_err(db)?;
-            Ok(AcceptedPayment { payment: dec(&b)?, digest: arr(d)?, receipt: None })
-        })
-        .collect()
+    fn payments(&self) -> StoreResult<Vec<AcceptedPayment>> {
+        self.accepted("")
     }
 
-    fn mark_deposited(&self, digests: &[[u8; 32]], receipt: &DepositReceipt) -> StoreResult<()> {
+    fn undeposited(&self) -> StoreResult<Vec<AcceptedPayment>> {
+        self.accepted("WHERE status = 0")
+    }
+
+    fn begin_deposit(&self, request: &DepositRequest) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute(
+                "INSERT INTO deposits (request_id, request, receipt, in_flight) VALUES (?1, ?2, NULL, 1)",
+                params![request.request_id.as_slice(), enc(request)],
+            )
+            .map_err(db_unique("deposit in flight"))?;
+        Ok(())
+    }
+
+    fn deposit_in_flight(&self) -> StoreResult<Option<DepositRequest>> {
+        let conn = lock(&self.conn)?;
+        let row: Option<Vec<u8>> = conn
+            .query_row("SELECT request FROM deposits WHERE in_flight = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        row.map(|b| dec(&b)).transpose()
+    }
+
+    fn record_receipt(&self, request: &DepositRequest, receipt: &DepositReceipt) -> StoreResult<()> {
         let mut conn = lock(&self.conn)?;
         let tx = immediate(&mut conn)?;
-        let r = enc(receipt);
-        for d in digests {
+        for (digest, state) in settled_states(request, receipt) {
+            let (status, refusal) = match state {
+                None => continue,
+                Some(PaymentState::Pending) => (0, None),
+                Some(PaymentState::Deposited { .. }) => (1, None),
+                Some(PaymentState::Refused { refusal, .. }) => (2, Some(enc(&refusal))),
+            };
             tx.execute(
-                "UPDATE accepted SET receipt = ?2 WHERE digest = ?1",
-                params![d.as_slice(), r.as_slice()],
+                "UPDATE accepted SET status = ?2, request_id = ?3, refusal = ?4 WHERE digest = ?1",
+                params![digest.as_slice(), status, request.request_id.as_slice(), refusal],
             )
             .map_err(db)?;
         }
+        tx.execute(
+            "INSERT INTO deposits (request_id, request, receipt, in_flight) VALUES (?1, ?2, ?3, NULL)
+             ON CONFLICT (request_id) DO UPDATE SET receipt = excluded.receipt, in_flight = NULL",
+            params![request.request_id.as_slice(), enc(request), enc(receipt)],
+        )
+        .map_err(db)?;
         tx.commit().map_err(db)
+    }
+
+    fn receipt(&self, request_id: &[u8; 16]) -> StoreResult<Option<DepositReceipt>> {
+        let conn = lock(&self.conn)?;
+        let row: Option<Option<Vec<u8>>> = conn
+            .query_row("SELECT receipt FROM deposits WHERE request_id = ?1", [request_id.as_slice()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        row.flatten().map(|b| dec(&b)).transpose()
     }
 
     fn watch_list_version(&self) -> StoreResult<Option<WatchListVersion>> {

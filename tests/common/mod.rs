@@ -20,6 +20,18 @@ pub type TestMerchant = Merchant<MemoryMerchantStore>;
 
 pub const START: Day = Day(20_781);
 
+/// The keysets of the test world: denominations 2^0..=2^max_exponent,
+/// withdrawals from START for 30 days, coins valid 30 days, deposits
+/// within 7 days.
+pub fn spec(max_exponent: u32) -> KeysetSpec {
+    KeysetSpec {
+        exponents: 0..=max_exponent,
+        withdraw_from: START,
+        withdraw_days: 30,
+        policy: KeysetPolicy { validity_days: 30, max_deposit_delay_days: 7 },
+    }
+}
+
 /// The world's bank runs on the in-memory store unless a test gives it
 /// another ([`World::on_store`]).
 pub struct World<S: BankStore = MemoryBankStore> {
@@ -48,6 +60,15 @@ impl World {
         Self::with_config(BankConfig::default())
     }
 
+    /// A world whose bank never throttles a merchant that deposits a
+    /// forged payment (for tests that deposit forgeries one after another).
+    pub fn without_throttling() -> Self {
+        Self::with_config(BankConfig {
+            deposit_limits: faircash::roles::DepositLimits { throttle_secs: 0, ..Default::default() },
+            ..BankConfig::default()
+        })
+    }
+
     pub fn with_config(config: BankConfig) -> Self {
         World::on_store(MemoryBankStore::new(), config)
     }
@@ -74,17 +95,7 @@ impl<S: BankStore> World<S> {
         let ttp = ttp_keys.decryption.clone();
         let bank =
             Bank::open(store, BankSecrets::generate(&mut OsRng), Arc::new(clock.clone()), config).unwrap();
-        bank.issue_keyset(
-            ttp_statement.statement.decryption_key,
-            &KeysetSpec {
-                exponents: 0..=6,
-                withdraw_from: START,
-                withdraw_days: 30,
-                policy: KeysetPolicy { validity_days: 30, max_deposit_delay_days: 7 },
-            },
-            &mut OsRng,
-        )
-        .unwrap();
+        bank.issue_keyset(ttp_statement.statement.decryption_key, &spec(6), &mut OsRng).unwrap();
         bank.set_ttp_statements(vec![ttp_statement.clone()]).unwrap();
         World { clock, bank: Arc::new(bank), ttp, ttp_keys, ttp_statement }
     }

@@ -2,13 +2,16 @@
 
 use super::objects::{json, Objects, TODAY};
 use crate::coin::CoinId;
+use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
+use crate::keys::AccountId;
 use crate::params::Params;
-use crate::protocol::deposit::DepositReceipt;
+use crate::protocol::deposit::{DepositReceipt, DepositRequest, PaymentOutcome, PaymentRefusal};
 use crate::protocol::pay::Payment;
 use crate::protocol::trace::WatchListVersion;
-use crate::store::{AcceptedPayment, MerchantStore, StoreError};
+use crate::store::{AcceptedPayment, MerchantStore, PaymentState, StoreError};
 use crate::time::Timestamp;
+use rand::rngs::OsRng;
 
 /// Runs every merchant-store check; `make` returns a fresh, empty store
 /// each time. One [`Objects`] serves every check.
@@ -23,14 +26,14 @@ pub fn run_merchant_store_suite<S: MerchantStore>(make: impl Fn() -> S) {
     let payments = [a, b, c];
     a_request_is_issued_once_and_open_until_answered(&make(), &payments);
     accepting_closes_the_request_and_records_coins_and_payment_at_once(&make(), &payments);
-    deposited_payments_leave_the_undeposited_list(&make(), &payments);
+    a_receipt_settles_the_payments_of_its_request_in_flight(&make(), &payments);
     the_watch_list_is_replaced_whole(&make());
     an_older_watch_list_never_replaces_a_newer_one(&make());
     concurrent_acceptance_takes_a_coin_once(&make(), &o);
 }
 
 fn accepted(p: &Payment) -> AcceptedPayment {
-    AcceptedPayment { payment: p.clone(), digest: p.digest(), receipt: None }
+    AcceptedPayment { payment: p.clone(), digest: p.digest(), state: PaymentState::Pending }
 }
 
 fn coin_ids(p: &Payment) -> Vec<CoinId> {
@@ -38,7 +41,7 @@ fn coin_ids(p: &Payment) -> Vec<CoinId> {
 }
 
 fn accept<S: MerchantStore>(s: &S, p: &Payment) -> Result<(), StoreError> {
-    s.accept_payment(&p.request.id(), &coin_ids(p), &accepted(p))
+    s.accept_payment(&p.request.id(), &coin_ids(p), p)
 }
 
 fn undeposited_digests<S: MerchantStore>(s: &S) -> Vec<[u8; 32]> {
@@ -83,42 +86,90 @@ pub fn accepting_closes_the_request_and_records_coins_and_payment_at_once<S: Mer
     // A refused acceptance marks none of its coins: a with b's coin added.
     let mut mixed = coin_ids(a);
     mixed.push(coin_ids(b)[1]);
-    assert_eq!(
-        s.accept_payment(&a.request.id(), &mixed, &accepted(a)),
-        Err(StoreError::Conflict("seen coin"))
-    );
+    assert_eq!(s.accept_payment(&a.request.id(), &mixed, a), Err(StoreError::Conflict("seen coin")));
     assert!(!s.coin_seen(&coin_ids(a)[0]).unwrap(), "nothing of a refused acceptance is kept");
     assert_eq!(s.open_request(&a.request.id()).unwrap(), Some(a.request));
     accept(s, a).unwrap();
     assert_eq!(undeposited_digests(s), vec![b.digest(), a.digest()], "in acceptance order");
 }
 
-fn receipt(o: &[u8; 16]) -> DepositReceipt {
+/// A receipt for `request` with the given outcomes (the store keeps what
+/// it is given: checking the bank's signature is the merchant's).
+fn receipt(request: &DepositRequest, payments: Vec<PaymentOutcome>) -> DepositReceipt {
+    let key = SigningKey::generate(&mut OsRng);
     DepositReceipt {
-        request_id: *o,
-        merchant_id: crate::keys::AccountId([5; 16]),
+        request_id: request.request_id,
+        merchant_id: request.merchant_id,
+        request_digest: request.digest(),
         receipt_day: TODAY,
-        credited: 3,
+        credited: 0,
+        payments,
         outcomes: vec![],
+        keyset_id: crate::keys::KeysetId([9; 32]),
+        signature: key.sign(b"faircash/v1/store-suite", b"receipt", &mut OsRng),
     }
 }
 
-/// A receipt takes exactly the payments it names off the undeposited list.
-pub fn deposited_payments_leave_the_undeposited_list<S: MerchantStore>(s: &S, payments: &[Payment; 3]) {
+fn states<S: MerchantStore>(s: &S) -> Vec<([u8; 32], PaymentState)> {
+    s.payments().unwrap().iter().map(|a| (a.digest, a.state)).collect()
+}
+
+/// A deposit request is kept in flight (one at a time) until its receipt
+/// is recorded; the receipt settles exactly the payments of its request as
+/// it says (verified: deposited; refused for good: kept apart; deferred or
+/// refused for now: pending), is kept, and ends the flight, atomically.
+pub fn a_receipt_settles_the_payments_of_its_request_in_flight<S: MerchantStore>(
+    s: &S,
+    payments: &[Payment; 3],
+) {
     let [a, b, _] = payments;
     for p in [a, b] {
         s.insert_request(&p.request).unwrap();
         accept(s, p).unwrap();
     }
-    s.mark_deposited(&[b.digest()], &receipt(&[1; 16])).unwrap();
+    let key = SigningKey::generate(&mut OsRng);
+    let merchant = AccountId([5; 16]);
+    let req = DepositRequest::new(&key, merchant, vec![a.clone(), b.clone()], &mut OsRng);
+    assert_eq!(s.deposit_in_flight().unwrap(), None);
+    s.begin_deposit(&req).unwrap();
+    assert_eq!(json(&s.deposit_in_flight().unwrap()), json(&Some(req.clone())), "the same bytes to resend");
+    let other = DepositRequest::new(&key, merchant, vec![a.clone()], &mut OsRng);
+    assert!(matches!(s.begin_deposit(&other), Err(StoreError::Conflict(_))), "one request in flight");
+    assert_eq!(json(&s.deposit_in_flight().unwrap()), json(&Some(req.clone())));
+    assert_eq!(undeposited_digests(s), vec![a.digest(), b.digest()], "in flight is still pending");
+    assert!(s.receipt(&req.request_id).unwrap().is_none());
+
+    // a is dated ahead of the bank (refused for now), b verified.
+    let later = PaymentRefusal::DatedInFuture { day: TODAY.plus(1), receipt_day: TODAY };
+    let first = receipt(&req, vec![PaymentOutcome::Refused(later), PaymentOutcome::Verified]);
+    s.record_receipt(&req, &first).unwrap();
+    assert_eq!(s.deposit_in_flight().unwrap(), None);
+    assert_eq!(json(&s.receipt(&req.request_id).unwrap()), json(&Some(first)));
+    assert_eq!(
+        states(s),
+        vec![
+            (a.digest(), PaymentState::Pending),
+            (b.digest(), PaymentState::Deposited { request_id: req.request_id })
+        ]
+    );
     assert_eq!(undeposited_digests(s), vec![a.digest()]);
-    s.mark_deposited(&[[7; 32]], &receipt(&[2; 16])).unwrap();
-    assert_eq!(undeposited_digests(s), vec![a.digest()], "an unknown digest changes nothing");
-    s.mark_deposited(&[a.digest()], &receipt(&[3; 16])).unwrap();
-    assert!(s.undeposited().unwrap().is_empty());
+
+    // a again, now refused for good: kept apart with its reason.
+    let again = DepositRequest::new(&key, merchant, vec![a.clone()], &mut OsRng);
+    s.begin_deposit(&again).unwrap();
+    let closed =
+        PaymentRefusal::WindowClosed { day: TODAY, deposit_until: TODAY.plus(7), receipt_day: TODAY.plus(8) };
+    s.record_receipt(&again, &receipt(&again, vec![PaymentOutcome::Refused(closed)])).unwrap();
+    assert_eq!(
+        states(s)[0],
+        (a.digest(), PaymentState::Refused { request_id: again.request_id, refusal: closed })
+    );
+    assert!(s.undeposited().unwrap().is_empty(), "a refused payment is never deposited again");
     for id in coin_ids(a).iter().chain(&coin_ids(b)) {
-        assert!(s.coin_seen(id).unwrap(), "deposited coins stay seen");
+        assert!(s.coin_seen(id).unwrap(), "deposited and refused coins stay seen");
     }
+    // The next request may fly.
+    s.begin_deposit(&other).unwrap();
 }
 
 fn serial(i: u64) -> Point {
