@@ -339,6 +339,15 @@ pub struct ServeArgs {
     /// their connections are closed.
     #[arg(long, default_value_t = crate::http::server::DEFAULT_SHUTDOWN_GRACE.as_secs())]
     shutdown_grace_secs: u64,
+    /// Deposit requests decoded and verified at once (default: half the
+    /// cores, at least one); deposits never use the workers of other
+    /// requests.
+    #[arg(long)]
+    deposit_workers: Option<usize>,
+    /// Deposit requests that may wait for a worker; beyond, deposits are
+    /// answered `503 overloaded` with `Retry-After`.
+    #[arg(long, default_value_t = 8)]
+    deposit_queue: usize,
 }
 
 /// Log output format.
@@ -1181,12 +1190,15 @@ fn serve(a: ServeArgs, out: &Output) -> Result<(), CliError> {
         .map_err(|e| CliError::Io(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
     let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+    let defaults = crate::http::server::ServeConfig::default();
     let config = crate::http::server::ServeConfig {
         request_timeout: secs(a.request_timeout_secs),
         header_timeout: secs(a.header_timeout_secs),
         max_connections: a.max_connections.max(1),
         shutdown_grace: std::time::Duration::from_secs(a.shutdown_grace_secs),
-        ..Default::default()
+        deposit_workers: a.deposit_workers.unwrap_or(defaults.deposit_workers).max(1),
+        deposit_queue: a.deposit_queue,
+        ..defaults
     };
     tracing::info!(
         listen = %bound,

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use reqwest::blocking::Client;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
 use super::{error_from_answer, routes, AccountOpened, ErrorBody, EvidenceList, BINARY};
 use crate::keys::{AccountId, KeysetList, SignedKeyset};
@@ -74,6 +74,11 @@ impl HttpBank {
             match rb.header(ACCEPT, BINARY).send() {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
                     let is_binary = resp
                         .headers()
                         .get(CONTENT_TYPE)
@@ -95,8 +100,14 @@ impl HttpBank {
                             let retryable = b.error.retryable;
                             let e = error_from_answer(status, b.error);
                             if retryable && status != 429 {
+                                // Wait as long as the node asks (within
+                                // reason), never less than the backoff.
+                                let asked = retry_after.map_or(0, |s| s.min(MAX_RETRY_AFTER_SECS));
                                 last = e;
-                                backoff(attempt);
+                                if attempt + 1 < self.attempts {
+                                    backoff(attempt);
+                                    std::thread::sleep(Duration::from_secs(asked));
+                                }
                                 continue;
                             }
                             e
@@ -163,6 +174,9 @@ impl HttpBank {
         self.send::<AccountOpened, WatchList>(routes::WATCH_LIST, None)
     }
 }
+
+/// The longest `Retry-After` the client honours before trying again.
+const MAX_RETRY_AFTER_SECS: u64 = 10;
 
 fn backoff(attempt: u32) {
     let base = 50u64 << attempt.min(5);

@@ -21,6 +21,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,7 +60,8 @@ pub struct ServeConfig {
     /// How long a request may take, from its head to its answer (so also
     /// how long its body may take to arrive).
     pub request_timeout: Duration,
-    /// Most bank operations running at once (default: twice the cores).
+    /// Most bank operations other than deposits running at once (default:
+    /// twice the cores).
     pub max_parallel: usize,
     /// How long a client may take to send a request head (request line and
     /// headers), counted from the first byte it is awaited; an idle
@@ -71,6 +73,13 @@ pub struct ServeConfig {
     /// After the shutdown signal, how long in-flight requests may run
     /// before their connections are closed.
     pub shutdown_grace: Duration,
+    /// Most deposit requests decoded and verified at once (default: half
+    /// the cores, at least one). Deposits have workers of their own, so a
+    /// flood of large deposits never takes the CPU that withdrawals need.
+    pub deposit_workers: usize,
+    /// Most deposit requests waiting for a worker; beyond, a deposit is
+    /// answered `503 overloaded` with `Retry-After` at once.
+    pub deposit_queue: usize,
 }
 
 /// Default [`ServeConfig::header_timeout`].
@@ -94,13 +103,83 @@ impl Default for ServeConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            deposit_workers: (cores / 2).max(1),
+            deposit_queue: 8,
         }
+    }
+}
+
+/// Seconds a deposit refused for a full queue is told to wait.
+const OVERLOAD_RETRY_SECS: u64 = 2;
+
+/// The deposit workers and their bounded queue.
+struct DepositQueue {
+    workers: Semaphore,
+    worker_count: usize,
+    queue_limit: usize,
+    /// Deposits holding or waiting for a worker.
+    admitted: AtomicUsize,
+    /// Deposits refused because the queue was full, since start.
+    refused: AtomicU64,
+}
+
+/// A deposit's place in the queue (or at a worker); left when dropped,
+/// also when the client goes away while it waits.
+struct QueuePlace<'a>(&'a DepositQueue);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl DepositQueue {
+    fn new(workers: usize, queue_limit: usize) -> Self {
+        let workers = workers.max(1);
+        DepositQueue {
+            workers: Semaphore::new(workers),
+            worker_count: workers,
+            queue_limit,
+            admitted: AtomicUsize::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.worker_count + self.queue_limit
+    }
+
+    /// A place, or `None` when every worker is busy and the queue is full.
+    fn enter(&self) -> Option<QueuePlace<'_>> {
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.capacity() {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(QueuePlace(self))
+    }
+
+    fn load(&self) -> serde_json::Value {
+        let admitted = self.admitted.load(Ordering::SeqCst);
+        let verifying = self.worker_count - self.workers.available_permits().min(self.worker_count);
+        serde_json::json!({
+            "workers": self.worker_count,
+            "verifying": verifying,
+            "queued": admitted.saturating_sub(verifying),
+            "queue_limit": self.queue_limit,
+            "refused_overloaded": self.refused.load(Ordering::Relaxed),
+        })
+    }
+
+    fn overloaded(&self) -> bool {
+        self.admitted.load(Ordering::SeqCst) >= self.capacity()
     }
 }
 
 struct AppState<S: BankStore> {
     bank: Arc<Bank<S>>,
     cpu: Semaphore,
+    deposits: DepositQueue,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -156,9 +235,14 @@ impl Reply {
 
     fn detail(status: StatusCode, detail: ErrorDetail) -> Self {
         tracing::info!(status = status.as_u16(), code = %detail.code, "refused");
+        let retry_after =
+            detail.detail.as_ref().and_then(|d| d.get("retry_after_secs")).and_then(|v| v.as_u64());
         let body = serde_json::to_vec(&ErrorBody { error: detail }).unwrap_or_default();
         let mut r = (status, body).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        if let Some(secs) = retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         Reply(r)
     }
 
@@ -194,9 +278,26 @@ fn decode<T: WireMessage>(f: Format, body: &[u8]) -> Result<T, DecodeError> {
     }
 }
 
-/// Decodes `body` and runs `op` on the blocking pool, bounded by the CPU
-/// semaphore; encodes the answer in the requested format.
-async fn call<S, Req, Resp, F>(state: Arc<AppState<S>>, headers: HeaderMap, body: Bytes, op: F) -> Reply
+/// Which workers a request runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    /// The permits of every request but deposits.
+    Cpu,
+    /// The deposit workers, behind their bounded queue.
+    Deposits,
+}
+
+/// Decodes `body` and runs `op` on the blocking pool, under a permit of
+/// `pool` (for deposits, after taking a place in their queue: `503
+/// overloaded` at once when it is full); encodes the answer in the
+/// requested format.
+async fn call<S, Req, Resp, F>(
+    state: Arc<AppState<S>>,
+    pool: Pool,
+    headers: HeaderMap,
+    body: Bytes,
+    op: F,
+) -> Reply
 where
     S: BankStore + 'static,
     Req: WireMessage + Send + 'static,
@@ -211,7 +312,17 @@ where
         );
     };
     let out = answer_format(&headers, fmt);
-    let Ok(_permit) = state.cpu.acquire().await else {
+    let (_place, permits) = match pool {
+        Pool::Cpu => (None, &state.cpu),
+        Pool::Deposits => match state.deposits.enter() {
+            Some(place) => (Some(place), &state.deposits.workers),
+            None => {
+                tracing::warn!("deposit queue full: deposit refused");
+                return Reply::protocol(&Error::Overloaded { retry_after_secs: OVERLOAD_RETRY_SECS });
+            }
+        },
+    };
+    let Ok(_permit) = permits.acquire().await else {
         return Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting-down",
@@ -292,9 +403,16 @@ impl<St: Clone + Send + Sync + 'static> BodyLimit for MethodRouter<St> {
 
 /// The service's router over `bank`.
 pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) -> Router {
-    let state = Arc::new(AppState { bank, cpu: Semaphore::new(config.max_parallel.max(1)) });
+    let state = Arc::new(AppState {
+        bank,
+        cpu: Semaphore::new(config.max_parallel.max(1)),
+        deposits: DepositQueue::new(config.deposit_workers, config.deposit_queue),
+    });
     let api = Router::new()
-        .route(routes::HEALTH, get(health))
+        .route(
+            routes::HEALTH,
+            get(|State(s): State<Arc<AppState<S>>>| async move { health(&s) }),
+        )
         .route(
             routes::STATUS,
             get(|State(s): State<Arc<AppState<S>>>| async move {
@@ -346,7 +464,7 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
         .route(
             routes::USERS,
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
-                call(s, h, body, |b: &Bank<S>, r: UserRegistration| {
+                call(s, Pool::Cpu, h, body, |b: &Bank<S>, r: UserRegistration| {
                     Ok(AccountOpened { account: b.register_user(&r, &mut OsRng)? })
                 })
                 .await
@@ -356,7 +474,7 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
         .route(
             routes::MERCHANTS,
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
-                call(s, h, body, |b: &Bank<S>, r: MerchantRegistration| {
+                call(s, Pool::Cpu, h, body, |b: &Bank<S>, r: MerchantRegistration| {
                     Ok(AccountOpened { account: b.register_merchant(&r, &mut OsRng)? })
                 })
                 .await
@@ -366,7 +484,7 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
         .route(
             routes::WITHDRAWALS,
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
-                call(s, h, body, |b: &Bank<S>, r: WithdrawRequest| b.open_withdrawal(&r, &mut OsRng)).await
+                call(s, Pool::Cpu, h, body, |b: &Bank<S>, r: WithdrawRequest| b.open_withdrawal(&r, &mut OsRng)).await
             })
             .body_limit::<WithdrawRequest>(),
         )
@@ -381,7 +499,7 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                             "a session id is 32 hex digits".into(),
                         );
                     };
-                    call(s, h, body, move |b: &Bank<S>, c: WithdrawChallenge| {
+                    call(s, Pool::Cpu, h, body, move |b: &Bank<S>, c: WithdrawChallenge| {
                         if c.session_id != session {
                             return Err(Error::Decode(DecodeError::InvalidField {
                                 what: "withdraw-challenge",
@@ -407,7 +525,7 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                             "an account id is 32 hex digits".into(),
                         );
                     };
-                    call(s, h, body, move |b: &Bank<S>, r: AccountRequest| {
+                    call(s, Pool::Cpu, h, body, move |b: &Bank<S>, r: AccountRequest| {
                         if r.account != account {
                             return Err(Error::Decode(DecodeError::InvalidField {
                                 what: "account-request",
@@ -424,8 +542,11 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
         )
         .route(
             routes::DEPOSITS,
+            // Deposits run on workers of their own: the merchant's signature
+            // first (in Bank::deposit), then the work budgets, then the
+            // per-coin verification.
             post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
-                call(s, h, body, |b: &Bank<S>, r: DepositRequest| b.deposit(&r, &mut OsRng)).await
+                call(s, Pool::Deposits, h, body, |b: &Bank<S>, r: DepositRequest| b.deposit(&r, &mut OsRng)).await
             })
             .body_limit::<DepositRequest>(),
         )
@@ -494,8 +615,18 @@ async fn fix_limit_errors(r: Response) -> Response {
     Reply::error(status, code, message.into()).into_response()
 }
 
-async fn health() -> Reply {
-    let v = serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "protocol": crate::crypto::transcript::PROTOCOL_VERSION});
+/// Liveness, version and load: `status` is `overloaded` while the deposit
+/// queue is full (a deposit arriving now is refused) and `ok` otherwise;
+/// the node answers `200` either way (it still serves everything else).
+fn health<S: BankStore>(s: &AppState<S>) -> Reply {
+    let status = if s.deposits.overloaded() { "overloaded" } else { "ok" };
+    let v = serde_json::json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocol": crate::crypto::transcript::PROTOCOL_VERSION,
+        "deposits": s.deposits.load(),
+        "deposit_work": s.bank.deposit_load(),
+    });
     let mut r = (StatusCode::OK, v.to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     Reply(r)
