@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::{Cli, Node};
-use faircash::store::WalletStore;
+use faircash::store::{MerchantStore, WalletStore};
 use rand::Rng;
 use serde_json::Value;
 
@@ -235,17 +235,42 @@ fn two_accepted_payments(c: &Cli, alice: &str) -> u64 {
 
 /// After a crash between the bank's credit and the merchant's record of
 /// it: the merchant was credited 7 and still holds both payments as
-/// undeposited; the next deposit finds them recorded and credits nothing.
+/// undeposited, its request in flight; the next deposit sends that request
+/// again and books the bank's stored receipt (the credit of 7, not
+/// zero-credit duplicates), crediting nothing twice.
 fn redeposit_after_credit(c: &Cli, alice: &str, bank: &str, funded: u64) {
     let shop = c.merchant_account("shop");
     assert_eq!(c.balance_of(&shop), 7, "the bank credited the deposit");
     assert_eq!(c.json(&["merchant", "status", "--dir", "shop"])["undeposited_payments"], 2);
     let receipt = c.json(&["merchant", "deposit", "--dir", "shop", "--bank", bank]);
-    assert_eq!(receipt["credited"], 0, "every coin is a duplicate: {receipt}");
+    assert_eq!(receipt["credited"], 7, "the stored receipt is booked: {receipt}");
+    assert!(!receipt.to_string().contains("Duplicate"), "no zero-credit duplicates: {receipt}");
     assert_eq!(c.json(&["merchant", "status", "--dir", "shop"])["undeposited_payments"], 0);
     assert_eq!(c.balance_of(&shop), 7, "credited exactly once");
     assert_eq!(total(c, alice, "alice", "shop", 0), funded, "money created or lost");
     assert_eq!(c.json(&["bank", "status", "--dir", "bank"])["evidence"], 0, "nobody accused");
+}
+
+#[test]
+fn a_crash_after_storing_the_deposit_request_sends_the_same_request() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let funded = two_accepted_payments(&c, &alice);
+    crash_at(&c, "merchant.deposit.stored", &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    let shop = c.merchant_account("shop");
+    assert_eq!(c.balance_of(&shop), 0, "the bank never saw the request");
+    let stored = faircash::store::sqlite::SqliteMerchantStore::open(c.path("shop/merchant.db"))
+        .unwrap()
+        .deposit_in_flight()
+        .unwrap()
+        .expect("the request is stored before it is sent");
+    assert_eq!(total(&c, &alice, "alice", "shop", 0), funded, "money created or lost");
+    let out = c.json(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(out["credited"], 7, "{out}");
+    let receipts = out["receipts"].as_array().unwrap();
+    assert_eq!(receipts[0]["request_id"], hex::encode(stored.request_id), "the stored request was sent");
+    assert_eq!(c.json(&["merchant", "status", "--dir", "shop"])["undeposited_payments"], 0);
+    assert_eq!(total(&c, &alice, "alice", "shop", 0), funded, "money created or lost");
 }
 
 #[test]

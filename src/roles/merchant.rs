@@ -214,6 +214,7 @@ impl<S: MerchantStore> Merchant<S> {
         let Some(req) = self.deposit_request(rng)? else {
             return Ok(None);
         };
+        failpoint!("merchant.deposit.stored");
         let receipt = bank.deposit(&req)?;
         failpoint!("merchant.deposit.credited");
         self.record_receipt(&req, &receipt)?;
