@@ -472,6 +472,24 @@ fn a_range_proof_from_another_payment_is_refused() {
     fx.originals_still_pass();
 }
 
+/// A changed coin field fails the range proof first (its transcript absorbs
+/// every coin, protocol §8.4 step 5), and the refusal says which check
+/// failed without guessing at a cause such as expiry.
+#[test]
+fn a_tampered_coin_field_is_reported_as_the_failed_check() {
+    let fx = fixture();
+    let mut t = fx.three.clone();
+    t.coins[1].body.spend_commitments[0] = random_point();
+    let r = fx.refused_by("a spend commitment changed", &t, (&fx.shop_key, fx.shop.id()));
+    assert_eq!(r.verifier, PaymentError::RangeProof);
+    assert_eq!(r.verifier.to_string(), "expiry range proof does not verify");
+    for (who, text) in [("merchant", r.merchant.to_string()), ("bank", r.bank.to_string())] {
+        assert!(text.contains("expiry range proof does not verify"), "{who}: {text}");
+        assert!(!text.contains("expired"), "{who} guesses a cause: {text}");
+    }
+    fx.originals_still_pass();
+}
+
 #[test]
 fn identity_elements_in_a_coin_are_refused_by_their_rule() {
     let fx = fixture();

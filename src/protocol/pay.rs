@@ -229,9 +229,14 @@ pub enum PaymentError {
     /// The merchant key is the identity.
     #[error("merchant key is the identity")]
     MerchantKey,
-    /// The range proof does not verify: some coin is expired on the payment
-    /// day (or the proof is bad).
-    #[error("expiry range proof does not verify (expired coin?)")]
+    /// The expiry range proof does not verify on the payment's transcript.
+    ///
+    /// The message names the check that failed, not a cause: the proof is
+    /// made on a transcript that absorbs the request and every coin whole
+    /// (specs/protocol.md §8.2), so an expired coin, a changed coin field,
+    /// another request or a damaged proof all fail it alike, and the range
+    /// proof is checked before the signatures (§8.4 step 5).
+    #[error("expiry range proof does not verify")]
     RangeProof,
     /// An ACL signature or spend proof does not verify.
     #[error("coin signature or spend proof does not verify")]
