@@ -870,6 +870,63 @@ fn more_than_64_coins_in_a_payment_are_refused() {
     assert_eq!(Payment::from_bytes(&p.to_bytes()).unwrap_err().kind(), "too-many");
 }
 
+/// The list-length rule of wire.md §3, on a list that ends the message
+/// (`keyset-list`, at most 1024 keysets): the count is compared once, with
+/// the bytes left after it, before any element is read.
+#[test]
+fn a_list_count_is_judged_against_the_bytes_left_once() {
+    let s = samples();
+    let one = s.signed_keyset.to_bytes()[4..].to_vec();
+    let varint = |mut n: u64| {
+        let mut out = Vec::new();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    };
+    // A keyset list of `count` claimed and `elements` encoded keysets; the
+    // first one's master key made an invalid encoding if `bad_first`.
+    let list = |count: u64, elements: usize, bad_first: bool| {
+        let mut m = s.keyset_list.to_bytes()[..4].to_vec();
+        m.extend(varint(count));
+        let start = m.len();
+        for _ in 0..elements {
+            m.extend_from_slice(&one);
+        }
+        if bad_first {
+            let at = start + find(&one, s.signed_keyset.document.master_key.as_bytes());
+            m[at..at + 32].copy_from_slice(&[0xff; 32]);
+        }
+        m
+    };
+    let decode = |m: &[u8]| KeysetList::from_bytes(m).map(|_| ()).map_err(|e| e.kind());
+    assert_eq!(decode(&list(2, 2, false)), Ok(()));
+    // Count over the limit and at most the bytes left: refused before the
+    // first element is read, even one that would not decode.
+    assert_eq!(decode(&list(1025, 1025, false)), Err("too-many"));
+    assert_eq!(decode(&list(1025, 2, true)), Err("too-many"));
+    assert_eq!(decode(&list(1025, 2, false)), Err("too-many"));
+    // Count above the bytes left: not believed; elements are read one by
+    // one, and the first that fails decides ...
+    let huge = 1u64 << 40;
+    assert_eq!(decode(&list(huge, 2, true)), Err("invalid-point"));
+    assert_eq!(decode(&list(huge, 2, false)), Err("truncated"));
+    assert_eq!(decode(&list(huge, 1024, false)), Err("truncated"));
+    // ... or the limit is passed once a 1025th element has decoded.
+    let full = list(huge, 1025, false);
+    assert_eq!(decode(&full), Err("too-many"));
+    assert_eq!(decode(&full[..full.len() - 1]), Err("truncated"));
+    // In JSON an array has no count: the 1025th element decides.
+    let mut many = s.keyset_list.clone();
+    many.keysets = vec![s.signed_keyset.clone(); 1025];
+    assert_eq!(KeysetList::from_json(&many.to_json()).map(drop).map_err(|e| e.kind()), Err("too-many"));
+}
+
 #[test]
 fn deposit_request_limits_are_enforced_by_the_decoder() {
     let s = samples();
