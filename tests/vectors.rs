@@ -52,7 +52,7 @@ use faircash::protocol::withdraw::{
 };
 use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
 use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
-use faircash::store::TtpStore;
+use faircash::store::{BankStore, TtpStore};
 use faircash::time::{Clock, Day, ManualClock, Timestamp};
 use faircash::wire::{DecodeError, WireMessage};
 use rand::rngs::OsRng;
@@ -427,6 +427,26 @@ fn generate() -> Generated {
     let (new_identity, newer_auth) = (UserKey::generate(&mut rng), AuthKey::generate(&mut rng));
     let rekey = RekeyRequest::new(&carol.with_auth(new_auth.clone()), &new_identity, &newer_auth, &mut rng);
     rekey.verify(&mut OsRng).unwrap();
+    // --- pruning the first deposit's spent-coin records ----------------------------------
+    // Last, with the clock moved and put back: nothing after this uses the bank's records.
+    let policy = *keyset.policy();
+    let prune_after = DAY.plus(policy.validity_days).plus(policy.max_deposit_delay_days);
+    let stored = |id: &faircash::coin::CoinId| bank.store().begin().unwrap().spent_coin(id).unwrap();
+    for id in &summary.coin_ids {
+        assert_eq!(stored(id).map(|c| (c.receipt_day, c.prune_after)), Some((DAY, prune_after)));
+    }
+    let before_pruning = clock.now();
+    let pruning: Vec<J> = [DAY, prune_after, prune_after.plus(1)]
+        .into_iter()
+        .map(|today| {
+            clock.set(Timestamp(u64::from(today.0) * 86_400 + TIME_OF_DAY));
+            let pruned = bank.prune_spent().unwrap();
+            let left = summary.coin_ids.iter().filter(|id| stored(id).is_some()).count();
+            assert_eq!(pruned + left, summary.coin_ids.len());
+            obj! { "today" => today, "prune" => if pruned > 0 { "yes" } else { "no" }, "records_left" => left }
+        })
+        .collect();
+    clock.set(before_pruning);
 
     // ===========================================================================
     // The files.
@@ -497,7 +517,7 @@ fn generate() -> Generated {
             "signed_keyset" => mj(keyset.signed()),
             "keyset_id" => hx(keyset.id().as_bytes()),
             "keys" => J::Arr(keyset.document().keys.iter().map(key_json).collect()),
-            "keyset_list" => m(&keyset_list),
+            "keyset_list" => mj(&keyset_list),
             "keyset_ids" => J::Arr(vec![hx(keyset.id().as_bytes()), hx(keyset2.id().as_bytes())]),
         },
     );
@@ -576,9 +596,9 @@ fn generate() -> Generated {
             "commitment_digest" => hx(commitment_digest(&w.request, &w.commitment.commitment)),
             "challenge" => mj(&w.challenge),
             "answer" => mj(&w.answer),
-            "pending_withdrawal" => m(&w.pending),
-            "wallet_coin" => m(&w.coin),
-            "coin" => m(&w.coin.coin),
+            "pending_withdrawal" => mj(&w.pending),
+            "wallet_coin" => mj(&w.coin),
+            "coin" => mj(&w.coin.coin),
             "coin_id" => hx(w.coin.coin.id().as_bytes()),
             "serial_secret" => sc(w.coin.secrets.expose_serial_secret()),
             "expiry" => w.coin.secrets.expiry(),
@@ -681,7 +701,7 @@ fn generate() -> Generated {
             "order" => "three coins",
             "request" => mj(&pay_request),
             "request_id" => hx(pay_request.id()),
-            "payment" => m(&payment),
+            "payment" => mj(&payment),
             "payment_digest" => hx(payment.digest()),
             "coins" => J::Arr(coins_json),
         },
@@ -702,21 +722,32 @@ fn generate() -> Generated {
             },
             "signing_key" => pt(keyset.signing_key()),
             "first" => obj! {
-                "request" => m(&deposit1),
+                "request" => mj(&deposit1),
                 "request_digest" => hx(deposit1.digest()),
                 "receipt" => mj(&receipt1),
             },
             "second" => obj! {
                 "order" => "the same coin again",
                 "payment_request" => mj(&again_request),
-                "payment" => m(&again),
+                "payment" => mj(&again),
                 "challenge" => sc(&again_summary.challenges[0]),
-                "request" => m(&deposit2),
+                "request" => mj(&deposit2),
                 "request_digest" => hx(deposit2.digest()),
                 "receipt" => mj(&receipt2),
             },
-            "evidence" => m(&evidence),
-            "evidence_list" => m(&evidence_list),
+            "pruning" => obj! {
+                "note" => "the first deposit's three spent-coin records (protocol §9.3, §9.5): recorded on \
+                           receipt_day with prune_after = receipt_day + validity_days + \
+                           max_deposit_delay_days; the bank's prune on day `today` deletes them iff today > \
+                           prune_after",
+                "receipt_day" => DAY,
+                "validity_days" => policy.validity_days,
+                "max_deposit_delay_days" => policy.max_deposit_delay_days,
+                "prune_after" => prune_after,
+                "decisions" => J::Arr(pruning),
+            },
+            "evidence" => mj(&evidence),
+            "evidence_list" => mj(&evidence_list),
             "extracted" => obj! {
                 "u" => sc(&extracted_u),
                 "identity" => pt(&identified.identity),
@@ -727,11 +758,11 @@ fn generate() -> Generated {
 
     let trace_json = |req: &TraceRequest, result: &TraceResult| {
         obj! {
-            "record" => m(&req.record),
+            "record" => mj(&req.record),
             "record_digest" => hx(req.record.digest()),
             "warrant" => mj(&req.warrant),
             "warrant_digest" => hx(req.warrant.digest()),
-            "request" => m(req),
+            "request" => mj(req),
             "result" => mj(result),
             "plaintext" => pt(&result.plaintext),
         }
@@ -745,7 +776,7 @@ fn generate() -> Generated {
             "seed" => seed_json("trace"),
             "now" => now,
             "judge" => obj! { "secret" => sc(judge.expose_secret()), "key_file" => mj(&judge_file) },
-            "ttp_statement" => m(&ttp_statement),
+            "ttp_statement" => mj(&ttp_statement),
             "owner" => trace_json(&owner_request, &owner_result),
             "owner_account_id" => hx(user_id.as_bytes()),
             "coin" => trace_json(&coin_request, &coin_result),
@@ -1936,6 +1967,25 @@ fn check_deposits(p: &Public, payment: &Payment) {
     let digest = independent::deposit_request_digest(&first);
     assert_eq!(digest, b32(&v["first"]["request_digest"]));
     assert_eq!((receipt.request_digest, first.digest()), (digest, digest));
+    // Pruning (§9.5), from the keyset's policy and the receipt day.
+    let pruning = &v["pruning"];
+    let policy = p.keyset.policy();
+    assert_eq!(num(&pruning["receipt_day"]), u64::from(p.receipt_day.0));
+    assert_eq!(num(&pruning["validity_days"]), u64::from(policy.validity_days));
+    assert_eq!(num(&pruning["max_deposit_delay_days"]), u64::from(policy.max_deposit_delay_days));
+    let prune_after = independent::prune_after(
+        u64::from(p.receipt_day.0),
+        u64::from(policy.validity_days),
+        u64::from(policy.max_deposit_delay_days),
+    );
+    assert_eq!(num(&pruning["prune_after"]), prune_after);
+    let decisions = pruning["decisions"].as_array().unwrap();
+    assert!(decisions.iter().any(|d| d["prune"] == "yes") && decisions.iter().any(|d| d["prune"] == "no"));
+    for d in decisions {
+        let prune = num(&d["today"]) > prune_after;
+        assert_eq!(d["prune"], if prune { "yes" } else { "no" }, "{d}");
+        assert_eq!(num(&d["records_left"]), if prune { 0 } else { first.coin_count() as u64 }, "{d}");
+    }
     assert_eq!(receipt.credited, 7);
     assert_eq!(receipt.payments, [PaymentOutcome::Verified]);
     assert!(receipt.outcomes.iter().all(|o| matches!(o.outcome, DepositOutcome::Credited { .. })));
@@ -1950,6 +2000,7 @@ fn check_deposits(p: &Public, payment: &Payment) {
     let challenges = independent::verify_payment(&again, &p.keyset).unwrap();
     assert_eq!(challenges, [scalar(&s["challenge"])]);
     let second: DepositRequest = msg(&s["request"]);
+    assert_ne!(second.digest(), first.digest());
     let verified = verify_deposit(&second, &p.merchant_key, &keysets, p.receipt_day, &mut OsRng).unwrap();
     assert!(matches!(verified.verdicts[..], [PaymentVerdict::Verified(_)]));
     assert!(independent::verify_deposit_signature(&second, &p.merchant_key));
@@ -3119,6 +3170,7 @@ mod independent {
         digest(&mut t, b"request-digest")
     }
 
+    /// §9.1.
     fn deposit_message(d: &DepositRequest) -> Vec<u8> {
         let mut m = Vec::new();
         m.extend_from_slice(d.merchant_id.as_bytes());
@@ -3157,6 +3209,12 @@ mod independent {
     /// §9.1.
     pub fn verify_deposit_signature(d: &DepositRequest, merchant: &Point) -> bool {
         verify_signature(b"faircash/v1/deposit-signature", &deposit_message(d), merchant, &d.signature)
+    }
+
+    /// Pruning (protocol §9.3, §9.5): a spent-coin record recorded on
+    /// receipt day `r` may be deleted on `today` iff `today > prune_after`.
+    pub fn prune_after(receipt_day: u64, validity_days: u64, max_deposit_delay_days: u64) -> u64 {
+        receipt_day + validity_days + max_deposit_delay_days
     }
 
     /// specs/tracing.md §2.
