@@ -1938,6 +1938,7 @@ fn check_payment(p: &Public, withdrawn: &[Coin]) -> Payment {
     assert_eq!(payment.request, request);
     assert_eq!(request.id(), b32(&v["request_id"]));
     assert_eq!(request.order_digest, order_digest(v["order"].as_str().unwrap().as_bytes()));
+    assert_eq!(request.order_digest, independent::order_digest(v["order"].as_str().unwrap().as_bytes()));
     assert_eq!(request.merchant_key, p.merchant_key);
     assert_eq!(payment.digest(), b32(&v["payment_digest"]));
     assert_eq!(payment.coins.len(), 3);
@@ -1995,6 +1996,7 @@ fn check_deposits(p: &Public, payment: &Payment) {
 
     let s = &v["second"];
     let request: PaymentRequest = msg(&s["payment_request"]);
+    assert_eq!(request.order_digest, independent::order_digest(s["order"].as_str().unwrap().as_bytes()));
     let again: Payment = msg(&s["payment"]);
     assert_eq!(again.request, request);
     let challenges = independent::verify_payment(&again, &p.keyset).unwrap();
@@ -3209,6 +3211,13 @@ mod independent {
     /// §9.1.
     pub fn verify_deposit_signature(d: &DepositRequest, merchant: &Point) -> bool {
         verify_signature(b"faircash/v1/deposit-signature", &deposit_message(d), merchant, &d.signature)
+    }
+
+    /// `order_digest` of an order's text (protocol §8.1).
+    pub fn order_digest(text: &[u8]) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/order-digest");
+        t.append_message(b"order", text);
+        digest(&mut t, b"order-digest")
     }
 
     /// Pruning (protocol §9.3, §9.5): a spent-coin record recorded on
