@@ -763,6 +763,7 @@ fn generate() -> Generated {
             "warrant" => mj(&req.warrant),
             "warrant_digest" => hx(req.warrant.digest()),
             "request" => mj(req),
+            "request_digest" => hx(req.digest()),
             "result" => mj(result),
             "plaintext" => pt(&result.plaintext),
         }
@@ -2050,6 +2051,8 @@ fn check_traces(p: &Public) {
         let request: TraceRequest = msg(&t["request"]);
         let result: TraceResult = msg(&t["result"]);
         assert_eq!((&request.record, &request.warrant), (&record, &warrant));
+        assert_eq!(request.digest(), b32(&t["request_digest"]));
+        assert_eq!(independent::trace_request_digest(&request), b32(&t["request_digest"]));
         assert_eq!(record.digest(), b32(&t["record_digest"]));
         assert_eq!(independent::record_digest(&record), b32(&t["record_digest"]));
         assert_eq!(warrant.digest(), b32(&t["warrant_digest"]));
@@ -2101,6 +2104,9 @@ fn check_traces(p: &Public) {
     }
     let entries: Vec<LogEntry> = v["log"]["entries"].as_array().unwrap().iter().map(msg).collect();
     let head: LogHead = msg(&v["log"]["head"]);
+    // The log records the owner trace, then the coin trace (tracing.md §6).
+    let logged: Vec<[u8; 32]> = entries.iter().map(|e| e.request_digest).collect();
+    assert_eq!(logged, [b32(&v["owner"]["request_digest"]), b32(&v["coin"]["request_digest"])]);
     for (e, h) in entries.iter().zip(v["log"]["entry_hashes"].as_array().unwrap()) {
         assert_eq!(e.hash(), b32(h));
         assert_eq!(independent::entry_hash(e), b32(h));
@@ -2410,7 +2416,7 @@ mod independent {
     use faircash::protocol::deposit::DepositRequest;
     use faircash::protocol::pay::Payment;
     use faircash::protocol::trace::{
-        LogEntry, LogHead, TraceKind, TraceRecord, TraceResult, Warrant, WatchList,
+        LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
     };
     use faircash::protocol::trust::TtpKeyStatement;
     use faircash::protocol::withdraw::{
@@ -3224,6 +3230,14 @@ mod independent {
     /// receipt day `r` may be deleted on `today` iff `today > prune_after`.
     pub fn prune_after(receipt_day: u64, validity_days: u64, max_deposit_delay_days: u64) -> u64 {
         receipt_day + validity_days + max_deposit_delay_days
+    }
+
+    /// specs/tracing.md §6: the digest the log records for a request.
+    pub fn trace_request_digest(r: &TraceRequest) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/trace-request-digest");
+        t.append_message(b"warrant-digest", &warrant_digest(&r.warrant));
+        t.append_message(b"record-digest", &record_digest(&r.record));
+        digest(&mut t, b"request-digest")
     }
 
     /// specs/tracing.md §2.

@@ -2,8 +2,10 @@
 //! the typed helpers that append faircash values to a merlin transcript.
 //!
 //! The labels are versioned with the protocol (`faircash/v1`), not with the
-//! crate. Each [`labels`] constant is used by exactly one transcript or hash;
-//! a test checks that no two are equal. Only the protocol layer (and the
+//! crate. Each [`labels`] constant is used for exactly one purpose (one
+//! transcript or hash, or one signature domain); a test reads the crate's
+//! sources and checks that no two labels are equal, that every constant has
+//! one purpose, and that no domain string is written outside this table. Only the protocol layer (and the
 //! hashing helpers here) call [`Transcript::new`]; proof code takes
 //! `&mut Transcript` and the caller has already bound `params_id` and the
 //! protocol context.
@@ -81,8 +83,6 @@ pub mod labels {
     pub const PAYMENT_DIGEST: &[u8] = b"faircash/v1/payment-digest";
     /// The merchant's signature on a deposit request.
     pub const DEPOSIT_SIGNATURE: &[u8] = b"faircash/v1/deposit-signature";
-    /// Generic Schnorr signature transcript (the message digest names its use).
-    pub const SCHNORR_SIGNATURE: &[u8] = b"faircash/v1/schnorr-signature";
     /// The TTP's Chaum–Pedersen proof of correct decryption.
     pub const TRACE_DECRYPTION: &[u8] = b"faircash/v1/trace-decryption";
     /// The warrant issuer's signature on a warrant.
@@ -93,8 +93,11 @@ pub mod labels {
     pub const TRACE_RESULT_SIGNATURE: &[u8] = b"faircash/v1/trace-result-signature";
     /// Digest of a trace result (what the TTP signs).
     pub const TRACE_RESULT_DIGEST: &[u8] = b"faircash/v1/trace-result-digest";
-    /// Digest of a traced record.
+    /// Digest of a traced record (what a warrant names).
     pub const TRACE_RECORD: &[u8] = b"faircash/v1/trace-record";
+    /// Digest of a trace request, warrant and record (what the TTP's log
+    /// records).
+    pub const TRACE_REQUEST_DIGEST: &[u8] = b"faircash/v1/trace-request-digest";
     /// One entry of the TTP's hash-chained audit log.
     pub const TRACE_LOG_ENTRY: &[u8] = b"faircash/v1/trace-log-entry";
     /// Digest of the TTP's log head (what it signs).
@@ -174,13 +177,13 @@ pub mod labels {
         PAYMENT_REQUEST_ID,
         PAYMENT_DIGEST,
         DEPOSIT_SIGNATURE,
-        SCHNORR_SIGNATURE,
         TRACE_DECRYPTION,
         WARRANT_SIGNATURE,
         WARRANT_ID,
         TRACE_RESULT_SIGNATURE,
         TRACE_RESULT_DIGEST,
         TRACE_RECORD,
+        TRACE_REQUEST_DIGEST,
         TRACE_LOG_ENTRY,
         TRACE_LOG_HEAD,
         TRACE_LOG_HEAD_SIGNATURE,
@@ -277,7 +280,6 @@ impl FaircashTranscript for Transcript {
 #[cfg(test)]
 mod tests {
     use super::labels;
-    use std::collections::HashSet;
 
     #[test]
     fn cached_starts_are_fresh_starts() {
@@ -298,15 +300,250 @@ mod tests {
         }
     }
 
+    // -----------------------------------------------------------------
+    // Every label of the crate, read from the sources: one value each,
+    // one purpose each (protocol.md §1).
+    // -----------------------------------------------------------------
+
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::{Path, PathBuf};
+
+    /// The production sources under `src/`, each without its comment lines
+    /// and its `#[cfg(test)]` items (test transcripts use throwaway labels).
+    fn production_sources() -> Vec<(PathBuf, String)> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let code: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+                (p, without_test_items(&code.join("\n")))
+            })
+            .collect()
+    }
+
+    /// The byte offset just after the brace that closes the one at `open`.
+    fn matching_brace(text: &str, open: usize) -> usize {
+        let mut depth = 0usize;
+        for (i, c) in text[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return open + i + 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        text.len()
+    }
+
+    fn without_test_items(text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("#[cfg(test)]") {
+            out.push_str(&rest[..at]);
+            let item = &rest[at..];
+            let end = match (item.find('{'), item.find(';')) {
+                (Some(b), Some(s)) if s < b => s + 1,
+                (Some(b), _) => matching_brace(item, b),
+                (None, Some(s)) => s + 1,
+                (None, None) => item.len(),
+            };
+            rest = &item[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// `(name, value)` of every `pub const NAME: &[u8] = b"value";` in the
+    /// `labels` module, and the generator labels.
+    fn declared_labels() -> (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/crypto/transcript.rs");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("pub mod labels {").unwrap();
+        let module = &text[start..matching_brace(&text, start + "pub mod labels ".len())];
+        let mut consts = Vec::new();
+        for line in module.lines().map(str::trim) {
+            if let Some(decl) = line.strip_prefix("pub const ") {
+                if let Some((name, value)) = decl.split_once(": &[u8] = b\"") {
+                    let value = value.strip_suffix("\";").expect("one label per line");
+                    consts.push((name.to_string(), value.as_bytes().to_vec()));
+                }
+            }
+        }
+        let generators = labels::GENERATORS.iter().map(|(_, l)| l.to_vec()).collect();
+        (consts, generators)
+    }
+
+    /// The name and body of the innermost `fn` whose body holds `pos`.
+    fn enclosing_fn(text: &str, pos: usize) -> (&str, &str) {
+        let mut best = ("<none>", "");
+        let mut from = 0;
+        while let Some(i) = text[from..pos].find("fn ") {
+            let at = from + i;
+            from = at + 3;
+            if at > 0 && !text[..at].ends_with(char::is_whitespace) {
+                continue;
+            }
+            let name: &str = text[at + 3..].split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap();
+            let Some(open) = text[at..].find('{').map(|b| at + b) else { continue };
+            let close = matching_brace(text, open);
+            if open < pos && pos < close && !name.is_empty() {
+                best = (name, &text[open..close]);
+            }
+        }
+        best
+    }
+
+    /// What one use of a label constant does, from the code around it:
+    /// the domain of a signature, the start of a transcript (named by the
+    /// digests its function draws, or a proof's transcript if it draws
+    /// none), or an argument to some other function.
+    fn purpose(text: &str, pos: usize) -> String {
+        // The function whose argument list holds the use.
+        let mut depth = 0usize;
+        let mut callee = None;
+        for (i, c) in text[..pos].char_indices().rev() {
+            match c {
+                ')' => depth += 1,
+                '(' if depth == 0 => {
+                    callee = text[..i].rsplit(|c: char| !c.is_alphanumeric() && c != '_').next();
+                    break;
+                }
+                '(' => depth -= 1,
+                ';' | '{' | '}' if depth == 0 => break,
+                _ => {}
+            }
+        }
+        match callee {
+            // `sign`, `verify`, `queue` and the roles' wrappers (`sign_online`).
+            Some(c) if c.starts_with("sign") || c.starts_with("verify") || c == "queue" => {
+                "signature domain".into()
+            }
+            Some("transcript" | "cached_start" | "new") => {
+                let (_, body) = enclosing_fn(text, pos);
+                let digests: BTreeSet<&str> = body
+                    .match_indices("challenge_digest(b\"")
+                    .map(|(i, m)| body[i + m.len()..].split('"').next().unwrap())
+                    .collect();
+                if digests.is_empty() {
+                    "transcript of a proof or challenge".into()
+                } else {
+                    format!("transcript of the digest {digests:?}")
+                }
+            }
+            _ => format!("input of fn {}", enclosing_fn(text, pos).0),
+        }
+    }
+
+    /// Every label, its value and its purposes, and every problem found.
+    fn label_survey() -> Vec<String> {
+        let mut problems = Vec::new();
+        let (consts, generators) = declared_labels();
+        // One value per label, across constants, generator labels and the
+        // range proof's domain separators.
+        let sources = production_sources();
+        let mut values: BTreeMap<Vec<u8>, String> = BTreeMap::new();
+        let mut add = |value: &[u8], what: String, problems: &mut Vec<String>| {
+            if let Some(other) = values.insert(value.to_vec(), what.clone()) {
+                if other != what {
+                    problems.push(format!(
+                        "{other} and {what} share the value {:?}",
+                        String::from_utf8_lossy(value)
+                    ));
+                }
+            }
+        };
+        for (name, value) in &consts {
+            add(value, format!("labels::{name}"), &mut problems);
+            if !value.starts_with(b"faircash/v1/") {
+                problems.push(format!("labels::{name} is not versioned"));
+            }
+        }
+        for g in &generators {
+            add(g, format!("generator {:?}", String::from_utf8_lossy(g)), &mut problems);
+        }
+        for (path, text) in &sources {
+            for (i, m) in text.match_indices("b\"dom-sep\", b\"") {
+                let v = text[i + m.len()..].split('"').next().unwrap();
+                add(v.as_bytes(), format!("dom-sep {v:?}"), &mut problems);
+                let _ = path;
+            }
+        }
+        // `labels::ALL` holds exactly the declared constants.
+        let all: BTreeSet<&[u8]> = labels::ALL.iter().copied().collect();
+        let declared: BTreeSet<&[u8]> = consts.iter().map(|(_, v)| v.as_slice()).collect();
+        if all != declared || labels::ALL.len() != consts.len() {
+            problems.push("labels::ALL does not list every declared label exactly once".into());
+        }
+        // Uses: a literal domain string outside the table, a constant with
+        // no use, or one used for two purposes.
+        let mut purposes: BTreeMap<&str, BTreeSet<String>> =
+            consts.iter().map(|(n, _)| (n.as_str(), BTreeSet::new())).collect();
+        for (path, text) in &sources {
+            let file = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display().to_string();
+            let in_table = file.ends_with("src/crypto/transcript.rs");
+            if !in_table && (text.contains("\"faircash/v1/") || text.contains("Transcript::new(b\"")) {
+                problems.push(format!("{file}: a literal domain label outside labels"));
+            }
+            for (i, m) in text.match_indices("labels::") {
+                let name: &str =
+                    text[i + m.len()..].split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap();
+                if name == "ALL" || name == "GENERATORS" {
+                    continue;
+                }
+                match purposes.get_mut(name) {
+                    Some(set) => {
+                        set.insert(purpose(text, i));
+                    }
+                    None => problems.push(format!("{file}: labels::{name} is not declared")),
+                }
+            }
+        }
+        for (name, set) in &purposes {
+            match set.len() {
+                0 => problems.push(format!("labels::{name} is never used")),
+                1 => {}
+                _ => problems.push(format!("labels::{name} has two purposes: {set:?}")),
+            }
+        }
+        problems
+    }
+
     #[test]
-    fn every_domain_label_is_unique() {
-        let mut seen = HashSet::new();
-        for l in labels::ALL {
-            assert!(seen.insert(*l), "duplicate label {}", String::from_utf8_lossy(l));
-        }
-        for (_, l) in labels::GENERATORS {
-            assert!(seen.insert(*l), "duplicate label {}", String::from_utf8_lossy(l));
-        }
+    fn every_label_has_its_own_value_and_one_purpose() {
+        let problems = label_survey();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn the_label_survey_sees_a_reused_label() {
+        // The survey's classifier on a function that draws a digest from a
+        // label another function uses for a proof's transcript.
+        let text = "fn a() { let t = p.transcript(labels::X); prove(t) }\n\
+                    fn b() { let mut t = p.transcript(labels::X); t.challenge_digest(b\"d\") }\n\
+                    fn c() { k.sign(labels::X, m) }\n\
+                    fn d() { self.sign_online(keyset, labels::X, &digest(m)) }\n";
+        let uses: Vec<String> = text.match_indices("labels::X").map(|(i, _)| purpose(text, i)).collect();
+        assert_eq!(uses.iter().collect::<BTreeSet<_>>().len(), 3, "{uses:?}");
+        assert_eq!(uses[2], uses[3], "a wrapper of sign names a signature domain too");
+        let stripped = without_test_items("a\n#[cfg(test)]\nmod tests { fn x() { b\"faircash/v1/t\" } }\nb");
+        assert_eq!(stripped, "a\n\nb");
     }
 
     #[test]

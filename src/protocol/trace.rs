@@ -398,7 +398,7 @@ impl WireMessage for TraceRequest {
 impl TraceRequest {
     /// The request's digest (what the log records).
     pub fn digest(&self) -> [u8; 32] {
-        let mut t = Params::get().transcript(labels::TRACE_RECORD);
+        let mut t = Params::get().transcript(labels::TRACE_REQUEST_DIGEST);
         t.append_message(b"warrant-digest", &self.warrant.digest());
         t.append_message(b"record-digest", &self.record.digest());
         t.challenge_digest(b"request-digest")
