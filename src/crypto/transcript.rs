@@ -370,9 +370,12 @@ mod tests {
         out
     }
 
+    /// A label constant's name and value.
+    type Declared = (String, Vec<u8>);
+
     /// `(name, value)` of every `pub const NAME: &[u8] = b"value";` in the
     /// `labels` module, and the generator labels.
-    fn declared_labels() -> (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>) {
+    fn declared_labels() -> (Vec<Declared>, Vec<Vec<u8>>) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/crypto/transcript.rs");
         let text = std::fs::read_to_string(path).unwrap();
         let start = text.find("pub mod labels {").unwrap();
