@@ -523,6 +523,17 @@ mod tests {
                 }
             }
         }
+        // The label table of protocol.md §1.1 names every label.
+        let spec =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/protocol.md")).unwrap();
+        let table =
+            spec.split("### 1.1 Domain labels").nth(1).and_then(|t| t.split("\n### ").next()).unwrap_or("");
+        for value in consts.iter().map(|(_, v)| v).chain(&generators) {
+            let name = String::from_utf8_lossy(value.strip_prefix(b"faircash/v1/").unwrap_or(value));
+            if !table.contains(&format!("`{name}`")) {
+                problems.push(format!("protocol.md §1.1 does not list the label {name:?}"));
+            }
+        }
         for (name, set) in &purposes {
             match set.len() {
                 0 => problems.push(format!("labels::{name} is never used")),
