@@ -506,7 +506,12 @@ mod tests {
         for (path, text) in &sources {
             let file = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display().to_string();
             let in_table = file.ends_with("src/crypto/transcript.rs");
-            if !in_table && (text.contains("\"faircash/v1/") || text.contains("Transcript::new(b\"")) {
+            // The store conformance suite signs fixtures under throwaway domains.
+            let fixtures = file.contains("store/conformance");
+            if !in_table
+                && !fixtures
+                && (text.contains("\"faircash/v1/") || text.contains("Transcript::new(b\""))
+            {
                 problems.push(format!("{file}: a literal domain label outside labels"));
             }
             for (i, m) in text.match_indices("labels::") {
