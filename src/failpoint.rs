@@ -30,6 +30,8 @@
 //!
 //! | name | where | left behind | recovery |
 //! |---|---|---|---|
+//! | `bank.account.reserved` | [`crate::roles::Bank::account_request`]: the transaction that reserves a withdrawal's whole amount has committed; the answer has not left | an amount held at the bank, a withdrawal plan in the wallet and no coin | `wallet resume` asks for the same reservation (same id) and gets its state, then withdraws every coin under it |
+//! | `wallet.withdraw.reserved` | [`crate::roles::Wallet::withdraw`]: the reservation's answer arrived and is active; no session is opened | as for `bank.account.reserved` | as for `bank.account.reserved` |
 //! | `bank.withdraw.debited` | [`crate::roles::Bank::answer_withdrawal`]: the transaction that debits the account and stores the answer has committed; the answer has not left | a debited account, an answered session, a wallet still waiting | the wallet sends its stored challenge again and gets the stored answer (`wallet resume`) |
 //! | `wallet.withdraw.answered` | [`crate::roles::Wallet::finish_withdrawal`]: the bank's answer arrived and verified; the coin is not stored | a debited account, a pending withdrawal in the wallet | `wallet resume` fetches the same answer and stores the coin |
 //! | `wallet.pay.marked` | [`crate::roles::Wallet::pay`]: the coins are marked spent; no payment is built or recorded | coins marked spent for a payment that never left | opening the wallet returns them to the unspent pool ([`crate::roles::Wallet::release_unpaid`]) |
@@ -40,6 +42,8 @@
 
 /// Every failpoint name, in the order of the table above.
 pub const NAMES: &[&str] = &[
+    "bank.account.reserved",
+    "wallet.withdraw.reserved",
     "bank.withdraw.debited",
     "wallet.withdraw.answered",
     "wallet.pay.marked",

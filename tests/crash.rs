@@ -162,6 +162,56 @@ fn a_bank_crash_after_the_debit_commits_is_resumed_over_http() {
     assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), 100, "money created or lost");
 }
 
+#[test]
+fn a_crash_after_the_reservation_and_before_the_first_coin_is_resumed() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let funded = c.balance_of(&alice);
+    let args = ["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "7"];
+    crash_at(&c, "wallet.withdraw.reserved", &args);
+    assert_eq!(c.balance_of(&alice), funded, "a reservation holds the amount, it debits nothing");
+    assert_eq!(unspent_value(&c, "alice"), 0, "no coin was withdrawn");
+    let held = c.json(&["wallet", "account", "--dir", "alice", "--bank", "bank"]);
+    assert_eq!(held["held"], 7, "the bank holds the whole amount: {held}");
+    // Recovery has work to do: every coin of the reserved amount (4 + 2 + 1).
+    let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
+    assert_eq!(resumed["coins"].as_array().unwrap().len(), 3, "{resumed}");
+    assert_eq!(resumed["incomplete"].as_array().unwrap().len(), 0, "{resumed}");
+    assert_eq!(unspent_value(&c, "alice"), 7);
+    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), funded, "money created or lost");
+    let again = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
+    assert_eq!(again["coins"].as_array().unwrap().len(), 0, "nothing is withdrawn twice: {again}");
+}
+
+#[test]
+fn a_bank_crash_after_the_reservation_commits_is_resumed_over_http() {
+    let c = Cli::new();
+    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
+    c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
+    let mut node = Node::start_with(&c, "bank", &[(faircash::failpoint::ENV, "bank.account.reserved")]);
+    let alice =
+        c.json(&["wallet", "new", "--dir", "alice", "--bank", &node.url, "--ttp", "ttp/ttp.pub.json"])
+            ["account"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &alice, "--amount", "100"]);
+    // The node commits the reservation and dies before answering.
+    let err = c.fails(1, &["wallet", "withdraw", "--dir", "alice", "--bank", &node.url, "--amount", "3"]);
+    assert!(err.contains("cannot reach the bank"), "{err}");
+    let status = node.child.wait().unwrap();
+    assert_eq!(status.signal(), Some(SIGABRT), "the node died at the failpoint: {status:?}");
+    assert_eq!(c.balance_of(&alice), 100, "nothing debited");
+    assert_eq!(unspent_value(&c, "alice"), 0);
+    // A restarted node answers the same reservation with its state; the
+    // wallet withdraws every coin under it (2 + 1).
+    let node = Node::start(&c, "bank");
+    let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", &node.url]);
+    assert_eq!(resumed["coins"].as_array().unwrap().len(), 2, "{resumed}");
+    assert_eq!(unspent_value(&c, "alice"), 3);
+    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), 100, "money created or lost");
+}
+
 const PAY: [&str; 8] = ["wallet", "pay", "--dir", "alice", "--request", "req.json", "--out", "pay.json"];
 
 /// Alice withdraws 15 (8 + 4 + 2 + 1), the shop asks for `amount`, and

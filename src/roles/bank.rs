@@ -873,7 +873,7 @@ impl<S: BankStore> Bank<S> {
         let now = self.clock.now();
         let ttl = self.config.reservation_ttl_secs;
         let digest = req.digest();
-        self.run_tx("account_request", |tx| {
+        let answer = self.run_tx("account_request", |tx| {
             let account = tx.account(&req.account)?.ok_or(Error::UnknownAccount(req.account))?;
             if account.kind != AccountKind::User {
                 return Err(Error::WrongAccountKind(req.account));
@@ -942,7 +942,11 @@ impl<S: BankStore> Bank<S> {
                 })?;
             }
             Ok(answer)
-        })
+        })?;
+        if matches!(req.operation, AccountOperation::ReserveWithdrawal { .. }) {
+            failpoint!("bank.account.reserved");
+        }
+        Ok(answer)
     }
 
     fn reserve(

@@ -318,6 +318,7 @@ impl<S: WalletStore> Wallet<S> {
                 return Err(e);
             }
         }
+        failpoint!("wallet.withdraw.reserved");
         let mut ids = Vec::with_capacity(values.len());
         for v in values {
             ids.push(self.withdraw_coin(bank, v, Some(reservation), rng)?);
