@@ -132,12 +132,13 @@ fn a_crash_after_the_answer_and_before_the_coin_is_stored_is_resumed() {
     assert_eq!(sessions["withdrawals"].as_array().unwrap().len(), 3, "one answered session per coin");
 }
 
-#[test]
-fn a_bank_crash_after_the_debit_commits_is_resumed_over_http() {
-    let c = Cli::new();
+/// A bank node armed with `failpoint`, alice's wallet on it with 100 on
+/// her account, and `wallet withdraw --amount 3` (2 + 1), which loses the
+/// node at the failpoint. Returns alice's account.
+fn withdraw_3_from_a_node_that_crashes_at(c: &Cli, failpoint: &str) -> String {
     c.ok(&["ttp", "keygen", "--dir", "ttp"]);
     c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
-    let mut node = Node::start_with(&c, "bank", &[(faircash::failpoint::ENV, "bank.withdraw.debited")]);
+    let mut node = Node::start_with(c, "bank", &[(faircash::failpoint::ENV, failpoint)]);
     let alice =
         c.json(&["wallet", "new", "--dir", "alice", "--bank", &node.url, "--ttp", "ttp/ttp.pub.json"])
             ["account"]
@@ -145,11 +146,18 @@ fn a_bank_crash_after_the_debit_commits_is_resumed_over_http() {
             .unwrap()
             .to_string();
     c.ok(&["bank", "fund", "--dir", "bank", "--account", &alice, "--amount", "100"]);
-    // The node commits the debit of the first coin and dies before answering.
     let err = c.fails(1, &["wallet", "withdraw", "--dir", "alice", "--bank", &node.url, "--amount", "3"]);
     assert!(err.contains("cannot reach the bank"), "{err}");
     let status = node.child.wait().unwrap();
-    assert_eq!(status.signal(), Some(SIGABRT), "the node died at the failpoint: {status:?}");
+    assert_eq!(status.signal(), Some(SIGABRT), "the node died at {failpoint}: {status:?}");
+    alice
+}
+
+#[test]
+fn a_bank_crash_after_the_debit_commits_is_resumed_over_http() {
+    let c = Cli::new();
+    // The node commits the debit of the first coin and dies before answering.
+    let alice = withdraw_3_from_a_node_that_crashes_at(&c, "bank.withdraw.debited");
     assert_eq!(c.balance_of(&alice), 98, "the first coin (2) was debited");
     assert_eq!(unspent_value(&c, "alice"), 0);
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 1);
@@ -186,21 +194,8 @@ fn a_crash_after_the_reservation_and_before_the_first_coin_is_resumed() {
 #[test]
 fn a_bank_crash_after_the_reservation_commits_is_resumed_over_http() {
     let c = Cli::new();
-    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
-    c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
-    let mut node = Node::start_with(&c, "bank", &[(faircash::failpoint::ENV, "bank.account.reserved")]);
-    let alice =
-        c.json(&["wallet", "new", "--dir", "alice", "--bank", &node.url, "--ttp", "ttp/ttp.pub.json"])
-            ["account"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    c.ok(&["bank", "fund", "--dir", "bank", "--account", &alice, "--amount", "100"]);
     // The node commits the reservation and dies before answering.
-    let err = c.fails(1, &["wallet", "withdraw", "--dir", "alice", "--bank", &node.url, "--amount", "3"]);
-    assert!(err.contains("cannot reach the bank"), "{err}");
-    let status = node.child.wait().unwrap();
-    assert_eq!(status.signal(), Some(SIGABRT), "the node died at the failpoint: {status:?}");
+    let alice = withdraw_3_from_a_node_that_crashes_at(&c, "bank.account.reserved");
     assert_eq!(c.balance_of(&alice), 100, "nothing debited");
     assert_eq!(unspent_value(&c, "alice"), 0);
     // A restarted node answers the same reservation with its state; the
