@@ -570,6 +570,11 @@ impl AuthKey {
     pub fn sign(&self, label: &'static [u8], message: &[u8], rng: &mut impl CryptoRngCore) -> Signature {
         self.0.sign(label, message, rng)
     }
+    /// The key as a signing key, for the messages an account signs as a
+    /// payee (its deposit requests, specs/protocol.md §9.1).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
 }
 
 impl From<SecretScalar> for AuthKey {

@@ -613,3 +613,55 @@ fn an_oversized_deposit_runs_alone_and_gives_its_budget_back() {
     assert_eq!(r.credited, 7);
     assert_eq!(w.bank.deposit_load().coins_in_flight, 0);
 }
+
+// ---------------------------------------------------------------------------
+// A user account as the payee
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_user_account_deposits_what_is_addressed_to_it_signed_with_its_authentication_key() {
+    let w = World::new();
+    let alice = w.user(100);
+    let bob = w.user(0);
+    alice.withdraw(&*w.bank, 4, &mut OsRng).unwrap();
+    alice.withdraw(&*w.bank, 2, &mut OsRng).unwrap();
+    // Bob asks for a payment addressed to his account and his key `A`.
+    let ask = |amount: u64| {
+        faircash::protocol::pay::PaymentRequest::new(
+            bob.account_id(),
+            *bob.keys().auth().public(),
+            amount,
+            w.clock.today(),
+            [7; 32],
+            &mut OsRng,
+        )
+    };
+    let p = alice.pay(&ask(4), &mut OsRng).unwrap();
+    let before = w.balance(&alice.account_id()) + w.balance(&bob.account_id()) + 4 + 2;
+
+    // Signed with `u` (the spending secret), or by anyone else: refused.
+    let with_u =
+        SigningKey::from_secret(faircash::crypto::secret::SecretScalar::new(*bob.user().expose_secret()));
+    let req = DepositRequest::new(&with_u, bob.account_id(), vec![p.clone()], &mut OsRng);
+    assert!(matches!(
+        w.bank.as_ref().deposit(&req, &mut OsRng),
+        Err(Error::InvalidProof("deposit signature"))
+    ));
+
+    // Signed with `A`: credited to Bob.
+    let req =
+        DepositRequest::new(bob.keys().auth().signing_key(), bob.account_id(), vec![p.clone()], &mut OsRng);
+    let receipt = w.bank.as_ref().deposit(&req, &mut OsRng).unwrap();
+    assert_eq!(receipt.credited, 4);
+    assert_eq!(w.balance(&bob.account_id()), 4);
+    assert_eq!(w.balance(&alice.account_id()) + w.balance(&bob.account_id()) + 2, before, "money conserved");
+
+    // A payment addressed to Bob deposited by a merchant is refused for its
+    // addressee; one addressed to a merchant cannot be deposited by Bob.
+    let (shop, shop_key) = w.merchant_with_key();
+    let q = alice.pay(&ask(2), &mut OsRng).unwrap();
+    let req = DepositRequest::new(&shop_key, shop.id(), vec![q.clone()], &mut OsRng);
+    let r = w.bank.as_ref().deposit(&req, &mut OsRng).unwrap();
+    assert_eq!((r.credited, r.payments[0]), (0, PaymentOutcome::Refused(PaymentRefusal::WrongMerchant)));
+    assert_eq!(w.balance(&bob.account_id()), 4);
+}

@@ -1118,7 +1118,11 @@ impl<S: BankStore> Bank<S> {
     /// transaction, credits the merchant and answers with a receipt signed
     /// by the current keyset's online signing key.
     ///
-    /// Order: limits; the merchant's account; its signature (before
+    /// The depositor is the payee: a merchant (its deposits signed with
+    /// `M`) or a user account receiving to itself (signed with its
+    /// authentication key `A`, never with `u`; see [`payee_key`]).
+    ///
+    /// Order: limits; the payee's account; its signature (before
     /// anything else depends on the request, so request ids cannot be
     /// probed); a stored receipt for this request id is returned as is if
     /// it answered this very request, and a different request under a used
@@ -1134,11 +1138,8 @@ impl<S: BankStore> Bank<S> {
         let receipt_day = self.today();
         let now = self.clock.now();
         req.check_limits()?;
-        let merchant = self.account(&req.merchant_id)?;
-        if merchant.kind != AccountKind::Merchant {
-            return Err(Error::WrongAccountKind(req.merchant_id));
-        }
-        let request_digest = req.verify_signature(&merchant.public_key)?;
+        let payee_key = payee_key(&self.account(&req.merchant_id)?)?;
+        let request_digest = req.verify_signature(&payee_key)?;
         // A retried (or replayed) request gets its stored receipt back.
         let stored =
             self.run_tx("deposit_receipt", |tx| Ok(tx.deposit_receipt(&req.merchant_id, &req.request_id)?))?;
@@ -1149,7 +1150,7 @@ impl<S: BankStore> Bank<S> {
         let keysets = self.keysets();
         let signer = keysets.last().cloned().ok_or(Error::Store(StoreError::NotFound("keyset")))?;
         let cap = self.deposits.limits().search_factor.max(1).saturating_mul(req.coin_count());
-        let verification = verify_payments(req, &merchant.public_key, &keysets, receipt_day, cap, rng);
+        let verification = verify_payments(req, &payee_key, &keysets, receipt_day, cap, rng);
         if verification.found_forgery() {
             tracing::warn!(merchant = %req.merchant_id, "deposit held a forged payment: merchant throttled");
             self.deposits.throttle(&req.merchant_id, now);
@@ -1500,6 +1501,18 @@ pub struct BankStatus {
     pub session_epoch: u64,
 }
 
+/// The key that signs an account's deposits, and that every payment request
+/// addressed to the account names as its payee key (specs/protocol.md §9.2):
+/// `M` for a merchant; the authentication key `A` for a user, never `I`
+/// (`u` is the spending secret and signs nothing an account receives). A
+/// user account from before authentication keys must be re-keyed first.
+pub fn payee_key(account: &Account) -> Result<Point> {
+    match account.kind {
+        AccountKind::Merchant => Ok(account.public_key),
+        AccountKind::User => account.auth_key.ok_or(Error::RekeyRequired(account.id)),
+    }
+}
+
 /// What wallets and merchants need from a bank, locally or over a network.
 pub trait BankApi {
     /// The signed keyset list, oldest first.
@@ -1581,3 +1594,32 @@ macro_rules! forward_bank_api {
 }
 forward_bank_api!(Box);
 forward_bank_api!(Arc);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{merchant_account_id, user_account_id};
+    use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
+
+    fn account(kind: AccountKind, auth_key: Option<Point>) -> Account {
+        let key = Point::from(RISTRETTO_BASEPOINT_POINT);
+        let id = match kind {
+            AccountKind::User => user_account_id(&key),
+            AccountKind::Merchant => merchant_account_id(&key),
+        };
+        Account { id, kind, public_key: key, balance: 0, frozen: false, registered: Day(0), auth_key }
+    }
+
+    #[test]
+    fn a_payee_signs_with_m_as_a_merchant_and_with_a_as_a_user_never_with_i() {
+        let a = Point::from(RISTRETTO_BASEPOINT_POINT * curve25519_dalek::Scalar::from(7u8));
+        assert_eq!(
+            payee_key(&account(AccountKind::Merchant, None)).unwrap(),
+            account(AccountKind::Merchant, None).public_key
+        );
+        assert_eq!(payee_key(&account(AccountKind::User, Some(a))).unwrap(), a);
+        // A user from before authentication keys is re-keyed first.
+        let legacy = account(AccountKind::User, None);
+        assert!(matches!(payee_key(&legacy), Err(Error::RekeyRequired(id)) if id == legacy.id));
+    }
+}
