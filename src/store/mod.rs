@@ -7,7 +7,8 @@
 //! transaction without committing rolls all of them back. The protocol code
 //! in [`crate::roles::Bank`] runs each money-moving step as one transaction
 //! and retries it when the backend reports [`StoreError::Retry`]
-//! (serialization failures), so every transaction body is safe to run twice.
+//! (deadlocks, serialization failures), so every transaction body is safe to
+//! run twice.
 //!
 //! Uniqueness rules that the protocol relies on are the store's to enforce
 //! ([`StoreError::Conflict`]): one account per id, one session per id, one
