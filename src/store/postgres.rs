@@ -41,7 +41,8 @@ use std::sync::Mutex;
 use super::codec::*;
 use super::*;
 use ::postgres::error::SqlState;
-use ::postgres::{Client, NoTls};
+use ::postgres::types::ToSql;
+use ::postgres::{Client, NoTls, Row, Statement};
 
 fn db(e: ::postgres::Error) -> StoreError {
     match e.code() {
@@ -278,7 +279,7 @@ fn migrate(client: &mut Client, app: &str, migrations: &[&str]) -> StoreResult<(
 pub struct PostgresBankStore {
     config: ::postgres::Config,
     schema: Option<String>,
-    pool: Mutex<Vec<Client>>,
+    pool: Mutex<Vec<Conn>>,
     max_idle: usize,
 }
 
@@ -308,21 +309,21 @@ impl PostgresBankStore {
             max_idle: 16,
         };
         let mut c = store.connect()?;
-        migrate(&mut c, "bank", BANK_MIGRATIONS)?;
+        migrate(&mut c.client, "bank", BANK_MIGRATIONS)?;
         store.put_back(c);
         Ok(store)
     }
 
-    fn connect(&self) -> StoreResult<Client> {
+    fn connect(&self) -> StoreResult<Conn> {
         let mut c = self.config.connect(NoTls).map_err(|e| connect_error(&self.config, &e))?;
         if let Some(s) = &self.schema {
             c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"))
                 .map_err(db)?;
         }
-        Ok(c)
+        Ok(Conn { client: c, statements: std::collections::HashMap::new() })
     }
 
-    fn take(&self) -> StoreResult<Client> {
+    fn take(&self) -> StoreResult<Conn> {
         let pooled = self.pool.lock().map_err(|_| StoreError::Backend("pool lock poisoned".into()))?.pop();
         match pooled {
             Some(c) if !c.is_closed() => Ok(c),
@@ -333,7 +334,7 @@ impl PostgresBankStore {
         }
     }
 
-    fn put_back(&self, c: Client) {
+    fn put_back(&self, c: Conn) {
         if c.is_closed() {
             return close_clients(vec![c]);
         }
@@ -388,7 +389,7 @@ fn connect_error(config: &::postgres::Config, e: &::postgres::Error) -> StoreErr
 /// blocking on its own runtime, which panics inside another runtime's
 /// async context ("Cannot start a runtime from within a runtime"): there,
 /// the clients are closed on a thread of their own.
-fn close_clients(clients: Vec<Client>) {
+fn close_clients(clients: Vec<Conn>) {
     if clients.is_empty() {
         return;
     }
@@ -396,6 +397,61 @@ fn close_clients(clients: Vec<Client>) {
         let _ = std::thread::spawn(move || drop(clients)).join();
     } else {
         drop(clients);
+    }
+}
+
+/// A pooled connection and the statements prepared on it: each statement
+/// text is parsed and planned once per connection, and then runs in one
+/// round trip (an unprepared query takes two: prepare, then execute).
+struct Conn {
+    client: Client,
+    statements: std::collections::HashMap<String, Statement>,
+}
+
+impl Conn {
+    fn statement(&mut self, sql: &str) -> Result<Statement, ::postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, params)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_opt(&s, params)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_one(&s, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, ::postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.execute(&s, params)
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), ::postgres::Error> {
+        self.client.batch_execute(sql)
+    }
+
+    fn simple_query(&mut self, sql: &str) -> Result<Vec<::postgres::SimpleQueryMessage>, ::postgres::Error> {
+        self.client.simple_query(sql)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
     }
 }
 
@@ -415,7 +471,7 @@ impl BankStore for PostgresBankStore {
 
 struct PgTx<'a> {
     store: &'a PostgresBankStore,
-    client: Option<Client>,
+    client: Option<Conn>,
     done: bool,
     /// The accounts whose rows this transaction has locked.
     locked: Vec<AccountId>,
@@ -499,7 +555,7 @@ fn spent_row(r: &::postgres::Row) -> StoreResult<SpentCoin> {
 }
 
 impl PgTx<'_> {
-    fn c(&mut self) -> StoreResult<&mut Client> {
+    fn c(&mut self) -> StoreResult<&mut Conn> {
         self.client.as_mut().ok_or_else(|| StoreError::Backend("transaction finished".into()))
     }
 
