@@ -18,6 +18,13 @@
 //! cargo run --release --example load -- --bank http://127.0.0.1:8080 --bank-dir bank
 //! ```
 //!
+//! `--cpu-probe CMD` runs `CMD <mark>` (through `sh -c`, with the
+//! generator's process id in `FAIRCASH_LOAD_PID`) just before and just after
+//! each timed phase, outside its wall time, with the marks
+//! `withdrawals-start`, `withdrawals-end`, `deposits-start` and
+//! `deposits-end`: `scripts/load.sh` reads the CPU time of the generator,
+//! the nodes and the database there.
+//!
 //! Several nodes: `--bank http://127.0.0.1:8080,http://127.0.0.1:8081`;
 //! client `i` sends to node `i mod n` first (and fails over to the others).
 //! `scripts/load.sh` runs the configurations of BENCHMARKS.md.
@@ -75,6 +82,24 @@ struct Args {
     /// Print one JSON line instead of the text report.
     #[arg(long)]
     json: bool,
+    /// A command run with a mark as its argument before and after each
+    /// timed phase (outside its wall time).
+    #[arg(long)]
+    cpu_probe: Option<String>,
+}
+
+/// Runs the CPU probe, if any, with `mark`; fails if it fails.
+fn probe(args: &Args, mark: &str) -> Result<(), Error> {
+    let Some(cmd) = &args.cpu_probe else { return Ok(()) };
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} {mark}"))
+        .env("FAIRCASH_LOAD_PID", std::process::id().to_string())
+        .status()?;
+    if !status.success() {
+        return Err(format!("the CPU probe failed at {mark}: {status}").into());
+    }
+    Ok(())
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -174,6 +199,7 @@ fn main() -> Result<(), Error> {
     let share = |total: usize, c: usize| total / args.clients + usize::from(c < total % args.clients);
 
     // Phase 1: withdrawals.
+    probe(&args, "withdrawals-start")?;
     let start = Instant::now();
     let handles: Vec<_> = owned
         .into_iter()
@@ -201,6 +227,7 @@ fn main() -> Result<(), Error> {
         lat.extend(l);
     }
     let withdrawals = Phase::new(start.elapsed(), lat.len(), lat);
+    probe(&args, "withdrawals-end")?;
 
     // Phase 2: payments, off-line (not timed).
     let prepared: Vec<Vec<DepositRequest>> = thread::scope(|s| {
@@ -255,6 +282,7 @@ fn main() -> Result<(), Error> {
     })?;
 
     // Phase 3: deposits.
+    probe(&args, "deposits-start")?;
     let start = Instant::now();
     let handles: Vec<_> = prepared
         .into_iter()
@@ -288,6 +316,7 @@ fn main() -> Result<(), Error> {
         coins += n;
     }
     let deposits = Phase::new(start.elapsed(), coins, lat);
+    probe(&args, "deposits-end")?;
 
     if args.json {
         let phase = |p: &Phase| {

@@ -8,7 +8,13 @@
 #
 # PostgreSQL comes from .ci/postgres.sh (Debian's package on 127.0.0.1:55432,
 # started if it is not running); every run gets a fresh database, dropped at
-# the end. Prints one table. The work per run is bounded; set it with
+# the end. Prints one table: throughput, latency, retried transactions, and
+# where the CPU time of each timed phase went: the load generator (client),
+# the bank nodes, and the PostgreSQL backends serving the run's database
+# (read from /proc before and after the phase, outside its wall time), with
+# the server's (nodes + database) CPU per withdrawn and per deposited coin.
+# Everything runs on one machine: the client's share is CPU the server would
+# have on a machine of its own. The work per run is bounded; set it with
 #   CLIENTS (4) USERS (16) MERCHANTS (4) WITHDRAWALS (1024) DEPOSITS (32)
 #   PAYMENTS (payments per deposit, 4) COINS (coins per payment, 8)
 #   CONFIGS ("sqlite-1 postgres-1 postgres-2") PORT (18480, first port)
@@ -31,6 +37,7 @@ LOAD="$PWD/target/release/examples/load"
 
 work="$(mktemp -d -t faircash-load.XXXXXX)"
 pids=()
+run_db=""
 databases=()
 pg_base=""
 
@@ -67,10 +74,33 @@ serve() {
     exit 1
 }
 
+# The CPU probe the generator runs before and after each timed phase:
+# appends "mark role pid ticks" lines (utime + stime of the process and all
+# its threads, in clock ticks) for the generator, each node and each
+# PostgreSQL backend connected to the run's database.
+cat >"$work/probe.sh" <<'PROBE'
+set -eu
+work="$(dirname "$0")"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || true; }
+{
+    echo "$1 client $FAIRCASH_LOAD_PID $(ticks "$FAIRCASH_LOAD_PID")"
+    for p in $(cat "$work/nodes.pids"); do echo "$1 node $p $(ticks "$p")"; done
+    if [ -s "$work/db.url" ]; then
+        for p in $(psql -tA "$(cat "$work/db.url")" \
+            -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"); do
+            echo "$1 database $p $(ticks "$p")"
+        done
+    fi
+} >>"$work/cpu.log"
+PROBE
+
 # run LABEL DIR URLS: one load run, appended to results.jsonl.
 run() {
     echo "== $1" >&2
-    "$LOAD" --bank "$3" --bank-dir "$2" --label "$1" --json \
+    printf '%s\n' "${pids[@]}" >"$work/nodes.pids"
+    printf '%s' "$run_db" >"$work/db.url"
+    rm -f "$work/cpu.log"
+    "$LOAD" --bank "$3" --bank-dir "$2" --label "$1" --json --cpu-probe "bash $work/probe.sh" \
         --clients "$CLIENTS" --users "$USERS" --merchants "$MERCHANTS" \
         --withdrawals "$WITHDRAWALS" --deposits "$DEPOSITS" \
         --payments-per-deposit "$PAYMENTS" --coins-per-payment "$COINS" \
@@ -84,8 +114,27 @@ run() {
     by_tx="$(cat "$work"/serve-*.log | grep "transaction retried" | grep -o 'tx="\?[a-z_]*' | tr -d '"' \
         | sed 's/^tx=//' | sort | uniq -c | awk '{printf "%s%s %s", sep, $2, $1; sep=", "}' || true)"
     rm -f "$work"/serve-*.log
-    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["tx_retries"] = int(sys.argv[2]); r["tx_retries_by"] = sys.argv[3]; print(json.dumps(r))' \
-        "$work/run.json" "$retries" "$by_tx" | tee -a "$work/results.jsonl" >&2
+    python3 - "$work/run.json" "$retries" "$by_tx" "$work/cpu.log" "$(getconf CLK_TCK)" <<'PY' | tee -a "$work/results.jsonl" >&2
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["tx_retries"] = int(sys.argv[2])
+r["tx_retries_by"] = sys.argv[3]
+# CPU seconds per phase and role: each process's ticks at the phase's end
+# minus those at its start (0 for a process that started during it).
+marks = {}
+for line in open(sys.argv[4]):
+    f = line.split()
+    if len(f) == 4:
+        marks.setdefault(f[0], {})[(f[1], f[2])] = int(f[3])
+hz = float(sys.argv[5])
+for phase in ("withdrawals", "deposits"):
+    start, end = marks.get(phase + "-start", {}), marks.get(phase + "-end", {})
+    cpu = {"client": 0.0, "node": 0.0, "database": 0.0}
+    for (role, pid), t in end.items():
+        cpu[role] += (t - start.get((role, pid), 0)) / hz
+    r[phase]["cpu_s"] = cpu
+print(json.dumps(r))
+PY
 }
 
 # fresh_db: creates a database; sets DB_URL to its URL.
@@ -99,6 +148,7 @@ fresh_db() {
     psql -q "$pg_base/postgres" -c "CREATE DATABASE $db" >/dev/null
     databases+=("$db")
     DB_URL="$pg_base/$db"
+    run_db="$DB_URL"
 }
 
 "$FC" ttp keygen --dir "$work/ttp" >/dev/null
@@ -107,6 +157,7 @@ for config in $CONFIGS; do
     dir="$work/$config"
     case "$config" in
         sqlite-1)
+            run_db=""
             "$FC" bank init --dir "$dir" --ttp-key "$work/ttp/ttp.pub.json" >/dev/null
             serve "$dir" "$PORT"
             run "$config" "$dir" "http://127.0.0.1:$PORT"
@@ -141,14 +192,33 @@ if rows:
           f"deposit requests of {r['payments_per_deposit']} payments × {r['coins_per_payment']} coins")
 print()
 print("| configuration | nodes | withdrawals/s (coins) | withdrawal p50 / p90 / p99 (ms) "
-      "| deposited coins/s | deposit request p50 / p90 / p99 (ms) | transactions retried |")
+      "| deposited coins/s | deposit request p50 / p90 / p99 (ms) | transactions retried (per request) |")
 print("|---|---|---|---|---|---|---|")
 for r in rows:
     w, d = r["withdrawals"], r["deposits"]
+    # A withdrawn coin is two requests (open, answer), a deposit one; each
+    # request runs at least one transaction, so this bounds the retried
+    # share of transactions from above.
+    requests = 2 * w["coins"] + d["ops"]
     print(f"| {r['label']} | {r['nodes']} | {w['coins_per_s']:.0f} ({w['coins']} in {w['wall_s']:.1f} s) "
           f"| {w['p50_ms']:.1f} / {w['p90_ms']:.1f} / {w['p99_ms']:.1f} "
           f"| {d['coins_per_s']:.0f} ({d['coins']} in {d['wall_s']:.1f} s) "
-          f"| {d['p50_ms']:.1f} / {d['p90_ms']:.1f} / {d['p99_ms']:.1f} | {r['tx_retries']} |")
+          f"| {d['p50_ms']:.1f} / {d['p90_ms']:.1f} / {d['p99_ms']:.1f} "
+          f"| {r['tx_retries']} ({100.0 * r['tx_retries'] / max(requests, 1):.2f} %) |")
+print()
+print("| configuration | phase | CPU s: client / nodes / database | client share | server CPU per coin (ms) |")
+print("|---|---|---|---|---|")
+for r in rows:
+    for phase in ("withdrawals", "deposits"):
+        p = r[phase]
+        c = p.get("cpu_s")
+        if not c:
+            continue
+        server = c["node"] + c["database"]
+        total = server + c["client"]
+        share = 100.0 * c["client"] / total if total else 0.0
+        print(f"| {r['label']} | {phase} | {c['client']:.2f} / {c['node']:.2f} / {c['database']:.2f} "
+              f"| {share:.0f} % | {1e3 * server / max(p['coins'], 1):.3f} |")
 print()
 for r in rows:
     if r.get("tx_retries_by"):
