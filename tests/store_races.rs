@@ -124,17 +124,7 @@ fn sqlite(dir: &tempfile::TempDir) -> SqliteBankStore {
 /// A bank store in a fresh schema of the `FAIRCASH_TEST_POSTGRES`
 /// database, when it is set (the PostgreSQL races are skipped otherwise).
 fn postgres(name: &str) -> Option<PostgresBankStore> {
-    let url = match std::env::var("FAIRCASH_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            assert!(
-                std::env::var("FAIRCASH_REQUIRE_POSTGRES").is_err(),
-                "FAIRCASH_TEST_POSTGRES is required"
-            );
-            eprintln!("FAIRCASH_TEST_POSTGRES is not set: skipping the PostgreSQL races");
-            return None;
-        }
-    };
+    let url = postgres_url("the PostgreSQL races")?;
     let schema = format!("races_{}_{name}", std::process::id());
     let store = PostgresBankStore::open_in_schema(&url, Some(&schema)).unwrap();
     // One pooled connection per racer, connected before the race: the

@@ -574,17 +574,7 @@ fn the_sqlite_store_holds_no_value_of_a_spend_outside_its_deposit_tables() {
 
 #[test]
 fn the_postgres_store_holds_no_value_of_a_spend_outside_its_deposit_tables() {
-    let url = match std::env::var("FAIRCASH_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            assert!(
-                std::env::var("FAIRCASH_REQUIRE_POSTGRES").is_err(),
-                "FAIRCASH_TEST_POSTGRES is required"
-            );
-            eprintln!("FAIRCASH_TEST_POSTGRES is not set: skipping the PostgreSQL store");
-            return;
-        }
-    };
+    let Some(url) = postgres_url("the PostgreSQL store") else { return };
     let schema = format!("unlink_{}", std::process::id());
     let store = faircash::store::postgres::PostgresBankStore::open_in_schema(&url, Some(&schema)).unwrap();
     stored_withdrawals_hold_no_value_of_a_spend(store, || postgres_cells(&url, &schema));

@@ -184,6 +184,23 @@ impl<S: BankStore> World<S> {
     }
 }
 
+/// The PostgreSQL database of `FAIRCASH_TEST_POSTGRES`, when it is set;
+/// otherwise `None` (the caller skips `what`), and a failure when
+/// `FAIRCASH_REQUIRE_POSTGRES` is set.
+pub fn postgres_url(what: &str) -> Option<String> {
+    match std::env::var("FAIRCASH_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("FAIRCASH_REQUIRE_POSTGRES").is_err(),
+                "FAIRCASH_TEST_POSTGRES is required"
+            );
+            eprintln!("FAIRCASH_TEST_POSTGRES is not set: skipping {what}");
+            None
+        }
+    }
+}
+
 /// An rng whose first 64-byte draw is fixed (so a protocol step that draws
 /// one scalar by `Scalar::random` first, such as `WithdrawStart`'s blinding
 /// `r` or `UserBlinding::blind`'s `gamma`, draws a chosen value); every
