@@ -301,7 +301,7 @@ fn a_crash_after_storing_the_deposit_request_sends_the_same_request() {
     let c = Cli::new();
     let alice = c.setup();
     let funded = two_accepted_payments(&c, &alice);
-    crash_at(&c, "merchant.deposit.stored", &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    crash_at(&c, "payee.deposit.stored", &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
     let shop = c.merchant_account("shop");
     assert_eq!(c.balance_of(&shop), 0, "the bank never saw the request");
     let stored = faircash::store::sqlite::SqliteMerchantStore::open(c.path("shop/merchant.db"))
@@ -323,7 +323,7 @@ fn a_crash_after_the_credit_and_before_the_receipt_is_recorded_never_credits_twi
     let c = Cli::new();
     let alice = c.setup();
     let funded = two_accepted_payments(&c, &alice);
-    crash_at(&c, "merchant.deposit.credited", &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    crash_at(&c, "payee.deposit.credited", &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
     redeposit_after_credit(&c, &alice, "bank", funded);
 }
 

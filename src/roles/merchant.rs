@@ -1,5 +1,6 @@
 //! The merchant: requests payments, verifies them off-line with public keys
-//! only, deposits them later (specs/protocol.md §8, §9).
+//! only, deposits them later (specs/protocol.md §8, §9): a [`Payee`] under
+//! the merchant key, with its own store and trust anchors.
 
 use std::sync::Arc;
 
@@ -7,19 +8,17 @@ use rand_core::CryptoRngCore;
 
 use super::anchors::TrustAnchors;
 use super::bank::BankApi;
+use super::payee::Payee;
 use crate::coin::CoinId;
 use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
-use crate::failpoint::failpoint;
 use crate::keys::{merchant_account_id, AccountId, Keyset, SignedKeyset};
-use crate::protocol::deposit::{
-    DepositReceipt, DepositRequest, PaymentOutcome, MAX_COINS_PER_DEPOSIT, MAX_PAYMENTS_PER_DEPOSIT,
-};
-use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
+use crate::protocol::deposit::{DepositReceipt, DepositRequest};
+use crate::protocol::pay::{Payment, PaymentRequest, PaymentSummary};
 use crate::protocol::register::MerchantRegistration;
-use crate::protocol::trace::{WatchList, WatchListError, WatchListVersion};
+use crate::protocol::trace::{WatchList, WatchListVersion};
 use crate::protocol::{Error, Result};
-use crate::store::{AcceptedPayment, MerchantStore, StoreError};
+use crate::store::{AcceptedPayment, MerchantStore};
 use crate::time::Clock;
 
 /// A merchant over a store.
@@ -81,55 +80,26 @@ impl<S: MerchantStore> Merchant<S> {
         self.anchors.keysets()
     }
 
-    /// Issues a payment request for `amount` today, with a fresh nonce.
+    /// The payee this merchant is: its requests, verification, held
+    /// payments and deposits ([`Payee`]), under the merchant key.
+    pub fn payee(&self) -> Payee<'_, S> {
+        Payee::new(&self.key, self.id(), &self.anchors, &self.store, self.clock.as_ref())
+    }
+
+    /// Issues a payment request for `amount` today, with a fresh nonce
+    /// ([`Payee::request_payment`]).
     pub fn request_payment(
         &self,
         amount: u64,
         order_digest: [u8; 32],
         rng: &mut impl CryptoRngCore,
     ) -> Result<PaymentRequest> {
-        if amount == 0 {
-            return Err(Error::BadPaymentRequest("amount"));
-        }
-        let req =
-            PaymentRequest::new(self.id(), *self.key.public(), amount, self.clock.today(), order_digest, rng);
-        self.store.insert_request(&req)?;
-        Ok(req)
+        self.payee().request_payment(amount, order_digest, rng)
     }
 
-    /// Verifies a payment off-line and accepts it.
-    ///
-    /// Checks, in order: it answers an open request of this merchant,
-    /// exactly as issued; its keyset is pinned and escrows under the key of
-    /// a pinned TTP key statement that covers it; the payment verifies
-    /// (structure, keys valid on the day, amount, range proof, signatures,
-    /// spend proofs); no coin was seen before and none is on the watch list.
-    /// Then closes the request, records the coins and keeps the payment for
-    /// deposit, atomically.
+    /// Verifies a payment off-line and accepts it ([`Payee::accept`]).
     pub fn accept(&self, payment: &Payment, rng: &mut impl CryptoRngCore) -> Result<PaymentSummary> {
-        let request_id = payment.request.id();
-        match self.store.open_request(&request_id)? {
-            Some(r) if r == payment.request => {}
-            _ => return Err(Error::UnknownPaymentRequest),
-        }
-        // A keyset whose escrow key no pinned TTP key statement names is
-        // refused off-line: its coins could be de-anonymized by the bank.
-        let keyset = self.anchors.usable_keyset(&payment.keyset_id)?;
-        let summary = verify_payment(payment, keyset, rng)?;
-        for (coin, id) in payment.coins.iter().zip(&summary.coin_ids) {
-            if self.store.coin_seen(id)? {
-                return Err(Error::CoinAlreadySeen(*id));
-            }
-            if self.store.serial_watched(&coin.body.serial)? {
-                return Err(Error::Watchlisted(*id));
-            }
-        }
-        self.store.accept_payment(&request_id, &summary.coin_ids, payment).map_err(|e| match e {
-            StoreError::Conflict(_) => Error::CoinAlreadySeen(summary.coin_ids[0]),
-            StoreError::NotFound(_) => Error::UnknownPaymentRequest,
-            other => Error::Store(other),
-        })?;
-        Ok(summary)
+        self.payee().accept(payment, rng)
     }
 
     /// [`Merchant::accept`], except that a payment under a keyset this
@@ -158,123 +128,52 @@ impl<S: MerchantStore> Merchant<S> {
         }
     }
 
-    /// The deposit request to send next (`None` if nothing is to be
-    /// deposited): the request in flight if there is one (sent before and
-    /// not answered by a recorded receipt: a retry sends the same bytes,
-    /// so the bank answers with the receipt it stored), otherwise a new
-    /// signed request for the oldest pending payments, within the
-    /// request limits, stored as in flight before it is returned.
+    /// The deposit request to send next ([`Payee::deposit_request`]).
     pub fn deposit_request(&self, rng: &mut impl CryptoRngCore) -> Result<Option<DepositRequest>> {
-        if let Some(req) = self.store.deposit_in_flight()? {
-            return Ok(Some(req));
-        }
-        let mut payments = Vec::new();
-        let mut coins = 0;
-        for a in self.store.undeposited()? {
-            let n = a.payment.coins.len();
-            if payments.len() == MAX_PAYMENTS_PER_DEPOSIT || coins + n > MAX_COINS_PER_DEPOSIT {
-                break;
-            }
-            coins += n;
-            payments.push(a.payment);
-        }
-        if payments.is_empty() {
-            return Ok(None);
-        }
-        let req = DepositRequest::new(&self.key, self.id(), payments, rng);
-        self.store.begin_deposit(&req)?;
-        Ok(Some(req))
+        self.payee().deposit_request(rng)
     }
 
-    /// Records the bank's receipt for a deposit request, after checking it
-    /// against the request and the pinned keysets
-    /// ([`DepositReceipt::verify`]): a receipt that does not verify is
-    /// refused and changes nothing (the request stays in flight, so a
-    /// retry gets the bank's real receipt). Payments become deposited or
-    /// refused (kept apart, never deposited again) as the receipt says;
-    /// deferred ones stay pending for the next request.
+    /// Records the bank's receipt for a deposit request
+    /// ([`Payee::record_receipt`]).
     pub fn record_receipt(&self, request: &DepositRequest, receipt: &DepositReceipt) -> Result<()> {
-        receipt.verify(request, self.anchors.keysets())?;
-        self.store.record_receipt(request, receipt)?;
-        Ok(())
+        self.payee().record_receipt(request, receipt)
     }
 
-    /// Deposits at `bank`: sends the request in flight if there is one,
-    /// otherwise a new request for the oldest pending payments
-    /// ([`Merchant::deposit_request`]), and records the receipt. Returns
-    /// `None` when there is nothing to deposit. A request that fails (the
-    /// bank unreachable, a lost or refused answer, a receipt that does not
-    /// verify) stays in flight and is sent again, byte for byte, by the
-    /// next call.
+    /// Deposits at `bank` ([`Payee::deposit`]).
     pub fn deposit(
         &self,
         bank: &(impl BankApi + ?Sized),
         rng: &mut impl CryptoRngCore,
     ) -> Result<Option<DepositReceipt>> {
-        let Some(req) = self.deposit_request(rng)? else {
-            return Ok(None);
-        };
-        failpoint!("merchant.deposit.stored");
-        let receipt = bank.deposit(&req)?;
-        failpoint!("merchant.deposit.credited");
-        self.record_receipt(&req, &receipt)?;
-        Ok(Some(receipt))
+        self.payee().deposit(bank, rng)
     }
 
-    /// Imports the bank's signed watch list, replacing the copy held:
-    /// refused if its signature does not verify under the bank master key,
-    /// or if it is older than the list held (an earlier issue time, a lower
-    /// sequence, or the same sequence with other serials), so a replayed
-    /// older list can never take a traced coin off the list again.
+    /// Imports the bank's signed watch list ([`Payee::import_watch_list`]).
     pub fn import_watch_list(&self, list: &WatchList) -> Result<()> {
-        list.verify(self.anchors.master_key()).map_err(|_| WatchListError::Signature)?;
-        list.check_newer_than(self.store.watch_list_version()?.as_ref())?;
-        let version = list.version();
-        self.store.set_watch_list(&version, &list.serials).map_err(|e| match e {
-            StoreError::Conflict(_) => match self.store.watch_list_version() {
-                Ok(held) => list.check_newer_than(held.as_ref()).err().map_or(Error::Store(e), Error::from),
-                Err(e) => Error::Store(e),
-            },
-            other => Error::Store(other),
-        })
+        self.payee().import_watch_list(list)
     }
 
-    /// Deposits until nothing is pending ([`Merchant::deposit`] request by
-    /// request), or until a request settles no payment (every one deferred
-    /// or refused for now). Returns the receipts, in order.
+    /// Deposits until nothing is pending ([`Payee::deposit_all`]).
     pub fn deposit_all(
         &self,
         bank: &(impl BankApi + ?Sized),
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<DepositReceipt>> {
-        let mut receipts = Vec::new();
-        while let Some(r) = self.deposit(bank, rng)? {
-            let settled = r.payments.iter().any(|o| match o {
-                PaymentOutcome::Verified => true,
-                PaymentOutcome::Refused(refusal) => refusal.is_final(),
-                PaymentOutcome::Deferred => false,
-            });
-            receipts.push(r);
-            if !settled {
-                break;
-            }
-        }
-        Ok(receipts)
+        self.payee().deposit_all(bank, rng)
     }
 
-    /// Every accepted payment and where it stands (pending, deposited,
-    /// refused with the bank's reason), in the order accepted.
+    /// Every accepted payment and where it stands ([`Payee::payments`]).
     pub fn payments(&self) -> Result<Vec<AcceptedPayment>> {
-        Ok(self.store.payments()?)
+        self.payee().payments()
     }
 
     /// The version of the watch list held.
     pub fn watch_list_version(&self) -> Result<Option<WatchListVersion>> {
-        Ok(self.store.watch_list_version()?)
+        self.payee().watch_list_version()
     }
 
     /// Whether this merchant accepted `coin` before.
     pub fn has_seen(&self, coin: &CoinId) -> Result<bool> {
-        Ok(self.store.coin_seen(coin)?)
+        self.payee().has_seen(coin)
     }
 }

@@ -11,6 +11,7 @@ pub mod anchors;
 pub mod bank;
 pub mod limits;
 pub mod merchant;
+pub mod payee;
 pub mod ttp;
 pub mod wallet;
 
@@ -18,5 +19,6 @@ pub use anchors::TrustAnchors;
 pub use bank::{Bank, BankApi, BankConfig, EvidencePage, WatchPolicy};
 pub use limits::{DepositLimits, DepositLoad};
 pub use merchant::Merchant;
+pub use payee::Payee;
 pub use ttp::{TraceGate, Ttp, TtpKey, TtpKeys};
 pub use wallet::Wallet;

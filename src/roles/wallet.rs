@@ -16,6 +16,8 @@
 //!   out ([`Wallet::pay`]), so a crash can never lead an honest user into
 //!   spending a coin twice.
 
+mod receive;
+
 use std::sync::Arc;
 
 use rand_core::CryptoRngCore;

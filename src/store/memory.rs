@@ -509,6 +509,7 @@ struct WalletState {
 #[derive(Default)]
 pub struct MemoryWalletStore {
     state: Mutex<WalletState>,
+    payee: MemoryMerchantStore,
 }
 
 impl MemoryWalletStore {
@@ -598,6 +599,10 @@ impl WalletStore for MemoryWalletStore {
     fn record_payment(&self, request_id: &[u8; 32], payment: &Payment) -> StoreResult<()> {
         lock(&self.state)?.payments.insert(*request_id, payment.clone());
         Ok(())
+    }
+
+    fn payee(&self) -> &dyn MerchantStore {
+        &self.payee
     }
 
     fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>> {

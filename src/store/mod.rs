@@ -457,6 +457,10 @@ pub trait WalletStore: Send + Sync {
     fn record_payment(&self, request_id: &[u8; 32], payment: &Payment) -> StoreResult<()>;
     /// The payment made for `request_id`.
     fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>>;
+    /// The wallet's state as a payee (payment requests it issued, coins it
+    /// received, payments held and its deposits), kept with the wallet's
+    /// other state ([`crate::roles::Payee`]).
+    fn payee(&self) -> &dyn MerchantStore;
 }
 
 /// Where an accepted payment stands.
@@ -499,7 +503,8 @@ pub fn watch_list_held_is_newer(held: &WatchListVersion, offered: &WatchListVers
     held.issued > offered.issued || held.sequence > offered.sequence
 }
 
-/// A merchant's store. Every method is atomic and durable when it returns.
+/// A payee's store (a merchant's, or a wallet's [`WalletStore::payee`]).
+/// Every method is atomic and durable when it returns.
 pub trait MerchantStore: Send + Sync {
     /// Records an issued payment request as open.
     fn insert_request(&self, request: &PaymentRequest) -> StoreResult<()>;

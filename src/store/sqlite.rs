@@ -15,7 +15,7 @@
 //! length `CHECK`s.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::codec::*;
 use super::*;
@@ -1075,11 +1075,47 @@ CREATE TABLE plans (
     body BLOB NOT NULL
 );
 "#,
+    r#"
+-- 0003: the wallet as a payee: the tables of the merchant schema (as of its
+-- migration 0003), read and written by the same code
+-- (`SqliteMerchantStore` on the wallet's connection).
+CREATE TABLE requests (
+    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 32),
+    body BLOB NOT NULL,
+    open INTEGER NOT NULL CHECK (open IN (0, 1))
+);
+CREATE TABLE seen_coins (coin_id BLOB PRIMARY KEY CHECK (length(coin_id) = 32));
+CREATE TABLE accepted (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+    body BLOB NOT NULL,
+    status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),
+    request_id BLOB CHECK (request_id IS NULL OR length(request_id) = 16),
+    refusal BLOB
+);
+CREATE INDEX accepted_pending ON accepted (seq) WHERE status = 0;
+CREATE TABLE watch (serial BLOB PRIMARY KEY CHECK (length(serial) = 32));
+CREATE TABLE watch_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    issued INTEGER NOT NULL CHECK (issued >= 0),
+    sequence INTEGER NOT NULL CHECK (sequence >= 0),
+    digest BLOB NOT NULL CHECK (length(digest) = 32)
+);
+CREATE TABLE deposits (
+    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 16),
+    request BLOB NOT NULL,
+    receipt BLOB,
+    in_flight INTEGER UNIQUE CHECK (in_flight IS NULL OR in_flight = 1),
+    CHECK ((in_flight IS NULL) = (receipt IS NOT NULL))
+);
+"#,
 ];
 
-/// A wallet's state in a SQLite database.
+/// A wallet's state in a SQLite database; its payee state
+/// ([`WalletStore::payee`]) lives in the same database.
 pub struct SqliteWalletStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
+    payee: SqliteMerchantStore,
 }
 
 impl SqliteWalletStore {
@@ -1087,14 +1123,17 @@ impl SqliteWalletStore {
     /// damaged file is refused (`StoreError::Corrupt`) rather than replaced by
     /// a new, empty store.
     pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Self> {
-        Ok(SqliteWalletStore {
-            conn: Mutex::new(open_existing_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?),
-        })
+        Ok(Self::on(open_existing_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?))
     }
 
     /// Opens or creates the database at `path` (mode 0600).
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
-        Ok(SqliteWalletStore { conn: Mutex::new(open_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?) })
+        Ok(Self::on(open_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?))
+    }
+
+    fn on(conn: Connection) -> Self {
+        let conn = Arc::new(Mutex::new(conn));
+        SqliteWalletStore { payee: SqliteMerchantStore { conn: conn.clone() }, conn }
     }
 }
 
@@ -1252,6 +1291,10 @@ impl WalletStore for SqliteWalletStore {
             .map_err(db)?;
         row.map(|b| dec(&b)).transpose()
     }
+
+    fn payee(&self) -> &dyn MerchantStore {
+        &self.payee
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1316,7 +1359,7 @@ CREATE INDEX accepted_pending ON accepted (seq) WHERE status = 0;
 
 /// A merchant's state in a SQLite database.
 pub struct SqliteMerchantStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
 }
 
 impl SqliteMerchantStore {
@@ -1325,13 +1368,15 @@ impl SqliteMerchantStore {
     /// a new, empty store.
     pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Self> {
         Ok(SqliteMerchantStore {
-            conn: Mutex::new(open_existing_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?),
+            conn: Arc::new(Mutex::new(open_existing_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?)),
         })
     }
 
     /// Opens or creates the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
-        Ok(SqliteMerchantStore { conn: Mutex::new(open_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?) })
+        Ok(SqliteMerchantStore {
+            conn: Arc::new(Mutex::new(open_db(path.as_ref(), "merchant", MERCHANT_MIGRATIONS)?)),
+        })
     }
 }
 
