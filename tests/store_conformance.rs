@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faircash::store::conformance::{
     run_bank_store_suite, run_merchant_store_suite, run_trustee_store_suite, run_ttp_store_suite,
-    run_wallet_store_suite, wallet_state_survives_reopening,
+    run_wallet_payee_store_suite, run_wallet_store_suite, wallet_state_survives_reopening,
 };
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
 use faircash::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
@@ -46,6 +46,39 @@ fn sqlite_wallet_store_conforms() {
 fn sqlite_wallet_store_keeps_its_state_across_reopening() {
     let dir = tempfile::tempdir().unwrap();
     wallet_state_survives_reopening(|| SqliteWalletStore::open(dir.path().join("wallet.db")).unwrap());
+}
+
+#[test]
+fn memory_wallet_payee_store_conforms() {
+    run_wallet_payee_store_suite(MemoryWalletStore::new);
+}
+
+#[test]
+fn sqlite_wallet_payee_store_conforms() {
+    let (_dir, make) = sqlite_files("wallet-payee", |p| SqliteWalletStore::open(p).unwrap());
+    run_wallet_payee_store_suite(make);
+}
+
+#[test]
+fn sqlite_wallet_payee_state_survives_reopening() {
+    use faircash::store::conformance::objects::Objects;
+    use faircash::store::WalletStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wallet.db");
+    let o = Objects::new();
+    let p = o.payment(&[&o.coin(2)]);
+    let open = || SqliteWalletStore::open(&path).unwrap();
+    open().payee().insert_request(&p.request).unwrap();
+    assert_eq!(open().payee().open_request(&p.request.id()).unwrap(), Some(p.request.clone()));
+    let ids: Vec<_> = p.coins.iter().map(|c| c.id()).collect();
+    open().payee().accept_payment(&p.request.id(), &ids, &p).unwrap();
+    let s = open();
+    assert_eq!(s.payee().open_request(&p.request.id()).unwrap(), None);
+    assert!(s.payee().coin_seen(&ids[0]).unwrap());
+    assert_eq!(s.payee().undeposited().unwrap().len(), 1);
+    // The wallet's own tables are apart: no coin, no payment made.
+    assert!(s.coins().unwrap().is_empty());
+    assert_eq!(s.payment(&p.request.id()).unwrap(), None);
 }
 
 #[test]

@@ -7,23 +7,20 @@ use clap::Subcommand;
 use rand::rngs::OsRng;
 use serde_json::json;
 
-use super::files::{
-    ensure_dir, lock_dir, read_message, read_secret, shown, write_message, write_secret, DirLock,
-};
-use super::output::{amount_with_breakdown, day, receipt_json, refusal_name, Output};
+use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
+use super::output::Output;
 use super::wallet::{
     connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, save_keysets,
-    save_ttp, TrustTtpArgs, TtpArgs,
+    TrustTtpArgs, TtpArgs,
 };
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
-use crate::protocol::deposit::{DepositOutcome, PaymentOutcome};
 use crate::protocol::pay::Payment;
 use crate::protocol::trace::WatchList;
 use crate::protocol::Error as ProtocolError;
 use crate::roles::Merchant;
 use crate::store::sqlite::SqliteMerchantStore;
-use crate::store::{MerchantStore, PaymentState};
+use crate::store::PaymentState;
 use crate::time::SystemClock;
 
 /// Merchant commands.
@@ -202,32 +199,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
         }
         MerchantCommand::Request { dir, amount, order, out: file } => {
             let (m, _lock) = open(&dir.dir, out)?;
-            let digest = crate::protocol::pay::order_digest(order.as_bytes());
-            let req = m.request_payment(amount, digest, &mut OsRng)?;
-            write_message(&file, &req)?;
-            out.result(
-                || {
-                    format!(
-                        "payment request for {amount} ({}), dated {}, written to {}",
-                        if order.is_empty() {
-                            "no order text".to_string()
-                        } else {
-                            format!("order {order:?}")
-                        },
-                        req.day,
-                        shown(&file)
-                    )
-                },
-                json!({
-                    "amount": amount,
-                    "day": day(req.day),
-                    "order": order,
-                    "order_digest": hex::encode(req.order_digest),
-                    "request_id": hex::encode(req.id()),
-                    "file": file,
-                }),
-            );
-            Ok(())
+            super::payee::request(&m.payee(), amount, &order, &file, out)
         }
         MerchantCommand::Accept { dir, payment } => {
             let (mut m, _lock) = open(&dir.dir, out)?;
@@ -249,128 +221,15 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
                 }
                 other => other?,
             };
-            out.result(
-                || {
-                    format!(
-                        "payment of {} verified off-line and accepted ({} coin(s)); deposit it with `merchant deposit`",
-                        amount_with_breakdown(&summary.values),
-                        summary.coin_ids.len()
-                    )
-                },
-                json!({"accepted": p.request.amount, "coins": summary.coin_ids, "denominations": summary.values}),
-            );
+            super::payee::accepted(p.request.amount, &summary, "merchant deposit", out);
             Ok(())
         }
         MerchantCommand::Deposit { dir, bank } => {
             let (mut m, _lock) = open(&dir.dir, out)?;
             let b = connect(&bank)?;
             let (_, list) = load_pinned(&dir.dir)?;
-            m.anchors_mut().refresh_keysets(&*b)?;
-            save_keysets(&dir.dir, m.anchors(), &list)?;
-            let old_ttp = load_ttp(&dir.dir)?;
-            let offered = m.anchors_mut().refresh_ttp(&*b)?;
-            save_ttp(&dir.dir, m.anchors(), &old_ttp, &offered, out)?;
-            let in_flight = m.store().deposit_in_flight()?;
-            let pending = m.store().undeposited()?;
-            if pending.is_empty() && in_flight.is_none() {
-                out.result(
-                    || "nothing to deposit".into(),
-                    json!({"merchant": m.id(), "credited": 0, "payments": 0, "receipts": [], "refused": [], "deferred": 0}),
-                );
-                return Ok(());
-            }
-            if let Some(r) = &in_flight {
-                out.note(format!(
-                    "sending again the deposit request {} whose receipt was not recorded",
-                    hex::encode(r.request_id)
-                ));
-            }
-            let coins: usize = pending.iter().map(|a| a.payment.coins.len()).sum();
-            let bar = out.spinner(&format!("depositing {} payment(s), {coins} coin(s)", pending.len()));
-            let receipts = m.deposit_all(&*b, &mut OsRng)?;
-            bar.finish_and_clear();
-            let mut credited_value = 0u64;
-            let (mut credited, mut duplicate, mut double, mut watch_refused) = (0, 0, 0, 0);
-            let mut refused = Vec::new();
-            let mut deposited = 0;
-            let mut deferred = 0;
-            for receipt in &receipts {
-                credited_value += receipt.credited;
-                for o in &receipt.outcomes {
-                    match o.outcome {
-                        DepositOutcome::Credited { .. } | DepositOutcome::CreditedFlagged { .. } => {
-                            credited += 1
-                        }
-                        DepositOutcome::Duplicate => duplicate += 1,
-                        DepositOutcome::DoubleSpent { .. } => double += 1,
-                        DepositOutcome::Refused => watch_refused += 1,
-                    }
-                }
-                for (i, p) in receipt.payments.iter().enumerate() {
-                    match p {
-                        PaymentOutcome::Verified => deposited += 1,
-                        PaymentOutcome::Deferred => deferred += 1,
-                        PaymentOutcome::Refused(r) => refused.push((hex::encode(receipt.request_id), i, *r)),
-                    }
-                }
-            }
-            out.result(
-                || {
-                    let mut s = format!(
-                        "deposited {deposited} payment(s) in {} request(s): {credited_value} credited ({credited} coin(s))",
-                        receipts.len()
-                    );
-                    if duplicate > 0 {
-                        s.push_str(&format!("; {duplicate} coin(s) already deposited"));
-                    }
-                    if double > 0 {
-                        s.push_str(&format!(
-                            "; {double} coin(s) DOUBLE SPENT: the bank identified the spender, no credit"
-                        ));
-                    }
-                    if watch_refused > 0 {
-                        s.push_str(&format!("; {watch_refused} coin(s) refused (watch list)"));
-                    }
-                    for (_, _, r) in &refused {
-                        s.push_str(&format!("\n  payment refused by the bank, kept apart: {r}"));
-                    }
-                    if !refused.is_empty() {
-                        s.push_str("\n  (see `merchant payments --refused`)");
-                    }
-                    if deferred > 0 {
-                        s.push_str(&format!(
-                            "\n  {deferred} payment(s) not verified this time (the bank stopped searching a failed batch): they stay pending"
-                        ));
-                    }
-                    s
-                },
-                json!({
-                    "merchant": m.id(),
-                    "credited": credited_value,
-                    "payments": deposited,
-                    "receipts": receipts.iter().map(receipt_json).collect::<Vec<_>>(),
-                    "refused": refused
-                        .iter()
-                        .map(|(req, i, r)| json!({"request_id": req, "payment": i, "refusal": refusal_name(r), "reason": r.to_string()}))
-                        .collect::<Vec<_>>(),
-                    "deferred": deferred,
-                }),
-            );
-            // The receipts are printed in full; a coin the bank did not
-            // credit, or a payment it refused, makes the command's outcome a
-            // refusal (exit 4).
-            if double + watch_refused > 0 || !refused.is_empty() {
-                let coins: usize = receipts.iter().map(|r| r.outcomes.len()).sum();
-                return Err(CliError::Reported {
-                    code: 4,
-                    message: format!(
-                        "{} of {coins} coin(s) not credited ({double} double spent, {watch_refused} refused); {} payment(s) refused",
-                        double + watch_refused,
-                        refused.len()
-                    ),
-                });
-            }
-            Ok(())
+            super::payee::refresh_from_bank(&dir.dir, m.anchors_mut(), &list, &*b, out)?;
+            super::payee::deposit(&m.payee(), &*b, "merchant payments", "merchant", out)
         }
         MerchantCommand::WatchList { dir, list } => {
             let (m, _lock) = open(&dir.dir, out)?;
@@ -408,61 +267,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
         }
         MerchantCommand::Payments { dir, refused } => {
             let (m, _lock) = open(&dir.dir, out)?;
-            let all: Vec<_> = m
-                .payments()?
-                .into_iter()
-                .filter(|a| !refused || matches!(a.state, PaymentState::Refused { .. }))
-                .collect();
-            let describe = |state: &PaymentState| match state {
-                PaymentState::Pending => "pending".to_string(),
-                PaymentState::Deposited { request_id } => {
-                    format!("deposited (request {})", hex::encode(request_id))
-                }
-                PaymentState::Refused { request_id, refusal } => {
-                    format!("REFUSED: {refusal} (request {})", hex::encode(request_id))
-                }
-            };
-            out.result(
-                || {
-                    if all.is_empty() {
-                        return if refused { "no refused payments".into() } else { "no payments".into() };
-                    }
-                    all.iter()
-                        .map(|a| {
-                            format!(
-                                "{} amount {} day {}: {}",
-                                hex::encode(&a.digest[..8]),
-                                a.payment.request.amount,
-                                a.payment.request.day,
-                                describe(&a.state)
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                },
-                json!({"payments": all
-                    .iter()
-                    .map(|a| {
-                        let (state, request_id, refusal) = match &a.state {
-                            PaymentState::Pending => ("pending", None, None),
-                            PaymentState::Deposited { request_id } => ("deposited", Some(hex::encode(request_id)), None),
-                            PaymentState::Refused { request_id, refusal } => {
-                                ("refused", Some(hex::encode(request_id)), Some(refusal))
-                            }
-                        };
-                        json!({
-                            "digest": hex::encode(a.digest),
-                            "amount": a.payment.request.amount,
-                            "day": day(a.payment.request.day),
-                            "state": state,
-                            "request_id": request_id,
-                            "refusal": refusal.map(refusal_name),
-                            "reason": refusal.map(|r| r.to_string()),
-                        })
-                    })
-                    .collect::<Vec<_>>()}),
-            );
-            Ok(())
+            super::payee::payments(&m.payee(), refused, out)
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod files;
 pub mod merchant;
 pub mod output;
+pub mod payee;
 pub mod ttp;
 pub mod wallet;
 

@@ -185,6 +185,9 @@ pub enum WalletCommand {
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Receiving from another user: `request`, `receive`, `deposit`, `received`.
+    #[command(flatten)]
+    Receiving(super::payee::WalletReceiveCommand),
 }
 
 /// `wallet trust-ttp` and `merchant trust-ttp`.
@@ -538,9 +541,18 @@ impl WalletHome {
     }
 }
 
+/// Opens the wallet in `dir` (locked while the lock lives).
+pub(super) fn open_wallet(
+    dir: &Path,
+    out: &Output,
+) -> Result<(Wallet<SqliteWalletStore>, PinnedBank, KeysetList, DirLock), CliError> {
+    WalletHome { dir: dir.to_path_buf() }.open(out)
+}
+
 /// Runs a wallet command.
 pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
+        WalletCommand::Receiving(c) => super::payee::run_wallet(c, out),
         WalletCommand::New { dir, bank, bank_key, ttp } => {
             let home = WalletHome { dir: dir.dir.clone() };
             if home.key().exists() {

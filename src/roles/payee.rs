@@ -65,6 +65,11 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
         self.id
     }
 
+    /// The store.
+    pub fn store(&self) -> &'a S {
+        self.store
+    }
+
     /// Issues a payment request for `amount` today, with a fresh nonce,
     /// and files it as open.
     pub fn request_payment(

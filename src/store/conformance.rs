@@ -6,6 +6,7 @@
 //! | [`run_bank_store_suite`] | [`BankStore`] | memory, SQLite, PostgreSQL |
 //! | [`run_wallet_store_suite`] (and [`wallet_state_survives_reopening`]) | [`WalletStore`] | memory, SQLite |
 //! | [`run_merchant_store_suite`] | [`MerchantStore`] | memory, SQLite |
+//! | [`run_wallet_payee_store_suite`] | [`MerchantStore`] of [`WalletStore::payee`] | memory, SQLite |
 //! | [`run_ttp_store_suite`] | [`TtpStore`] | memory, SQLite |
 //! | [`run_trustee_store_suite`] | [`TrusteeStore`] | memory, SQLite |
 //!

@@ -601,7 +601,7 @@ impl WalletStore for MemoryWalletStore {
         Ok(())
     }
 
-    fn payee(&self) -> &dyn MerchantStore {
+    fn payee(&self) -> &(dyn MerchantStore + 'static) {
         &self.payee
     }
 

@@ -460,7 +460,7 @@ pub trait WalletStore: Send + Sync {
     /// The wallet's state as a payee (payment requests it issued, coins it
     /// received, payments held and its deposits), kept with the wallet's
     /// other state ([`crate::roles::Payee`]).
-    fn payee(&self) -> &dyn MerchantStore;
+    fn payee(&self) -> &(dyn MerchantStore + 'static);
 }
 
 /// Where an accepted payment stands.

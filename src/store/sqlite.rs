@@ -1292,7 +1292,7 @@ impl WalletStore for SqliteWalletStore {
         row.map(|b| dec(&b)).transpose()
     }
 
-    fn payee(&self) -> &dyn MerchantStore {
+    fn payee(&self) -> &(dyn MerchantStore + 'static) {
         &self.payee
     }
 }

@@ -22,7 +22,7 @@ use crate::store::{AcceptedPayment, MerchantStore, WalletStore};
 impl<S: WalletStore> Wallet<S> {
     /// The payee this wallet is: its account, under its authentication key,
     /// with its payee state in the wallet's store.
-    pub fn payee(&self) -> Payee<'_, dyn MerchantStore + '_> {
+    pub fn payee(&self) -> Payee<'_, dyn MerchantStore> {
         Payee::new(
             self.keys.auth().signing_key(),
             self.keys.account(),

@@ -9,13 +9,32 @@ use crate::params::Params;
 use crate::protocol::deposit::{DepositReceipt, DepositRequest, PaymentOutcome, PaymentRefusal};
 use crate::protocol::pay::Payment;
 use crate::protocol::trace::WatchListVersion;
-use crate::store::{AcceptedPayment, MerchantStore, PaymentState, StoreError};
+use crate::store::{AcceptedPayment, MerchantStore, PaymentState, StoreError, WalletStore};
 use crate::time::Timestamp;
 use rand::rngs::OsRng;
 
 /// Runs every merchant-store check; `make` returns a fresh, empty store
 /// each time. One [`Objects`] serves every check.
 pub fn run_merchant_store_suite<S: MerchantStore>(make: impl Fn() -> S) {
+    run_payee_store_suite(make, itself);
+}
+
+/// Runs every merchant-store check on a wallet store's payee state
+/// ([`WalletStore::payee`]); `make` returns a fresh, empty wallet store
+/// each time.
+pub fn run_wallet_payee_store_suite<W: WalletStore>(make: impl Fn() -> W) {
+    run_payee_store_suite(make, payee_of);
+}
+
+fn itself<S>(s: &S) -> &S {
+    s
+}
+
+fn payee_of<W: WalletStore>(w: &W) -> &(dyn MerchantStore + 'static) {
+    w.payee()
+}
+
+fn run_payee_store_suite<T, S: MerchantStore + ?Sized>(make: impl Fn() -> T, view: fn(&T) -> &S) {
     let o = Objects::new();
     let coins: Vec<_> = [1, 2, 4].iter().map(|v| o.coin(*v)).collect();
     // Three payments: a (coin 0), b (coins 1 and 2), and c, which spends
@@ -24,12 +43,12 @@ pub fn run_merchant_store_suite<S: MerchantStore>(make: impl Fn() -> S) {
     let b = o.payment(&[&coins[1], &coins[2]]);
     let c = o.payment(&[&coins[1]]);
     let payments = [a, b, c];
-    a_request_is_issued_once_and_open_until_answered(&make(), &payments);
-    accepting_closes_the_request_and_records_coins_and_payment_at_once(&make(), &payments);
-    a_receipt_settles_the_payments_of_its_request_in_flight(&make(), &payments);
-    the_watch_list_is_replaced_whole(&make());
-    an_older_watch_list_never_replaces_a_newer_one(&make());
-    concurrent_acceptance_takes_a_coin_once(&make(), &o);
+    a_request_is_issued_once_and_open_until_answered(view(&make()), &payments);
+    accepting_closes_the_request_and_records_coins_and_payment_at_once(view(&make()), &payments);
+    a_receipt_settles_the_payments_of_its_request_in_flight(view(&make()), &payments);
+    the_watch_list_is_replaced_whole(view(&make()));
+    an_older_watch_list_never_replaces_a_newer_one(view(&make()));
+    concurrent_acceptance_takes_a_coin_once(view(&make()), &o);
 }
 
 fn accepted(p: &Payment) -> AcceptedPayment {
@@ -40,16 +59,19 @@ fn coin_ids(p: &Payment) -> Vec<CoinId> {
     p.coins.iter().map(|c| c.id()).collect()
 }
 
-fn accept<S: MerchantStore>(s: &S, p: &Payment) -> Result<(), StoreError> {
+fn accept<S: MerchantStore + ?Sized>(s: &S, p: &Payment) -> Result<(), StoreError> {
     s.accept_payment(&p.request.id(), &coin_ids(p), p)
 }
 
-fn undeposited_digests<S: MerchantStore>(s: &S) -> Vec<[u8; 32]> {
+fn undeposited_digests<S: MerchantStore + ?Sized>(s: &S) -> Vec<[u8; 32]> {
     s.undeposited().unwrap().iter().map(|a| a.digest).collect()
 }
 
 /// A request id is issued once, and reads back while open.
-pub fn a_request_is_issued_once_and_open_until_answered<S: MerchantStore>(s: &S, payments: &[Payment; 3]) {
+pub fn a_request_is_issued_once_and_open_until_answered<S: MerchantStore + ?Sized>(
+    s: &S,
+    payments: &[Payment; 3],
+) {
     let r = payments[0].request;
     assert_eq!(s.open_request(&r.id()).unwrap(), None);
     s.insert_request(&r).unwrap();
@@ -63,7 +85,7 @@ pub fn a_request_is_issued_once_and_open_until_answered<S: MerchantStore>(s: &S,
 /// Accepting closes the request, marks every coin seen and keeps the
 /// payment, all at once; a payment answering no open request, or carrying
 /// a coin seen before, changes nothing.
-pub fn accepting_closes_the_request_and_records_coins_and_payment_at_once<S: MerchantStore>(
+pub fn accepting_closes_the_request_and_records_coins_and_payment_at_once<S: MerchantStore + ?Sized>(
     s: &S,
     payments: &[Payment; 3],
 ) {
@@ -110,7 +132,7 @@ fn receipt(request: &DepositRequest, payments: Vec<PaymentOutcome>) -> DepositRe
     }
 }
 
-fn states<S: MerchantStore>(s: &S) -> Vec<([u8; 32], PaymentState)> {
+fn states<S: MerchantStore + ?Sized>(s: &S) -> Vec<([u8; 32], PaymentState)> {
     s.payments().unwrap().iter().map(|a| (a.digest, a.state)).collect()
 }
 
@@ -118,7 +140,7 @@ fn states<S: MerchantStore>(s: &S) -> Vec<([u8; 32], PaymentState)> {
 /// is recorded; the receipt settles exactly the payments of its request as
 /// it says (verified: deposited; refused for good: kept apart; deferred or
 /// refused for now: pending), is kept, and ends the flight, atomically.
-pub fn a_receipt_settles_the_payments_of_its_request_in_flight<S: MerchantStore>(
+pub fn a_receipt_settles_the_payments_of_its_request_in_flight<S: MerchantStore + ?Sized>(
     s: &S,
     payments: &[Payment; 3],
 ) {
@@ -181,7 +203,7 @@ fn version(issued: u64, sequence: u64) -> WatchListVersion {
 }
 
 /// Setting the watch list replaces it whole, with its version.
-pub fn the_watch_list_is_replaced_whole<S: MerchantStore>(s: &S) {
+pub fn the_watch_list_is_replaced_whole<S: MerchantStore + ?Sized>(s: &S) {
     let p = serial;
     assert_eq!(s.watch_list_version().unwrap(), None);
     s.set_watch_list(&version(100, 1), &[p(1), p(2), p(2)]).unwrap();
@@ -198,7 +220,7 @@ pub fn the_watch_list_is_replaced_whole<S: MerchantStore>(s: &S) {
 
 /// A list issued earlier, or with a lower sequence, than the one held is
 /// refused and changes nothing; the held version itself may be set again.
-pub fn an_older_watch_list_never_replaces_a_newer_one<S: MerchantStore>(s: &S) {
+pub fn an_older_watch_list_never_replaces_a_newer_one<S: MerchantStore + ?Sized>(s: &S) {
     s.set_watch_list(&version(200, 5), &[serial(1)]).unwrap();
     for older in [version(199, 6), version(201, 4), version(100, 1)] {
         assert_eq!(s.set_watch_list(&older, &[serial(2)]), Err(StoreError::Conflict("newer watch list")));
@@ -211,7 +233,7 @@ pub fn an_older_watch_list_never_replaces_a_newer_one<S: MerchantStore>(s: &S) {
 
 /// Threads accepting eight payments that all carry one coin, each answering
 /// its own open request: one is accepted, seven are refused.
-pub fn concurrent_acceptance_takes_a_coin_once<S: MerchantStore>(s: &S, o: &Objects) {
+pub fn concurrent_acceptance_takes_a_coin_once<S: MerchantStore + ?Sized>(s: &S, o: &Objects) {
     let coin = o.coin(8);
     let payments: Vec<Payment> = (0..8).map(|_| o.payment(&[&coin])).collect();
     for p in &payments {
