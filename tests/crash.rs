@@ -490,3 +490,84 @@ fn a_killed_key_rotation_never_locks_the_holder_out() {
     c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "5"]);
     assert_eq!(c.balance_of(&alice), 195);
 }
+
+/// Bob's wallet: its account balance, its unspent coins and the payments
+/// it received and has not deposited.
+fn wallet_money(c: &Cli, wallet: &str, account: &str) -> u64 {
+    let received = c.json(&["wallet", "received", "--dir", wallet]);
+    let held: u64 = received["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["state"] == "pending")
+        .map(|p| p["amount"].as_u64().unwrap())
+        .sum();
+    c.balance_of(account) + unspent_value(c, wallet) + held
+}
+
+/// Alice pays bob (a wallet) 5 and 2 off-line through the CLI; bob receives
+/// both. A replayed payment file is refused (exit 4) and changes nothing.
+/// Returns bob's account and the money of alice and bob together.
+fn two_received_payments(c: &Cli, alice: &str) -> (String, u64) {
+    let bob = c.json(&["wallet", "new", "--dir", "bob", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
+    let bob = bob["account"].as_str().unwrap().to_string();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
+    for (amount, name) in [(5, "a"), (2, "b")] {
+        let (req, pay) = (format!("{name}-req.json"), format!("{name}-pay.json"));
+        let r =
+            c.json(&["wallet", "request", "--dir", "bob", "--amount", &amount.to_string(), "--out", &req]);
+        assert_eq!(r["amount"], amount);
+        c.ok(&["wallet", "pay", "--dir", "alice", "--request", &req, "--out", &pay]);
+        let got = c.json(&["wallet", "receive", "--dir", "bob", "--payment", &pay]);
+        assert_eq!(got["accepted"], amount, "{got}");
+    }
+    let before = c.json(&["wallet", "received", "--dir", "bob"]);
+    let err = c.fails(4, &["wallet", "receive", "--dir", "bob", "--payment", "a-pay.json"]);
+    assert!(err.contains("request"), "{err}");
+    assert_eq!(c.json(&["wallet", "received", "--dir", "bob"]), before, "a replay changes nothing");
+    (bob.clone(), wallet_money(c, "alice", alice) + wallet_money(c, "bob", &bob))
+}
+
+#[test]
+fn a_wallet_crash_after_storing_its_deposit_request_sends_the_same_request() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let (bob, funded) = two_received_payments(&c, &alice);
+    crash_at(&c, "payee.deposit.stored", &["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
+    assert_eq!(c.balance_of(&bob), 0, "the bank never saw the request");
+    let stored = wallet_store(&c, "bob")
+        .payee()
+        .deposit_in_flight()
+        .unwrap()
+        .expect("the request is stored before it is sent");
+    let money = || wallet_money(&c, "alice", &alice) + wallet_money(&c, "bob", &bob);
+    assert_eq!(money(), funded, "money created or lost");
+    let out = c.json(&["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
+    assert_eq!(out["credited"], 7, "{out}");
+    assert_eq!(out["account"], bob.as_str(), "{out}");
+    assert_eq!(
+        out["receipts"][0]["request_id"],
+        hex::encode(stored.request_id),
+        "the stored request was sent"
+    );
+    assert_eq!(c.balance_of(&bob), 7);
+    assert_eq!(money(), funded, "money created or lost");
+}
+
+#[test]
+fn a_wallet_crash_after_the_credit_and_before_the_receipt_is_recorded_never_credits_twice() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let (bob, funded) = two_received_payments(&c, &alice);
+    crash_at(&c, "payee.deposit.credited", &["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
+    assert_eq!(c.balance_of(&bob), 7, "the bank credited the deposit");
+    let out = c.json(&["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
+    assert_eq!(out["credited"], 7, "the stored receipt is booked: {out}");
+    assert!(!out.to_string().contains("Duplicate"), "no zero-credit duplicates: {out}");
+    assert_eq!(c.balance_of(&bob), 7, "credited exactly once");
+    let money = wallet_money(&c, "alice", &alice) + wallet_money(&c, "bob", &bob);
+    assert_eq!(money, funded, "money created or lost");
+    assert_eq!(c.json(&["bank", "status", "--dir", "bank"])["evidence"], 0, "nobody accused");
+    let again = c.json(&["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
+    assert_eq!(again["credited"], 0, "nothing left to deposit: {again}");
+}
