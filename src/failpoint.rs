@@ -36,9 +36,9 @@
 //! | `wallet.withdraw.answered` | [`crate::roles::Wallet::finish_withdrawal`]: the bank's answer arrived and verified; the coin is not stored | a debited account, a pending withdrawal in the wallet | `wallet resume` fetches the same answer and stores the coin |
 //! | `wallet.pay.marked` | [`crate::roles::Wallet::pay`]: the coins are marked spent; no payment is built or recorded | coins marked spent for a payment that never left | opening the wallet returns them to the unspent pool ([`crate::roles::Wallet::release_unpaid`]) |
 //! | `wallet.pay.recorded` | [`crate::roles::Wallet::pay`]: the payment is recorded in the wallet; it is not yet handed out (no payment file) | spent coins and their recorded payment, no file | paying the same request again hands out the recorded payment, spending nothing new |
-//! | `payee.deposit.stored` | [`crate::roles::Payee::deposit`]: the signed deposit request is stored as in flight; it has not been sent | a request in flight the bank never saw, the payments pending | the next deposit sends the stored request (the same bytes) and records its receipt |
+//! | `payee.deposit.stored` | [`crate::roles::Payee::deposit`] (`merchant deposit`, `wallet deposit`): the signed deposit request is stored as in flight; it has not been sent | a request in flight the bank never saw, the payments pending | the next deposit sends the stored request (the same bytes) and records its receipt |
 //! | `bank.deposit.committed` | [`crate::roles::Bank::deposit`]: the transaction that records the coins, credits the merchant and stores the receipt has committed; the receipt has not left | a credited merchant whose store still holds the request in flight and its payments pending | the next deposit sends the stored request again and gets the stored receipt: the merchant books the credit, no second credit, no zero-credit duplicates |
-//! | `payee.deposit.credited` | [`crate::roles::Payee::deposit`]: the bank's receipt arrived; it is not recorded | as for `bank.deposit.committed` | as for `bank.deposit.committed` |
+//! | `payee.deposit.credited` | [`crate::roles::Payee::deposit`] (`merchant deposit`, `wallet deposit`): the bank's receipt arrived; it is not recorded | as for `bank.deposit.committed` | as for `bank.deposit.committed` |
 
 /// Every failpoint name, in the order of the table above.
 pub const NAMES: &[&str] = &[

@@ -222,6 +222,12 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["merchant", "status", "--dir", "shop"]);
     k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
     k.ok(&c, 2, &["merchant", "payments", "--dir", "shop"]);
+    // Bob asks alice for a payment, receives it off-line, deposits it.
+    k.ok(&c, 2, &["wallet", "request", "--dir", "bob", "--amount", "1", "--out", "r2.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r2.json", "--out", "p2.json"]);
+    k.ok(&c, 2, &["wallet", "receive", "--dir", "bob", "--payment", "p2.json"]);
+    k.ok(&c, 2, &["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
+    k.ok(&c, 2, &["wallet", "received", "--dir", "bob"]);
     let coins = k.ok(&c, 2, &["wallet", "coins", "--dir", "bob"]);
     let bob_coin = coins["coins"].as_array().unwrap().iter().find(|x| x["spent"] == true).unwrap()["coin_id"]
         .as_str()

@@ -95,7 +95,10 @@ fn the_readme_session_runs_as_written() {
     }
     let traced = traced.expect("the session applies a trace");
     assert!(traced.contains(&account("bob")), "the traced coin is bob's: {traced}");
-    assert_eq!(c.json(&["wallet", "info", "--dir", "alice"])["balance"], 1);
+    // Alice paid her last coin (1) to bob, who deposited it.
+    assert_eq!(c.json(&["wallet", "info", "--dir", "alice"])["balance"], 0);
+    let received = c.json(&["wallet", "received", "--dir", "bob"]);
+    assert_eq!(received["payments"][0]["state"], "deposited", "{received}");
 
     // The renewed TTP key statement: bob pins it on his next withdrawal and
     // then refuses the older one.
