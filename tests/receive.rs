@@ -123,7 +123,7 @@ fn snapshot(wallet: &TestWallet, p: &Payment) -> String {
     let seen: Vec<bool> = p.coins.iter().map(|c| wallet.has_received(&c.id()).unwrap()).collect();
     format!(
         "{:?} {seen:?}",
-        wallet.received().unwrap().iter().map(|a| (a.digest, a.state.clone())).collect::<Vec<_>>()
+        wallet.received().unwrap().iter().map(|a| (a.digest, a.state)).collect::<Vec<_>>()
     )
 }
 

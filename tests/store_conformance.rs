@@ -69,7 +69,7 @@ fn sqlite_wallet_payee_state_survives_reopening() {
     let p = o.payment(&[&o.coin(2)]);
     let open = || SqliteWalletStore::open(&path).unwrap();
     open().payee().insert_request(&p.request).unwrap();
-    assert_eq!(open().payee().open_request(&p.request.id()).unwrap(), Some(p.request.clone()));
+    assert_eq!(open().payee().open_request(&p.request.id()).unwrap(), Some(p.request));
     let ids: Vec<_> = p.coins.iter().map(|c| c.id()).collect();
     open().payee().accept_payment(&p.request.id(), &ids, &p).unwrap();
     let s = open();
