@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
 use super::output::Output;
+use super::payee::{DepositArgs, PaymentArgs, RequestArgs};
 use super::wallet::{
     connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, save_keysets,
     TrustTtpArgs, TtpArgs,
@@ -55,30 +56,10 @@ pub enum MerchantCommand {
     #[command(
         after_help = "Example:\n  faircash merchant request --dir shop --amount 12 --order 'order 1001' --out req.json"
     )]
-    Request {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// Base units to ask for.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-        amount: u64,
-        /// A description of the order (its digest goes into the request).
-        #[arg(long, default_value = "")]
-        order: String,
-        /// Where to write the request for the customer.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Request(RequestArgs),
     /// Verify a payment off-line (public keys only) and accept it.
     #[command(after_help = "Example:\n  faircash merchant accept --dir shop --payment pay.json")]
-    Accept {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The customer's payment file.
-        #[arg(long)]
-        payment: PathBuf,
-    },
+    Accept(PaymentArgs),
     /// Deposit every accepted payment at the bank.
     #[command(after_help = "Example:\n  faircash merchant deposit --dir shop --bank bank\n\n\
         Exit status (the receipt is printed in every case):\n  \
@@ -86,14 +67,7 @@ pub enum MerchantCommand {
         4  some coin not credited: double spent (the bank identified its spender) or refused (watch list),\n     \
         or some payment refused (kept apart with its reason: `merchant payments --refused`)\n  \
         1  the bank could not be reached or failed; nothing changed, run it again")]
-    Deposit {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The bank.
-        #[arg(long)]
-        bank: String,
-    },
+    Deposit(DepositArgs),
     /// Import the bank's signed coin-tracing watch list.
     #[command(after_help = "Example:\n  faircash merchant watch-list --dir shop --list watch.json")]
     WatchList {
@@ -197,11 +171,11 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             let (pinned, _) = load_pinned(&dir.dir)?;
             run_trust_ttp(&dir.dir, &ttp, bank.or(pinned.bank), out)
         }
-        MerchantCommand::Request { dir, amount, order, out: file } => {
+        MerchantCommand::Request(RequestArgs { dir, amount, order, out: file }) => {
             let (m, _lock) = open(&dir.dir, out)?;
             super::payee::request(&m.payee(), amount, &order, &file, out)
         }
-        MerchantCommand::Accept { dir, payment } => {
+        MerchantCommand::Accept(PaymentArgs { dir, payment }) => {
             let (mut m, _lock) = open(&dir.dir, out)?;
             let p: Payment = read_message(&payment)?;
             let summary = match m.accept(&p, &mut OsRng) {
@@ -224,7 +198,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
             super::payee::accepted(p.request.amount, &summary, "merchant deposit", out);
             Ok(())
         }
-        MerchantCommand::Deposit { dir, bank } => {
+        MerchantCommand::Deposit(DepositArgs { dir, bank }) => {
             let (mut m, _lock) = open(&dir.dir, out)?;
             let b = connect(&bank)?;
             let (_, list) = load_pinned(&dir.dir)?;

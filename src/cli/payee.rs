@@ -258,6 +258,45 @@ pub fn payments<S: MerchantStore + ?Sized>(
     Ok(())
 }
 
+/// The arguments of a payment request (`merchant request`, `wallet request`).
+#[derive(Debug, clap::Args)]
+pub struct RequestArgs {
+    /// The state directory.
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Base units to ask for.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub amount: u64,
+    /// What the payment is for (its digest goes into the request).
+    #[arg(long, default_value = "")]
+    pub order: String,
+    /// Where to write the request for the payer.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The arguments of accepting a payment (`merchant accept`, `wallet receive`).
+#[derive(Debug, clap::Args)]
+pub struct PaymentArgs {
+    /// The state directory.
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// The payer's payment file.
+    #[arg(long)]
+    pub payment: PathBuf,
+}
+
+/// The arguments of a deposit (`merchant deposit`, `wallet deposit`).
+#[derive(Debug, clap::Args)]
+pub struct DepositArgs {
+    /// The state directory.
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// The bank.
+    #[arg(long)]
+    pub bank: String,
+}
+
 /// Wallet commands for receiving from another user off-line and depositing
 /// to the wallet's own account (part of `faircash wallet …`).
 #[derive(Debug, clap::Subcommand)]
@@ -267,20 +306,7 @@ pub enum WalletReceiveCommand {
     #[command(
         after_help = "Example:\n  faircash wallet request --dir bob --amount 5 --order 'lunch' --out req.json"
     )]
-    Request {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// Base units to ask for.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-        amount: u64,
-        /// What the payment is for (its digest goes into the request).
-        #[arg(long, default_value = "")]
-        order: String,
-        /// Where to write the request for the payer.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Request(RequestArgs),
     /// Verify a payment off-line (public keys only) exactly as a merchant
     /// does, and hold it until `wallet deposit`.
     #[command(after_help = "Example:\n  faircash wallet receive --dir bob --payment pay.json\n\n\
@@ -289,14 +315,7 @@ pub enum WalletReceiveCommand {
         3  not a payment file\n  \
         4  refused, nothing held: it answers no open request of this wallet (addressed to another payee,\n     \
         or received already), it does not verify (tampered), or a coin was seen before or is watched")]
-    Receive {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The payer's payment file.
-        #[arg(long)]
-        payment: PathBuf,
-    },
+    Receive(PaymentArgs),
     /// Deposit the payments received to this wallet's own account (signed
     /// with the account's authentication key, never with `u`).
     #[command(after_help = "Example:\n  faircash wallet deposit --dir bob --bank bank\n\n\
@@ -305,14 +324,7 @@ pub enum WalletReceiveCommand {
         4  some coin not credited: double spent (the bank identified its spender) or refused (watch list),\n     \
         or some payment refused (kept apart with its reason: `wallet received --refused`)\n  \
         1  the bank could not be reached or failed; nothing changed, run it again")]
-    Deposit {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The bank.
-        #[arg(long)]
-        bank: String,
-    },
+    Deposit(DepositArgs),
     /// List the payments received and where each stands (pending,
     /// deposited, refused by the bank with its reason).
     #[command(after_help = "Examples:\n  faircash wallet received --dir bob\n  \
@@ -330,18 +342,18 @@ pub enum WalletReceiveCommand {
 /// Runs a wallet receiving command.
 pub fn run_wallet(cmd: WalletReceiveCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
-        WalletReceiveCommand::Request { dir, amount, order, out: file } => {
+        WalletReceiveCommand::Request(RequestArgs { dir, amount, order, out: file }) => {
             let (w, _, _, _lock) = open_wallet(&dir.dir, out)?;
             request(&w.payee(), amount, &order, &file, out)
         }
-        WalletReceiveCommand::Receive { dir, payment } => {
+        WalletReceiveCommand::Receive(PaymentArgs { dir, payment }) => {
             let (w, _, _, _lock) = open_wallet(&dir.dir, out)?;
             let p: Payment = read_message(&payment)?;
             let summary = w.receive(&p, &mut OsRng)?;
             accepted(p.request.amount, &summary, "wallet deposit", out);
             Ok(())
         }
-        WalletReceiveCommand::Deposit { dir, bank } => {
+        WalletReceiveCommand::Deposit(DepositArgs { dir, bank }) => {
             let (mut w, _, list, _lock) = open_wallet(&dir.dir, out)?;
             let b = connect(&bank)?;
             refresh_from_bank(&dir.dir, w.anchors_mut(), &list, &*b, out)?;

@@ -1043,7 +1043,11 @@ impl BankTx for SqliteBankTx<'_> {
 // Wallet
 // ---------------------------------------------------------------------------
 
-/// The wallet schema.
+/// The wallet schema: its own tables (0001, 0002), then the merchant
+/// schema's migrations in order (0003–0005 are merchant 0001–0003), so the
+/// wallet's payee state ([`WalletStore::payee`]) has the very tables that
+/// [`SqliteMerchantStore`] reads and writes. A new merchant migration is
+/// appended here too.
 pub const WALLET_MIGRATIONS: &[&str] = &[
     r#"
 -- 0001: a wallet. Holds secrets: the file is created with mode 0600.
@@ -1075,40 +1079,9 @@ CREATE TABLE plans (
     body BLOB NOT NULL
 );
 "#,
-    r#"
--- 0003: the wallet as a payee: the tables of the merchant schema (as of its
--- migration 0003), read and written by the same code
--- (`SqliteMerchantStore` on the wallet's connection).
-CREATE TABLE requests (
-    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 32),
-    body BLOB NOT NULL,
-    open INTEGER NOT NULL CHECK (open IN (0, 1))
-);
-CREATE TABLE seen_coins (coin_id BLOB PRIMARY KEY CHECK (length(coin_id) = 32));
-CREATE TABLE accepted (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
-    body BLOB NOT NULL,
-    status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),
-    request_id BLOB CHECK (request_id IS NULL OR length(request_id) = 16),
-    refusal BLOB
-);
-CREATE INDEX accepted_pending ON accepted (seq) WHERE status = 0;
-CREATE TABLE watch (serial BLOB PRIMARY KEY CHECK (length(serial) = 32));
-CREATE TABLE watch_version (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    issued INTEGER NOT NULL CHECK (issued >= 0),
-    sequence INTEGER NOT NULL CHECK (sequence >= 0),
-    digest BLOB NOT NULL CHECK (length(digest) = 32)
-);
-CREATE TABLE deposits (
-    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 16),
-    request BLOB NOT NULL,
-    receipt BLOB,
-    in_flight INTEGER UNIQUE CHECK (in_flight IS NULL OR in_flight = 1),
-    CHECK ((in_flight IS NULL) = (receipt IS NOT NULL))
-);
-"#,
+    MERCHANT_0001,
+    MERCHANT_0002,
+    MERCHANT_0003,
 ];
 
 /// A wallet's state in a SQLite database; its payee state
@@ -1302,8 +1275,9 @@ impl WalletStore for SqliteWalletStore {
 // ---------------------------------------------------------------------------
 
 /// The merchant schema.
-pub const MERCHANT_MIGRATIONS: &[&str] = &[
-    r#"
+pub const MERCHANT_MIGRATIONS: &[&str] = &[MERCHANT_0001, MERCHANT_0002, MERCHANT_0003];
+
+const MERCHANT_0001: &str = r#"
 -- 0001: a merchant.
 -- requests: issued payment requests; open = 1 until a payment answers it.
 CREATE TABLE requests (
@@ -1322,8 +1296,9 @@ CREATE TABLE accepted (
 );
 -- watch: the merchant's copy of the bank's coin-tracing watch list.
 CREATE TABLE watch (serial BLOB PRIMARY KEY CHECK (length(serial) = 32));
-"#,
-    r#"
+"#;
+
+const MERCHANT_0002: &str = r#"
 -- 0002: the version of the watch list held (one row), so an older list is refused.
 CREATE TABLE watch_version (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -1331,8 +1306,9 @@ CREATE TABLE watch_version (
     sequence INTEGER NOT NULL CHECK (sequence >= 0),
     digest BLOB NOT NULL CHECK (length(digest) = 32)
 );
-"#,
-    r#"
+"#;
+
+const MERCHANT_0003: &str = r#"
 -- 0003: deposits are kept. A deposit request is stored before it is sent
 -- (in_flight = 1; at most one), so a retry after a lost receipt sends the
 -- same bytes; its verified receipt is stored when recorded (in_flight NULL).
@@ -1354,8 +1330,7 @@ ALTER TABLE accepted ADD COLUMN refusal BLOB;
 UPDATE accepted SET status = 1, request_id = substr(receipt, 2, 16) WHERE receipt IS NOT NULL;
 ALTER TABLE accepted DROP COLUMN receipt;
 CREATE INDEX accepted_pending ON accepted (seq) WHERE status = 0;
-"#,
-];
+"#;
 
 /// A merchant's state in a SQLite database.
 pub struct SqliteMerchantStore {
