@@ -174,3 +174,41 @@ fn tampered_misaddressed_and_replayed_payments_are_refused_and_change_nothing() 
     assert_eq!(held(&bob), 5);
     assert_eq!(held(&carol), 2);
 }
+
+#[test]
+fn the_authentication_key_rotates_only_when_received_payments_are_deposited() {
+    use faircash::keys::AuthKey;
+    let w = World::new();
+    let alice = w.user(100);
+    let mut bob = w.user(0);
+    alice.withdraw(&*w.bank, 7, &mut OsRng).unwrap();
+    let req = bob.request_payment(4, [0; 32], &mut OsRng).unwrap();
+    bob.receive(&alice.pay(&req, &mut OsRng).unwrap(), &mut OsRng).unwrap();
+    let unpaid = bob.request_payment(2, [1; 32], &mut OsRng).unwrap();
+
+    // A received payment names the current key A: no rotation before it
+    // is deposited, and nothing is sent.
+    let new = AuthKey::generate(&mut OsRng);
+    let rotation = bob.auth_rotation(&new, &mut OsRng);
+    let old = *bob.keys().auth().public();
+    assert!(matches!(
+        bob.rotate_auth_key(&*w.bank, new.clone(), &rotation),
+        Err(Error::ReceivedNotDeposited(1))
+    ));
+    assert_eq!(w.bank.account(&bob.account_id()).unwrap().auth_key, Some(old));
+    assert_eq!(bob.deposit_received(&*w.bank, &mut OsRng).unwrap()[0].credited, 4);
+    bob.rotate_auth_key(&*w.bank, new, &rotation).unwrap();
+    assert_ne!(*bob.keys().auth().public(), old);
+
+    // A request asked for under the old key is refused when paid, with
+    // nothing kept (the bank would refuse its deposit for good).
+    let p = alice.pay(&unpaid, &mut OsRng).unwrap();
+    assert!(matches!(bob.receive(&p, &mut OsRng), Err(Error::UnknownPaymentRequest)));
+    assert!(bob.received().unwrap().iter().all(|a| a.payment.request != unpaid));
+    // A new request names the new key and is deposited under it.
+    let req = bob.request_payment(1, [2; 32], &mut OsRng).unwrap();
+    assert_eq!(req.merchant_key, *bob.keys().auth().public());
+    bob.receive(&alice.pay(&req, &mut OsRng).unwrap(), &mut OsRng).unwrap();
+    assert_eq!(bob.deposit_received(&*w.bank, &mut OsRng).unwrap()[0].credited, 1);
+    assert_eq!(w.balance(&bob.account_id()), 5);
+}

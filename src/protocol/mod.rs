@@ -218,12 +218,18 @@ pub enum Error {
     /// A coin expires before the payment day.
     #[error(transparent)]
     Range(#[from] crate::crypto::range::RangeProofError),
-    /// A payment answering a request this merchant did not issue (or already closed).
-    #[error("payment answers no open request of this merchant")]
+    /// A payment answering a request this payee did not issue (or already
+    /// closed, or issued under a payee key it no longer uses).
+    #[error("payment answers no open request of this payee")]
     UnknownPaymentRequest,
-    /// A coin this merchant has already accepted.
-    #[error("coin {0} was already accepted by this merchant")]
+    /// A coin this payee has already accepted.
+    #[error("coin {0} was already accepted by this payee")]
     CoinAlreadySeen(CoinId),
+    /// Payments received are held, or a deposit of them is in flight: they
+    /// name the current authentication key as their payee key, so it may
+    /// not change before they are deposited.
+    #[error("{0} payment(s) received are not deposited yet: deposit them (`wallet deposit`) before rotating the authentication key")]
+    ReceivedNotDeposited(usize),
     /// A watch list older than the one held (a rollback), or one whose
     /// signature does not verify.
     #[error(transparent)]

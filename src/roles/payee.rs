@@ -90,8 +90,10 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
     /// Verifies a payment off-line and accepts it.
     ///
     /// Checks, in order: it answers an open request of this payee, exactly
-    /// as issued (so a payment addressed to another payee, or one that
-    /// answers a request already paid, is [`Error::UnknownPaymentRequest`]);
+    /// as issued, under its current payee key (so a payment addressed to
+    /// another payee, one that answers a request already paid, or one
+    /// asked for under a key rotated away since, is
+    /// [`Error::UnknownPaymentRequest`]);
     /// its keyset is pinned and escrows under the key of a pinned TTP key
     /// statement that covers it; the payment verifies (structure, keys
     /// valid on the day, amount, range proof, signatures, spend proofs); no
@@ -101,7 +103,13 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
     pub fn accept(&self, payment: &Payment, rng: &mut impl CryptoRngCore) -> Result<PaymentSummary> {
         let request_id = payment.request.id();
         match self.store.open_request(&request_id)? {
-            Some(r) if r == payment.request => {}
+            // A request issued under a payee key this payee no longer uses
+            // (a wallet that rotated its authentication key since) could
+            // never be deposited: refused before anything is kept.
+            Some(r)
+                if r == payment.request
+                    && r.merchant_key == *self.key.public()
+                    && r.merchant_id == self.id => {}
             _ => return Err(Error::UnknownPaymentRequest),
         }
         // A keyset whose escrow key no pinned TTP key statement names is
@@ -238,6 +246,13 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
     /// The version of the watch list held.
     pub fn watch_list_version(&self) -> Result<Option<WatchListVersion>> {
         Ok(self.store.watch_list_version()?)
+    }
+
+    /// Payments held and not yet settled by a receipt: the pending ones
+    /// and those of a deposit in flight.
+    pub fn unsettled(&self) -> Result<usize> {
+        let in_flight = self.store.deposit_in_flight()?.map_or(0, |r| r.payments.len());
+        Ok(self.store.undeposited()?.len().max(in_flight))
     }
 
     /// Whether this payee accepted `coin` before.

@@ -548,13 +548,22 @@ impl<S: WalletStore> Wallet<S> {
     }
 
     /// Sends a rotation made by [`Wallet::auth_rotation`] and, once the bank
-    /// confirms it, uses `new` from now on.
+    /// confirms it, uses `new` from now on. Refused
+    /// ([`Error::ReceivedNotDeposited`]), with nothing sent, while payments
+    /// received are not deposited; payment requests issued before and not
+    /// yet paid are refused after it ([`crate::roles::Payee::accept`]).
     pub fn rotate_auth_key(
         &mut self,
         bank: &(impl BankApi + ?Sized),
         new: AuthKey,
         request: &AccountRequest,
     ) -> Result<AccountStatus> {
+        // Payments received name the current key as their payee key: the
+        // bank would refuse them for good under another.
+        let unsettled = self.payee().unsettled()?;
+        if unsettled > 0 {
+            return Err(Error::ReceivedNotDeposited(unsettled));
+        }
         let status = match bank.account_request(request)? {
             AccountAnswer::Status(s) => s,
             AccountAnswer::Reservation(_) => return Err(Error::InvalidProof("bank answer")),
