@@ -169,8 +169,8 @@ fn build_samples() -> Samples {
     let warrant = warrant_for(&record_coin);
     let trace_request = TraceRequest { warrant: warrant.clone(), record: record_coin.clone() };
     let trace_result = ttp.trace(&trace_request, &mut OsRng).unwrap();
-    assert_eq!(trace_result.log_index, 1);
-    w.bank.apply_coin_trace(&trace_result, &record_coin, &warrant, &ttp.public_keys()).unwrap();
+    assert_eq!(trace_result.log_entries(), vec![(1, 1)]);
+    w.bank.apply_coin_trace(&trace_result, &record_coin, &warrant, &w.ttp_statement.statement).unwrap();
     let log_entry = ttp.store().entries().unwrap().remove(1);
     let log_head = ttp.log_head(&mut OsRng).unwrap();
     let watch_list = w.bank.watch_list(&mut OsRng).unwrap();
@@ -519,8 +519,9 @@ fn varint_position(c: &Case) -> Option<(usize, usize)> {
         "warrant" | "trace-request" => one_byte(20),
         // The payment's amount, inside the owner record.
         "trace-record" => one_byte(find(b, s.record_owner_payment().request.merchant_key.as_bytes()) + 32),
-        // The kind (coin = 1), then the log index 1.
-        "trace-result" => one_byte(5),
+        // The log index 1, after the plaintext and the decryption's tag
+        // (single = 0).
+        "trace-result" => one_byte(find(b, s.trace_result.plaintext.as_bytes()) + 32 + 1),
         // The time, a 5-byte varint after the index and the previous hash.
         "trace-log-entry" => Some((37, 42)),
         // The time, after the size and the hash.

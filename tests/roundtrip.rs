@@ -36,7 +36,8 @@ use faircash::protocol::deposit::{
 use faircash::protocol::pay::{Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
-    LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant, WatchList,
+    Decryption, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant,
+    WatchList,
 };
 use faircash::protocol::trust::{
     SignedTtpKeyStatement, TrusteeKey, TtpKeyStatement, TtpStatementList, TtpValidity,
@@ -785,16 +786,15 @@ proptest! {
     ) {
         let result = TraceResult {
             kind,
-            log_index,
             record_digest,
             warrant_digest,
             ciphertext,
             plaintext,
-            proof: proof.clone(),
+            decryption: Decryption::Single { log_index, proof: proof.clone() },
             ttp: TtpPublicKeys { decryption: y, signing: s },
             signature: gsig,
         };
-        round_trip(&result, 1 + v(log_index) + 64 + 64 + 32 + len_proof(&proof) + 64 + 64);
+        round_trip(&result, 1 + 64 + 64 + 32 + 1 + v(log_index) + len_proof(&proof) + 64 + 64);
         let entry = LogEntry {
             index,
             previous,

@@ -9,9 +9,10 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::encoding::Point;
 use faircash::protocol::deposit::DepositOutcome;
 use faircash::protocol::trace::{
-    verify_log, LogError, TraceError, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant,
+    verify_log, Decryption, LogError, TraceError, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant,
     WarrantTerms,
 };
+use faircash::protocol::trust::TtpKeyStatement;
 use faircash::protocol::Error;
 use faircash::roles::{Ttp, TtpKeys};
 use faircash::store::memory::MemoryTtpStore;
@@ -68,12 +69,12 @@ fn owner_tracing_reveals_exactly_the_withdrawer_of_each_coin() {
             let result = c.ttp.trace_owner(&req, &mut OsRng).unwrap();
             assert_eq!(result.plaintext, *owner.user().identity());
             let account =
-                w.bank.apply_owner_trace(&result, &record, &req.warrant, &c.ttp.public_keys()).unwrap();
+                w.bank.apply_owner_trace(&result, &record, &req.warrant, &w.ttp_statement.statement).unwrap();
             assert_eq!(account, owner.account_id());
             // Anyone with the public keys verifies it, also after transport.
             let back = TraceResult::from_bytes(&result.to_bytes()).unwrap();
             assert_eq!(
-                back.verify(&w.ttp_keys.public(), &record, &req.warrant).unwrap(),
+                back.verify(&w.ttp_statement.statement, &record, &req.warrant).unwrap(),
                 *owner.user().identity()
             );
         }
@@ -96,7 +97,8 @@ fn coin_tracing_reveals_the_serial_and_the_coin_is_flagged_when_spent() {
         let record = w.bank.withdrawal_record(&s.id()).unwrap();
         let req = TraceRequest { warrant: warrant(&w, &c.judge, &record), record: record.clone() };
         let result = c.ttp.trace_coin(&req, &mut OsRng).unwrap();
-        let serial = w.bank.apply_coin_trace(&result, &record, &req.warrant, &c.ttp.public_keys()).unwrap();
+        let serial =
+            w.bank.apply_coin_trace(&result, &record, &req.warrant, &w.ttp_statement.statement).unwrap();
         traced.push(serial);
     }
     // Each traced serial is one of alice's coins, and none of bob's.
@@ -260,17 +262,21 @@ fn forged_or_foreign_results_fail_public_verification() {
     let c = court(&w);
     let req = owner_request(&w, &c);
     let result = c.ttp.trace(&req, &mut OsRng).unwrap();
-    let keys = c.ttp.public_keys();
-    assert!(result.verify(&keys, &req.record, &req.warrant).is_ok());
+    let keys = &w.ttp_statement.statement;
+    let statement_of = |signing: Point| {
+        TtpKeyStatement::single(0, keys.decryption_key, signing, ttp_validity(), Timestamp(0))
+    };
+    assert!(result.verify(keys, &req.record, &req.warrant).is_ok());
 
     // A wrong plaintext with the original proof.
     let mut bad = result.clone();
     bad.plaintext = *w.user(0).user().identity();
-    assert!(bad.verify(&keys, &req.record, &req.warrant).is_err());
+    assert!(bad.verify(keys, &req.record, &req.warrant).is_err());
     // A tampered proof.
     let mut bad = result.clone();
-    bad.proof.responses[0] += curve25519_dalek::Scalar::ONE;
-    assert!(bad.verify(&keys, &req.record, &req.warrant).is_err());
+    let Decryption::Single { proof, .. } = &mut bad.decryption else { panic!("a single TTP's result") };
+    proof.responses[0] += curve25519_dalek::Scalar::ONE;
+    assert!(bad.verify(keys, &req.record, &req.warrant).is_err());
     // A forged proof, re-signed by a forger who controls a signing key but
     // not x_T: the decryption proof fails.
     let forger = TtpKeys::generate(&mut OsRng);
@@ -282,21 +288,37 @@ fn forged_or_foreign_results_fail_public_verification() {
         &bad.digest(),
         &mut OsRng,
     );
-    let forged_keys = faircash::protocol::trace::TtpPublicKeys {
-        decryption: keys.decryption,
-        signing: *forger.signing.public(),
-    };
+    let forged_keys = statement_of(*forger.signing.public());
     assert!(matches!(bad.verify(&forged_keys, &req.record, &req.warrant), Err(TraceError::ResultProof)));
     // Verified against another TTP's keys.
-    assert!(result.verify(&forger.public(), &req.record, &req.warrant).is_err());
+    let other_ttp = TtpKeyStatement::single(
+        0,
+        *forger.decryption.public(),
+        *forger.signing.public(),
+        ttp_validity(),
+        Timestamp(0),
+    );
+    assert!(result.verify(&other_ttp, &req.record, &req.warrant).is_err());
     // Against another record or warrant.
     let other = owner_request(&w, &c);
-    assert!(result.verify(&keys, &other.record, &req.warrant).is_err());
-    assert!(result.verify(&keys, &req.record, &other.warrant).is_err());
+    assert!(result.verify(keys, &other.record, &req.warrant).is_err());
+    assert!(result.verify(keys, &req.record, &other.warrant).is_err());
     // A changed log index breaks the signature (and the proof's transcript).
-    let mut bad = result;
-    bad.log_index += 1;
-    assert!(bad.verify(&keys, &req.record, &req.warrant).is_err());
+    let mut bad = result.clone();
+    let Decryption::Single { log_index, .. } = &mut bad.decryption else { panic!("a single TTP's result") };
+    *log_index += 1;
+    assert!(bad.verify(keys, &req.record, &req.warrant).is_err());
+    // A single key's result is refused under a statement of several
+    // trustees, even one naming the same keys.
+    let mut several = keys.clone();
+    several.threshold = 2;
+    several
+        .trustees
+        .push(faircash::protocol::trust::TrusteeKey { id: 2, verification_share: keys.decryption_key });
+    assert!(matches!(
+        result.verify(&several, &req.record, &req.warrant),
+        Err(TraceError::ResultMismatch(m)) if m.contains("several trustees")
+    ));
 }
 
 fn logged_ttp(w: &World, traces: usize) -> (Court, Vec<faircash::protocol::trace::LogHead>) {
@@ -305,7 +327,7 @@ fn logged_ttp(w: &World, traces: usize) -> (Court, Vec<faircash::protocol::trace
     for _ in 0..traces {
         let req = owner_request(w, &c);
         let r = c.ttp.trace(&req, &mut OsRng).unwrap();
-        assert_eq!(r.log_index + 1, c.ttp.store().len().unwrap());
+        assert_eq!(r.log_entries(), vec![(1, c.ttp.store().len().unwrap() - 1)]);
         heads.push(c.ttp.log_head(&mut OsRng).unwrap());
     }
     (c, heads)

@@ -10,7 +10,8 @@ use faircash::crypto::schnorr::SigningKey;
 use faircash::encoding::Point;
 use faircash::params::Params;
 use faircash::protocol::trace::{
-    combine_shares, verify_log, ShareRejection, TraceError, TraceRecord, TraceRequest, TraceShare,
+    combine_shares, verify_log, Decryption, ShareRejection, TraceError, TraceRecord, TraceRequest,
+    TraceResult, TraceShare,
 };
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
 use faircash::roles::Ttp;
@@ -19,7 +20,8 @@ use faircash::store::TtpStore;
 use faircash::time::{Clock, Timestamp};
 use faircash::trustees::dkg::{run_local, Ceremony, DkgOutcome, KeyPurpose, KeyShare, Participant};
 use faircash::trustees::signing::{
-    finish, GroupMessage, SignatureShare, SigningCommitment, SigningError, SigningRequest,
+    finish, finish_result, GroupMessage, ResultToSign, SignatureShare, SigningCommitment, SigningError,
+    SigningRequest,
 };
 use faircash::trustees::Trustee;
 use faircash::wire::WireMessage;
@@ -364,4 +366,132 @@ fn nonces_are_single_use_and_a_wrong_signature_share_is_named() {
     assert!(matches!(err, SigningError::BadShare(3)), "{err}");
     let signed = finish(&g.signing, &request, &commitments, &[s1, s3]).unwrap();
     signed.verify().unwrap();
+}
+
+/// Runs a FROST session of `signers` (indices into `trustees`) on the
+/// result of `combined` for `req`: the group-signed trace result.
+fn sign_result(
+    g: &Group,
+    signers: &[usize],
+    req: &TraceRequest,
+    result: faircash::protocol::trace::TraceResult,
+) -> Result<faircash::protocol::trace::TraceResult, SigningError> {
+    let message = GroupMessage::TraceResult(Box::new(ResultToSign { request: req.clone(), result }));
+    let request =
+        SigningRequest::new(signers.iter().map(|&i| g.trustees[i].id()).collect(), message, &mut OsRng);
+    let request = SigningRequest::from_bytes(&request.to_bytes()).unwrap();
+    let commitments: Vec<SigningCommitment> =
+        signers.iter().map(|&i| g.trustees[i].sign_commit(&request, &mut OsRng)).collect::<Result<_, _>>()?;
+    let shares: Vec<SignatureShare> = signers
+        .iter()
+        .map(|&i| g.trustees[i].sign_share(&request, &commitments))
+        .collect::<Result<_, _>>()?;
+    finish_result(&g.signing, &g.statement, &request, &commitments, &shares)
+}
+
+#[test]
+fn a_threshold_result_is_signed_by_the_group_names_its_trustees_and_verifies_with_public_keys() {
+    let g = group(2, 3);
+    let w = &g.world;
+    let (alice, serials, records) = spend(w, 1);
+    let record = records[0].clone();
+    let owner = TraceRequest { warrant: w.warrant(&g.judge, &record, "owner"), record };
+    let shares: Vec<TraceShare> =
+        [0, 2].iter().map(|&i| g.trustees[i].owner_share(&owner, &mut OsRng).unwrap()).collect();
+    let combined = combine_shares(&g.statement, &owner, &shares).unwrap();
+    let unsigned = combined.unsigned_result(g.statement.public_keys());
+    // Trustee 2 took no part in the decryption; it signs all the same.
+    let result = sign_result(&g, &[1, 2], &owner, unsigned.clone()).unwrap();
+    let result = TraceResult::from_bytes(&result.to_bytes()).unwrap();
+    assert_eq!(
+        result.log_entries(),
+        vec![(1, 0), (3, 0)],
+        "the result names trustees 1 and 3 and their entries"
+    );
+    for (i, index) in result.log_entries() {
+        let entry = &g.trustees[usize::from(i) - 1].store().entries().unwrap()[index as usize];
+        assert_eq!(entry.request_digest, owner.digest());
+    }
+    assert_eq!(result.verify(&g.statement, &owner.record, &owner.warrant).unwrap(), *alice.user().identity());
+    let account = w.bank.apply_owner_trace(&result, &owner.record, &owner.warrant, &g.statement).unwrap();
+    assert_eq!(account, alice.account_id());
+
+    // Public verification fails for another group, another record or
+    // warrant, and any change to the result.
+    let other = group(2, 3).statement;
+    assert!(result.verify(&other, &owner.record, &owner.warrant).is_err());
+    let (again, _) = owner_request(&g);
+    assert!(result.verify(&g.statement, &again.record, &owner.warrant).is_err());
+    assert!(result.verify(&g.statement, &owner.record, &again.warrant).is_err());
+    let Decryption::Threshold { shares: used } = &result.decryption else { panic!("a threshold result") };
+    let mut moved = result.clone();
+    let Decryption::Threshold { shares } = &mut moved.decryption else { unreachable!() };
+    shares[1].log_index += 1;
+    assert!(matches!(
+        moved.verify(&g.statement, &owner.record, &owner.warrant),
+        Err(TraceError::ResultSignature)
+    ));
+    // Shares and plaintext intact, signature of another group's key.
+    let mut resigned = result.clone();
+    resigned.signature = g.world.ttp_keys.signing.sign(
+        faircash::crypto::transcript::labels::TRACE_RESULT_SIGNATURE,
+        &result.digest(),
+        &mut OsRng,
+    );
+    assert!(matches!(
+        resigned.verify(&g.statement, &owner.record, &owner.warrant),
+        Err(TraceError::ResultSignature)
+    ));
+    let mut dropped = result.clone();
+    dropped.decryption = Decryption::Threshold { shares: used[..1].to_vec() };
+    assert!(dropped.verify(&g.statement, &owner.record, &owner.warrant).is_err());
+    let mut plain = result.clone();
+    plain.plaintext = *w.user(0).user().identity();
+    assert!(plain.verify(&g.statement, &owner.record, &owner.warrant).is_err());
+
+    // A signer sees the plaintext and checks it: a result whose plaintext is
+    // not what the shares give, or that another share makes, is refused
+    // before any nonce is made.
+    let mut wrong = unsigned.clone();
+    wrong.plaintext = *w.user(0).user().identity();
+    let err = sign_result(&g, &[0, 1], &owner, wrong).unwrap_err();
+    assert!(matches!(&err, SigningError::Refused(_)), "{err}");
+    let mut forged = unsigned.clone();
+    let Decryption::Threshold { shares } = &mut forged.decryption else { unreachable!() };
+    shares[0].share = shares[1].share;
+    assert!(matches!(sign_result(&g, &[0, 1], &owner, forged), Err(SigningError::Refused(_))));
+    // A warrant from an issuer the trustees do not trust is refused too.
+    let stranger = SigningKey::generate(&mut OsRng);
+    let foreign =
+        TraceRequest { warrant: w.warrant(&stranger, &owner.record, "x"), record: owner.record.clone() };
+    assert!(matches!(sign_result(&g, &[0, 1], &foreign, unsigned), Err(SigningError::Refused(_))));
+    // A request to sign a result that carries a signature, or a single
+    // key's result, is refused when decoded.
+    let mut single = combined.unsigned_result(g.statement.public_keys());
+    single.decryption = Decryption::Single { log_index: 0, proof: used[0].proof.clone() };
+    for bad in [result.clone(), single] {
+        let message =
+            GroupMessage::TraceResult(Box::new(ResultToSign { request: owner.clone(), result: bad }));
+        let bytes = SigningRequest::new(vec![1, 2], message, &mut OsRng).to_bytes();
+        let err = SigningRequest::from_bytes(&bytes).unwrap_err();
+        assert!(err.to_string().contains("message.result"), "{err}");
+    }
+    // Fewer than t signers cannot sign.
+    assert!(matches!(
+        sign_result(&g, &[0], &owner, combined.unsigned_result(g.statement.public_keys())),
+        Err(SigningError::Signers(_))
+    ));
+
+    // Coin tracing the same way: the bank watches the serial.
+    let session = w.bank.withdrawals_of(&alice.account_id()).unwrap()[0].id();
+    let record = w.bank.withdrawal_record(&session).unwrap();
+    let coin = TraceRequest { warrant: w.warrant(&g.judge, &record, "coin"), record };
+    let shares: Vec<TraceShare> =
+        [1, 2].iter().map(|&i| g.trustees[i].coin_share(&coin, &mut OsRng).unwrap()).collect();
+    let unsigned =
+        combine_shares(&g.statement, &coin, &shares).unwrap().unsigned_result(g.statement.public_keys());
+    let result = sign_result(&g, &[0, 2], &coin, unsigned).unwrap();
+    assert_eq!(result.log_entries(), vec![(2, 0), (3, 1)]);
+    let serial = w.bank.apply_coin_trace(&result, &coin.record, &coin.warrant, &g.statement).unwrap();
+    assert_eq!(vec![serial], serials);
 }

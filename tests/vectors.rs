@@ -42,10 +42,10 @@ use faircash::protocol::deposit::{
 use faircash::protocol::pay::{create_payment, order_digest, verify_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
-    verify_log, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, TtpPublicKeys, Warrant,
-    WarrantTerms, WatchList,
+    verify_log, Decryption, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult,
+    TtpPublicKeys, Warrant, WarrantTerms, WatchList,
 };
-use faircash::protocol::trust::{SignedTtpKeyStatement, TtpStatementList, TtpValidity};
+use faircash::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement, TtpStatementList, TtpValidity};
 use faircash::protocol::withdraw::{
     commitment_digest, EndReason, PendingWithdrawal, WalletCoin, WithdrawAnswer, WithdrawChallenge,
     WithdrawCommitment, WithdrawOutcome, WithdrawRequest, WithdrawStart,
@@ -369,7 +369,16 @@ fn generate() -> Generated {
     assert_eq!(coin_result.plaintext, w4.coin.coin.body.serial);
     let log_entries = ttp.store().entries().unwrap();
     let log_head = ttp.log_head(&mut rng).unwrap();
-    bank.apply_coin_trace(&coin_result, &coin_request.record, &coin_request.warrant, &ttp.public_keys())
+    // The bank checks the result under the TTP's statement (its validity
+    // does not enter the check; the signed statement is made below).
+    let unsigned_statement = TtpKeyStatement::single(
+        0,
+        *ttp_keys.decryption.public(),
+        *ttp_keys.signing.public(),
+        TtpValidity { escrow_from: Day(0), escrow_until: Day(1), trace_until: Day(2) },
+        Timestamp(0),
+    );
+    bank.apply_coin_trace(&coin_result, &coin_request.record, &coin_request.warrant, &unsigned_statement)
         .unwrap();
     let watch_list = bank.watch_list(&mut rng).unwrap();
 
@@ -574,15 +583,15 @@ fn generate() -> Generated {
             "trace_decryption" => obj! {
                 "note" => "the owner trace of trace.json",
                 "kind" => "owner",
-                "log_index" => owner_result.log_index,
+                "log_index" => single(&owner_result).0,
                 "record_digest" => hx(owner_result.record_digest),
                 "warrant_digest" => hx(owner_result.warrant_digest),
                 "c1" => pt(&owner_result.ciphertext.c1),
                 "c2" => pt(&owner_result.ciphertext.c2),
                 "X" => pt(&owner_result.plaintext),
                 "Y_T" => pt(&ttp_public.decryption),
-                "commitments" => J::Arr(owner_result.proof.commitments.iter().map(pt).collect()),
-                "responses" => J::Arr(owner_result.proof.responses.iter().map(sc).collect()),
+                "commitments" => J::Arr(single(&owner_result).1.commitments.iter().map(pt).collect()),
+                "responses" => J::Arr(single(&owner_result).1.responses.iter().map(sc).collect()),
             },
         },
     );
@@ -1666,12 +1675,21 @@ fn variant<E: std::fmt::Debug>(e: &E) -> String {
 }
 
 /// What the files say, decoded and verified.
+/// A single TTP's result: its log index and decryption proof.
+fn single(r: &TraceResult) -> (u64, &faircash::crypto::schnorr::Proof) {
+    match &r.decryption {
+        Decryption::Single { log_index, proof } => (*log_index, proof),
+        Decryption::Threshold { .. } => panic!("a single TTP's result"),
+    }
+}
+
 struct Public {
     master: Point,
     keyset: Keyset,
     merchant_key: Point,
     judge: Point,
     ttp: TtpPublicKeys,
+    ttp_statement: TtpKeyStatement,
     receipt_day: Day,
     now: Timestamp,
     owner_record: TraceRecord,
@@ -2066,7 +2084,7 @@ fn check_traces(p: &Public) {
             &warrant.signature
         ));
         record.verify(&p.keyset, &mut OsRng).unwrap();
-        let x = result.verify(&p.ttp, &record, &warrant).unwrap();
+        let x = result.verify(&p.ttp_statement, &record, &warrant).unwrap();
         assert_eq!(x, point(&t["plaintext"]));
         assert_eq!(independent::result_digest(&result), result.digest());
         assert!(independent::verify_group_signature(
@@ -2082,9 +2100,9 @@ fn check_traces(p: &Public) {
             &result.plaintext,
             &result.record_digest,
             &result.warrant_digest,
-            result.log_index,
-            &result.proof.commitments,
-            &result.proof.responses,
+            single(&result).0,
+            &single(&result).1.commitments,
+            &single(&result).1.responses,
         ));
         match (kind, &record) {
             ("owner", TraceRecord::Owner { payment, coin_index }) => {
@@ -2249,7 +2267,7 @@ fn check_negatives(p: &Public) {
             }
             "trace-result" => {
                 let r: TraceResult = msg(&entry());
-                variant(&r.verify(&p.ttp, &p.owner_record, &p.owner_warrant).unwrap_err())
+                variant(&r.verify(&p.ttp_statement, &p.owner_record, &p.owner_warrant).unwrap_err())
             }
             "watch-list" => variant(&msg::<WatchList>(&entry()).verify(&p.master).unwrap_err()),
             "ttp-statement" => variant(&msg::<SignedTtpKeyStatement>(&entry()).verify().unwrap_err()),
@@ -2285,6 +2303,7 @@ fn vectors_verify_from_their_public_parts() {
         merchant_key: point(&deposit["merchant"]["key"]),
         judge: msg::<PublicKeyFile>(&trace["judge"]["key_file"]).key,
         ttp,
+        ttp_statement: statement.statement.clone(),
         receipt_day: Day(num(&deposit["receipt_day"]) as u32),
         now: Timestamp(num(&trace["now"])),
         owner_record: msg(&trace["owner"]["record"]),
@@ -2416,7 +2435,7 @@ mod independent {
     use faircash::protocol::deposit::DepositRequest;
     use faircash::protocol::pay::Payment;
     use faircash::protocol::trace::{
-        LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
+        Decryption, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
     };
     use faircash::protocol::trust::TtpKeyStatement;
     use faircash::protocol::withdraw::{
@@ -3317,17 +3336,20 @@ mod independent {
     pub fn result_digest(r: &TraceResult) -> [u8; 32] {
         let mut t = pt(b"faircash/v1/trace-result-digest");
         t.append_u64(b"kind", tag(r.kind));
-        t.append_u64(b"log-index", r.log_index);
+        let Decryption::Single { log_index, proof: p } = &r.decryption else {
+            panic!("a single TTP's result")
+        };
+        t.append_u64(b"log-index", *log_index);
         t.append_message(b"record-digest", &r.record_digest);
         t.append_message(b"warrant-digest", &r.warrant_digest);
         t.append_message(b"c1", r.ciphertext.c1.as_bytes());
         t.append_message(b"c2", r.ciphertext.c2.as_bytes());
         t.append_message(b"X", r.plaintext.as_bytes());
         // postcard(proof): varint count, points, varint count, scalars.
-        let mut proof = vec![r.proof.commitments.len() as u8];
-        r.proof.commitments.iter().for_each(|c| proof.extend_from_slice(c.as_bytes()));
-        proof.push(r.proof.responses.len() as u8);
-        r.proof.responses.iter().for_each(|s| proof.extend_from_slice(s.as_bytes()));
+        let mut proof = vec![p.commitments.len() as u8];
+        p.commitments.iter().for_each(|c| proof.extend_from_slice(c.as_bytes()));
+        proof.push(p.responses.len() as u8);
+        p.responses.iter().for_each(|s| proof.extend_from_slice(s.as_bytes()));
         t.append_message(b"proof", &proof);
         t.append_message(b"Y_T", r.ttp.decryption.as_bytes());
         t.append_message(b"signing-key", r.ttp.signing.as_bytes());

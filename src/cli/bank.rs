@@ -958,7 +958,7 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
             let result: TraceResult = read_message(&result)?;
             let warrant: Warrant = read_message(&warrant)?;
             let record: TraceRecord = read_message(&record)?;
-            let ttp = super::ttp::read_statement(&ttp)?.statement.public_keys();
+            let ttp = super::ttp::read_statement(&ttp)?.statement;
             match result.kind {
                 crate::protocol::trace::TraceKind::Owner => {
                     let account = bank.apply_owner_trace(&result, &record, &warrant, &ttp)?;

@@ -551,7 +551,8 @@ where
     let result = ttp
         .trace_owner(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
-    let owner = bank.apply_owner_trace(&result, &record, &warrant, &statement.statement.public_keys())?;
+    let owner = bank.apply_owner_trace(&result, &record, &warrant, &statement.statement)?;
+    let log_index = result.log_entries()[0].1;
     let owner_name = if owner == bob.account_id() { Some("bob") } else { None };
     out.event(
         "owner_traced",
@@ -559,7 +560,7 @@ where
             "coin_id": coin_id,
             "account": owner,
             "user": owner_name,
-            "log_index": result.log_index,
+            "log_index": log_index,
             "elapsed_ms": elapsed_ms(t),
         }),
         || {
@@ -568,7 +569,7 @@ where
                  the result carries a Chaum–Pedersen proof of the decryption; the bank verified it with public keys",
                 &coin_id.to_hex()[..8],
                 owner_name.map_or(String::new(), |n| format!(" ({n})")),
-                result.log_index,
+                log_index,
                 ms(t)
             )
         },
@@ -585,15 +586,16 @@ where
     let result = ttp
         .trace_coin(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
         .map_err(crate::protocol::Error::from)?;
-    let serial = bank.apply_coin_trace(&result, &record, &warrant, &statement.statement.public_keys())?;
+    let serial = bank.apply_coin_trace(&result, &record, &warrant, &statement.statement)?;
+    let log_index = result.log_entries()[0].1;
     out.event(
         "coin_traced",
-        json!({"session": session.id(), "value": 8, "serial": serial, "log_index": result.log_index}),
+        json!({"session": session.id(), "value": 8, "serial": serial, "log_index": log_index}),
         || {
             format!(
                 "   coin trace of bob's withdrawal of 8: serial S = {}… goes on the bank's watch list (log entry {})",
                 &hex::encode(serial.as_bytes())[..16],
-                result.log_index
+                log_index
             )
         },
     )?;

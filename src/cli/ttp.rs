@@ -17,7 +17,7 @@ use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
 use crate::keys::{KeysetList, PublicKeyFile};
 use crate::protocol::trace::{
-    verify_log, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WarrantTerms,
+    verify_log, Decryption, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WarrantTerms,
 };
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use crate::roles::{Ttp, TtpKeys};
@@ -410,11 +410,11 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
         TtpCommand::TraceOwner(a) => trace(a, TraceKind::Owner, out),
         TtpCommand::TraceCoin(a) => trace(a, TraceKind::Coin, out),
         TtpCommand::VerifyTrace { ttp, warrant, record, result } => {
-            let ttp = read_statement(&ttp)?.statement.public_keys();
+            let statement = read_statement(&ttp)?.statement;
             let warrant: Warrant = read_message(&warrant)?;
             let record: TraceRecord = read_message(&record)?;
             let result: TraceResult = read_message(&result)?;
-            let plaintext = result.verify(&ttp, &record, &warrant)?;
+            let plaintext = result.verify(&statement, &record, &warrant)?;
             let what = match result.kind {
                 TraceKind::Owner => format!(
                     "identity I = {} (account {})",
@@ -423,9 +423,24 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
                 ),
                 TraceKind::Coin => format!("serial S = {}", hex::encode(plaintext.as_bytes())),
             };
+            let entries = result.log_entries();
+            let single = matches!(result.decryption, Decryption::Single { .. });
+            let logged = if single {
+                format!("log entry {}", entries[0].1)
+            } else {
+                let named: Vec<String> =
+                    entries.iter().map(|(i, index)| format!("trustee {i} log entry {index}")).collect();
+                format!("{} of {} trustees ({})", entries.len(), statement.trustees.len(), named.join(", "))
+            };
             out.result(
-                || format!("trace result verifies: {} tracing, log entry {}, {what}", result.kind, result.log_index),
-                json!({"valid": true, "kind": result.kind.to_string(), "log_index": result.log_index, "plaintext": plaintext}),
+                || format!("trace result verifies: {} tracing, {logged}, {what}", result.kind),
+                json!({
+                    "valid": true,
+                    "kind": result.kind.to_string(),
+                    "log_index": single.then(|| entries[0].1),
+                    "trustees": entries.iter().map(|(i, index)| json!({"trustee": i, "log_index": index})).collect::<Vec<_>>(),
+                    "plaintext": plaintext,
+                }),
             );
             Ok(())
         }
@@ -503,7 +518,7 @@ fn trace(a: TraceArgs, expected: TraceKind, out: &Output) -> Result<(), CliError
                 hex::encode(req.warrant.warrant_id),
                 req.warrant.case_id,
                 shown(&a.out),
-                result.log_index,
+                result.log_entries()[0].1,
                 hex::encode(head.hash),
                 a.dir.dir.join("log-head.json").display()
             )
@@ -512,7 +527,7 @@ fn trace(a: TraceArgs, expected: TraceKind, out: &Output) -> Result<(), CliError
             "kind": result.kind.to_string(),
             "plaintext": result.plaintext,
             "account": result.owner_account(),
-            "log_index": result.log_index,
+            "log_index": result.log_entries()[0].1,
             "log_head": hex::encode(head.hash),
             "result": a.out,
         }),

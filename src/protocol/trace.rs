@@ -28,7 +28,7 @@ use crate::crypto::VerifyError;
 use crate::encoding::Point;
 use crate::keys::{user_account_id, AccountId, Keyset};
 use crate::params::Params;
-use crate::protocol::trust::TtpKeyStatement;
+use crate::protocol::trust::{TrusteeKey, TtpKeyStatement, MAX_TRUSTEES};
 use crate::time::Timestamp;
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
 
@@ -452,14 +452,38 @@ fn decryption_transcript(
     t
 }
 
-/// A proven, signed decryption.
+/// How a result's plaintext was obtained, with its proofs and the log
+/// entries that record it (specs/tracing.md §5, §9.6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Decryption {
+    /// A single TTP (`t = n = 1`) decrypted with `x_T`: its log entry and
+    /// `PoK{x_T: Y_T = x_T·G ∧ c2 - X = x_T·c1}`.
+    Single {
+        /// The TTP's log entry for this trace.
+        log_index: u64,
+        /// The decryption proof.
+        proof: Proof,
+    },
+    /// `t` trustees each gave a proven decryption share (each names its
+    /// trustee and its log entry); `X = c2 - Σ λ_i(0)·D_i`.
+    Threshold {
+        /// The shares, by ascending trustee identifier.
+        #[serde(
+            serialize_with = "crate::encoding::bounded::serialize",
+            deserialize_with = "crate::encoding::bounded::deserialize::<_, ShareEvidence, MAX_TRUSTEES>"
+        )]
+        shares: Vec<ShareEvidence>,
+    },
+}
+
+/// A proven decryption signed by the TTP's group signing key (one key, or
+/// FROST rounds of `t` trustees).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceResult {
     /// Owner or coin.
     pub kind: TraceKind,
-    /// The log entry that records this trace.
-    pub log_index: u64,
     /// The record traced.
     #[serde(with = "crate::encoding::hex32")]
     pub record_digest: [u8; 32],
@@ -470,23 +494,41 @@ pub struct TraceResult {
     pub ciphertext: Ciphertext,
     /// The plaintext: `I` (owner tracing) or `S` (coin tracing).
     pub plaintext: Point,
-    /// `PoK{x_T: Y_T = x_T·G ∧ c2 - X = x_T·c1}`.
-    pub proof: Proof,
+    /// How it was decrypted: the proofs and the log entries.
+    pub decryption: Decryption,
     /// The TTP's keys.
     pub ttp: TtpPublicKeys,
-    /// The TTP group signing key's RFC 9591 signature on
+    /// The group signing key's RFC 9591 signature on
     /// [`TraceResult::digest`].
     pub signature: GroupSignature,
 }
 
 impl WireMessage for TraceResult {
     const KIND: MessageKind = MessageKind::TraceResult;
-    const MAX_BYTES: usize = 1024;
+    const MAX_BYTES: usize = 1024 + MAX_TRUSTEES * 160;
     fn check(&self) -> Result<(), DecodeError> {
+        self.check_unsigned_fields()?;
+        non_identity(Self::what(), "signature.r", &self.signature.r)
+    }
+}
+
+impl TraceResult {
+    /// The decoding checks of every field but the signature (a result to
+    /// be signed carries the placeholder `(O, 0)`).
+    pub(crate) fn check_unsigned_fields(&self) -> Result<(), DecodeError> {
         let w = Self::what();
         non_identity(w, "Y_T", &self.ttp.decryption)?;
         non_identity(w, "signing key", &self.ttp.signing)?;
-        non_identity(w, "signature.r", &self.signature.r)
+        if let Decryption::Threshold { shares } = &self.decryption {
+            if shares.is_empty() || shares.windows(2).any(|p| p[0].trustee >= p[1].trustee) {
+                return Err(DecodeError::InvalidField {
+                    what: w,
+                    field: "decryption.shares",
+                    reason: "one or more shares of distinct trustees, by ascending identifier".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -510,45 +552,104 @@ impl TraceResult {
         let proof = rel.prove(&mut t, &[x_t], rng);
         let mut r = TraceResult {
             kind,
-            log_index,
             record_digest,
             warrant_digest,
             ciphertext: ct,
             plaintext,
-            proof,
+            decryption: Decryption::Single { log_index, proof },
             ttp,
-            signature: GroupSignature { r: Point::identity(), z: Scalar::ZERO },
+            signature: GroupSignature::placeholder(),
         };
         r.signature = signer.sign(labels::TRACE_RESULT_SIGNATURE, &r.digest(), rng);
         r
     }
 
-    /// The digest of every field but the signature.
+    /// The digest of every field but the signature (specs/tracing.md §5,
+    /// §9.6). A single TTP's result and a threshold result differ right
+    /// after `kind` (`log-index` or `shares`), so neither can be read as
+    /// the other.
     pub fn digest(&self) -> [u8; 32] {
         let mut t = Params::get().transcript(labels::TRACE_RESULT_DIGEST);
         t.append_u64(b"kind", self.kind.tag());
-        t.append_u64(b"log-index", self.log_index);
+        match &self.decryption {
+            Decryption::Single { log_index, .. } => t.append_u64(b"log-index", *log_index),
+            Decryption::Threshold { shares } => {
+                t.append_u64(b"shares", shares.len() as u64);
+                for s in shares {
+                    t.append_u64(b"trustee-id", u64::from(s.trustee));
+                    t.append_u64(b"log-index", s.log_index);
+                    t.append_point(b"D_i", &s.share);
+                    t.append_message(b"share-proof", &postcard::to_allocvec(&s.proof).unwrap_or_default());
+                }
+            }
+        }
         t.append_message(b"record-digest", &self.record_digest);
         t.append_message(b"warrant-digest", &self.warrant_digest);
         t.append_point(b"c1", &self.ciphertext.c1);
         t.append_point(b"c2", &self.ciphertext.c2);
         t.append_point(b"X", &self.plaintext);
-        t.append_message(b"proof", &postcard::to_allocvec(&self.proof).unwrap_or_default());
+        if let Decryption::Single { proof, .. } = &self.decryption {
+            t.append_message(b"proof", &postcard::to_allocvec(proof).unwrap_or_default());
+        }
         t.append_point(b"Y_T", &self.ttp.decryption);
         t.append_point(b"signing-key", &self.ttp.signing);
         t.challenge_digest(b"result-digest")
     }
 
-    /// Verifies the result with public data only: it was made by the TTP with
-    /// keys `ttp`, for `record` under `warrant`, and its plaintext is the
-    /// correct decryption of the record's ciphertext. Returns the plaintext.
+    /// The trustees that decrypted and their log entries, `(i, log index)`
+    /// by ascending identifier (a single TTP is trustee 1).
+    pub fn log_entries(&self) -> Vec<(u16, u64)> {
+        match &self.decryption {
+            Decryption::Single { log_index, .. } => vec![(1, *log_index)],
+            Decryption::Threshold { shares } => shares.iter().map(|s| (s.trustee, s.log_index)).collect(),
+        }
+    }
+
+    /// Verifies the result with public data only against the pinned key
+    /// `statement`: it names the statement's keys, it is for `record` under
+    /// `warrant`, the group signing key signed it, and its plaintext is the
+    /// correct decryption of the record's ciphertext (one proof under `Y_T`
+    /// when the statement is a single TTP's; otherwise exactly `t` shares of
+    /// distinct trustees of the statement, each proven under its `Y_i`,
+    /// that combine to it). Returns the plaintext.
     pub fn verify(
         &self,
-        ttp: &TtpPublicKeys,
+        statement: &TtpKeyStatement,
         record: &TraceRecord,
         warrant: &Warrant,
     ) -> Result<Point, TraceError> {
-        if self.ttp != *ttp {
+        let keys = statement.public_keys();
+        self.check_binding(&keys, record, warrant)?;
+        self.signature
+            .verify(labels::TRACE_RESULT_SIGNATURE, &self.digest(), &keys.signing)
+            .map_err(|_| TraceError::ResultSignature)?;
+        self.check_decryption(&keys, statement.threshold, &statement.trustees)?;
+        Ok(self.plaintext)
+    }
+
+    /// Everything [`TraceResult::verify`] checks but the signature: what a
+    /// trustee checks before it signs a result (specs/tracing.md §9.6).
+    pub(crate) fn check_unsigned(
+        &self,
+        keys: &TtpPublicKeys,
+        threshold: u16,
+        trustees: &[TrusteeKey],
+        record: &TraceRecord,
+        warrant: &Warrant,
+    ) -> Result<(), TraceError> {
+        self.check_binding(keys, record, warrant)?;
+        self.check_decryption(keys, threshold, trustees)
+    }
+
+    /// The result names `keys`, `record` and `warrant` (kind, digests,
+    /// ciphertext).
+    fn check_binding(
+        &self,
+        keys: &TtpPublicKeys,
+        record: &TraceRecord,
+        warrant: &Warrant,
+    ) -> Result<(), TraceError> {
+        if self.ttp != *keys {
             return Err(TraceError::ResultMismatch("TTP keys"));
         }
         if self.kind != record.kind() || self.kind != warrant.kind {
@@ -563,19 +664,44 @@ impl TraceResult {
         if record.ciphertext() != Some(self.ciphertext) {
             return Err(TraceError::ResultMismatch("ciphertext"));
         }
-        self.signature
-            .verify(labels::TRACE_RESULT_SIGNATURE, &self.digest(), &ttp.signing)
-            .map_err(|_| TraceError::ResultSignature)?;
-        let rel = decryption_relation(&ttp.decryption, &self.ciphertext, &self.plaintext);
-        let mut t = decryption_transcript(
-            &self.ciphertext,
-            &self.plaintext,
-            &self.record_digest,
-            &self.warrant_digest,
-            self.log_index,
-        );
-        rel.verify(&mut t, &self.proof, &mut rand::rngs::OsRng).map_err(|_| TraceError::ResultProof)?;
-        Ok(self.plaintext)
+        Ok(())
+    }
+
+    /// The plaintext is the proven decryption of the ciphertext under
+    /// `keys` (one proof when `threshold` and `trustees` are a single
+    /// TTP's; else `t` proven shares of `trustees`).
+    fn check_decryption(
+        &self,
+        keys: &TtpPublicKeys,
+        threshold: u16,
+        trustees: &[TrusteeKey],
+    ) -> Result<(), TraceError> {
+        match &self.decryption {
+            Decryption::Single { log_index, proof } => {
+                if threshold != 1 || trustees.len() != 1 {
+                    return Err(TraceError::ResultMismatch(
+                        "a single key's decryption under a statement of several trustees",
+                    ));
+                }
+                let rel = decryption_relation(&keys.decryption, &self.ciphertext, &self.plaintext);
+                let mut t = decryption_transcript(
+                    &self.ciphertext,
+                    &self.plaintext,
+                    &self.record_digest,
+                    &self.warrant_digest,
+                    *log_index,
+                );
+                rel.verify(&mut t, proof, &mut rand::rngs::OsRng).map_err(|_| TraceError::ResultProof)
+            }
+            Decryption::Threshold { shares } => {
+                let context = ShareContext {
+                    record_digest: self.record_digest,
+                    warrant_digest: self.warrant_digest,
+                    ciphertext: self.ciphertext,
+                };
+                verify_shares(threshold, trustees, &context, shares, &self.plaintext)
+            }
+        }
     }
 
     /// For an owner trace: the account of the identity found.
@@ -902,25 +1028,55 @@ impl Combined {
         if self.kind != request.record.kind() || self.context != context {
             return Err(TraceError::ResultMismatch("the shares are for another record or warrant"));
         }
-        if self.shares.len() != usize::from(statement.threshold)
-            || self.shares.windows(2).any(|w| w[0].trustee >= w[1].trustee)
-        {
-            return Err(TraceError::ResultMismatch("shares: not t shares of distinct trustees"));
-        }
-        for s in &self.shares {
-            let y = statement
-                .trustees
-                .iter()
-                .find(|k| k.id == s.trustee)
-                .ok_or(TraceError::ResultMismatch("shares: a trustee not in the key statement"))?
-                .verification_share;
-            s.verify(&y, &context).map_err(|_| TraceError::ResultProof)?;
-        }
-        if plaintext_from_shares(&context.ciphertext, &self.shares) != Some(self.plaintext) {
-            return Err(TraceError::ResultProof);
-        }
+        verify_shares(statement.threshold, &statement.trustees, &context, &self.shares, &self.plaintext)?;
         Ok(self.plaintext)
     }
+
+    /// The result the trustees sign: this combination under the keys
+    /// `ttp`, with a placeholder signature (the group's FROST signature on
+    /// its [`TraceResult::digest`] replaces it:
+    /// [`crate::trustees::signing::finish_result`]).
+    pub fn unsigned_result(&self, ttp: TtpPublicKeys) -> TraceResult {
+        TraceResult {
+            kind: self.kind,
+            record_digest: self.context.record_digest,
+            warrant_digest: self.context.warrant_digest,
+            ciphertext: self.context.ciphertext,
+            plaintext: self.plaintext,
+            decryption: Decryption::Threshold { shares: self.shares.clone() },
+            ttp,
+            signature: GroupSignature::placeholder(),
+        }
+    }
+}
+
+/// Checks threshold decryption shares with public data (specs/tracing.md
+/// §9.3): exactly `threshold` shares of distinct trustees of `trustees` by
+/// ascending identifier, each proven for `context` under its `Y_i`, that
+/// combine to `plaintext`. One check for [`Combined::verify`] and
+/// [`TraceResult::verify`].
+fn verify_shares(
+    threshold: u16,
+    trustees: &[TrusteeKey],
+    context: &ShareContext,
+    shares: &[ShareEvidence],
+    plaintext: &Point,
+) -> Result<(), TraceError> {
+    if shares.len() != usize::from(threshold) || shares.windows(2).any(|w| w[0].trustee >= w[1].trustee) {
+        return Err(TraceError::ResultMismatch("shares: not t shares of distinct trustees"));
+    }
+    for s in shares {
+        let y = trustees
+            .iter()
+            .find(|k| k.id == s.trustee)
+            .ok_or(TraceError::ResultMismatch("shares: a trustee not in the key statement"))?
+            .verification_share;
+        s.verify(&y, context).map_err(|_| TraceError::ResultProof)?;
+    }
+    if plaintext_from_shares(&context.ciphertext, shares) != Some(*plaintext) {
+        return Err(TraceError::ResultProof);
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

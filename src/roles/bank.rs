@@ -27,8 +27,8 @@ use crate::protocol::deposit::{
     PaymentOutcome, PaymentVerdict, UnsignedReceipt,
 };
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
-use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, TtpPublicKeys, Warrant, WatchList};
-use crate::protocol::trust::SignedTtpKeyStatement;
+use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, Warrant, WatchList};
+use crate::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
 use crate::protocol::withdraw::{
     commitment_digest, EndReason, SessionEnd, SessionId, WithdrawAnswer, WithdrawChallenge,
     WithdrawCommitment, WithdrawOutcome, WithdrawRequest,
@@ -1406,14 +1406,15 @@ impl<S: BankStore> Bank<S> {
     }
 
     /// Applies an owner-trace result: verifies it against the record and
-    /// warrant with the TTP's public keys, and returns the account of the
+    /// warrant under the pinned TTP key statement (one TTP or `t` of `n`
+    /// trustees), and returns the account of the
     /// identity found.
     pub fn apply_owner_trace(
         &self,
         result: &TraceResult,
         record: &TraceRecord,
         warrant: &Warrant,
-        ttp: &TtpPublicKeys,
+        ttp: &TtpKeyStatement,
     ) -> Result<AccountId> {
         if result.kind != TraceKind::Owner {
             return Err(Error::InvalidProof("owner trace result"));
@@ -1431,7 +1432,7 @@ impl<S: BankStore> Bank<S> {
         result: &TraceResult,
         record: &TraceRecord,
         warrant: &Warrant,
-        ttp: &TtpPublicKeys,
+        ttp: &TtpKeyStatement,
     ) -> Result<Point> {
         if result.kind != TraceKind::Coin {
             return Err(Error::InvalidProof("coin trace result"));

@@ -27,7 +27,9 @@ use self::signing::{GroupMessage, SignatureShare, SigningCommitment, SigningErro
 use crate::crypto::group_signature::GroupSigningKey;
 use crate::encoding::Point;
 use crate::keys::SignedKeyset;
-use crate::protocol::trace::{verify_log, LogHead, TraceError, TraceKind, TraceRequest, TraceShare};
+use crate::protocol::trace::{
+    verify_log, Decryption, LogHead, TraceError, TraceKind, TraceRequest, TraceShare, TtpPublicKeys,
+};
 use crate::protocol::trust::TtpKeyStatement;
 use crate::roles::ttp::{decrypt_share, expect_kind};
 use crate::roles::TraceGate;
@@ -199,13 +201,36 @@ impl<S: TrusteeStore> Trustee<S> {
     }
 
     /// What this trustee agrees to sign: a key statement that checks and
-    /// names exactly its group's keys. Returns the label and digest signed.
+    /// names exactly its group's keys, or a threshold trace result under a
+    /// warrant it accepts (issuer, signature, validity) that verifies, but for its signature,
+    /// against its request and the group's keys (specs/tracing.md §9.6: the
+    /// signer sees the plaintext). Returns the label and digest signed.
     pub fn check_request(&self, request: &SigningRequest) -> Result<(&'static [u8], [u8; 32]), SigningError> {
         match &request.message {
             GroupMessage::KeyStatement(s) => {
                 statement_matches(s, &self.decryption, &self.signing)
                     .map_err(|e| SigningError::Refused(e.to_string()))?;
                 s.check().map_err(|e| SigningError::Refused(e.to_string()))?;
+            }
+            GroupMessage::TraceResult(r) => {
+                let warrant = &r.request.warrant;
+                warrant
+                    .authorize(self.gate.trusted_issuers(), &r.request.record, self.clock.now())
+                    .map_err(|e| SigningError::Refused(e.to_string()))?;
+                if !matches!(r.result.decryption, Decryption::Threshold { .. }) {
+                    return Err(SigningError::Refused("the trustees sign threshold results".into()));
+                }
+                let keys =
+                    TtpPublicKeys { decryption: self.decryption.group_key, signing: self.signing.group_key };
+                r.result
+                    .check_unsigned(
+                        &keys,
+                        self.decryption.threshold,
+                        &self.decryption.verification_shares,
+                        &r.request.record,
+                        warrant,
+                    )
+                    .map_err(|e| SigningError::Refused(e.to_string()))?;
             }
         }
         Ok(request.signed_digest())

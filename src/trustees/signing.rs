@@ -5,12 +5,14 @@
 //! path.
 //!
 //! A coordinator writes a [`SigningRequest`] (a fresh session id, the
-//! signers, and what is signed: a key statement naming the group's keys).
-//! Each signer
-//! checks what it signs, commits ([`SigningCommitment`]; its nonces are
-//! stored, single-use) and, given every signer's commitment, takes its
-//! nonces out of its store (erased durably before the share is computed)
-//! and answers with a [`SignatureShare`]. [`aggregate`] makes the signature
+//! signers, and what is signed: a key statement naming the group's keys,
+//! or a threshold trace result with the request it answers). Each signer
+//! checks what it signs (the statement names its group's keys; the result
+//! verifies against its request and the group's verification shares),
+//! commits ([`SigningCommitment`]; its nonces are stored, single-use) and,
+//! given every signer's commitment, takes its nonces out of its store
+//! (erased durably before the share is computed) and answers with a
+//! [`SignatureShare`]. [`aggregate`] makes the signature
 //! and names a signer whose share is wrong.
 
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ use crate::crypto::secret::SecretBytes;
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::Point;
 use crate::params::Params;
+use crate::protocol::trace::{Decryption, TraceRequest, TraceResult};
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement, MAX_TRUSTEES};
 use crate::store::{StoreError, TrusteeStore};
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
@@ -33,9 +36,26 @@ use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
 /// What the trustees sign as a group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(clippy::large_enum_variant)] // a message signed once per session, held briefly
 pub enum GroupMessage {
     /// A TTP key statement naming the group's keys.
     KeyStatement(TtpKeyStatement),
+    /// A threshold trace result (its signature a placeholder) with the
+    /// request it answers: every signer checks the result against the
+    /// request before it signs, and so sees its plaintext
+    /// (specs/tracing.md §9.6).
+    TraceResult(Box<ResultToSign>),
+}
+
+/// A trace result to sign, with the request (record and warrant) it
+/// answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultToSign {
+    /// The trace request the shares answered.
+    pub request: TraceRequest,
+    /// The combined result ([`crate::protocol::trace::Combined::unsigned_result`]).
+    pub result: TraceResult,
 }
 
 /// A request for a FROST signature of the trustees.
@@ -57,7 +77,10 @@ pub struct SigningRequest {
 
 impl WireMessage for SigningRequest {
     const KIND: MessageKind = MessageKind::SigningRequest;
-    const MAX_BYTES: usize = 256 + MAX_TRUSTEES * 3 + <SignedTtpKeyStatement as WireMessage>::MAX_BYTES;
+    const MAX_BYTES: usize = 256
+        + MAX_TRUSTEES * 3
+        + <TraceRequest as WireMessage>::MAX_BYTES
+        + <TraceResult as WireMessage>::MAX_BYTES;
     fn check(&self) -> Result<(), DecodeError> {
         match &self.message {
             GroupMessage::KeyStatement(s) => {
@@ -66,6 +89,22 @@ impl WireMessage for SigningRequest {
                 s.trustees
                     .iter()
                     .try_for_each(|k| non_identity(Self::what(), "verification_share", &k.verification_share))
+            }
+            GroupMessage::TraceResult(r) => {
+                r.request.check()?;
+                r.result.check_unsigned_fields()?;
+                let reason = if !matches!(r.result.decryption, Decryption::Threshold { .. }) {
+                    "the trustees sign threshold results"
+                } else if r.result.signature != GroupSignature::placeholder() {
+                    "a result to sign carries the placeholder signature (O, 0)"
+                } else {
+                    return Ok(());
+                };
+                Err(DecodeError::InvalidField {
+                    what: Self::what(),
+                    field: "message.result",
+                    reason: reason.into(),
+                })
             }
         }
     }
@@ -164,6 +203,7 @@ impl SigningRequest {
     pub fn signed_digest(&self) -> (&'static [u8], [u8; 32]) {
         match &self.message {
             GroupMessage::KeyStatement(s) => (labels::TTP_KEY_STATEMENT_SIGNATURE, s.digest()),
+            GroupMessage::TraceResult(r) => (labels::TRACE_RESULT_SIGNATURE, r.result.digest()),
         }
     }
 
@@ -359,20 +399,43 @@ pub fn aggregate(
 }
 
 /// Aggregates the signature shares and attaches the signature to the
-/// statement signed; the signed statement verifies.
+/// statement signed; the signed statement verifies. A request to sign
+/// anything else is [`SigningError::Files`].
 pub fn finish(
     group: &DkgOutcome,
     request: &SigningRequest,
     commitments: &[SigningCommitment],
     shares: &[SignatureShare],
 ) -> Result<SignedTtpKeyStatement, SigningError> {
+    let GroupMessage::KeyStatement(s) = &request.message else {
+        return Err(SigningError::Files("the session signs no key statement".into()));
+    };
     let (label, digest) = request.signed_digest();
     let signature = aggregate(group, request, label, &digest, commitments, shares)?;
-    match &request.message {
-        GroupMessage::KeyStatement(s) => {
-            let signed = SignedTtpKeyStatement { statement: s.clone(), signature };
-            signed.verify().map_err(|e| SigningError::Refused(e.to_string()))?;
-            Ok(signed)
-        }
-    }
+    let signed = SignedTtpKeyStatement { statement: s.clone(), signature };
+    signed.verify().map_err(|e| SigningError::Refused(e.to_string()))?;
+    Ok(signed)
+}
+
+/// Aggregates the signature shares of a trace-result session and attaches
+/// the group signature to the result; the result verifies against the
+/// pinned `statement` (specs/tracing.md §9.6). A session that signs
+/// anything else is [`SigningError::Files`].
+pub fn finish_result(
+    group: &DkgOutcome,
+    statement: &TtpKeyStatement,
+    request: &SigningRequest,
+    commitments: &[SigningCommitment],
+    shares: &[SignatureShare],
+) -> Result<TraceResult, SigningError> {
+    let GroupMessage::TraceResult(r) = &request.message else {
+        return Err(SigningError::Files("the session signs no trace result".into()));
+    };
+    let (label, digest) = request.signed_digest();
+    let signature = aggregate(group, request, label, &digest, commitments, shares)?;
+    let result = TraceResult { signature, ..r.result.clone() };
+    result
+        .verify(statement, &r.request.record, &r.request.warrant)
+        .map_err(|e| SigningError::Refused(e.to_string()))?;
+    Ok(result)
 }
