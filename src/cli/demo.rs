@@ -9,18 +9,24 @@ use serde_json::{json, Value};
 
 use super::output::{day, outcome_json};
 
+use crate::crypto::group_signature::GroupSigningKey;
 use crate::crypto::schnorr::SigningKey;
 use crate::keys::{AccountKeys, AuthKey, BankSecrets, KeysetPolicy, KeysetSpec, UserKey};
 use crate::protocol::account::{AccountOperation, AccountRequest};
 use crate::protocol::deposit::{DepositOutcome, DepositReceipt};
 use crate::protocol::pay::create_payment;
+use crate::protocol::trace::{combine_shares, TraceResult};
 use crate::protocol::trace::{TraceRequest, Warrant, WarrantTerms};
+use crate::protocol::trust::TtpKeyStatement;
 use crate::protocol::trust::TtpValidity;
-use crate::roles::{Bank, BankApi, BankConfig, Merchant, Ttp, TtpKeys, Wallet};
+use crate::roles::{Bank, BankApi, BankConfig, Merchant, Wallet};
 use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
 use crate::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
-use crate::store::{BankStore, MerchantStore, StoreResult, TtpStore, WalletStore};
+use crate::store::{BankStore, MerchantStore, StoreResult, TrusteeStore, WalletStore};
 use crate::time::{Clock, SystemClock};
+use crate::trustees::dkg::{run_local, Ceremony, DkgOutcome, KeyPurpose, Participant};
+use crate::trustees::signing::{self, GroupMessage, ResultToSign, SigningRequest};
+use crate::trustees::{sign_locally, Trustee};
 
 /// `faircash demo` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,7 +61,7 @@ pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super
                 || Ok(MemoryBankStore::new()),
                 |_| Ok(MemoryWalletStore::new()),
                 |_| Ok(MemoryMerchantStore::new()),
-                || Ok(MemoryTtpStore::new()),
+                |_| Ok(MemoryTtpStore::new()),
             )
         })
     } else {
@@ -87,7 +93,7 @@ pub fn run_cli(args: &DemoArgs, out: &super::output::Output) -> Result<(), super
                     || SqliteBankStore::open(dir.join("bank.db")),
                     |name| SqliteWalletStore::open(dir.join(format!("wallet-{name}.db"))),
                     |name| SqliteMerchantStore::open(dir.join(format!("merchant-{name}.db"))),
-                    || SqliteTtpStore::open(dir.join("ttp.db")),
+                    |i| SqliteTtpStore::open(dir.join(format!("trustee-{i}.db"))),
                 )
             });
         if !keep {
@@ -170,6 +176,13 @@ pub enum DemoError {
     /// The story did not unfold as it must (a bug).
     #[error("demo check failed: {0}")]
     Check(&'static str),
+    /// A trustees' ceremony or group signature failed.
+    #[error("trustees: {0}")]
+    Trustees(String),
+}
+
+fn trustees_err(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Trustees(e.to_string())
 }
 
 fn ms(t: Instant) -> String {
@@ -209,6 +222,43 @@ fn outcomes(receipt: &DepositReceipt) -> String {
         .join(", ")
 }
 
+/// A 2-of-3 trace: the trustees `decrypt` give their proven shares, anyone
+/// combines them, and the same two sign the result with FROST (each checks
+/// it first, and so sees the plaintext).
+fn threshold_trace<S: TrusteeStore>(
+    trustees: &[Trustee<S>],
+    signing_group: &DkgOutcome,
+    statement: &TtpKeyStatement,
+    request: &TraceRequest,
+    decrypt: [usize; 2],
+    rng: &mut OsRng,
+) -> Result<TraceResult, DemoError> {
+    let shares = decrypt
+        .iter()
+        .map(|&i| trustees[i].decrypt_share(request, rng))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(crate::protocol::Error::from)?;
+    let combined = combine_shares(statement, request, &shares).map_err(crate::protocol::Error::from)?;
+    let message = GroupMessage::TraceResult(Box::new(ResultToSign {
+        request: request.clone(),
+        result: combined.unsigned_result(statement.public_keys()),
+    }));
+    let signers: Vec<&Trustee<S>> = decrypt.iter().map(|&i| &trustees[i]).collect();
+    let session = SigningRequest::new(signers.iter().map(|t| t.id()).collect(), message, rng);
+    let (commitments, shares) = sign_locally(&signers, &session, rng).map_err(trustees_err)?;
+    signing::finish_result(signing_group, statement, &session, &commitments, &shares).map_err(trustees_err)
+}
+
+fn log_json(entries: &[(u16, u64)]) -> serde_json::Value {
+    entries.iter().map(|(i, index)| json!({"trustee": i, "log_index": index})).collect()
+}
+
+fn log_text(entries: &[(u16, u64)]) -> String {
+    let named: Vec<String> =
+        entries.iter().map(|(i, index)| format!("trustee {i} log entry {index}")).collect();
+    format!("shares of {}", named.join(" and "))
+}
+
 /// Runs the demo with in-memory stores, narrating to `out`.
 pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
     run_with(
@@ -217,7 +267,7 @@ pub fn run(out: &mut impl Write) -> Result<(), DemoError> {
         || Ok(MemoryBankStore::new()),
         |_| Ok(MemoryWalletStore::new()),
         |_| Ok(MemoryMerchantStore::new()),
-        || Ok(MemoryTtpStore::new()),
+        |_| Ok(MemoryTtpStore::new()),
     )
 }
 
@@ -229,13 +279,13 @@ pub fn run_with<B, W, M, T>(
     bank_store: impl Fn() -> StoreResult<B>,
     wallet_store: impl Fn(&str) -> StoreResult<W>,
     merchant_store: impl Fn(&str) -> StoreResult<M>,
-    ttp_store: impl Fn() -> StoreResult<T>,
+    trustee_store: impl Fn(u16) -> StoreResult<T>,
 ) -> Result<(), DemoError>
 where
     B: BankStore + 'static,
     W: WalletStore,
     M: MerchantStore,
-    T: TtpStore,
+    T: TrusteeStore,
 {
     let rng = &mut OsRng;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -247,21 +297,59 @@ where
     out.section(1, "Initialization", "")?;
     let t = Instant::now();
     let judge = SigningKey::generate(rng);
-    let ttp_keys = TtpKeys::generate(rng);
+    // The TTP is three trustees of which any two trace: two ceremonies (the
+    // decryption key Y_T and the group signing key) give each its shares,
+    // and nobody ever holds either secret.
+    let identities: Vec<GroupSigningKey> = (0..3).map(|_| GroupSigningKey::generate(rng)).collect();
+    let participants: Vec<Participant> =
+        identities.iter().zip(1..).map(|(k, id)| Participant { id, identity: *k.public() }).collect();
+    let mut ceremony = |purpose| -> Result<_, DemoError> {
+        let c = Ceremony::new(purpose, 2, participants.clone(), rng).map_err(trustees_err)?;
+        let (transcript, outcome, shares) = run_local(&c, &identities, rng).map_err(trustees_err)?;
+        if transcript.verify().map_err(trustees_err)? != outcome {
+            return Err(DemoError::Check("the ceremony's transcript verifies to its outcome"));
+        }
+        Ok((outcome, shares))
+    };
+    let (decryption, decryption_shares) = ceremony(KeyPurpose::Decryption)?;
+    let (signing, signing_shares) = ceremony(KeyPurpose::Signing)?;
     let validity =
         TtpValidity { escrow_from: today, escrow_until: today.plus(730), trace_until: today.plus(1095) };
-    let statement = ttp_keys
-        .statement(0, validity, clock.now(), rng)
-        .map_err(|e| crate::protocol::Error::Pin(crate::protocol::trust::PinError::BadTtpStatement(e)))?;
-    let mut ttp = Ttp::new(ttp_keys, ttp_store()?, clock.clone());
-    ttp.trust_issuer(*judge.public());
-    out.event("ttp_ready", json!({"ttp_key": ttp.public_key(), "judge": judge.public()}), || {
-        format!(
-            "   TTP key Y_T = {}…; it trusts warrants of judge {}…",
-            &hex::encode(ttp.public_key().as_bytes())[..16],
-            &hex::encode(judge.public().as_bytes())[..16]
-        )
-    })?;
+    let unsigned = TtpKeyStatement {
+        params_id: crate::params::Params::get().id,
+        sequence: 0,
+        decryption_key: decryption.group_key,
+        threshold: 2,
+        trustees: decryption.verification_shares.clone(),
+        signing_key: signing.group_key,
+        validity,
+        issued: clock.now(),
+    };
+    let mut trustees = Vec::new();
+    for ((identity, d), s) in identities.iter().zip(decryption_shares).zip(signing_shares) {
+        let store = trustee_store(d.id)?;
+        let mut trustee = Trustee::new(identity.clone(), d, s, store, clock.clone()).map_err(trustees_err)?;
+        trustee.trust_issuer(*judge.public());
+        trustees.push(trustee);
+    }
+    let request = SigningRequest::new(vec![1, 2], GroupMessage::KeyStatement(unsigned), rng);
+    let (commitments, shares) =
+        sign_locally(&[&trustees[0], &trustees[1]], &request, rng).map_err(trustees_err)?;
+    let statement = signing::finish(&signing, &request, &commitments, &shares).map_err(trustees_err)?;
+    let group_key = statement.statement.decryption_key;
+    out.event(
+        "ttp_ready",
+        json!({"ttp_key": group_key, "judge": judge.public(), "threshold": 2, "trustees": 3, "elapsed_ms": elapsed_ms(t)}),
+        || {
+            format!(
+                "   TTP: 3 trustees, any 2 trace; two key-generation ceremonies (signed round files, sealed shares, echo)\n   \
+                 give Y_T = {}… and a group signing key, and nobody holds either secret; they trust warrants of judge {}… ({})",
+                &hex::encode(group_key.as_bytes())[..16],
+                &hex::encode(judge.public().as_bytes())[..16],
+                ms(t)
+            )
+        },
+    )?;
     out.event(
         "ttp_statement",
         json!({
@@ -271,8 +359,8 @@ where
         }),
         || {
             format!(
-                "   the TTP signs its key statement (Y_T, t = 1 of 1, group signing key {}…, escrow until day {}, \
-                 traces until day {}; RFC 9591): wallets and merchants pin it, so the bank cannot choose the escrow key",
+                "   trustees 1 and 2 sign the key statement with FROST (Y_T, t = 2 of 3, every Y_i, group signing key {}…,\n   \
+                 escrow until day {}, traces until day {}; RFC 9591): wallets and merchants pin it, so the bank cannot choose the escrow key",
                 &hex::encode(statement.statement.signing_key.as_bytes())[..16],
                 validity.escrow_until,
                 validity.trace_until
@@ -300,7 +388,7 @@ where
         Box::new(bank.clone())
     };
     let keyset = bank.issue_keyset(
-        *ttp.public_key(),
+        group_key,
         &KeysetSpec {
             exponents: 0..=6,
             withdraw_from: today,
@@ -331,7 +419,9 @@ where
     )?;
     bank.set_ttp_statements(vec![statement.clone()])?;
     let published = bank.published_keysets();
-    ttp.add_keysets(&published, &bank.master_key()).map_err(crate::protocol::Error::from)?;
+    for trustee in &mut trustees {
+        trustee.add_keysets(&published, &bank.master_key()).map_err(crate::protocol::Error::from)?;
+    }
     let mut wallets = Vec::new();
     for (name, funds) in [("alice", 100u64), ("bob", 60)] {
         let mut w =
@@ -548,11 +638,10 @@ where
     let warrant =
         Warrant::issue(&judge, terms(crate::protocol::trace::TraceKind::Owner, record.digest()), rng);
     let t = Instant::now();
-    let result = ttp
-        .trace_owner(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
-        .map_err(crate::protocol::Error::from)?;
+    let request = TraceRequest { warrant: warrant.clone(), record: record.clone() };
+    let result = threshold_trace(&trustees, &signing, &statement.statement, &request, [0, 2], rng)?;
     let owner = bank.apply_owner_trace(&result, &record, &warrant, &statement.statement)?;
-    let log_index = result.log_entries()[0].1;
+    let entries = result.log_entries();
     let owner_name = if owner == bob.account_id() { Some("bob") } else { None };
     out.event(
         "owner_traced",
@@ -560,16 +649,17 @@ where
             "coin_id": coin_id,
             "account": owner,
             "user": owner_name,
-            "log_index": log_index,
+            "trustees": log_json(&entries),
             "elapsed_ms": elapsed_ms(t),
         }),
         || {
             format!(
-                "   owner trace of deposited coin {}… under a signed warrant: account {owner}{} (log entry {}, {})\n   \
-                 the result carries a Chaum–Pedersen proof of the decryption; the bank verified it with public keys",
+                "   owner trace of deposited coin {}… under a signed warrant: account {owner}{} ({}; {})\n   \
+                 each share carries a Chaum–Pedersen proof, the trustees signed the result with FROST after checking it\n   \
+                 (so each signer saw the plaintext); the bank verified it with public keys",
                 &coin_id.to_hex()[..8],
                 owner_name.map_or(String::new(), |n| format!(" ({n})")),
-                log_index,
+                log_text(&entries),
                 ms(t)
             )
         },
@@ -583,19 +673,18 @@ where
     let record = bank.withdrawal_record(&session.id())?;
     let warrant =
         Warrant::issue(&judge, terms(crate::protocol::trace::TraceKind::Coin, record.digest()), rng);
-    let result = ttp
-        .trace_coin(&TraceRequest { warrant: warrant.clone(), record: record.clone() }, rng)
-        .map_err(crate::protocol::Error::from)?;
+    let request = TraceRequest { warrant: warrant.clone(), record: record.clone() };
+    let result = threshold_trace(&trustees, &signing, &statement.statement, &request, [1, 2], rng)?;
     let serial = bank.apply_coin_trace(&result, &record, &warrant, &statement.statement)?;
-    let log_index = result.log_entries()[0].1;
+    let entries = result.log_entries();
     out.event(
         "coin_traced",
-        json!({"session": session.id(), "value": 8, "serial": serial, "log_index": log_index}),
+        json!({"session": session.id(), "value": 8, "serial": serial, "trustees": log_json(&entries)}),
         || {
             format!(
-                "   coin trace of bob's withdrawal of 8: serial S = {}… goes on the bank's watch list (log entry {})",
+                "   coin trace of bob's withdrawal of 8: serial S = {}… goes on the bank's watch list ({})",
                 &hex::encode(serial.as_bytes())[..16],
-                log_index
+                log_text(&entries)
             )
         },
     )?;
@@ -611,15 +700,22 @@ where
         }
         Ok(_) => return Err(DemoError::Check("a watched coin is refused")),
     }
-    let head = ttp.log_head(rng).map_err(crate::protocol::Error::from)?;
-    ttp.verify_log(std::slice::from_ref(&head)).map_err(crate::protocol::Error::from)?;
-    out.event("audit_log", json!({"entries": head.size, "head": hex::encode(head.hash)}), || {
-        format!(
-            "   the TTP's audit log holds {} entries; its signed head {}… lets auditors detect any deletion",
-            head.size,
-            &hex::encode(head.hash)[..16]
-        )
-    })?;
+    for trustee in &trustees {
+        let head = trustee.log_head(rng).map_err(crate::protocol::Error::from)?;
+        trustee.verify_log(std::slice::from_ref(&head)).map_err(crate::protocol::Error::from)?;
+        out.event(
+            "audit_log",
+            json!({"trustee": trustee.id(), "entries": head.size, "head": hex::encode(head.hash)}),
+            || {
+                format!(
+                    "   trustee {}'s audit log holds {} entries; its head {}…, signed by its own key, lets auditors detect any deletion",
+                    trustee.id(),
+                    head.size,
+                    &hex::encode(head.hash)[..16]
+                )
+            },
+        )?;
+    }
 
     out.section(7, "Balances", "")?;
     for (name, w) in &wallets {

@@ -270,3 +270,18 @@ impl<S: TrusteeStore> Trustee<S> {
         Ok(verify_log(&entries, heads, self.identity.public())?)
     }
 }
+
+/// Runs both FROST rounds of `request` with `signers`, all in this process
+/// (a demo, a test): every signer checks what it signs and commits, then
+/// every signer answers with its share. Returns the commitments and the
+/// shares, for [`signing::finish`] or [`signing::finish_result`].
+pub fn sign_locally<S: TrusteeStore>(
+    signers: &[&Trustee<S>],
+    request: &SigningRequest,
+    rng: &mut impl CryptoRngCore,
+) -> Result<(Vec<SigningCommitment>, Vec<SignatureShare>), SigningError> {
+    let commitments = signers.iter().map(|t| t.sign_commit(request, rng)).collect::<Result<Vec<_>, _>>()?;
+    let shares =
+        signers.iter().map(|t| t.sign_share(request, &commitments)).collect::<Result<Vec<_>, _>>()?;
+    Ok((commitments, shares))
+}
