@@ -1,5 +1,6 @@
 //! Threshold trustees: key generation, decryption shares, combination
 //! (specs/tracing.md §9).
+mod cli_support;
 mod common;
 
 use std::sync::Arc;
@@ -494,4 +495,57 @@ fn a_threshold_result_is_signed_by_the_group_names_its_trustees_and_verifies_wit
     assert_eq!(result.log_entries(), vec![(2, 0), (3, 1)]);
     let serial = w.bank.apply_coin_trace(&result, &coin.record, &coin.warrant, &g.statement).unwrap();
     assert_eq!(vec![serial], serials);
+}
+
+#[test]
+fn ttp_verify_trace_accepts_a_threshold_result_and_refuses_a_tampered_one() {
+    let g = group(2, 3);
+    let (req, identity) = owner_request(&g);
+    let shares: Vec<TraceShare> =
+        [0, 1].iter().map(|&i| g.trustees[i].owner_share(&req, &mut OsRng).unwrap()).collect();
+    let unsigned =
+        combine_shares(&g.statement, &req, &shares).unwrap().unsigned_result(g.statement.public_keys());
+    let result = sign_result(&g, &[0, 1], &req, unsigned).unwrap();
+    let c = cli_support::Cli::new();
+    let write = |name: &str, json: String| std::fs::write(c.path(name), json).unwrap();
+    write("group.pub.json", g.world.ttp_statement.to_json());
+    write("w.json", req.warrant.to_json());
+    write("rec.json", req.record.to_json());
+    write("res.json", result.to_json());
+    let args = |statement: &'static str, result: &'static str| {
+        [
+            "ttp",
+            "verify-trace",
+            "--ttp",
+            statement,
+            "--warrant",
+            "w.json",
+            "--record",
+            "rec.json",
+            "--result",
+            result,
+        ]
+    };
+    let v = c.json(&args("group.pub.json", "res.json"));
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["log_index"], serde_json::Value::Null);
+    assert_eq!(
+        v["trustees"],
+        serde_json::json!([{"trustee": 1, "log_index": 0}, {"trustee": 2, "log_index": 0}])
+    );
+    assert_eq!(v["plaintext"], serde_json::to_value(identity).unwrap());
+    let text = c.ok(&args("group.pub.json", "res.json")[..]);
+    assert!(text.contains("2 of 3 trustees (trustee 1 log entry 0, trustee 2 log entry 0)"), "{text}");
+
+    // A result whose share names another log entry: invalid input (exit 3).
+    let mut tampered = result.clone();
+    let Decryption::Threshold { shares } = &mut tampered.decryption else { panic!("a threshold result") };
+    shares[0].log_index = 5;
+    write("tampered.json", tampered.to_json());
+    let err = c.fails(3, &args("group.pub.json", "tampered.json"));
+    assert!(err.contains("signature"), "{err}");
+    // The result under another group's statement.
+    let other = group(2, 3);
+    write("other.pub.json", other.world.ttp_statement.to_json());
+    c.fails(3, &args("other.pub.json", "res.json"));
 }
