@@ -42,8 +42,8 @@ use faircash::protocol::deposit::{
 use faircash::protocol::pay::{create_payment, order_digest, verify_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
-    verify_log, Decryption, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult,
-    TtpPublicKeys, Warrant, WarrantTerms, WatchList,
+    verify_log, Decryption, LogEntry, LogHead, ShareContext, ShareEvidence, TraceKind, TraceRecord,
+    TraceRequest, TraceResult, TraceShare, TtpPublicKeys, Warrant, WarrantTerms, WatchList,
 };
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement, TtpStatementList, TtpValidity};
 use faircash::protocol::withdraw::{
@@ -54,6 +54,7 @@ use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
 use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
 use faircash::store::{BankStore, TtpStore};
 use faircash::time::{Clock, Day, ManualClock, Timestamp};
+use faircash::trustees::dkg::{run_local, Ceremony, DkgTranscript, KeyPurpose, Participant};
 use faircash::wire::{DecodeError, WireMessage};
 use rand::rngs::OsRng;
 use rand::SeedableRng;
@@ -823,6 +824,78 @@ fn generate() -> Generated {
         ttp_statement: ttp_statement.clone(),
     };
     files.insert("negative.json", neg.build());
+
+    // --- threshold trustees (tracing.md §9) ---------------------------------
+    let mut rng = seeded("trustees");
+    let identities: Vec<GroupSigningKey> = (0..3).map(|_| GroupSigningKey::generate(&mut rng)).collect();
+    let participants: Vec<Participant> =
+        identities.iter().zip(1..).map(|(k, id)| Participant { id, identity: *k.public() }).collect();
+    let ceremony = Ceremony::new(KeyPurpose::Decryption, 2, participants, &mut rng).unwrap();
+    let (dkg_transcript, dkg_outcome, key_shares) = run_local(&ceremony, &identities, &mut rng).unwrap();
+    // A ciphertext under the group's Y_T of a known point, with the digests
+    // of a record and a warrant it stands for (synthetic: no bank names Y_T).
+    let x_known = Point::new(G * Scalar::from(1_000_003u64));
+    let ciphertext = faircash::crypto::elgamal::Ciphertext::encrypt(
+        &x_known,
+        &dkg_outcome.group_key,
+        &SecretScalar::random_nonzero(&mut rng).expose_secret().clone(),
+    );
+    let context = ShareContext {
+        record_digest: seed("trustees/record"),
+        warrant_digest: seed("trustees/warrant"),
+        ciphertext,
+    };
+    let trace_shares: Vec<TraceShare> = [0usize, 2]
+        .iter()
+        .zip([4u64, 9])
+        .map(|(&k, log_index)| {
+            let share = &key_shares[k];
+            let y = *share.verification_share().unwrap();
+            TraceShare {
+                kind: TraceKind::Owner,
+                record_digest: context.record_digest,
+                warrant_digest: context.warrant_digest,
+                ciphertext,
+                verification_share: y,
+                evidence: ShareEvidence::create(
+                    share.id,
+                    share.secret.expose_secret(),
+                    &y,
+                    &context,
+                    log_index,
+                    &mut rng,
+                ),
+            }
+        })
+        .collect();
+    files.insert(
+        "trustees.json",
+        obj! {
+            "description" => "Threshold trustees (specs/tracing.md §9): a 2-of-3 key-generation ceremony of the decryption \
+                              key (its whole transcript of signed round files), two trustees' decryption shares with their \
+                              proofs, and their combination. The ciphertext is made for the vector under Y_T (no bank names \
+                              this Y_T); record_digest and warrant_digest are the seeds of `trustees/record` and \
+                              `trustees/warrant`.",
+            "seed" => seed_json("trustees"),
+            "ceremony" => obj! {
+                "threshold" => 2u64,
+                "trustees" => 3u64,
+                "transcript" => m(&dkg_transcript),
+                "group_key" => pt(&dkg_outcome.group_key),
+                "verification_shares" => J::Arr(dkg_outcome.verification_shares.iter().map(|k| obj! {
+                    "id" => u64::from(k.id), "Y_i" => pt(&k.verification_share),
+                }).collect()),
+            },
+            "decryption" => obj! {
+                "record_digest" => hx(context.record_digest),
+                "warrant_digest" => hx(context.warrant_digest),
+                "c1" => pt(&ciphertext.c1),
+                "c2" => pt(&ciphertext.c2),
+                "shares" => J::Arr(trace_shares.iter().map(m).collect()),
+                "plaintext" => pt(&x_known),
+            },
+        },
+    );
 
     Generated { files }
 }
@@ -2287,6 +2360,75 @@ fn check_negatives(p: &Public) {
     }
 }
 
+/// specs/vectors/trustees.json: the ceremony's transcript verifies to the
+/// file's keys, the verification shares lie on one polynomial whose value at
+/// 0 is `Y_T`, each share's proof verifies (independently too), and the
+/// shares combine to the plaintext (tracing.md §9.1–9.3).
+fn check_trustees() {
+    let v = load("trustees.json");
+    let c = &v["ceremony"];
+    let transcript: DkgTranscript = msg(&c["transcript"]);
+    let outcome = transcript.verify().unwrap();
+    let y_t = point(&c["group_key"]);
+    assert_eq!(outcome.group_key, y_t);
+    let ys: Vec<(u16, Point)> = c["verification_shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (num(&k["id"]) as u16, point(&k["Y_i"])))
+        .collect();
+    assert_eq!(
+        outcome.verification_shares.iter().map(|k| (k.id, k.verification_share)).collect::<Vec<_>>(),
+        ys
+    );
+    assert_eq!((outcome.threshold, ys.len()), (num(&c["threshold"]) as u16, num(&c["trustees"]) as usize));
+    for pair in [[0usize, 1], [0, 2], [1, 2]] {
+        let ids: Vec<u16> = pair.iter().map(|&k| ys[k].0).collect();
+        let sum: RistrettoPoint =
+            pair.iter().map(|&k| ys[k].1.point() * independent::lagrange_at_zero(&ids, ys[k].0)).sum();
+        assert_eq!(sum, *y_t.point(), "Y_T from trustees {ids:?}");
+    }
+    let d = &v["decryption"];
+    let ciphertext = faircash::crypto::elgamal::Ciphertext { c1: point(&d["c1"]), c2: point(&d["c2"]) };
+    let context = ShareContext {
+        record_digest: b32(&d["record_digest"]),
+        warrant_digest: b32(&d["warrant_digest"]),
+        ciphertext,
+    };
+    let shares: Vec<TraceShare> = d["shares"].as_array().unwrap().iter().map(msg).collect();
+    let ids: Vec<u16> = shares.iter().map(|s| s.evidence.trustee).collect();
+    let mut combined = *ciphertext.c2.point();
+    for s in &shares {
+        let e = &s.evidence;
+        let y = ys.iter().find(|(i, _)| *i == e.trustee).unwrap().1;
+        assert_eq!(s.verification_share, y);
+        assert_eq!(s.context(), context);
+        e.verify(&y, &context).unwrap();
+        assert!(independent::verify_share(
+            &y,
+            &context,
+            e.trustee,
+            e.log_index,
+            &e.share,
+            &e.proof.commitments,
+            &e.proof.responses
+        ));
+        let mut bad = e.clone();
+        bad.log_index += 1;
+        assert!(!independent::verify_share(
+            &y,
+            &context,
+            bad.trustee,
+            bad.log_index,
+            &bad.share,
+            &bad.proof.commitments,
+            &bad.proof.responses
+        ));
+        combined -= e.share.point() * independent::lagrange_at_zero(&ids, e.trustee);
+    }
+    assert_eq!(Point::new(combined), point(&d["plaintext"]));
+}
+
 #[test]
 fn vectors_verify_from_their_public_parts() {
     check_params();
@@ -2314,6 +2456,7 @@ fn vectors_verify_from_their_public_parts() {
     let payment = check_payment(&public, &coins);
     check_deposits(&public, &payment);
     check_traces(&public);
+    check_trustees();
     check_accounts(&public);
     check_negatives(&public);
 }
@@ -2434,6 +2577,7 @@ mod independent {
     use faircash::protocol::account::{AccountOperation, AccountRequest};
     use faircash::protocol::deposit::DepositRequest;
     use faircash::protocol::pay::Payment;
+    use faircash::protocol::trace::ShareContext;
     use faircash::protocol::trace::{
         Decryption, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
     };
@@ -3296,6 +3440,50 @@ mod independent {
         t.append_u64(b"expires-at", w.expires_at.0);
         t.append_message(b"issuer", w.issuer.as_bytes());
         digest(&mut t, b"warrant-digest")
+    }
+
+    /// `λ_i(0) = Π_{j ≠ i} j / (j − i)` over the identifiers `ids`
+    /// (tracing.md §9.3).
+    pub fn lagrange_at_zero(ids: &[u16], i: u16) -> Scalar {
+        let xi = Scalar::from(i);
+        ids.iter().filter(|&&j| j != i).fold(Scalar::ONE, |acc, &j| {
+            let xj = Scalar::from(j);
+            acc * xj * (xj - xi).invert()
+        })
+    }
+
+    /// specs/tracing.md §9.2: the Chaum–Pedersen proof of a decryption share.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_share(
+        y_i: &Point,
+        context: &ShareContext,
+        trustee: u16,
+        log_index: u64,
+        share: &Point,
+        commitments: &[Point],
+        responses: &[Scalar],
+    ) -> bool {
+        let rel = Relation {
+            name: b"trace-decryption-share",
+            witnesses: vec![b"x_i"],
+            points: vec![
+                (b"G", G),
+                (b"Y_i", *y_i.point()),
+                (b"c1", *context.ciphertext.c1.point()),
+                (b"D_i", *share.point()),
+            ],
+            equations: vec![(Some(1), vec![(0, 0)]), (Some(3), vec![(0, 2)])],
+        };
+        let mut t = pt(b"faircash/v1/trace-decryption-share");
+        t.append_u64(b"trustee-id", u64::from(trustee));
+        t.append_message(b"Y_i", y_i.as_bytes());
+        t.append_message(b"c1", context.ciphertext.c1.as_bytes());
+        t.append_message(b"c2", context.ciphertext.c2.as_bytes());
+        t.append_message(b"D_i", share.as_bytes());
+        t.append_message(b"record-digest", &context.record_digest);
+        t.append_message(b"warrant-digest", &context.warrant_digest);
+        t.append_u64(b"log-index", log_index);
+        rel.verify(t, commitments, responses)
     }
 
     /// specs/tracing.md §5.

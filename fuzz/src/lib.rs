@@ -144,6 +144,7 @@ pub const VECTOR_FILES: &[&str] = &[
     include_str!("../../specs/vectors/payment.json"),
     include_str!("../../specs/vectors/proofs.json"),
     include_str!("../../specs/vectors/trace.json"),
+    include_str!("../../specs/vectors/trustees.json"),
     include_str!("../../specs/vectors/withdrawal.json"),
 ];
 
