@@ -34,6 +34,10 @@
 //! | `wallet.withdraw.reserved` | [`crate::roles::Wallet::withdraw`]: the reservation's answer arrived and is active; no session is opened | as for `bank.account.reserved` | as for `bank.account.reserved` |
 //! | `bank.withdraw.debited` | [`crate::roles::Bank::answer_withdrawal`]: the transaction that debits the account and stores the answer has committed; the answer has not left | a debited account, an answered session, a wallet still waiting | the wallet sends its stored challenge again and gets the stored answer (`wallet resume`) |
 //! | `wallet.withdraw.answered` | [`crate::roles::Wallet::finish_withdrawal`]: the bank's answer arrived and verified; the coin is not stored | a debited account, a pending withdrawal in the wallet | `wallet resume` fetches the same answer and stores the coin |
+//! | `wallet.exchange.recorded` | [`crate::roles::Wallet::exchange`]: the exchange (its payment request to the wallet's own account and the new coins' values) is stored; no coin is marked spent | an exchange that spent nothing | `wallet resume` finds no payment built for it and drops it |
+//! | `wallet.exchange.deposit` | [`crate::roles::Wallet::exchange`]: the payment to the own account is recorded and its deposit, signed with `A`, is stored; it has not been sent | spent coins, their payment, a deposit the bank never saw | `wallet resume` sends the stored deposit (the same bytes), then withdraws the new coins |
+//! | `wallet.exchange.credited` | [`crate::roles::Wallet::exchange`]: the bank's receipt arrived and verified; the withdrawal plan is not stored | the value credited to the account, the exchange at its deposit step | `wallet resume` sends the same deposit again, gets the stored receipt (no second credit) and withdraws the new coins |
+//! | `wallet.exchange.planned` | [`crate::roles::Wallet::exchange`]: the withdrawal plan of the new coins is stored among the wallet's plans; the exchange is not dropped | the value in the account, a plan and the exchange naming it | `wallet resume` drops the exchange and completes the plan like any interrupted withdrawal |
 //! | `wallet.pay.marked` | [`crate::roles::Wallet::pay`]: the coins are marked spent; no payment is built or recorded | coins marked spent for a payment that never left | opening the wallet returns them to the unspent pool ([`crate::roles::Wallet::release_unpaid`]) |
 //! | `wallet.pay.recorded` | [`crate::roles::Wallet::pay`]: the payment is recorded in the wallet; it is not yet handed out (no payment file) | spent coins and their recorded payment, no file | paying the same request again hands out the recorded payment, spending nothing new |
 //! | `payee.deposit.stored` | [`crate::roles::Payee::deposit`] (`merchant deposit`, `wallet deposit`): the signed deposit request is stored as in flight; it has not been sent | a request in flight the bank never saw, the payments pending | the next deposit sends the stored request (the same bytes) and records its receipt |
@@ -46,6 +50,10 @@ pub const NAMES: &[&str] = &[
     "wallet.withdraw.reserved",
     "bank.withdraw.debited",
     "wallet.withdraw.answered",
+    "wallet.exchange.recorded",
+    "wallet.exchange.deposit",
+    "wallet.exchange.credited",
+    "wallet.exchange.planned",
     "wallet.pay.marked",
     "wallet.pay.recorded",
     "payee.deposit.stored",

@@ -463,6 +463,89 @@ fn a_killed_payment_never_leaves_a_coin_both_unspent_and_handed_out() {
     assert_eq!(all.len(), n, "a coin appears in two payments");
 }
 
+/// Alice holds one coin of 128 and `wallet exchange --amount 5` crashes at
+/// `armed`; `wallet resume` then has work to do, and afterwards the value
+/// is whole (account + coins held), the 128 spent once (no evidence at the
+/// bank), and nothing is left to resume.
+fn exchange_crashes_at(armed: &str) {
+    let c = Cli::new();
+    let alice = c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "128"]);
+    let total = c.balance_of(&alice) + unspent_value(&c, "alice");
+    crash_at(&c, armed, &["wallet", "exchange", "--dir", "alice", "--bank", "bank", "--amount", "5"]);
+    // Never more than there was, at the crash.
+    assert!(c.balance_of(&alice) + unspent_value(&c, "alice") <= total, "{armed}: money created");
+    let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
+    let work = resumed["exchanges"].as_u64().unwrap() + resumed["coins"].as_array().unwrap().len() as u64;
+    assert!(work > 0, "{armed}: resume had nothing to do: {resumed}");
+    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), total, "{armed}: money created or lost");
+    let st = c.json(&["bank", "status", "--dir", "bank"]);
+    assert_eq!(st["evidence"], 0, "{armed}: a coin was spent twice");
+    let balance = c.json(&["wallet", "balance", "--dir", "alice"]);
+    assert_eq!(
+        (balance["pending_withdrawals"].as_u64(), balance["pending_exchanges"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let again = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
+    assert_eq!(
+        (again["exchanges"].as_u64(), again["coins"].as_array().unwrap().len()),
+        (Some(0), 0),
+        "{armed}"
+    );
+    // The change (or, for an exchange given up before its payment was
+    // built, a new exchange) pays what the 128 could not.
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "5", "--out", "r.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r.json", "--out", "p.json"]);
+    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice") + 5, total, "{armed}");
+}
+
+#[test]
+fn a_crash_at_every_step_of_an_exchange_loses_nothing_and_spends_no_coin_twice() {
+    for armed in [
+        "wallet.exchange.recorded",
+        "wallet.pay.marked",
+        "wallet.pay.recorded",
+        "wallet.exchange.deposit",
+        "bank.deposit.committed",
+        "wallet.exchange.credited",
+        "wallet.exchange.planned",
+        "wallet.withdraw.reserved",
+        "bank.withdraw.debited:3",
+        "wallet.withdraw.answered:2",
+    ] {
+        exchange_crashes_at(armed);
+    }
+}
+
+#[test]
+fn pay_makes_change_with_the_bank_and_offline_names_the_exchange() {
+    let c = Cli::new();
+    let alice = c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64"]);
+    let shop = c.merchant_account("shop");
+    let total = c.balance_of(&alice) + unspent_value(&c, "alice");
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "3", "--out", "r.json"]);
+    let pay = ["wallet", "pay", "--dir", "alice", "--request", "r.json", "--out", "p.json"];
+    let mut offline = pay.to_vec();
+    offline.push("--offline");
+    let err = c.fails(4, &offline);
+    assert!(err.contains("exchange 1 coin(s) worth 64"), "{err}");
+    let paid = c.json(&pay);
+    assert_eq!(paid["paid"], 3);
+    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "p.json"]);
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice") + c.balance_of(&shop), total);
+    let exchanged = c.json(&[
+        "wallet", "exchange", "--dir", "alice", "--bank", "bank", "--amount", "16", "--into", "8,4,4",
+    ]);
+    assert_eq!(
+        (exchanged["exchanged"].as_u64(), exchanged["spent"].as_array().unwrap().len()),
+        (Some(16), 1),
+        "{exchanged}"
+    );
+    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice") + c.balance_of(&shop), total);
+}
+
 /// The coin id of a coin in a payment file, through the library.
 fn coin_id_of(_c: &Cli, coin: &Value) -> String {
     let coin: faircash::coin::Coin = serde_json::from_value(coin.clone()).unwrap();

@@ -1222,3 +1222,28 @@ fn the_client_waits_as_long_as_retry_after_asks() {
         arrivals[1] - arrivals[0]
     );
 }
+
+#[test]
+fn a_wallet_with_large_coins_pays_a_small_amount_through_change_over_http() {
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let api = HttpBank::new(&[&server.url()]).unwrap();
+    let alice = wallet(&api, bank.master_key());
+    bank.fund(&alice.account_id(), 1100).unwrap();
+    let (shop, _) = merchant(&api, bank.master_key());
+    alice.withdraw(&api, 1024, &mut OsRng).unwrap();
+    let account = |id: &faircash::keys::AccountId| bank.account(id).unwrap().balance;
+    let total = account(&alice.account_id()) + alice.balance().unwrap();
+    let req = shop.request_payment(100, [2; 32], &mut OsRng).unwrap();
+    let (payment, exchanged) = alice.pay_with_change(&api, &req, &mut OsRng).unwrap();
+    let exchanged = exchanged.expect("change was made over the network");
+    assert_eq!((exchanged.value, exchanged.credited), (1024, 1024));
+    shop.accept(&payment, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&api, &mut OsRng).unwrap().unwrap().credited, 100);
+    assert_eq!(
+        account(&alice.account_id()) + alice.balance().unwrap() + account(&shop.id()),
+        total,
+        "accounts + coins held conserved exactly"
+    );
+    assert_eq!(alice.balance().unwrap(), 924);
+}

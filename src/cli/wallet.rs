@@ -79,6 +79,48 @@ pub enum WalletCommand {
         /// Base units to withdraw (at most 1024 coins' worth at a time).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         amount: u64,
+        /// The coins' values (a denomination plan summing to the amount),
+        /// e.g. `8,4,4`; default: the binary decomposition of the amount.
+        #[arg(long, value_delimiter = ',', value_name = "VALUES")]
+        into: Option<Vec<u64>>,
+    },
+    /// Exchange coins for other coins of the same value (change, made ahead
+    /// of time), with the bank.
+    #[command(after_help = "Examples:\n  faircash wallet exchange --dir alice --bank bank --amount 16\n  \
+        faircash wallet exchange --dir alice --bank bank --amount 16 --into 8,4,4\n\n\
+        The fewest coins that cover the amount are spent to the wallet's own account and their\n\
+        value is withdrawn again: without --into as one coin of each denomination from the\n\
+        smallest up (so any amount up to it can be paid), with --into as those coins plus that\n\
+        split of the rest. A crash at any step is finished by `wallet resume`.")]
+    Exchange {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+        /// The amount to make change for.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        amount: u64,
+        /// The new coins' values for the amount (summing to it), e.g. `8,4,4`.
+        #[arg(long, value_delimiter = ',', value_name = "VALUES")]
+        into: Option<Vec<u64>>,
+    },
+    /// Renew coins that expire soon (exchange them for fresh coins).
+    #[command(after_help = "Example:\n  faircash wallet refresh --dir alice --bank bank\n\n\
+        Renews every coin that expires within --margin days (default: the keyset's deposit\n\
+        window). Other on-line commands renew coins too, at a margin drawn at random between\n\
+        that window and twice it, so the day of a renewal does not tell a coin's expiry day.")]
+    Refresh {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+        /// Renew coins expiring within this many days.
+        #[arg(long)]
+        margin: Option<u32>,
     },
     /// Finish interrupted withdrawals (or, with --release, give them up).
     #[command(after_help = "Examples:\n  faircash wallet resume --dir alice --bank bank\n  \
@@ -141,10 +183,12 @@ pub enum WalletCommand {
         #[arg(long)]
         bank: Option<String>,
     },
-    /// Pay a merchant's payment request (off-line: no bank contact).
+    /// Pay a merchant's payment request (off-line unless change is needed).
     #[command(
         after_help = "Examples:\n  faircash wallet pay --dir alice --request req.json --out pay.json\n  \
         faircash wallet pay --dir alice --request req.json --order 'espresso x2' --out pay.json\n\n\
+        Without exact coins the wallet makes change first with its bank (see `wallet exchange`);\n\
+        --offline refuses instead and names the exchange that would make the payment possible.\n\
         The request carries a digest of the order, not its text: pass the text the merchant\n\
         shows with --order, and the wallet pays only if the request is for that order."
     )]
@@ -162,6 +206,14 @@ pub enum WalletCommand {
         /// Where to write the payment for the merchant (`-`: stdout).
         #[arg(long)]
         out: PathBuf,
+        /// The bank to make change with when the coins held cannot pay the
+        /// amount exactly (default: the bank the wallet was created with).
+        #[arg(long, conflicts_with = "offline")]
+        bank: Option<String>,
+        /// Never contact the bank: refuse (naming the exchange that would
+        /// help) rather than make change.
+        #[arg(long)]
+        offline: bool,
     },
     /// The value of the unspent coins, with their denominations.
     #[command(after_help = "Example:\n  faircash wallet balance --dir alice")]
@@ -608,24 +660,22 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             out.result(|| format!("account {id} open at the bank"), json!({"account": id}));
             Ok(())
         }
-        WalletCommand::Withdraw { dir, bank, amount } => {
+        WalletCommand::Withdraw { dir, bank, amount, into } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
-            wallet.anchors_mut().refresh_keysets(&*b)?;
-            save_keysets(&dir.dir, wallet.anchors(), &list)?;
-            let old_ttp = load_ttp(&dir.dir)?;
-            let offered = wallet.anchors_mut().refresh_ttp(&*b)?;
-            save_ttp(&dir.dir, wallet.anchors(), &old_ttp, &offered, out)?;
-            let resumed = wallet.resume_withdrawals(&*b)?;
-            if !resumed.is_empty() {
-                out.note(format!("finished {} interrupted withdrawal(s)", resumed.len()));
-            }
+            go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
             let keyset =
                 wallet.keysets().last().cloned().ok_or_else(|| CliError::Input("no keyset".into()))?;
-            let values = crate::roles::wallet::decompose(amount, &keyset.values_desc())?;
+            let values = match into {
+                Some(v) if v.iter().sum::<u64>() != amount => {
+                    return Err(CliError::Usage(format!("--into {v:?} does not sum to --amount {amount}")))
+                }
+                Some(v) => v,
+                None => crate::roles::wallet::decompose(amount, &keyset.values_desc())?,
+            };
             let bar = out.progress(values.len() as u64, "withdrawing");
-            let ids = wallet.withdraw_with(&*b, amount, &mut OsRng, |_| bar.inc(1))?;
+            let ids = wallet.withdraw_values(&*b, &values, &mut OsRng, |_| bar.inc(1))?;
             bar.finish_and_clear();
             let balance = wallet.balance()?;
             out.result(
@@ -637,6 +687,30 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                     )
                 },
                 json!({"withdrawn": amount, "coins": ids, "denominations": values, "balance": balance}),
+            );
+            Ok(())
+        }
+        WalletCommand::Exchange { dir, bank, amount, into } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (mut wallet, _, list, _lock) = home.open(out)?;
+            let b = connect(&bank)?;
+            go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
+            let ex = wallet.exchange(&*b, amount, into.as_deref(), &mut OsRng)?;
+            report_exchange(&wallet, &ex, out)
+        }
+        WalletCommand::Refresh { dir, bank, margin } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (mut wallet, _, list, _lock) = home.open(out)?;
+            let b = connect(&bank)?;
+            go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
+            let margin = margin.unwrap_or(deposit_window(&wallet));
+            let renewed = wallet.refresh(&*b, margin, &mut OsRng)?;
+            let value: u64 = renewed.iter().map(|e| e.value).sum();
+            let coins: usize = renewed.iter().map(|e| e.spent.len()).sum();
+            let balance = wallet.balance()?;
+            out.result(
+                || format!("renewed {coins} coin(s) worth {value} expiring within {margin} day(s); wallet holds {balance}"),
+                json!({"renewed_coins": coins, "renewed_value": value, "margin_days": margin, "balance": balance}),
             );
             Ok(())
         }
@@ -667,8 +741,14 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let incomplete: Vec<_> =
                 resumed.incomplete.iter().map(|(a, w)| json!({"amount": a, "withdrawn": w})).collect();
             out.result(
-                || format!("finished {} coin(s) of interrupted withdrawals", resumed.coins.len()),
-                json!({"coins": resumed.coins, "incomplete": incomplete}),
+                || {
+                    format!(
+                        "finished {} coin(s) of interrupted withdrawals; took up {} interrupted exchange(s)",
+                        resumed.coins.len(),
+                        resumed.exchanges
+                    )
+                },
+                json!({"coins": resumed.coins, "incomplete": incomplete, "exchanges": resumed.exchanges}),
             );
             Ok(())
         }
@@ -798,9 +878,9 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        WalletCommand::Pay { dir, request, order, out: file } => {
+        WalletCommand::Pay { dir, request, order, out: file, bank, offline } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (wallet, _, _, _lock) = home.open(out)?;
+            let (mut wallet, pinned, list, _lock) = home.open(out)?;
             let req: PaymentRequest = read_message(&request)?;
             if let Some(text) = &order {
                 if crate::protocol::pay::order_digest(text.as_bytes()) != req.order_digest {
@@ -810,7 +890,27 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                     )));
                 }
             }
-            let payment = wallet.pay(&req, &mut OsRng)?;
+            let payment = match wallet.pay(&req, &mut OsRng) {
+                Ok(p) => p,
+                Err(e @ crate::protocol::Error::NoExactChange { .. }) => match bank.or(pinned.bank) {
+                    Some(spec) if !offline => {
+                        let b = connect(&spec)?;
+                        go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
+                        let (payment, ex) = wallet.pay_with_change(&*b, &req, &mut OsRng)?;
+                        if let Some(ex) = ex {
+                            out.note(format!(
+                                "made change: exchanged {} coin(s) worth {} for {}",
+                                ex.spent.len(),
+                                ex.value,
+                                amount_with_breakdown(&ex.values)
+                            ));
+                        }
+                        payment
+                    }
+                    _ => return Err(wallet.offline_refusal(e)?.into()),
+                },
+                Err(e) => return Err(e.into()),
+            };
             write_message(&file, &payment)?;
             let values: Vec<u64> = payment
                 .coins
@@ -853,17 +953,43 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let coins = wallet.coins()?;
             let values: Vec<u64> =
                 coins.iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).collect();
-            let balance = wallet.balance()?;
+            let margin = deposit_window(&wallet);
+            let report = wallet.balance_report(margin)?;
+            let balance = report.spendable;
             let pending = crate::store::WalletStore::pending(wallet.store()).map(|p| p.len()).unwrap_or(0);
+            let exchanges =
+                crate::store::WalletStore::exchanges(wallet.store()).map(|p| p.len()).unwrap_or(0);
             out.result(
                 || {
-                    let mut s = format!("balance {}", amount_with_breakdown(&values));
-                    if pending > 0 {
-                        s.push_str(&format!("; {pending} withdrawal(s) pending (run `wallet resume`)"));
+                    let mut s = format!("balance {balance} spendable");
+                    if report.expiring > 0 {
+                        s.push_str(&format!(
+                            "; {} of it expires within {margin} day(s) (renewed by `wallet refresh` or any on-line command)",
+                            report.expiring
+                        ));
+                    }
+                    if report.expired > 0 {
+                        s.push_str(&format!("; {} expired (not spendable)", report.expired));
+                    }
+                    s.push_str(&format!("; coins held {}", amount_with_breakdown(&values)));
+                    if pending > 0 || exchanges > 0 {
+                        s.push_str(&format!(
+                            "; {pending} withdrawal(s) and {exchanges} exchange(s) pending (run `wallet resume`)"
+                        ));
                     }
                     s
                 },
-                json!({"balance": balance, "denominations": values, "pending_withdrawals": pending}),
+                json!({
+                    "balance": balance,
+                    "spendable": balance,
+                    "expiring": report.expiring,
+                    "expiring_within_days": margin,
+                    "expired": report.expired,
+                    "next_expiry": report.next_expiry.map(|d| d.0),
+                    "denominations": values,
+                    "pending_withdrawals": pending,
+                    "pending_exchanges": exchanges,
+                }),
             );
             Ok(())
         }
@@ -959,6 +1085,72 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The deposit window of the newest pinned keyset: coins expiring within it
+/// are shown as expiring and renewed.
+fn deposit_window<S: crate::store::WalletStore>(wallet: &Wallet<S>) -> u32 {
+    wallet.keysets().last().map_or(14, |k| k.policy().max_deposit_delay_days)
+}
+
+/// What every on-line wallet command does first: refresh the keysets and
+/// TTP statements, finish interrupted withdrawals and exchanges, and renew
+/// coins near expiry at a randomised margin.
+fn go_online(
+    dir: &Path,
+    wallet: &mut Wallet<SqliteWalletStore>,
+    b: &dyn BankApi,
+    list: &KeysetList,
+    out: &Output,
+) -> Result<(), CliError> {
+    wallet.anchors_mut().refresh_keysets(b)?;
+    save_keysets(dir, wallet.anchors(), list)?;
+    let old_ttp = load_ttp(dir)?;
+    let offered = wallet.anchors_mut().refresh_ttp(b)?;
+    save_ttp(dir, wallet.anchors(), &old_ttp, &offered, out)?;
+    let resumed = wallet.resume(b, &mut OsRng)?;
+    if !resumed.coins.is_empty() || resumed.exchanges > 0 {
+        out.note(format!(
+            "finished {} coin(s) of interrupted withdrawals and {} interrupted exchange(s)",
+            resumed.coins.len(),
+            resumed.exchanges
+        ));
+    }
+    let margin = crate::roles::wallet::refresh_margin(deposit_window(wallet), &mut OsRng);
+    let renewed = wallet.refresh(b, margin, &mut OsRng)?;
+    if !renewed.is_empty() {
+        let value: u64 = renewed.iter().map(|e| e.value).sum();
+        out.note(format!("renewed coins worth {value} that expire soon"));
+    }
+    Ok(())
+}
+
+fn report_exchange<S: crate::store::WalletStore>(
+    wallet: &Wallet<S>,
+    ex: &crate::roles::wallet::Exchanged,
+    out: &Output,
+) -> Result<(), CliError> {
+    let balance = wallet.balance()?;
+    out.result(
+        || {
+            format!(
+                "exchanged {} coin(s) worth {} for {} in {} coin(s); wallet holds {balance}",
+                ex.spent.len(),
+                ex.value,
+                amount_with_breakdown(&ex.values),
+                ex.coins.len()
+            )
+        },
+        json!({
+            "exchanged": ex.value,
+            "credited": ex.credited,
+            "spent": ex.spent,
+            "coins": ex.coins,
+            "denominations": ex.values,
+            "balance": balance,
+        }),
+    );
+    Ok(())
 }
 
 fn remove(path: &Path) -> Result<(), CliError> {

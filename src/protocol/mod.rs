@@ -205,6 +205,31 @@ pub enum Error {
         /// The value of usable coins.
         available: u64,
     },
+    /// The wallet holds enough, but not in coins that make the amount
+    /// exactly (or only in more than 64 coins): an exchange of the coins
+    /// named (on-line, with the bank) would make the payment possible.
+    #[error(
+        "cannot pay {amount} exactly from the coins held: exchange {coins} coin(s) worth {value} first \
+         (`wallet exchange --amount {amount}`, on-line), or pay without --offline"
+    )]
+    ExchangeNeeded {
+        /// The amount.
+        amount: u64,
+        /// How many coins the exchange would spend.
+        coins: usize,
+        /// Their value.
+        value: u64,
+    },
+    /// The bank credited less than the value spent to the wallet's own
+    /// account in an exchange (a coin refused, seen before, or expired):
+    /// what was credited stays withdrawable from the account.
+    #[error("the exchange of {value} was credited {credited} by the bank")]
+    ExchangeNotCredited {
+        /// The value spent.
+        value: u64,
+        /// The value credited.
+        credited: u64,
+    },
     /// The wallet's coins that could pay have expired.
     #[error("coins worth {expired} expired before day {day}; {available} in valid coins is not enough")]
     CoinsExpired {

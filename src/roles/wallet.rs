@@ -16,11 +16,14 @@
 //!   out ([`Wallet::pay`]), so a crash can never lead an honest user into
 //!   spending a coin twice.
 
+mod exchange;
 mod receive;
 
 use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
+
+pub use exchange::{full_split, refresh_margin, BalanceReport, ChangePlan, Exchanged, EXCHANGE_ORDER};
 
 use super::anchors::TrustAnchors;
 use super::bank::BankApi;
@@ -71,6 +74,10 @@ pub struct Resumed {
     /// reservation had lapsed and the balance no longer covers the rest):
     /// `(whole amount, amount withdrawn)`.
     pub incomplete: Vec<(u64, u64)>,
+    /// Interrupted exchanges taken up (their withdrawals are among the
+    /// coins above), or given up when their payment to the wallet's own
+    /// account had never been built.
+    pub exchanges: usize,
 }
 
 /// Whether a withdrawal attempt may be retried with a new session.
@@ -296,18 +303,70 @@ impl<S: WalletStore> Wallet<S> {
         bank: &(impl BankApi + ?Sized),
         amount: u64,
         rng: &mut impl CryptoRngCore,
-        mut progress: impl FnMut(u64),
+        progress: impl FnMut(u64),
     ) -> Result<Vec<CoinId>> {
         let keyset = self.withdrawal_keyset()?;
         let values = decompose(amount, &keyset.values_desc())?;
+        self.withdraw_values(bank, &values, rng, progress)
+    }
+
+    /// Withdraws coins of the given values (a denomination plan), all or
+    /// nothing as [`Wallet::withdraw`]: their sum is reserved before the
+    /// first coin. Every value must be a denomination of the newest keyset,
+    /// at most [`MAX_WITHDRAWAL_COINS`] coins.
+    pub fn withdraw_values(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        values: &[u64],
+        rng: &mut impl CryptoRngCore,
+        progress: impl FnMut(u64),
+    ) -> Result<Vec<CoinId>> {
+        let plan = self.new_plan(values, rng)?;
+        self.run_plan(bank, &plan, rng, progress)
+    }
+
+    /// A withdrawal plan for coins of `values` (checked against the newest
+    /// keyset, largest first), with a new reservation id; not stored yet.
+    fn new_plan(&self, values: &[u64], rng: &mut impl CryptoRngCore) -> Result<WithdrawalPlan> {
+        let keyset = self.withdrawal_keyset()?;
+        if values.len() > MAX_WITHDRAWAL_COINS {
+            return Err(Error::WithdrawalTooLarge {
+                amount: values.iter().fold(0u64, |a, v| a.saturating_add(*v)),
+                coins: values.len() as u64,
+                limit: MAX_WITHDRAWAL_COINS,
+            });
+        }
+        let denominations = keyset.values_desc();
+        if let Some(v) = values.iter().find(|v| !denominations.contains(v)) {
+            return Err(Error::NoSuchDenomination(*v));
+        }
+        let amount = checked_sum(values.iter().copied())?;
+        if amount == 0 {
+            return Err(Error::NoSuchDenomination(0));
+        }
+        let mut values = values.to_vec();
+        values.sort_unstable_by(|a, b| b.cmp(a));
         let reservation = ReservationId::random(rng);
-        let plan = WithdrawalPlan {
+        Ok(WithdrawalPlan {
             request: self.account_request(AccountOperation::ReserveWithdrawal { reservation, amount }, rng),
-        };
+            values,
+        })
+    }
+
+    /// Runs a withdrawal plan: stores it, reserves its amount, withdraws
+    /// its coins in order under the reservation, drops it.
+    fn run_plan(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        plan: &WithdrawalPlan,
+        rng: &mut impl CryptoRngCore,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Vec<CoinId>> {
+        let (reservation, _) = plan.reservation().ok_or(Error::InvalidProof("withdrawal plan"))?;
         // The plan is durable before the reservation request leaves, so an
         // interrupted withdrawal is found again by `resume_withdrawals`.
-        self.store.put_plan(&plan)?;
-        match self.reservation_state(bank, &plan) {
+        self.store.put_plan(plan)?;
+        match self.reservation_state(bank, plan) {
             Ok(r) if r.is_active(self.clock.now()) => {}
             Ok(_) => {
                 self.store.drop_plan(&reservation)?;
@@ -321,8 +380,8 @@ impl<S: WalletStore> Wallet<S> {
             }
         }
         failpoint!("wallet.withdraw.reserved");
-        let mut ids = Vec::with_capacity(values.len());
-        for v in values {
+        let mut ids = Vec::with_capacity(plan.values.len());
+        for &v in &plan.values {
             ids.push(self.withdraw_coin(bank, v, Some(reservation), rng)?);
             progress(v);
         }
@@ -425,7 +484,9 @@ impl<S: WalletStore> Wallet<S> {
     /// As [`Wallet::resume_withdrawals`], reporting withdrawals that could
     /// not be completed.
     pub fn resume(&self, bank: &(impl BankApi + ?Sized), rng: &mut impl CryptoRngCore) -> Result<Resumed> {
-        let mut out = Resumed { coins: self.resume_sessions(bank, rng)?, incomplete: Vec::new() };
+        let coins = self.resume_sessions(bank, rng)?;
+        let exchanges = self.resume_exchanges(bank, rng)?;
+        let mut out = Resumed { coins, incomplete: Vec::new(), exchanges };
         for plan in self.store.plans()? {
             let Some((id, amount)) = plan.reservation() else { continue };
             let state = match self.reservation_state(bank, &plan) {
@@ -438,8 +499,12 @@ impl<S: WalletStore> Wallet<S> {
             };
             let keyset = self.withdrawal_keyset()?;
             let rest = state.remaining();
+            let values = match plan.remaining_values(state.drawn) {
+                Some(v) => v,
+                None if rest > 0 => decompose(rest, &keyset.values_desc())?,
+                None => Vec::new(),
+            };
             if rest > 0 && state.is_active(self.clock.now()) {
-                let values = decompose(rest, &keyset.values_desc())?;
                 let mut withdrawn = state.drawn;
                 for v in values {
                     match self.withdraw_coin(bank, v, Some(id), rng) {
@@ -461,7 +526,7 @@ impl<S: WalletStore> Wallet<S> {
             } else if rest > 0 {
                 // The reservation lapsed: the rest is a withdrawal of its own.
                 self.store.drop_plan(&id)?;
-                match self.withdraw(bank, rest, rng) {
+                match self.withdraw_values(bank, &values, rng, |_| {}) {
                     Ok(coins) => out.coins.extend(coins),
                     Err(e) if is_final(&e) => out.incomplete.push((amount, state.drawn)),
                     Err(e) => return Err(e),
@@ -649,6 +714,19 @@ impl<S: WalletStore> Wallet<S> {
         }
         let coins = self.store.coins()?;
         let (keyset, chosen) = self.select(&coins, request.amount, request.day)?;
+        self.spend(request, keyset, &chosen, rng)
+    }
+
+    /// Marks `chosen` spent for `request` durably, then builds and records
+    /// the payment (a failure to build returns the coins to the pool).
+    fn spend(
+        &self,
+        request: &PaymentRequest,
+        keyset: &Keyset,
+        chosen: &[WalletCoin],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Payment> {
+        let request_id = request.id();
         let ids: Vec<CoinId> = chosen.iter().map(|c| c.coin.id()).collect();
         self.store.mark_spent(&ids, &request_id).map_err(|e| match e {
             StoreError::Conflict(_) => Error::BadPaymentRequest("coin already spent"),
@@ -674,16 +752,7 @@ impl<S: WalletStore> Wallet<S> {
         let mut best_available = 0u64;
         // Oldest keyset first, so old coins leave the wallet before they expire.
         for keyset in self.keysets() {
-            let usable: Vec<&WalletCoin> = coins
-                .iter()
-                .filter(|c| c.spent_in.is_none())
-                .map(|c| &c.coin)
-                .filter(|c| c.coin.body.keyset_id == keyset.id())
-                .filter(|c| {
-                    keyset.key(&c.coin.body.key_id).is_some_and(|k| k.spendable_on(day))
-                        && c.secrets.expiry() >= day
-                })
-                .collect();
+            let usable = usable_coins(coins, keyset, day);
             let available = checked_sum(usable.iter().map(|c| c.value))?;
             best_available = best_available.max(available);
             let values: Vec<(usize, u64)> = usable.iter().enumerate().map(|(i, c)| (i, c.value)).collect();
@@ -703,6 +772,20 @@ impl<S: WalletStore> Wallet<S> {
         }
         Err(Error::NoExactChange { amount, available: best_available })
     }
+}
+
+/// The unspent coins of `keyset` that can be spent on `day`: their key is
+/// spendable that day and they have not expired.
+fn usable_coins<'a>(coins: &'a [StoredCoin], keyset: &Keyset, day: Day) -> Vec<&'a WalletCoin> {
+    coins
+        .iter()
+        .filter(|c| c.spent_in.is_none())
+        .map(|c| &c.coin)
+        .filter(|c| c.coin.body.keyset_id == keyset.id())
+        .filter(|c| {
+            keyset.key(&c.coin.body.key_id).is_some_and(|k| k.spendable_on(day)) && c.secrets.expiry() >= day
+        })
+        .collect()
 }
 
 /// Whether a refusal of an opening request (or a reservation) is final:

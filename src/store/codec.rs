@@ -244,3 +244,22 @@ pub(crate) fn session_columns(s: &WithdrawSession) -> StoreResult<(Vec<u8>, Sess
     };
     Ok((record, state))
 }
+
+/// A withdrawal plan stored before plans named their coins' values: its
+/// coins are the binary decomposition of the reserved amount.
+#[derive(serde::Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct LegacyPlanRecord {
+    pub(crate) request: crate::protocol::account::AccountRequest,
+}
+
+/// A stored withdrawal plan, current or legacy.
+pub(crate) fn plan_record(b: &[u8]) -> StoreResult<WithdrawalPlan> {
+    match dec::<WithdrawalPlan>(b) {
+        Ok(p) => Ok(p),
+        Err(current) => match dec::<LegacyPlanRecord>(b) {
+            Ok(l) => Ok(WithdrawalPlan { request: l.request, values: Vec::new() }),
+            Err(_) => Err(current),
+        },
+    }
+}

@@ -499,6 +499,7 @@ impl BankTx for MemoryBankTx<'_> {
 
 #[derive(Default)]
 struct WalletState {
+    exchanges: BTreeMap<[u8; 32], ExchangeRecord>,
     plans: BTreeMap<ReservationId, WithdrawalPlan>,
     pending: BTreeMap<SessionId, PendingEntry>,
     coins: BTreeMap<CoinId, StoredCoin>,
@@ -520,6 +521,20 @@ impl MemoryWalletStore {
 }
 
 impl WalletStore for MemoryWalletStore {
+    fn put_exchange(&self, exchange: &ExchangeRecord) -> StoreResult<()> {
+        lock(&self.state)?.exchanges.insert(exchange.id(), exchange.clone());
+        Ok(())
+    }
+
+    fn exchanges(&self) -> StoreResult<Vec<ExchangeRecord>> {
+        Ok(lock(&self.state)?.exchanges.values().cloned().collect())
+    }
+
+    fn drop_exchange(&self, id: &[u8; 32]) -> StoreResult<()> {
+        lock(&self.state)?.exchanges.remove(id);
+        Ok(())
+    }
+
     fn put_plan(&self, plan: &WithdrawalPlan) -> StoreResult<()> {
         let (id, _) = plan.reservation().ok_or(StoreError::Corrupt("plan without a reservation".into()))?;
         lock(&self.state)?.plans.insert(id, plan.clone());

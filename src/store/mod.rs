@@ -415,6 +415,10 @@ impl PendingEntry {
 pub struct WithdrawalPlan {
     /// The `ReserveWithdrawal` account request.
     pub request: crate::protocol::account::AccountRequest,
+    /// The coins' values, largest first, summing to the reserved amount;
+    /// empty for the binary decomposition of the amount (plans stored
+    /// before plans named their coins read back this way).
+    pub values: Vec<u64>,
 }
 
 impl WithdrawalPlan {
@@ -427,10 +431,68 @@ impl WithdrawalPlan {
             _ => None,
         }
     }
+
+    /// The values still to withdraw once `drawn` was withdrawn: the plan's
+    /// coins after the largest-first prefix that sums to `drawn` (coins are
+    /// withdrawn in the plan's order, one at a time); the binary
+    /// decomposition of the rest (`None`) for a plan that names no values or
+    /// whose prefix does not match.
+    pub fn remaining_values(&self, drawn: u64) -> Option<Vec<u64>> {
+        let mut sum = 0u64;
+        for (i, v) in self.values.iter().enumerate() {
+            if sum == drawn {
+                return Some(self.values[i..].to_vec());
+            }
+            sum = sum.checked_add(*v)?;
+        }
+        (sum == drawn && !self.values.is_empty()).then(Vec::new)
+    }
+}
+
+/// An exchange in progress (specs/protocol.md §10): coins spent to the
+/// wallet's own account, then the same value withdrawn as other coins. Kept
+/// by the id of its payment request; every step is stored before the
+/// message it makes leaves the wallet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExchangeRecord {
+    /// The payment request addressed to the wallet's own account.
+    pub request: PaymentRequest,
+    /// The values of the coins to withdraw, largest first (their sum is the
+    /// request's amount).
+    pub values: Vec<u64>,
+    /// How far it went.
+    pub step: ExchangeStep,
+}
+
+impl ExchangeRecord {
+    /// The exchange's id: its payment request's id.
+    pub fn id(&self) -> [u8; 32] {
+        self.request.id()
+    }
+}
+
+/// The steps of an exchange.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ExchangeStep {
+    /// Recorded before the coins are marked spent for the request: the
+    /// payment to oneself may not have been built yet.
+    Spending,
+    /// The signed deposit of the payment, stored before it is sent (a
+    /// retry sends the same bytes and gets the bank's stored receipt).
+    Depositing(DepositRequest),
+    /// The deposit was credited; the withdrawal plan of the new coins,
+    /// stored before it is handed to the wallet's withdrawals.
+    Withdrawing(WithdrawalPlan),
 }
 
 /// A wallet's store. Every method is atomic and durable when it returns.
 pub trait WalletStore: Send + Sync {
+    /// Records (or replaces) an exchange in progress.
+    fn put_exchange(&self, exchange: &ExchangeRecord) -> StoreResult<()>;
+    /// Every exchange in progress.
+    fn exchanges(&self) -> StoreResult<Vec<ExchangeRecord>>;
+    /// Removes a finished or given-up exchange.
+    fn drop_exchange(&self, id: &[u8; 32]) -> StoreResult<()>;
     /// Records a withdrawal plan (before its reservation request leaves).
     fn put_plan(&self, plan: &WithdrawalPlan) -> StoreResult<()>;
     /// Every withdrawal plan not finished or released.

@@ -1082,6 +1082,14 @@ CREATE TABLE plans (
     MERCHANT_0001,
     MERCHANT_0002,
     MERCHANT_0003,
+    r#"
+-- 0006: exchanges in progress, by the id of their payment request to the
+-- wallet's own account; removed once their withdrawal plan is stored.
+CREATE TABLE exchanges (
+    id BLOB PRIMARY KEY CHECK (length(id) = 32),
+    body BLOB NOT NULL
+);
+"#,
 ];
 
 /// A wallet's state in a SQLite database; its payee state
@@ -1115,6 +1123,29 @@ fn immediate(conn: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
 }
 
 impl WalletStore for SqliteWalletStore {
+    fn put_exchange(&self, exchange: &ExchangeRecord) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute(
+                "INSERT INTO exchanges (id, body) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![exchange.id().as_slice(), enc(exchange)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn exchanges(&self) -> StoreResult<Vec<ExchangeRecord>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn.prepare("SELECT body FROM exchanges ORDER BY id").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    }
+
+    fn drop_exchange(&self, id: &[u8; 32]) -> StoreResult<()> {
+        lock(&self.conn)?.execute("DELETE FROM exchanges WHERE id = ?1", [id.as_slice()]).map_err(db)?;
+        Ok(())
+    }
+
     fn put_plan(&self, plan: &WithdrawalPlan) -> StoreResult<()> {
         let (id, _) = plan.reservation().ok_or(StoreError::Corrupt("plan without a reservation".into()))?;
         lock(&self.conn)?
@@ -1131,7 +1162,7 @@ impl WalletStore for SqliteWalletStore {
         let conn = lock(&self.conn)?;
         let mut st = conn.prepare("SELECT body FROM plans ORDER BY reservation").map_err(db)?;
         let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
-        rows.map(|r| dec(&r.map_err(db)?)).collect()
+        rows.map(|r| plan_record(&r.map_err(db)?)).collect()
     }
 
     fn drop_plan(&self, reservation: &ReservationId) -> StoreResult<()> {

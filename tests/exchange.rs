@@ -1,0 +1,122 @@
+//! Exchange: change and renewal (specs/protocol.md §10). A wallet spends
+//! coins to its own account and withdraws the same value as other coins;
+//! it pays with change, renews coins near expiry, and counts expired coins
+//! apart. Money is conserved in every test: accounts + coins held +
+//! payments not yet deposited.
+
+mod common;
+
+use common::*;
+use faircash::protocol::Error;
+use faircash::roles::wallet::full_split;
+use faircash::store::WalletStore;
+use faircash::time::Clock;
+use rand::rngs::OsRng;
+
+/// Alice's money: her account and her unspent coins.
+fn held(w: &World, alice: &TestWallet) -> u64 {
+    w.balance(&alice.account_id()) + alice.balance().unwrap()
+}
+
+fn unspent_values(alice: &TestWallet) -> Vec<u64> {
+    let mut v: Vec<u64> =
+        alice.coins().unwrap().into_iter().filter(|c| c.spent_in.is_none()).map(|c| c.coin.value).collect();
+    v.sort_unstable_by(|a, b| b.cmp(a));
+    v
+}
+
+#[test]
+fn a_wallet_with_one_large_coin_pays_a_small_amount_through_change() {
+    let w = World::new();
+    let alice = w.user(300);
+    let shop = w.merchant();
+    alice.withdraw(&*w.bank, 256, &mut OsRng).unwrap();
+    let total = held(&w, &alice);
+    let req = shop.request_payment(5, [1; 32], &mut OsRng).unwrap();
+
+    // Off-line, the refusal names the exchange that would make it possible.
+    let e = alice.pay(&req, &mut OsRng).unwrap_err();
+    assert!(matches!(e, Error::NoExactChange { amount: 5, available: 256 }), "{e:?}");
+    let refusal = alice.offline_refusal(e).unwrap();
+    assert!(matches!(refusal, Error::ExchangeNeeded { amount: 5, coins: 1, value: 256 }), "{refusal:?}");
+    assert!(refusal.to_string().contains("exchange 1 coin(s) worth 256"), "{refusal}");
+    assert_eq!(held(&w, &alice), total, "the refusal changed nothing");
+
+    // On-line, the 256 is exchanged into the amount-independent split of
+    // 256 (not a split shaped by the 5), then the payment is made.
+    let (payment, exchanged) = alice.pay_with_change(&*w.bank, &req, &mut OsRng).unwrap();
+    let exchanged = exchanged.expect("change was made");
+    assert_eq!((exchanged.value, exchanged.credited, exchanged.spent.len()), (256, 256, 1));
+    assert_eq!(exchanged.values, full_split(256, &w.keyset().values_desc()).unwrap());
+    assert_eq!(held(&w, &alice) + 5, total, "accounts + coins + the payment in flight");
+    shop.accept(&payment, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 5);
+    assert_eq!(held(&w, &alice) + w.balance(&shop.id()), total, "money conserved exactly");
+    assert!(alice.store().exchanges().unwrap().is_empty());
+    assert!(alice.store().plans().unwrap().is_empty());
+    // Paying the same request again hands out the same payment: no second
+    // exchange, nothing new spent.
+    let (again, none) = alice.pay_with_change(&*w.bank, &req, &mut OsRng).unwrap();
+    assert_eq!((again.digest(), none), (payment.digest(), None));
+    // The exchanged coin is spent once: the bank has no evidence.
+    assert_eq!(w.bank.status().unwrap().evidence, 0);
+}
+
+#[test]
+fn an_exchange_into_named_denominations_keeps_the_value_and_spends_the_fewest_coins() {
+    let w = World::new();
+    let alice = w.user(300);
+    alice.withdraw(&*w.bank, 32 + 2 + 1, &mut OsRng).unwrap();
+    let total = held(&w, &alice);
+    // Denominations that do not sum to the amount are refused at once.
+    assert!(alice.exchange(&*w.bank, 16, Some(&[8, 4]), &mut OsRng).is_err());
+    assert_eq!(held(&w, &alice), total);
+    // 16 as 8,4,4: the 32 is spent (the fewest coins that cover 16) and
+    // the 16 beyond the amount comes back as its full split.
+    let ex = alice.exchange(&*w.bank, 16, Some(&[8, 4, 4]), &mut OsRng).unwrap();
+    assert_eq!((ex.value, ex.spent.len()), (32, 1));
+    let mut expected = vec![8, 4, 4];
+    expected.extend(full_split(16, &w.keyset().values_desc()).unwrap());
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(ex.values, expected);
+    let mut now = expected.clone();
+    now.extend([2, 1]);
+    now.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(unspent_values(&alice), now);
+    assert_eq!(held(&w, &alice), total, "an exchange keeps the value");
+    // A denomination plan for a withdrawal.
+    alice.withdraw_values(&*w.bank, &[4, 4, 4], &mut OsRng, |_| {}).unwrap();
+    assert_eq!(unspent_values(&alice).iter().filter(|v| **v == 4).count(), 2 + 3);
+    assert!(matches!(
+        alice.withdraw_values(&*w.bank, &[3], &mut OsRng, |_| {}),
+        Err(Error::NoSuchDenomination(3))
+    ));
+    assert_eq!(held(&w, &alice), total);
+}
+
+#[test]
+fn coins_near_expiry_are_renewed_and_expired_coins_are_not_spendable() {
+    let w = World::new();
+    let alice = w.user(300);
+    alice.withdraw(&*w.bank, 5, &mut OsRng).unwrap();
+    let total = held(&w, &alice);
+    let window = w.keyset().policy().max_deposit_delay_days;
+    let fresh = alice.balance_report(window).unwrap();
+    assert_eq!((fresh.spendable, fresh.expiring, fresh.expired), (5, 0, 0));
+    // Coins valid 30 days: 25 days on, they expire within the deposit window.
+    w.clock.advance_days(25);
+    let near = alice.balance_report(window).unwrap();
+    assert_eq!((near.spendable, near.expiring, near.expired), (5, 5, 0));
+    let renewed = alice.refresh(&*w.bank, window, &mut OsRng).unwrap();
+    assert_eq!(renewed.iter().map(|e| e.value).sum::<u64>(), 5);
+    let after = alice.balance_report(window).unwrap();
+    assert_eq!((after.spendable, after.expiring, after.expired), (5, 0, 0));
+    assert_eq!(after.next_expiry, Some(w.clock.today().plus(30)));
+    assert_eq!(held(&w, &alice), total, "a renewal keeps the value");
+    // Nothing is due any more: a second refresh spends nothing.
+    assert!(alice.refresh(&*w.bank, window, &mut OsRng).unwrap().is_empty());
+    // Past the new coins' expiry they are expired, not spendable.
+    w.clock.advance_days(31);
+    let past = alice.balance_report(window).unwrap();
+    assert_eq!((past.spendable, past.expiring, past.expired), (0, 0, 5));
+}
