@@ -205,6 +205,8 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "45"]);
     k.ok(&c, 2, &["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "24"]);
     k.ok(&c, 2, &["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
+    k.ok(&c, 2, &["wallet", "exchange", "--dir", "alice", "--bank", "bank", "--amount", "3"]);
+    k.ok(&c, 2, &["wallet", "refresh", "--dir", "alice", "--bank", "bank"]);
     k.ok(&c, 2, &["wallet", "balance", "--dir", "alice"]);
     k.ok(&c, 2, &["wallet", "info", "--dir", "alice"]);
     k.ok(&c, 2, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);

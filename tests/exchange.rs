@@ -30,24 +30,25 @@ fn a_wallet_with_one_large_coin_pays_a_small_amount_through_change() {
     let w = World::new();
     let alice = w.user(300);
     let shop = w.merchant();
-    alice.withdraw(&*w.bank, 256, &mut OsRng).unwrap();
+    // The world's largest coin.
+    alice.withdraw(&*w.bank, 64, &mut OsRng).unwrap();
     let total = held(&w, &alice);
     let req = shop.request_payment(5, [1; 32], &mut OsRng).unwrap();
 
     // Off-line, the refusal names the exchange that would make it possible.
     let e = alice.pay(&req, &mut OsRng).unwrap_err();
-    assert!(matches!(e, Error::NoExactChange { amount: 5, available: 256 }), "{e:?}");
+    assert!(matches!(e, Error::NoExactChange { amount: 5, available: 64 }), "{e:?}");
     let refusal = alice.offline_refusal(e).unwrap();
-    assert!(matches!(refusal, Error::ExchangeNeeded { amount: 5, coins: 1, value: 256 }), "{refusal:?}");
-    assert!(refusal.to_string().contains("exchange 1 coin(s) worth 256"), "{refusal}");
+    assert!(matches!(refusal, Error::ExchangeNeeded { amount: 5, coins: 1, value: 64 }), "{refusal:?}");
+    assert!(refusal.to_string().contains("exchange 1 coin(s) worth 64"), "{refusal}");
     assert_eq!(held(&w, &alice), total, "the refusal changed nothing");
 
-    // On-line, the 256 is exchanged into the amount-independent split of
-    // 256 (not a split shaped by the 5), then the payment is made.
+    // On-line, the 64 is exchanged into the amount-independent split of
+    // 64 (not a split shaped by the 5), then the payment is made.
     let (payment, exchanged) = alice.pay_with_change(&*w.bank, &req, &mut OsRng).unwrap();
     let exchanged = exchanged.expect("change was made");
-    assert_eq!((exchanged.value, exchanged.credited, exchanged.spent.len()), (256, 256, 1));
-    assert_eq!(exchanged.values, full_split(256, &w.keyset().values_desc()).unwrap());
+    assert_eq!((exchanged.value, exchanged.credited, exchanged.spent.len()), (64, 64, 1));
+    assert_eq!(exchanged.values, full_split(64, &w.keyset().values_desc()).unwrap());
     assert_eq!(held(&w, &alice) + 5, total, "accounts + coins + the payment in flight");
     shop.accept(&payment, &mut OsRng).unwrap();
     assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 5);
@@ -86,7 +87,7 @@ fn an_exchange_into_named_denominations_keeps_the_value_and_spends_the_fewest_co
     assert_eq!(held(&w, &alice), total, "an exchange keeps the value");
     // A denomination plan for a withdrawal.
     alice.withdraw_values(&*w.bank, &[4, 4, 4], &mut OsRng, |_| {}).unwrap();
-    assert_eq!(unspent_values(&alice).iter().filter(|v| **v == 4).count(), 2 + 3);
+    assert_eq!(unspent_values(&alice).iter().filter(|v| **v == 4).count(), 3 + 3);
     assert!(matches!(
         alice.withdraw_values(&*w.bank, &[3], &mut OsRng, |_| {}),
         Err(Error::NoSuchDenomination(3))

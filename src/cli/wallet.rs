@@ -985,7 +985,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                     "expiring": report.expiring,
                     "expiring_within_days": margin,
                     "expired": report.expired,
-                    "next_expiry": report.next_expiry.map(|d| d.0),
+                    "next_expiry": report.next_expiry.map(day),
                     "denominations": values,
                     "pending_withdrawals": pending,
                     "pending_exchanges": exchanges,

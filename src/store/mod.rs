@@ -1,5 +1,5 @@
 //! Storage: narrow, transactional traits per role, named after the facts
-//! they record (specs/protocol.md §10).
+//! they record (specs/protocol.md §9.8).
 //!
 //! The bank's state lives behind [`BankStore`]: [`BankStore::begin`] opens a
 //! [`BankTx`]; every method of the transaction reads or records one fact;
@@ -449,7 +449,7 @@ impl WithdrawalPlan {
     }
 }
 
-/// An exchange in progress (specs/protocol.md §10): coins spent to the
+/// An exchange in progress (specs/protocol.md §9.8): coins spent to the
 /// wallet's own account, then the same value withdrawn as other coins. Kept
 /// by the id of its payment request; every step is stored before the
 /// message it makes leaves the wallet.
@@ -479,10 +479,10 @@ pub enum ExchangeStep {
     Spending,
     /// The signed deposit of the payment, stored before it is sent (a
     /// retry sends the same bytes and gets the bank's stored receipt).
-    Depositing(DepositRequest),
+    Depositing(Box<DepositRequest>),
     /// The deposit was credited; the withdrawal plan of the new coins,
     /// stored before it is handed to the wallet's withdrawals.
-    Withdrawing(WithdrawalPlan),
+    Withdrawing(Box<WithdrawalPlan>),
 }
 
 /// A wallet's store. Every method is atomic and durable when it returns.

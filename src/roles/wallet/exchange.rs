@@ -1,4 +1,4 @@
-//! Exchange: change and renewal (specs/protocol.md §10). Coins the wallet
+//! Exchange: change and renewal (specs/protocol.md §9.8). Coins the wallet
 //! holds are spent to its own account (a payment request addressed to the
 //! account, payee key `A`; the deposit signed with `A`, never with `u`),
 //! then the credited value is withdrawn as other coins, all or nothing.
@@ -322,14 +322,14 @@ impl<S: WalletStore> Wallet<S> {
                     } else {
                         full_split(credited, &self.withdrawal_keyset()?.values_desc())?
                     };
-                    record.step = ExchangeStep::Withdrawing(self.new_plan(&values, rng)?);
+                    record.step = ExchangeStep::Withdrawing(Box::new(self.new_plan(&values, rng)?));
                     self.store.put_exchange(record)?;
                 }
                 ExchangeStep::Withdrawing(plan) => {
                     self.store.put_plan(&plan)?;
                     failpoint!("wallet.exchange.planned");
                     self.store.drop_exchange(&id)?;
-                    return Ok(Some((plan, credited)));
+                    return Ok(Some((*plan, credited)));
                 }
             }
         }
@@ -345,7 +345,7 @@ impl<S: WalletStore> Wallet<S> {
     ) -> Result<()> {
         let deposit =
             DepositRequest::new(self.keys.auth().signing_key(), self.account_id(), vec![payment], rng);
-        record.step = ExchangeStep::Depositing(deposit);
+        record.step = ExchangeStep::Depositing(Box::new(deposit));
         self.store.put_exchange(record)?;
         failpoint!("wallet.exchange.deposit");
         Ok(())
