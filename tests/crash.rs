@@ -479,6 +479,11 @@ fn exchange_crashes_at(armed: &str) {
     let work = resumed["exchanges"].as_u64().unwrap() + resumed["coins"].as_array().unwrap().len() as u64;
     assert!(work > 0, "{armed}: resume had nothing to do: {resumed}");
     assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), total, "{armed}: money created or lost");
+    assert_eq!(
+        unspent_value(&c, "alice"),
+        128,
+        "{armed}: the value is back in coins, not left in the account"
+    );
     let st = c.json(&["bank", "status", "--dir", "bank"]);
     assert_eq!(st["evidence"], 0, "{armed}: a coin was spent twice");
     let balance = c.json(&["wallet", "balance", "--dir", "alice"]);

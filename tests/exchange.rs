@@ -121,3 +121,53 @@ fn coins_near_expiry_are_renewed_and_expired_coins_are_not_spendable() {
     let past = alice.balance_report(window).unwrap();
     assert_eq!((past.spendable, past.expiring, past.expired), (0, 0, 5));
 }
+
+/// The wallet stores keep an exchange by its id, replace its step, and
+/// drop it; withdrawal plans keep their values (SQLite across a reopen).
+#[test]
+fn the_wallet_stores_keep_exchanges_and_plan_values() {
+    use faircash::protocol::account::{AccountOperation, ReservationId};
+    use faircash::protocol::pay::PaymentRequest;
+    use faircash::store::memory::MemoryWalletStore;
+    use faircash::store::sqlite::SqliteWalletStore;
+    use faircash::store::{ExchangeRecord, ExchangeStep, WithdrawalPlan};
+
+    let w = World::new();
+    let alice = w.user(0);
+    let request = PaymentRequest::new(
+        alice.account_id(),
+        *alice.keys().auth().public(),
+        5,
+        w.clock.today(),
+        [0; 32],
+        &mut OsRng,
+    );
+    let reservation = ReservationId::random(&mut OsRng);
+    let plan = WithdrawalPlan {
+        request: alice
+            .account_request(AccountOperation::ReserveWithdrawal { reservation, amount: 5 }, &mut OsRng),
+        values: vec![4, 1],
+    };
+    let check = |s: &dyn WalletStore| {
+        let mut record =
+            ExchangeRecord { request: request.clone(), values: vec![4, 1], step: ExchangeStep::Spending };
+        s.put_exchange(&record).unwrap();
+        record.step = ExchangeStep::Withdrawing(Box::new(plan.clone()));
+        s.put_exchange(&record).unwrap();
+        let stored = s.exchanges().unwrap();
+        assert_eq!(stored.len(), 1, "replaced, not added");
+        assert_eq!(stored[0].id(), request.id());
+        assert!(matches!(&stored[0].step, ExchangeStep::Withdrawing(p) if p.values == vec![4, 1]));
+        s.put_plan(&plan).unwrap();
+        assert_eq!(s.plans().unwrap()[0].values, vec![4, 1]);
+    };
+    check(&MemoryWalletStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wallet.db");
+    check(&SqliteWalletStore::open(&path).unwrap());
+    let reopened = SqliteWalletStore::open(&path).unwrap();
+    assert_eq!(reopened.exchanges().unwrap().len(), 1);
+    assert_eq!(reopened.plans().unwrap()[0].values, vec![4, 1]);
+    reopened.drop_exchange(&request.id()).unwrap();
+    assert!(reopened.exchanges().unwrap().is_empty());
+}

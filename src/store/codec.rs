@@ -263,3 +263,34 @@ pub(crate) fn plan_record(b: &[u8]) -> StoreResult<WithdrawalPlan> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::account::{AccountOperation, AccountRequest};
+
+    #[test]
+    fn plans_stored_before_they_named_values_read_back_as_the_binary_decomposition() {
+        let keys = crate::keys::AccountKeys::generate(&mut rand::rngs::OsRng);
+        let reservation = ReservationId::random(&mut rand::rngs::OsRng);
+        let request = AccountRequest::new(
+            &keys,
+            AccountOperation::ReserveWithdrawal { reservation, amount: 7 },
+            &mut rand::rngs::OsRng,
+        );
+        let legacy = enc(&LegacyPlanRecord { request: request.clone() });
+        let read = plan_record(&legacy).unwrap();
+        assert_eq!(read.reservation(), Some((reservation, 7)));
+        assert!(read.values.is_empty());
+        assert_eq!(read.remaining_values(0), None, "the greedy decomposition of the rest");
+        let current = enc(&WithdrawalPlan { request, values: vec![4, 2, 1] });
+        let read = plan_record(&current).unwrap();
+        assert_eq!(read.values, vec![4, 2, 1]);
+        assert_eq!(read.remaining_values(0), Some(vec![4, 2, 1]));
+        assert_eq!(read.remaining_values(4), Some(vec![2, 1]));
+        assert_eq!(read.remaining_values(6), Some(vec![1]));
+        assert_eq!(read.remaining_values(7), Some(vec![]));
+        assert_eq!(read.remaining_values(5), None, "no prefix sums to 5");
+        assert!(plan_record(&legacy[..legacy.len() - 1]).is_err());
+    }
+}
