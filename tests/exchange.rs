@@ -149,8 +149,7 @@ fn the_wallet_stores_keep_exchanges_and_plan_values() {
         values: vec![4, 1],
     };
     let check = |s: &dyn WalletStore| {
-        let mut record =
-            ExchangeRecord { request: request.clone(), values: vec![4, 1], step: ExchangeStep::Spending };
+        let mut record = ExchangeRecord { request, values: vec![4, 1], step: ExchangeStep::Spending };
         s.put_exchange(&record).unwrap();
         record.step = ExchangeStep::Withdrawing(Box::new(plan.clone()));
         s.put_exchange(&record).unwrap();

@@ -76,13 +76,10 @@ pub enum WalletCommand {
         /// The bank.
         #[arg(long)]
         bank: String,
-        /// Base units to withdraw (at most 1024 coins' worth at a time).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-        amount: u64,
-        /// The coins' values (a denomination plan summing to the amount),
-        /// e.g. `8,4,4`; default: the binary decomposition of the amount.
-        #[arg(long, value_delimiter = ',', value_name = "VALUES")]
-        into: Option<Vec<u64>>,
+        /// The amount, and the coins to withdraw (default: its binary
+        /// decomposition; at most 1024 coins at a time).
+        #[command(flatten)]
+        split: SplitArgs,
     },
     /// Exchange coins for other coins of the same value (change, made ahead
     /// of time), with the bank.
@@ -99,12 +96,9 @@ pub enum WalletCommand {
         /// The bank.
         #[arg(long)]
         bank: String,
-        /// The amount to make change for.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-        amount: u64,
-        /// The new coins' values for the amount (summing to it), e.g. `8,4,4`.
-        #[arg(long, value_delimiter = ',', value_name = "VALUES")]
-        into: Option<Vec<u64>>,
+        /// The amount to make change for, and the new coins for it.
+        #[command(flatten)]
+        split: SplitArgs,
     },
     /// Renew coins that expire soon (exchange them for fresh coins).
     #[command(after_help = "Example:\n  faircash wallet refresh --dir alice --bank bank\n\n\
@@ -240,6 +234,18 @@ pub enum WalletCommand {
     /// Receiving from another user: `request`, `receive`, `deposit`, `received`.
     #[command(flatten)]
     Receiving(super::payee::WalletReceiveCommand),
+}
+
+/// An amount and, optionally, the coins' values it is made of
+/// (`wallet withdraw`, `wallet exchange`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SplitArgs {
+    /// Base units.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub amount: u64,
+    /// The coins' values, summing to the amount, e.g. `8,4,4`.
+    #[arg(long, value_delimiter = ',', value_name = "VALUES")]
+    pub into: Option<Vec<u64>>,
 }
 
 /// `wallet trust-ttp` and `merchant trust-ttp`.
@@ -660,7 +666,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             out.result(|| format!("account {id} open at the bank"), json!({"account": id}));
             Ok(())
         }
-        WalletCommand::Withdraw { dir, bank, amount, into } => {
+        WalletCommand::Withdraw { dir, bank, split: SplitArgs { amount, into } } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
@@ -690,7 +696,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        WalletCommand::Exchange { dir, bank, amount, into } => {
+        WalletCommand::Exchange { dir, bank, split: SplitArgs { amount, into } } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
