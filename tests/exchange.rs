@@ -170,3 +170,37 @@ fn the_wallet_stores_keep_exchanges_and_plan_values() {
     reopened.drop_exchange(&request.id()).unwrap();
     assert!(reopened.exchanges().unwrap().is_empty());
 }
+
+/// An exchange in progress keeps the authentication key: its payment names
+/// `A` as the payee key and its deposit is signed with it.
+#[test]
+fn the_authentication_key_is_not_replaced_while_an_exchange_is_in_progress() {
+    use faircash::keys::AuthKey;
+    use faircash::protocol::pay::{order_digest, PaymentRequest};
+    use faircash::store::{ExchangeRecord, ExchangeStep};
+
+    let w = World::new();
+    let mut alice = w.user(100);
+    let auth = *alice.keys().auth().public();
+    let request = PaymentRequest::new(
+        alice.account_id(),
+        auth,
+        4,
+        w.clock.today(),
+        order_digest(b"faircash exchange"),
+        &mut OsRng,
+    );
+    // An exchange interrupted before its coins were marked.
+    alice
+        .store()
+        .put_exchange(&ExchangeRecord { request, values: vec![4], step: ExchangeStep::Spending })
+        .unwrap();
+    let new = AuthKey::generate(&mut OsRng);
+    let rotation = alice.auth_rotation(&new, &mut OsRng);
+    assert!(matches!(alice.rotate_auth_key(&*w.bank, new.clone(), &rotation), Err(Error::ExchangePending)));
+    assert_eq!(w.bank.account(&alice.account_id()).unwrap().auth_key, Some(auth), "nothing was sent");
+    // Resumed (given up: nothing was spent), the rotation goes through.
+    assert_eq!(alice.resume(&*w.bank, &mut OsRng).unwrap().exchanges, 1);
+    alice.rotate_auth_key(&*w.bank, new.clone(), &rotation).unwrap();
+    assert_eq!(w.bank.account(&alice.account_id()).unwrap().auth_key, Some(*new.public()));
+}

@@ -794,6 +794,8 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let pending: PendingRotation = if home.rotation().exists() {
                 read_secret(&home.rotation())?
             } else {
+                // An exchange in progress deposits under the current key.
+                wallet.resume(&*b, &mut OsRng)?;
                 let key = AuthKey::generate(&mut OsRng);
                 let request = wallet.auth_rotation(&key, &mut OsRng);
                 let p = PendingRotation { key, request };

@@ -230,6 +230,11 @@ pub enum Error {
         /// The value credited.
         credited: u64,
     },
+    /// An exchange is in progress: its payment names the authentication key
+    /// as the payee key and its deposit is signed with it, so the key is not
+    /// replaced until `wallet resume` finished it.
+    #[error("an exchange is in progress: run `wallet resume` before replacing the authentication key")]
+    ExchangePending,
     /// The wallet's coins that could pay have expired.
     #[error("coins worth {expired} expired before day {day}; {available} in valid coins is not enough")]
     CoinsExpired {

@@ -617,6 +617,12 @@ impl<S: WalletStore> Wallet<S> {
     /// ([`Error::ReceivedNotDeposited`]), with nothing sent, while payments
     /// received are not deposited; payment requests issued before and not
     /// yet paid are refused after it ([`crate::roles::Payee::accept`]).
+    ///
+    /// # Errors
+    /// [`Error::ExchangePending`], before anything is sent, while an
+    /// exchange is in progress: its payment to the own account names the
+    /// current key as the payee key, so the bank would refuse its deposit
+    /// under a new one ([`Wallet::resume`] finishes it first).
     pub fn rotate_auth_key(
         &mut self,
         bank: &(impl BankApi + ?Sized),
@@ -628,6 +634,9 @@ impl<S: WalletStore> Wallet<S> {
         let unsettled = self.payee().unsettled()?;
         if unsettled > 0 {
             return Err(Error::ReceivedNotDeposited(unsettled));
+        }
+        if !self.store.exchanges()?.is_empty() {
+            return Err(Error::ExchangePending);
         }
         let status = match bank.account_request(request)? {
             AccountAnswer::Status(s) => s,
