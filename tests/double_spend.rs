@@ -193,11 +193,12 @@ fn equal_serials_of_honest_users_accuse_nobody() {
     let s = Scalar::random(&mut OsRng);
     // Two paid withdrawals per user, all four with one serial secret s.
     for wallet in [&alice, &bob, &alice, &bob] {
-        let start = WithdrawStart::with_serial_secret(
+        let start = WithdrawStart::with_chosen_secrets(
             wallet.keys(),
             &keyset,
             8,
             w.bank.today(),
+            None,
             SecretScalar::new(s),
             &mut OsRng,
         )
@@ -559,11 +560,12 @@ fn one_body_signed_twice(w: &World, wallet: &TestWallet) -> Vec<WalletCoin> {
     let mut first: Option<(Scalar, Scalar)> = None;
     let mut coins = Vec::new();
     for _ in 0..2 {
-        let start = WithdrawStart::with_serial_secret(
+        let start = WithdrawStart::with_chosen_secrets(
             wallet.keys(),
             &keyset,
             8,
             today,
+            None,
             SecretScalar::new(s),
             &mut OsRng,
         )

@@ -824,6 +824,7 @@ fn generate() -> Generated {
         ttp_statement: ttp_statement.clone(),
     };
     files.insert("negative.json", neg.build());
+    files.insert("seed.json", seed_vectors(&master, &keyset));
 
     // --- threshold trustees (tracing.md §9) ---------------------------------
     let mut rng = seeded("trustees");
@@ -898,6 +899,146 @@ fn generate() -> Generated {
     );
 
     Generated { files }
+}
+
+// ---------------------------------------------------------------------------
+// Recovery phrase (protocol §7.6)
+// ---------------------------------------------------------------------------
+
+/// The two phrases of seed.json: BIP-39's all-`abandon` 12-word phrase and
+/// a 24-word one.
+const PHRASES: [&str; 2] = [
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+    "legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth useful \
+     legal winner thank year wave sausage worth title",
+];
+
+fn seed_vectors(master: &Point, keyset: &Keyset) -> J {
+    use faircash::crypto::derive::{value, RecoveryPhrase};
+    let phrases = PHRASES
+        .iter()
+        .map(|text| {
+            let phrase = RecoveryPhrase::parse(text).unwrap();
+            let seed = phrase.seed();
+            let epochs = (0..2u32)
+                .map(|n| {
+                    let root = seed.account_root(master, n);
+                    let (u, a) = (root.identity(), root.auth());
+                    let coins = (0..2u64)
+                        .map(|c| {
+                            let k = root.coin(&keyset.id(), c);
+                            let mut values = vec![("session-id".to_string(), hx(k.session_id()))];
+                            let names = [value::R, value::S, value::K_W, value::GAMMA, value::TAU]
+                                .into_iter()
+                                .chain(value::T)
+                                .chain([value::K, value::R_T])
+                                .chain(value::NONCES);
+                            for name in names {
+                                let nonzero = [value::S, value::K_W, value::GAMMA, value::K].contains(&name);
+                                let v = if nonzero { k.nonzero(name) } else { k.scalar(name) };
+                                values.push((String::from_utf8(name.to_vec()).unwrap(), sc(v.expose_secret())));
+                            }
+                            obj! { "counter" => c, "coin_seed" => hx(k.expose_secret()), "values" => J::Obj(values) }
+                        })
+                        .collect::<Vec<_>>();
+                    obj! {
+                        "epoch" => n,
+                        "u" => sc(u.expose_secret()),
+                        "identity" => pt(u.identity()),
+                        "a" => sc(a.expose_secret()),
+                        "auth_key" => pt(a.public()),
+                        "coins" => coins,
+                    }
+                })
+                .collect::<Vec<_>>();
+            obj! {
+                "phrase" => *text,
+                "seed" => hx(seed.expose_secret()),
+                "account_id" => hx(seed.account_keys(master, 1).account().as_bytes()),
+                "epochs" => epochs,
+            }
+        })
+        .collect::<Vec<_>>();
+    obj! {
+        "description" => "Recovery phrases and the secrets derived from them (specs/protocol.md §7.6): the \
+                          BIP-39 seed, per identity epoch u, a and their public keys, and per withdrawal \
+                          counter the coin seed and every value taken from it, for the bank master key and \
+                          keyset of keyset.json.",
+        "master_key" => pt(master),
+        "keyset_id" => hx(keyset.id().as_bytes()),
+        "phrases" => phrases,
+    }
+}
+
+/// seed.json, recomputed with HMAC-SHA512 and HKDF-SHA512 directly.
+fn check_seed(p: &Public) {
+    use hmac::{Hmac, Mac};
+    let v = load("seed.json");
+    assert_eq!(point(&v["master_key"]), p.master);
+    assert_eq!(b32(&v["keyset_id"]), *p.keyset.id().as_bytes());
+    let hkdf = |label: &str, ikm: &[u8], info: &[u8], out: &mut [u8]| {
+        let salt = format!("faircash/v1/{label}");
+        hkdf::Hkdf::<Sha512>::new(Some(salt.as_bytes()), ikm).expand(info, out).unwrap();
+    };
+    let wide = |label: &str, ikm: &[u8], info: &[u8]| {
+        let mut b = [0u8; 64];
+        hkdf(label, ikm, info, &mut b);
+        Scalar::from_bytes_mod_order_wide(&b)
+    };
+    for ph in v["phrases"].as_array().unwrap() {
+        // BIP-39: PBKDF2-HMAC-SHA512(phrase, "mnemonic", 2048), 64 bytes.
+        let phrase = ph["phrase"].as_str().unwrap().as_bytes();
+        let prf = |m: &[u8]| {
+            let mut h = <Hmac<Sha512> as Mac>::new_from_slice(phrase).unwrap();
+            h.update(m);
+            h.finalize().into_bytes()
+        };
+        let mut block = prf(b"mnemonic\0\0\0\x01");
+        let mut seed = block;
+        for _ in 1..2048 {
+            block = prf(&block);
+            for (s, b) in seed.iter_mut().zip(block.iter()) {
+                *s ^= b;
+            }
+        }
+        assert_eq!(hex::encode(seed), ph["seed"].as_str().unwrap());
+        let mut account = None;
+        for e in ph["epochs"].as_array().unwrap() {
+            let n = num(&e["epoch"]) as u32;
+            let mut root = [0u8; 64];
+            hkdf(
+                "seed-account",
+                &seed,
+                &[p.master.as_bytes().as_slice(), &n.to_le_bytes()].concat(),
+                &mut root,
+            );
+            let u = wide("seed-identity", &root, b"");
+            let a = wide("seed-auth", &root, b"");
+            assert_eq!(u, scalar(&e["u"]));
+            assert_eq!(a, scalar(&e["a"]));
+            assert_eq!(point(&e["identity"]), Point::new(G * u));
+            assert_eq!(point(&e["auth_key"]), Point::new(G * a));
+            account.get_or_insert(faircash::keys::user_account_id(&Point::new(G * u)));
+            for c in e["coins"].as_array().unwrap() {
+                let mut k = [0u8; 32];
+                let info = [p.keyset.id().as_bytes().as_slice(), &num(&c["counter"]).to_le_bytes()].concat();
+                hkdf("seed-coin", &root, &info, &mut k);
+                assert_eq!(hex::encode(k), c["coin_seed"].as_str().unwrap());
+                let values = c["values"].as_object().unwrap();
+                assert_eq!(values.len(), 21);
+                for (name, want) in values {
+                    if name == "session-id" {
+                        let mut id = [0u8; 16];
+                        hkdf("coin-value", &k, name.as_bytes(), &mut id);
+                        assert_eq!(hex::encode(id), want.as_str().unwrap());
+                    } else {
+                        assert_eq!(wide("coin-value", &k, name.as_bytes()), scalar(want), "{name}");
+                    }
+                }
+            }
+        }
+        assert_eq!(hex::encode(account.unwrap().as_bytes()), ph["account_id"].as_str().unwrap());
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -2459,6 +2600,7 @@ fn vectors_verify_from_their_public_parts() {
     check_trustees();
     check_accounts(&public);
     check_negatives(&public);
+    check_seed(&public);
 }
 
 fn check_accounts(p: &Public) {

@@ -379,16 +379,16 @@ fn attribute_commitment_is_used_once() {
     let keyset = w.keyset();
     let today = w.bank.today();
     let s = Scalar::random(&mut OsRng);
-    let mut r_draw = [0u8; 64];
-    OsRng.fill_bytes(&mut r_draw);
+    let r = Scalar::random(&mut OsRng);
     let start = || {
-        WithdrawStart::with_serial_secret(
+        WithdrawStart::with_chosen_secrets(
             alice.keys(),
             &keyset,
             8,
             today,
+            Some(SecretScalar::new(r)),
             SecretScalar::new(s),
-            &mut FixedFirstDraw { first: Some(r_draw) },
+            &mut OsRng,
         )
         .unwrap()
     };

@@ -254,6 +254,19 @@ impl AnsweredSession {
 /// Entry point of the user's side.
 pub struct UserBlinding;
 
+/// The user's blinding values `gamma != 0, tau, t1..t5` (§5.2).
+///
+/// Wiped on drop; no `Debug`.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct BlindingValues {
+    /// `gamma`, non-zero.
+    pub gamma: Scalar,
+    /// `tau`.
+    pub tau: Scalar,
+    /// `t1..t5`.
+    pub t: [Scalar; 5],
+}
+
 /// The user after blinding the signer's commitment; exposes `zeta` and
 /// `zeta1`, which the message (the coin body) depends on.
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -314,12 +327,33 @@ impl UserBlinding {
         commitment: &SignerCommitment,
         rng: &mut impl CryptoRngCore,
     ) -> Result<UserBlinded, VerifyError> {
+        // Drawn in the order gamma, tau, t1..t5.
+        let mut v = BlindingValues { gamma: Scalar::ZERO, tau: Scalar::ZERO, t: [Scalar::ZERO; 5] };
+        while v.gamma == Scalar::ZERO {
+            v.gamma = Scalar::random(rng);
+        }
+        v.tau = Scalar::random(rng);
+        for t in v.t.iter_mut() {
+            *t = Scalar::random(rng);
+        }
+        Self::blind_with(pk, c_attr, commitment, &v)
+    }
+
+    /// As [`UserBlinding::blind`], with the blinding values given (a wallet
+    /// that derives them, specs/protocol.md §7.6); refuses `gamma = 0`.
+    pub fn blind_with(
+        pk: &AclPublicKey,
+        c_attr: &Point,
+        commitment: &SignerCommitment,
+        values: &BlindingValues,
+    ) -> Result<UserBlinded, VerifyError> {
         let p = Params::get();
         if !pk.is_well_formed()
             || commitment.rnd == Scalar::ZERO
             || commitment.a.is_identity()
             || commitment.b1.is_identity()
             || commitment.b2.is_identity()
+            || values.gamma == Scalar::ZERO
         {
             return Err(VerifyError);
         }
@@ -328,8 +362,8 @@ impl UserBlinding {
         if z1.is_identity() || Point::new(z2).is_identity() {
             return Err(VerifyError);
         }
-        // The blinding values are drawn into the state that keeps them
-        // (wiped on drop), so no other copy outlives this function.
+        // The blinding values are copied into the state that keeps them
+        // (wiped on drop).
         let o = Point::identity();
         let mut b = UserBlinded {
             pk: *pk,
@@ -341,22 +375,14 @@ impl UserBlinding {
             beta1: o,
             beta2: o,
             eta: o,
-            gamma: Scalar::ZERO,
-            tau: Scalar::ZERO,
-            t1: Scalar::ZERO,
-            t2: Scalar::ZERO,
-            t3: Scalar::ZERO,
-            t4: Scalar::ZERO,
-            t5: Scalar::ZERO,
+            gamma: values.gamma,
+            tau: values.tau,
+            t1: values.t[0],
+            t2: values.t[1],
+            t3: values.t[2],
+            t4: values.t[3],
+            t5: values.t[4],
         };
-        // Drawn in the order gamma, tau, t1..t5.
-        while b.gamma == Scalar::ZERO {
-            b.gamma = Scalar::random(rng);
-        }
-        b.tau = Scalar::random(rng);
-        for t in [&mut b.t1, &mut b.t2, &mut b.t3, &mut b.t4, &mut b.t5] {
-            *t = Scalar::random(rng);
-        }
         let zeta_p = pk.z.point() * b.gamma;
         let zeta1_p = z1.point() * b.gamma;
         let zeta2_p = zeta_p - zeta1_p;

@@ -3,6 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`transcript`] | domain labels and merlin helpers |
+//! | [`derive`] | wallet secrets from a BIP-39 recovery phrase |
 //! | [`batch`] | random-linear-combination verification in one multiscalar multiplication |
 //! | [`schnorr`] | generic proofs of linear relations, Schnorr signatures |
 //! | [`elgamal`] | ElGamal encryption over Ristretto |
@@ -18,6 +19,7 @@
 
 pub mod acl;
 pub mod batch;
+pub mod derive;
 pub mod elgamal;
 pub mod group_signature;
 pub mod range;

@@ -71,8 +71,6 @@ pub mod labels {
     pub const ACL_CHALLENGE: &[u8] = b"faircash/v1/acl-challenge";
     /// `coin_id` = `m`: the hash of a coin body.
     pub const COIN_ID: &[u8] = b"faircash/v1/coin-id";
-    /// Derivation of the fixed spend-proof nonces at withdrawal.
-    pub const SPEND_NONCES: &[u8] = b"faircash/v1/spend-nonces";
     /// Derivation of the bank's signing nonces for one session.
     pub const ACL_SIGNER_NONCES: &[u8] = b"faircash/v1/acl-signer-nonces";
     /// The payment transcript (coins, range proof, spend challenges).
@@ -156,6 +154,16 @@ pub mod labels {
     pub const GROUP_SIGNING_REQUEST: &[u8] = b"faircash/v1/group-signing-request";
     /// The bank's online signature on a deposit receipt.
     pub const DEPOSIT_RECEIPT_SIGNATURE: &[u8] = b"faircash/v1/deposit-receipt-signature";
+    /// HKDF-SHA512 salt of an account root from a wallet seed.
+    pub const SEED_ACCOUNT: &[u8] = b"faircash/v1/seed-account";
+    /// HKDF-SHA512 salt of the identity secret `u` from an account root.
+    pub const SEED_IDENTITY: &[u8] = b"faircash/v1/seed-identity";
+    /// HKDF-SHA512 salt of the authentication secret from an account root.
+    pub const SEED_AUTH: &[u8] = b"faircash/v1/seed-auth";
+    /// HKDF-SHA512 salt of a coin seed from an account root.
+    pub const SEED_COIN: &[u8] = b"faircash/v1/seed-coin";
+    /// HKDF-SHA512 salt of a withdrawal value from a coin seed.
+    pub const COIN_VALUE: &[u8] = b"faircash/v1/coin-value";
 
     /// Every label above, for the uniqueness test.
     pub const ALL: &[&[u8]] = &[
@@ -171,7 +179,6 @@ pub mod labels {
         WITHDRAW_PROOF,
         ACL_CHALLENGE,
         COIN_ID,
-        SPEND_NONCES,
         ACL_SIGNER_NONCES,
         PAYMENT,
         PAYMENT_REQUEST_ID,
@@ -212,6 +219,11 @@ pub mod labels {
         DKG_ECHO,
         GROUP_SIGNING_REQUEST,
         DEPOSIT_RECEIPT_SIGNATURE,
+        SEED_ACCOUNT,
+        SEED_IDENTITY,
+        SEED_AUTH,
+        SEED_COIN,
+        COIN_VALUE,
     ];
 
     /// Hash-to-group labels of the independent generators.

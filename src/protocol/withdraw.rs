@@ -39,9 +39,10 @@ use serde::{Deserialize, Serialize};
 use super::account::{authorize, verify_authorization, ReservationId};
 use super::{Error, Result};
 use crate::coin::{spend_relation, Coin, CoinBody, CoinSecrets, SpendStatement};
-use crate::crypto::acl::{SignerAnswer, SignerCommitment, UserAwaitingAnswer, UserBlinding};
+use crate::crypto::acl::{BlindingValues, SignerAnswer, SignerCommitment, UserAwaitingAnswer, UserBlinding};
+use crate::crypto::derive::{value, CoinSeed};
 use crate::crypto::elgamal::Ciphertext;
-use crate::crypto::schnorr::{Nonces, Proof, Relation, Signature};
+use crate::crypto::schnorr::{Proof, Relation, Signature};
 use crate::crypto::secret::SecretScalar;
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::{define_id, Point};
@@ -51,8 +52,8 @@ use crate::time::Day;
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
 
 define_id!(
-    /// A withdrawal session, chosen at random by the wallet (it doubles as
-    /// the idempotency key of the request).
+    /// A withdrawal session, taken from the session's coin seed by the
+    /// wallet (§7.6; it doubles as the idempotency key of the request).
     SessionId,
     16
 );
@@ -471,6 +472,7 @@ pub struct WithdrawStart {
     signing_key: Point,
     r: SecretScalar,
     s: SecretScalar,
+    coin: CoinSeed,
 }
 
 impl std::fmt::Debug for WithdrawStart {
@@ -484,9 +486,9 @@ impl std::fmt::Debug for WithdrawStart {
 
 impl WithdrawStart {
     /// Starts the withdrawal of one coin of `value` under `keyset` on `today`
-    /// for the account of `keys`.
+    /// for the account of `keys`, from a random coin seed.
     ///
-    /// Draws `r, s, k'`; `t` is the keyset policy's expiry for `today`.
+    /// `t` is the keyset policy's expiry for `today`.
     pub fn new(
         keys: &AccountKeys,
         keyset: &Keyset,
@@ -494,8 +496,27 @@ impl WithdrawStart {
         today: Day,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
-        let s = SecretScalar::random_nonzero(rng);
-        Self::with_serial_secret(keys, keyset, value, today, s, rng)
+        Self::from_seed(keys, keyset, value, today, CoinSeed::random(rng), None, rng)
+    }
+
+    /// Starts a withdrawal whose values (session id, `r, s, k'`, the
+    /// blinding values, `k, r_t` and the spend nonces) all come from the
+    /// coin seed `coin` (§7.6), drawing on `reservation` if given. Only
+    /// `pi_W` and the challenge's authorization take fresh randomness.
+    ///
+    /// # Security
+    /// A coin seed must start one session only: the wallet burns the
+    /// counter it derives it from durably before the request leaves.
+    pub fn from_seed(
+        keys: &AccountKeys,
+        keyset: &Keyset,
+        value: u64,
+        today: Day,
+        coin: CoinSeed,
+        reservation: Option<ReservationId>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Self> {
+        Self::build(keys, keyset, value, today, coin, None, reservation, rng)
     }
 
     /// As [`WithdrawStart::new`], drawing on the reservation `reservation`.
@@ -507,34 +528,38 @@ impl WithdrawStart {
         reservation: ReservationId,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
-        let s = SecretScalar::random_nonzero(rng);
-        Self::build(keys, keyset, value, today, s, Some(reservation), rng)
+        Self::from_seed(keys, keyset, value, today, CoinSeed::random(rng), Some(reservation), rng)
     }
 
-    /// As [`WithdrawStart::new`], with the serial secret `s` given by the
-    /// caller (a wallet that derives its secrets from a seed).
+    /// As [`WithdrawStart::new`], with the serial secret `s`, and the
+    /// blinding `r` if given, chosen by the caller instead of taken from the
+    /// coin seed (to test the bank's rules on repeated serials and
+    /// commitments).
     ///
     /// # Security
     /// `s` must be uniformly random and used for one coin only: two coins
     /// with one `s` share the serial `S` (and its coin-tracing tag). The bank
     /// still tells them apart by `coin_id`, so neither user is accused.
-    pub fn with_serial_secret(
+    pub fn with_chosen_secrets(
         keys: &AccountKeys,
         keyset: &Keyset,
         value: u64,
         today: Day,
+        r: Option<SecretScalar>,
         s: SecretScalar,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
-        Self::build(keys, keyset, value, today, s, None, rng)
+        Self::build(keys, keyset, value, today, CoinSeed::random(rng), Some((r, s)), None, rng)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
         keys: &AccountKeys,
         keyset: &Keyset,
         value: u64,
         today: Day,
-        s: SecretScalar,
+        coin: CoinSeed,
+        chosen: Option<(Option<SecretScalar>, SecretScalar)>,
         reservation: Option<ReservationId>,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
@@ -545,8 +570,11 @@ impl WithdrawStart {
             return Err(Error::KeyNotValid { key_id: key.key_id, day: today });
         }
         let expiry = keyset.policy().expiry_for(today);
-        let r = SecretScalar::random(rng);
-        let k_w = SecretScalar::random_nonzero(rng);
+        let (r, s) = match chosen {
+            Some((r, s)) => (r.unwrap_or_else(|| coin.scalar(value::R)), s),
+            None => (coin.scalar(value::R), coin.nonzero(value::S)),
+        };
+        let k_w = coin.nonzero(value::K_W);
         let u = user.expose_secret();
         let c_attr = Point::new(RistrettoPoint::multiscalar_mul(
             [r.expose_secret(), u, s.expose_secret(), &Scalar::from(u64::from(expiry.0))],
@@ -555,7 +583,7 @@ impl WithdrawStart {
         let serial = Point::new(p.ps.point() * s.expose_secret());
         let escrow = Ciphertext::encrypt(&serial, keyset.ttp_key(), k_w.expose_secret());
         let mut request = WithdrawRequest {
-            session_id: SessionId::random(rng),
+            session_id: SessionId(coin.session_id()),
             account: keys.account(),
             keyset_id: keyset.id(),
             key_id: key.key_id,
@@ -579,6 +607,52 @@ impl WithdrawStart {
             signing_key: *keyset.signing_key(),
             r,
             s,
+            coin,
+        })
+    }
+
+    /// The wallet's state after sending `request` (a request the bank
+    /// stored), rebuilt from the coin seed `coin` (§7.6): `None` unless
+    /// `request` is this account's and its `C` and `E_w` are the ones
+    /// `coin` gives for the request's key, expiry and keyset.
+    pub fn rebuild(
+        keys: &AccountKeys,
+        keyset: &Keyset,
+        coin: CoinSeed,
+        request: &WithdrawRequest,
+    ) -> Option<Self> {
+        let key = *keyset.key(&request.key_id)?;
+        if request.account != keys.account() || request.keyset_id != keyset.id() {
+            return None;
+        }
+        let p = Params::get();
+        let (r, s, k_w) = (coin.scalar(value::R), coin.nonzero(value::S), coin.nonzero(value::K_W));
+        let c_attr = Point::new(RistrettoPoint::multiscalar_mul(
+            [
+                r.expose_secret(),
+                keys.identity().expose_secret(),
+                s.expose_secret(),
+                &Scalar::from(u64::from(request.expiry.0)),
+            ],
+            [p.h0.point(), p.hu.point(), p.hs.point(), p.ht.point()],
+        ));
+        let serial = Point::new(p.ps.point() * s.expose_secret());
+        let escrow = Ciphertext::encrypt(&serial, keyset.ttp_key(), k_w.expose_secret());
+        if c_attr != request.commitment
+            || escrow != request.escrow
+            || SessionId(coin.session_id()) != request.session_id
+        {
+            return None;
+        }
+        Some(WithdrawStart {
+            request: request.clone(),
+            value: key.value,
+            key,
+            ttp_key: *keyset.ttp_key(),
+            signing_key: *keyset.signing_key(),
+            r,
+            s,
+            coin,
         })
     }
 
@@ -613,10 +687,17 @@ impl WithdrawStart {
         let user = keys.identity();
         let p = Params::get();
         let acl_key = self.key.acl();
-        let blinded = UserBlinding::blind(&acl_key, &self.request.commitment, &msg.commitment, rng)
-            .map_err(|_| Error::InvalidProof("bank commitment"))?;
-        let k = SecretScalar::random_nonzero(rng);
-        let r_t = SecretScalar::random(rng);
+        let c = &self.coin;
+        let blinding = BlindingValues {
+            gamma: *c.nonzero(value::GAMMA).expose_secret(),
+            tau: *c.scalar(value::TAU).expose_secret(),
+            t: std::array::from_fn(|i| *c.scalar(value::T[i]).expose_secret()),
+        };
+        let blinded =
+            UserBlinding::blind_with(&acl_key, &self.request.commitment, &msg.commitment, &blinding)
+                .map_err(|_| Error::InvalidProof("bank commitment"))?;
+        let k = c.nonzero(value::K);
+        let r_t = c.scalar(value::R_T);
         let t_scalar = Scalar::from(u64::from(self.request.expiry.0));
         let escrow = Ciphertext::encrypt(user.identity(), &self.ttp_key, k.expose_secret());
         let serial = Point::new(p.ps.point() * self.s.expose_secret());
@@ -646,14 +727,13 @@ impl WithdrawStart {
         let rel = spend_relation(&statement);
         let witnesses = secrets_partial.witnesses(user.expose_secret());
         debug_assert!(rel.holds(&witnesses.iter().collect::<Vec<_>>()));
-        // Hedged nonces: fresh from rng, keyed with the witnesses and the
-        // statement, so a weak rng alone does not repeat them.
-        let mut nt = p.transcript(labels::SPEND_NONCES);
-        rel.absorb(&mut nt);
-        let nonces = Nonces::derive(&nt, &witnesses.iter().collect::<Vec<_>>(), rng, 8);
-        let commitments = rel.commitments(&nonces.0);
+        // The spend nonces end inside the body (its fixed commitments), so
+        // they come from the coin seed: the coin can be rebuilt (§7.6).
         let mut secrets = secrets_partial;
-        secrets.nonces.copy_from_slice(&nonces.0);
+        for (n, name) in secrets.nonces.iter_mut().zip(value::NONCES) {
+            *n = *c.scalar(name).expose_secret();
+        }
+        let commitments = rel.commitments(&secrets.nonces);
         let spend_commitments: [Point; 6] =
             commitments.try_into().map_err(|_| Error::InvalidProof("spend relation"))?;
         let body = CoinBody {

@@ -28,6 +28,7 @@ pub use exchange::{full_split, refresh_margin, BalanceReport, ChangePlan, Exchan
 use super::anchors::TrustAnchors;
 use super::bank::BankApi;
 use crate::coin::CoinId;
+use crate::crypto::derive::{AccountRoot, CoinSeed, SeedMismatch, WalletSeed};
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
 use crate::keys::{AccountId, AccountKeys, AuthKey, Keyset, SignedKeyset, UserKey};
@@ -51,6 +52,9 @@ pub const SESSION_ATTEMPTS: usize = 3;
 /// A user's wallet over a store.
 pub struct Wallet<S: WalletStore> {
     keys: AccountKeys,
+    /// The account root the withdrawals derive their values from (§7.6);
+    /// none: each session's coin seed is random.
+    seed: Option<AccountRoot>,
     anchors: TrustAnchors,
     store: S,
     clock: Arc<dyn Clock>,
@@ -92,7 +96,26 @@ impl<S: WalletStore> Wallet<S> {
     /// A wallet for the account of `keys` that trusts the bank master key
     /// `master_key`.
     pub fn new(keys: AccountKeys, master_key: Point, store: S, clock: Arc<dyn Clock>) -> Self {
-        Wallet { keys, anchors: TrustAnchors::new(master_key), store, clock }
+        Wallet { keys, seed: None, anchors: TrustAnchors::new(master_key), store, clock }
+    }
+
+    /// The wallet with its withdrawals' values derived from `seed`
+    /// (specs/protocol.md §7.6): the coin seed of each session comes from
+    /// the account root of the bank's master key and the account's identity
+    /// epoch (its number of re-keys), and the next withdrawal counter of the
+    /// keyset, burned durably before the request is returned.
+    ///
+    /// # Errors
+    /// [`SeedMismatch`] when the seed's identity at that epoch is not the
+    /// account's current one.
+    pub fn with_seed(mut self, seed: &WalletSeed) -> std::result::Result<Self, SeedMismatch> {
+        let epoch = u32::try_from(self.keys.retired().len()).map_err(|_| SeedMismatch)?;
+        let root = seed.account_root(self.anchors.master_key(), epoch);
+        if root.identity().identity() != self.keys.identity().identity() {
+            return Err(SeedMismatch);
+        }
+        self.seed = Some(root);
+        Ok(self)
     }
 
     /// The account id.
@@ -173,10 +196,12 @@ impl<S: WalletStore> Wallet<S> {
     ) -> Result<WithdrawRequest> {
         let keyset = self.withdrawal_keyset()?;
         let today = self.clock.today();
-        let start = match reservation {
-            Some(r) => WithdrawStart::reserved(&self.keys, keyset, value, today, r, rng)?,
-            None => WithdrawStart::new(&self.keys, keyset, value, today, rng)?,
+        let coin = match &self.seed {
+            // Burned (durably) before the request built from it leaves.
+            Some(root) => root.coin(&keyset.id(), self.store.burn_counter(&keyset.id())?),
+            None => CoinSeed::random(rng),
         };
+        let start = WithdrawStart::from_seed(&self.keys, keyset, value, today, coin, reservation, rng)?;
         self.store.put_pending(&PendingEntry::Started(Box::new(start.clone())))?;
         Ok(start.request().clone())
     }

@@ -504,6 +504,7 @@ struct WalletState {
     pending: BTreeMap<SessionId, PendingEntry>,
     coins: BTreeMap<CoinId, StoredCoin>,
     payments: HashMap<[u8; 32], Payment>,
+    counters: BTreeMap<KeysetId, u64>,
 }
 
 /// A wallet's state in memory.
@@ -618,6 +619,14 @@ impl WalletStore for MemoryWalletStore {
 
     fn payee(&self) -> &(dyn MerchantStore + 'static) {
         &self.payee
+    }
+
+    fn burn_counter(&self, keyset: &KeysetId) -> StoreResult<u64> {
+        let mut s = lock(&self.state)?;
+        let next = s.counters.entry(*keyset).or_insert(0);
+        let n = *next;
+        *next = n.checked_add(1).ok_or(StoreError::Corrupt("withdrawal counter exhausted".into()))?;
+        Ok(n)
     }
 
     fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>> {

@@ -31,7 +31,7 @@ use crate::coin::CoinId;
 use crate::crypto::acl::{AnsweredSession, SignerCommitment, SignerSession};
 use crate::crypto::secret::SecretBytes;
 use crate::encoding::Point;
-use crate::keys::{AccountId, SignedKeyset};
+use crate::keys::{AccountId, KeysetId, SignedKeyset};
 use crate::protocol::account::{AccountEvent, Reservation, ReservationId};
 use crate::protocol::deposit::{
     DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome, PaymentRefusal,
@@ -523,6 +523,10 @@ pub trait WalletStore: Send + Sync {
     /// received, payments held and its deposits), kept with the wallet's
     /// other state ([`crate::roles::Payee`]).
     fn payee(&self) -> &(dyn MerchantStore + 'static);
+    /// Burns the next withdrawal counter of `keyset` (specs/protocol.md
+    /// §7.6) and returns it: 0 first, then 1, 2, …; durable when it
+    /// returns, so a counter is never handed out twice, also across a crash.
+    fn burn_counter(&self, keyset: &KeysetId) -> StoreResult<u64>;
 }
 
 /// Where an accepted payment stands.

@@ -1090,6 +1090,14 @@ CREATE TABLE exchanges (
     body BLOB NOT NULL
 );
 "#,
+    r#"
+-- 0007: withdrawal counters (specs/protocol.md §7.6): the next counter of
+-- each keyset; a counter is burned (next raised) before its request leaves.
+CREATE TABLE counters (
+    keyset BLOB PRIMARY KEY CHECK (length(keyset) = 32),
+    next INTEGER NOT NULL CHECK (next >= 1)
+);
+"#,
 ];
 
 /// A wallet's state in a SQLite database; its payee state
@@ -1298,6 +1306,22 @@ impl WalletStore for SqliteWalletStore {
 
     fn payee(&self) -> &(dyn MerchantStore + 'static) {
         &self.payee
+    }
+
+    fn burn_counter(&self, keyset: &KeysetId) -> StoreResult<u64> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        let next: i64 = tx
+            .query_row(
+                "INSERT INTO counters (keyset, next) VALUES (?1, 1)
+                 ON CONFLICT (keyset) DO UPDATE SET next = next + 1
+                 RETURNING next",
+                [keyset.as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        u64::try_from(next - 1).map_err(|_| StoreError::Corrupt("withdrawal counter out of range".into()))
     }
 }
 

@@ -14,6 +14,16 @@ pub fn run_wallet_store_suite<S: WalletStore>(make: impl Fn() -> S) {
     only_coins_of_an_unrecorded_payment_are_released(&make(), &o);
     payments_round_trip_by_request_id(&make(), &o);
     concurrent_payments_never_spend_a_coin_twice(&make(), &o);
+    withdrawal_counters_count_up_per_keyset(&make());
+}
+
+/// Each keyset's counters are handed out once each, from 0, in order.
+pub fn withdrawal_counters_count_up_per_keyset<S: WalletStore>(s: &S) {
+    let a = crate::keys::KeysetId([1; 32]);
+    let b = crate::keys::KeysetId([2; 32]);
+    assert_eq!((s.burn_counter(&a).unwrap(), s.burn_counter(&a).unwrap()), (0, 1));
+    assert_eq!(s.burn_counter(&b).unwrap(), 0, "counters are per keyset");
+    assert_eq!(s.burn_counter(&a).unwrap(), 2);
 }
 
 /// What a wallet store holds, in comparable form.
@@ -169,9 +179,11 @@ pub fn wallet_state_survives_reopening<S: WalletStore>(open: impl Fn() -> S) {
         let p = o.payment(&[&coins[0]]);
         s.mark_spent(&[coins[0].coin.id()], &p.request.id()).unwrap();
         s.record_payment(&p.request.id(), &p).unwrap();
+        assert_eq!(s.burn_counter(&crate::keys::KeysetId([7; 32])).unwrap(), 0);
         (started, p, snapshot(&s))
     };
     let s = open();
+    assert_eq!(s.burn_counter(&crate::keys::KeysetId([7; 32])).unwrap(), 1, "a burned counter stays burned");
     assert_eq!(snapshot(&s), before, "pending entries and coins survive");
     assert_eq!(json(&s.pending().unwrap()), json(&vec![pending]));
     assert_eq!(s.payment(&p.request.id()).unwrap(), Some(p), "payments survive");
