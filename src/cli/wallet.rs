@@ -14,6 +14,7 @@ use super::files::{
 };
 use super::output::{amount_with_breakdown, day, keyset_json, Output};
 use super::{CliError, DirArg};
+use crate::crypto::derive::{RecoveryPhrase, WalletSeed};
 use crate::encoding::Point;
 use crate::keys::{AccountId, AccountKeys, AuthKey, KeysetList, UserKey};
 use crate::protocol::account::AccountRequest;
@@ -47,6 +48,10 @@ pub enum WalletCommand {
         /// The TTP key statement to pin.
         #[command(flatten)]
         ttp: TtpArgs,
+        /// With --json: put the recovery phrase in the JSON output (without
+        /// it, the phrase goes to stderr only).
+        #[arg(long)]
+        phrase_in_json: bool,
     },
     /// Pin a TTP key statement (the TTP's file), or every statement the bank
     /// publishes under a TTP signing key given in hex: an explicit decision
@@ -535,6 +540,9 @@ impl WalletHome {
     fn rotation(&self) -> PathBuf {
         self.dir.join("auth.next.key")
     }
+    fn seed(&self) -> PathBuf {
+        self.dir.join("wallet.seed")
+    }
 
     /// Writes the keys of a new wallet (refusing to overwrite any).
     fn create_keys(&self, keys: &AccountKeys) -> Result<(), CliError> {
@@ -585,6 +593,12 @@ impl WalletHome {
             out.note("an authentication key rotation is unfinished: run `wallet rotate-auth-key` again");
         }
         let mut w = Wallet::new(keys, pinned.master_key, store, Arc::new(SystemClock));
+        if self.seed().exists() {
+            let seed: WalletSeed = read_secret(&self.seed())?;
+            w = w
+                .with_seed(&seed)
+                .map_err(|e| CliError::Security(format!("{}: {e}", self.seed().display())))?;
+        }
         w.pin_keysets(&list.keysets)?;
         for s in &load_ttp(&self.dir)?.statements {
             w.anchors_mut().trust_ttp(s)?;
@@ -611,7 +625,7 @@ pub(super) fn open_wallet(
 pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
         WalletCommand::Receiving(c) => super::payee::run_wallet(c, out),
-        WalletCommand::New { dir, bank, bank_key, ttp } => {
+        WalletCommand::New { dir, bank, bank_key, ttp, phrase_in_json } => {
             let home = WalletHome { dir: dir.dir.clone() };
             if home.key().exists() {
                 return Err(CliError::Refused(format!(
@@ -624,7 +638,26 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             // statement leaves nothing behind.
             let connected = connect_and_pin(&dir.dir, bank.as_deref(), bank_key.as_deref(), out)?;
             pin_ttp_at_creation(&dir.dir, &ttp, connected.as_deref(), out)?;
-            let keys = AccountKeys::generate(&mut OsRng);
+            // The keys come from a new recovery phrase, derived for the
+            // bank's master key (protocol.md §7.6); without a bank or its
+            // key they are random and the wallet has no phrase.
+            let master = match (&connected, bank_key.as_deref()) {
+                (Some(_), _) => Some(load_pinned(&dir.dir)?.0.master_key),
+                (None, Some(k)) => Some(parse_key(k, "--bank-key")?),
+                (None, None) => None,
+            };
+            let phrase = master.map(|_| RecoveryPhrase::generate(&mut OsRng));
+            let keys = match (&phrase, &master) {
+                (Some(p), Some(m)) => {
+                    let seed = p.seed();
+                    write_secret(&home.seed(), &seed)?;
+                    seed.account_keys(m, 0)
+                }
+                _ => {
+                    out.note("no bank key given: the wallet has no recovery phrase");
+                    AccountKeys::generate(&mut OsRng)
+                }
+            };
             home.create_keys(&keys)?;
             drop(SqliteWalletStore::open(dir.dir.join("wallet.db"))?);
             let reg = crate::protocol::register::UserRegistration::new(&keys, &mut OsRng);
@@ -636,9 +669,26 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 registered = true;
             }
             let id = keys.account();
+            // The phrase is shown once, here; the wallet keeps the seed only.
+            let shown = match &phrase {
+                Some(p) if out.is_json() && !phrase_in_json => {
+                    eprintln!(
+                        "recovery phrase (write it down; it is not shown again):\n{}",
+                        p.expose_secret()
+                    );
+                    None
+                }
+                Some(p) => Some(p.expose_secret()),
+                None => None,
+            };
+            let human_phrase = shown.map(|p| {
+                format!(
+                    "\nrecovery phrase (write it down; it is not shown again, it restores the wallet):\n{p}"
+                )
+            });
             out.result(
                 || {
-                    if registered {
+                    let made = if registered {
                         format!("wallet created in {}; account {id} open at the bank", dir.dir.display())
                     } else {
                         format!(
@@ -646,9 +696,15 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                             dir.dir.display(),
                             reg_path.display()
                         )
-                    }
+                    };
+                    made + human_phrase.as_deref().unwrap_or("")
                 },
-                json!({"account": id, "registered": registered, "registration": reg_path}),
+                json!({
+                    "account": id,
+                    "registered": registered,
+                    "registration": reg_path,
+                    "recovery_phrase": if phrase_in_json { shown } else { None },
+                }),
             );
             Ok(())
         }
@@ -813,15 +869,25 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Rekey { dir, out: file, activate, bank } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (mut wallet, _, _, _lock) = home.open(out)?;
+            let (mut wallet, pinned, _, _lock) = home.open(out)?;
             if !activate {
                 let file = file.ok_or_else(|| CliError::Usage("pass --out FILE or --activate".into()))?;
                 let pending: PendingRekey = if home.rekey().exists() {
                     read_secret(&home.rekey())?
                 } else {
-                    let p = PendingRekey {
-                        identity: UserKey::generate(&mut OsRng),
-                        auth: AuthKey::generate(&mut OsRng),
+                    // A wallet with a recovery phrase takes the next
+                    // epoch's keys from it (protocol.md §7.6).
+                    let p = if home.seed().exists() {
+                        let seed: WalletSeed = read_secret(&home.seed())?;
+                        let epoch = u32::try_from(wallet.keys().retired().len() + 1)
+                            .map_err(|_| CliError::Refused("too many re-keys".into()))?;
+                        let root = seed.account_root(&pinned.master_key, epoch);
+                        PendingRekey { identity: root.identity(), auth: root.auth() }
+                    } else {
+                        PendingRekey {
+                            identity: UserKey::generate(&mut OsRng),
+                            auth: AuthKey::generate(&mut OsRng),
+                        }
                     };
                     write_secret(&home.rekey(), &p)?;
                     p
