@@ -126,6 +126,27 @@ pub fn decode_binary(data: &[u8]) -> bool {
 pub fn decode_json(text: &str) -> bool {
     let mut decoded = false;
     for_every_message!(json_one, text, &mut decoded);
+    decoded | recovery_inputs(text)
+}
+
+/// The wallet's own text inputs: a recovery phrase (read from stdin) and a
+/// seed file (`wallet.seed`). A phrase that parses is canonical (parsing
+/// its words again gives the same words), and a seed file that parses
+/// writes back to a file that reads as the same seed.
+fn recovery_inputs(text: &str) -> bool {
+    use faircash::crypto::derive::{RecoveryPhrase, WalletSeed};
+    let mut decoded = false;
+    if let Ok(p) = RecoveryPhrase::parse(text) {
+        let again = RecoveryPhrase::parse(p.expose_secret()).expect("a parsed phrase parses again");
+        assert_eq!(again.expose_secret(), p.expose_secret());
+        decoded = true;
+    }
+    if let Ok(seed) = serde_json::from_str::<WalletSeed>(text) {
+        let back = serde_json::to_string(&seed).expect("a seed writes");
+        let again: WalletSeed = serde_json::from_str(&back).expect("a written seed reads");
+        assert_eq!(again.expose_secret(), seed.expose_secret());
+        decoded = true;
+    }
     decoded
 }
 
@@ -143,6 +164,7 @@ pub const VECTOR_FILES: &[&str] = &[
     include_str!("../../specs/vectors/params.json"),
     include_str!("../../specs/vectors/payment.json"),
     include_str!("../../specs/vectors/proofs.json"),
+    include_str!("../../specs/vectors/seed.json"),
     include_str!("../../specs/vectors/trace.json"),
     include_str!("../../specs/vectors/trustees.json"),
     include_str!("../../specs/vectors/withdrawal.json"),
@@ -628,6 +650,12 @@ pub fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
                 }
                 _ => {}
             }
+        }
+        // seed.json's phrases and seeds: the recovery inputs' seeds.
+        for ph in doc.get("phrases").and_then(Value::as_array).into_iter().flatten() {
+            let json = out.entry("decode_json").or_default();
+            json.push(ph["phrase"].as_str().expect("phrase").as_bytes().to_vec());
+            json.push(ph["seed"].to_string().into_bytes());
         }
     }
     for v in out.values_mut() {
