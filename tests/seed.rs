@@ -124,3 +124,110 @@ fn another_phrase_another_bank_or_another_epoch_rebuilds_nothing() {
     );
     assert_eq!(stranger.with_seed(&seed).map(|_| ()).unwrap_err(), SeedMismatch);
 }
+
+/// A bank that, whenever a withdrawal request reaches it, checks in the
+/// wallet's database (a connection of its own: committed state only) that
+/// the request's counter was burned before the request left.
+struct Watching {
+    bank: Arc<TestBank>,
+    wallet_db: std::path::PathBuf,
+    root: faircash::crypto::derive::AccountRoot,
+    keyset: faircash::keys::KeysetId,
+    seen: std::sync::Mutex<Vec<u64>>,
+}
+
+mod forward {
+    use super::*;
+    use faircash::keys::{AccountId, SignedKeyset};
+    use faircash::protocol::account::{AccountAnswer, AccountRequest};
+    use faircash::protocol::deposit::{DepositReceipt, DepositRequest};
+    use faircash::protocol::register::{MerchantRegistration, UserRegistration};
+    use faircash::protocol::trust::SignedTtpKeyStatement;
+    use faircash::protocol::withdraw::{WithdrawChallenge, WithdrawRequest};
+    use faircash::protocol::Result;
+    use faircash::roles::BankApi;
+
+    impl BankApi for Watching {
+        fn keysets(&self) -> Result<Vec<SignedKeyset>> {
+            self.bank.keysets()
+        }
+        fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
+            BankApi::register_user(&*self.bank, reg)
+        }
+        fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
+            BankApi::register_merchant(&*self.bank, reg)
+        }
+        fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
+            let n = (0..64u64)
+                .find(|n| SessionId(self.root.coin(&self.keyset, *n).session_id()) == req.session_id)
+                .expect("the session id is a counter's");
+            let db = rusqlite::Connection::open(&self.wallet_db).unwrap();
+            let next: i64 = db
+                .query_row(
+                    "SELECT next FROM counters WHERE keyset = ?1",
+                    [self.keyset.as_bytes().as_slice()],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(next as u64 > n, "counter {n} left before it was burned (next {next})");
+            self.seen.lock().unwrap().push(n);
+            BankApi::open_withdrawal(&*self.bank, req)
+        }
+        fn answer_withdrawal(
+            &self,
+            ch: &WithdrawChallenge,
+        ) -> Result<faircash::protocol::withdraw::WithdrawAnswer> {
+            BankApi::answer_withdrawal(&*self.bank, ch)
+        }
+        fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
+            BankApi::deposit(&*self.bank, req)
+        }
+        fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
+            BankApi::ttp_statements(&*self.bank)
+        }
+        fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
+            BankApi::account_request(&*self.bank, req)
+        }
+    }
+}
+
+#[test]
+fn a_counter_is_burned_durably_before_its_request_leaves_and_never_reused() {
+    use faircash::store::sqlite::SqliteWalletStore;
+    let w = World::new();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wallet.db");
+    let seed = RecoveryPhrase::generate(&mut OsRng).seed();
+    let master = w.bank.master_key();
+    let open = || {
+        let mut wallet = Wallet::new(
+            seed.account_keys(&master, 0),
+            master,
+            SqliteWalletStore::open(&db).unwrap(),
+            Arc::new(w.clock.clone()),
+        )
+        .with_seed(&seed)
+        .unwrap();
+        wallet.pin_keysets(&w.bank.published_keysets()).unwrap();
+        wallet.anchors_mut().trust_ttp(&w.ttp_statement).unwrap();
+        wallet
+    };
+    let alice = open();
+    let id = w.bank.register_user(&alice.registration(&mut OsRng), &mut OsRng).unwrap();
+    w.bank.fund(&id, 10).unwrap();
+    let bank = Watching {
+        bank: w.bank.clone(),
+        wallet_db: db.clone(),
+        root: seed.account_root(&master, 0),
+        keyset: w.keyset().id(),
+        seen: Default::default(),
+    };
+    alice.withdraw(&bank, 3, &mut OsRng).unwrap();
+    drop(alice);
+    // Reopened (the state a crash leaves), the wallet goes on from the
+    // next counter.
+    let alice = open();
+    alice.withdraw_one(&bank, 4, &mut OsRng).unwrap();
+    assert_eq!(*bank.seen.lock().unwrap(), vec![0, 1, 2]);
+    assert_eq!(w.balance(&id) + alice.balance().unwrap(), 10, "money is conserved");
+}
