@@ -3,7 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`transcript`] | domain labels and merlin helpers |
-//! | [`derive`] | wallet secrets from a BIP-39 recovery phrase |
+//! | [`derive`](mod@derive) | wallet secrets from a BIP-39 recovery phrase |
 //! | [`batch`] | random-linear-combination verification in one multiscalar multiplication |
 //! | [`schnorr`] | generic proofs of linear relations, Schnorr signatures |
 //! | [`elgamal`] | ElGamal encryption over Ristretto |
