@@ -749,7 +749,10 @@ fn cli_rekey_unfreeze_rotation_and_history() {
     c.ok(&["bank", "unfreeze", "--dir", "bank", "--account", &alice, "--reason", "re-keyed; shop2 repaid"]);
     let st = c.ok(&["bank", "status", "--dir", "bank"]);
     assert!(st.contains("unfrozen: re-keyed; shop2 repaid"), "{st}");
+    assert!(c.path("alice/wallet.seed").exists());
     let done = c.json(&["wallet", "rekey", "--dir", "alice", "--activate", "--bank", "bank"]);
+    // The new keys are random: the phrase no longer restores the wallet.
+    assert!(!c.path("alice/wallet.seed").exists());
     assert_eq!(done["frozen"], false);
     // The re-keyed wallet withdraws, and still spends its coin of 8
     // withdrawn under the old identity.

@@ -869,25 +869,18 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Rekey { dir, out: file, activate, bank } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (mut wallet, pinned, _, _lock) = home.open(out)?;
+            let (mut wallet, _, _, _lock) = home.open(out)?;
             if !activate {
                 let file = file.ok_or_else(|| CliError::Usage("pass --out FILE or --activate".into()))?;
                 let pending: PendingRekey = if home.rekey().exists() {
                     read_secret(&home.rekey())?
                 } else {
-                    // A wallet with a recovery phrase takes the next
-                    // epoch's keys from it (protocol.md §7.6).
-                    let p = if home.seed().exists() {
-                        let seed: WalletSeed = read_secret(&home.seed())?;
-                        let epoch = u32::try_from(wallet.keys().retired().len() + 1)
-                            .map_err(|_| CliError::Refused("too many re-keys".into()))?;
-                        let root = seed.account_root(&pinned.master_key, epoch);
-                        PendingRekey { identity: root.identity(), auth: root.auth() }
-                    } else {
-                        PendingRekey {
-                            identity: UserKey::generate(&mut OsRng),
-                            auth: AuthKey::generate(&mut OsRng),
-                        }
+                    // Random, also in a wallet with a recovery phrase: a
+                    // re-key follows a double spend, perhaps a thief's who
+                    // holds the phrase (specs/security.md §7).
+                    let p = PendingRekey {
+                        identity: UserKey::generate(&mut OsRng),
+                        auth: AuthKey::generate(&mut OsRng),
                     };
                     write_secret(&home.rekey(), &p)?;
                     p
@@ -937,6 +930,15 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let mut retired = old.retired().to_vec();
             retired.push(old.identity().clone());
             write_secret_replace(&home.retired(), &retired)?;
+            // The new keys are not the phrase's: the wallet stops deriving
+            // from it (removed first, so a crash never leaves a seed that
+            // does not match the keys).
+            if home.seed().exists() {
+                remove(&home.seed())?;
+                out.note(
+                    "the wallet's recovery phrase no longer restores it: make a new wallet for a new phrase",
+                );
+            }
             write_secret_replace(&home.key(), &pending.identity)?;
             write_secret_replace(&home.auth_key(), &pending.auth)?;
             remove(&home.rekey())?;
