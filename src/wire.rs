@@ -50,6 +50,8 @@ pub enum MessageKind {
     PaymentRequest = 0x21,
     /// A payment (user → merchant).
     Payment = 0x22,
+    /// A payee's signed refusal of a payment (payee → user).
+    PayeeRefusal = 0x23,
     /// A deposit request (merchant → bank).
     DepositRequest = 0x30,
     /// A deposit receipt (bank → merchant).
@@ -120,6 +122,7 @@ impl MessageKind {
             MessageKind::Coin => "coin",
             MessageKind::PaymentRequest => "payment-request",
             MessageKind::Payment => "payment",
+            MessageKind::PayeeRefusal => "payee-refusal",
             MessageKind::DepositRequest => "deposit-request",
             MessageKind::DepositReceipt => "deposit-receipt",
             MessageKind::DoubleSpendEvidence => "double-spend-evidence",

@@ -212,3 +212,70 @@ fn the_authentication_key_rotates_only_when_received_payments_are_deposited() {
     assert_eq!(bob.deposit_received(&*w.bank, &mut OsRng).unwrap()[0].credited, 1);
     assert_eq!(w.balance(&bob.account_id()), 5);
 }
+
+#[test]
+fn a_payee_signs_its_refusal_of_exactly_one_payment_and_never_accepts_it_after() {
+    use faircash::protocol::refusal::PayeeRefusal;
+    use faircash::wire::WireMessage;
+    let w = World::new();
+    let alice = w.user(100);
+    let bob = w.user(0);
+    let shop = w.merchant();
+    alice.withdraw(&*w.bank, 31, &mut OsRng).unwrap();
+
+    // Bob (a wallet, payee key A) and the shop (merchant key) both refuse.
+    let req = bob.request_payment(5, [0; 32], &mut OsRng).unwrap();
+    let p = alice.pay(&req, &mut OsRng).unwrap();
+    let refusal = bob.payee().refuse(&p, &mut OsRng).unwrap();
+    refusal.verify(&p).unwrap();
+    let shop_req = shop.request_payment(2, [0; 32], &mut OsRng).unwrap();
+    let q = alice.pay(&shop_req, &mut OsRng).unwrap();
+    let shop_refusal = shop.payee().refuse(&q, &mut OsRng).unwrap();
+    shop_refusal.verify(&q).unwrap();
+
+    // The coins stay spent in the payer's wallet and nobody holds the
+    // payments: their value is the refusals' (reclaimed at the bank).
+    assert_eq!(alice.balance().unwrap(), 31 - 5 - 2);
+    assert_eq!(total(&w, &[&alice, &bob], &[&shop]) + 5 + 2, 100);
+
+    // A refused payment is never accepted after; asked again for the same
+    // payment, the payee signs again; never for another payment of the
+    // same request, one addressed to someone else, or one it accepted.
+    let before = snapshot(&bob, &p);
+    assert!(matches!(bob.receive(&p, &mut OsRng), Err(Error::UnknownPaymentRequest)));
+    assert_eq!(snapshot(&bob, &p), before);
+    bob.payee().refuse(&p, &mut OsRng).unwrap().verify(&p).unwrap();
+    let coins: Vec<_> =
+        alice.coins().unwrap().into_iter().filter(|c| c.spent_in == Some(req.id())).map(|c| c.coin).collect();
+    let other =
+        create_payment(&req, &w.keyset(), alice.user(), &coins.iter().collect::<Vec<_>>(), &mut OsRng)
+            .unwrap();
+    assert_ne!(other.digest(), p.digest());
+    assert!(matches!(bob.payee().refuse(&other, &mut OsRng), Err(Error::UnknownPaymentRequest)));
+    assert!(matches!(shop.payee().refuse(&p, &mut OsRng), Err(Error::UnknownPaymentRequest)));
+    let req2 = bob.request_payment(8, [0; 32], &mut OsRng).unwrap();
+    let kept = alice.pay(&req2, &mut OsRng).unwrap();
+    bob.receive(&kept, &mut OsRng).unwrap();
+    assert!(matches!(bob.payee().refuse(&kept, &mut OsRng), Err(Error::UnknownPaymentRequest)));
+    assert_eq!(held(&bob), 8);
+    assert_eq!(total(&w, &[&alice, &bob], &[&shop]) + 5 + 2, 100);
+
+    // A refusal refuses exactly its payment, under the request's payee key.
+    assert!(matches!(refusal.verify(&q), Err(Error::InvalidProof(_))));
+    assert!(matches!(refusal.verify(&other), Err(Error::InvalidProof("refusal names another payment"))));
+    assert!(matches!(shop_refusal.verify(&p), Err(Error::InvalidProof(_))));
+    let mut forged = refusal;
+    forged.signature = shop_refusal.signature;
+    assert!(matches!(forged.verify(&p), Err(Error::InvalidProof("refusal signature"))));
+    let mut moved = shop_refusal;
+    moved.request_id = refusal.request_id;
+    moved.payment_digest = refusal.payment_digest;
+    assert!(matches!(moved.verify(&p), Err(Error::InvalidProof("refusal signature"))));
+
+    // It travels as a wire message, binary and JSON.
+    assert_eq!(PayeeRefusal::from_bytes(&refusal.to_bytes()).unwrap(), refusal);
+    assert_eq!(PayeeRefusal::from_json(&refusal.to_json()).unwrap(), refusal);
+    let bytes = refusal.to_bytes();
+    assert_eq!(bytes.len(), 132, "wire.md §6.6");
+    assert!(PayeeRefusal::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+}

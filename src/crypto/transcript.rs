@@ -164,6 +164,8 @@ pub mod labels {
     pub const SEED_COIN: &[u8] = b"faircash/v1/seed-coin";
     /// HKDF-SHA512 salt of a withdrawal value from a coin seed.
     pub const COIN_VALUE: &[u8] = b"faircash/v1/coin-value";
+    /// A payee's signature refusing a payment (request id, payment digest).
+    pub const PAYEE_REFUSAL_SIGNATURE: &[u8] = b"faircash/v1/payee-refusal-signature";
 
     /// Every label above, for the uniqueness test.
     pub const ALL: &[&[u8]] = &[
@@ -224,6 +226,7 @@ pub mod labels {
         SEED_AUTH,
         SEED_COIN,
         COIN_VALUE,
+        PAYEE_REFUSAL_SIGNATURE,
     ];
 
     /// Hash-to-group labels of the independent generators.

@@ -16,6 +16,7 @@
 pub mod account;
 pub mod deposit;
 pub mod pay;
+pub mod refusal;
 pub mod register;
 pub mod trace;
 pub mod trust;

@@ -25,6 +25,7 @@ use crate::protocol::deposit::{
     DepositReceipt, DepositRequest, PaymentOutcome, MAX_COINS_PER_DEPOSIT, MAX_PAYMENTS_PER_DEPOSIT,
 };
 use crate::protocol::pay::{verify_payment, Payment, PaymentRequest, PaymentSummary};
+use crate::protocol::refusal::PayeeRefusal;
 use crate::protocol::trace::{WatchList, WatchListError, WatchListVersion};
 use crate::protocol::{Error, Result};
 use crate::store::{AcceptedPayment, MerchantStore, StoreError};
@@ -102,15 +103,8 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
     /// atomically. A refused payment changes nothing.
     pub fn accept(&self, payment: &Payment, rng: &mut impl CryptoRngCore) -> Result<PaymentSummary> {
         let request_id = payment.request.id();
-        match self.store.open_request(&request_id)? {
-            // A request issued under a payee key this payee no longer uses
-            // (a wallet that rotated its authentication key since) could
-            // never be deposited: refused before anything is kept.
-            Some(r)
-                if r == payment.request
-                    && r.merchant_key == *self.key.public()
-                    && r.merchant_id == self.id => {}
-            _ => return Err(Error::UnknownPaymentRequest),
+        if !self.answers_open_request(payment)? {
+            return Err(Error::UnknownPaymentRequest);
         }
         // A keyset whose escrow key no pinned TTP key statement names is
         // refused off-line: its coins could be de-anonymized by the bank.
@@ -130,6 +124,39 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
             other => Error::Store(other),
         })?;
         Ok(summary)
+    }
+
+    /// Whether `payment` answers an open request of this payee, exactly as
+    /// issued, under its current payee key. A request issued under a payee
+    /// key this payee no longer uses (a wallet that rotated its
+    /// authentication key since) could never be deposited: it is not one.
+    fn answers_open_request(&self, payment: &Payment) -> Result<bool> {
+        Ok(matches!(
+            self.store.open_request(&payment.request.id())?,
+            Some(r) if r == payment.request && r.merchant_key == *self.key.public() && r.merchant_id == self.id
+        ))
+    }
+
+    /// Refuses `payment` with a signed [`PayeeRefusal`] (protocol.md §8.5),
+    /// with which the payer reclaims its value. The payment must answer an
+    /// open request of this payee under its current key; the request is
+    /// closed first, recording the payment refused, so no payment for it
+    /// is ever accepted after and the refusal is never a lie. Asked again
+    /// for the same payment (a refusal lost before it reached the payer),
+    /// it signs the refusal again; for any other payment,
+    /// [`Error::UnknownPaymentRequest`]. A payment this payee accepted is
+    /// never refused.
+    pub fn refuse(&self, payment: &Payment, rng: &mut impl CryptoRngCore) -> Result<PayeeRefusal> {
+        if payment.request.merchant_key != *self.key.public() || payment.request.merchant_id != self.id {
+            return Err(Error::UnknownPaymentRequest);
+        }
+        // The request id is the request's digest: the store closes exactly
+        // the request the payment answers, or finds it refused before.
+        self.store.refuse_payment(&payment.request.id(), &payment.digest()).map_err(|e| match e {
+            StoreError::NotFound(_) => Error::UnknownPaymentRequest,
+            other => Error::Store(other),
+        })?;
+        PayeeRefusal::sign(self.key, payment, rng)
     }
 
     /// The deposit request to send next (`None` if nothing is to be

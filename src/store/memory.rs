@@ -639,6 +639,8 @@ struct MerchantState {
     /// Every request id ever issued (a request id is issued once).
     issued: HashSet<[u8; 32]>,
     open: HashMap<[u8; 32], PaymentRequest>,
+    /// Requests closed by a refusal, with the digest of the payment refused.
+    refused: HashMap<[u8; 32], [u8; 32]>,
     seen: HashSet<CoinId>,
     accepted: Vec<AcceptedPayment>,
     in_flight: Option<DepositRequest>,
@@ -695,6 +697,18 @@ impl MerchantStore for MemoryMerchantStore {
         s.seen.extend(coins.iter().copied());
         s.accepted.push(AcceptedPayment { payment: payment.clone(), digest, state: PaymentState::Pending });
         Ok(())
+    }
+
+    fn refuse_payment(&self, request_id: &[u8; 32], payment_digest: &[u8; 32]) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        if s.open.remove(request_id).is_some() {
+            s.refused.insert(*request_id, *payment_digest);
+            return Ok(());
+        }
+        match s.refused.get(request_id) {
+            Some(d) if d == payment_digest => Ok(()),
+            _ => Err(StoreError::NotFound("open payment request")),
+        }
     }
 
     fn payments(&self) -> StoreResult<Vec<AcceptedPayment>> {

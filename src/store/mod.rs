@@ -582,6 +582,13 @@ pub trait MerchantStore: Send + Sync {
     /// (pending) for deposit, atomically; conflict (changing nothing) if
     /// the request is not open or any coin was seen.
     fn accept_payment(&self, request_id: &[u8; 32], coins: &[CoinId], payment: &Payment) -> StoreResult<()>;
+    /// Closes the open request because the payee refused the payment with
+    /// digest `payment_digest`, and records that payment as the one
+    /// refused, atomically: no payment is accepted for the request after.
+    /// Succeeds again, changing nothing, if the request was closed by
+    /// refusing this same payment (a retry); not found (changing nothing)
+    /// if the request is neither open nor closed by refusing this payment.
+    fn refuse_payment(&self, request_id: &[u8; 32], payment_digest: &[u8; 32]) -> StoreResult<()>;
     /// Every accepted payment, in the order accepted.
     fn payments(&self) -> StoreResult<Vec<AcceptedPayment>>;
     /// Accepted payments still pending, in the order accepted.

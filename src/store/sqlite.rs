@@ -1098,6 +1098,7 @@ CREATE TABLE counters (
     next INTEGER NOT NULL CHECK (next >= 1)
 );
 "#,
+    MERCHANT_0004,
 ];
 
 /// A wallet's state in a SQLite database; its payee state
@@ -1128,6 +1129,14 @@ impl SqliteWalletStore {
 
 fn immediate(conn: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)
+}
+
+/// Closes a payee's open payment request; whether it was open.
+fn close_open_request(tx: &rusqlite::Transaction<'_>, request_id: &[u8; 32]) -> StoreResult<bool> {
+    let n = tx
+        .execute("UPDATE requests SET open = 0 WHERE request_id = ?1 AND open = 1", [request_id.as_slice()])
+        .map_err(db)?;
+    Ok(n == 1)
 }
 
 impl WalletStore for SqliteWalletStore {
@@ -1330,7 +1339,7 @@ impl WalletStore for SqliteWalletStore {
 // ---------------------------------------------------------------------------
 
 /// The merchant schema.
-pub const MERCHANT_MIGRATIONS: &[&str] = &[MERCHANT_0001, MERCHANT_0002, MERCHANT_0003];
+pub const MERCHANT_MIGRATIONS: &[&str] = &[MERCHANT_0001, MERCHANT_0002, MERCHANT_0003, MERCHANT_0004];
 
 const MERCHANT_0001: &str = r#"
 -- 0001: a merchant.
@@ -1385,6 +1394,15 @@ ALTER TABLE accepted ADD COLUMN refusal BLOB;
 UPDATE accepted SET status = 1, request_id = substr(receipt, 2, 16) WHERE receipt IS NOT NULL;
 ALTER TABLE accepted DROP COLUMN receipt;
 CREATE INDEX accepted_pending ON accepted (seq) WHERE status = 0;
+"#;
+
+const MERCHANT_0004: &str = r#"
+-- 0004: requests closed by a signed refusal, with the digest of the payment
+-- refused (a retry signs the refusal of that payment again, never another).
+CREATE TABLE refused (
+    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 32),
+    payment_digest BLOB NOT NULL CHECK (length(payment_digest) = 32)
+);
 "#;
 
 /// A merchant's state in a SQLite database.
@@ -1480,13 +1498,7 @@ impl MerchantStore for SqliteMerchantStore {
     fn accept_payment(&self, request_id: &[u8; 32], coins: &[CoinId], payment: &Payment) -> StoreResult<()> {
         let mut conn = lock(&self.conn)?;
         let tx = immediate(&mut conn)?;
-        let n = tx
-            .execute(
-                "UPDATE requests SET open = 0 WHERE request_id = ?1 AND open = 1",
-                [request_id.as_slice()],
-            )
-            .map_err(db)?;
-        if n != 1 {
+        if !close_open_request(&tx, request_id)? {
             return Err(StoreError::NotFound("open payment request"));
         }
         for c in coins {
@@ -1499,6 +1511,31 @@ impl MerchantStore for SqliteMerchantStore {
         )
         .map_err(db_unique("accepted payment"))?;
         tx.commit().map_err(db)
+    }
+
+    fn refuse_payment(&self, request_id: &[u8; 32], payment_digest: &[u8; 32]) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        if close_open_request(&tx, request_id)? {
+            tx.execute(
+                "INSERT INTO refused (request_id, payment_digest) VALUES (?1, ?2)",
+                params![request_id.as_slice(), payment_digest.as_slice()],
+            )
+            .map_err(db)?;
+            return tx.commit().map_err(db);
+        }
+        let held: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT payment_digest FROM refused WHERE request_id = ?1",
+                [request_id.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        match held {
+            Some(d) if d.as_slice() == payment_digest.as_slice() => Ok(()),
+            _ => Err(StoreError::NotFound("open payment request")),
+        }
     }
 
     fn payments(&self) -> StoreResult<Vec<AcceptedPayment>> {

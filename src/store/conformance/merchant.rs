@@ -46,9 +46,37 @@ fn run_payee_store_suite<T, S: MerchantStore + ?Sized>(make: impl Fn() -> T, vie
     a_request_is_issued_once_and_open_until_answered(view(&make()), &payments);
     accepting_closes_the_request_and_records_coins_and_payment_at_once(view(&make()), &payments);
     a_receipt_settles_the_payments_of_its_request_in_flight(view(&make()), &payments);
+    a_refusal_closes_the_request_for_that_payment_only(view(&make()), &payments);
     the_watch_list_is_replaced_whole(view(&make()));
     an_older_watch_list_never_replaces_a_newer_one(view(&make()));
     concurrent_acceptance_takes_a_coin_once(view(&make()), &o);
+}
+
+/// Refusing closes an open request for good and records the payment
+/// refused: no payment is accepted for it after, a retry for the same
+/// payment succeeds and changes nothing, and neither another payment for
+/// that request nor a request accepted or never issued can be refused.
+pub fn a_refusal_closes_the_request_for_that_payment_only<S: MerchantStore + ?Sized>(
+    s: &S,
+    payments: &[Payment; 3],
+) {
+    let [a, b, _] = payments;
+    let (ra, rb) = (a.request.id(), b.request.id());
+    assert_eq!(s.refuse_payment(&ra, &a.digest()), Err(StoreError::NotFound("open payment request")));
+    s.insert_request(&a.request).unwrap();
+    s.insert_request(&b.request).unwrap();
+    s.refuse_payment(&ra, &a.digest()).unwrap();
+    assert_eq!(s.open_request(&ra).unwrap(), None);
+    assert_eq!(accept(s, a), Err(StoreError::NotFound("open payment request")));
+    assert!(!s.coin_seen(&coin_ids(a)[0]).unwrap());
+    assert!(s.payments().unwrap().is_empty());
+    // A retry for the same payment; never for another one.
+    s.refuse_payment(&ra, &a.digest()).unwrap();
+    assert_eq!(s.refuse_payment(&ra, &b.digest()), Err(StoreError::NotFound("open payment request")));
+    // An accepted payment's request is not refused.
+    accept(s, b).unwrap();
+    assert_eq!(s.refuse_payment(&rb, &b.digest()), Err(StoreError::NotFound("open payment request")));
+    assert_eq!(undeposited_digests(s), vec![b.digest()]);
 }
 
 fn accepted(p: &Payment) -> AcceptedPayment {
