@@ -129,6 +129,7 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     evidence_is_stored_once_per_coin_in_order(&make());
     keysets_are_ordered_and_unique(&make());
     session_epoch_bumps(&make());
+    watch_list_answers_right_after_a_coin_is_recorded(&make());
     deposit_receipts_are_stored_once(&make());
     concurrent_transactions_never_record_a_coin_twice(&make());
     concurrent_credits_of_different_coins_all_land(&make());
@@ -713,9 +714,30 @@ pub fn session_epoch_bumps<S: BankStore>(s: &S) {
     commit(s, |tx| {
         assert_eq!(tx.session_epoch().unwrap(), 0);
         assert_eq!(tx.bump_session_epoch().unwrap(), 1);
+        assert_eq!(tx.session_epoch().unwrap(), 1, "the bumping transaction reads its bump");
     });
     let mut tx = s.begin().unwrap();
     assert_eq!(tx.session_epoch().unwrap(), 1);
+}
+
+/// Whether a coin's serial is watched, asked right after the coin is
+/// recorded (as a deposit does), answers for that serial and sees a watch
+/// added in between.
+pub fn watch_list_answers_right_after_a_coin_is_recorded<S: BankStore>(s: &S) {
+    let coin = || spent(CoinId(rand_bytes()), [3; 32], Day(9));
+    let (watched, plain, later) = (coin(), coin(), coin());
+    commit(s, |tx| tx.watch_serial(&watched.serial, "case-w").unwrap());
+    commit(s, |tx| {
+        tx.insert_payment(&[3; 32], &dummy_payment()).unwrap();
+        tx.insert_spent_coin(&watched).unwrap();
+        assert_eq!(tx.watched_serial(&watched.serial).unwrap().as_deref(), Some("case-w"));
+        tx.insert_spent_coin(&plain).unwrap();
+        assert_eq!(tx.watched_serial(&watched.serial).unwrap().as_deref(), Some("case-w"), "another serial");
+        assert_eq!(tx.watched_serial(&plain.serial).unwrap(), None);
+        tx.insert_spent_coin(&later).unwrap();
+        tx.watch_serial(&later.serial, "case-l").unwrap();
+        assert_eq!(tx.watched_serial(&later.serial).unwrap().as_deref(), Some("case-l"), "watched since");
+    });
 }
 
 /// A deposit receipt is stored once per `(merchant, request_id)`.

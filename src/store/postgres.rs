@@ -320,7 +320,7 @@ impl PostgresBankStore {
             c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"))
                 .map_err(db)?;
         }
-        Ok(Conn { client: c, statements: std::collections::HashMap::new() })
+        Ok(Conn { client: c, statements: std::collections::HashMap::new(), begun: false })
     }
 
     fn take(&self) -> StoreResult<Conn> {
@@ -406,6 +406,11 @@ fn close_clients(clients: Vec<Conn>) {
 struct Conn {
     client: Client,
     statements: std::collections::HashMap<String, Statement>,
+    /// Whether the next transaction has already begun: the statement that
+    /// ends a transaction begins the next in the same round trip. A begun
+    /// transaction that has run no statement holds no snapshot, lock or
+    /// transaction id, so an idle pooled connection holds nothing back.
+    begun: bool,
 }
 
 impl Conn {
@@ -458,13 +463,17 @@ impl Conn {
 impl BankStore for PostgresBankStore {
     fn begin(&self) -> StoreResult<Box<dyn BankTx + '_>> {
         let mut client = self.take()?;
-        client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").map_err(db)?;
+        if !client.begun {
+            client.batch_execute(BEGIN).map_err(db)?;
+        }
+        client.begun = false;
         Ok(Box::new(PgTx {
             store: self,
             client: Some(client),
             done: false,
             locked: Vec::new(),
-            epoch_locked: false,
+            epoch: None,
+            watched: None,
         }))
     }
 }
@@ -475,15 +484,24 @@ struct PgTx<'a> {
     done: bool,
     /// The accounts whose rows this transaction has locked.
     locked: Vec<AccountId>,
-    /// Whether this transaction holds the session epoch's advisory lock.
-    epoch_locked: bool,
+    /// The session epoch, once this transaction holds its advisory lock
+    /// (no bump can commit while the lock is held, so it is read once).
+    epoch: Option<u64>,
+    /// The watch list's entry for the serial of the coin this transaction
+    /// inserted last, read by the insert's own statement.
+    watched: Option<(Point, Option<String>)>,
 }
+
+const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 impl Drop for PgTx<'_> {
     fn drop(&mut self) {
         if let Some(mut c) = self.client.take() {
-            if !self.done && c.batch_execute("ROLLBACK").is_err() {
-                return close_clients(vec![c]); // a broken connection is not reused
+            if !self.done {
+                if c.batch_execute(&format!("ROLLBACK; {BEGIN}")).is_err() {
+                    return close_clients(vec![c]); // a broken connection is not reused
+                }
+                c.begun = true;
             }
             self.store.put_back(c);
         }
@@ -595,43 +613,48 @@ impl PgTx<'_> {
 
 impl BankTx for PgTx<'_> {
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.c()?.batch_execute("COMMIT").map_err(db)?;
+        // A failed COMMIT stops the string there: no transaction is open,
+        // and the drop rolls back (a no-op) and begins one.
+        let c = self.c()?;
+        c.batch_execute(&format!("COMMIT; {BEGIN}")).map_err(db)?;
+        c.begun = true;
         self.done = true;
         Ok(())
     }
 
     fn session_epoch(&mut self) -> StoreResult<u64> {
-        if !self.epoch_locked {
-            // Two statements in one round trip: the read takes its snapshot
-            // after the lock is granted, so it sees a bump that committed
-            // while this transaction waited.
-            let messages = self
-                .c()?
-                .simple_query(&format!("SELECT pg_advisory_xact_lock_shared({EPOCH_LOCK}); {EPOCH_QUERY}"))
-                .map_err(db)?;
-            self.epoch_locked = true;
-            let value = messages
-                .iter()
-                .filter_map(|m| match m {
-                    ::postgres::SimpleQueryMessage::Row(r) if r.columns()[0].name() == "value" => r.get(0),
-                    _ => None,
-                })
-                .next()
-                .ok_or(StoreError::NotFound("session epoch"))?;
-            return value.parse().map_err(|_| StoreError::Corrupt("session epoch".into()));
+        if let Some(epoch) = self.epoch {
+            return Ok(epoch);
         }
-        let r = self.c()?.query_one(EPOCH_QUERY, &[]).map_err(db)?;
-        to_u64(r.get(0))
+        // Two statements in one round trip: the read takes its snapshot
+        // after the lock is granted, so it sees a bump that committed while
+        // this transaction waited.
+        let messages = self
+            .c()?
+            .simple_query(&format!("SELECT pg_advisory_xact_lock_shared({EPOCH_LOCK}); {EPOCH_QUERY}"))
+            .map_err(db)?;
+        let value = messages
+            .iter()
+            .filter_map(|m| match m {
+                ::postgres::SimpleQueryMessage::Row(r) if r.columns()[0].name() == "value" => r.get(0),
+                _ => None,
+            })
+            .next()
+            .ok_or(StoreError::NotFound("session epoch"))?;
+        let epoch = value.parse().map_err(|_| StoreError::Corrupt("session epoch".into()))?;
+        self.epoch = Some(epoch);
+        Ok(epoch)
     }
 
     fn bump_session_epoch(&mut self) -> StoreResult<u64> {
         self.c()?.execute(&format!("SELECT pg_advisory_xact_lock({EPOCH_LOCK})"), &[]).map_err(db)?;
-        self.epoch_locked = true;
         let r = self
             .c()?
             .query_one("UPDATE meta SET value = value + 1 WHERE key = 'session_epoch' RETURNING value", &[])
             .map_err(db)?;
-        to_u64(r.get(0))
+        let epoch = to_u64(r.get(0))?;
+        self.epoch = Some(epoch);
+        Ok(epoch)
     }
 
     fn insert_keyset(&mut self, keyset: &SignedKeyset) -> StoreResult<()> {
@@ -914,14 +937,8 @@ impl BankTx for PgTx<'_> {
         let state = state as i16;
         let id = s.id();
         self.lock_account(&s.request.account)?;
-        let exists = self
-            .c()?
-            .query_opt("SELECT 1 FROM sessions WHERE id = $1", &[&id.as_bytes().as_slice()])
-            .map_err(db)?
-            .is_some();
-        if exists {
-            return Err(StoreError::Conflict("session"));
-        }
+        // No read of the id first: the unique insert detects a clash on the
+        // id or on the commitment, and only then is the cause looked up.
         let (opened, expires, epoch) = (to_i64(s.opened.0)?, to_i64(s.expires.0)?, to_i64(s.epoch)?);
         let n = self
             .c()?
@@ -946,11 +963,14 @@ impl BankTx for PgTx<'_> {
             )
             .map_err(db)?;
         if n == 0 {
-            return Err(if self.commitment_used(&s.request.commitment)? {
-                StoreError::Conflict("attribute commitment")
-            } else {
-                StoreError::Conflict("session")
-            });
+            // The clash committed before this statement returned, so a new
+            // statement sees it: the id first, as the other stores check.
+            let id_taken = self
+                .c()?
+                .query_opt("SELECT 1 FROM sessions WHERE id = $1", &[&id.as_bytes().as_slice()])
+                .map_err(db)?
+                .is_some();
+            return Err(StoreError::Conflict(if id_taken { "session" } else { "attribute commitment" }));
         }
         Ok(())
     }
@@ -1092,12 +1112,16 @@ impl BankTx for PgTx<'_> {
 
     fn insert_spent_coin(&mut self, c: &SpentCoin) -> StoreResult<()> {
         let (index, value) = (i64::from(c.coin_index), to_i64(c.value)?);
-        let n = self
+        // The deposit asks next whether the serial is watched: the same
+        // statement answers it.
+        self.watched = None;
+        let r = self
             .c()?
-            .execute(
+            .query_one(
                 &format!(
-                    "INSERT INTO spent_coins ({SPENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                     ON CONFLICT DO NOTHING"
+                    "WITH ins AS (INSERT INTO spent_coins ({SPENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT DO NOTHING RETURNING 1)
+                     SELECT (SELECT count(*) FROM ins), (SELECT case_id FROM watch_list WHERE serial = $2)"
                 ),
                 &[
                     &c.coin_id.as_bytes().as_slice(),
@@ -1113,7 +1137,9 @@ impl BankTx for PgTx<'_> {
                 ],
             )
             .map_err(db)?;
-        inserted(n, "spent coin")
+        inserted(r.get::<_, i64>(0) as u64, "spent coin")?;
+        self.watched = Some((c.serial, r.get(1)));
+        Ok(())
     }
 
     fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()> {
@@ -1230,6 +1256,7 @@ impl BankTx for PgTx<'_> {
     }
 
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
+        self.watched = None;
         self.c()?
             .execute(
                 "INSERT INTO watch_list (serial, case_id) VALUES ($1, $2)
@@ -1241,6 +1268,9 @@ impl BankTx for PgTx<'_> {
     }
 
     fn watched_serial(&mut self, serial: &Point) -> StoreResult<Option<String>> {
+        if let Some((_, case)) = self.watched.take_if(|(s, _)| s == serial) {
+            return Ok(case);
+        }
         let rows = self
             .c()?
             .query("SELECT case_id FROM watch_list WHERE serial = $1", &[&serial.as_bytes().as_slice()])
