@@ -43,17 +43,7 @@ fn trace(c: &mut Criterion) {
         let req = request(record);
         let result = ttp().trace(&req, &mut OsRng).unwrap();
         assert_eq!(result.kind, if name == "owner" { TraceKind::Owner } else { TraceKind::Coin });
-        let public = faircash::protocol::trust::TtpKeyStatement::single(
-            0,
-            *fx.ttp.decryption.public(),
-            *fx.ttp.signing.public(),
-            faircash::protocol::trust::TtpValidity {
-                escrow_from: faircash::time::Day(0),
-                escrow_until: faircash::time::Day(u32::MAX / 4),
-                trace_until: faircash::time::Day(u32::MAX / 2),
-            },
-            faircash::time::Timestamp(0),
-        );
+        let public = fx.ttp_statement();
         g.bench_function(BenchmarkId::new("verify_result", name), |b| {
             b.iter(|| black_box(result.verify(&public, &req.record, &req.warrant).unwrap()))
         });

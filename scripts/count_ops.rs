@@ -236,7 +236,7 @@ fn main() {
         let ttp = fx.ttp(&clock, &judge);
         let req = common::trace_request(record, &judge, &clock);
         let result = out.run(&format!("trace/trace/{name}"), || ttp.trace(&req, &mut OsRng).unwrap());
-        let public = fx.ttp.public();
+        let public = fx.ttp_statement();
         out.run(&format!("trace/verify_result/{name}"), || {
             result.verify(&public, &req.record, &req.warrant).unwrap()
         });

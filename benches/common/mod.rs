@@ -233,6 +233,22 @@ impl Fixture {
         (bank, keyset, account)
     }
 
+    /// The single TTP's key statement (t = n = 1) that trace results of
+    /// [`Fixture::ttp`] verify against.
+    pub fn ttp_statement(&self) -> faircash::protocol::trust::TtpKeyStatement {
+        faircash::protocol::trust::TtpKeyStatement::single(
+            0,
+            *self.ttp.decryption.public(),
+            *self.ttp.signing.public(),
+            faircash::protocol::trust::TtpValidity {
+                escrow_from: faircash::time::Day(0),
+                escrow_until: faircash::time::Day(u32::MAX / 4),
+                trace_until: faircash::time::Day(u32::MAX / 2),
+            },
+            faircash::time::Timestamp(0),
+        )
+    }
+
     /// A TTP over an in-memory log that trusts `judge` and knows this
     /// fixture's keyset.
     pub fn ttp(&self, clock: &ManualClock, judge: &SigningKey) -> Ttp<MemoryTtpStore> {
