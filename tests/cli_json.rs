@@ -402,6 +402,31 @@ fn every_commands_json_output_has_its_documented_shape() {
     k.ok(&c, 2, &["wallet", "trust-ttp", "--dir", "bob", "--ttp", "ttp/ttp.pub.json"]);
     k.ok(&c, 2, &["merchant", "trust-ttp", "--dir", "shop", "--ttp", "ttp/ttp.pub.json"]);
 
+    // A backup, and a restore with the phrase on stdin.
+    let dora = k.ok(
+        &c,
+        2,
+        &[
+            "wallet",
+            "new",
+            "--dir",
+            "dora",
+            "--bank",
+            "bank",
+            "--ttp",
+            "ttp/ttp.pub.json",
+            "--phrase-in-json",
+        ],
+    );
+    k.ok(&c, 2, &["wallet", "backup", "--dir", "dora", "--out", "dora.backup"]);
+    let phrase = text(&dora["recovery_phrase"]);
+    let (out, _) = c.piped(
+        0,
+        phrase.as_bytes(),
+        &["--json", "wallet", "restore", "--backup", "dora.backup", "--dir", "dora2"],
+    );
+    k.check("wallet restore", &serde_json::from_slice(&out).unwrap());
+
     // Errors, in every class the command line reports.
     k.run(&c, 2, 3, &["wallet", "balance", "--dir", "nowhere"]);
     k.run(&c, 2, 4, &["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1000"]);

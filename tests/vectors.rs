@@ -825,6 +825,7 @@ fn generate() -> Generated {
     };
     files.insert("negative.json", neg.build());
     files.insert("seed.json", seed_vectors(&master, &keyset));
+    files.insert("backup.json", backup_vectors(&master));
 
     // --- threshold trustees (tracing.md §9) ---------------------------------
     let mut rng = seeded("trustees");
@@ -968,6 +969,106 @@ fn seed_vectors(master: &Point, keyset: &Keyset) -> J {
         "keyset_id" => hx(keyset.id().as_bytes()),
         "phrases" => phrases,
     }
+}
+
+/// backup.json: the backup key of the first phrase of seed.json at the
+/// vectors' bank, and a small backup file (protocol §7.6, item 7).
+fn backup_vectors(master: &Point) -> J {
+    use faircash::crypto::derive::{AccountRoot, RecoveryPhrase};
+    use faircash::roles::wallet::backup::{BackupContents, BackupEntry, BackupFile};
+    let seed = RecoveryPhrase::parse(PHRASES[0]).unwrap().seed();
+    let account = AccountRoot::account_id_of(&seed, master);
+    let contents = BackupContents {
+        created: 1_700_000_000,
+        files: vec![
+            BackupEntry { name: "bank.json".into(), bytes: b"{\"bank\":\"example\"}".to_vec() },
+            BackupEntry { name: "wallet.key".into(), bytes: b"\"not a real key\"".to_vec() },
+        ],
+        database: b"SQLite format 3\0 (an example, not a database)".to_vec(),
+    };
+    let file = BackupFile::seal(&seed, master, account, &contents, &mut seeded("backup"));
+    let mut k = [0u8; 32];
+    hkdf::Hkdf::<Sha512>::new(Some(b"faircash/v1/backup-key"), seed.expose_secret())
+        .expand(master.as_bytes(), &mut k)
+        .unwrap();
+    obj! {
+        "description" => "A wallet backup file (specs/protocol.md §7.6, item 7) of the first phrase of seed.json at the \
+                          bank of keyset.json: the backup key, and a file sealing the contents below (its nonce drawn \
+                          from the seed `backup`). plaintext is the postcard encoding of (created, files, database).",
+        "seed" => seed_json("backup"),
+        "phrase" => PHRASES[0],
+        "master_key" => pt(master),
+        "account_id" => hx(account.as_bytes()),
+        "backup_key" => hx(k),
+        "contents" => obj! {
+            "created" => contents.created,
+            "files" => J::Arr(contents.files.iter().map(|e| obj! { "name" => e.name.as_str(), "hex" => hx(&e.bytes) }).collect()),
+            "database" => hx(&contents.database),
+        },
+        "plaintext" => hx(contents.to_bytes().as_slice()),
+        "file" => hx(file.to_bytes()),
+    }
+}
+
+/// backup.json, recomputed with HKDF-SHA512 and XChaCha20-Poly1305
+/// directly, the plaintext encoded by hand; and read back by the library.
+fn check_backup(p: &Public) {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use faircash::crypto::derive::RecoveryPhrase;
+    use faircash::roles::wallet::backup::BackupFile;
+    let v = load("backup.json");
+    assert_eq!(point(&v["master_key"]), p.master);
+    let seed = RecoveryPhrase::parse(v["phrase"].as_str().unwrap()).unwrap().seed();
+    assert_eq!(hex::encode(seed.expose_secret()), load("seed.json")["phrases"][0]["seed"].as_str().unwrap());
+    let mut k = [0u8; 32];
+    hkdf::Hkdf::<Sha512>::new(Some(b"faircash/v1/backup-key"), seed.expose_secret())
+        .expand(p.master.as_bytes(), &mut k)
+        .unwrap();
+    assert_eq!(k, b32(&v["backup_key"]));
+    // The header, field by field.
+    let file = bytes(&v["file"]);
+    assert_eq!(&file[..8], b"FCBACKUP");
+    assert_eq!(file[8], 1);
+    assert_eq!(&file[9..41], p.master.as_bytes());
+    assert_eq!(file[41..57], b16(&v["account_id"]));
+    assert_eq!(v["account_id"], load("seed.json")["phrases"][0]["account_id"]);
+    let len = u64::from_le_bytes(file[81..89].try_into().unwrap());
+    assert_eq!(len as usize, file.len() - 89);
+    let plaintext = chacha20poly1305::XChaCha20Poly1305::new(&k.into())
+        .decrypt(file[57..81].into(), Payload { msg: &file[89..], aad: &file[..89] })
+        .unwrap();
+    assert_eq!(plaintext, bytes(&v["plaintext"]));
+    // postcard by hand: varint(created), varint(#files), per file
+    // varint-prefixed name and bytes, varint-prefixed database.
+    fn varint(mut n: u64, out: &mut Vec<u8>) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    let c = &v["contents"];
+    let mut expected = Vec::new();
+    varint(num(&c["created"]), &mut expected);
+    let files = c["files"].as_array().unwrap();
+    varint(files.len() as u64, &mut expected);
+    for f in files {
+        let name = f["name"].as_str().unwrap().as_bytes();
+        varint(name.len() as u64, &mut expected);
+        expected.extend_from_slice(name);
+        let b = bytes(&f["hex"]);
+        varint(b.len() as u64, &mut expected);
+        expected.extend_from_slice(&b);
+    }
+    let db = bytes(&c["database"]);
+    varint(db.len() as u64, &mut expected);
+    expected.extend_from_slice(&db);
+    assert_eq!(plaintext, expected);
+    // The library reads the same file.
+    let opened = BackupFile::parse(&file).unwrap().open(&seed).unwrap();
+    assert_eq!(opened.created, num(&c["created"]));
+    assert_eq!(opened.database, db);
+    assert_eq!(opened.file("wallet.key").unwrap(), bytes(&files[1]["hex"]).as_slice());
 }
 
 /// seed.json, recomputed with HMAC-SHA512 and HKDF-SHA512 directly.
@@ -2601,6 +2702,7 @@ fn vectors_verify_from_their_public_parts() {
     check_accounts(&public);
     check_negatives(&public);
     check_seed(&public);
+    check_backup(&public);
 }
 
 fn check_accounts(p: &Public) {

@@ -121,6 +121,34 @@ fn json_one<T: WireMessage>(text: &str, decoded: &mut bool) {
 pub fn decode_binary(data: &[u8]) -> bool {
     let mut decoded = false;
     for_every_message!(binary_one, data, &mut decoded);
+    decoded | backup_inputs(data)
+}
+
+/// The wallet's backup file (`wallet restore --backup`): the file parser
+/// (what parses writes back to the same bytes, and opening it under the
+/// phrase of specs/vectors/backup.json returns a typed result), and the
+/// decoder of the sealed contents (what decodes encodes to contents that
+/// decode to the same).
+fn backup_inputs(data: &[u8]) -> bool {
+    use faircash::crypto::derive::{RecoveryPhrase, WalletSeed};
+    use faircash::roles::wallet::backup::{BackupContents, BackupFile};
+    static SEED: std::sync::OnceLock<WalletSeed> = std::sync::OnceLock::new();
+    let mut decoded = false;
+    if let Ok(file) = BackupFile::parse(data) {
+        decoded = true;
+        assert_eq!(file.to_bytes(), data, "a parsed backup file writes back to its bytes");
+        let seed = SEED.get_or_init(|| {
+            let v: serde_json::Value =
+                serde_json::from_str(include_str!("../../specs/vectors/backup.json")).expect("backup.json");
+            RecoveryPhrase::parse(v["phrase"].as_str().expect("a phrase")).expect("a valid phrase").seed()
+        });
+        let _ = file.open(seed);
+    }
+    if let Ok(contents) = BackupContents::from_bytes(data) {
+        decoded = true;
+        let again = BackupContents::from_bytes(&contents.to_bytes()).expect("encoded contents decode");
+        assert_eq!(again, contents, "backup contents survive a round trip");
+    }
     decoded
 }
 
@@ -159,6 +187,7 @@ fn recovery_inputs(text: &str) -> bool {
 /// Every vector file (specs/vectors/*.json), compiled in.
 pub const VECTOR_FILES: &[&str] = &[
     include_str!("../../specs/vectors/account.json"),
+    include_str!("../../specs/vectors/backup.json"),
     include_str!("../../specs/vectors/coin.json"),
     include_str!("../../specs/vectors/deposit.json"),
     include_str!("../../specs/vectors/keyset.json"),
@@ -651,6 +680,12 @@ pub fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
                     out.entry("decode_json").or_default().push(j.as_bytes().to_vec())
                 }
                 _ => {}
+            }
+        }
+        // backup.json's file and sealed contents: the backup decoders' seeds.
+        for key in ["file", "plaintext"] {
+            if let Some(Value::String(h)) = doc.get(key) {
+                out.entry("decode_binary").or_default().push(hex::decode(h).expect("hex"));
             }
         }
         // seed.json's phrases and seeds: the recovery inputs' seeds.

@@ -171,29 +171,77 @@ fn read_stdin() -> Result<String, CliError> {
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    write_stdout_with(bytes, b"\n")
+}
+
+/// Writes `bytes`, then `end`, to stdout (once per process).
+fn write_stdout_with(bytes: &[u8], end: &[u8]) -> Result<(), CliError> {
     if STDOUT_TAKEN.swap(true, Ordering::SeqCst) {
         return Err(CliError::Usage("only one output can be `-` (stdout)".into()));
     }
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(bytes).and_then(|_| stdout.write_all(b"\n")).and_then(|_| stdout.flush()).map_err(|e| {
+    stdout.write_all(bytes).and_then(|_| stdout.write_all(end)).and_then(|_| stdout.flush()).map_err(|e| {
         CliError::Io(format!("writing to stdout: {e} (the message was not delivered; run the command again)"))
     })
 }
 
 /// Reads a text file (`-`: stdin), with a clear error for a missing one.
 pub fn read_text(path: &Path) -> Result<String, CliError> {
-    const LIMIT: u64 = READ_LIMIT;
     if is_std(path) {
         return read_stdin();
     }
+    String::from_utf8(read_bytes(path)?)
+        .map_err(|_| CliError::Input(format!("{}: stream did not contain valid UTF-8", path.display())))
+}
+
+/// Reads a secret line (a recovery phrase) from stdin: prompted for on
+/// the terminal, or the whole input when stdin is a pipe (at most 4 KiB).
+/// Every buffer it passes through is wiped.
+pub fn read_secret_stdin(prompt: &str) -> Result<zeroize::Zeroizing<String>, CliError> {
+    use std::io::{BufRead, IsTerminal};
+    const LIMIT: usize = 4096;
+    if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(CliError::Usage("stdin is taken by another input".into()));
+    }
+    let stdin = std::io::stdin();
+    // Sized once, so reading never reallocates (leaving an unwiped copy).
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(LIMIT + 1));
+    let read = if stdin.is_terminal() {
+        eprint!("{prompt}: ");
+        let _ = std::io::stderr().flush();
+        stdin.lock().take(LIMIT as u64 + 1).read_until(b'\n', &mut bytes)
+    } else {
+        stdin.lock().take(LIMIT as u64 + 1).read_to_end(&mut bytes)
+    };
+    read.map_err(|e| CliError::Io(format!("reading stdin: {e}")))?;
+    if bytes.len() > LIMIT {
+        return Err(CliError::Input(format!("stdin: a {prompt} is shorter than {LIMIT} bytes")));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| CliError::Input("stdin: not UTF-8 text".into()))?;
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(text.len()));
+    out.push_str(text);
+    Ok(out)
+}
+
+/// Reads a binary file (not stdin), with a clear error for a missing one.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, CliError> {
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => CliError::Input(format!("{}: no such file", path.display())),
         _ => CliError::Io(format!("{}: {e}", path.display())),
     })?;
-    if meta.len() > LIMIT {
+    if meta.len() > READ_LIMIT {
         return Err(CliError::Input(format!("{}: file too large", path.display())));
     }
-    fs::read_to_string(path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
+    fs::read(path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
+}
+
+/// Writes a binary file (`-`: stdout, as it is) atomically; mode 0600 when
+/// `secret`.
+pub fn write_bytes(path: &Path, bytes: &[u8], secret: bool) -> Result<(), CliError> {
+    if is_std(path) {
+        return write_stdout_with(bytes, b"");
+    }
+    write_atomic(path, bytes, secret)
 }
 
 /// Reads a message file (`-`: stdin) in its JSON form, naming the file in

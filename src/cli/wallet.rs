@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{
-    ensure_dir, lock_dir, read_json, read_message, read_secret, shown, write_json, write_message,
-    write_secret, write_secret_replace, DirLock,
+    ensure_dir, lock_dir, read_bytes, read_json, read_message, read_secret, read_secret_stdin, shown,
+    write_atomic, write_bytes, write_json, write_message, write_secret, write_secret_replace, DirLock,
 };
-use super::output::{amount_with_breakdown, day, keyset_json, Output};
+use super::output::{amount_with_breakdown, day, keyset_json, time, Output};
 use super::{CliError, DirArg};
 use crate::crypto::derive::{RecoveryPhrase, WalletSeed};
 use crate::encoding::Point;
@@ -21,9 +21,10 @@ use crate::protocol::account::AccountRequest;
 use crate::protocol::pay::PaymentRequest;
 use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange, TtpPins, TtpStatementList};
 use crate::protocol::Error as ProtocolError;
+use crate::roles::wallet::backup::{BackupContents, BackupEntry, BackupError, BackupFile, COUNTER_SKIP};
 use crate::roles::{BankApi, TrustAnchors, Wallet};
 use crate::store::sqlite::SqliteWalletStore;
-use crate::time::SystemClock;
+use crate::time::{SystemClock, Timestamp};
 
 /// Wallet commands.
 #[derive(Debug, Subcommand)]
@@ -236,9 +237,72 @@ pub enum WalletCommand {
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Write an encrypted backup of the wallet: its keys, its coins and
+    /// which of them were paid, pending withdrawals and exchanges, counters,
+    /// payments made and received. Only the recovery phrase opens it.
+    #[command(after_help = "Examples:\n  faircash wallet backup --dir alice --out alice.backup\n  \
+        faircash wallet backup --dir alice --out - > alice.backup\n\n\
+        The file is encrypted (XChaCha20-Poly1305) under a key derived from the wallet's recovery\n\
+        phrase: keep it anywhere. Restoring it (`wallet restore --backup FILE --dir NEW`) brings\n\
+        back the wallet as it was when the backup was made; back up again after paying, so a\n\
+        restored wallet does not offer coins it already paid with.")]
+    Backup {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// Where to write the backup (`-`: stdout); written atomically, mode 0600.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a wallet into a new directory: from a backup file and the
+    /// recovery phrase (read from stdin, or prompted for on a terminal).
+    #[command(after_help = "Example:\n  faircash wallet restore --backup alice.backup --dir alice2\n\n\
+        The phrase is never taken from the command line. Nothing is written unless the backup\n\
+        opens with the phrase and is intact. The restored wallet moves its withdrawal counters\n\
+        ahead, so it never repeats one the lost wallet used after the backup.")]
+    Restore(RestoreArgs),
     /// Receiving from another user: `request`, `receive`, `deposit`, `received`.
     #[command(flatten)]
     Receiving(super::payee::WalletReceiveCommand),
+}
+
+/// `wallet restore`: where the wallet is rebuilt, and from what.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreArgs {
+    /// The new state directory (absent, or empty).
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// The backup file (`wallet backup --out`) to restore from.
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<PathBuf>,
+}
+
+/// The files of a wallet directory a backup carries, and whether each is a
+/// secret (mode 0600); the database travels apart.
+const BACKUP_FILES: &[(&str, bool)] = &[
+    ("account.json", false),
+    ("wallet.key", true),
+    ("auth.key", true),
+    ("retired.key", true),
+    ("rekey.key", true),
+    ("auth.next.key", true),
+    ("bank.json", false),
+    ("keysets.json", false),
+    ("ttp.json", false),
+    ("registration.json", false),
+];
+
+/// The files without which a backup restores no wallet.
+const BACKUP_REQUIRED: &[&str] = &["wallet.key", "auth.key", "bank.json", "keysets.json"];
+
+/// A refused backup file: exit 5 when it was changed (it does not
+/// authenticate under the right phrase), 3 otherwise.
+fn backup_refused(file: &Path, e: BackupError) -> CliError {
+    let what = format!("{}: {e}", file.display());
+    match e {
+        BackupError::Damaged => CliError::Security(what),
+        _ => CliError::Input(what),
+    }
 }
 
 /// An amount and, optionally, the coins' values it is made of
@@ -625,6 +689,8 @@ pub(super) fn open_wallet(
 pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
         WalletCommand::Receiving(c) => super::payee::run_wallet(c, out),
+        WalletCommand::Backup { dir, out: file } => backup(&dir.dir, &file, out),
+        WalletCommand::Restore(args) => restore(&args, out),
         WalletCommand::New { dir, bank, bank_key, ttp, phrase_in_json } => {
             let home = WalletHome { dir: dir.dir.clone() };
             if home.key().exists() {
@@ -1161,6 +1227,193 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `wallet backup`: seals the wallet's files and an image of its database
+/// (taken under the wallet's lock) under the phrase's backup key.
+fn backup(dir: &Path, file: &Path, out: &Output) -> Result<(), CliError> {
+    let home = WalletHome { dir: dir.to_path_buf() };
+    let (wallet, pinned, _, _lock) = home.open(out)?;
+    if !home.seed().exists() {
+        return Err(CliError::Refused(format!(
+            "{}: the wallet has no recovery phrase (it was made without a bank key, or re-keyed), and a \
+             backup opens only with one; copy the whole directory while no faircash command runs instead",
+            dir.display()
+        )));
+    }
+    let seed: WalletSeed = read_secret(&home.seed())?;
+    let mut files = Vec::new();
+    for (name, _) in BACKUP_FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            let bytes = zeroize::Zeroizing::new(
+                std::fs::read(&path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?,
+            );
+            files.push(BackupEntry { name: name.to_string(), bytes: bytes.to_vec() });
+        }
+    }
+    let mut image = wallet.store().image()?;
+    let created =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let contents = BackupContents { created, files, database: std::mem::take(&mut *image) };
+    let sealed = BackupFile::seal(&seed, &pinned.master_key, wallet.account_id(), &contents, &mut OsRng);
+    let bytes = sealed.to_bytes();
+    write_bytes(file, &bytes, true)?;
+    let coins = wallet.coins()?;
+    let unspent = coins.iter().filter(|c| c.spent_in.is_none()).count();
+    let balance = wallet.balance()?;
+    out.result(
+        || {
+            format!(
+                "backup of account {} written to {} ({} bytes): {unspent} unspent coin(s) worth {balance}, {} \
+                 spent; it opens only with the wallet's recovery phrase (`wallet restore --backup FILE --dir NEW`)",
+                wallet.account_id(),
+                shown(file),
+                bytes.len(),
+                coins.len() - unspent
+            )
+        },
+        json!({
+            "account": wallet.account_id(),
+            "backup": file,
+            "bytes": bytes.len(),
+            "created": time(Timestamp(created)),
+            "balance": balance,
+            "coins": unspent,
+            "spent_coins": coins.len() - unspent,
+        }),
+    );
+    Ok(())
+}
+
+/// `wallet restore --backup FILE`: checks everything (file, phrase,
+/// contents) before writing anything, builds the wallet in a temporary
+/// directory next to the new one, checks that it opens, and renames it
+/// into place; on any failure nothing is left behind.
+fn restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
+    let Some(file) = &args.backup else {
+        return Err(CliError::Usage("give --backup FILE (the file `wallet backup` wrote)".into()));
+    };
+    let target = &args.dir.dir;
+    if target.exists() {
+        let empty = std::fs::read_dir(target)
+            .map_err(|e| CliError::Io(format!("{}: {e}", target.display())))?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(CliError::Refused(format!(
+                "{}: exists and is not empty; restore into a new directory",
+                target.display()
+            )));
+        }
+    }
+    let sealed = BackupFile::parse(&read_bytes(file)?).map_err(|e| backup_refused(file, e))?;
+    let text = read_secret_stdin("recovery phrase")?;
+    let phrase =
+        RecoveryPhrase::parse(&text).map_err(|e| CliError::Input(format!("the recovery phrase: {e}")))?;
+    let seed = phrase.seed();
+    let contents = sealed.open(&seed).map_err(|e| backup_refused(file, e))?;
+    for e in &contents.files {
+        if !BACKUP_FILES.iter().any(|(n, _)| *n == e.name) {
+            return Err(CliError::Input(format!(
+                "{}: the backup holds a file this faircash does not know ({})",
+                file.display(),
+                e.name
+            )));
+        }
+    }
+    for name in BACKUP_REQUIRED {
+        if contents.file(name).is_none() {
+            return Err(CliError::Input(format!("{}: the backup holds no {name}", file.display())));
+        }
+    }
+    let pinned: PinnedBank = serde_json::from_slice(contents.file("bank.json").unwrap_or_default())
+        .map_err(|e| CliError::Input(format!("{}: the backup's bank.json: {e}", file.display())))?;
+    if pinned.master_key != *sealed.master_key() {
+        return Err(CliError::Input(format!(
+            "{}: the backup's pinned bank is not the bank its header names",
+            file.display()
+        )));
+    }
+    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .ok_or_else(|| CliError::Usage(format!("{}: not a directory name", target.display())))?;
+    ensure_dir(parent)?;
+    let tmp = parent.join(format!(".{}.restore-{}", name.to_string_lossy(), std::process::id()));
+    let built = build_restored(&tmp, &contents, &seed, out);
+    let report = match built {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    if let Err(e) = std::fs::rename(&tmp, target) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(CliError::Io(format!("{}: {e}", target.display())));
+    }
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    let (account, balance, unspent, spent, pending) = report;
+    out.result(
+        || {
+            format!(
+                "wallet of account {account} restored into {} from a backup made at {}: balance \
+                 {balance} in {unspent} unspent coin(s), {spent} spent; {pending} withdrawal(s) pending (run \
+                 `wallet resume`); withdrawal counters moved {COUNTER_SKIP} ahead",
+                target.display(),
+                Timestamp(contents.created)
+            )
+        },
+        json!({
+            "account": account,
+            "dir": target,
+            "created": time(Timestamp(contents.created)),
+            "balance": balance,
+            "coins": unspent,
+            "spent_coins": spent,
+            "pending_withdrawals": pending,
+            "counter_skip": COUNTER_SKIP,
+        }),
+    );
+    Ok(())
+}
+
+/// Writes a restored wallet into `tmp` (a new directory, 0700) and opens
+/// it: (account, balance, unspent coins, spent coins, pending withdrawals).
+fn build_restored(
+    tmp: &Path,
+    contents: &BackupContents,
+    seed: &WalletSeed,
+    out: &Output,
+) -> Result<(AccountId, u64, usize, usize, usize), CliError> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(tmp).map_err(|e| CliError::Io(format!("{}: {e}", tmp.display())))?;
+    for e in &contents.files {
+        let secret = BACKUP_FILES.iter().any(|(n, s)| *n == e.name && *s);
+        write_atomic(&tmp.join(&e.name), &e.bytes, secret)?;
+    }
+    write_secret(&tmp.join("wallet.seed"), seed)?;
+    drop(
+        SqliteWalletStore::restore_image(tmp.join("wallet.db"), &contents.database, COUNTER_SKIP)
+            .map_err(|e| super::damaged_store("wallet", tmp, e))?,
+    );
+    let home = WalletHome { dir: tmp.to_path_buf() };
+    let (wallet, _, _, lock) = home.open(out)?;
+    let coins = wallet.coins()?;
+    let unspent = coins.iter().filter(|c| c.spent_in.is_none()).count();
+    let pending = crate::store::WalletStore::pending(wallet.store())?.len();
+    let report = (wallet.account_id(), wallet.balance()?, unspent, coins.len() - unspent, pending);
+    drop(wallet);
+    drop(lock);
+    Ok(report)
 }
 
 /// The deposit window of the newest pinned keyset: coins expiring within it

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha512;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use super::seal::SealKey;
 use super::secret::SecretScalar;
 use super::transcript::labels;
 use crate::encoding::Point;
@@ -166,6 +167,13 @@ impl WalletSeed {
             root: hkdf::<64>(labels::SEED_ACCOUNT, self.0.as_ref(), &[bank.as_bytes(), &epoch.to_le_bytes()]),
             epoch,
         }
+    }
+
+    /// The key of the wallet's backup files for the bank with master key
+    /// `bank`: `HKDF(backup-key, seed, master_key)`, 32 bytes, for
+    /// XChaCha20-Poly1305 (§7.6, item 7).
+    pub fn backup_key(&self, bank: &Point) -> SealKey {
+        SealKey::derive(labels::BACKUP_KEY, self.0.as_ref(), bank.as_bytes())
     }
 
     /// The account's keys at `bank` after `epoch` re-keys: the account id is

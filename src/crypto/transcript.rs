@@ -164,6 +164,8 @@ pub mod labels {
     pub const SEED_COIN: &[u8] = b"faircash/v1/seed-coin";
     /// HKDF-SHA512 salt of a withdrawal value from a coin seed.
     pub const COIN_VALUE: &[u8] = b"faircash/v1/coin-value";
+    /// HKDF-SHA512 salt of a wallet backup file's key from a wallet seed.
+    pub const BACKUP_KEY: &[u8] = b"faircash/v1/backup-key";
     /// A payee's signature refusing a payment (request id, payment digest).
     pub const PAYEE_REFUSAL_SIGNATURE: &[u8] = b"faircash/v1/payee-refusal-signature";
 
@@ -226,6 +228,7 @@ pub mod labels {
         SEED_AUTH,
         SEED_COIN,
         COIN_VALUE,
+        BACKUP_KEY,
         PAYEE_REFUSAL_SIGNATURE,
     ];
 

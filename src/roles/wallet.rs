@@ -16,6 +16,7 @@
 //!   out ([`Wallet::pay`]), so a crash can never lead an honest user into
 //!   spending a coin twice.
 
+pub mod backup;
 mod exchange;
 mod receive;
 

@@ -21,6 +21,7 @@ use super::codec::*;
 use super::*;
 use crate::protocol::trace::LogEntry;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use zeroize::Zeroizing;
 
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseBusy || f.code == ErrorCode::DatabaseLocked)
@@ -1098,6 +1099,16 @@ CREATE TABLE counters (
     next INTEGER NOT NULL CHECK (next >= 1)
 );
 "#,
+    r#"
+-- 0009: the first counter of a keyset not used yet (specs/protocol.md §7.6,
+-- item 7): 0, raised by a restore from a backup file, so that the restored
+-- wallet never reuses a counter the lost one burned after the backup.
+CREATE TABLE counter_floor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    floor INTEGER NOT NULL CHECK (floor >= 0)
+);
+INSERT INTO counter_floor (id, floor) VALUES (1, 0);
+"#,
     MERCHANT_0004,
 ];
 
@@ -1119,6 +1130,51 @@ impl SqliteWalletStore {
     /// Opens or creates the database at `path` (mode 0600).
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         Ok(Self::on(open_db(path.as_ref(), "wallet", WALLET_MIGRATIONS)?))
+    }
+
+    /// An image of the whole database (the payee state included), taken in
+    /// one read, for a backup file (specs/protocol.md §7.6, item 7); wiped
+    /// on drop.
+    pub fn image(&self) -> StoreResult<Zeroizing<Vec<u8>>> {
+        let conn = lock(&self.conn)?;
+        let data = conn.serialize(rusqlite::MAIN_DB).map_err(db)?;
+        Ok(Zeroizing::new(data.to_vec()))
+    }
+
+    /// Creates the store at `path`, which must not exist, from an
+    /// [`image`](Self::image) (mode 0600), brings it to the current
+    /// schema, and moves every withdrawal counter, and the first counter
+    /// of every keyset not used yet, `skip` ahead: a counter the wallet
+    /// burned after the image was taken is never handed out again (as long
+    /// as it burned fewer than `skip` per keyset since).
+    pub fn restore_image(path: impl AsRef<Path>, image: &[u8], skip: u64) -> StoreResult<Self> {
+        let path = path.as_ref();
+        let skip =
+            i64::try_from(skip).map_err(|_| StoreError::Corrupt("counter skip out of range".into()))?;
+        {
+            use std::io::Write;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f =
+                opts.open(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+            f.write_all(image)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+        }
+        let store = Self::open_existing(path)?;
+        {
+            let mut conn = lock(&store.conn)?;
+            let tx = immediate(&mut conn)?;
+            tx.execute("UPDATE counters SET next = next + ?1", [skip]).map_err(db)?;
+            tx.execute("UPDATE counter_floor SET floor = floor + ?1", [skip]).map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(store)
     }
 
     fn on(conn: Connection) -> Self {
@@ -1322,7 +1378,8 @@ impl WalletStore for SqliteWalletStore {
         let tx = immediate(&mut conn)?;
         let next: i64 = tx
             .query_row(
-                "INSERT INTO counters (keyset, next) VALUES (?1, 1)
+                "INSERT INTO counters (keyset, next)
+                 VALUES (?1, (SELECT floor FROM counter_floor WHERE id = 1) + 1)
                  ON CONFLICT (keyset) DO UPDATE SET next = next + 1
                  RETURNING next",
                 [keyset.as_bytes().as_slice()],
