@@ -14,6 +14,7 @@ pub mod files;
 pub mod merchant;
 pub mod output;
 pub mod payee;
+pub mod trustee;
 pub mod ttp;
 pub mod wallet;
 
@@ -99,6 +100,10 @@ pub enum Command {
     /// The trusted third party (keygen, tracing, log).
     #[command(subcommand)]
     Ttp(ttp::TtpCommand),
+    /// A trustee of a threshold TTP: key-generation ceremonies, decryption
+    /// shares, group signatures, all from files.
+    #[command(subcommand)]
+    Trustee(trustee::TrusteeCommand),
     /// Warrant issuers (judges): keys and warrants.
     #[command(subcommand)]
     Warrant(ttp::WarrantCommand),
@@ -267,6 +272,7 @@ pub fn damaged_store(role: &str, dir: &std::path::Path, e: crate::store::StoreEr
     let init = match role {
         "bank" => "bank init".to_string(),
         "ttp" => "ttp keygen".to_string(),
+        "trustee" => "trustee init".to_string(),
         _ => format!("{role} new"),
     };
     match e {
@@ -302,6 +308,7 @@ pub fn main() -> ExitCode {
         Command::Wallet(c) => wallet::run(c, &out),
         Command::Merchant(c) => merchant::run(c, &out),
         Command::Ttp(c) => ttp::run_ttp(c, &out),
+        Command::Trustee(c) => trustee::run_trustee(c, &out),
         Command::Warrant(c) => ttp::run_warrant(c, &out),
         Command::Evidence(c) => evidence::run(c, &out),
     };

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::files::{
-    ensure_dir, read_json, read_message, read_secret, shown, write_json, write_message, write_secret,
+    ensure_dir, read_json, read_message, read_secret, read_text, shown, write_json, write_message,
+    write_secret,
 };
 use super::output::{day, time, Output};
 use super::{CliError, DirArg};
@@ -17,13 +18,16 @@ use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
 use crate::keys::{KeysetList, PublicKeyFile};
 use crate::protocol::trace::{
-    verify_log, Decryption, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WarrantTerms,
+    combine_shares, verify_log, Decryption, LogHead, ShareEvidence, ShareRejection, TraceError, TraceKind,
+    TraceRecord, TraceRequest, TraceResult, TraceShare, Warrant, WarrantTerms,
 };
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use crate::roles::{Ttp, TtpKeys};
 use crate::store::sqlite::SqliteTtpStore;
 use crate::store::TtpStore;
 use crate::time::{Clock, SystemClock};
+use crate::trustees::signing::{GroupMessage, ResultToSign, SigningRequest};
+use crate::wire::WireMessage;
 
 /// TTP commands.
 #[derive(Debug, Subcommand)]
@@ -118,6 +122,37 @@ pub enum TtpCommand {
     /// The audit log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Combine trustees' decryption shares (anyone can): t valid shares give
+    /// the plaintext, an invalid share is named and skipped, fewer than t
+    /// give nothing. Writes the request for the group to sign the result.
+    #[command(
+        after_help = "Example:\n  faircash ttp combine --ttp ttp.pub.json --warrant w.json --record r.json \\\n      --share share-1.json --share share-3.json --out result-request.json"
+    )]
+    Combine(CombineArgs),
+}
+
+/// Arguments of `ttp combine`.
+#[derive(Debug, clap::Args)]
+pub struct CombineArgs {
+    /// The group's key statement (t, every trustee's verification share).
+    #[arg(long)]
+    ttp: PathBuf,
+    /// The warrant.
+    #[arg(long)]
+    warrant: PathBuf,
+    /// The record it covers.
+    #[arg(long)]
+    record: PathBuf,
+    /// A trustee's decryption share (repeat).
+    #[arg(long, required = true)]
+    share: Vec<PathBuf>,
+    /// A trustee to sign the result (repeat; default: those whose shares
+    /// were combined).
+    #[arg(long)]
+    signer: Vec<u16>,
+    /// Where to write the request for the group's signature of the result.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// How long a TTP key statement is valid, in days from today.
@@ -133,7 +168,7 @@ pub struct ValidityArgs {
 }
 
 impl ValidityArgs {
-    fn validity(&self, from: crate::time::Day) -> Result<TtpValidity, CliError> {
+    pub(crate) fn validity(&self, from: crate::time::Day) -> Result<TtpValidity, CliError> {
         if self.trace_days < self.escrow_days {
             return Err(CliError::Usage("--trace-days must be at least --escrow-days".into()));
         }
@@ -260,18 +295,100 @@ fn open_ttp(dir: &Path) -> Result<Ttp<SqliteTtpStore>, CliError> {
         )));
     }
     let keys: TtpKeys = read_secret(&key_path)?;
-    let cfg: TtpConfig = read_json(&config_path(dir))?;
     let store =
         SqliteTtpStore::open_existing(dir.join("ttp.db")).map_err(|e| super::damaged_store("ttp", dir, e))?;
     let mut ttp = Ttp::new(keys, store, Arc::new(SystemClock));
-    for i in &cfg.issuers {
-        ttp.trust_issuer(*i);
+    let (issuers, keysets) = gate_config(dir)?;
+    for i in issuers {
+        ttp.trust_issuer(i);
     }
-    if let Some(master) = cfg.bank_master {
-        let list: KeysetList = read_message(&dir.join("keysets.json"))?;
+    if let Some((list, master)) = keysets {
         ttp.add_keysets(&list.keysets, &master)?;
     }
     Ok(ttp)
+}
+
+/// A pinned bank: its keyset list and master key.
+pub(crate) type PinnedBank = (KeysetList, Point);
+
+/// The warrant issuers and the pinned bank keysets of a TTP's or a
+/// trustee's directory (`ttp.json`, `keysets.json`).
+pub(crate) fn gate_config(dir: &Path) -> Result<(Vec<Point>, Option<PinnedBank>), CliError> {
+    let cfg: TtpConfig = read_json(&config_path(dir))?;
+    let keysets = match cfg.bank_master {
+        Some(master) => Some((read_message::<KeysetList>(&dir.join("keysets.json"))?, master)),
+        None => None,
+    };
+    Ok((cfg.issuers, keysets))
+}
+
+/// Adds a warrant issuer to a TTP's or a trustee's directory.
+pub(crate) fn add_issuer(dir: &Path, key: &Path, out: &Output) -> Result<(), CliError> {
+    let k: PublicKeyFile = read_message(key)?;
+    let mut cfg: TtpConfig = read_json(&config_path(dir))?;
+    if !cfg.issuers.contains(&k.key) {
+        cfg.issuers.push(k.key);
+    }
+    write_json(&config_path(dir), &cfg)?;
+    out.result(
+        || format!("trusting warrants of issuer {}", hex::encode(k.key.as_bytes())),
+        json!({"issuer": k.key, "issuers": cfg.issuers.len()}),
+    );
+    Ok(())
+}
+
+/// Pins a bank's keysets in a TTP's or a trustee's directory whose
+/// decryption key is `ours`.
+pub(crate) fn pin_bank(
+    dir: &Path,
+    keysets: &Path,
+    bank_key: Option<&str>,
+    ours: &Point,
+    out: &Output,
+) -> Result<(), CliError> {
+    let list: KeysetList = read_message(keysets)?;
+    let master = super::bank_master(&list, bank_key, out)?;
+    let verified = list.verify(&master)?;
+    if verified.iter().any(|k| k.ttp_key() != ours) {
+        out.note("warning: some keysets escrow to another TTP key; their records cannot be traced here");
+    }
+    let mut cfg: TtpConfig = read_json(&config_path(dir))?;
+    cfg.bank_master = Some(master);
+    write_message(&dir.join("keysets.json"), &list)?;
+    write_json(&config_path(dir), &cfg)?;
+    out.result(
+        || format!("pinned {} keyset(s) of bank {}", verified.len(), hex::encode(master.as_bytes())),
+        json!({"bank_master": master, "keysets": verified.len()}),
+    );
+    Ok(())
+}
+
+/// Reports a verified audit log.
+pub(crate) fn log_verify_json(out: &Output, entries: usize, tip: &[u8; 32], heads: usize) {
+    out.result(
+        || {
+            format!(
+                "audit log intact: {entries} entries, head {}, consistent with {heads} published head(s)",
+                hex::encode(tip),
+            )
+        },
+        json!({"entries": entries, "head": hex::encode(tip), "heads_checked": heads}),
+    );
+}
+
+/// Reports a log head written to `file`.
+pub(crate) fn log_head_json(out: &Output, head: &LogHead, file: &Path) {
+    out.result(
+        || {
+            format!(
+                "log head: {} entries, hash {}; written to {}",
+                head.size,
+                hex::encode(head.hash),
+                shown(file)
+            )
+        },
+        json!({"size": head.size, "hash": hex::encode(head.hash), "file": file}),
+    );
 }
 
 /// Reads a signed TTP key statement file and checks it (t of n, and its
@@ -372,40 +489,14 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
         }
         TtpCommand::TrustIssuer { dir, key } => {
             let _ = open_ttp(&dir.dir)?;
-            let k: PublicKeyFile = read_message(&key)?;
-            let mut cfg: TtpConfig = read_json(&config_path(&dir.dir))?;
-            if !cfg.issuers.contains(&k.key) {
-                cfg.issuers.push(k.key);
-            }
-            write_json(&config_path(&dir.dir), &cfg)?;
-            out.result(
-                || format!("trusting warrants of issuer {}", hex::encode(k.key.as_bytes())),
-                json!({"issuer": k.key, "issuers": cfg.issuers.len()}),
-            );
-            Ok(())
+            add_issuer(&dir.dir, &key, out)
         }
         TtpCommand::TrustBank { dir, keysets, bank_key } => {
             let _ = open_ttp(&dir.dir)?;
-            let list: KeysetList = read_message(&keysets)?;
-            let master = super::bank_master(&list, bank_key.as_deref(), out)?;
-            let verified = list.verify(&master)?;
             let ours = read_message::<SignedTtpKeyStatement>(&dir.dir.join("ttp.pub.json"))?
                 .statement
                 .decryption_key;
-            if verified.iter().any(|k| *k.ttp_key() != ours) {
-                out.note(
-                    "warning: some keysets escrow to another TTP key; their records cannot be traced here",
-                );
-            }
-            let mut cfg: TtpConfig = read_json(&config_path(&dir.dir))?;
-            cfg.bank_master = Some(master);
-            write_message(&dir.dir.join("keysets.json"), &list)?;
-            write_json(&config_path(&dir.dir), &cfg)?;
-            out.result(
-                || format!("pinned {} keyset(s) of bank {}", verified.len(), hex::encode(master.as_bytes())),
-                json!({"bank_master": master, "keysets": verified.len()}),
-            );
-            Ok(())
+            pin_bank(&dir.dir, &keysets, bank_key.as_deref(), &ours, out)
         }
         TtpCommand::TraceOwner(a) => trace(a, TraceKind::Owner, out),
         TtpCommand::TraceCoin(a) => trace(a, TraceKind::Coin, out),
@@ -450,36 +541,17 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
             let entries = ttp.store().entries()?;
             let tip = verify_log(&entries, &heads, &ttp.public_keys().signing)
                 .map_err(|e| CliError::Security(format!("audit log: {e}")))?;
-            out.result(
-                || {
-                    format!(
-                        "audit log intact: {} entries, head {}, consistent with {} published head(s)",
-                        entries.len(),
-                        hex::encode(tip),
-                        heads.len()
-                    )
-                },
-                json!({"entries": entries.len(), "head": hex::encode(tip), "heads_checked": heads.len()}),
-            );
+            log_verify_json(out, entries.len(), &tip, heads.len());
             Ok(())
         }
         TtpCommand::Log(LogCommand::Head { dir, out: file }) => {
             let ttp = open_ttp(&dir.dir)?;
             let head = ttp.log_head(&mut OsRng)?;
             write_message(&file, &head)?;
-            out.result(
-                || {
-                    format!(
-                        "log head: {} entries, hash {}; written to {}",
-                        head.size,
-                        hex::encode(head.hash),
-                        shown(&file)
-                    )
-                },
-                json!({"size": head.size, "hash": hex::encode(head.hash), "file": file}),
-            );
+            log_head_json(out, &head, &file);
             Ok(())
         }
+        TtpCommand::Combine(a) => combine(a, out),
     }
 }
 
@@ -602,4 +674,113 @@ pub fn run_warrant(cmd: WarrantCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn combine(a: CombineArgs, out: &Output) -> Result<(), CliError> {
+    let statement = read_statement(&a.ttp)?.statement;
+    let warrant: Warrant = read_message(&a.warrant)?;
+    let record: TraceRecord = read_message(&a.record)?;
+    let request = TraceRequest { warrant, record };
+    // A file that does not decode is named and skipped like a share whose
+    // proof fails.
+    let mut files = Vec::with_capacity(a.share.len());
+    let mut rejected = Vec::new();
+    for path in &a.share {
+        match TraceShare::from_json(&read_text(path)?) {
+            Ok(s) => files.push((path.clone(), s)),
+            Err(e) => rejected.push(json!({"file": path, "trustee": null, "reason": e.to_string()})),
+        }
+    }
+    let shares: Vec<TraceShare> = files.iter().map(|(_, s)| s.clone()).collect();
+    let named =
+        |rejections: &[ShareRejection], rejected: &mut Vec<serde_json::Value>, used: &[ShareEvidence]| {
+            let mut seen = std::collections::BTreeSet::new();
+            for (path, s) in &files {
+                let i = s.evidence.trustee;
+                if used.contains(&s.evidence) || !seen.insert((i, s.digest())) {
+                    continue;
+                }
+                let reason = rejections
+                    .iter()
+                    .find(|r| r.trustee() == i)
+                    .map_or("not needed: t shares were combined".to_string(), ToString::to_string);
+                rejected.push(json!({"file": path, "trustee": i, "reason": reason}));
+            }
+        };
+    let combined = match combine_shares(&statement, &request, &shares) {
+        Ok(c) => c,
+        Err(TraceError::NotEnoughShares { valid, threshold, rejected: why }) => {
+            named(&why, &mut rejected, &[]);
+            let list: Vec<String> = rejected
+                .iter()
+                .filter(|r| r["reason"] != "not needed: t shares were combined")
+                .map(|r| {
+                    format!(
+                        "{}: {}",
+                        r["file"].as_str().unwrap_or_default(),
+                        r["reason"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect();
+            return Err(CliError::Refused(format!(
+                "{valid} valid decryption share(s) of the {threshold} needed: no plaintext{}",
+                if list.is_empty() { String::new() } else { format!(" (set aside: {})", list.join("; ")) }
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    named(&combined.rejected, &mut rejected, &combined.shares);
+    for r in &rejected {
+        out.note(format!(
+            "share {} set aside: {}",
+            r["file"].as_str().unwrap_or_default(),
+            r["reason"].as_str().unwrap_or_default()
+        ));
+    }
+    let used = combined.log_entries();
+    let signers = if a.signer.is_empty() { used.iter().map(|(i, _)| *i).collect() } else { a.signer.clone() };
+    let result = combined.unsigned_result(statement.public_keys());
+    let sign = SigningRequest::new(
+        signers,
+        GroupMessage::TraceResult(Box::new(ResultToSign { request, result })),
+        &mut OsRng,
+    );
+    write_message(&a.out, &sign)?;
+    let account =
+        (combined.kind == TraceKind::Owner).then(|| crate::keys::user_account_id(&combined.plaintext));
+    out.result(
+        || {
+            let what = match combined.kind {
+                TraceKind::Owner => format!(
+                    "identity I = {} (account {})",
+                    hex::encode(combined.plaintext.as_bytes()),
+                    crate::keys::user_account_id(&combined.plaintext)
+                ),
+                TraceKind::Coin => format!("serial S = {}", hex::encode(combined.plaintext.as_bytes())),
+            };
+            let named: Vec<String> = used.iter().map(|(i, index)| format!("trustee {i} log entry {index}")).collect();
+            format!(
+                "{} tracing: {} valid shares of {} needed ({}) combine to {what}\n  \
+                 request for trustees {:?} to sign the result written to {}: each runs `trustee sign commit`, \
+                 then `trustee sign share`; `trustee sign finish` gives the result `ttp verify-trace` checks",
+                combined.kind,
+                used.len(),
+                statement.threshold,
+                named.join(", "),
+                sign.signers,
+                shown(&a.out)
+            )
+        },
+        json!({
+            "kind": combined.kind.to_string(),
+            "plaintext": combined.plaintext,
+            "account": account,
+            "trustees": used.iter().map(|(i, index)| json!({"trustee": i, "log_index": index})).collect::<Vec<_>>(),
+            "rejected": rejected,
+            "signers": sign.signers,
+            "session": hex::encode(sign.session_id),
+            "file": a.out,
+        }),
+    );
+    Ok(())
 }

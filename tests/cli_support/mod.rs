@@ -1,6 +1,8 @@
 //! Running the `faircash` binary in a temporary directory.
 #![allow(dead_code)]
 
+pub mod contract;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
