@@ -141,3 +141,35 @@ fn the_readme_session_runs_as_written() {
     assert!(Command::new("kill").args(["-TERM", &node.id().to_string()]).status().unwrap().success());
     assert_eq!(node.wait().unwrap().code(), Some(0));
 }
+
+/// The trustees' walkthrough: two ceremonies, the group's key statement, a
+/// coin traced with two of three shares (one alone refused), the result
+/// signed by the group and verified.
+#[test]
+fn the_trustees_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let c = Cli::new();
+    let mut verified = None;
+    for (line, comment) in block(&readme, "## Trustees: a TTP of three") {
+        let mut line = line;
+        if line.contains("<carol's id>") {
+            let id = c.json(&["wallet", "info", "--dir", "carol"])["account"].as_str().unwrap().to_string();
+            line = line.replace("<carol's id>", &id);
+        }
+        if line.contains("<carol's session>") {
+            let id = c.json(&["wallet", "info", "--dir", "carol"])["account"].as_str().unwrap().to_string();
+            let w = c.json(&["bank", "withdrawals", "--dir", "tbank", "--account", &id]);
+            line = line.replace("<carol's session>", w["withdrawals"][0]["session"].as_str().unwrap());
+        }
+        assert!(!line.contains('<'), "README: an unknown placeholder in {line}");
+        let o = run_as_written(&c, &line, &comment);
+        if line.contains("ttp verify-trace") {
+            verified = Some(String::from_utf8_lossy(&o.stdout).to_string());
+        }
+    }
+    let verified = verified.expect("the walkthrough verifies the result");
+    assert!(
+        verified.contains("2 of 3 trustees (trustee 1 log entry 0, trustee 3 log entry 0)"),
+        "{verified}"
+    );
+}

@@ -527,6 +527,9 @@ fn run_dkg(cmd: DkgCommand, out: &Output) -> Result<(), CliError> {
             };
             let c = Ceremony::new(purpose, threshold, participants, &mut OsRng)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                ensure_dir(parent)?;
+            }
             write_message(&file, &c)?;
             out.result(
                 || {
