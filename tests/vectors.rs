@@ -42,8 +42,8 @@ use faircash::protocol::deposit::{
 use faircash::protocol::pay::{create_payment, order_digest, verify_payment, Payment, PaymentRequest};
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
-    verify_log, Decryption, LogEntry, LogHead, ShareContext, ShareEvidence, TraceKind, TraceRecord,
-    TraceRequest, TraceResult, TraceShare, TtpPublicKeys, Warrant, WarrantTerms, WatchList,
+    combine_shares, verify_log, Decryption, LogEntry, LogHead, ShareContext, ShareEvidence, TraceKind,
+    TraceRecord, TraceRequest, TraceResult, TraceShare, TtpPublicKeys, Warrant, WarrantTerms, WatchList,
 };
 use faircash::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement, TtpStatementList, TtpValidity};
 use faircash::protocol::withdraw::{
@@ -55,6 +55,8 @@ use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
 use faircash::store::{BankStore, TtpStore};
 use faircash::time::{Clock, Day, ManualClock, Timestamp};
 use faircash::trustees::dkg::{run_local, Ceremony, DkgTranscript, KeyPurpose, Participant};
+use faircash::trustees::signing::{self, GroupMessage, ResultToSign, SigningRequest};
+use faircash::trustees::{sign_locally, Trustee};
 use faircash::wire::{DecodeError, WireMessage};
 use rand::rngs::OsRng;
 use rand::SeedableRng;
@@ -870,6 +872,109 @@ fn generate() -> Generated {
             }
         })
         .collect();
+    // The group's signature of a threshold trace result (tracing.md §9.6):
+    // a signing ceremony of the same trustees, the key statement signed by
+    // trustees 1 and 2, and a coin-tracing result combined from the shares
+    // of trustees 1 and 3 and signed by them. The record is the coin
+    // record of the trace vectors with its escrow made under this Y_T (its
+    // withdrawal proof does not verify: the trustees check a record's proof
+    // against a keyset when they decrypt, not when they sign).
+    let signing_participants: Vec<Participant> =
+        identities.iter().zip(1..).map(|(k, id)| Participant { id, identity: *k.public() }).collect();
+    let signing_ceremony = Ceremony::new(KeyPurpose::Signing, 2, signing_participants, &mut rng).unwrap();
+    let (signing_transcript, signing_outcome, signing_shares) =
+        run_local(&signing_ceremony, &identities, &mut rng).unwrap();
+    let group_statement = TtpKeyStatement {
+        params_id: faircash::params::Params::get().id,
+        sequence: 0,
+        decryption_key: dkg_outcome.group_key,
+        threshold: 2,
+        trustees: dkg_outcome.verification_shares.clone(),
+        signing_key: signing_outcome.group_key,
+        validity: TtpValidity {
+            escrow_from: Day(DAY.0 - 30),
+            escrow_until: Day(DAY.0 + 365),
+            trace_until: Day(DAY.0 + 730),
+        },
+        issued: Timestamp(u64::from(DAY.0) * 86_400),
+    };
+    let group_trustees: Vec<Trustee<MemoryTtpStore>> = identities
+        .iter()
+        .zip(key_shares.iter().cloned())
+        .zip(signing_shares)
+        .map(|((identity, d), s)| {
+            let mut t =
+                Trustee::new(identity.clone(), d, s, MemoryTtpStore::new(), Arc::new(clock.clone())).unwrap();
+            t.trust_issuer(*judge.public());
+            t
+        })
+        .collect();
+    let statement_request =
+        SigningRequest::new(vec![1, 2], GroupMessage::KeyStatement(group_statement), &mut rng);
+    let (commitments, signature_shares) =
+        sign_locally(&[&group_trustees[0], &group_trustees[1]], &statement_request, &mut rng).unwrap();
+    let group_statement =
+        signing::finish(&signing_outcome, &statement_request, &commitments, &signature_shares).unwrap();
+    let TraceRecord::Coin { request: mut escrowed, identity: coin_identity } = coin_request.record.clone()
+    else {
+        unreachable!("a coin record")
+    };
+    let serial = Point::new(G * Scalar::from(2_000_003u64));
+    escrowed.escrow = faircash::crypto::elgamal::Ciphertext::encrypt(
+        &serial,
+        &dkg_outcome.group_key,
+        &SecretScalar::random_nonzero(&mut rng).expose_secret().clone(),
+    );
+    let group_record = TraceRecord::Coin { request: escrowed, identity: coin_identity };
+    let group_request =
+        TraceRequest { warrant: warrant_for(&group_record, "case-2026-031", &mut rng), record: group_record };
+    let group_context = ShareContext {
+        record_digest: group_request.record.digest(),
+        warrant_digest: group_request.warrant.digest(),
+        ciphertext: group_request.record.ciphertext().unwrap(),
+    };
+    let group_shares: Vec<TraceShare> = [0usize, 2]
+        .iter()
+        .map(|&k| {
+            let share = &key_shares[k];
+            let y = *share.verification_share().unwrap();
+            TraceShare {
+                kind: TraceKind::Coin,
+                record_digest: group_context.record_digest,
+                warrant_digest: group_context.warrant_digest,
+                ciphertext: group_context.ciphertext,
+                verification_share: y,
+                evidence: ShareEvidence::create(
+                    share.id,
+                    share.secret.expose_secret(),
+                    &y,
+                    &group_context,
+                    0,
+                    &mut rng,
+                ),
+            }
+        })
+        .collect();
+    let combined = combine_shares(&group_statement.statement, &group_request, &group_shares).unwrap();
+    assert_eq!(combined.plaintext, serial);
+    let result_request = SigningRequest::new(
+        vec![1, 3],
+        GroupMessage::TraceResult(Box::new(ResultToSign {
+            request: group_request.clone(),
+            result: combined.unsigned_result(group_statement.statement.public_keys()),
+        })),
+        &mut rng,
+    );
+    let (commitments, signature_shares) =
+        sign_locally(&[&group_trustees[0], &group_trustees[2]], &result_request, &mut rng).unwrap();
+    let group_result = signing::finish_result(
+        &signing_outcome,
+        &group_statement.statement,
+        &result_request,
+        &commitments,
+        &signature_shares,
+    )
+    .unwrap();
     files.insert(
         "trustees.json",
         obj! {
@@ -877,7 +982,11 @@ fn generate() -> Generated {
                               key (its whole transcript of signed round files), two trustees' decryption shares with their \
                               proofs, and their combination. The ciphertext is made for the vector under Y_T (no bank names \
                               this Y_T); record_digest and warrant_digest are the seeds of `trustees/record` and \
-                              `trustees/warrant`.",
+                              `trustees/warrant`. signed_result: the group's signing ceremony (same trustees), the key \
+                              statement signed by trustees 1 and 2 with FROST, and a coin-tracing result combined from \
+                              the shares of trustees 1 and 3 and signed by them (tracing.md §9.6); its record is the coin \
+                              record of trace.json with the escrow made under this Y_T, so its withdrawal proof does not \
+                              verify, and the warrant is signed by the judge of trace.json.",
             "seed" => seed_json("trustees"),
             "ceremony" => obj! {
                 "threshold" => 2u64,
@@ -895,6 +1004,14 @@ fn generate() -> Generated {
                 "c2" => pt(&ciphertext.c2),
                 "shares" => J::Arr(trace_shares.iter().map(m).collect()),
                 "plaintext" => pt(&x_known),
+            },
+            "signed_result" => obj! {
+                "signing_transcript" => m(&signing_transcript),
+                "statement" => m(&group_statement),
+                "request" => m(&group_request),
+                "shares" => J::Arr(group_shares.iter().map(m).collect()),
+                "result" => m(&group_result),
+                "plaintext" => pt(&serial),
             },
         },
     );
@@ -2669,6 +2786,74 @@ fn check_trustees() {
         combined -= e.share.point() * independent::lagrange_at_zero(&ids, e.trustee);
     }
     assert_eq!(Point::new(combined), point(&d["plaintext"]));
+
+    // The group-signed threshold result: the statement and the result
+    // verify under the group signing key of the signing ceremony's
+    // transcript, independently too; the result's shares combine to its
+    // plaintext, and it fails against any other key statement.
+    let r = &v["signed_result"];
+    let signing: DkgTranscript = msg(&r["signing_transcript"]);
+    let signing = signing.verify().unwrap();
+    let statement: SignedTtpKeyStatement = msg(&r["statement"]);
+    statement.verify().unwrap();
+    let st = &statement.statement;
+    assert_eq!((st.signing_key, st.decryption_key, st.threshold), (signing.group_key, y_t, 2));
+    assert!(independent::verify_group_signature(
+        b"faircash/v1/ttp-key-statement-signature",
+        &independent::statement_digest(st),
+        &signing.group_key,
+        &statement.signature
+    ));
+    let request: TraceRequest = msg(&r["request"]);
+    let result: TraceResult = msg(&r["result"]);
+    let plaintext = point(&r["plaintext"]);
+    assert_eq!(result.verify(st, &request.record, &request.warrant).unwrap(), plaintext);
+    assert_eq!(independent::result_digest(&result), result.digest());
+    assert!(independent::verify_group_signature(
+        b"faircash/v1/trace-result-signature",
+        &independent::result_digest(&result),
+        &signing.group_key,
+        &result.signature
+    ));
+    let Decryption::Threshold { shares } = &result.decryption else { panic!("a threshold result") };
+    let context = ShareContext {
+        record_digest: independent::record_digest(&request.record),
+        warrant_digest: independent::warrant_digest(&request.warrant),
+        ciphertext: result.ciphertext,
+    };
+    assert_eq!(
+        (result.record_digest, result.warrant_digest),
+        (context.record_digest, context.warrant_digest)
+    );
+    let ids: Vec<u16> = shares.iter().map(|e| e.trustee).collect();
+    assert_eq!(ids, vec![1, 3]);
+    let mut combined = *result.ciphertext.c2.point();
+    for e in shares {
+        let y = ys.iter().find(|(i, _)| *i == e.trustee).unwrap().1;
+        assert!(independent::verify_share(
+            &y,
+            &context,
+            e.trustee,
+            e.log_index,
+            &e.share,
+            &e.proof.commitments,
+            &e.proof.responses
+        ));
+        combined -= e.share.point() * independent::lagrange_at_zero(&ids, e.trustee);
+    }
+    assert_eq!(Point::new(combined), plaintext);
+    let files: Vec<TraceShare> = r["shares"].as_array().unwrap().iter().map(msg).collect();
+    assert_eq!(files.iter().map(|s| s.evidence.clone()).collect::<Vec<_>>(), *shares);
+    // Any other key statement: the single TTP's of keyset.json.
+    let other: SignedTtpKeyStatement = msg(&load("keyset.json")["ttp_statement"]);
+    assert!(result.verify(&other.statement, &request.record, &request.warrant).is_err());
+    let mut resigned = st.clone();
+    resigned.signing_key = other.statement.signing_key;
+    assert!(matches!(
+        result.verify(&resigned, &request.record, &request.warrant),
+        Err(faircash::protocol::trace::TraceError::ResultSignature
+            | faircash::protocol::trace::TraceError::ResultMismatch(_))
+    ));
 }
 
 #[test]
@@ -3768,21 +3953,35 @@ mod independent {
     pub fn result_digest(r: &TraceResult) -> [u8; 32] {
         let mut t = pt(b"faircash/v1/trace-result-digest");
         t.append_u64(b"kind", tag(r.kind));
-        let Decryption::Single { log_index, proof: p } = &r.decryption else {
-            panic!("a single TTP's result")
+        // postcard(proof): varint count, points, varint count, scalars.
+        let postcard = |p: &faircash::crypto::schnorr::Proof| {
+            let mut proof = vec![p.commitments.len() as u8];
+            p.commitments.iter().for_each(|c| proof.extend_from_slice(c.as_bytes()));
+            proof.push(p.responses.len() as u8);
+            p.responses.iter().for_each(|s| proof.extend_from_slice(s.as_bytes()));
+            proof
         };
-        t.append_u64(b"log-index", *log_index);
+        match &r.decryption {
+            Decryption::Single { log_index, .. } => t.append_u64(b"log-index", *log_index),
+            Decryption::Threshold { shares } => {
+                // specs/tracing.md §9.6: the shares replace the log index.
+                t.append_u64(b"shares", shares.len() as u64);
+                for s in shares {
+                    t.append_u64(b"trustee-id", u64::from(s.trustee));
+                    t.append_u64(b"log-index", s.log_index);
+                    t.append_message(b"D_i", s.share.as_bytes());
+                    t.append_message(b"share-proof", &postcard(&s.proof));
+                }
+            }
+        }
         t.append_message(b"record-digest", &r.record_digest);
         t.append_message(b"warrant-digest", &r.warrant_digest);
         t.append_message(b"c1", r.ciphertext.c1.as_bytes());
         t.append_message(b"c2", r.ciphertext.c2.as_bytes());
         t.append_message(b"X", r.plaintext.as_bytes());
-        // postcard(proof): varint count, points, varint count, scalars.
-        let mut proof = vec![p.commitments.len() as u8];
-        p.commitments.iter().for_each(|c| proof.extend_from_slice(c.as_bytes()));
-        proof.push(p.responses.len() as u8);
-        p.responses.iter().for_each(|s| proof.extend_from_slice(s.as_bytes()));
-        t.append_message(b"proof", &proof);
+        if let Decryption::Single { proof, .. } = &r.decryption {
+            t.append_message(b"proof", &postcard(proof));
+        }
         t.append_message(b"Y_T", r.ttp.decryption.as_bytes());
         t.append_message(b"signing-key", r.ttp.signing.as_bytes());
         digest(&mut t, b"result-digest")
