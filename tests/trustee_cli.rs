@@ -59,26 +59,22 @@ impl Run {
     }
 }
 
+/// Writes the ceremony file `files/ceremony.json` of the three trustees.
+fn ceremony_file(c: &Run, purpose: &str, files: &str) {
+    let ceremony = format!("{files}/ceremony.json");
+    let keys: Vec<String> = TRUSTEES.iter().map(|t| format!("{t}/identity.pub.json")).collect();
+    let mut args = vec!["trustee", "dkg", "ceremony", "--purpose", purpose, "--threshold", "2"];
+    for k in &keys {
+        args.extend(["--trustee", k.as_str()]);
+    }
+    args.extend(["--out", &ceremony]);
+    c.ok(&args);
+}
+
+/// A ceremony file, and every trustee joins.
 fn ceremony(c: &Run, purpose: &str, files: &str) {
     let ceremony = format!("{files}/ceremony.json");
-    std::fs::create_dir_all(c.path(files)).unwrap();
-    c.ok(&[
-        "trustee",
-        "dkg",
-        "ceremony",
-        "--purpose",
-        purpose,
-        "--threshold",
-        "2",
-        "--trustee",
-        "t1/identity.pub.json",
-        "--trustee",
-        "t2/identity.pub.json",
-        "--trustee",
-        "t3/identity.pub.json",
-        "--out",
-        &ceremony,
-    ]);
+    ceremony_file(c, purpose, files);
     for t in TRUSTEES {
         c.ok(&["trustee", "dkg", "start", "--dir", t, "--ceremony", &ceremony, "--files", files]);
     }
@@ -124,6 +120,62 @@ fn send_inconsistent_share(c: &Run, files: &str) {
         serde_json::from_str(&std::fs::read_to_string(c.path("t2/identity.key")).unwrap()).unwrap();
     m.signature = identity.sign(labels::DKG_MESSAGE_SIGNATURE, &m.digest(), &mut OsRng);
     std::fs::write(&path, m.to_json()).unwrap();
+}
+
+/// The FROST rounds of `request` by trustees `signers` (each commits, then
+/// each answers with its signature share; a signer's nonces serve once),
+/// then `trustee sign finish` with `extra` arguments into `out`.
+fn sign_group(c: &Run, request: &str, signers: &[u16], extra: &[&str], out: &str) -> Value {
+    let prefix = request.trim_end_matches(".json");
+    let dirs: Vec<String> = signers.iter().map(|i| format!("t{i}")).collect();
+    let commits: Vec<String> = signers.iter().map(|i| format!("{prefix}-c{i}.json")).collect();
+    let shares: Vec<String> = signers.iter().map(|i| format!("{prefix}-s{i}.json")).collect();
+    for (dir, commit) in dirs.iter().zip(&commits) {
+        c.ok(&["trustee", "sign", "commit", "--dir", dir, "--request", request, "--out", commit]);
+    }
+    let flags = |flag: &'static str, files: &[String]| -> Vec<String> {
+        files.iter().flat_map(|f| [flag.to_string(), f.clone()]).collect()
+    };
+    let commitments = flags("--commitment", &commits);
+    let share_args = |dir: &str, out: &str| -> Vec<String> {
+        let mut a: Vec<String> =
+            ["trustee", "sign", "share", "--dir", dir, "--request", request].map(String::from).to_vec();
+        a.extend(commitments.iter().cloned());
+        a.extend(["--out".to_string(), out.to_string()]);
+        a
+    };
+    for (dir, share) in dirs.iter().zip(&shares) {
+        let a = share_args(dir, share);
+        c.ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    // A nonce is used once.
+    let again = share_args(&dirs[0], "again.json");
+    let err = c.fails(4, &again.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("no unused nonces"), "{err}");
+    let mut a: Vec<String> = ["trustee", "sign", "finish", "--request", request].map(String::from).to_vec();
+    a.extend(extra.iter().map(|x| x.to_string()));
+    a.extend(commitments.iter().cloned());
+    a.extend(flags("--share", &shares));
+    a.extend(["--out".to_string(), out.to_string()]);
+    c.ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `ttp combine` of `shares` for the coin's warrant and record.
+fn combine_args<'a>(shares: &[&'a str], out: &'a str) -> Vec<&'a str> {
+    let mut a =
+        vec!["ttp", "combine", "--ttp", "ttp.pub.json", "--warrant", "w.json", "--record", "rec.json"];
+    shares.iter().for_each(|s| a.extend(["--share", s]));
+    a.extend(["--out", out]);
+    a
+}
+
+fn combine(c: &Run, shares: &[&str], out: &str) -> Value {
+    c.ok(&combine_args(shares, out))
+}
+
+/// A combination refused (exit 4): its message.
+fn combine_fails(c: &Run, shares: &[&str], out: &str) -> String {
+    c.fails(4, &combine_args(shares, out))
 }
 
 #[test]
@@ -176,24 +228,7 @@ fn a_two_of_three_trace_runs_from_files_on_separate_trustees() {
 
     // The two ceremonies. A step before the other trustees' files are in
     // says which are missing.
-    std::fs::create_dir_all(c.path("dec")).unwrap();
-    c.ok(&[
-        "trustee",
-        "dkg",
-        "ceremony",
-        "--purpose",
-        "decryption",
-        "--threshold",
-        "2",
-        "--trustee",
-        "t1/identity.pub.json",
-        "--trustee",
-        "t2/identity.pub.json",
-        "--trustee",
-        "t3/identity.pub.json",
-        "--out",
-        "dec/ceremony.json",
-    ]);
+    ceremony_file(&c, "decryption", "dec");
     c.ok(&["trustee", "dkg", "start", "--dir", "t1", "--ceremony", "dec/ceremony.json", "--files", "dec"]);
     let err = c.fails(
         1,
@@ -227,75 +262,7 @@ fn a_two_of_three_trace_runs_from_files_on_separate_trustees() {
         "--out",
         "st-req.json",
     ]);
-    for (t, i) in [("t1", "1"), ("t2", "2")] {
-        c.ok(&[
-            "trustee",
-            "sign",
-            "commit",
-            "--dir",
-            t,
-            "--request",
-            "st-req.json",
-            "--out",
-            &format!("st-c{i}.json"),
-        ]);
-    }
-    for (t, i) in [("t1", "1"), ("t2", "2")] {
-        c.ok(&[
-            "trustee",
-            "sign",
-            "share",
-            "--dir",
-            t,
-            "--request",
-            "st-req.json",
-            "--commitment",
-            "st-c1.json",
-            "--commitment",
-            "st-c2.json",
-            "--out",
-            &format!("st-s{i}.json"),
-        ]);
-    }
-    // A nonce is used once.
-    let err = c.fails(
-        4,
-        &[
-            "trustee",
-            "sign",
-            "share",
-            "--dir",
-            "t1",
-            "--request",
-            "st-req.json",
-            "--commitment",
-            "st-c1.json",
-            "--commitment",
-            "st-c2.json",
-            "--out",
-            "again.json",
-        ],
-    );
-    assert!(err.contains("no unused nonces"), "{err}");
-    c.ok(&[
-        "trustee",
-        "sign",
-        "finish",
-        "--request",
-        "st-req.json",
-        "--group",
-        "t1/signing.transcript.json",
-        "--commitment",
-        "st-c1.json",
-        "--commitment",
-        "st-c2.json",
-        "--share",
-        "st-s1.json",
-        "--share",
-        "st-s2.json",
-        "--out",
-        "ttp.pub.json",
-    ]);
+    sign_group(&c, "st-req.json", &[1, 2], &["--group", "t1/signing.transcript.json"], "ttp.pub.json");
 
     // A bank escrowing under the group's key, a withdrawn coin, a warrant.
     c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp.pub.json", "--max-exponent", "8"]);
@@ -333,23 +300,7 @@ fn a_two_of_three_trace_runs_from_files_on_separate_trustees() {
     }
 
     // One share alone: no plaintext, and combine says so.
-    let err = c.fails(
-        4,
-        &[
-            "ttp",
-            "combine",
-            "--ttp",
-            "ttp.pub.json",
-            "--warrant",
-            "w.json",
-            "--record",
-            "rec.json",
-            "--share",
-            "share-1.json",
-            "--out",
-            "x.json",
-        ],
-    );
+    let err = combine_fails(&c, &["share-1.json"], "x.json");
     assert!(err.contains("1 valid decryption share(s) of the 2 needed: no plaintext"), "{err}");
     // A tampered share (trustee 2 gives trustee 1's D_i as its own) is named
     // and skipped; with it and one valid share there is still no plaintext.
@@ -358,100 +309,17 @@ fn a_two_of_three_trace_runs_from_files_on_separate_trustees() {
     let one: Value = serde_json::from_str(&std::fs::read_to_string(c.path("share-1.json")).unwrap()).unwrap();
     tampered["body"]["evidence"]["share"] = one["body"]["evidence"]["share"].clone();
     std::fs::write(c.path("share-2x.json"), tampered.to_string()).unwrap();
-    let err = c.fails(
-        4,
-        &[
-            "ttp",
-            "combine",
-            "--ttp",
-            "ttp.pub.json",
-            "--warrant",
-            "w.json",
-            "--record",
-            "rec.json",
-            "--share",
-            "share-1.json",
-            "--share",
-            "share-2x.json",
-            "--out",
-            "x.json",
-        ],
-    );
+    let err = combine_fails(&c, &["share-1.json", "share-2x.json"], "x.json");
     assert!(err.contains("share-2x.json: trustee 2's share is wrong"), "{err}");
-    let combined = c.ok(&[
-        "ttp",
-        "combine",
-        "--ttp",
-        "ttp.pub.json",
-        "--warrant",
-        "w.json",
-        "--record",
-        "rec.json",
-        "--share",
-        "share-2x.json",
-        "--share",
-        "share-1.json",
-        "--share",
-        "share-3.json",
-        "--out",
-        "res-req.json",
-    ]);
+    let combined = combine(&c, &["share-2x.json", "share-1.json", "share-3.json"], "res-req.json");
     assert_eq!(combined["rejected"][0]["trustee"], 2, "{combined}");
     assert_eq!(combined["rejected"].as_array().unwrap().len(), 1, "{combined}");
     assert_eq!(combined["signers"], serde_json::json!([1, 3]));
 
     // Trustees 1 and 3 sign the result; it verifies with public keys alone.
-    for i in ["1", "3"] {
-        c.ok(&[
-            "trustee",
-            "sign",
-            "commit",
-            "--dir",
-            &format!("t{i}"),
-            "--request",
-            "res-req.json",
-            "--out",
-            &format!("r-c{i}.json"),
-        ]);
-    }
-    for i in ["1", "3"] {
-        c.ok(&[
-            "trustee",
-            "sign",
-            "share",
-            "--dir",
-            &format!("t{i}"),
-            "--request",
-            "res-req.json",
-            "--commitment",
-            "r-c1.json",
-            "--commitment",
-            "r-c3.json",
-            "--out",
-            &format!("r-s{i}.json"),
-        ]);
-    }
-    c.ok(&[
-        "trustee",
-        "sign",
-        "finish",
-        "--request",
-        "res-req.json",
-        "--group",
-        "t3/signing.transcript.json",
-        "--ttp",
-        "ttp.pub.json",
-        "--commitment",
-        "r-c1.json",
-        "--commitment",
-        "r-c3.json",
-        "--share",
-        "r-s1.json",
-        "--share",
-        "r-s3.json",
-        "--out",
-        "result.json",
-    ]);
+    let extra = ["--group", "t3/signing.transcript.json", "--ttp", "ttp.pub.json"];
+    let signed = sign_group(&c, "res-req.json", &[1, 3], &extra, "result.json");
+    assert_eq!(signed["signed"], "trace_result");
     let v = c.ok(&[
         "ttp",
         "verify-trace",

@@ -2719,6 +2719,28 @@ fn check_negatives(p: &Public) {
     }
 }
 
+/// Verifies each share's proof under its trustee's `Y_i` with the
+/// independent implementation and combines the shares (Lagrange at 0):
+/// `X = c2 - Σ λ_i·D_i`.
+fn combine_independently(ys: &[(u16, Point)], context: &ShareContext, shares: &[ShareEvidence]) -> Point {
+    let ids: Vec<u16> = shares.iter().map(|e| e.trustee).collect();
+    let mut combined = *context.ciphertext.c2.point();
+    for e in shares {
+        let y = ys.iter().find(|(i, _)| *i == e.trustee).unwrap().1;
+        assert!(independent::verify_share(
+            &y,
+            context,
+            e.trustee,
+            e.log_index,
+            &e.share,
+            &e.proof.commitments,
+            &e.proof.responses
+        ));
+        combined -= e.share.point() * independent::lagrange_at_zero(&ids, e.trustee);
+    }
+    Point::new(combined)
+}
+
 /// specs/vectors/trustees.json: the ceremony's transcript verifies to the
 /// file's keys, the verification shares lie on one polynomial whose value at
 /// 0 is `Y_T`, each share's proof verifies (independently too), and the
@@ -2755,23 +2777,14 @@ fn check_trustees() {
         ciphertext,
     };
     let shares: Vec<TraceShare> = d["shares"].as_array().unwrap().iter().map(msg).collect();
-    let ids: Vec<u16> = shares.iter().map(|s| s.evidence.trustee).collect();
-    let mut combined = *ciphertext.c2.point();
+    let evidence: Vec<ShareEvidence> = shares.iter().map(|s| s.evidence.clone()).collect();
+    assert_eq!(combine_independently(&ys, &context, &evidence), point(&d["plaintext"]));
     for s in &shares {
         let e = &s.evidence;
         let y = ys.iter().find(|(i, _)| *i == e.trustee).unwrap().1;
         assert_eq!(s.verification_share, y);
         assert_eq!(s.context(), context);
         e.verify(&y, &context).unwrap();
-        assert!(independent::verify_share(
-            &y,
-            &context,
-            e.trustee,
-            e.log_index,
-            &e.share,
-            &e.proof.commitments,
-            &e.proof.responses
-        ));
         let mut bad = e.clone();
         bad.log_index += 1;
         assert!(!independent::verify_share(
@@ -2783,9 +2796,7 @@ fn check_trustees() {
             &bad.proof.commitments,
             &bad.proof.responses
         ));
-        combined -= e.share.point() * independent::lagrange_at_zero(&ids, e.trustee);
     }
-    assert_eq!(Point::new(combined), point(&d["plaintext"]));
 
     // The group-signed threshold result: the statement and the result
     // verify under the group signing key of the signing ceremony's
@@ -2825,23 +2836,8 @@ fn check_trustees() {
         (result.record_digest, result.warrant_digest),
         (context.record_digest, context.warrant_digest)
     );
-    let ids: Vec<u16> = shares.iter().map(|e| e.trustee).collect();
-    assert_eq!(ids, vec![1, 3]);
-    let mut combined = *result.ciphertext.c2.point();
-    for e in shares {
-        let y = ys.iter().find(|(i, _)| *i == e.trustee).unwrap().1;
-        assert!(independent::verify_share(
-            &y,
-            &context,
-            e.trustee,
-            e.log_index,
-            &e.share,
-            &e.proof.commitments,
-            &e.proof.responses
-        ));
-        combined -= e.share.point() * independent::lagrange_at_zero(&ids, e.trustee);
-    }
-    assert_eq!(Point::new(combined), plaintext);
+    assert_eq!(shares.iter().map(|e| e.trustee).collect::<Vec<_>>(), vec![1, 3]);
+    assert_eq!(combine_independently(&ys, &context, shares), plaintext);
     let files: Vec<TraceShare> = r["shares"].as_array().unwrap().iter().map(msg).collect();
     assert_eq!(files.iter().map(|s| s.evidence.clone()).collect::<Vec<_>>(), *shares);
     // Any other key statement: the single TTP's of keyset.json.

@@ -27,7 +27,10 @@ use serde_json::json;
 
 use super::files::{ensure_dir, read_message, read_secret, read_text, shown, write_message, write_secret};
 use super::output::{day, Output};
-use super::ttp::{add_issuer, gate_config, log_head_json, log_verify_json, pin_bank, ValidityArgs};
+use super::ttp::{
+    add_issuer, gate_config, log_head_json, log_verify_json, pin_bank, TrustBankArgs, TrustIssuerArgs,
+    ValidityArgs,
+};
 use super::{CliError, DirArg};
 use crate::crypto::group_signature::GroupSigningKey;
 use crate::keys::PublicKeyFile;
@@ -73,27 +76,10 @@ pub enum TrusteeCommand {
     Sign(SignCommand),
     /// Trust warrants signed by an issuer key.
     #[command(after_help = "Example:\n  faircash trustee trust-issuer --dir t1 --key judge/judge.pub.json")]
-    TrustIssuer {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The issuer's public key file (`warrant keygen` writes it).
-        #[arg(long)]
-        key: PathBuf,
-    },
+    TrustIssuer(TrustIssuerArgs),
     /// Pin a bank's keysets (records are checked against them).
     #[command(after_help = "Example:\n  faircash trustee trust-bank --dir t1 --keysets bank/keysets.json")]
-    TrustBank {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The bank's keyset list.
-        #[arg(long)]
-        keysets: PathBuf,
-        /// The bank master key (hex) to trust; default: the one the list is signed with.
-        #[arg(long)]
-        bank_key: Option<String>,
-    },
+    TrustBank(TrustBankArgs),
     /// This trustee's proven decryption share for a warrant and its record:
     /// both are checked as a single TTP checks them, and the share is logged
     /// before it is written (never a decryption oracle).
@@ -898,11 +884,11 @@ pub fn run_trustee(cmd: TrusteeCommand, out: &Output) -> Result<(), CliError> {
         }
         TrusteeCommand::Dkg(c) => run_dkg(c, out),
         TrusteeCommand::Sign(c) => run_sign(c, out),
-        TrusteeCommand::TrustIssuer { dir, key } => {
+        TrusteeCommand::TrustIssuer(TrustIssuerArgs { dir, key }) => {
             identity(&dir.dir)?;
             add_issuer(&dir.dir, &key, out)
         }
-        TrusteeCommand::TrustBank { dir, keysets, bank_key } => {
+        TrusteeCommand::TrustBank(TrustBankArgs { dir, keysets, bank_key }) => {
             let t = open_trustee(&dir.dir)?;
             let ours = read_secret::<KeyShare>(&share_file(&dir.dir, KeyPurpose::Decryption))?.group_key;
             drop(t);

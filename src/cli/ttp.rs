@@ -70,27 +70,10 @@ pub enum TtpCommand {
     },
     /// Trust warrants signed by an issuer key.
     #[command(after_help = "Example:\n  faircash ttp trust-issuer --dir ttp --key judge/judge.pub.json")]
-    TrustIssuer {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The issuer's public key file (`warrant keygen` writes it).
-        #[arg(long)]
-        key: PathBuf,
-    },
+    TrustIssuer(TrustIssuerArgs),
     /// Pin a bank's keysets (records are checked against them).
     #[command(after_help = "Example:\n  faircash ttp trust-bank --dir ttp --keysets bank/keysets.json")]
-    TrustBank {
-        /// The state directory.
-        #[command(flatten)]
-        dir: DirArg,
-        /// The bank's keyset list (`bank keyset --out` writes it).
-        #[arg(long)]
-        keysets: PathBuf,
-        /// The bank master key (hex) to trust; default: the one the list is signed with.
-        #[arg(long)]
-        bank_key: Option<String>,
-    },
+    TrustBank(TrustBankArgs),
     /// Owner tracing: a deposited spend → the identity of its withdrawer.
     #[command(
         after_help = "Example:\n  faircash ttp trace-owner --dir ttp --warrant warrant.json --record record.json --out result.json"
@@ -153,6 +136,31 @@ pub struct CombineArgs {
     /// Where to write the request for the group's signature of the result.
     #[arg(long)]
     out: PathBuf,
+}
+
+/// Arguments of `trust-issuer` (a TTP's or a trustee's).
+#[derive(Debug, clap::Args)]
+pub struct TrustIssuerArgs {
+    /// The state directory.
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// The issuer's public key file (`warrant keygen` writes it).
+    #[arg(long)]
+    pub key: PathBuf,
+}
+
+/// Arguments of `trust-bank` (a TTP's or a trustee's).
+#[derive(Debug, clap::Args)]
+pub struct TrustBankArgs {
+    /// The state directory.
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// The bank's keyset list (`bank keyset --out` writes it).
+    #[arg(long)]
+    pub keysets: PathBuf,
+    /// The bank master key (hex) to trust; default: the one the list is signed with.
+    #[arg(long)]
+    pub bank_key: Option<String>,
 }
 
 /// How long a TTP key statement is valid, in days from today.
@@ -487,11 +495,11 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        TtpCommand::TrustIssuer { dir, key } => {
+        TtpCommand::TrustIssuer(TrustIssuerArgs { dir, key }) => {
             let _ = open_ttp(&dir.dir)?;
             add_issuer(&dir.dir, &key, out)
         }
-        TtpCommand::TrustBank { dir, keysets, bank_key } => {
+        TtpCommand::TrustBank(TrustBankArgs { dir, keysets, bank_key }) => {
             let _ = open_ttp(&dir.dir)?;
             let ours = read_message::<SignedTtpKeyStatement>(&dir.dir.join("ttp.pub.json"))?
                 .statement
