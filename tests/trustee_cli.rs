@@ -236,6 +236,14 @@ fn a_two_of_three_trace_runs_from_files_on_separate_trustees() {
     );
     assert!(err.contains("commit file(s) of trustee(s) 2, 3"), "{err}");
     assert!(err.contains("commit-2.json"), "{err}");
+    // A ceremony file changed under the same id is refused.
+    let mut changed: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("dec/ceremony.json")).unwrap()).unwrap();
+    changed["body"]["threshold"] = 3.into();
+    std::fs::write(c.path("changed.json"), changed.to_string()).unwrap();
+    let err = c
+        .fails(5, &["trustee", "dkg", "step", "--dir", "t1", "--ceremony", "changed.json", "--files", "dec"]);
+    assert!(err.contains("not the ceremony this trustee joined"), "{err}");
     for t in ["t2", "t3"] {
         c.ok(&["trustee", "dkg", "start", "--dir", t, "--ceremony", "dec/ceremony.json", "--files", "dec"]);
     }

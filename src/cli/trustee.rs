@@ -589,6 +589,12 @@ fn run_dkg(cmd: DkgCommand, out: &Output) -> Result<(), CliError> {
                 )));
             }
             let state: DkgState = read_secret(&path)?;
+            if state.ceremony() != &c || state.me() != me {
+                return Err(CliError::Security(format!(
+                    "{}: not the ceremony this trustee joined under this id",
+                    a.ceremony.display()
+                )));
+            }
             let next = state.next_round();
             let Some(needed) = needed_round(next) else {
                 return Err(CliError::Refused(format!(
