@@ -499,3 +499,27 @@ fn a_rekey_never_takes_an_identity_held_elsewhere() {
     );
     assert!(matches!(w.bank.rekey_account(&req, "no", &mut OsRng), Err(Error::WrongAccountKind(_))));
 }
+
+/// A withdrawal's stored reservation request and challenge are signed with
+/// the authentication key of their day: rotating it while one is
+/// interrupted would get their resend refused, so the rotation waits for
+/// `wallet resume`.
+#[test]
+fn the_auth_key_is_not_rotated_while_a_withdrawal_is_interrupted() {
+    let w = World::new();
+    let mut alice = w.user(100);
+    let auth = *alice.keys().auth().public();
+    interrupted_after(&w, &alice, 60, 1);
+    let new = AuthKey::generate(&mut OsRng);
+    let rotation = alice.auth_rotation(&new, &mut OsRng);
+    assert!(matches!(alice.rotate_auth_key(&*w.bank, new.clone(), &rotation), Err(Error::WithdrawalPending)));
+    assert_eq!(w.bank.account(&alice.account_id()).unwrap().auth_key, Some(auth), "nothing was sent");
+    // Resumed under the key its requests were signed with, the withdrawal
+    // completes; then the rotation goes through.
+    assert!(alice.resume(&*w.bank, &mut OsRng).unwrap().incomplete.is_empty());
+    assert_eq!((alice.balance().unwrap(), w.balance(&alice.account_id())), (60, 40));
+    alice.rotate_auth_key(&*w.bank, new.clone(), &rotation).unwrap();
+    assert_eq!(w.bank.account(&alice.account_id()).unwrap().auth_key, Some(*new.public()));
+    alice.withdraw(&*w.bank, 40, &mut OsRng).unwrap();
+    assert_eq!((alice.balance().unwrap(), w.balance(&alice.account_id())), (100, 0));
+}

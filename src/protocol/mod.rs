@@ -236,6 +236,12 @@ pub enum Error {
     /// replaced until `wallet resume` finished it.
     #[error("an exchange is in progress: run `wallet resume` before replacing the authentication key")]
     ExchangePending,
+    /// A withdrawal is interrupted (a pending session or a withdrawal plan):
+    /// its stored reservation request or challenge is signed with the
+    /// authentication key, so the key is not replaced until `wallet resume`
+    /// (or `wallet resume --release`) finished it.
+    #[error("a withdrawal is interrupted: run `wallet resume` before replacing the authentication key")]
+    WithdrawalPending,
     /// The wallet's coins that could pay have expired.
     #[error("coins worth {expired} expired before day {day}; {available} in valid coins is not enough")]
     CoinsExpired {

@@ -664,6 +664,11 @@ impl<S: WalletStore> Wallet<S> {
         if !self.store.exchanges()?.is_empty() {
             return Err(Error::ExchangePending);
         }
+        // A stored reservation request and a stored challenge are signed
+        // with the current key: a resend under a rotated key is refused.
+        if !self.store.plans()?.is_empty() || !self.store.pending()?.is_empty() {
+            return Err(Error::WithdrawalPending);
+        }
         let status = match bank.account_request(request)? {
             AccountAnswer::Status(s) => s,
             AccountAnswer::Reservation(_) => return Err(Error::InvalidProof("bank answer")),
