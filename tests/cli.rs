@@ -934,3 +934,24 @@ fn wallet_new_shows_the_recovery_phrase_once_and_keeps_only_the_seed() {
     assert!(text.contains("recovery phrase"), "{text}");
     RecoveryPhrase::parse(text.lines().last().unwrap()).unwrap();
 }
+
+/// A payee that meets a keyset the bank issued after it last looked asks
+/// the bank for its keysets (chain verified) and accepts: a merchant and a
+/// receiving wallet alike (one implementation, `PayeeRole::accept_or_refresh`).
+#[test]
+fn cli_payees_fetch_a_keyset_issued_since() {
+    let c = Cli::new();
+    c.setup();
+    c.json(&["wallet", "new", "--dir", "bob", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
+    c.ok(&["bank", "keyset", "--dir", "bank", "--rotate"]);
+    // alice withdraws under the new keyset (an on-line command refreshes).
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "8"]);
+    c.ok(&["wallet", "request", "--dir", "bob", "--amount", "4", "--out", "b-req.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "b-req.json", "--out", "b-pay.json"]);
+    let keysets = |dir: &str| std::fs::read_to_string(c.path(&format!("{dir}/keysets.json"))).unwrap();
+    let before = keysets("bob");
+    c.ok(&["wallet", "receive", "--dir", "bob", "--payment", "b-pay.json"]);
+    assert_ne!(keysets("bob"), before, "the new keyset is pinned and saved");
+    c.ok(&["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
+    c.pay("alice", "shop", 4, "s");
+}

@@ -20,7 +20,7 @@ use faircash::protocol::deposit::{DepositOutcome, DepositRequest};
 use faircash::protocol::register::UserRegistration;
 use faircash::protocol::trust::TtpValidity;
 use faircash::protocol::withdraw::WithdrawChallenge;
-use faircash::roles::{Bank, BankApi, BankConfig, Merchant, TtpKeys, Wallet};
+use faircash::roles::{Bank, BankApi, BankConfig, Merchant, PayeeRole, TtpKeys, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryWalletStore};
 use faircash::store::BankStore;
 use faircash::time::{Clock, SystemClock};

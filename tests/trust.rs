@@ -17,7 +17,7 @@ use faircash::protocol::trust::{
     TtpStatementError, TtpValidity,
 };
 use faircash::protocol::Error;
-use faircash::roles::{TtpKey, TtpKeys};
+use faircash::roles::{PayeeRole, TtpKey, TtpKeys};
 use faircash::store::{MerchantStore, WalletStore};
 use faircash::time::Timestamp;
 use rand::rngs::OsRng;

@@ -11,14 +11,12 @@ use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_messag
 use super::output::Output;
 use super::payee::{DepositArgs, PaymentArgs, RequestArgs};
 use super::wallet::{
-    connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, save_keysets,
-    TrustTtpArgs, TtpArgs,
+    connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, TrustTtpArgs,
+    TtpArgs,
 };
 use super::{CliError, DirArg};
 use crate::crypto::schnorr::SigningKey;
-use crate::protocol::pay::Payment;
 use crate::protocol::trace::WatchList;
-use crate::protocol::Error as ProtocolError;
 use crate::roles::Merchant;
 use crate::store::sqlite::SqliteMerchantStore;
 use crate::store::PaymentState;
@@ -57,7 +55,9 @@ pub enum MerchantCommand {
         after_help = "Example:\n  faircash merchant request --dir shop --amount 12 --order 'order 1001' --out req.json"
     )]
     Request(RequestArgs),
-    /// Verify a payment off-line (public keys only) and accept it.
+    /// Verify a payment off-line (public keys only) and accept it. A payment
+    /// under a keyset not pinned here makes the merchant fetch the bank's
+    /// keysets (verifying their chain) and look again.
     #[command(after_help = "Example:\n  faircash merchant accept --dir shop --payment pay.json")]
     Accept(PaymentArgs),
     /// Deposit every accepted payment at the bank.
@@ -177,26 +177,7 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
         }
         MerchantCommand::Accept(PaymentArgs { dir, payment }) => {
             let (mut m, _lock) = open(&dir.dir, out)?;
-            let p: Payment = read_message(&payment)?;
-            let summary = match m.accept(&p, &mut OsRng) {
-                // A keyset the bank issued since this merchant last looked:
-                // fetch the bank's list (pinned under the shared rules) and
-                // try again.
-                Err(ProtocolError::UnknownKeyset(id)) => {
-                    let (pinned, list) = load_pinned(&dir.dir)?;
-                    let Some(spec) = pinned.bank else { return Err(ProtocolError::UnknownKeyset(id).into()) };
-                    out.note(format!(
-                        "payment under keyset {id}, not pinned here: asking the bank for its keysets"
-                    ));
-                    let b = connect(&spec)?;
-                    let summary = m.accept_or_refresh(&p, &*b, &mut OsRng);
-                    save_keysets(&dir.dir, m.anchors(), &list)?;
-                    summary?
-                }
-                other => other?,
-            };
-            super::payee::accepted(p.request.amount, &summary, "merchant deposit", out);
-            Ok(())
+            super::payee::accept(&dir.dir, &mut m, &payment, "merchant deposit", out)
         }
         MerchantCommand::Deposit(DepositArgs { dir, bank }) => {
             let (mut m, _lock) = open(&dir.dir, out)?;

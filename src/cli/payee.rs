@@ -9,12 +9,13 @@ use serde_json::json;
 
 use super::files::{read_message, shown, write_message};
 use super::output::{amount_with_breakdown, day, receipt_json, refusal_name, Output};
-use super::wallet::{connect, load_ttp, open_wallet, save_keysets, save_ttp};
+use super::wallet::{connect, load_pinned, load_ttp, open_wallet, save_keysets, save_ttp};
 use super::{CliError, DirArg};
 use crate::keys::KeysetList;
 use crate::protocol::deposit::{DepositOutcome, PaymentOutcome};
 use crate::protocol::pay::{Payment, PaymentSummary};
-use crate::roles::{BankApi, Payee, TrustAnchors};
+use crate::protocol::Error as ProtocolError;
+use crate::roles::{BankApi, Payee, PayeeRole, TrustAnchors};
 use crate::store::{MerchantStore, PaymentState};
 
 /// Brings the trust anchors up to date with the bank before a deposit or a
@@ -66,9 +67,38 @@ pub fn request<S: MerchantStore + ?Sized>(
     Ok(())
 }
 
+/// Verifies `payment` off-line and holds it (`merchant accept`, `wallet
+/// receive`): a payment under a keyset not pinned here makes the payee ask
+/// the bank it pinned for its keyset list (verified and pinned under the
+/// shared rules, [`PayeeRole::accept_or_refresh`]) and try again; what was
+/// pinned is saved in `dir`. `deposit` names the command that deposits it.
+pub fn accept<R: PayeeRole>(
+    dir: &Path,
+    role: &mut R,
+    payment: &Path,
+    deposit: &str,
+    out: &Output,
+) -> Result<(), CliError> {
+    let p: Payment = read_message(payment)?;
+    let summary = match role.payee().accept(&p, &mut OsRng) {
+        Err(ProtocolError::UnknownKeyset(id)) => {
+            let (pinned, list) = load_pinned(dir)?;
+            let Some(spec) = pinned.bank else { return Err(ProtocolError::UnknownKeyset(id).into()) };
+            out.note(format!("payment under keyset {id}, not pinned here: asking the bank for its keysets"));
+            let b = connect(&spec)?;
+            let summary = role.accept_or_refresh(&p, &*b, &mut OsRng);
+            save_keysets(dir, role.anchors(), &list)?;
+            summary?
+        }
+        other => other?,
+    };
+    accepted(p.request.amount, &summary, deposit, out);
+    Ok(())
+}
+
 /// Reports a payment verified off-line and accepted; `deposit` names the
 /// command that deposits it.
-pub fn accepted(amount: u64, summary: &PaymentSummary, deposit: &str, out: &Output) {
+fn accepted(amount: u64, summary: &PaymentSummary, deposit: &str, out: &Output) {
     out.result(
         || {
             format!(
@@ -308,7 +338,9 @@ pub enum WalletReceiveCommand {
     )]
     Request(RequestArgs),
     /// Verify a payment off-line (public keys only) exactly as a merchant
-    /// does, and hold it until `wallet deposit`.
+    /// does, and hold it until `wallet deposit`. A payment under a keyset
+    /// not pinned here makes the wallet fetch the bank's keysets (verifying
+    /// their chain) and look again.
     #[command(after_help = "Example:\n  faircash wallet receive --dir bob --payment pay.json\n\n\
         Exit status:\n  \
         0  verified and held for deposit\n  \
@@ -347,11 +379,8 @@ pub fn run_wallet(cmd: WalletReceiveCommand, out: &Output) -> Result<(), CliErro
             request(&w.payee(), amount, &order, &file, out)
         }
         WalletReceiveCommand::Receive(PaymentArgs { dir, payment }) => {
-            let (w, _, _, _lock) = open_wallet(&dir.dir, out)?;
-            let p: Payment = read_message(&payment)?;
-            let summary = w.receive(&p, &mut OsRng)?;
-            accepted(p.request.amount, &summary, "wallet deposit", out);
-            Ok(())
+            let (mut w, _, _, _lock) = open_wallet(&dir.dir, out)?;
+            accept(&dir.dir, &mut w, &payment, "wallet deposit", out)
         }
         WalletReceiveCommand::Deposit(DepositArgs { dir, bank }) => {
             let (mut w, _, list, _lock) = open_wallet(&dir.dir, out)?;

@@ -8,7 +8,7 @@ use rand_core::CryptoRngCore;
 
 use super::anchors::TrustAnchors;
 use super::bank::BankApi;
-use super::payee::Payee;
+use super::payee::{Payee, PayeeRole};
 use crate::coin::CoinId;
 use crate::crypto::schnorr::SigningKey;
 use crate::encoding::Point;
@@ -17,7 +17,7 @@ use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::pay::{Payment, PaymentRequest, PaymentSummary};
 use crate::protocol::register::MerchantRegistration;
 use crate::protocol::trace::{WatchList, WatchListVersion};
-use crate::protocol::{Error, Result};
+use crate::protocol::Result;
 use crate::store::{AcceptedPayment, MerchantStore};
 use crate::time::Clock;
 
@@ -102,32 +102,6 @@ impl<S: MerchantStore> Merchant<S> {
         self.payee().accept(payment, rng)
     }
 
-    /// [`Merchant::accept`], except that a payment under a keyset this
-    /// merchant has not pinned makes it fetch the bank's keyset list first
-    /// (pinned under the shared rules, so a bank cannot roll back or fork
-    /// it this way either) and try once more: a keyset the bank issued
-    /// since the merchant last looked is accepted without a restart. When
-    /// the bank cannot be reached, the payment is refused as
-    /// [`Error::UnknownKeyset`], as off-line.
-    pub fn accept_or_refresh(
-        &mut self,
-        payment: &Payment,
-        bank: &(impl BankApi + ?Sized),
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<PaymentSummary> {
-        match self.accept(payment, rng) {
-            Err(Error::UnknownKeyset(id)) => {
-                match self.anchors.refresh_keysets(bank) {
-                    Ok(_) => {}
-                    Err(Error::Unreachable(_)) => return Err(Error::UnknownKeyset(id)),
-                    Err(e) => return Err(e),
-                }
-                self.accept(payment, rng)
-            }
-            other => other,
-        }
-    }
-
     /// The deposit request to send next ([`Payee::deposit_request`]).
     pub fn deposit_request(&self, rng: &mut impl CryptoRngCore) -> Result<Option<DepositRequest>> {
         self.payee().deposit_request(rng)
@@ -175,5 +149,18 @@ impl<S: MerchantStore> Merchant<S> {
     /// Whether this merchant accepted `coin` before.
     pub fn has_seen(&self, coin: &CoinId) -> Result<bool> {
         self.payee().has_seen(coin)
+    }
+}
+
+impl<S: MerchantStore> PayeeRole for Merchant<S> {
+    type Store = S;
+    fn payee(&self) -> Payee<'_, S> {
+        Merchant::payee(self)
+    }
+    fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
+    }
+    fn anchors_mut(&mut self) -> &mut TrustAnchors {
+        &mut self.anchors
     }
 }

@@ -19,6 +19,6 @@ pub use anchors::TrustAnchors;
 pub use bank::{Bank, BankApi, BankConfig, EvidencePage, WatchPolicy};
 pub use limits::{DepositLimits, DepositLoad};
 pub use merchant::Merchant;
-pub use payee::Payee;
+pub use payee::{Payee, PayeeRole};
 pub use ttp::{TraceGate, Ttp, TtpKey, TtpKeys};
 pub use wallet::Wallet;

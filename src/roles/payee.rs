@@ -31,6 +31,46 @@ use crate::protocol::{Error, Result};
 use crate::store::{AcceptedPayment, MerchantStore, StoreError};
 use crate::time::Clock;
 
+/// A role that is a payee (a [`crate::roles::Merchant`], a
+/// [`crate::roles::Wallet`]): its [`Payee`] view and its trust anchors.
+pub trait PayeeRole {
+    /// The store holding the payee state.
+    type Store: MerchantStore + ?Sized;
+    /// The payee this role is.
+    fn payee(&self) -> Payee<'_, Self::Store>;
+    /// The trust anchors payments are verified under.
+    fn anchors(&self) -> &TrustAnchors;
+    /// The trust anchors, to pin the bank's keyset list under their rules.
+    fn anchors_mut(&mut self) -> &mut TrustAnchors;
+
+    /// [`Payee::accept`], except that a payment under a keyset this payee
+    /// has not pinned makes it fetch the bank's keyset list first (pinned
+    /// under the shared rules of [`TrustAnchors::refresh_keysets`], which
+    /// verify the chain, so a bank cannot roll back or fork it this way)
+    /// and try once more: a keyset the bank issued since the payee last
+    /// looked is accepted without a restart. When the bank cannot be
+    /// reached, the payment is refused as [`Error::UnknownKeyset`], as
+    /// off-line. The one implementation for merchants and wallets.
+    fn accept_or_refresh(
+        &mut self,
+        payment: &Payment,
+        bank: &(impl BankApi + ?Sized),
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<PaymentSummary> {
+        match self.payee().accept(payment, rng) {
+            Err(Error::UnknownKeyset(id)) => {
+                match self.anchors_mut().refresh_keysets(bank) {
+                    Ok(_) => {}
+                    Err(Error::Unreachable(_)) => return Err(Error::UnknownKeyset(id)),
+                    Err(e) => return Err(e),
+                }
+                self.payee().accept(payment, rng)
+            }
+            other => other,
+        }
+    }
+}
+
 /// A payee: the key that signs its requests' payee key and its deposits,
 /// the account credited, the trust anchors payments are verified under, the
 /// store that holds requests, seen coins, payments and deposits, and the

@@ -15,8 +15,9 @@ use crate::protocol::deposit::DepositReceipt;
 use crate::protocol::pay::{Payment, PaymentRequest, PaymentSummary};
 use crate::protocol::trace::WatchList;
 use crate::protocol::Result;
+use crate::roles::anchors::TrustAnchors;
 use crate::roles::bank::BankApi;
-use crate::roles::payee::Payee;
+use crate::roles::payee::{Payee, PayeeRole};
 use crate::store::{AcceptedPayment, MerchantStore, WalletStore};
 
 impl<S: WalletStore> Wallet<S> {
@@ -80,5 +81,18 @@ impl<S: WalletStore> Wallet<S> {
     /// Whether this wallet received `coin` before.
     pub fn has_received(&self, coin: &CoinId) -> Result<bool> {
         self.payee().has_seen(coin)
+    }
+}
+
+impl<S: WalletStore> PayeeRole for Wallet<S> {
+    type Store = dyn MerchantStore;
+    fn payee(&self) -> Payee<'_, dyn MerchantStore> {
+        Wallet::payee(self)
+    }
+    fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
+    }
+    fn anchors_mut(&mut self) -> &mut TrustAnchors {
+        &mut self.anchors
     }
 }
