@@ -65,6 +65,9 @@ impl BankApi for Timed<'_> {
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
         self.time(|| BankApi::deposit(self.bank, req))
     }
+    fn reclaim(&self, req: &faircash::protocol::reclaim::ReclaimRequest) -> Result<DepositReceipt> {
+        self.time(|| BankApi::reclaim(self.bank, req))
+    }
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
         self.time(|| BankApi::ttp_statements(self.bank))
     }

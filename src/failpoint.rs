@@ -43,6 +43,9 @@
 //! | `payee.deposit.stored` | [`crate::roles::Payee::deposit`] (`merchant deposit`, `wallet deposit`): the signed deposit request is stored as in flight; it has not been sent | a request in flight the bank never saw, the payments pending | the next deposit sends the stored request (the same bytes) and records its receipt |
 //! | `bank.deposit.committed` | [`crate::roles::Bank::deposit`]: the transaction that records the coins, credits the merchant and stores the receipt has committed; the receipt has not left | a credited merchant whose store still holds the request in flight and its payments pending | the next deposit sends the stored request again and gets the stored receipt: the merchant books the credit, no second credit, no zero-credit duplicates |
 //! | `payee.deposit.credited` | [`crate::roles::Payee::deposit`] (`merchant deposit`, `wallet deposit`): the bank's receipt arrived; it is not recorded | as for `bank.deposit.committed` | as for `bank.deposit.committed` |
+//! | `wallet.reclaim.stored` | [`crate::roles::Wallet::reclaim`]: the signed reclaim of a refused payment is stored; it has not been sent | the payment's coins spent, its value in no account, a reclaim the bank never saw | `wallet resume` sends the stored reclaim (the same bytes) and settles it with the verified receipt |
+//! | `bank.reclaim.committed` | [`crate::roles::Bank::reclaim`]: the transaction that records the coins, keeps the refusal, credits the payer and stores the receipt has committed; the receipt has not left | a credited payer whose wallet still holds the reclaim | `wallet resume` sends the stored reclaim again and gets the stored receipt: no second credit |
+//! | `wallet.reclaim.credited` | [`crate::roles::Wallet::reclaim`]: the bank's receipt arrived; it is not verified and the reclaim is not removed | as for `bank.reclaim.committed` | as for `bank.reclaim.committed` |
 
 /// Every failpoint name, in the order of the table above.
 pub const NAMES: &[&str] = &[
@@ -59,6 +62,9 @@ pub const NAMES: &[&str] = &[
     "payee.deposit.stored",
     "bank.deposit.committed",
     "payee.deposit.credited",
+    "wallet.reclaim.stored",
+    "bank.reclaim.committed",
+    "wallet.reclaim.credited",
 ];
 
 /// The environment variable that arms a failpoint.

@@ -52,6 +52,8 @@ pub enum MessageKind {
     Payment = 0x22,
     /// A payee's signed refusal of a payment (payee → user).
     PayeeRefusal = 0x23,
+    /// A payer's reclaim of a refused payment (user → bank).
+    ReclaimRequest = 0x28,
     /// A deposit request (merchant → bank).
     DepositRequest = 0x30,
     /// A deposit receipt (bank → merchant).
@@ -123,6 +125,7 @@ impl MessageKind {
             MessageKind::PaymentRequest => "payment-request",
             MessageKind::Payment => "payment",
             MessageKind::PayeeRefusal => "payee-refusal",
+            MessageKind::ReclaimRequest => "reclaim-request",
             MessageKind::DepositRequest => "deposit-request",
             MessageKind::DepositReceipt => "deposit-receipt",
             MessageKind::DoubleSpendEvidence => "double-spend-evidence",

@@ -320,6 +320,12 @@ mod flaky {
         ) -> Result<faircash::protocol::deposit::DepositReceipt> {
             BankApi::deposit(self.bank, r)
         }
+        fn reclaim(
+            &self,
+            r: &faircash::protocol::reclaim::ReclaimRequest,
+        ) -> Result<faircash::protocol::deposit::DepositReceipt> {
+            BankApi::reclaim(self.bank, r)
+        }
         fn account_request(&self, r: &AccountRequest) -> Result<AccountAnswer> {
             BankApi::account_request(self.bank, r)
         }

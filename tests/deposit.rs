@@ -70,6 +70,9 @@ impl<F: Fn(DepositReceipt) -> Result<DepositReceipt>> BankApi for Channel<'_, F>
         self.sent.lock().unwrap().push(req.to_bytes());
         (self.answer)(self.bank.deposit(req)?)
     }
+    fn reclaim(&self, req: &faircash::protocol::reclaim::ReclaimRequest) -> Result<DepositReceipt> {
+        self.bank.reclaim(req)
+    }
 }
 
 /// The receipt is lost on its way back (after the bank committed it).

@@ -182,6 +182,9 @@ mod forward {
         fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
             BankApi::deposit(&*self.bank, req)
         }
+        fn reclaim(&self, req: &faircash::protocol::reclaim::ReclaimRequest) -> Result<DepositReceipt> {
+            BankApi::reclaim(&*self.bank, req)
+        }
         fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
             BankApi::ttp_statements(&*self.bank)
         }

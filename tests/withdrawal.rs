@@ -807,6 +807,12 @@ mod network {
         ) -> Result<faircash::protocol::deposit::DepositReceipt> {
             BankApi::deposit(self.bank, req)
         }
+        fn reclaim(
+            &self,
+            req: &faircash::protocol::reclaim::ReclaimRequest,
+        ) -> Result<faircash::protocol::deposit::DepositReceipt> {
+            BankApi::reclaim(self.bank, req)
+        }
         fn account_request(
             &self,
             req: &faircash::protocol::account::AccountRequest,
@@ -846,6 +852,12 @@ mod network {
             r: &faircash::protocol::deposit::DepositRequest,
         ) -> Result<faircash::protocol::deposit::DepositReceipt> {
             BankApi::deposit(self.0, r)
+        }
+        fn reclaim(
+            &self,
+            r: &faircash::protocol::reclaim::ReclaimRequest,
+        ) -> Result<faircash::protocol::deposit::DepositReceipt> {
+            BankApi::reclaim(self.0, r)
         }
         fn account_request(
             &self,

@@ -168,6 +168,12 @@ pub mod labels {
     pub const BACKUP_KEY: &[u8] = b"faircash/v1/backup-key";
     /// A payee's signature refusing a payment (request id, payment digest).
     pub const PAYEE_REFUSAL_SIGNATURE: &[u8] = b"faircash/v1/payee-refusal-signature";
+    /// Transcript of a reclaim request's digest.
+    pub const RECLAIM_REQUEST_DIGEST: &[u8] = b"faircash/v1/reclaim-request-digest";
+    /// Signature domain: the authentication key on a reclaim request's digest.
+    pub const RECLAIM_SIGNATURE: &[u8] = b"faircash/v1/reclaim-signature";
+    /// A reclaim's escrow proof transcript (one per coin).
+    pub const RECLAIM_ESCROW: &[u8] = b"faircash/v1/reclaim-escrow";
 
     /// Every label above, for the uniqueness test.
     pub const ALL: &[&[u8]] = &[
@@ -230,6 +236,9 @@ pub mod labels {
         COIN_VALUE,
         BACKUP_KEY,
         PAYEE_REFUSAL_SIGNATURE,
+        RECLAIM_REQUEST_DIGEST,
+        RECLAIM_SIGNATURE,
+        RECLAIM_ESCROW,
     ];
 
     /// Hash-to-group labels of the independent generators.

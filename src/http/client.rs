@@ -204,6 +204,9 @@ impl BankApi for HttpBank {
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
         self.send(routes::DEPOSITS, Some(req))
     }
+    fn reclaim(&self, req: &crate::protocol::reclaim::ReclaimRequest) -> Result<DepositReceipt> {
+        self.send(routes::RECLAIMS, Some(req))
+    }
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
         Ok(self.send::<AccountOpened, TtpStatementList>(routes::TTP_STATEMENTS, None)?.statements)
     }

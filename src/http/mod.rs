@@ -43,6 +43,8 @@ pub mod routes {
     pub const ACCOUNT_REQUESTS: &str = "/v1/accounts/{account}/requests";
     /// `POST`: deposit.
     pub const DEPOSITS: &str = "/v1/deposits";
+    /// `POST`: reclaim of a refused payment by its payer.
+    pub const RECLAIMS: &str = "/v1/reclaims";
     /// `GET`: double-spending evidence.
     pub const EVIDENCE: &str = "/v1/evidence";
     /// `GET`: the coin-tracing watch list.
@@ -229,6 +231,9 @@ pub fn error_answer(e: &Error) -> (u16, ErrorDetail) {
         Error::AccountRequestIdReused => (409, "account-request-id-reused", false, None),
         Error::BadReason(_) => (422, "bad-reason", false, None),
         Error::RequestIdReused => (409, "request-id-reused", false, None),
+        Error::RefusalBroken { payee } => {
+            (409, "refusal-broken", false, Some(serde_json::json!({ "payee": payee })))
+        }
         Error::TooLarge(_) => (413, "too-large", false, None),
         Error::Overflow => (422, "overflow", false, None),
         Error::BadEvidence(_) => (422, "bad-evidence", false, None),
@@ -261,6 +266,9 @@ pub fn error_from_answer(status: u16, d: ErrorDetail) -> Error {
         "challenge-mismatch" => Error::ChallengeMismatch,
         "commitment-reused" => Error::CommitmentReused,
         "request-id-reused" => Error::RequestIdReused,
+        "refusal-broken" if get("payee").is_some() => Error::RefusalBroken {
+            payee: get("payee").and_then(|v| serde_json::from_value(v).ok()).unwrap_or(AccountId([0; 16])),
+        },
         "account-frozen" if account().is_some() => {
             Error::AccountFrozen(account().unwrap_or(AccountId([0; 16])))
         }

@@ -46,6 +46,7 @@ use super::{
 use crate::keys::{AccountId, KeysetList};
 use crate::protocol::account::AccountRequest;
 use crate::protocol::deposit::DepositRequest;
+use crate::protocol::reclaim::ReclaimRequest;
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trust::TtpStatementList;
 use crate::protocol::withdraw::{SessionId, WithdrawChallenge, WithdrawRequest};
@@ -549,6 +550,15 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
                 call(s, Pool::Deposits, h, body, |b: &Bank<S>, r: DepositRequest| b.deposit(&r, &mut OsRng)).await
             })
             .body_limit::<DepositRequest>(),
+        )
+        .route(
+            routes::RECLAIMS,
+            // A reclaim verifies a payment as a deposit does: on the
+            // deposit workers, after the account's signature.
+            post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
+                call(s, Pool::Deposits, h, body, |b: &Bank<S>, r: ReclaimRequest| b.reclaim(&r, &mut OsRng)).await
+            })
+            .body_limit::<ReclaimRequest>(),
         )
         .fallback(|| async {
             Reply::error(StatusCode::NOT_FOUND, "not-found", "no such route (see specs/http.md)".into())

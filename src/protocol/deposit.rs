@@ -373,23 +373,43 @@ impl DepositReceipt {
     /// its coin outcomes are exactly the coins of the verified payments in
     /// order, with the values of their keys, adding up to `credited`.
     pub fn verify(&self, request: &DepositRequest, keysets: &[Keyset]) -> Result<()> {
+        self.verify_answer(
+            &request.request_id,
+            &request.merchant_id,
+            &request.digest(),
+            &request.payments,
+            keysets,
+        )
+    }
+
+    /// [`DepositReceipt::verify`] for any request a receipt answers (a
+    /// deposit, or a reclaim, specs/protocol.md §8.6): named by its id,
+    /// the account credited, its digest and its payments.
+    pub fn verify_answer(
+        &self,
+        request_id: &[u8; 16],
+        account: &AccountId,
+        request_digest: &[u8; 32],
+        payments: &[Payment],
+        keysets: &[Keyset],
+    ) -> Result<()> {
         let find = |id: &KeysetId| keysets.iter().find(|k| k.id() == *id);
         let signer = find(&self.keyset_id).ok_or(Error::UnknownKeyset(self.keyset_id))?;
         self.signature
             .verify(labels::DEPOSIT_RECEIPT_SIGNATURE, &self.signed_message(), signer.signing_key())
             .map_err(|_| Error::BadReceipt("signature"))?;
-        if self.request_id != request.request_id || self.merchant_id != request.merchant_id {
+        if self.request_id != *request_id || self.merchant_id != *account {
             return Err(Error::BadReceipt("another request"));
         }
-        if self.request_digest != request.digest() {
+        if self.request_digest != *request_digest {
             return Err(Error::BadReceipt("request digest"));
         }
-        if self.payments.len() != request.payments.len() {
+        if self.payments.len() != payments.len() {
             return Err(Error::BadReceipt("payment count"));
         }
         let mut coins = self.outcomes.iter();
         let mut credited = 0u64;
-        for (pi, (payment, outcome)) in request.payments.iter().zip(&self.payments).enumerate() {
+        for (pi, (payment, outcome)) in payments.iter().zip(&self.payments).enumerate() {
             match outcome {
                 PaymentOutcome::Verified => {
                     let keyset = find(&payment.keyset_id).ok_or(Error::UnknownKeyset(payment.keyset_id))?;

@@ -16,6 +16,7 @@
 pub mod account;
 pub mod deposit;
 pub mod pay;
+pub mod reclaim;
 pub mod refusal;
 pub mod register;
 pub mod trace;
@@ -274,6 +275,17 @@ pub enum Error {
     /// A coin on the coin-tracing watch list.
     #[error("coin {0} is on the watch list")]
     Watchlisted(CoinId),
+    /// A reclaim of a payment that its payee deposited before, despite its
+    /// signed refusal: nothing is credited, and the bank keeps the refusal
+    /// as proof that the payee cheated (specs/protocol.md §8.6).
+    #[error(
+        "the payee {payee} deposited this payment before it was reclaimed, though it had refused it: nothing \
+         credited; the bank keeps the signed refusal as proof"
+    )]
+    RefusalBroken {
+        /// The payee that deposited the payment.
+        payee: AccountId,
+    },
     /// A deposit request id used before for a different request.
     #[error("deposit request id was used for a different request")]
     RequestIdReused,

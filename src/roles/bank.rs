@@ -18,14 +18,17 @@ use crate::crypto::transcript::labels;
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
 use crate::keys::{user_account_id, AccountId, BankSecrets, Keyset, KeysetId, KeysetSpec, SignedKeyset};
+use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::account::{
     AccountAnswer, AccountEvent, AccountEventKind, AccountOperation, AccountRequest, AccountStatus,
     RekeyRequest, Reservation, ReservationId, MAX_REASON_BYTES, MAX_STATUS_EVENTS,
 };
 use crate::protocol::deposit::{
-    verify_payments, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence,
-    PaymentOutcome, PaymentVerdict, UnsignedReceipt,
+    check_payment_cheaply, verify_payments, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest,
+    DoubleSpendEvidence, PaymentOutcome, PaymentRefusal, PaymentVerdict, UnsignedReceipt,
 };
+use crate::protocol::pay::verify_payment;
+use crate::protocol::reclaim::ReclaimRequest;
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, Warrant, WatchList};
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
@@ -36,7 +39,7 @@ use crate::protocol::withdraw::{
 use crate::protocol::{checked_sum, Error, Result};
 use crate::store::{
     Account, AccountKind, AccountRequestRecord, BankStore, BankTx, EvidenceRecord, IdentityRecord,
-    SessionState, SpentCoin, StoreError, StoredEvidence, WithdrawSession,
+    RefusalRecord, SessionState, SpentCoin, StoreError, StoredEvidence, WithdrawSession,
 };
 use crate::time::{Clock, Day, Timestamp};
 use crate::wire::WireMessage;
@@ -1156,7 +1159,6 @@ impl<S: BankStore> Bank<S> {
             self.deposits.throttle(&req.merchant_id, now);
         }
         let digests: Vec<[u8; 32]> = req.payments.iter().map(|p| p.digest()).collect();
-        let policy = self.config.watch_policy;
         let receipt = self.run_tx("deposit", |tx| {
             if let Some((digest, receipt)) = tx.deposit_receipt(&req.merchant_id, &req.request_id)? {
                 return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
@@ -1181,47 +1183,18 @@ impl<S: BankStore> Bank<S> {
                     .iter()
                     .find(|k| k.id() == payment.keyset_id)
                     .ok_or(Error::UnknownKeyset(payment.keyset_id))?;
-                let prune_after = receipt_day
-                    .plus(keyset.policy().validity_days)
-                    .plus(keyset.policy().max_deposit_delay_days);
-                let mut stored = false;
-                for (ci, coin) in payment.coins.iter().enumerate() {
-                    let coin_id = summary.coin_ids[ci];
-                    let challenge = summary.challenges[ci];
-                    let value = summary.values[ci];
-                    let outcome = match tx.spent_coin(&coin_id)? {
-                        None => {
-                            if !stored {
-                                tx.insert_payment(&digests[pi], payment)?;
-                                stored = true;
-                            }
-                            tx.insert_spent_coin(&SpentCoin {
-                                coin_id,
-                                serial: coin.body.serial,
-                                challenge,
-                                merchant: req.merchant_id,
-                                day: payment.request.day,
-                                receipt_day,
-                                payment_digest: digests[pi],
-                                coin_index: ci as u32,
-                                value,
-                                prune_after,
-                            })?;
-                            match (tx.watched_serial(&coin.body.serial)?, policy) {
-                                (None, _) => DepositOutcome::Credited { value },
-                                (Some(_), WatchPolicy::AcceptAndFlag) => {
-                                    DepositOutcome::CreditedFlagged { value }
-                                }
-                                (Some(_), WatchPolicy::Refuse) => DepositOutcome::Refused,
-                            }
-                        }
-                        Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
-                        Some(prev) => {
-                            self.double_spent(tx, &prev, payment, ci, keyset, receipt_day, now, rng)?
-                        }
-                    };
-                    credited = credited.checked_add(outcome.credited()).ok_or(Error::Overflow)?;
-                    outcomes.push(CoinOutcome { payment: pi as u32, coin: ci as u32, coin_id, outcome });
+                let coins = self.record_coins(
+                    tx,
+                    &req.merchant_id,
+                    (pi, payment, &digests[pi]),
+                    summary,
+                    keyset,
+                    (receipt_day, now),
+                    rng,
+                )?;
+                for o in coins {
+                    credited = credited.checked_add(o.outcome.credited()).ok_or(Error::Overflow)?;
+                    outcomes.push(o);
                 }
             }
             if credited > 0 {
@@ -1248,6 +1221,216 @@ impl<S: BankStore> Bank<S> {
         })?;
         failpoint!("bank.deposit.committed");
         Ok(receipt)
+    }
+
+    /// Records the coins of one verified payment deposited by `depositor`
+    /// (index, payment, digest), inside the deposit or reclaim transaction
+    /// (§9.3): per `coin_id`, unseen → recorded as spent and credited (or
+    /// flagged or refused by the watch list); seen with the same challenge
+    /// → duplicate; seen with a different challenge → double spent.
+    #[allow(clippy::too_many_arguments)]
+    fn record_coins(
+        &self,
+        tx: &mut dyn BankTx,
+        depositor: &AccountId,
+        (pi, payment, digest): (usize, &crate::protocol::pay::Payment, &[u8; 32]),
+        summary: &crate::protocol::pay::PaymentSummary,
+        keyset: &Keyset,
+        (receipt_day, now): (Day, Timestamp),
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<CoinOutcome>> {
+        let prune_after =
+            receipt_day.plus(keyset.policy().validity_days).plus(keyset.policy().max_deposit_delay_days);
+        let mut stored = false;
+        let mut outcomes = Vec::with_capacity(payment.coins.len());
+        for (ci, coin) in payment.coins.iter().enumerate() {
+            let coin_id = summary.coin_ids[ci];
+            let challenge = summary.challenges[ci];
+            let value = summary.values[ci];
+            let outcome = match tx.spent_coin(&coin_id)? {
+                None => {
+                    if !stored {
+                        tx.insert_payment(digest, payment)?;
+                        stored = true;
+                    }
+                    tx.insert_spent_coin(&SpentCoin {
+                        coin_id,
+                        serial: coin.body.serial,
+                        challenge,
+                        merchant: *depositor,
+                        day: payment.request.day,
+                        receipt_day,
+                        payment_digest: *digest,
+                        coin_index: ci as u32,
+                        value,
+                        prune_after,
+                    })?;
+                    match (tx.watched_serial(&coin.body.serial)?, self.config.watch_policy) {
+                        (None, _) => DepositOutcome::Credited { value },
+                        (Some(_), WatchPolicy::AcceptAndFlag) => DepositOutcome::CreditedFlagged { value },
+                        (Some(_), WatchPolicy::Refuse) => DepositOutcome::Refused,
+                    }
+                }
+                Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
+                Some(prev) => self.double_spent(tx, &prev, payment, ci, keyset, receipt_day, now, rng)?,
+            };
+            outcomes.push(CoinOutcome { payment: pi as u32, coin: ci as u32, coin_id, outcome });
+        }
+        Ok(outcomes)
+    }
+
+    /// Credits the payer with a payment its payee refused
+    /// (specs/protocol.md §8.6), in order: 1 to 64 coins; the account is a
+    /// user's with an authentication key, and the request's signature
+    /// verifies under it; a receipt stored under `(account, request_id)`
+    /// answers a retry (another request under that id is refused); the
+    /// refusal verifies for the payment under the payee key its request
+    /// names; admission; the payment's cheap checks (keyset, day window,
+    /// structure) and every coin's escrow proof (the escrow holds the
+    /// identity named); the payment's full verification. Then, in one
+    /// transaction: every identity named is one of this account's (current
+    /// or retired); if the payee deposited this very payment already, the
+    /// refusal is recorded as proof that it cheated and the reclaim is
+    /// refused ([`Error::RefusalBroken`]); otherwise its coins are recorded
+    /// as a deposit by the account (§9.3: unseen credited, seen with the
+    /// same challenge a duplicate, seen with another a double spend), the
+    /// refusal is kept, the account credited and the receipt stored. A
+    /// refused payment (keyset, window, proofs) is answered with a receipt
+    /// that says so, as in a deposit.
+    pub fn reclaim(&self, req: &ReclaimRequest, rng: &mut impl CryptoRngCore) -> Result<DepositReceipt> {
+        let receipt_day = self.today();
+        let now = self.clock.now();
+        let n = req.payment.coins.len();
+        if n == 0 || n > MAX_COINS_PER_PAYMENT {
+            return Err(Error::TooLarge("reclaim request"));
+        }
+        let account = self.account(&req.account)?;
+        if account.kind != AccountKind::User {
+            return Err(Error::WrongAccountKind(req.account));
+        }
+        let auth = account.auth_key.ok_or(Error::RekeyRequired(req.account))?;
+        let request_digest = req.verify_signature(&auth)?;
+        let stored =
+            self.run_tx("reclaim_receipt", |tx| Ok(tx.deposit_receipt(&req.account, &req.request_id)?))?;
+        if let Some((digest, receipt)) = stored {
+            return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
+        }
+        req.refusal.verify(&req.payment)?;
+        let _permit = self.deposits.admit(&req.account, n, now)?;
+        let keysets = self.keysets();
+        let signer = keysets.last().cloned().ok_or(Error::Store(StoreError::NotFound("keyset")))?;
+        let payment = &req.payment;
+        let payee = payment.request.merchant_id;
+        // The cheap checks of a deposit, the payee being the request's own.
+        let verdict = match check_payment_cheaply(
+            payment,
+            &payee,
+            &payment.request.merchant_key,
+            &keysets,
+            receipt_day,
+        ) {
+            Err(refusal) => Err(refusal),
+            Ok(keyset) => {
+                req.verify_escrows(&request_digest, keyset.ttp_key(), rng)?;
+                verify_payment(payment, keyset, rng)
+                    .map(|s| (keyset, s))
+                    .map_err(|e| PaymentRefusal::from(&e))
+            }
+        };
+        let digest = payment.digest();
+        let outcome = self.run_tx("reclaim", |tx| {
+            if let Some((d, receipt)) = tx.deposit_receipt(&req.account, &req.request_id)? {
+                return if d == request_digest { Ok(Ok(receipt)) } else { Err(Error::RequestIdReused) };
+            }
+            let mut outcomes = Vec::new();
+            let mut credited = 0u64;
+            let payments = match &verdict {
+                Err(refusal) => vec![PaymentOutcome::Refused(*refusal)],
+                Ok((keyset, summary)) => {
+                    for identity in &req.identities {
+                        match tx.identity(identity)? {
+                            Some(rec) if rec.account == req.account => {}
+                            _ => return Err(Error::InvalidProof("reclaim: an escrow names another account")),
+                        }
+                    }
+                    // The payee deposited the payment it refused: its
+                    // refusal proves it cheated.
+                    let mut deposited = false;
+                    for id in &summary.coin_ids {
+                        if let Some(prev) = tx.spent_coin(id)? {
+                            deposited |= prev.payment_digest == digest && prev.merchant == payee;
+                        }
+                    }
+                    {
+                        if deposited {
+                            if tx.refusal_record(&digest)?.is_none() {
+                                tx.insert_refusal_record(&RefusalRecord {
+                                    payment_digest: digest,
+                                    payer: req.account,
+                                    payee,
+                                    refusal: req.refusal,
+                                    recorded: receipt_day,
+                                    broken: true,
+                                })?;
+                            }
+                            return Ok(Err(payee));
+                        }
+                    }
+                    outcomes = self.record_coins(
+                        tx,
+                        &req.account,
+                        (0, payment, &digest),
+                        summary,
+                        keyset,
+                        (receipt_day, now),
+                        rng,
+                    )?;
+                    for o in &outcomes {
+                        credited = credited.checked_add(o.outcome.credited()).ok_or(Error::Overflow)?;
+                    }
+                    if tx.refusal_record(&digest)?.is_none() {
+                        tx.insert_refusal_record(&RefusalRecord {
+                            payment_digest: digest,
+                            payer: req.account,
+                            payee,
+                            refusal: req.refusal,
+                            recorded: receipt_day,
+                            broken: false,
+                        })?;
+                    }
+                    vec![PaymentOutcome::Verified]
+                }
+            };
+            if credited > 0 {
+                let a = tx.account(&req.account)?.ok_or(Error::UnknownAccount(req.account))?;
+                let balance = a.balance.checked_add(credited).ok_or(Error::Overflow)?;
+                tx.set_balance(&req.account, balance)?;
+            }
+            let unsigned = UnsignedReceipt {
+                request_id: req.request_id,
+                merchant_id: req.account,
+                request_digest,
+                receipt_day,
+                credited,
+                payments,
+                outcomes,
+                keyset_id: signer.id(),
+                signature: (),
+            };
+            let signature =
+                self.sign_online(&signer, labels::DEPOSIT_RECEIPT_SIGNATURE, &unsigned.message(), rng)?;
+            let receipt = unsigned.with_signature(signature);
+            tx.insert_deposit_receipt(&request_digest, &receipt)?;
+            Ok(Ok(receipt))
+        })?;
+        failpoint!("bank.reclaim.committed");
+        outcome.map_err(|payee| Error::RefusalBroken { payee })
+    }
+
+    /// Payee refusals recorded as proof that the payee deposited the
+    /// payment it had refused (§8.6), oldest first.
+    pub fn broken_refusals(&self) -> Result<Vec<RefusalRecord>> {
+        self.run_tx("broken_refusals", |tx| Ok(tx.broken_refusals()?))
     }
 
     /// A second spend of a recorded coin (different challenge), inside the
@@ -1338,6 +1521,7 @@ impl<S: BankStore> Bank<S> {
                 accounts,
                 spent_coins: tx.spent_coin_count()?,
                 evidence: tx.evidence_count()?,
+                broken_refusals: tx.broken_refusals()?,
                 watch_list: tx.watch_list()?.len(),
                 session_epoch: tx.session_epoch()?,
             })
@@ -1496,6 +1680,9 @@ pub struct BankStatus {
     pub spent_coins: u64,
     /// Double-spending evidence held (one per coin spent twice).
     pub evidence: u64,
+    /// Payee refusals recorded as proof that the payee deposited the
+    /// payment it had refused (§8.6), oldest first.
+    pub broken_refusals: Vec<RefusalRecord>,
     /// Serials on the watch list.
     pub watch_list: usize,
     /// The session epoch.
@@ -1528,6 +1715,8 @@ pub trait BankApi {
     fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer>;
     /// Deposit.
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt>;
+    /// Credits the payer with a payment its payee refused (§8.6).
+    fn reclaim(&self, req: &ReclaimRequest) -> Result<DepositReceipt>;
     /// The TTP key statements the bank publishes (pinned by a wallet or
     /// merchant only under a TTP signing key its operator trusts).
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>>;
@@ -1553,6 +1742,9 @@ impl<S: BankStore> BankApi for Bank<S> {
     }
     fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
         Bank::deposit(self, req, &mut rand::rngs::OsRng)
+    }
+    fn reclaim(&self, req: &ReclaimRequest) -> Result<DepositReceipt> {
+        Bank::reclaim(self, req, &mut rand::rngs::OsRng)
     }
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
         Ok(Bank::ttp_statements(self))
@@ -1583,6 +1775,9 @@ macro_rules! forward_bank_api {
             }
             fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
                 (**self).deposit(req)
+            }
+            fn reclaim(&self, req: &ReclaimRequest) -> Result<DepositReceipt> {
+                (**self).reclaim(req)
             }
             fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
                 (**self).ttp_statements()

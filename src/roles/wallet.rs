@@ -19,6 +19,7 @@
 pub mod backup;
 mod exchange;
 mod receive;
+mod reclaim;
 
 use std::sync::Arc;
 
@@ -83,6 +84,8 @@ pub struct Resumed {
     /// coins above), or given up when their payment to the wallet's own
     /// account had never been built.
     pub exchanges: usize,
+    /// Interrupted reclaims of refused payments sent again and settled.
+    pub reclaims: usize,
 }
 
 /// Whether a withdrawal attempt may be retried with a new session.
@@ -512,7 +515,8 @@ impl<S: WalletStore> Wallet<S> {
     pub fn resume(&self, bank: &(impl BankApi + ?Sized), rng: &mut impl CryptoRngCore) -> Result<Resumed> {
         let coins = self.resume_sessions(bank, rng)?;
         let exchanges = self.resume_exchanges(bank, rng)?;
-        let mut out = Resumed { coins, incomplete: Vec::new(), exchanges };
+        let reclaims = self.resume_reclaims(bank)?;
+        let mut out = Resumed { coins, incomplete: Vec::new(), exchanges, reclaims };
         for plan in self.store.plans()? {
             let Some((id, amount)) = plan.reservation() else { continue };
             let state = match self.reservation_state(bank, &plan) {

@@ -34,6 +34,8 @@ struct BankState {
     events: Vec<(AccountId, AccountEvent)>,
     reservations: HashMap<ReservationId, Reservation>,
     account_requests: HashMap<(AccountId, [u8; 16]), AccountRequestRecord>,
+    /// Refusal records by payment digest, and the order they came in.
+    refusals: HashMap<[u8; 32], (u64, RefusalRecord)>,
 }
 
 /// The bank's state in memory.
@@ -483,6 +485,25 @@ impl BankTx for MemoryBankTx<'_> {
         Ok(self.state.evidence.len() as u64)
     }
 
+    fn insert_refusal_record(&mut self, record: &RefusalRecord) -> StoreResult<()> {
+        if self.state.refusals.contains_key(&record.payment_digest) {
+            return Err(StoreError::Conflict("refusal record"));
+        }
+        let seq = self.state.refusals.len() as u64;
+        put!(self, refusals, record.payment_digest, (seq, record.clone()));
+        Ok(())
+    }
+
+    fn refusal_record(&mut self, payment_digest: &[u8; 32]) -> StoreResult<Option<RefusalRecord>> {
+        Ok(self.state.refusals.get(payment_digest).map(|(_, r)| r.clone()))
+    }
+
+    fn broken_refusals(&mut self) -> StoreResult<Vec<RefusalRecord>> {
+        let mut v: Vec<_> = self.state.refusals.values().filter(|(_, r)| r.broken).cloned().collect();
+        v.sort_by_key(|(seq, _)| *seq);
+        Ok(v.into_iter().map(|(_, r)| r).collect())
+    }
+
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
         put!(self, watch, *serial.as_bytes(), (*serial, case.to_string()));
         Ok(())
@@ -500,6 +521,7 @@ impl BankTx for MemoryBankTx<'_> {
 #[derive(Default)]
 struct WalletState {
     exchanges: BTreeMap<[u8; 32], ExchangeRecord>,
+    reclaims: BTreeMap<[u8; 16], crate::protocol::reclaim::ReclaimRequest>,
     plans: BTreeMap<ReservationId, WithdrawalPlan>,
     pending: BTreeMap<SessionId, PendingEntry>,
     coins: BTreeMap<CoinId, StoredCoin>,
@@ -533,6 +555,20 @@ impl WalletStore for MemoryWalletStore {
 
     fn drop_exchange(&self, id: &[u8; 32]) -> StoreResult<()> {
         lock(&self.state)?.exchanges.remove(id);
+        Ok(())
+    }
+
+    fn put_reclaim(&self, reclaim: &crate::protocol::reclaim::ReclaimRequest) -> StoreResult<()> {
+        lock(&self.state)?.reclaims.insert(reclaim.request_id, reclaim.clone());
+        Ok(())
+    }
+
+    fn reclaims(&self) -> StoreResult<Vec<crate::protocol::reclaim::ReclaimRequest>> {
+        Ok(lock(&self.state)?.reclaims.values().cloned().collect())
+    }
+
+    fn drop_reclaim(&self, request_id: &[u8; 16]) -> StoreResult<()> {
+        lock(&self.state)?.reclaims.remove(request_id);
         Ok(())
     }
 

@@ -219,6 +219,27 @@ pub struct EvidenceRecord {
     pub recorded: Day,
 }
 
+/// A payee's signed refusal the bank holds (specs/protocol.md §8.6): kept
+/// with the reclaim that credited the payer, or as proof that the payee
+/// deposited the payment it had refused before the payer reclaimed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalRecord {
+    /// The digest of the payment refused.
+    #[serde(with = "crate::encoding::hex32")]
+    pub payment_digest: [u8; 32],
+    /// The payer's account (the reclaiming account).
+    pub payer: AccountId,
+    /// The payee the payment's request names.
+    pub payee: AccountId,
+    /// The payee's signed refusal.
+    pub refusal: crate::protocol::refusal::PayeeRefusal,
+    /// The bank's day when it was recorded.
+    pub recorded: Day,
+    /// `true`: the payee deposited the payment before the reclaim (the
+    /// refusal proves it cheated); `false`: the reclaim credited the payer.
+    pub broken: bool,
+}
+
 /// Stored evidence with its sequence number (the cursor of the evidence
 /// list).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -360,6 +381,15 @@ pub trait BankTx {
     /// Number of stored evidence records.
     fn evidence_count(&mut self) -> StoreResult<u64>;
 
+    /// Stores a payee refusal record, once per payment digest
+    /// ([`StoreError::Conflict`] if one is stored).
+    fn insert_refusal_record(&mut self, record: &RefusalRecord) -> StoreResult<()>;
+    /// The refusal record of a payment digest.
+    fn refusal_record(&mut self, payment_digest: &[u8; 32]) -> StoreResult<Option<RefusalRecord>>;
+    /// Every refusal record whose payee deposited the payment it refused
+    /// (`broken`), oldest first.
+    fn broken_refusals(&mut self) -> StoreResult<Vec<RefusalRecord>>;
+
     /// Puts a serial on the coin-tracing watch list (with the case that put it there).
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()>;
     /// The case that put `serial` on the watch list, if it is there.
@@ -493,6 +523,13 @@ pub trait WalletStore: Send + Sync {
     fn exchanges(&self) -> StoreResult<Vec<ExchangeRecord>>;
     /// Removes a finished or given-up exchange.
     fn drop_exchange(&self, id: &[u8; 32]) -> StoreResult<()>;
+    /// Stores a reclaim of a refused payment before it is sent (replacing
+    /// one with the same request id).
+    fn put_reclaim(&self, reclaim: &crate::protocol::reclaim::ReclaimRequest) -> StoreResult<()>;
+    /// The reclaims sent or about to be sent, not yet settled by a receipt.
+    fn reclaims(&self) -> StoreResult<Vec<crate::protocol::reclaim::ReclaimRequest>>;
+    /// Removes a settled reclaim.
+    fn drop_reclaim(&self, request_id: &[u8; 16]) -> StoreResult<()>;
     /// Records a withdrawal plan (before its reservation request leaves).
     fn put_plan(&self, plan: &WithdrawalPlan) -> StoreResult<()>;
     /// Every withdrawal plan not finished or released.

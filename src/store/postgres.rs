@@ -236,6 +236,16 @@ COMMENT ON INDEX sessions_open IS 'an account''s open sessions, read under the a
 COMMENT ON COLUMN evidence.id IS 'assigned as max(id) + 1: a concurrent insert computing the same id waits for the first on the primary key and is retried, so id n + 1 is computed only after n committed; ids grow in commit order and a reader that saw id n finds every later row above n';
 COMMENT ON COLUMN meta.value IS 'session_epoch: read under a shared advisory lock (key 7254110204) to the end of the transaction, bumped under the exclusive one: a bump waits for every transaction acting on the epoch it read';
 "#,
+    r#"
+CREATE TABLE refusal_records (
+    seq BIGSERIAL PRIMARY KEY,
+    payment_digest BYTEA NOT NULL UNIQUE CHECK (octet_length(payment_digest) = 32),
+    broken BOOLEAN NOT NULL,
+    body BYTEA NOT NULL
+);
+CREATE INDEX refusal_records_broken ON refusal_records (seq) WHERE broken;
+COMMENT ON TABLE refusal_records IS 'payee refusals, once per payment digest (unique insert): kept with the reclaim that credited the payer (broken false), or as proof that the payee deposited the payment it had refused (broken true)';
+"#,
 ];
 
 /// Runs `migrations` for `app` under an advisory lock.
@@ -1253,6 +1263,35 @@ impl BankTx for PgTx<'_> {
     fn evidence_count(&mut self) -> StoreResult<u64> {
         let r = self.c()?.query_one("SELECT count(*) FROM evidence", &[]).map_err(db)?;
         to_u64(r.get(0))
+    }
+
+    fn insert_refusal_record(&mut self, r: &RefusalRecord) -> StoreResult<()> {
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO refusal_records (payment_digest, broken, body) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&r.payment_digest.as_slice(), &r.broken, &enc(r)],
+            )
+            .map_err(db)?;
+        inserted(n, "refusal record")
+    }
+
+    fn refusal_record(&mut self, payment_digest: &[u8; 32]) -> StoreResult<Option<RefusalRecord>> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT body FROM refusal_records WHERE payment_digest = $1",
+                &[&payment_digest.as_slice()],
+            )
+            .map_err(db)?;
+        rows.first().map(|r| dec(&r.get::<_, Vec<u8>>(0))).transpose()
+    }
+
+    fn broken_refusals(&mut self) -> StoreResult<Vec<RefusalRecord>> {
+        let rows =
+            self.c()?.query("SELECT body FROM refusal_records WHERE broken ORDER BY seq", &[]).map_err(db)?;
+        rows.iter().map(|r| dec(&r.get::<_, Vec<u8>>(0))).collect()
     }
 
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {

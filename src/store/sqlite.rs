@@ -324,6 +324,18 @@ DELETE FROM evidence WHERE id NOT IN (SELECT min(id) FROM evidence GROUP BY coin
 CREATE UNIQUE INDEX evidence_coin ON evidence (coin_id);
 DELETE FROM deposit_receipts;
 "#,
+    r#"
+-- 0005: payee refusals the bank holds, once per payment digest: with the
+-- reclaim that credited the payer (broken = 0), or as proof that the payee
+-- deposited the payment it had refused (broken = 1).
+CREATE TABLE refusal_records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    payment_digest BLOB NOT NULL UNIQUE CHECK (length(payment_digest) = 32),
+    broken INTEGER NOT NULL CHECK (broken IN (0, 1)),
+    body BLOB NOT NULL
+);
+CREATE INDEX refusal_records_broken ON refusal_records (seq) WHERE broken = 1;
+"#,
 ];
 
 /// The bank's state in a SQLite database.
@@ -1007,6 +1019,35 @@ impl BankTx for SqliteBankTx<'_> {
         to_u64(n)
     }
 
+    fn insert_refusal_record(&mut self, r: &RefusalRecord) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO refusal_records (payment_digest, broken, body) VALUES (?1, ?2, ?3)")
+            .map_err(db)?
+            .execute(params![r.payment_digest.as_slice(), r.broken as i64, enc(r)])
+            .map_err(db_unique("refusal record"))?;
+        Ok(())
+    }
+
+    fn refusal_record(&mut self, payment_digest: &[u8; 32]) -> StoreResult<Option<RefusalRecord>> {
+        let body: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT body FROM refusal_records WHERE payment_digest = ?1")
+            .map_err(db)?
+            .query_row([payment_digest.as_slice()], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        body.map(|b| dec(&b)).transpose()
+    }
+
+    fn broken_refusals(&mut self) -> StoreResult<Vec<RefusalRecord>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT body FROM refusal_records WHERE broken = 1 ORDER BY seq")
+            .map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|b| dec(&b.map_err(db)?)).collect()
+    }
+
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
         self.conn
             .execute(
@@ -1110,6 +1151,14 @@ CREATE TABLE counter_floor (
 INSERT INTO counter_floor (id, floor) VALUES (1, 0);
 "#,
     MERCHANT_0004,
+    r#"
+-- 0010: reclaims of refused payments (specs/protocol.md §8.6), stored
+-- before they are sent, removed when a verified receipt settles them.
+CREATE TABLE reclaims (
+    request_id BLOB PRIMARY KEY CHECK (length(request_id) = 16),
+    body BLOB NOT NULL
+);
+"#,
 ];
 
 /// A wallet's state in a SQLite database; its payee state
@@ -1216,6 +1265,31 @@ impl WalletStore for SqliteWalletStore {
 
     fn drop_exchange(&self, id: &[u8; 32]) -> StoreResult<()> {
         lock(&self.conn)?.execute("DELETE FROM exchanges WHERE id = ?1", [id.as_slice()]).map_err(db)?;
+        Ok(())
+    }
+
+    fn put_reclaim(&self, reclaim: &crate::protocol::reclaim::ReclaimRequest) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute(
+                "INSERT INTO reclaims (request_id, body) VALUES (?1, ?2)
+                 ON CONFLICT (request_id) DO UPDATE SET body = excluded.body",
+                params![reclaim.request_id.as_slice(), enc(reclaim)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn reclaims(&self) -> StoreResult<Vec<crate::protocol::reclaim::ReclaimRequest>> {
+        let conn = lock(&self.conn)?;
+        let mut st = conn.prepare("SELECT body FROM reclaims ORDER BY request_id").map_err(db)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db)?;
+        rows.map(|r| dec(&r.map_err(db)?)).collect()
+    }
+
+    fn drop_reclaim(&self, request_id: &[u8; 16]) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute("DELETE FROM reclaims WHERE request_id = ?1", [request_id.as_slice()])
+            .map_err(db)?;
         Ok(())
     }
 
