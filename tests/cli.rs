@@ -955,3 +955,52 @@ fn cli_payees_fetch_a_keyset_issued_since() {
     c.ok(&["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
     c.pay("alice", "shop", 4, "s");
 }
+
+/// A payee refuses a payment (`merchant refuse`, `wallet refuse`); the payer
+/// reclaims it (`wallet reclaim`), once; nobody else can.
+#[test]
+fn cli_a_refused_payment_is_reclaimed_by_its_payer_only() {
+    let c = Cli::new();
+    let alice = c.setup();
+    c.json(&["wallet", "new", "--dir", "bob", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
+    c.ok(&["wallet", "request", "--dir", "bob", "--amount", "5", "--out", "r.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r.json", "--out", "p.json"]);
+    c.ok(&["wallet", "refuse", "--dir", "bob", "--payment", "p.json", "--out", "refusal.json"]);
+    // Refused for good: bob never accepts it after.
+    c.fails(4, &["wallet", "receive", "--dir", "bob", "--payment", "p.json"]);
+    // Not a refusal file; not a payment of bob's wallet.
+    c.fails(3, &["wallet", "reclaim", "--dir", "alice", "--bank", "bank", "--refusal", "p.json"]);
+    c.fails(4, &["wallet", "reclaim", "--dir", "bob", "--bank", "bank", "--refusal", "refusal.json"]);
+    assert_eq!(c.balance_of(&alice), 185);
+    let out = c.json(&[
+        "wallet",
+        "reclaim",
+        "--dir",
+        "alice",
+        "--bank",
+        "bank",
+        "--refusal",
+        "refusal.json",
+        "--payment",
+        "p.json",
+    ]);
+    assert_eq!(out["credited"], 5, "{out}");
+    assert_eq!(c.balance_of(&alice), 190);
+    let again =
+        c.json(&["wallet", "reclaim", "--dir", "alice", "--bank", "bank", "--refusal", "refusal.json"]);
+    assert_eq!(again["credited"], 0, "{again}");
+    assert_eq!(c.balance_of(&alice), 190);
+    let status = c.json(&["bank", "status", "--dir", "bank"]);
+    assert_eq!(status["broken_refusals"], serde_json::json!([]), "{status}");
+    // The merchant refuses the same way.
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "2", "--out", "r2.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r2.json", "--out", "p2.json"]);
+    c.ok(&["merchant", "refuse", "--dir", "shop", "--payment", "p2.json", "--out", "refusal2.json"]);
+    c.fails(4, &["merchant", "refuse", "--dir", "shop", "--payment", "p.json", "--out", "x.json"]);
+    assert_eq!(
+        c.json(&["wallet", "reclaim", "--dir", "alice", "--bank", "bank", "--refusal", "refusal2.json"])
+            ["credited"],
+        2
+    );
+}

@@ -659,3 +659,77 @@ fn a_wallet_crash_after_the_credit_and_before_the_receipt_is_recorded_never_cred
     let again = c.json(&["wallet", "deposit", "--dir", "bob", "--bank", "bank"]);
     assert_eq!(again["credited"], 0, "nothing left to deposit: {again}");
 }
+
+/// Alice pays the shop 5, the shop refuses with a signed refusal
+/// (`refusal.json`). Returns alice's account and the money of both, the
+/// refused payment counted while nobody is credited for it.
+fn a_refused_payment(c: &Cli) -> (String, u64) {
+    let alice = c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "5", "--out", "r.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r.json", "--out", "p.json"]);
+    let refused =
+        c.json(&["merchant", "refuse", "--dir", "shop", "--payment", "p.json", "--out", "refusal.json"]);
+    assert_eq!(refused["refused"], 5, "{refused}");
+    let funded = total(c, &alice, "alice", "shop", 5);
+    assert_eq!(funded, 200);
+    (alice, funded)
+}
+
+/// After a crash in a reclaim: the reclaim is stored (resume has work), the
+/// money is conserved, and `wallet resume` settles it with exactly one
+/// credit of 5.
+fn reclaim_resumed(c: &Cli, alice: &str, bank: &str, funded: u64, credited_before: bool) {
+    assert_eq!(wallet_store(c, "alice").reclaims().unwrap().len(), 1, "the reclaim is stored");
+    let outstanding = if credited_before { 0 } else { 5 };
+    assert_eq!(c.balance_of(alice), 185 + 5 - outstanding);
+    assert_eq!(total(c, alice, "alice", "shop", outstanding), funded, "money created or lost");
+    let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", bank]);
+    assert_eq!(resumed["reclaims"], 1, "resume had work to do: {resumed}");
+    assert!(wallet_store(c, "alice").reclaims().unwrap().is_empty());
+    assert_eq!(c.balance_of(alice), 190, "credited exactly once");
+    assert_eq!(total(c, alice, "alice", "shop", 0), funded, "money created or lost");
+    // Asked again, the payment is a duplicate: nothing more.
+    let again = c.json(&["wallet", "reclaim", "--dir", "alice", "--bank", bank, "--refusal", "refusal.json"]);
+    assert_eq!(again["credited"], 0, "{again}");
+    assert_eq!(c.balance_of(alice), 190);
+    assert_eq!(c.json(&["bank", "status", "--dir", "bank"])["evidence"], 0, "nobody accused");
+}
+
+#[test]
+fn a_crash_after_storing_a_reclaim_sends_the_same_reclaim() {
+    let c = Cli::new();
+    let (alice, funded) = a_refused_payment(&c);
+    crash_at(
+        &c,
+        "wallet.reclaim.stored",
+        &["wallet", "reclaim", "--dir", "alice", "--bank", "bank", "--refusal", "refusal.json"],
+    );
+    reclaim_resumed(&c, &alice, "bank", funded, false);
+}
+
+#[test]
+fn a_crash_after_the_reclaim_is_credited_never_credits_twice() {
+    let c = Cli::new();
+    let (alice, funded) = a_refused_payment(&c);
+    crash_at(
+        &c,
+        "wallet.reclaim.credited",
+        &["wallet", "reclaim", "--dir", "alice", "--bank", "bank", "--refusal", "refusal.json"],
+    );
+    reclaim_resumed(&c, &alice, "bank", funded, true);
+}
+
+#[test]
+fn a_bank_crash_after_the_reclaim_commits_never_credits_twice_over_http() {
+    let c = Cli::new();
+    let (alice, funded) = a_refused_payment(&c);
+    let mut node = Node::start_with(&c, "bank", &[(faircash::failpoint::ENV, "bank.reclaim.committed")]);
+    let err = c
+        .fails(1, &["wallet", "reclaim", "--dir", "alice", "--bank", &node.url, "--refusal", "refusal.json"]);
+    assert!(err.contains("cannot reach the bank"), "{err}");
+    let status = node.child.wait().unwrap();
+    assert_eq!(status.signal(), Some(SIGABRT), "the node died at the failpoint: {status:?}");
+    let node = Node::start(&c, "bank");
+    reclaim_resumed(&c, &alice, &node.url, funded, true);
+}

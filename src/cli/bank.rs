@@ -762,6 +762,15 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                             if a.frozen { "  FROZEN" } else { "" }
                         ));
                     }
+                    for r in &st.broken_refusals {
+                        s.push_str(&format!(
+                            "  REFUSAL BROKEN: payee {} deposited payment {} it had refused (reclaimed by {} on day {})\n",
+                            r.payee,
+                            hex::encode(r.payment_digest),
+                            r.payer,
+                            r.recorded
+                        ));
+                    }
                     let lifecycle: Vec<_> = st
                         .recent_events
                         .iter()
@@ -795,6 +804,13 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                     })).collect::<Vec<_>>(),
                     "spent_coins": st.spent_coins,
                     "evidence": st.evidence,
+                    "broken_refusals": st.broken_refusals.iter().map(|r| json!({
+                        "payee": r.payee,
+                        "payer": r.payer,
+                        "payment_digest": hex::encode(r.payment_digest),
+                        "refusal": serde_json::to_value(r.refusal).unwrap_or_default(),
+                        "recorded": day(r.recorded),
+                    })).collect::<Vec<_>>(),
                     "watch_list": st.watch_list,
                     "session_epoch": st.session_epoch,
                 }),

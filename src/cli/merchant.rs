@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::files::{ensure_dir, lock_dir, read_message, read_secret, write_message, write_secret, DirLock};
 use super::output::Output;
-use super::payee::{DepositArgs, PaymentArgs, RequestArgs};
+use super::payee::{DepositArgs, PaymentArgs, RefuseArgs, RequestArgs};
 use super::wallet::{
     connect, connect_and_pin, load_pinned, load_ttp, pin_ttp_at_creation, run_trust_ttp, TrustTtpArgs,
     TtpArgs,
@@ -60,6 +60,17 @@ pub enum MerchantCommand {
     /// keysets (verifying their chain) and look again.
     #[command(after_help = "Example:\n  faircash merchant accept --dir shop --payment pay.json")]
     Accept(PaymentArgs),
+    /// Refuse a payment with a signed refusal: the request it answers is
+    /// closed for good, and the payer reclaims the value at the bank with
+    /// the refusal (`wallet reclaim`).
+    #[command(
+        after_help = "Example:\n  faircash merchant refuse --dir shop --payment pay.json --out refusal.json\n\n\
+        Exit status:\n  \
+        0  refused, the refusal written\n  \
+        3  not a payment file\n  \
+        4  it answers no open request of this merchant (or one it accepted): nothing to refuse"
+    )]
+    Refuse(RefuseArgs),
     /// Deposit every accepted payment at the bank.
     #[command(after_help = "Example:\n  faircash merchant deposit --dir shop --bank bank\n\n\
         Exit status (the receipt is printed in every case):\n  \
@@ -178,6 +189,10 @@ pub fn run(cmd: MerchantCommand, out: &Output) -> Result<(), CliError> {
         MerchantCommand::Accept(PaymentArgs { dir, payment }) => {
             let (mut m, _lock) = open(&dir.dir, out)?;
             super::payee::accept(&dir.dir, &mut m, &payment, "merchant deposit", out)
+        }
+        MerchantCommand::Refuse(RefuseArgs { dir, payment, out: file }) => {
+            let (m, _lock) = open(&dir.dir, out)?;
+            super::payee::refuse(&m.payee(), &payment, &file, out)
         }
         MerchantCommand::Deposit(DepositArgs { dir, bank }) => {
             let (mut m, _lock) = open(&dir.dir, out)?;

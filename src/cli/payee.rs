@@ -96,6 +96,37 @@ pub fn accept<R: PayeeRole>(
     Ok(())
 }
 
+/// Refuses a payment with a signed refusal (`merchant refuse`, `wallet
+/// refuse`; [`Payee::refuse`]): the request it answers is closed for good,
+/// and the refusal, written to `file`, lets the payer reclaim its value
+/// (`wallet reclaim`).
+pub fn refuse<S: MerchantStore + ?Sized>(
+    payee: &Payee<'_, S>,
+    payment: &Path,
+    file: &Path,
+    out: &Output,
+) -> Result<(), CliError> {
+    let p: Payment = read_message(payment)?;
+    let refusal = payee.refuse(&p, &mut OsRng)?;
+    write_message(file, &refusal)?;
+    out.result(
+        || {
+            format!(
+                "payment of {} refused; its request is closed; the signed refusal is in {} (the payer reclaims with it: `wallet reclaim`)",
+                p.request.amount,
+                shown(file)
+            )
+        },
+        json!({
+            "refused": p.request.amount,
+            "request_id": hex::encode(refusal.request_id),
+            "payment_digest": hex::encode(refusal.payment_digest),
+            "file": file,
+        }),
+    );
+    Ok(())
+}
+
 /// Reports a payment verified off-line and accepted; `deposit` names the
 /// command that deposits it.
 fn accepted(amount: u64, summary: &PaymentSummary, deposit: &str, out: &Output) {
@@ -316,6 +347,20 @@ pub struct PaymentArgs {
     pub payment: PathBuf,
 }
 
+/// The arguments of refusing a payment (`merchant refuse`, `wallet refuse`).
+#[derive(Debug, clap::Args)]
+pub struct RefuseArgs {
+    /// The state directory.
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// The payer's payment file.
+    #[arg(long)]
+    pub payment: PathBuf,
+    /// Where to write the signed refusal for the payer.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
 /// The arguments of a deposit (`merchant deposit`, `wallet deposit`).
 #[derive(Debug, clap::Args)]
 pub struct DepositArgs {
@@ -348,6 +393,17 @@ pub enum WalletReceiveCommand {
         4  refused, nothing held: it answers no open request of this wallet (addressed to another payee,\n     \
         or received already), it does not verify (tampered), or a coin was seen before or is watched")]
     Receive(PaymentArgs),
+    /// Refuse a payment with a signed refusal: the request it answers is
+    /// closed for good (nothing is ever accepted for it), and the payer
+    /// reclaims the value at the bank with the refusal (`wallet reclaim`).
+    #[command(
+        after_help = "Example:\n  faircash wallet refuse --dir bob --payment pay.json --out refusal.json\n\n\
+        Exit status:\n  \
+        0  refused, the refusal written\n  \
+        3  not a payment file\n  \
+        4  it answers no open request of this wallet (or one it accepted): nothing to refuse"
+    )]
+    Refuse(RefuseArgs),
     /// Deposit the payments received to this wallet's own account (signed
     /// with the account's authentication key, never with `u`).
     #[command(after_help = "Example:\n  faircash wallet deposit --dir bob --bank bank\n\n\
@@ -381,6 +437,10 @@ pub fn run_wallet(cmd: WalletReceiveCommand, out: &Output) -> Result<(), CliErro
         WalletReceiveCommand::Receive(PaymentArgs { dir, payment }) => {
             let (mut w, _, _, _lock) = open_wallet(&dir.dir, out)?;
             accept(&dir.dir, &mut w, &payment, "wallet deposit", out)
+        }
+        WalletReceiveCommand::Refuse(RefuseArgs { dir, payment, out: file }) => {
+            let (w, _, _, _lock) = open_wallet(&dir.dir, out)?;
+            refuse(&w.payee(), &payment, &file, out)
         }
         WalletReceiveCommand::Deposit(DepositArgs { dir, bank }) => {
             let (mut w, _, list, _lock) = open_wallet(&dir.dir, out)?;

@@ -18,7 +18,7 @@ use crate::crypto::derive::{RecoveryPhrase, WalletSeed};
 use crate::encoding::Point;
 use crate::keys::{AccountId, AccountKeys, AuthKey, KeysetList, UserKey};
 use crate::protocol::account::AccountRequest;
-use crate::protocol::pay::PaymentRequest;
+use crate::protocol::pay::{Payment, PaymentRequest};
 use crate::protocol::trust::{PinError, SignedTtpKeyStatement, TtpPinChange, TtpPins, TtpStatementList};
 use crate::protocol::Error as ProtocolError;
 use crate::roles::wallet::backup::{BackupContents, BackupEntry, BackupError, BackupFile, COUNTER_SKIP};
@@ -139,6 +139,36 @@ pub enum WalletCommand {
         /// Give interrupted withdrawals up instead of completing them.
         #[arg(long)]
         release: bool,
+    },
+    /// Reclaim the value of a payment the payee refused (its signed
+    /// refusal): the payment is deposited to this wallet's own account. The
+    /// coins stay spent; the account is credited.
+    #[command(
+        after_help = "Examples:\n  faircash wallet reclaim --dir alice --bank bank --refusal refusal.json\n  \
+        faircash wallet reclaim --dir alice --bank bank --refusal refusal.json --payment pay.json\n\n\
+        The payment defaults to the one this wallet recorded for the refusal's request; one given\n\
+        must be exactly that one. The reclaim is stored before it is sent: after a crash or a lost\n\
+        answer, `wallet resume` (or this command again) sends it again and is never credited twice.\n\n\
+        Exit status:\n  \
+        0  reclaimed (the receipt is printed; a payment reclaimed before is credited 0)\n  \
+        3  not a refusal or payment file, or the refusal does not refuse the payment\n  \
+        4  refused: not a payment of this wallet, or the payee deposited it before (the bank keeps\n     \
+        the refusal as proof)\n  \
+        1  the bank could not be reached; the reclaim is kept and sent again by `wallet resume`"
+    )]
+    Reclaim {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+        /// The payee's signed refusal.
+        #[arg(long)]
+        refusal: PathBuf,
+        /// The payment refused (default: the one recorded for the refusal's request).
+        #[arg(long)]
+        payment: Option<PathBuf>,
     },
     /// The account as the bank keeps it: balance, holds, frozen, history.
     #[command(after_help = "Example:\n  faircash wallet account --dir alice --bank bank")]
@@ -871,12 +901,13 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             out.result(
                 || {
                     format!(
-                        "finished {} coin(s) of interrupted withdrawals; took up {} interrupted exchange(s)",
+                        "finished {} coin(s) of interrupted withdrawals; took up {} interrupted exchange(s); settled {} interrupted reclaim(s)",
                         resumed.coins.len(),
-                        resumed.exchanges
+                        resumed.exchanges,
+                        resumed.reclaims
                     )
                 },
-                json!({"coins": resumed.coins, "incomplete": incomplete, "exchanges": resumed.exchanges}),
+                json!({"coins": resumed.coins, "incomplete": incomplete, "exchanges": resumed.exchanges, "reclaims": resumed.reclaims}),
             );
             Ok(())
         }
@@ -903,6 +934,31 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                     "account": st.account, "balance": st.balance, "held": st.held, "frozen": st.frozen,
                     "identity": st.identity, "auth_key": st.auth_key,
                     "events": st.events.iter().map(|e| json!({"at": crate::cli::output::time(e.at), "kind": e.kind.name(), "reason": e.reason})).collect::<Vec<_>>(),
+                }),
+            );
+            Ok(())
+        }
+        WalletCommand::Reclaim { dir, bank, refusal, payment } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, _, _, _lock) = home.open(out)?;
+            let refusal: crate::protocol::refusal::PayeeRefusal = read_message(&refusal)?;
+            let payment: Option<Payment> = payment.map(|p| read_message(&p)).transpose()?;
+            let b = connect(&bank)?;
+            let receipt = wallet.reclaim(&*b, &refusal, payment.as_ref(), &mut OsRng)?;
+            out.result(
+                || {
+                    format!(
+                        "reclaimed the refused payment {}: {} credited to account {}",
+                        hex::encode(&refusal.payment_digest[..8]),
+                        receipt.credited,
+                        receipt.merchant_id
+                    )
+                },
+                json!({
+                    "account": receipt.merchant_id,
+                    "credited": receipt.credited,
+                    "payment_digest": hex::encode(refusal.payment_digest),
+                    "receipt": super::output::receipt_json(&receipt),
                 }),
             );
             Ok(())

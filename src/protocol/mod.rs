@@ -243,6 +243,11 @@ pub enum Error {
     /// (or `wallet resume --release`) finished it.
     #[error("a withdrawal is interrupted: run `wallet resume` before replacing the authentication key")]
     WithdrawalPending,
+    /// A reclaim of a refused payment is stored, not yet settled: it is
+    /// signed with the authentication key, so the key is not replaced until
+    /// `wallet resume` settled it.
+    #[error("a reclaim is in progress: run `wallet resume` before replacing the authentication key")]
+    ReclaimPending,
     /// The wallet's coins that could pay have expired.
     #[error("coins worth {expired} expired before day {day}; {available} in valid coins is not enough")]
     CoinsExpired {

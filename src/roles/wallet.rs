@@ -673,6 +673,10 @@ impl<S: WalletStore> Wallet<S> {
         if !self.store.plans()?.is_empty() || !self.store.pending()?.is_empty() {
             return Err(Error::WithdrawalPending);
         }
+        // So is a stored reclaim of a refused payment.
+        if !self.store.reclaims()?.is_empty() {
+            return Err(Error::ReclaimPending);
+        }
         let status = match bank.account_request(request)? {
             AccountAnswer::Status(s) => s,
             AccountAnswer::Reservation(_) => return Err(Error::InvalidProof("bank answer")),
