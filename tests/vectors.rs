@@ -40,6 +40,8 @@ use faircash::protocol::deposit::{
     PaymentVerdict,
 };
 use faircash::protocol::pay::{create_payment, order_digest, verify_payment, Payment, PaymentRequest};
+use faircash::protocol::reclaim::ReclaimRequest;
+use faircash::protocol::refusal::PayeeRefusal;
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
     combine_shares, verify_log, Decryption, LogEntry, LogHead, ShareContext, ShareEvidence, TraceKind,
@@ -1013,6 +1015,35 @@ fn generate() -> Generated {
                 "result" => m(&group_result),
                 "plaintext" => pt(&serial),
             },
+        },
+    );
+
+    // --- a refused payment and its reclaim (§8.5, §8.6) ---------------------------
+    let mut rng = seeded("reclaim");
+    let refusal = PayeeRefusal::sign(&merchant, &payment, &mut rng).unwrap();
+    let reclaim = ReclaimRequest::new(
+        &user_keys,
+        payment.clone(),
+        refusal,
+        &[&w4.coin, &w2.coin, &w1.coin],
+        keyset.ttp_key(),
+        &mut rng,
+    )
+    .unwrap();
+    files.insert(
+        "reclaim.json",
+        obj! {
+            "description" => "The merchant's signed refusal of the three-coin payment of payment.json, and the \
+                              payer's reclaim of it: one escrow proof per coin, signed with the account's \
+                              authentication key (specs/protocol.md §8.5, §8.6).",
+            "seed" => seed_json("reclaim"),
+            "merchant_key" => pt(merchant.public()),
+            "refusal" => mj(&refusal),
+            "account_id" => hx(user_id.as_bytes()),
+            "auth_key" => pt(user_keys.auth().public()),
+            "identity" => pt(user_keys.identity().identity()),
+            "request" => mj(&reclaim),
+            "request_digest" => hx(reclaim.digest()),
         },
     );
 
@@ -2884,6 +2915,34 @@ fn vectors_verify_from_their_public_parts() {
     check_negatives(&public);
     check_seed(&public);
     check_backup(&public);
+    check_reclaim(&public, &payment);
+}
+
+fn check_reclaim(p: &Public, payment: &Payment) {
+    let v = load("reclaim.json");
+    let refusal: PayeeRefusal = msg(&v["refusal"]);
+    let merchant = point(&v["merchant_key"]);
+    assert_eq!(merchant, p.merchant_key);
+    assert!(independent::verify_refusal(&refusal, payment, &merchant));
+    refusal.verify(payment).unwrap();
+    let req: ReclaimRequest = msg(&v["request"]);
+    assert_eq!(&req.payment, payment);
+    assert_eq!(req.refusal, refusal);
+    assert_eq!(req.account.as_bytes()[..], bytes(&v["account_id"])[..]);
+    let digest = independent::reclaim_digest(&req);
+    assert_eq!(digest, b32(&v["request_digest"]));
+    assert_eq!(req.digest(), digest);
+    let identity = point(&v["identity"]);
+    assert!(req.identities.iter().all(|i| *i == identity));
+    assert!(independent::verify_reclaim(&req, p.keyset.ttp_key(), &point(&v["auth_key"])));
+    assert_eq!(req.verify_signature(&point(&v["auth_key"])).unwrap(), digest);
+    req.verify_escrows(&digest, p.keyset.ttp_key(), &mut OsRng).unwrap();
+    // Another identity for a coin, another account or a changed refusal
+    // fails both verifiers.
+    let mut other = req.clone();
+    other.identities[0] = *p.keyset.signing_key();
+    assert!(!independent::verify_reclaim(&other, p.keyset.ttp_key(), &point(&v["auth_key"])));
+    assert!(other.verify_escrows(&other.digest(), p.keyset.ttp_key(), &mut OsRng).is_err());
 }
 
 fn check_accounts(p: &Public) {
@@ -3002,6 +3061,8 @@ mod independent {
     use faircash::protocol::account::{AccountOperation, AccountRequest};
     use faircash::protocol::deposit::DepositRequest;
     use faircash::protocol::pay::Payment;
+    use faircash::protocol::reclaim::ReclaimRequest;
+    use faircash::protocol::refusal::PayeeRefusal;
     use faircash::protocol::trace::ShareContext;
     use faircash::protocol::trace::{
         Decryption, LogEntry, LogHead, TraceKind, TraceRecord, TraceRequest, TraceResult, Warrant, WatchList,
@@ -3800,6 +3861,66 @@ mod independent {
             ),
             _ => false,
         }
+    }
+
+    /// §8.5: the payee's refusal names the payment's request and digest
+    /// and is signed by the key its request names.
+    pub fn verify_refusal(r: &PayeeRefusal, p: &Payment, key: &Point) -> bool {
+        let mut m = Vec::new();
+        m.extend_from_slice(&r.request_id);
+        m.extend_from_slice(&r.payment_digest);
+        r.payment_digest == payment_digest(p)
+            && p.request.merchant_key == *key
+            && verify_signature(b"faircash/v1/payee-refusal-signature", &m, key, &r.signature)
+    }
+
+    /// §8.6: the reclaim request's digest.
+    pub fn reclaim_digest(r: &ReclaimRequest) -> [u8; 32] {
+        let mut t = pt(b"faircash/v1/reclaim-request-digest");
+        t.append_message(b"account", r.account.as_bytes());
+        t.append_message(b"request-id", &r.request_id);
+        t.append_message(b"payment-digest", &payment_digest(&r.payment));
+        t.append_message(b"refusal-request-id", &r.refusal.request_id);
+        t.append_message(b"refusal-payment-digest", &r.refusal.payment_digest);
+        t.append_message(b"refusal-signature-r", r.refusal.signature.r.as_bytes());
+        t.append_message(b"refusal-signature-s", r.refusal.signature.s.as_bytes());
+        t.append_u64(b"coins", r.identities.len() as u64);
+        for i in &r.identities {
+            t.append_message(b"identity", i.as_bytes());
+        }
+        digest(&mut t, b"request-digest")
+    }
+
+    /// §8.6: the signature under `auth` and every coin's escrow proof
+    /// (`E1 = k·G`, `E2 - I = k·Y_T`) under `ttp`.
+    pub fn verify_reclaim(r: &ReclaimRequest, ttp: &Point, auth: &Point) -> bool {
+        let d = reclaim_digest(r);
+        if r.identities.len() != r.payment.coins.len()
+            || r.proofs.len() != r.payment.coins.len()
+            || !verify_signature(b"faircash/v1/reclaim-signature", &d, auth, &r.signature)
+        {
+            return false;
+        }
+        r.payment.coins.iter().zip(&r.identities).zip(&r.proofs).enumerate().all(
+            |(i, ((coin, id), proof))| {
+                let mut t = pt(b"faircash/v1/reclaim-escrow");
+                t.append_message(b"request-digest", &d);
+                t.append_u64(b"coin-index", i as u64);
+                let e = &coin.body.escrow;
+                let rel = Relation {
+                    name: b"reclaim-escrow",
+                    witnesses: vec![b"k"],
+                    points: vec![
+                        (b"G", G),
+                        (b"ttp-key", *ttp.point()),
+                        (b"E1", *e.c1.point()),
+                        (b"E2-I", e.c2.point() - id.point()),
+                    ],
+                    equations: vec![(Some(2), vec![(0, 0)]), (Some(3), vec![(0, 1)])],
+                };
+                rel.verify(t, &proof.commitments, &proof.responses)
+            },
+        )
     }
 
     /// §9.1.

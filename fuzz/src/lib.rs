@@ -20,6 +20,7 @@ use faircash::keys::{
 use faircash::protocol::account::{AccountAnswer, AccountRequest, RekeyRequest};
 use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome};
 use faircash::protocol::pay::{verify_payment, Payment, PaymentError, PaymentRequest};
+use faircash::protocol::reclaim::ReclaimRequest;
 use faircash::protocol::refusal::PayeeRefusal;
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
 use faircash::protocol::trace::{
@@ -57,6 +58,7 @@ macro_rules! for_every_message {
         $f::<PaymentRequest>($($arg),*);
         $f::<Payment>($($arg),*);
         $f::<PayeeRefusal>($($arg),*);
+        $f::<ReclaimRequest>($($arg),*);
         $f::<DepositRequest>($($arg),*);
         $f::<DepositReceipt>($($arg),*);
         $f::<DoubleSpendEvidence>($($arg),*);
