@@ -73,6 +73,20 @@ fn every_commands_json_output_has_its_documented_shape() {
         .unwrap()
         .to_string();
 
+    // Alice refuses bob's payment with a signed refusal; bob reclaims it.
+    // Then the shop refuses one of his, and he reclaims that too.
+    c.ok(&["wallet", "request", "--dir", "alice", "--amount", "8", "--out", "r3.json"]);
+    c.ok(&["wallet", "pay", "--dir", "bob", "--request", "r3.json", "--out", "p3.json"]);
+    k.ok(&c, 2, &["wallet", "refuse", "--dir", "alice", "--payment", "p3.json", "--out", "refusal3.json"]);
+    let reclaimed =
+        k.ok(&c, 2, &["wallet", "reclaim", "--dir", "bob", "--bank", "bank", "--refusal", "refusal3.json"]);
+    assert_eq!(reclaimed["credited"], 8);
+    c.ok(&["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "8"]);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "8", "--out", "r4.json"]);
+    c.ok(&["wallet", "pay", "--dir", "bob", "--request", "r4.json", "--out", "p4.json"]);
+    k.ok(&c, 2, &["merchant", "refuse", "--dir", "shop", "--payment", "p4.json", "--out", "refusal4.json"]);
+    c.ok(&["wallet", "reclaim", "--dir", "bob", "--bank", "bank", "--refusal", "refusal4.json"]);
+
     // A double spend: the second deposit identifies alice.
     copy_dir(&c.path("alice"), &c.path("alice-clone"));
     c.pay("alice", "shop", 32, "d1");

@@ -808,7 +808,10 @@ pub fn run(cmd: BankCommand, out: &Output) -> Result<(), CliError> {
                         "payee": r.payee,
                         "payer": r.payer,
                         "payment_digest": hex::encode(r.payment_digest),
-                        "refusal": serde_json::to_value(r.refusal).unwrap_or_default(),
+                        "request_id": hex::encode(r.refusal.request_id),
+                        "signature": hex::encode(
+                            [r.refusal.signature.r.as_bytes().as_slice(), r.refusal.signature.s.as_bytes()].concat()
+                        ),
                         "recorded": day(r.recorded),
                     })).collect::<Vec<_>>(),
                     "watch_list": st.watch_list,

@@ -1197,11 +1197,6 @@ impl<S: BankStore> Bank<S> {
                     outcomes.push(o);
                 }
             }
-            if credited > 0 {
-                let m = tx.account(&req.merchant_id)?.ok_or(Error::UnknownAccount(req.merchant_id))?;
-                let balance = m.balance.checked_add(credited).ok_or(Error::Overflow)?;
-                tx.set_balance(&req.merchant_id, balance)?;
-            }
             let unsigned = UnsignedReceipt {
                 request_id: req.request_id,
                 merchant_id: req.merchant_id,
@@ -1213,13 +1208,34 @@ impl<S: BankStore> Bank<S> {
                 keyset_id: signer.id(),
                 signature: (),
             };
-            let signature =
-                self.sign_online(&signer, labels::DEPOSIT_RECEIPT_SIGNATURE, &unsigned.message(), rng)?;
-            let receipt = unsigned.with_signature(signature);
-            tx.insert_deposit_receipt(&request_digest, &receipt)?;
-            Ok(receipt)
+            self.credit_and_receipt(tx, &signer, unsigned, rng)
         })?;
         failpoint!("bank.deposit.committed");
+        Ok(receipt)
+    }
+
+    /// Credits the receipt's account with what it credits, signs the
+    /// receipt with the online key of `signer` (§9.3) and stores it under
+    /// `(account, request_id)` with its request digest, inside the deposit
+    /// or reclaim transaction.
+    fn credit_and_receipt(
+        &self,
+        tx: &mut dyn BankTx,
+        signer: &Keyset,
+        unsigned: UnsignedReceipt,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<DepositReceipt> {
+        let account = unsigned.merchant_id;
+        if unsigned.credited > 0 {
+            let a = tx.account(&account)?.ok_or(Error::UnknownAccount(account))?;
+            let balance = a.balance.checked_add(unsigned.credited).ok_or(Error::Overflow)?;
+            tx.set_balance(&account, balance)?;
+        }
+        let signature =
+            self.sign_online(signer, labels::DEPOSIT_RECEIPT_SIGNATURE, &unsigned.message(), rng)?;
+        let digest = unsigned.request_digest;
+        let receipt = unsigned.with_signature(signature);
+        tx.insert_deposit_receipt(&digest, &receipt)?;
         Ok(receipt)
     }
 
@@ -1401,11 +1417,6 @@ impl<S: BankStore> Bank<S> {
                     vec![PaymentOutcome::Verified]
                 }
             };
-            if credited > 0 {
-                let a = tx.account(&req.account)?.ok_or(Error::UnknownAccount(req.account))?;
-                let balance = a.balance.checked_add(credited).ok_or(Error::Overflow)?;
-                tx.set_balance(&req.account, balance)?;
-            }
             let unsigned = UnsignedReceipt {
                 request_id: req.request_id,
                 merchant_id: req.account,
@@ -1417,11 +1428,7 @@ impl<S: BankStore> Bank<S> {
                 keyset_id: signer.id(),
                 signature: (),
             };
-            let signature =
-                self.sign_online(&signer, labels::DEPOSIT_RECEIPT_SIGNATURE, &unsigned.message(), rng)?;
-            let receipt = unsigned.with_signature(signature);
-            tx.insert_deposit_receipt(&request_digest, &receipt)?;
-            Ok(Ok(receipt))
+            self.credit_and_receipt(tx, &signer, unsigned, rng).map(Ok)
         })?;
         failpoint!("bank.reclaim.committed");
         outcome.map_err(|payee| Error::RefusalBroken { payee })

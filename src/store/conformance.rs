@@ -140,6 +140,43 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     account_requests_are_recorded_once(&make());
     sessions_keep_their_reservation_and_identity_and_end_once(&make());
     new_facts_roll_back(&make());
+    refusal_records_are_stored_once_and_broken_ones_listed(&make());
+}
+
+/// A payee refusal record is stored once per payment digest; the broken
+/// ones are listed in the order they came; a rolled-back insert leaves
+/// nothing.
+pub fn refusal_records_are_stored_once_and_broken_ones_listed<S: BankStore>(s: &S) {
+    let record = |broken: bool| RefusalRecord {
+        payment_digest: rand_bytes(),
+        payer: AccountId(rand_bytes()),
+        payee: AccountId(rand_bytes()),
+        refusal: crate::protocol::refusal::PayeeRefusal {
+            request_id: rand_bytes(),
+            payment_digest: rand_bytes(),
+            signature: crate::crypto::schnorr::Signature { r: rand_point(), s: Scalar::from(7u64) },
+        },
+        recorded: Day(20_000),
+        broken,
+    };
+    let (kept, first, second) = (record(false), record(true), record(true));
+    commit(s, |tx| {
+        tx.insert_refusal_record(&kept).unwrap();
+        tx.insert_refusal_record(&first).unwrap();
+    });
+    {
+        let mut tx = s.begin().unwrap();
+        tx.insert_refusal_record(&record(true)).unwrap();
+        // dropped: rolled back
+    }
+    commit(s, |tx| tx.insert_refusal_record(&second).unwrap());
+    let mut tx = s.begin().unwrap();
+    let mut again = kept.clone();
+    again.broken = true;
+    assert_eq!(tx.insert_refusal_record(&again), Err(StoreError::Conflict("refusal record")));
+    assert_eq!(tx.refusal_record(&kept.payment_digest).unwrap(), Some(kept.clone()));
+    assert_eq!(tx.refusal_record(&[0; 32]).unwrap(), None);
+    assert_eq!(tx.broken_refusals().unwrap(), vec![first, second]);
 }
 
 /// Authentication keys, identities and freezes are stored and changed.
