@@ -1140,6 +1140,8 @@ CREATE TABLE counters (
     next INTEGER NOT NULL CHECK (next >= 1)
 );
 "#,
+    // 0008: requests closed by a signed refusal (the payee state).
+    MERCHANT_0004,
     r#"
 -- 0009: the first counter of a keyset not used yet (specs/protocol.md §7.6,
 -- item 7): 0, raised by a restore from a backup file, so that the restored
@@ -1150,7 +1152,6 @@ CREATE TABLE counter_floor (
 );
 INSERT INTO counter_floor (id, floor) VALUES (1, 0);
 "#,
-    MERCHANT_0004,
     r#"
 -- 0010: reclaims of refused payments (specs/protocol.md §8.6), stored
 -- before they are sent, removed when a verified receipt settles them.
@@ -1925,6 +1926,31 @@ mod tests {
     use crate::protocol::withdraw::WithdrawStart;
     use crate::time::Day;
     use rand::rngs::OsRng;
+
+    #[test]
+    fn a_wallet_database_of_eight_migrations_gains_the_later_tables_in_order() {
+        // A wallet made before counter floors and reclaims: its eighth and
+        // last migration is the payee's refusal table. Opening it must run
+        // exactly the migrations after the eighth, in order.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wallet.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn, "wallet", &WALLET_MIGRATIONS[..8]).unwrap();
+            let refused: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'refused'", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(refused, 1, "the eighth wallet migration is the payee's refusal table");
+        }
+        let store = SqliteWalletStore::open_existing(&path).unwrap();
+        let keyset = crate::keys::KeysetId([7; 32]);
+        assert_eq!(store.burn_counter(&keyset).unwrap(), 0);
+        assert_eq!(store.burn_counter(&keyset).unwrap(), 1);
+        assert!(store.reclaims().unwrap().is_empty());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, WALLET_MIGRATIONS.len() as i64);
+    }
 
     #[test]
     fn an_older_bank_database_is_migrated_and_its_withdrawal_records_still_verify() {
