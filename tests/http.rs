@@ -1247,3 +1247,28 @@ fn a_wallet_with_large_coins_pays_a_small_amount_through_change_over_http() {
     );
     assert_eq!(alice.balance().unwrap(), 924);
 }
+
+#[test]
+fn the_withdrawal_listing_runs_over_http_and_its_limit_is_checked_on_decoding() {
+    use faircash::protocol::account::{AccountOperation, AccountRequest};
+    use faircash::protocol::withdraw::TranscriptState;
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let api = HttpBank::new(&[&server.url()]).unwrap();
+    let alice = wallet(&api, bank.master_key());
+    bank.fund(&alice.account_id(), 3).unwrap();
+    alice.withdraw(&api, 3, &mut OsRng).unwrap();
+    let listed = alice.list_withdrawals(&api, &mut OsRng, |_| {}).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|t| matches!(t.state, TranscriptState::Answered { .. })));
+    // A limit of 0 is refused by the decoder: 400 invalid-field.
+    let req = AccountRequest::new(
+        alice.keys(),
+        AccountOperation::ListWithdrawals { after: None, limit: 0 },
+        &mut OsRng,
+    );
+    let path = format!("/v1/accounts/{}/requests", alice.account_id().to_hex());
+    let (status, body) = raw(&server.url(), &path, Some("application/octet-stream"), req.to_bytes());
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("limit"));
+}

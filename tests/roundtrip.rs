@@ -27,7 +27,7 @@ use faircash::keys::{
 use faircash::params::ParamsId;
 use faircash::protocol::account::{
     AccountAnswer, AccountEvent, AccountEventKind, AccountOperation, AccountRequest, AccountStatus,
-    RekeyRequest, Reservation, ReservationId,
+    RekeyRequest, Reservation, ReservationId, WithdrawalPage,
 };
 use faircash::protocol::deposit::{
     CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome,
@@ -43,8 +43,8 @@ use faircash::protocol::trust::{
     SignedTtpKeyStatement, TrusteeKey, TtpKeyStatement, TtpStatementList, TtpValidity,
 };
 use faircash::protocol::withdraw::{
-    EndReason, PendingWithdrawal, SessionEnd, SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge,
-    WithdrawCommitment, WithdrawOutcome, WithdrawRequest,
+    EndReason, PendingWithdrawal, SessionEnd, SessionId, TranscriptState, WalletCoin, WithdrawAnswer,
+    WithdrawChallenge, WithdrawCommitment, WithdrawOutcome, WithdrawRequest, WithdrawalTranscript,
 };
 use faircash::time::{Day, Timestamp};
 use faircash::wire::WireMessage;
@@ -622,6 +622,8 @@ proptest! {
             (AccountOperation::AbandonWithdrawal { session_id: SessionId(session) }, 1 + 16),
             (AccountOperation::RotateAuthKey { new_key: key, possession }, 1 + 32 + 64),
             (AccountOperation::Status, 1),
+            (AccountOperation::ListWithdrawals { after: None, limit: 64 }, 1 + 1 + 1),
+            (AccountOperation::ListWithdrawals { after: Some(SessionId(session)), limit: 1 }, 1 + 17 + 1),
         ];
         for (operation, len) in ops {
             let req = AccountRequest { account, request_id, operation, authorization: sig };
@@ -666,8 +668,21 @@ proptest! {
         let commitment = SignerCommitment { rnd, a, b1, b2 };
         round_trip(&WithdrawCommitment { session_id, commitment, signature: authorization }, 208);
         round_trip(&WithdrawChallenge { session_id, commitment_digest: digest, e, authorization }, 144);
-        let [c, r, s1, s2, d] = answer;
-        round_trip(&WithdrawAnswer::answered(session_id, SignerAnswer { c, r, s1, s2, d }), 177);
+        let [c, r_, s1, s2, d] = answer;
+        round_trip(&WithdrawAnswer::answered(session_id, SignerAnswer { c, r: r_, s1, s2, d }), 177);
+        // A page of transcripts, one of each state (wire.md §6.11).
+        let signed = WithdrawCommitment { session_id: r.session_id, commitment, signature: authorization };
+        let states = [
+            (TranscriptState::Open, 1),
+            (TranscriptState::Ended, 1),
+            (TranscriptState::Answered { e, answer: SignerAnswer { c, r: r_, s1, s2, d } }, 1 + 32 + 160),
+        ];
+        let sessions: Vec<WithdrawalTranscript> = states
+            .iter()
+            .map(|(state, _)| WithdrawalTranscript { request: r.clone(), commitment: signed, state: *state })
+            .collect();
+        let len = 1 + 1 + states.iter().map(|(_, l)| len_withdraw_request(&r) + 208 + l).sum::<usize>() + 17;
+        round_trip(&AccountAnswer::Withdrawals(WithdrawalPage { sessions, next: Some(session_id) }), len);
         for (i, reason) in [
             EndReason::Ended,
             EndReason::Expired,

@@ -234,3 +234,136 @@ fn a_counter_is_burned_durably_before_its_request_leaves_and_never_reused() {
     assert_eq!(*bank.seen.lock().unwrap(), vec![0, 1, 2]);
     assert_eq!(w.balance(&id) + alice.balance().unwrap(), 10, "money is conserved");
 }
+
+mod listing {
+    use super::*;
+    use faircash::crypto::derive::MAX_AUTH_ROTATIONS;
+    use faircash::keys::AuthKey;
+    use faircash::protocol::account::{AccountAnswer, AccountOperation, AccountRequest};
+    use faircash::protocol::withdraw::{TranscriptState, WithdrawalTranscript};
+    use faircash::roles::BankApi;
+
+    fn page(
+        bank: &dyn BankApi,
+        keys: &faircash::keys::AccountKeys,
+        after: Option<SessionId>,
+        limit: u16,
+    ) -> faircash::protocol::Result<(Vec<WithdrawalTranscript>, Option<SessionId>)> {
+        let req = AccountRequest::new(keys, AccountOperation::ListWithdrawals { after, limit }, &mut OsRng);
+        match bank.account_request(&req)? {
+            AccountAnswer::Withdrawals(p) => Ok((p.sessions, p.next)),
+            other => panic!("a page, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_bank_lists_every_session_of_the_account_with_its_transcript_in_pages() {
+        let w = World::new();
+        let seed = RecoveryPhrase::generate(&mut OsRng).seed();
+        let alice = seeded_user(&w, &seed, 12);
+        let bob = w.user(8);
+        bob.withdraw_one(&*w.bank, 8, &mut OsRng).unwrap();
+        // Answered: 4, 2, 1 (reserved) and 4; ended: an abandoned session;
+        // open: one left after its commitment.
+        let coins = {
+            let mut c = alice.withdraw(&*w.bank, 7, &mut OsRng).unwrap();
+            c.push(alice.withdraw_one(&*w.bank, 4, &mut OsRng).unwrap());
+            c
+        };
+        let req = alice.start_withdrawal(1, &mut OsRng).unwrap();
+        w.bank.open_withdrawal(&req).unwrap();
+        alice.abandon_withdrawal(&*w.bank, req.session_id, &mut OsRng).unwrap();
+        let open = alice.start_withdrawal(1, &mut OsRng).unwrap();
+        w.bank.open_withdrawal(&open).unwrap();
+
+        let mut pages = 0;
+        let all = alice.list_withdrawals(&*w.bank, &mut OsRng, |_| pages += 1).unwrap();
+        assert_eq!(pages, 1);
+        assert_eq!(all.len(), 6);
+        let mut ids: Vec<SessionId> = all.iter().map(|t| t.request.session_id).collect();
+        let sorted = {
+            let mut s = ids.clone();
+            s.sort();
+            s
+        };
+        assert_eq!(ids, sorted, "in session-id order");
+        let keyset = w.keyset();
+        let mut answered = 0;
+        for t in &all {
+            assert_eq!(t.request.account, alice.account_id(), "only the account's own sessions");
+            t.commitment.verify(&t.request, keyset.signing_key()).expect("signed for its request");
+            let stored = w.bank.store().begin().unwrap().session(&t.request.session_id).unwrap().unwrap();
+            assert_eq!(t.commitment.commitment, stored.commitment);
+            match (&t.state, &stored.state) {
+                (TranscriptState::Answered { e, answer }, SessionState::Answered { answered: a, .. }) => {
+                    assert_eq!((*e, *answer), (a.e, a.answer));
+                    answered += 1;
+                }
+                (TranscriptState::Ended, SessionState::Expired) => {
+                    assert_eq!(t.request.session_id, req.session_id)
+                }
+                (TranscriptState::Open, SessionState::Open(_)) => {
+                    assert_eq!(t.request.session_id, open.session_id)
+                }
+                (listed, stored) => panic!("listed {listed:?}, stored {stored:?}"),
+            }
+        }
+        assert_eq!(answered, coins.len());
+
+        // Pages of two after a cursor give the same list.
+        let keys = alice.keys();
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let (p, next) = page(&*w.bank, keys, after, 2).unwrap();
+            paged.extend(p.iter().map(|t| t.request.session_id));
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(paged, ids);
+        // A limit above the page size is cut to it.
+        assert_eq!(page(&*w.bank, keys, None, u16::MAX).unwrap().0.len(), 6);
+    }
+
+    #[test]
+    fn only_the_authentication_key_lists_and_a_phrase_rotation_keeps_the_phrase_listing() {
+        let w = World::new();
+        let seed = RecoveryPhrase::generate(&mut OsRng).seed();
+        let mut alice = seeded_user(&w, &seed, 4);
+        alice.withdraw_one(&*w.bank, 4, &mut OsRng).unwrap();
+        let root = seed.account_root(&w.bank.master_key(), 0);
+        // Signed with u (the identity), or by another key: refused.
+        let u_as_auth =
+            AuthKey::from(faircash::crypto::secret::SecretScalar::new(*alice.user().expose_secret()));
+        for wrong in [u_as_auth, AuthKey::generate(&mut OsRng), root.auth_at(1)] {
+            let keys = alice.keys().with_auth(wrong);
+            assert!(matches!(page(&*w.bank, &keys, None, 8), Err(Error::InvalidProof(_))));
+        }
+        assert_eq!(page(&*w.bank, &alice.keys().with_auth(root.auth_at(0)), None, 8).unwrap().0.len(), 1);
+
+        // The rotation takes the phrase's next key: the old one no longer
+        // lists, the phrase's index-1 key does.
+        let (next, derived) = alice.next_auth_key(&mut OsRng);
+        assert!(derived);
+        assert_eq!(next.public(), root.auth_at(1).public());
+        let request = alice.auth_rotation(&next, &mut OsRng);
+        alice.rotate_auth_key(&*w.bank, next, &request).unwrap();
+        let keys = seed.account_keys(&w.bank.master_key(), 0);
+        assert!(matches!(page(&*w.bank, &keys, None, 8), Err(Error::InvalidProof(_))));
+        assert_eq!(page(&*w.bank, &keys.with_auth(root.auth_at(1)), None, 8).unwrap().0.len(), 1);
+        assert_eq!(alice.next_auth_key(&mut OsRng).0.public(), root.auth_at(2).public());
+        // Past the last derived index, a wallet rotates to random keys.
+        let last = alice.keys().with_auth(root.auth_at(MAX_AUTH_ROTATIONS));
+        let at_end =
+            Wallet::new(last, w.bank.master_key(), MemoryWalletStore::new(), Arc::new(w.clock.clone()))
+                .with_seed(&seed)
+                .unwrap();
+        let (random, derived) = at_end.next_auth_key(&mut OsRng);
+        assert!(!derived);
+        assert_eq!(root.auth_index(random.public()), None);
+        // A wallet without a phrase rotates to random keys.
+        assert!(!w.user(0).next_auth_key(&mut OsRng).1);
+    }
+}

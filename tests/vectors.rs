@@ -3553,6 +3553,18 @@ mod independent {
                 b.push(4);
                 "account-status"
             }
+            AccountOperation::ListWithdrawals { after, limit } => {
+                b.push(5);
+                match after {
+                    None => b.push(0),
+                    Some(id) => {
+                        b.push(1);
+                        b.extend_from_slice(id.as_bytes());
+                    }
+                }
+                varint(u64::from(*limit), &mut b);
+                "list-withdrawals"
+            }
         };
         (name, b)
     }
@@ -4225,5 +4237,21 @@ mod independent {
             assert_eq!(x, s(sig + 192 + 32 * j));
         }
         c
+    }
+}
+
+/// §7.3, `list-withdrawals`: the request's digest as written from wire.md
+/// (tag 5, the optional cursor, the limit as a varint) is the library's.
+#[test]
+fn a_listing_request_digests_as_wire_md_says() {
+    let keys = faircash::keys::AccountKeys::generate(&mut rand::rngs::OsRng);
+    for (after, limit) in [(None, 64u16), (Some(faircash::protocol::withdraw::SessionId([7; 16])), 300)] {
+        let req = AccountRequest::new(
+            &keys,
+            AccountOperation::ListWithdrawals { after, limit },
+            &mut rand::rngs::OsRng,
+        );
+        assert_eq!(independent::account_request_digest(&req), req.digest());
+        assert!(independent::verify_account_request(&req, keys.auth().public()));
     }
 }

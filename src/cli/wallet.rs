@@ -974,7 +974,12 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             } else {
                 // An exchange in progress deposits under the current key.
                 wallet.resume(&*b, &mut OsRng)?;
-                let key = AuthKey::generate(&mut OsRng);
+                // The phrase's next key, so the phrase still restores the
+                // account (specs/protocol.md §7.6 item 3).
+                let (key, derived) = wallet.next_auth_key(&mut OsRng);
+                if !derived && home.seed().exists() {
+                    out.note("the new authentication key is random: the recovery phrase no longer lists this account's withdrawals");
+                }
                 let request = wallet.auth_rotation(&key, &mut OsRng);
                 let p = PendingRotation { key, request };
                 write_secret(&home.rotation(), &p)?;

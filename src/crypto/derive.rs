@@ -37,6 +37,15 @@ use crate::keys::{AccountId, AccountKeys, AuthKey, KeysetId, UserKey};
 /// Words of a new recovery phrase (256 bits of entropy).
 pub const PHRASE_WORDS: usize = 24;
 
+/// The most authentication-key rotations a phrase wallet derives at one
+/// epoch (specs/protocol.md §7.6 item 3): a restore tries this many keys
+/// at most; a wallet rotated further draws random keys, which the phrase
+/// does not restore.
+pub const MAX_AUTH_ROTATIONS: u32 = 64;
+
+/// The most identity epochs (re-keys) a restore tries (§7.6 item 7).
+pub const MAX_RESTORE_EPOCHS: u32 = 8;
+
 /// Why a recovery phrase was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PhraseError {
@@ -230,6 +239,24 @@ impl AccountRoot {
         AuthKey::from(nonzero(scalar(labels::SEED_AUTH, self.root.as_ref(), &[])))
     }
 
+    /// The authentication key after `rotation` rotations by the holder:
+    /// `a_{n,0} = a` ([`AccountRoot::auth`]) and, for `j >= 1`,
+    /// `a_{n,j} = HKDF(seed-auth, R_n, LE32(j))` mod `l` (1 if that is 0).
+    /// A restore finds the current one by trying `j = 0, 1, …` up to
+    /// [`MAX_AUTH_ROTATIONS`].
+    pub fn auth_at(&self, rotation: u32) -> AuthKey {
+        if rotation == 0 {
+            return self.auth();
+        }
+        AuthKey::from(nonzero(scalar(labels::SEED_AUTH, self.root.as_ref(), &[&rotation.to_le_bytes()])))
+    }
+
+    /// The rotation index of `key` among this root's authentication keys
+    /// (`0..=MAX_AUTH_ROTATIONS`), if it is one of them.
+    pub fn auth_index(&self, key: &Point) -> Option<u32> {
+        (0..=MAX_AUTH_ROTATIONS).find(|j| self.auth_at(*j).public() == key)
+    }
+
     /// The account id of epoch 0's identity (the account's id for good).
     pub fn account_id_of(seed: &WalletSeed, bank: &Point) -> AccountId {
         seed.account_root(bank, 0).identity().account_id()
@@ -369,6 +396,13 @@ mod tests {
         assert_ne!(u(&bank_a, 0), u(&bank_a, 1));
         let root = seed.account_root(&bank_a, 0);
         assert_ne!(root.auth().public(), root.identity().identity());
+        // Rotated authentication keys: index 0 is `a`, each index another key.
+        assert_eq!(root.auth_at(0).public(), root.auth().public());
+        assert_ne!(root.auth_at(1).public(), root.auth().public());
+        assert_ne!(root.auth_at(1).public(), root.auth_at(2).public());
+        assert_eq!(root.auth_index(root.auth_at(MAX_AUTH_ROTATIONS).public()), Some(MAX_AUTH_ROTATIONS));
+        assert_eq!(root.auth_index(root.auth_at(MAX_AUTH_ROTATIONS + 1).public()), None);
+        assert_ne!(seed.account_root(&bank_a, 1).auth_at(1).public(), root.auth_at(1).public());
         let ks1 = KeysetId([1; 32]);
         let ks2 = KeysetId([2; 32]);
         let s = |k: &KeysetId, c: u64| *root.coin(k, c).scalar(value::S).expose_secret();

@@ -36,7 +36,7 @@ use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
 use super::register::account_keys_relation;
-use super::withdraw::SessionId;
+use super::withdraw::{SessionId, WithdrawalTranscript};
 use super::{Error, Result};
 use crate::crypto::schnorr::{Proof, Signature};
 use crate::crypto::transcript::{labels, FaircashTranscript};
@@ -147,6 +147,33 @@ pub enum AccountOperation {
     },
     /// The account's status and history.
     Status,
+    /// A page of the account's withdrawal sessions with their transcripts,
+    /// in session-id order: at most `limit` (1 to [`MAX_LIST_PAGE`]) whose
+    /// session id is above `after` (from the first when none).
+    ListWithdrawals {
+        /// The last session id of the previous page.
+        after: Option<SessionId>,
+        /// The most sessions to list.
+        limit: u16,
+    },
+}
+
+/// Most sessions in one page of [`AccountOperation::ListWithdrawals`].
+pub const MAX_LIST_PAGE: usize = 64;
+
+/// A page of an account's withdrawal sessions (§7.3, `list-withdrawals`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalPage {
+    /// The sessions, in session-id order.
+    #[serde(
+        serialize_with = "crate::encoding::bounded::serialize",
+        deserialize_with = "crate::encoding::bounded::deserialize::<_, WithdrawalTranscript, MAX_LIST_PAGE>"
+    )]
+    pub sessions: Vec<WithdrawalTranscript>,
+    /// The cursor of the next page (the last session id listed) when this
+    /// page is full; none when it is the last.
+    pub next: Option<SessionId>,
 }
 
 impl AccountOperation {
@@ -158,6 +185,7 @@ impl AccountOperation {
             AccountOperation::AbandonWithdrawal { .. } => "abandon-withdrawal",
             AccountOperation::RotateAuthKey { .. } => "rotate-auth-key",
             AccountOperation::Status => "account-status",
+            AccountOperation::ListWithdrawals { .. } => "list-withdrawals",
         }
     }
 
@@ -194,6 +222,15 @@ impl WireMessage for AccountRequest {
     fn check(&self) -> std::result::Result<(), DecodeError> {
         if let AccountOperation::RotateAuthKey { new_key, .. } = &self.operation {
             non_identity(Self::what(), "new_key", new_key)?;
+        }
+        if let AccountOperation::ListWithdrawals { limit, .. } = &self.operation {
+            if *limit == 0 || usize::from(*limit) > MAX_LIST_PAGE {
+                return Err(DecodeError::InvalidField {
+                    what: Self::what(),
+                    field: "limit",
+                    reason: format!("1 to {MAX_LIST_PAGE}"),
+                });
+            }
         }
         Ok(())
     }
@@ -386,18 +423,35 @@ pub enum AccountAnswer {
     Reservation(Reservation),
     /// The account's status (status, rotation, abandon).
     Status(AccountStatus),
+    /// A page of the account's withdrawal sessions.
+    Withdrawals(WithdrawalPage),
 }
 
 impl WireMessage for AccountAnswer {
     const KIND: MessageKind = MessageKind::AccountAnswer;
-    const MAX_BYTES: usize = 512 + MAX_STATUS_EVENTS * (MAX_REASON_BYTES + 16);
+    /// The larger of a status (256 events) and a page of transcripts.
+    const MAX_BYTES: usize = {
+        let status = 512 + MAX_STATUS_EVENTS * (MAX_REASON_BYTES + 16);
+        let page = 64 + MAX_LIST_PAGE * WithdrawalTranscript::MAX_BYTES;
+        if status > page {
+            status
+        } else {
+            page
+        }
+    };
     /// 256 events whose reasons are 256 control characters each, every
-    /// one escaped as `\u00XX` in JSON: under 1 800 bytes an event.
-    const MAX_JSON_BYTES: usize = 512 * 1024;
+    /// one escaped as `\u00XX` in JSON: under 1 800 bytes an event; a page
+    /// of transcripts in hex is under 8 KiB a session.
+    const MAX_JSON_BYTES: usize = 1024 * 1024;
     fn check(&self) -> std::result::Result<(), DecodeError> {
         if let AccountAnswer::Status(s) = self {
             non_identity(Self::what(), "identity", &s.identity)?;
             non_identity(Self::what(), "auth_key", &s.auth_key)?;
+        }
+        if let AccountAnswer::Withdrawals(page) = self {
+            for t in &page.sessions {
+                t.check()?;
+            }
         }
         Ok(())
     }

@@ -894,3 +894,47 @@ impl WireMessage for WalletCoin {
         }
     }
 }
+
+/// What became of a listed withdrawal session (§7.3, `list-withdrawals`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TranscriptState {
+    /// Open: not answered yet (nothing debited).
+    Open,
+    /// Ended unanswered (expired, refused, released or abandoned): nothing
+    /// debited, never answered.
+    Ended,
+    /// Answered: the challenge `e` the bank answered and its answer.
+    Answered {
+        /// The challenge.
+        #[serde(with = "crate::encoding::scalar")]
+        e: Scalar,
+        /// The answer.
+        answer: SignerAnswer,
+    },
+}
+
+/// The bank's transcript of one withdrawal session, as listed to the
+/// account's holder: the request as received, the commitment signed anew
+/// by the keyset's online key, and what became of the session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalTranscript {
+    /// The request.
+    pub request: WithdrawRequest,
+    /// The commitment, signed for the request.
+    pub commitment: WithdrawCommitment,
+    /// Open, ended or answered.
+    pub state: TranscriptState,
+}
+
+impl WithdrawalTranscript {
+    /// Most bytes of one transcript's binary encoding.
+    pub const MAX_BYTES: usize =
+        <WithdrawRequest as WireMessage>::MAX_BYTES + <WithdrawCommitment as WireMessage>::MAX_BYTES + 160;
+
+    /// Checks the points of the transcript the decoder must refuse.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        self.request.check()?;
+        self.commitment.check()
+    }
+}

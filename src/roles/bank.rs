@@ -21,7 +21,8 @@ use crate::keys::{user_account_id, AccountId, BankSecrets, Keyset, KeysetId, Key
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::account::{
     AccountAnswer, AccountEvent, AccountEventKind, AccountOperation, AccountRequest, AccountStatus,
-    RekeyRequest, Reservation, ReservationId, MAX_REASON_BYTES, MAX_STATUS_EVENTS,
+    RekeyRequest, Reservation, ReservationId, WithdrawalPage, MAX_LIST_PAGE, MAX_REASON_BYTES,
+    MAX_STATUS_EVENTS,
 };
 use crate::protocol::deposit::{
     check_payment_cheaply, verify_payments, CoinOutcome, DepositOutcome, DepositReceipt, DepositRequest,
@@ -33,8 +34,8 @@ use crate::protocol::register::{MerchantRegistration, UserRegistration};
 use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, Warrant, WatchList};
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
 use crate::protocol::withdraw::{
-    commitment_digest, EndReason, SessionEnd, SessionId, WithdrawAnswer, WithdrawChallenge,
-    WithdrawCommitment, WithdrawOutcome, WithdrawRequest,
+    commitment_digest, EndReason, SessionEnd, SessionId, TranscriptState, WithdrawAnswer, WithdrawChallenge,
+    WithdrawCommitment, WithdrawOutcome, WithdrawRequest, WithdrawalTranscript,
 };
 use crate::protocol::{checked_sum, Error, Result};
 use crate::store::{
@@ -873,6 +874,11 @@ impl<S: BankStore> Bank<S> {
     /// current key; the operation runs; a replay-protected one is recorded
     /// with its answer.
     pub fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
+        if let AccountOperation::ListWithdrawals { after, limit } = req.operation {
+            return self
+                .list_withdrawals(req, after, limit, &mut rand::rngs::OsRng)
+                .map(AccountAnswer::Withdrawals);
+        }
         let now = self.clock.now();
         let ttl = self.config.reservation_ttl_secs;
         let digest = req.digest();
@@ -935,6 +941,8 @@ impl<S: BankStore> Bank<S> {
                     AccountAnswer::Status(Self::status_of(tx, &req.account, now)?)
                 }
                 AccountOperation::Status => AccountAnswer::Status(Self::status_of(tx, &req.account, now)?),
+                // Answered by `list_withdrawals`, before this transaction.
+                AccountOperation::ListWithdrawals { .. } => unreachable!("listed before the transaction"),
             };
             if protected {
                 tx.insert_account_request(&AccountRequestRecord {
@@ -950,6 +958,51 @@ impl<S: BankStore> Bank<S> {
             failpoint!("bank.account.reserved");
         }
         Ok(answer)
+    }
+
+    /// A page of the account's withdrawal sessions (§7.3,
+    /// `list-withdrawals`), authorized by the account's authentication key:
+    /// in one read transaction, the account is a user with an
+    /// authentication key and the authorization verifies; then each
+    /// session's commitment is signed anew (as for a retried request) and
+    /// the page returned. At most [`MAX_LIST_PAGE`] sessions (a larger
+    /// `limit` is cut to it; 0 lists one).
+    pub fn list_withdrawals(
+        &self,
+        req: &AccountRequest,
+        after: Option<SessionId>,
+        limit: u16,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<WithdrawalPage> {
+        let limit = usize::from(limit).clamp(1, MAX_LIST_PAGE);
+        let sessions = self.run_tx("list_withdrawals", |tx| {
+            let account = tx.account(&req.account)?.ok_or(Error::UnknownAccount(req.account))?;
+            if account.kind != AccountKind::User {
+                return Err(Error::WrongAccountKind(req.account));
+            }
+            let auth_key = account.auth_key.ok_or(Error::RekeyRequired(req.account))?;
+            req.verify(&auth_key)?;
+            Ok(tx.sessions_of(&req.account, after.as_ref(), limit)?)
+        })?;
+        let keysets = self.keysets();
+        let mut listed = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            let keyset = keysets
+                .iter()
+                .find(|k| k.id() == session.request.keyset_id)
+                .ok_or(Error::UnknownKeyset(session.request.keyset_id))?;
+            let commitment = self.signed_commitment(keyset, &session.request, session.commitment, rng)?;
+            let state = match session.state {
+                SessionState::Open(_) => TranscriptState::Open,
+                SessionState::Expired => TranscriptState::Ended,
+                SessionState::Answered { answered, .. } => {
+                    TranscriptState::Answered { e: answered.e, answer: answered.answer }
+                }
+            };
+            listed.push(WithdrawalTranscript { request: session.request, commitment, state });
+        }
+        let next = (listed.len() == limit).then(|| listed.last().map(|t| t.request.session_id)).flatten();
+        Ok(WithdrawalPage { sessions: listed, next })
     }
 
     fn reserve(

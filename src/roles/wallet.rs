@@ -30,18 +30,19 @@ pub use exchange::{full_split, refresh_margin, BalanceReport, ChangePlan, Exchan
 use super::anchors::TrustAnchors;
 use super::bank::BankApi;
 use crate::coin::CoinId;
-use crate::crypto::derive::{AccountRoot, CoinSeed, SeedMismatch, WalletSeed};
+use crate::crypto::derive::{AccountRoot, CoinSeed, SeedMismatch, WalletSeed, MAX_AUTH_ROTATIONS};
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
 use crate::keys::{AccountId, AccountKeys, AuthKey, Keyset, SignedKeyset, UserKey};
 use crate::protocol::account::{
     AccountAnswer, AccountOperation, AccountRequest, AccountStatus, RekeyRequest, Reservation, ReservationId,
+    MAX_LIST_PAGE,
 };
 use crate::protocol::pay::{create_payment_with_keys, select_coins, Payment, PaymentRequest};
 use crate::protocol::register::UserRegistration;
 use crate::protocol::withdraw::{
     EndReason, PendingWithdrawal, SessionId, WalletCoin, WithdrawAnswer, WithdrawChallenge,
-    WithdrawCommitment, WithdrawOutcome, WithdrawRequest, WithdrawStart,
+    WithdrawCommitment, WithdrawOutcome, WithdrawRequest, WithdrawStart, WithdrawalTranscript,
 };
 use crate::protocol::{checked_sum, Error, Result};
 use crate::store::{PendingEntry, StoreError, StoredCoin, WalletStore, WithdrawalPlan};
@@ -308,7 +309,9 @@ impl<S: WalletStore> Wallet<S> {
     ) -> Result<AccountStatus> {
         match bank.account_request(&self.account_request(AccountOperation::Status, rng))? {
             AccountAnswer::Status(s) => Ok(s),
-            AccountAnswer::Reservation(_) => Err(Error::InvalidProof("bank answer")),
+            AccountAnswer::Reservation(_) | AccountAnswer::Withdrawals(_) => {
+                Err(Error::InvalidProof("bank answer"))
+            }
         }
     }
 
@@ -425,7 +428,9 @@ impl<S: WalletStore> Wallet<S> {
     ) -> Result<Reservation> {
         match bank.account_request(&plan.request)? {
             AccountAnswer::Reservation(r) => Ok(r),
-            AccountAnswer::Status(_) => Err(Error::InvalidProof("bank answer")),
+            AccountAnswer::Status(_) | AccountAnswer::Withdrawals(_) => {
+                Err(Error::InvalidProof("bank answer"))
+            }
         }
     }
 
@@ -635,6 +640,66 @@ impl<S: WalletStore> Wallet<S> {
         Ok((self.store.pending()?.len(), self.store.plans()?.len()))
     }
 
+    /// The authentication key to rotate to (§7.6 item 3): in a wallet
+    /// with a recovery phrase, the phrase's key of the next rotation index
+    /// after the current key's, so a restore from the phrase can still
+    /// authenticate; a random one in a wallet without a phrase, or once
+    /// [`MAX_AUTH_ROTATIONS`] rotations are used up (`false`: the phrase no
+    /// longer authenticates the account).
+    pub fn next_auth_key(&self, rng: &mut impl CryptoRngCore) -> (AuthKey, bool) {
+        let derived = self.seed.as_ref().and_then(|root| {
+            let next = root.auth_index(self.keys.auth().public())?.checked_add(1)?;
+            (next <= MAX_AUTH_ROTATIONS).then(|| root.auth_at(next))
+        });
+        match derived {
+            Some(key) => (key, true),
+            None => (AuthKey::generate(rng), false),
+        }
+    }
+
+    /// Every withdrawal session of the account with its transcript, read
+    /// page by page (§7.3, `list-withdrawals`), in session-id order.
+    /// `progress` is told the number listed after each page.
+    ///
+    /// # Errors
+    /// [`Error::InvalidProof`] when the bank answers with something else
+    /// than a page, lists a session of another account, or a page out of
+    /// order (each page must follow its cursor).
+    pub fn list_withdrawals(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        rng: &mut impl CryptoRngCore,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<WithdrawalTranscript>> {
+        let mut all: Vec<WithdrawalTranscript> = Vec::new();
+        let mut after = None;
+        loop {
+            let op = AccountOperation::ListWithdrawals { after, limit: MAX_LIST_PAGE as u16 };
+            let page = match bank.account_request(&self.account_request(op, rng))? {
+                AccountAnswer::Withdrawals(p) => p,
+                AccountAnswer::Status(_) | AccountAnswer::Reservation(_) => {
+                    return Err(Error::InvalidProof("bank answer"))
+                }
+            };
+            let mut last = after;
+            for t in &page.sessions {
+                if t.request.account != self.account_id() || last.is_some_and(|l| t.request.session_id <= l) {
+                    return Err(Error::InvalidProof("withdrawal listing"));
+                }
+                last = Some(t.request.session_id);
+            }
+            all.extend(page.sessions);
+            progress(all.len());
+            match page.next {
+                Some(next) if Some(next) == last && next > after.unwrap_or(SessionId([0; 16])) => {
+                    after = Some(next)
+                }
+                Some(_) => return Err(Error::InvalidProof("withdrawal listing")),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// A rotation of the authentication key to `new` (to send with
     /// [`Wallet::rotate_auth_key`]; keep `new` and the request durably
     /// first, so a lost answer can be fetched again with the same bytes).
@@ -679,7 +744,9 @@ impl<S: WalletStore> Wallet<S> {
         }
         let status = match bank.account_request(request)? {
             AccountAnswer::Status(s) => s,
-            AccountAnswer::Reservation(_) => return Err(Error::InvalidProof("bank answer")),
+            AccountAnswer::Reservation(_) | AccountAnswer::Withdrawals(_) => {
+                return Err(Error::InvalidProof("bank answer"))
+            }
         };
         if status.auth_key != *new.public() {
             return Err(Error::InvalidProof("bank answer"));

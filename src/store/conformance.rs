@@ -139,6 +139,7 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     reservations_round_trip_and_only_active_ones_hold(&make());
     account_requests_are_recorded_once(&make());
     sessions_keep_their_reservation_and_identity_and_end_once(&make());
+    an_accounts_sessions_are_listed_in_pages_of_every_state(&make());
     new_facts_roll_back(&make());
     refusal_records_are_stored_once_and_broken_ones_listed(&make());
 }
@@ -177,6 +178,48 @@ pub fn refusal_records_are_stored_once_and_broken_ones_listed<S: BankStore>(s: &
     assert_eq!(tx.refusal_record(&kept.payment_digest).unwrap(), Some(kept.clone()));
     assert_eq!(tx.refusal_record(&[0; 32]).unwrap(), None);
     assert_eq!(tx.broken_refusals().unwrap(), vec![first, second]);
+}
+
+/// An account's sessions, open, ended and answered, are listed in
+/// session-id order, in pages after a cursor; other accounts' never.
+pub fn an_accounts_sessions_are_listed_in_pages_of_every_state<S: BankStore>(s: &S) {
+    let a = account(AccountKind::User, 10);
+    let b = account(AccountKind::User, 10);
+    let mine: Vec<WithdrawSession> = (0..5).map(|_| session(&a.id, Timestamp(1000), 300, 0)).collect();
+    let theirs = session(&b.id, Timestamp(1000), 300, 0);
+    commit(s, |tx| {
+        tx.insert_account(&a).unwrap();
+        tx.insert_account(&b).unwrap();
+        for m in &mine {
+            tx.insert_session(m).unwrap();
+        }
+        tx.insert_session(&theirs).unwrap();
+        tx.end_session(&mine[1].id()).unwrap();
+        let SessionState::Open(signer) = mine[2].state.clone() else { unreachable!() };
+        let (answered, _) = signer.answer(&Scalar::random(&mut OsRng), &Scalar::random(&mut OsRng));
+        tx.answer_session(&mine[2].id(), &answered, Timestamp(1100)).unwrap();
+    });
+    let mut ids: Vec<SessionId> = mine.iter().map(|m| m.id()).collect();
+    ids.sort();
+    let mut tx = s.begin().unwrap();
+    let all = tx.sessions_of(&a.id, None, 100).unwrap();
+    assert_eq!(all.iter().map(|s| s.id()).collect::<Vec<_>>(), ids, "every session, in id order");
+    let state = |id: SessionId| &all.iter().find(|s| s.id() == id).unwrap().state;
+    assert!(matches!(state(mine[0].id()), SessionState::Open(_)));
+    assert!(matches!(state(mine[1].id()), SessionState::Expired));
+    assert!(matches!(state(mine[2].id()), SessionState::Answered { .. }));
+    let got = all.iter().find(|s| s.id() == mine[3].id()).unwrap();
+    assert_eq!(got.request, mine[3].request);
+    assert_eq!(got.commitment, mine[3].commitment);
+    // Pages of two after the cursor.
+    let first = tx.sessions_of(&a.id, None, 2).unwrap();
+    assert_eq!(first.iter().map(|s| s.id()).collect::<Vec<_>>(), ids[..2]);
+    let second = tx.sessions_of(&a.id, Some(&ids[1]), 2).unwrap();
+    assert_eq!(second.iter().map(|s| s.id()).collect::<Vec<_>>(), ids[2..4]);
+    let last = tx.sessions_of(&a.id, Some(&ids[3]), 2).unwrap();
+    assert_eq!(last.iter().map(|s| s.id()).collect::<Vec<_>>(), ids[4..]);
+    assert!(tx.sessions_of(&a.id, Some(&ids[4]), 2).unwrap().is_empty());
+    assert_eq!(tx.sessions_of(&b.id, None, 100).unwrap().len(), 1, "only the account's own");
 }
 
 /// Authentication keys, identities and freezes are stored and changed.

@@ -389,6 +389,24 @@ impl BankTx for MemoryBankTx<'_> {
         Ok(v)
     }
 
+    fn sessions_of(
+        &mut self,
+        account: &AccountId,
+        after: Option<&SessionId>,
+        limit: usize,
+    ) -> StoreResult<Vec<WithdrawSession>> {
+        let mut v: Vec<WithdrawSession> = self
+            .state
+            .sessions
+            .values()
+            .filter(|s| s.request.account == *account && after.is_none_or(|a| s.id() > *a))
+            .cloned()
+            .collect();
+        v.sort_by_key(|s| s.id());
+        v.truncate(limit);
+        Ok(v)
+    }
+
     fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>> {
         Ok(self.state.spent.get(id).cloned())
     }

@@ -341,6 +341,14 @@ pub trait BankTx {
     fn expire_sessions(&mut self, now: Timestamp) -> StoreResult<usize>;
     /// Every answered session (the withdrawal records).
     fn withdrawal_records(&mut self) -> StoreResult<Vec<WithdrawSession>>;
+    /// The account's sessions in every state, in session-id order: at most
+    /// `limit` whose id is above `after` (from the first when none).
+    fn sessions_of(
+        &mut self,
+        account: &AccountId,
+        after: Option<&SessionId>,
+        limit: usize,
+    ) -> StoreResult<Vec<WithdrawSession>>;
 
     /// The spent-coin record of `coin_id`.
     fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>>;

@@ -246,6 +246,10 @@ CREATE TABLE refusal_records (
 CREATE INDEX refusal_records_broken ON refusal_records (seq) WHERE broken;
 COMMENT ON TABLE refusal_records IS 'payee refusals, once per payment digest (unique insert): kept with the reclaim that credited the payer (broken false), or as proof that the payee deposited the payment it had refused (broken true)';
 "#,
+    r#"
+CREATE INDEX sessions_account ON sessions (account, id);
+COMMENT ON INDEX sessions_account IS 'an account''s sessions in session-id order: the pages of its withdrawal listing (protocol section 7.3, list-withdrawals)';
+"#,
 ];
 
 /// Runs `migrations` for `app` under an advisory lock.
@@ -1088,6 +1092,26 @@ impl BankTx for PgTx<'_> {
             .query(
                 &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE state = 1 ORDER BY opened, id"),
                 &[],
+            )
+            .map_err(db)?;
+        rows.iter().map(session_row).collect()
+    }
+
+    fn sessions_of(
+        &mut self,
+        account: &AccountId,
+        after: Option<&SessionId>,
+        limit: usize,
+    ) -> StoreResult<Vec<WithdrawSession>> {
+        let after: &[u8] = after.map_or(&[], |a| a.as_bytes().as_slice());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .c()?
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE account = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ),
+                &[&account.as_bytes().as_slice(), &after, &limit],
             )
             .map_err(db)?;
         rows.iter().map(session_row).collect()

@@ -336,6 +336,11 @@ CREATE TABLE refusal_records (
 );
 CREATE INDEX refusal_records_broken ON refusal_records (seq) WHERE broken = 1;
 "#,
+    r#"
+-- 0006: an account's sessions in session-id order, the pages of its
+-- withdrawal listing (specs/protocol.md §7.3, list-withdrawals).
+CREATE INDEX sessions_account ON sessions (account, id);
+"#,
 ];
 
 /// The bank's state in a SQLite database.
@@ -842,6 +847,26 @@ impl BankTx for SqliteBankTx<'_> {
             ))
             .map_err(db)?;
         let rows = st.query_map([], session_from_row).map_err(db)?;
+        rows.map(|r| session_from_parts(r.map_err(db)?)).collect()
+    }
+
+    fn sessions_of(
+        &mut self,
+        account: &AccountId,
+        after: Option<&SessionId>,
+        limit: usize,
+    ) -> StoreResult<Vec<WithdrawSession>> {
+        let after: &[u8] = after.map_or(&[], |a| a.as_bytes().as_slice());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE account = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            ))
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![account.as_bytes().as_slice(), after, limit], session_from_row)
+            .map_err(db)?;
         rows.map(|r| session_from_parts(r.map_err(db)?)).collect()
     }
 
