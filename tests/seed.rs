@@ -280,7 +280,7 @@ mod listing {
         let all = alice.list_withdrawals(&*w.bank, &mut OsRng, |_| pages += 1).unwrap();
         assert_eq!(pages, 1);
         assert_eq!(all.len(), 6);
-        let mut ids: Vec<SessionId> = all.iter().map(|t| t.request.session_id).collect();
+        let ids: Vec<SessionId> = all.iter().map(|t| t.request.session_id).collect();
         let sorted = {
             let mut s = ids.clone();
             s.sort();

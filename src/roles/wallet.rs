@@ -20,12 +20,14 @@ pub mod backup;
 mod exchange;
 mod receive;
 mod reclaim;
+mod restore;
 
 use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
 
 pub use exchange::{full_split, refresh_margin, BalanceReport, ChangePlan, Exchanged, EXCHANGE_ORDER};
+pub use restore::{RestoreError, RestoreProgress, RestoreReport, Withheld, MAX_RESTORE_COUNTER};
 
 use super::anchors::TrustAnchors;
 use super::bank::BankApi;

@@ -683,6 +683,13 @@ impl WalletStore for MemoryWalletStore {
         Ok(n)
     }
 
+    fn raise_counter(&self, keyset: &KeysetId, next: u64) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        let at = s.counters.entry(*keyset).or_insert(0);
+        *at = (*at).max(next);
+        Ok(())
+    }
+
     fn payment(&self, request_id: &[u8; 32]) -> StoreResult<Option<Payment>> {
         Ok(lock(&self.state)?.payments.get(request_id).cloned())
     }

@@ -572,6 +572,10 @@ pub trait WalletStore: Send + Sync {
     /// §7.6) and returns it: 0 first, then 1, 2, …; durable when it
     /// returns, so a counter is never handed out twice, also across a crash.
     fn burn_counter(&self, keyset: &KeysetId) -> StoreResult<u64>;
+    /// Raises the next withdrawal counter of `keyset` to at least `next`
+    /// (a restore: past every counter the bank's transcripts show used);
+    /// never lowers it. Durable when it returns.
+    fn raise_counter(&self, keyset: &KeysetId, next: u64) -> StoreResult<()>;
 }
 
 /// Where an accepted payment stands.

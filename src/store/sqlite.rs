@@ -1489,6 +1489,19 @@ impl WalletStore for SqliteWalletStore {
         tx.commit().map_err(db)?;
         u64::try_from(next - 1).map_err(|_| StoreError::Corrupt("withdrawal counter out of range".into()))
     }
+
+    fn raise_counter(&self, keyset: &KeysetId, next: u64) -> StoreResult<()> {
+        let next =
+            i64::try_from(next).map_err(|_| StoreError::Corrupt("withdrawal counter out of range".into()))?;
+        lock(&self.conn)?
+            .execute(
+                "INSERT INTO counters (keyset, next) VALUES (?1, ?2)
+                 ON CONFLICT (keyset) DO UPDATE SET next = max(next, excluded.next)",
+                params![keyset.as_bytes().as_slice(), next],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------

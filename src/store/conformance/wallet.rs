@@ -24,6 +24,14 @@ pub fn withdrawal_counters_count_up_per_keyset<S: WalletStore>(s: &S) {
     assert_eq!((s.burn_counter(&a).unwrap(), s.burn_counter(&a).unwrap()), (0, 1));
     assert_eq!(s.burn_counter(&b).unwrap(), 0, "counters are per keyset");
     assert_eq!(s.burn_counter(&a).unwrap(), 2);
+    // Raised past what a restore found used; never lowered.
+    s.raise_counter(&a, 10).unwrap();
+    assert_eq!(s.burn_counter(&a).unwrap(), 10);
+    s.raise_counter(&a, 4).unwrap();
+    assert_eq!(s.burn_counter(&a).unwrap(), 11, "never lowered");
+    let c = crate::keys::KeysetId([3; 32]);
+    s.raise_counter(&c, 5).unwrap();
+    assert_eq!(s.burn_counter(&c).unwrap(), 5);
 }
 
 /// What a wallet store holds, in comparable form.
