@@ -1004,3 +1004,60 @@ fn cli_a_refused_payment_is_reclaimed_by_its_payer_only() {
         2
     );
 }
+
+#[test]
+fn wallet_restore_reads_the_phrase_from_stdin_and_reports_the_coins() {
+    use faircash::crypto::derive::RecoveryPhrase;
+    let c = Cli::new();
+    c.setup();
+    let erin = c.json(&[
+        "wallet",
+        "new",
+        "--dir",
+        "erin",
+        "--bank",
+        "bank",
+        "--ttp",
+        "ttp/ttp.pub.json",
+        "--phrase-in-json",
+    ]);
+    let phrase = erin["recovery_phrase"].as_str().unwrap().to_string();
+    let account = erin["account"].as_str().unwrap();
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", account, "--amount", "3"]);
+    c.ok(&["wallet", "withdraw", "--dir", "erin", "--bank", "bank", "--amount", "3"]);
+    let args = [
+        "--json",
+        "wallet",
+        "restore",
+        "--dir",
+        "erin2",
+        "--bank",
+        "bank",
+        "--ttp",
+        "ttp/ttp.pub.json",
+        "--mnemonic-stdin",
+    ];
+    // A bad checksum: invalid input, nothing created.
+    let words: Vec<&str> = phrase.split(' ').collect();
+    let swapped = [&words[1..], &words[..1]].concat().join(" ");
+    assert!(RecoveryPhrase::parse(&swapped).is_err());
+    c.piped(3, swapped.as_bytes(), &args);
+    assert!(!c.path("erin2").exists(), "nothing left behind");
+    // Another phrase: no account at this bank, nothing created.
+    let other = RecoveryPhrase::generate(&mut rand::rngs::OsRng);
+    c.piped(3, other.expose_secret().as_bytes(), &args);
+    assert!(!c.path("erin2").exists(), "nothing left behind");
+    // The phrase: the account, its counters, the coins reported.
+    let (stdout, _) = c.piped(0, format!("{phrase}\n").as_bytes(), &args);
+    let doc: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(doc["account"].as_str().unwrap(), account);
+    assert_eq!((doc["recovered"].as_u64(), doc["recovered_value"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(doc["withheld"].as_array().unwrap().len(), 0);
+    let db = rusqlite::Connection::open(c.path("erin2/wallet.db")).unwrap();
+    let next: i64 = db.query_row("SELECT next FROM counters", [], |r| r.get(0)).unwrap();
+    assert_eq!(next, 2, "past the two counters used");
+    // The restored wallet works at the bank: its account's status.
+    c.ok(&["wallet", "account", "--dir", "erin2", "--bank", "bank"]);
+    // A wallet is never restored over another.
+    c.piped(4, phrase.as_bytes(), &args);
+}

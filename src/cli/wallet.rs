@@ -180,6 +180,16 @@ pub enum WalletCommand {
         #[arg(long)]
         bank: String,
     },
+    /// Restore a wallet from its recovery phrase (read from a prompt, or from
+    /// stdin with --mnemonic-stdin; never from the command line): the
+    /// account's keys, its withdrawal counters and a report of the coins
+    /// rebuilt from the bank's transcripts and of any the bank withheld.
+    #[command(after_help = "Example:\n  faircash wallet restore --dir alice2 --bank http://127.0.0.1:8080 \
+        --ttp ttp/ttp.pub.json --mnemonic-stdin < phrase.txt\n\n\
+        Exit code 5 when the bank withheld a coin (a transcript that does not verify).\n\
+        The coins rebuilt are reported, not added to the wallet: which of them were spent\n\
+        before the restore is not known from the transcripts.")]
+    Restore(RestoreArgs),
     /// Replace the account's authentication key (it signs every account operation).
     #[command(after_help = "Example:\n  faircash wallet rotate-auth-key --dir alice --bank bank")]
     RotateAuthKey {
@@ -715,6 +725,128 @@ pub(super) fn open_wallet(
     WalletHome { dir: dir.to_path_buf() }.open(out)
 }
 
+/// `wallet restore` (one argument struct, so other sources of a restore
+/// sit next to the phrase).
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    /// The new wallet's state directory.
+    #[command(flatten)]
+    dir: DirArg,
+    /// The bank (a directory, or a URL) to restore from.
+    #[arg(long)]
+    bank: String,
+    /// The bank master key (hex) to trust; default: the one the bank shows (printed).
+    #[arg(long)]
+    bank_key: Option<String>,
+    /// The TTP key statement to pin.
+    #[command(flatten)]
+    ttp: TtpArgs,
+    /// Read the recovery phrase from stdin instead of a prompt.
+    #[arg(long)]
+    mnemonic_stdin: bool,
+}
+
+/// Most bytes of a recovery phrase read (24 words of at most 8 letters).
+const MAX_PHRASE_BYTES: u64 = 1024;
+
+/// Reads the recovery phrase from stdin (after a prompt on stderr unless
+/// `quiet`), at most [`MAX_PHRASE_BYTES`].
+fn read_phrase(quiet: bool) -> Result<RecoveryPhrase, CliError> {
+    use std::io::{BufRead, Read};
+    if !quiet {
+        eprint!("recovery phrase: ");
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    let mut input = std::io::stdin().lock().take(MAX_PHRASE_BYTES);
+    if quiet { input.read_to_string(&mut text) } else { input.read_line(&mut text) }
+        .map_err(|e| CliError::Io(format!("reading the recovery phrase: {e}")))?;
+    RecoveryPhrase::parse(&text).map_err(|e| CliError::Input(e.to_string()))
+}
+
+fn run_restore(args: RestoreArgs, out: &Output) -> Result<(), CliError> {
+    use crate::roles::wallet::RestoreError;
+    let home = WalletHome { dir: args.dir.dir.clone() };
+    if home.key().exists() {
+        return Err(CliError::Refused(format!("{}: a wallet exists here already", args.dir.dir.display())));
+    }
+    // The phrase first: a wrong one leaves nothing behind.
+    let seed = read_phrase(args.mnemonic_stdin)?.seed();
+    let made = !args.dir.dir.exists();
+    ensure_dir(&args.dir.dir)?;
+    let restored = (|| {
+        let b = connect_and_pin(&args.dir.dir, Some(&args.bank), args.bank_key.as_deref(), out)?
+            .ok_or_else(|| CliError::Usage("--bank is required".into()))?;
+        pin_ttp_at_creation(&args.dir.dir, &args.ttp, Some(&*b), out)?;
+        let master = load_pinned(&args.dir.dir)?.0.master_key;
+        let store = SqliteWalletStore::open(args.dir.dir.join("wallet.db"))?;
+        Wallet::restore(&seed, master, store, Arc::new(SystemClock), &*b, &mut OsRng, |_| {}).map_err(|e| {
+            match e {
+                RestoreError::Protocol(p) => CliError::from(p),
+                other => CliError::Input(other.to_string()),
+            }
+        })
+    })();
+    let (wallet, report) = match restored {
+        Ok(r) => r,
+        Err(e) => {
+            if made {
+                // Only what this command created.
+                let _ = std::fs::remove_dir_all(&args.dir.dir);
+            }
+            return Err(e);
+        }
+    };
+    write_secret(&home.seed(), &seed)?;
+    home.create_keys(wallet.keys())?;
+    if !wallet.keys().retired().is_empty() {
+        write_secret(&home.retired(), &wallet.keys().retired().to_vec())?;
+    }
+    let withheld: Vec<_> = report
+        .withheld
+        .iter()
+        .map(|(s, why)| json!({"session": hex::encode(s.as_bytes()), "reason": why.name()}))
+        .collect();
+    let account = wallet.account_id();
+    out.result(
+        || {
+            format!(
+                "wallet restored in {}; account {account} (epoch {}, authentication key {}); {} session(s) listed: \
+                 {} coin(s) rebuilt, value {} (not added: their spent state is unknown), {} open, {} ended, \
+                 {} withheld by the bank, {} not this phrase's",
+                args.dir.dir.display(),
+                report.epoch,
+                report.auth_rotation,
+                report.listed,
+                report.recovered.len(),
+                report.recovered_value(),
+                report.open,
+                report.ended,
+                report.withheld.len(),
+                report.unmatched.len()
+            )
+        },
+        json!({
+            "account": account,
+            "epoch": report.epoch,
+            "auth_rotation": report.auth_rotation,
+            "listed": report.listed,
+            "recovered": report.recovered.len(),
+            "recovered_value": report.recovered_value(),
+            "open": report.open,
+            "ended": report.ended,
+            "withheld": withheld,
+            "unmatched": report.unmatched.len(),
+        }),
+    );
+    if !report.withheld.is_empty() {
+        return Err(CliError::Security(format!(
+            "the bank withheld {} coin(s): their transcripts do not verify",
+            report.withheld.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Runs a wallet command.
 pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
@@ -963,6 +1095,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
+        WalletCommand::Restore(args) => run_restore(args, out),
         WalletCommand::RotateAuthKey { dir, bank } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, _, _lock) = home.open(out)?;
