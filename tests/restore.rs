@@ -22,20 +22,6 @@ use faircash::store::memory::MemoryWalletStore;
 use faircash::store::WalletStore;
 use rand::rngs::OsRng;
 
-/// A registered wallet of `seed` (epoch 0) funded with `funds`.
-fn seeded_user(w: &World, seed: &WalletSeed, funds: u64) -> TestWallet {
-    let keys = seed.account_keys(&w.bank.master_key(), 0);
-    let mut wallet =
-        Wallet::new(keys, w.bank.master_key(), MemoryWalletStore::new(), Arc::new(w.clock.clone()))
-            .with_seed(seed)
-            .unwrap();
-    wallet.pin_keysets(&w.bank.published_keysets()).unwrap();
-    wallet.anchors_mut().trust_ttp(&w.ttp_statement).unwrap();
-    let id = TestBank::register_user(&w.bank, &wallet.registration(&mut OsRng), &mut OsRng).unwrap();
-    w.bank.fund(&id, funds).unwrap();
-    wallet
-}
-
 /// Changes a listed page.
 type Tamper = Box<dyn Fn(&mut Vec<faircash::protocol::withdraw::WithdrawalTranscript>) + Send + Sync>;
 

@@ -7,27 +7,13 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use faircash::crypto::derive::{RecoveryPhrase, SeedMismatch, WalletSeed};
+use faircash::crypto::derive::{RecoveryPhrase, SeedMismatch};
 use faircash::protocol::withdraw::{SessionId, WithdrawAnswer, WithdrawCommitment, WithdrawStart};
 use faircash::protocol::Error;
 use faircash::roles::Wallet;
 use faircash::store::memory::MemoryWalletStore;
 use faircash::store::{BankStore, SessionState, WalletStore};
 use rand::rngs::OsRng;
-
-/// A registered wallet of `seed` (epoch 0) funded with `funds`.
-fn seeded_user(w: &World, seed: &WalletSeed, funds: u64) -> TestWallet {
-    let keys = seed.account_keys(&w.bank.master_key(), 0);
-    let mut wallet =
-        Wallet::new(keys, w.bank.master_key(), MemoryWalletStore::new(), Arc::new(w.clock.clone()))
-            .with_seed(seed)
-            .unwrap();
-    wallet.pin_keysets(&w.bank.published_keysets()).unwrap();
-    wallet.anchors_mut().trust_ttp(&w.ttp_statement).unwrap();
-    let id = w.bank.register_user(&wallet.registration(&mut OsRng), &mut OsRng).unwrap();
-    w.bank.fund(&id, funds).unwrap();
-    wallet
-}
 
 #[test]
 fn every_coin_is_rebuilt_from_the_phrase_and_the_banks_transcript() {

@@ -232,3 +232,18 @@ impl rand::RngCore for FixedFirstDraw {
 }
 
 impl rand::CryptoRng for FixedFirstDraw {}
+
+/// A registered wallet of `seed` (epoch 0, values derived from the phrase,
+/// specs/protocol.md §7.6) funded with `funds`.
+pub fn seeded_user(w: &World, seed: &faircash::crypto::derive::WalletSeed, funds: u64) -> TestWallet {
+    let keys = seed.account_keys(&w.bank.master_key(), 0);
+    let mut wallet =
+        Wallet::new(keys, w.bank.master_key(), MemoryWalletStore::new(), Arc::new(w.clock.clone()))
+            .with_seed(seed)
+            .unwrap();
+    wallet.pin_keysets(&w.bank.published_keysets()).unwrap();
+    wallet.anchors_mut().trust_ttp(&w.ttp_statement).unwrap();
+    let id = w.bank.register_user(&wallet.registration(&mut OsRng), &mut OsRng).unwrap();
+    w.bank.fund(&id, funds).unwrap();
+    wallet
+}
