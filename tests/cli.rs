@@ -1025,18 +1025,8 @@ fn wallet_restore_reads_the_phrase_from_stdin_and_reports_the_coins() {
     let account = erin["account"].as_str().unwrap();
     c.ok(&["bank", "fund", "--dir", "bank", "--account", account, "--amount", "3"]);
     c.ok(&["wallet", "withdraw", "--dir", "erin", "--bank", "bank", "--amount", "3"]);
-    let args = [
-        "--json",
-        "wallet",
-        "restore",
-        "--dir",
-        "erin2",
-        "--bank",
-        "bank",
-        "--ttp",
-        "ttp/ttp.pub.json",
-        "--mnemonic-stdin",
-    ];
+    let args =
+        ["--json", "wallet", "restore", "--dir", "erin2", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"];
     // A bad checksum: invalid input, nothing created.
     let words: Vec<&str> = phrase.split(' ').collect();
     let swapped = [&words[1..], &words[..1]].concat().join(" ");

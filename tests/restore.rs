@@ -1,4 +1,4 @@
-//! Restore from a recovery phrase (specs/protocol.md §7.6 item 7): the
+//! Restore from a recovery phrase (specs/protocol.md §7.6 item 8): the
 //! account's keys from the phrase, its transcripts from the bank's listing,
 //! every coin rebuilt and checked, the counters set past the used ones.
 mod common;

@@ -180,16 +180,6 @@ pub enum WalletCommand {
         #[arg(long)]
         bank: String,
     },
-    /// Restore a wallet from its recovery phrase (read from a prompt, or from
-    /// stdin with --mnemonic-stdin; never from the command line): the
-    /// account's keys, its withdrawal counters and a report of the coins
-    /// rebuilt from the bank's transcripts and of any the bank withheld.
-    #[command(after_help = "Example:\n  faircash wallet restore --dir alice2 --bank http://127.0.0.1:8080 \
-        --ttp ttp/ttp.pub.json --mnemonic-stdin < phrase.txt\n\n\
-        Exit code 5 when the bank withheld a coin (a transcript that does not verify).\n\
-        The coins rebuilt are reported, not added to the wallet: which of them were spent\n\
-        before the restore is not known from the transcripts.")]
-    Restore(RestoreArgs),
     /// Replace the account's authentication key (it signs every account operation).
     #[command(after_help = "Example:\n  faircash wallet rotate-auth-key --dir alice --bank bank")]
     RotateAuthKey {
@@ -295,9 +285,14 @@ pub enum WalletCommand {
         out: PathBuf,
     },
     /// Restore a wallet into a new directory: from a backup file and the
-    /// recovery phrase (read from stdin, or prompted for on a terminal).
-    #[command(after_help = "Example:\n  faircash wallet restore --backup alice.backup --dir alice2\n\n\
-        The phrase is never taken from the command line. Nothing is written unless the backup\n\
+    /// recovery phrase, or from the phrase and the bank's withdrawal
+    /// transcripts (the phrase read from stdin, or prompted for on a
+    /// terminal; never from the command line).
+    #[command(after_help = "Examples:\n  faircash wallet restore --backup alice.backup --dir alice2\n  \
+        faircash wallet restore --bank http://127.0.0.1:8080 --ttp ttp/ttp.pub.json --dir alice2 < phrase.txt\n\n\
+        With --bank, the coins rebuilt from the transcripts are reported, not added (which were\n\
+        spent is not known from them), and exit code 5 means the bank withheld a coin.\n\n\
+        With --backup, nothing is written unless the backup\n\
         opens with the phrase and is intact. The restored wallet moves its withdrawal counters\n\
         ahead, so it never repeats one the lost wallet used after the backup.")]
     Restore(RestoreArgs),
@@ -313,8 +308,18 @@ pub struct RestoreArgs {
     #[command(flatten)]
     pub dir: DirArg,
     /// The backup file (`wallet backup --out`) to restore from.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["bank", "bank_key"])]
     pub backup: Option<PathBuf>,
+    /// Without --backup: the bank (a directory, or a URL) whose withdrawal
+    /// transcripts the coins are rebuilt from.
+    #[arg(long)]
+    pub bank: Option<String>,
+    /// The bank master key (hex) to trust; default: the one the bank shows (printed).
+    #[arg(long)]
+    pub bank_key: Option<String>,
+    /// With --bank: the TTP key statement to pin.
+    #[command(flatten)]
+    pub ttp: TtpArgs,
 }
 
 /// The files of a wallet directory a backup carries, and whether each is a
@@ -725,56 +730,28 @@ pub(super) fn open_wallet(
     WalletHome { dir: dir.to_path_buf() }.open(out)
 }
 
-/// `wallet restore` (one argument struct, so other sources of a restore
-/// sit next to the phrase).
-#[derive(clap::Args, Debug)]
-pub struct RestoreArgs {
-    /// The new wallet's state directory.
-    #[command(flatten)]
-    dir: DirArg,
-    /// The bank (a directory, or a URL) to restore from.
-    #[arg(long)]
-    bank: String,
-    /// The bank master key (hex) to trust; default: the one the bank shows (printed).
-    #[arg(long)]
-    bank_key: Option<String>,
-    /// The TTP key statement to pin.
-    #[command(flatten)]
-    ttp: TtpArgs,
-    /// Read the recovery phrase from stdin instead of a prompt.
-    #[arg(long)]
-    mnemonic_stdin: bool,
-}
-
-/// Most bytes of a recovery phrase read (24 words of at most 8 letters).
-const MAX_PHRASE_BYTES: u64 = 1024;
-
-/// Reads the recovery phrase from stdin (after a prompt on stderr unless
-/// `quiet`), at most [`MAX_PHRASE_BYTES`].
-fn read_phrase(quiet: bool) -> Result<RecoveryPhrase, CliError> {
-    use std::io::{BufRead, Read};
-    if !quiet {
-        eprint!("recovery phrase: ");
-    }
-    let mut text = zeroize::Zeroizing::new(String::new());
-    let mut input = std::io::stdin().lock().take(MAX_PHRASE_BYTES);
-    if quiet { input.read_to_string(&mut text) } else { input.read_line(&mut text) }
-        .map_err(|e| CliError::Io(format!("reading the recovery phrase: {e}")))?;
-    RecoveryPhrase::parse(&text).map_err(|e| CliError::Input(e.to_string()))
-}
-
-fn run_restore(args: RestoreArgs, out: &Output) -> Result<(), CliError> {
+/// `wallet restore --bank BANK`: the account's keys from the recovery
+/// phrase, its withdrawal transcripts from the bank (protocol.md §7.6
+/// item 8); on any failure before the keys are written, a directory this
+/// command made is removed.
+fn run_restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     use crate::roles::wallet::RestoreError;
     let home = WalletHome { dir: args.dir.dir.clone() };
     if home.key().exists() {
         return Err(CliError::Refused(format!("{}: a wallet exists here already", args.dir.dir.display())));
     }
+    let bank = args.bank.as_deref().ok_or_else(|| {
+        CliError::Usage("give --backup FILE, or --bank BANK to restore from the bank's transcripts".into())
+    })?;
     // The phrase first: a wrong one leaves nothing behind.
-    let seed = read_phrase(args.mnemonic_stdin)?.seed();
+    let text = read_secret_stdin("recovery phrase")?;
+    let seed = RecoveryPhrase::parse(&text)
+        .map_err(|e| CliError::Input(format!("the recovery phrase: {e}")))?
+        .seed();
     let made = !args.dir.dir.exists();
     ensure_dir(&args.dir.dir)?;
     let restored = (|| {
-        let b = connect_and_pin(&args.dir.dir, Some(&args.bank), args.bank_key.as_deref(), out)?
+        let b = connect_and_pin(&args.dir.dir, Some(bank), args.bank_key.as_deref(), out)?
             .ok_or_else(|| CliError::Usage("--bank is required".into()))?;
         pin_ttp_at_creation(&args.dir.dir, &args.ttp, Some(&*b), out)?;
         let master = load_pinned(&args.dir.dir)?.0.master_key;
@@ -1095,7 +1072,6 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        WalletCommand::Restore(args) => run_restore(args, out),
         WalletCommand::RotateAuthKey { dir, bank } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, _, _lock) = home.open(out)?;
@@ -1486,7 +1462,7 @@ fn backup(dir: &Path, file: &Path, out: &Output) -> Result<(), CliError> {
 /// into place; on any failure nothing is left behind.
 fn restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     let Some(file) = &args.backup else {
-        return Err(CliError::Usage("give --backup FILE (the file `wallet backup` wrote)".into()));
+        return run_restore(args, out);
     };
     let target = &args.dir.dir;
     if target.exists() {

@@ -43,7 +43,7 @@ pub const PHRASE_WORDS: usize = 24;
 /// does not restore.
 pub const MAX_AUTH_ROTATIONS: u32 = 64;
 
-/// The most identity epochs (re-keys) a restore tries (§7.6 item 7).
+/// The most identity epochs (re-keys) a restore tries (§7.6 item 8).
 pub const MAX_RESTORE_EPOCHS: u32 = 8;
 
 /// Why a recovery phrase was refused.

@@ -1,4 +1,4 @@
-//! Restore from a recovery phrase (specs/protocol.md §7.6 item 7): the
+//! Restore from a recovery phrase (specs/protocol.md §7.6 item 8): the
 //! account's keys are derived again, the bank lists the account's
 //! withdrawal transcripts (an account request signed with `A`), each
 //! transcript is matched to a withdrawal counter and its coin rebuilt, and
@@ -29,7 +29,7 @@ use crate::store::WalletStore;
 use crate::time::Clock;
 
 /// The most withdrawal counters a restore tries per keyset and identity
-/// epoch (§7.6 item 7). There is no gap limit: refused and abandoned
+/// epoch (§7.6 item 8). There is no gap limit: refused and abandoned
 /// sessions burn counters without coins, so the scan goes on until every
 /// listed session of the keyset is matched or this ceiling is reached.
 pub const MAX_RESTORE_COUNTER: u64 = 1 << 16;
@@ -156,7 +156,7 @@ fn find_keys(
 
 impl<S: WalletStore> Wallet<S> {
     /// Restores the wallet of `seed` at the bank of `master_key` into
-    /// `store` (specs/protocol.md §7.6 item 7): finds the account's current
+    /// `store` (specs/protocol.md §7.6 item 8): finds the account's current
     /// keys, lists its withdrawal transcripts, matches each to a counter
     /// (up to [`MAX_RESTORE_COUNTER`] per keyset and epoch), rebuilds and
     /// verifies the coins of answered sessions, and raises each keyset's
