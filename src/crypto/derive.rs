@@ -234,9 +234,10 @@ impl AccountRoot {
         UserKey::from(nonzero(scalar(labels::SEED_IDENTITY, self.root.as_ref(), &[])))
     }
 
-    /// `a = HKDF(seed-auth, R_n, "")` mod `l` (1 if that is 0).
+    /// `a = HKDF(seed-auth, R_n, "")` mod `l` (1 if that is 0): the
+    /// authentication key of rotation 0.
     pub fn auth(&self) -> AuthKey {
-        AuthKey::from(nonzero(scalar(labels::SEED_AUTH, self.root.as_ref(), &[])))
+        self.auth_at(0)
     }
 
     /// The authentication key after `rotation` rotations by the holder:
@@ -245,10 +246,9 @@ impl AccountRoot {
     /// A restore finds the current one by trying `j = 0, 1, …` up to
     /// [`MAX_AUTH_ROTATIONS`].
     pub fn auth_at(&self, rotation: u32) -> AuthKey {
-        if rotation == 0 {
-            return self.auth();
-        }
-        AuthKey::from(nonzero(scalar(labels::SEED_AUTH, self.root.as_ref(), &[&rotation.to_le_bytes()])))
+        let index = rotation.to_le_bytes();
+        let info: &[&[u8]] = if rotation == 0 { &[] } else { &[&index] };
+        AuthKey::from(nonzero(scalar(labels::SEED_AUTH, self.root.as_ref(), info)))
     }
 
     /// The rotation index of `key` among this root's authentication keys
