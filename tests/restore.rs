@@ -67,6 +67,10 @@ impl BankApi for Recording {
         self.note("deposit".into());
         BankApi::deposit(&*self.bank, req)
     }
+    fn reclaim(&self, req: &faircash::protocol::reclaim::ReclaimRequest) -> Result<DepositReceipt> {
+        self.note("reclaim".into());
+        BankApi::reclaim(&*self.bank, req)
+    }
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
         self.note("ttp-statements".into());
         BankApi::ttp_statements(&*self.bank)
