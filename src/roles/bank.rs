@@ -1781,6 +1781,17 @@ macro_rules! forward_bank_api {
 forward_bank_api!(Box);
 forward_bank_api!(Arc);
 
+/// A verified payment of a deposit or reclaim request, for
+/// `Bank::record_coins`: its index in the request, the payment, its
+/// digest, its verification summary and its keyset.
+struct VerifiedPayment<'a> {
+    index: usize,
+    payment: &'a crate::protocol::pay::Payment,
+    digest: [u8; 32],
+    summary: &'a crate::protocol::pay::PaymentSummary,
+    keyset: &'a Keyset,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1808,15 +1819,4 @@ mod tests {
         let legacy = account(AccountKind::User, None);
         assert!(matches!(payee_key(&legacy), Err(Error::RekeyRequired(id)) if id == legacy.id));
     }
-}
-
-/// A verified payment of a deposit or reclaim request, for
-/// `Bank::record_coins`: its index in the request, the payment, its
-/// digest, its verification summary and its keyset.
-struct VerifiedPayment<'a> {
-    index: usize,
-    payment: &'a crate::protocol::pay::Payment,
-    digest: [u8; 32],
-    summary: &'a crate::protocol::pay::PaymentSummary,
-    keyset: &'a Keyset,
 }
