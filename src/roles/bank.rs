@@ -40,7 +40,7 @@ use crate::protocol::withdraw::{
 use crate::protocol::{checked_sum, Error, Result};
 use crate::store::{
     Account, AccountKind, AccountRequestRecord, BankStore, BankTx, EvidenceRecord, IdentityRecord,
-    RefusalRecord, SessionState, SpentCoin, StoreError, StoredEvidence, WithdrawSession,
+    RefusalRecord, SessionState, SpendOutcome, SpentCoin, StoreError, StoredEvidence, WithdrawSession,
 };
 use crate::time::{Clock, Day, Timestamp};
 use crate::wire::WireMessage;
@@ -1216,9 +1216,8 @@ impl<S: BankStore> Bank<S> {
             if let Some((digest, receipt)) = tx.deposit_receipt(&req.merchant_id, &req.request_id)? {
                 return if digest == request_digest { Ok(receipt) } else { Err(Error::RequestIdReused) };
             }
-            let mut outcomes = Vec::with_capacity(req.coin_count());
             let mut payments = Vec::with_capacity(req.payments.len());
-            let mut credited = 0u64;
+            let mut verified = Vec::with_capacity(req.payments.len());
             for (pi, (payment, verdict)) in req.payments.iter().zip(&verification.verdicts).enumerate() {
                 let summary = match verdict {
                     PaymentVerdict::Verified(s) => s,
@@ -1236,20 +1235,10 @@ impl<S: BankStore> Bank<S> {
                     .iter()
                     .find(|k| k.id() == payment.keyset_id)
                     .ok_or(Error::UnknownKeyset(payment.keyset_id))?;
-                let coins = self.record_coins(
-                    tx,
-                    &req.merchant_id,
-                    (pi, payment, &digests[pi]),
-                    summary,
-                    keyset,
-                    (receipt_day, now),
-                    rng,
-                )?;
-                for o in coins {
-                    credited = credited.checked_add(o.outcome.credited()).ok_or(Error::Overflow)?;
-                    outcomes.push(o);
-                }
+                verified.push(VerifiedPayment { index: pi, payment, digest: digests[pi], summary, keyset });
             }
+            let outcomes = self.record_coins(tx, &req.merchant_id, &verified, (receipt_day, now), rng)?;
+            let credited = checked_sum(outcomes.iter().map(|o| o.outcome.credited()))?;
             let unsigned = UnsignedReceipt {
                 request_id: req.request_id,
                 merchant_id: req.merchant_id,
@@ -1292,58 +1281,59 @@ impl<S: BankStore> Bank<S> {
         Ok(receipt)
     }
 
-    /// Records the coins of one verified payment deposited by `depositor`
-    /// (index, payment, digest), inside the deposit or reclaim transaction
-    /// (§9.3): per `coin_id`, unseen → recorded as spent and credited (or
-    /// flagged or refused by the watch list); seen with the same challenge
-    /// → duplicate; seen with a different challenge → double spent.
-    #[allow(clippy::too_many_arguments)]
+    /// Records the coins of the verified payments deposited by `depositor`
+    /// inside the deposit or reclaim transaction (§9.3), all in one store
+    /// call ([`BankTx::insert_spent_coins`], one statement on PostgreSQL):
+    /// per `coin_id`, unseen → recorded as spent and credited (or flagged
+    /// or refused by the watch list); seen with the same challenge →
+    /// duplicate; seen with a different challenge → double spent.
     fn record_coins(
         &self,
         tx: &mut dyn BankTx,
         depositor: &AccountId,
-        (pi, payment, digest): (usize, &crate::protocol::pay::Payment, &[u8; 32]),
-        summary: &crate::protocol::pay::PaymentSummary,
-        keyset: &Keyset,
+        verified: &[VerifiedPayment<'_>],
         (receipt_day, now): (Day, Timestamp),
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinOutcome>> {
-        let prune_after =
-            receipt_day.plus(keyset.policy().validity_days).plus(keyset.policy().max_deposit_delay_days);
-        let mut stored = false;
-        let mut outcomes = Vec::with_capacity(payment.coins.len());
-        for (ci, coin) in payment.coins.iter().enumerate() {
-            let coin_id = summary.coin_ids[ci];
-            let challenge = summary.challenges[ci];
-            let value = summary.values[ci];
-            let outcome = match tx.spent_coin(&coin_id)? {
-                None => {
-                    if !stored {
-                        tx.insert_payment(digest, payment)?;
-                        stored = true;
-                    }
-                    tx.insert_spent_coin(&SpentCoin {
-                        coin_id,
-                        serial: coin.body.serial,
-                        challenge,
-                        merchant: *depositor,
-                        day: payment.request.day,
-                        receipt_day,
-                        payment_digest: *digest,
-                        coin_index: ci as u32,
-                        value,
-                        prune_after,
-                    })?;
-                    match (tx.watched_serial(&coin.body.serial)?, self.config.watch_policy) {
-                        (None, _) => DepositOutcome::Credited { value },
-                        (Some(_), WatchPolicy::AcceptAndFlag) => DepositOutcome::CreditedFlagged { value },
-                        (Some(_), WatchPolicy::Refuse) => DepositOutcome::Refused,
-                    }
+        let mut spends = Vec::new();
+        let mut of = Vec::new();
+        for v in verified {
+            let policy = v.keyset.policy();
+            let prune_after = receipt_day.plus(policy.validity_days).plus(policy.max_deposit_delay_days);
+            for (ci, coin) in v.payment.coins.iter().enumerate() {
+                spends.push(SpentCoin {
+                    coin_id: v.summary.coin_ids[ci],
+                    serial: coin.body.serial,
+                    challenge: v.summary.challenges[ci],
+                    merchant: *depositor,
+                    day: v.payment.request.day,
+                    receipt_day,
+                    payment_digest: v.digest,
+                    coin_index: ci as u32,
+                    value: v.summary.values[ci],
+                    prune_after,
+                });
+                of.push(v);
+            }
+        }
+        let payments: Vec<([u8; 32], &crate::protocol::pay::Payment)> =
+            verified.iter().map(|v| (v.digest, v.payment)).collect();
+        let recorded = tx.insert_spent_coins(&payments, &spends)?;
+        let mut outcomes = Vec::with_capacity(spends.len());
+        for ((spend, v), recorded) in spends.iter().zip(of).zip(recorded) {
+            let (ci, value) = (spend.coin_index, spend.value);
+            let outcome = match recorded {
+                SpendOutcome::New { watched: None } => DepositOutcome::Credited { value },
+                SpendOutcome::New { watched: Some(_) } => match self.config.watch_policy {
+                    WatchPolicy::AcceptAndFlag => DepositOutcome::CreditedFlagged { value },
+                    WatchPolicy::Refuse => DepositOutcome::Refused,
+                },
+                SpendOutcome::Spent(prev) if prev.challenge == spend.challenge => DepositOutcome::Duplicate,
+                SpendOutcome::Spent(prev) => {
+                    self.double_spent(tx, &prev, v.payment, ci as usize, v.keyset, receipt_day, now, rng)?
                 }
-                Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
-                Some(prev) => self.double_spent(tx, &prev, payment, ci, keyset, receipt_day, now, rng)?,
             };
-            outcomes.push(CoinOutcome { payment: pi as u32, coin: ci as u32, coin_id, outcome });
+            outcomes.push(CoinOutcome { payment: v.index as u32, coin: ci, coin_id: spend.coin_id, outcome });
         }
         Ok(outcomes)
     }
@@ -1445,15 +1435,8 @@ impl<S: BankStore> Bank<S> {
                             return Ok(Err(payee));
                         }
                     }
-                    outcomes = self.record_coins(
-                        tx,
-                        &req.account,
-                        (0, payment, &digest),
-                        summary,
-                        keyset,
-                        (receipt_day, now),
-                        rng,
-                    )?;
+                    let verified = VerifiedPayment { index: 0, payment, digest, summary, keyset };
+                    outcomes = self.record_coins(tx, &req.account, &[verified], (receipt_day, now), rng)?;
                     for o in &outcomes {
                         credited = credited.checked_add(o.outcome.credited()).ok_or(Error::Overflow)?;
                     }
@@ -1850,6 +1833,17 @@ macro_rules! forward_bank_api {
 }
 forward_bank_api!(Box);
 forward_bank_api!(Arc);
+
+/// A verified payment of a deposit or reclaim request, for
+/// `Bank::record_coins`: its index in the request, the payment, its
+/// digest, its verification summary and its keyset.
+struct VerifiedPayment<'a> {
+    index: usize,
+    payment: &'a crate::protocol::pay::Payment,
+    digest: [u8; 32],
+    summary: &'a crate::protocol::pay::PaymentSummary,
+    keyset: &'a Keyset,
+}
 
 #[cfg(test)]
 mod tests {

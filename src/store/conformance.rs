@@ -89,6 +89,15 @@ fn session(account: &AccountId, opened: Timestamp, ttl: u64, epoch: u64) -> With
     }
 }
 
+/// Records `coins`, all from one dummy payment stored under `digest`.
+fn record(tx: &mut dyn BankTx, digest: [u8; 32], coins: &[SpentCoin]) -> StoreResult<Vec<SpendOutcome>> {
+    tx.insert_spent_coins(&[(digest, &dummy_payment())], coins)
+}
+
+fn new_unwatched(n: usize) -> Vec<SpendOutcome> {
+    vec![SpendOutcome::New { watched: None }; n]
+}
+
 fn spent(coin_id: CoinId, digest: [u8; 32], prune_after: Day) -> SpentCoin {
     SpentCoin {
         coin_id,
@@ -122,6 +131,8 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     open_sessions_count_only_open_unexpired(&make());
     expiring_sessions_erases_their_nonces(&make());
     spent_coin_ids_are_unique(&make());
+    a_coin_twice_in_one_batch_is_recorded_once(&make());
+    a_batch_mixes_new_spent_and_watched_coins(&make());
     spent_coins_list_latest_first_per_merchant_and_bounded(&make());
     payments_are_stored_once_by_digest(&make());
     pruning_removes_only_expired_records(&make());
@@ -457,8 +468,7 @@ pub fn rollback_discards_every_change<S: BankStore>(s: &S) {
         tx.set_balance(&a.id, 3).unwrap();
         tx.freeze_account(&a.id).unwrap();
         tx.insert_session(&sess).unwrap();
-        tx.insert_payment(&[1; 32], &dummy_payment()).unwrap();
-        tx.insert_spent_coin(&spent(coin, [1; 32], Day(1))).unwrap();
+        record(&mut *tx, [1; 32], &[spent(coin, [1; 32], Day(1))]).unwrap();
         tx.bump_session_epoch().unwrap();
         tx.watch_serial(&rand_point(), "case").unwrap();
         tx.insert_account(&account(AccountKind::Merchant, 0)).unwrap();
@@ -598,16 +608,77 @@ pub fn expiring_sessions_erases_their_nonces<S: BankStore>(s: &S) {
 pub fn spent_coin_ids_are_unique<S: BankStore>(s: &S) {
     let id = CoinId(rand_bytes());
     let rec = spent(id, [2; 32], Day(30_000));
-    commit(s, |tx| {
-        tx.insert_payment(&[2; 32], &dummy_payment()).unwrap();
-        tx.insert_spent_coin(&rec).unwrap();
-    });
+    commit(s, |tx| assert_eq!(record(tx, [2; 32], std::slice::from_ref(&rec)).unwrap(), new_unwatched(1)));
     let mut tx = s.begin().unwrap();
     assert_eq!(tx.spent_coin(&id).unwrap(), Some(rec.clone()));
-    let mut again = spent(id, [2; 32], Day(30_000));
+    let mut again = spent(id, [4; 32], Day(30_000));
     again.challenge = Scalar::random(&mut OsRng);
-    assert_eq!(tx.insert_spent_coin(&again), Err(StoreError::Conflict("spent coin")));
+    assert_eq!(record(&mut *tx, [4; 32], &[again]).unwrap(), vec![SpendOutcome::Spent(rec.clone())]);
+    assert_eq!(tx.spent_coin(&id).unwrap(), Some(rec), "the first record stays");
     assert_eq!(tx.spent_coin_count().unwrap(), 1);
+    assert_eq!(tx.payment(&[4; 32]).unwrap(), None, "a payment with no new coin is not stored");
+}
+
+/// A batch holding one `coin_id` twice (two different spends) records the
+/// first; the second is answered with the first's record, as if the coins
+/// were recorded one at a time.
+pub fn a_coin_twice_in_one_batch_is_recorded_once<S: BankStore>(s: &S) {
+    let id = CoinId(rand_bytes());
+    let (first, other) = (spent(id, [2; 32], Day(30_000)), spent(CoinId(rand_bytes()), [2; 32], Day(30_000)));
+    let mut second = spent(id, [2; 32], Day(30_000));
+    second.coin_index = 3;
+    let coins = [first.clone(), second, other.clone(), first.clone()];
+    commit(s, |tx| {
+        let outcomes = record(tx, [2; 32], &coins).unwrap();
+        let again = SpendOutcome::Spent(first.clone());
+        assert_eq!(
+            outcomes,
+            vec![new_unwatched(1)[0].clone(), again.clone(), new_unwatched(1)[0].clone(), again]
+        );
+    });
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.spent_coin(&id).unwrap(), Some(first), "the first spend is the record");
+    assert_eq!(tx.spent_coin(&other.coin_id).unwrap(), Some(other));
+    assert_eq!(tx.spent_coin_count().unwrap(), 2, "a_coin_twice_in_one_batch_is_recorded_once");
+}
+
+/// One batch of new, already spent and watched coins from three payments:
+/// one outcome per coin in order; the payment whose only coin was spent
+/// before is not stored; a coin whose payment is not given is refused
+/// before anything is written.
+pub fn a_batch_mixes_new_spent_and_watched_coins<S: BankStore>(s: &S) {
+    let (p_new, p_spent, p_old) = ([11; 32], [12; 32], [13; 32]);
+    let old = spent(CoinId(rand_bytes()), p_old, Day(30_000));
+    let fresh = spent(CoinId(rand_bytes()), p_new, Day(30_000));
+    let watched = spent(CoinId(rand_bytes()), p_new, Day(30_000));
+    let mut respent = spent(old.coin_id, p_spent, Day(30_000));
+    respent.merchant = fresh.merchant;
+    commit(s, |tx| {
+        assert_eq!(record(tx, p_old, std::slice::from_ref(&old)).unwrap(), new_unwatched(1));
+        tx.watch_serial(&watched.serial, "case-m").unwrap();
+    });
+    let (pay_new, pay_spent) = (dummy_payment(), dummy_payment());
+    let coins = [fresh.clone(), respent.clone(), watched.clone()];
+    commit(s, |tx| {
+        let missing = tx.insert_spent_coins(&[(p_new, &pay_new)], &coins);
+        assert_eq!(missing, Err(StoreError::NotFound("payment of a spent coin")));
+        let outcomes = tx.insert_spent_coins(&[(p_new, &pay_new), (p_spent, &pay_spent)], &coins).unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                SpendOutcome::New { watched: None },
+                SpendOutcome::Spent(old.clone()),
+                SpendOutcome::New { watched: Some("case-m".into()) },
+            ]
+        );
+    });
+    let mut tx = s.begin().unwrap();
+    assert_eq!(tx.spent_coin(&fresh.coin_id).unwrap(), Some(fresh));
+    assert_eq!(tx.spent_coin(&watched.coin_id).unwrap(), Some(watched));
+    assert_eq!(tx.spent_coin(&old.coin_id).unwrap(), Some(old), "the earlier spend stays the record");
+    assert_eq!(tx.spent_coin_count().unwrap(), 3);
+    assert_eq!(tx.payment(&p_new).unwrap(), Some(pay_new), "the payment of new coins is stored");
+    assert_eq!(tx.payment(&p_spent).unwrap(), None, "a_batch_mixes_new_spent_and_watched_coins");
 }
 
 /// Listing spent coins: latest receipt day first, then by coin id; one
@@ -624,10 +695,7 @@ pub fn spent_coins_list_latest_first_per_merchant_and_bounded<S: BankStore>(s: &
             r
         })
         .collect();
-    commit(s, |tx| {
-        tx.insert_payment(&[3; 32], &dummy_payment()).unwrap();
-        recs.iter().for_each(|r| tx.insert_spent_coin(r).unwrap());
-    });
+    commit(s, |tx| assert_eq!(record(tx, [3; 32], &recs).unwrap(), new_unwatched(5)));
     recs.sort_by(|a, b| b.receipt_day.cmp(&a.receipt_day).then(a.coin_id.cmp(&b.coin_id)));
     let mut tx = s.begin().unwrap();
     assert_eq!(tx.spent_coins(None, 100).unwrap(), recs);
@@ -683,10 +751,9 @@ pub fn pruning_removes_only_expired_records<S: BankStore>(s: &S) {
     let edge = CoinId(rand_bytes());
     let young = CoinId(rand_bytes());
     commit(s, |tx| {
-        tx.insert_payment(&[7; 32], &dummy_payment()).unwrap();
-        tx.insert_spent_coin(&spent(old, [7; 32], Day(99))).unwrap();
-        tx.insert_spent_coin(&spent(edge, [7; 32], Day(100))).unwrap();
-        tx.insert_spent_coin(&spent(young, [7; 32], Day(200))).unwrap();
+        let coins =
+            [spent(old, [7; 32], Day(99)), spent(edge, [7; 32], Day(100)), spent(young, [7; 32], Day(200))];
+        record(tx, [7; 32], &coins).unwrap();
     });
     commit(s, |tx| assert_eq!(tx.prune_spent_coins(Day(100)).unwrap(), 1));
     let mut tx = s.begin().unwrap();
@@ -800,21 +867,22 @@ pub fn session_epoch_bumps<S: BankStore>(s: &S) {
     assert_eq!(tx.session_epoch().unwrap(), 1);
 }
 
-/// Whether a coin's serial is watched, asked right after the coin is
-/// recorded (as a deposit does), answers for that serial and sees a watch
-/// added in between.
+/// Recording coins answers, per new coin, the watch-list case of its
+/// serial; asking after the record answers for that serial and sees a
+/// watch added in between.
 pub fn watch_list_answers_right_after_a_coin_is_recorded<S: BankStore>(s: &S) {
     let coin = || spent(CoinId(rand_bytes()), [3; 32], Day(9));
     let (watched, plain, later) = (coin(), coin(), coin());
     commit(s, |tx| tx.watch_serial(&watched.serial, "case-w").unwrap());
     commit(s, |tx| {
-        tx.insert_payment(&[3; 32], &dummy_payment()).unwrap();
-        tx.insert_spent_coin(&watched).unwrap();
-        assert_eq!(tx.watched_serial(&watched.serial).unwrap().as_deref(), Some("case-w"));
-        tx.insert_spent_coin(&plain).unwrap();
+        let outcomes = record(tx, [3; 32], &[watched.clone(), plain.clone()]).unwrap();
+        assert_eq!(
+            outcomes,
+            vec![SpendOutcome::New { watched: Some("case-w".into()) }, SpendOutcome::New { watched: None }]
+        );
         assert_eq!(tx.watched_serial(&watched.serial).unwrap().as_deref(), Some("case-w"), "another serial");
         assert_eq!(tx.watched_serial(&plain.serial).unwrap(), None);
-        tx.insert_spent_coin(&later).unwrap();
+        assert_eq!(record(tx, [3; 32], std::slice::from_ref(&later)).unwrap(), new_unwatched(1));
         tx.watch_serial(&later.serial, "case-l").unwrap();
         assert_eq!(tx.watched_serial(&later.serial).unwrap().as_deref(), Some("case-l"), "watched since");
     });
@@ -861,10 +929,11 @@ pub fn concurrent_transactions_never_record_a_coin_twice<S: BankStore>(s: &S) {
                 for _attempt in 0..200 {
                     let Ok(mut tx) = s.begin() else { continue };
                     let step = (|| -> StoreResult<bool> {
-                        if tx.spent_coin(&coin)?.is_some() {
+                        // The record is the check: no lookup before it.
+                        let mine = spent(coin, [9; 32], Day(30_000));
+                        if let [SpendOutcome::Spent(_)] = record(&mut *tx, [9; 32], &[mine])?[..] {
                             return Ok(false);
                         }
-                        tx.insert_spent_coin(&spent(coin, [9; 32], Day(30_000)))?;
                         let b = tx.account(&m.id)?.ok_or(StoreError::NotFound("account"))?.balance;
                         tx.set_balance(&m.id, b + 5)?;
                         Ok(true)
@@ -920,7 +989,7 @@ pub fn concurrent_credits_of_different_coins_all_land<S: BankStore>(s: &S) {
                         assert!(tx.spent_coin(&coin)?.is_none(), "each thread's coin is its own");
                         let mut rec = spent(coin, [8; 32], Day(30_000));
                         rec.value = VALUE;
-                        tx.insert_spent_coin(&rec)?;
+                        assert_eq!(record(&mut *tx, [8; 32], &[rec])?, new_unwatched(1));
                         let b = tx.account(&m.id)?.ok_or(StoreError::NotFound("account"))?.balance;
                         tx.set_balance(&m.id, b + VALUE)
                     })();

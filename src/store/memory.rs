@@ -411,12 +411,18 @@ impl BankTx for MemoryBankTx<'_> {
         Ok(self.state.spent.get(id).cloned())
     }
 
-    fn insert_spent_coin(&mut self, coin: &SpentCoin) -> StoreResult<()> {
-        if self.state.spent.contains_key(&coin.coin_id) {
-            return Err(StoreError::Conflict("spent coin"));
-        }
-        put!(self, spent, coin.coin_id, coin.clone());
-        Ok(())
+    fn insert_spent_coins(
+        &mut self,
+        payments: &[([u8; 32], &Payment)],
+        coins: &[SpentCoin],
+    ) -> StoreResult<Vec<SpendOutcome>> {
+        insert_spent_coins_in_order(self, payments, coins, |tx, coin| {
+            if tx.state.spent.contains_key(&coin.coin_id) {
+                return Err(StoreError::Conflict("spent coin"));
+            }
+            put!(tx, spent, coin.coin_id, coin.clone());
+            Ok(())
+        })
     }
 
     fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()> {

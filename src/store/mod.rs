@@ -180,6 +180,62 @@ impl WithdrawSession {
     }
 }
 
+/// What [`BankTx::insert_spent_coins`] found for one coin.
+// Short-lived, one per coin of a request: not worth a box per record.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpendOutcome {
+    /// Recorded now; the case that put its serial on the watch list, if
+    /// it is there.
+    New {
+        /// The watch-list case of the coin's serial.
+        watched: Option<String>,
+    },
+    /// Recorded before: the record (its challenge, payment and index are
+    /// what double-spending evidence needs).
+    Spent(SpentCoin),
+}
+
+/// Every coin's payment is among `payments` (checked before anything is
+/// written).
+fn check_spend_payments(payments: &[([u8; 32], &Payment)], coins: &[SpentCoin]) -> StoreResult<()> {
+    let digests: std::collections::HashSet<&[u8; 32]> = payments.iter().map(|(d, _)| d).collect();
+    match coins.iter().all(|c| digests.contains(&c.payment_digest)) {
+        true => Ok(()),
+        false => Err(StoreError::NotFound("payment of a spent coin")),
+    }
+}
+
+/// [`BankTx::insert_spent_coins`] one coin at a time (the embedded stores,
+/// where a statement costs no round trip): look the coin up; if it is
+/// unrecorded, store its payment (once) and `insert` its record.
+fn insert_spent_coins_in_order<T: BankTx + ?Sized>(
+    tx: &mut T,
+    payments: &[([u8; 32], &Payment)],
+    coins: &[SpentCoin],
+    insert: fn(&mut T, &SpentCoin) -> StoreResult<()>,
+) -> StoreResult<Vec<SpendOutcome>> {
+    check_spend_payments(payments, coins)?;
+    let mut stored = std::collections::HashSet::new();
+    let mut outcomes = Vec::with_capacity(coins.len());
+    for coin in coins {
+        if let Some(prev) = tx.spent_coin(&coin.coin_id)? {
+            outcomes.push(SpendOutcome::Spent(prev));
+            continue;
+        }
+        if stored.insert(coin.payment_digest) {
+            let (digest, payment) = payments
+                .iter()
+                .find(|(d, _)| *d == coin.payment_digest)
+                .ok_or(StoreError::NotFound("payment of a spent coin"))?;
+            tx.insert_payment(digest, payment)?;
+        }
+        insert(tx, coin)?;
+        outcomes.push(SpendOutcome::New { watched: tx.watched_serial(&coin.serial)? });
+    }
+    Ok(outcomes)
+}
+
 /// A spent coin: the first verified spend of one `coin_id`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpentCoin {
@@ -352,8 +408,20 @@ pub trait BankTx {
 
     /// The spent-coin record of `coin_id`.
     fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>>;
-    /// Records a spent coin (conflict if its `coin_id` is recorded).
-    fn insert_spent_coin(&mut self, coin: &SpentCoin) -> StoreResult<()>;
+    /// Records the spent coins of one request, in order, as if one at a
+    /// time: a coin whose `coin_id` is unrecorded is recorded, and the
+    /// payment it names (one of `payments`, by digest) is stored with it
+    /// (a payment none of whose coins is recorded is not stored); a coin
+    /// recorded before (by an earlier request or earlier in `coins`) is
+    /// left as it is and its record returned. One outcome per coin, in
+    /// order. A coin whose `coin_id` a concurrent transaction recorded
+    /// after this one began may be reported as [`StoreError::Conflict`]
+    /// (the bank retries; the next run sees the record).
+    fn insert_spent_coins(
+        &mut self,
+        payments: &[([u8; 32], &Payment)],
+        coins: &[SpentCoin],
+    ) -> StoreResult<Vec<SpendOutcome>>;
     /// Stores a deposited payment under its digest (idempotent).
     fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()>;
     /// The stored payment with this digest.

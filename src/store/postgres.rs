@@ -481,14 +481,7 @@ impl BankStore for PostgresBankStore {
             client.batch_execute(BEGIN).map_err(db)?;
         }
         client.begun = false;
-        Ok(Box::new(PgTx {
-            store: self,
-            client: Some(client),
-            done: false,
-            locked: Vec::new(),
-            epoch: None,
-            watched: None,
-        }))
+        Ok(Box::new(PgTx { store: self, client: Some(client), done: false, locked: Vec::new(), epoch: None }))
     }
 }
 
@@ -501,9 +494,6 @@ struct PgTx<'a> {
     /// The session epoch, once this transaction holds its advisory lock
     /// (no bump can commit while the lock is held, so it is read once).
     epoch: Option<u64>,
-    /// The watch list's entry for the serial of the coin this transaction
-    /// inserted last, read by the insert's own statement.
-    watched: Option<(Point, Option<String>)>,
 }
 
 const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
@@ -1144,36 +1134,108 @@ impl BankTx for PgTx<'_> {
         rows.iter().map(spent_row).collect()
     }
 
-    fn insert_spent_coin(&mut self, c: &SpentCoin) -> StoreResult<()> {
-        let (index, value) = (i64::from(c.coin_index), to_i64(c.value)?);
-        // The deposit asks next whether the serial is watched: the same
-        // statement answers it.
-        self.watched = None;
-        let r = self
+    fn insert_spent_coins(
+        &mut self,
+        payments: &[([u8; 32], &Payment)],
+        coins: &[SpentCoin],
+    ) -> StoreResult<Vec<SpendOutcome>> {
+        check_spend_payments(payments, coins)?;
+        // The first occurrence of each coin goes to the database; a later
+        // one is answered from the first's outcome.
+        let mut first = std::collections::HashMap::with_capacity(coins.len());
+        let distinct: Vec<&SpentCoin> = coins
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| *first.entry(c.coin_id).or_insert(*i) == *i)
+            .map(|(_, c)| c)
+            .collect();
+        let bytes = |f: fn(&SpentCoin) -> &[u8]| distinct.iter().map(|c| f(c)).collect::<Vec<&[u8]>>();
+        let (ids, serials, challenges) = (
+            bytes(|c| c.coin_id.as_bytes()),
+            bytes(|c| c.serial.as_bytes()),
+            bytes(|c| c.challenge.as_bytes()),
+        );
+        let (merchants, digests) = (bytes(|c| c.merchant.as_bytes()), bytes(|c| &c.payment_digest));
+        let days: Vec<i64> = distinct.iter().map(|c| i64::from(c.day.0)).collect();
+        let receipt_days: Vec<i64> = distinct.iter().map(|c| i64::from(c.receipt_day.0)).collect();
+        let indices: Vec<i64> = distinct.iter().map(|c| i64::from(c.coin_index)).collect();
+        let values = distinct.iter().map(|c| to_i64(c.value)).collect::<StoreResult<Vec<i64>>>()?;
+        let prune_after: Vec<i64> = distinct.iter().map(|c| i64::from(c.prune_after.0)).collect();
+        let pay_digests: Vec<&[u8]> = payments.iter().map(|(d, _)| d.as_slice()).collect();
+        let pay_bodies: Vec<Vec<u8>> = payments.iter().map(|(_, p)| enc(p)).collect();
+        // One statement: insert every coin whose coin_id is unrecorded (the
+        // primary key decides, a concurrent insert of the same coin_id
+        // waits for the first), store the payments of the inserted coins,
+        // and answer per coin: the record it conflicted with (as of the
+        // statement's snapshot), whether it was inserted, its watch-list case.
+        let rows = self
             .c()?
-            .query_one(
+            .query(
                 &format!(
-                    "WITH ins AS (INSERT INTO spent_coins ({SPENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                     ON CONFLICT DO NOTHING RETURNING 1)
-                     SELECT (SELECT count(*) FROM ins), (SELECT case_id FROM watch_list WHERE serial = $2)"
+                    "WITH input AS (
+                       SELECT * FROM unnest($1::BYTEA[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[], $5::INT8[],
+                                            $6::INT8[], $7::BYTEA[], $8::INT8[], $9::INT8[], $10::INT8[])
+                         WITH ORDINALITY AS t({SPENT_COLUMNS}, ord)),
+                     ins AS (
+                       INSERT INTO spent_coins ({SPENT_COLUMNS}) SELECT {SPENT_COLUMNS} FROM input ORDER BY ord
+                       ON CONFLICT DO NOTHING RETURNING coin_id, payment_digest),
+                     pay AS (
+                       INSERT INTO payments (digest, body)
+                       SELECT p.digest, p.body FROM unnest($11::BYTEA[], $12::BYTEA[]) AS p(digest, body)
+                       WHERE p.digest IN (SELECT payment_digest FROM ins)
+                       ON CONFLICT (digest) DO NOTHING)
+                     SELECT s.coin_id, s.serial, s.challenge, s.merchant, s.day, s.receipt_day, s.payment_digest,
+                            s.coin_index, s.value, s.prune_after, ins.coin_id IS NOT NULL, w.case_id
+                     FROM input i
+                     LEFT JOIN ins ON ins.coin_id = i.coin_id
+                     LEFT JOIN spent_coins s ON s.coin_id = i.coin_id AND ins.coin_id IS NULL
+                     LEFT JOIN watch_list w ON w.serial = i.serial AND ins.coin_id IS NOT NULL
+                     ORDER BY i.ord"
                 ),
                 &[
-                    &c.coin_id.as_bytes().as_slice(),
-                    &c.serial.as_bytes().as_slice(),
-                    &c.challenge.as_bytes().as_slice(),
-                    &c.merchant.as_bytes().as_slice(),
-                    &i64::from(c.day.0),
-                    &i64::from(c.receipt_day.0),
-                    &c.payment_digest.as_slice(),
-                    &index,
-                    &value,
-                    &i64::from(c.prune_after.0),
+                    &ids,
+                    &serials,
+                    &challenges,
+                    &merchants,
+                    &days,
+                    &receipt_days,
+                    &digests,
+                    &indices,
+                    &values,
+                    &prune_after,
+                    &pay_digests,
+                    &pay_bodies,
                 ],
             )
             .map_err(db)?;
-        inserted(r.get::<_, i64>(0) as u64, "spent coin")?;
-        self.watched = Some((c.serial, r.get(1)));
-        Ok(())
+        if rows.len() != distinct.len() {
+            return Err(StoreError::Corrupt("spent-coin batch answered a different number of coins".into()));
+        }
+        let mut rows = rows.iter();
+        let mut outcomes: Vec<SpendOutcome> = Vec::with_capacity(coins.len());
+        for (i, coin) in coins.iter().enumerate() {
+            let outcome = match first[&coin.coin_id] {
+                f if f < i => match &outcomes[f] {
+                    SpendOutcome::New { .. } => SpendOutcome::Spent(coins[f].clone()),
+                    spent => spent.clone(),
+                },
+                _ => {
+                    // Rows come in the order of first occurrences.
+                    let r = rows.next().ok_or(StoreError::Corrupt("spent-coin batch answer".into()))?;
+                    if r.get::<_, bool>(10) {
+                        SpendOutcome::New { watched: r.get(11) }
+                    } else if r.get::<_, Option<Vec<u8>>>(0).is_some() {
+                        SpendOutcome::Spent(spent_row(r)?)
+                    } else {
+                        // Recorded by a transaction that committed after this
+                        // statement's snapshot was taken.
+                        return Err(StoreError::Conflict("spent coin"));
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
     }
 
     fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()> {
@@ -1319,7 +1381,6 @@ impl BankTx for PgTx<'_> {
     }
 
     fn watch_serial(&mut self, serial: &Point, case: &str) -> StoreResult<()> {
-        self.watched = None;
         self.c()?
             .execute(
                 "INSERT INTO watch_list (serial, case_id) VALUES ($1, $2)
@@ -1331,9 +1392,6 @@ impl BankTx for PgTx<'_> {
     }
 
     fn watched_serial(&mut self, serial: &Point) -> StoreResult<Option<String>> {
-        if let Some((_, case)) = self.watched.take_if(|(s, _)| s == serial) {
-            return Ok(case);
-        }
         let rows = self
             .c()?
             .query("SELECT case_id FROM watch_list WHERE serial = $1", &[&serial.as_bytes().as_slice()])

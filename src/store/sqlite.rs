@@ -884,27 +884,33 @@ impl BankTx for SqliteBankTx<'_> {
         row.map(spent_from_parts).transpose()
     }
 
-    fn insert_spent_coin(&mut self, c: &SpentCoin) -> StoreResult<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO spent_coins (coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .map_err(db)?
-            .execute(params![
-                c.coin_id.as_bytes().as_slice(),
-                c.serial.as_bytes().as_slice(),
-                c.challenge.as_bytes().as_slice(),
-                c.merchant.as_bytes().as_slice(),
-                i64::from(c.day.0),
-                i64::from(c.receipt_day.0),
-                c.payment_digest.as_slice(),
-                i64::from(c.coin_index),
-                to_i64(c.value)?,
-                i64::from(c.prune_after.0)
-            ])
-            .map_err(db_unique("spent coin"))?;
-        Ok(())
+    fn insert_spent_coins(
+        &mut self,
+        payments: &[([u8; 32], &Payment)],
+        coins: &[SpentCoin],
+    ) -> StoreResult<Vec<SpendOutcome>> {
+        insert_spent_coins_in_order(self, payments, coins, |tx, c| {
+            tx.conn
+                .prepare_cached(
+                    "INSERT INTO spent_coins (coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(db)?
+                .execute(params![
+                    c.coin_id.as_bytes().as_slice(),
+                    c.serial.as_bytes().as_slice(),
+                    c.challenge.as_bytes().as_slice(),
+                    c.merchant.as_bytes().as_slice(),
+                    i64::from(c.day.0),
+                    i64::from(c.receipt_day.0),
+                    c.payment_digest.as_slice(),
+                    i64::from(c.coin_index),
+                    to_i64(c.value)?,
+                    i64::from(c.prune_after.0)
+                ])
+                .map_err(db_unique("spent coin"))?;
+            Ok(())
+        })
     }
 
     fn insert_payment(&mut self, digest: &[u8; 32], payment: &Payment) -> StoreResult<()> {
