@@ -1004,3 +1004,31 @@ fn cli_a_refused_payment_is_reclaimed_by_its_payer_only() {
         2
     );
 }
+
+#[test]
+fn cli_pays_9_from_8_under_the_old_keyset_and_1_under_the_new() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let shop = c.merchant_account("shop");
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "8"]);
+    c.ok(&["bank", "keyset", "--dir", "bank", "--rotate"]);
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1"]);
+    assert_eq!(c.json(&["bank", "keyset", "--dir", "bank"])["keysets"].as_array().unwrap().len(), 2);
+
+    c.pay("alice", "shop", 9, "mixed");
+    let payment: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("mixed-pay.json")).unwrap()).unwrap();
+    let keysets: std::collections::BTreeSet<String> = payment["body"]["coins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|coin| coin["body"]["keyset_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keysets.len(), 2, "one coin of each keyset: {payment}");
+
+    let receipt = c.json(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(receipt["credited"], 9, "{receipt}");
+    assert_eq!(c.balance_of(&shop), 9);
+    assert_eq!(c.balance_of(&alice), 191);
+    assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["spendable"], 0);
+}

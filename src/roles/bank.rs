@@ -17,7 +17,9 @@ use crate::crypto::acl::{SignerAnswer, SignerCommitment, SignerSession};
 use crate::crypto::transcript::labels;
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
-use crate::keys::{user_account_id, AccountId, BankSecrets, Keyset, KeysetId, KeysetSpec, SignedKeyset};
+use crate::keys::{
+    user_account_id, AccountId, BankSecrets, Keyset, KeysetId, KeysetLookup, KeysetSpec, SignedKeyset,
+};
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::account::{
     AccountAnswer, AccountEvent, AccountEventKind, AccountOperation, AccountRequest, AccountStatus,
@@ -1179,16 +1181,12 @@ impl<S: BankStore> Bank<S> {
                     }
                 };
                 payments.push(PaymentOutcome::Verified);
-                let keyset = keysets
-                    .iter()
-                    .find(|k| k.id() == payment.keyset_id)
-                    .ok_or(Error::UnknownKeyset(payment.keyset_id))?;
                 let coins = self.record_coins(
                     tx,
                     &req.merchant_id,
                     (pi, payment, &digests[pi]),
                     summary,
-                    keyset,
+                    &keysets,
                     (receipt_day, now),
                     rng,
                 )?;
@@ -1251,15 +1249,18 @@ impl<S: BankStore> Bank<S> {
         depositor: &AccountId,
         (pi, payment, digest): (usize, &crate::protocol::pay::Payment, &[u8; 32]),
         summary: &crate::protocol::pay::PaymentSummary,
-        keyset: &Keyset,
+        keysets: &[Keyset],
         (receipt_day, now): (Day, Timestamp),
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinOutcome>> {
-        let prune_after =
-            receipt_day.plus(keyset.policy().validity_days).plus(keyset.policy().max_deposit_delay_days);
         let mut stored = false;
         let mut outcomes = Vec::with_capacity(payment.coins.len());
         for (ci, coin) in payment.coins.iter().enumerate() {
+            // Each coin under its own keyset: a payment may mix them.
+            let keyset =
+                keysets.find_keyset(&coin.body.keyset_id).ok_or(Error::UnknownKeyset(coin.body.keyset_id))?;
+            let prune_after =
+                receipt_day.plus(keyset.policy().validity_days).plus(keyset.policy().max_deposit_delay_days);
             let coin_id = summary.coin_ids[ci];
             let challenge = summary.challenges[ci];
             let value = summary.values[ci];
@@ -1288,7 +1289,7 @@ impl<S: BankStore> Bank<S> {
                     }
                 }
                 Some(prev) if prev.challenge == challenge => DepositOutcome::Duplicate,
-                Some(prev) => self.double_spent(tx, &prev, payment, ci, keyset, receipt_day, now, rng)?,
+                Some(prev) => self.double_spent(tx, &prev, payment, ci, keysets, receipt_day, now, rng)?,
             };
             outcomes.push(CoinOutcome { payment: pi as u32, coin: ci as u32, coin_id, outcome });
         }
@@ -1346,11 +1347,9 @@ impl<S: BankStore> Bank<S> {
             receipt_day,
         ) {
             Err(refusal) => Err(refusal),
-            Ok(keyset) => {
-                req.verify_escrows(&request_digest, keyset.ttp_key(), rng)?;
-                verify_payment(payment, keyset, rng)
-                    .map(|s| (keyset, s))
-                    .map_err(|e| PaymentRefusal::from(&e))
+            Ok(()) => {
+                req.verify_escrows(&request_digest, keysets.as_slice(), rng)?;
+                verify_payment(payment, keysets.as_slice(), rng).map_err(|e| PaymentRefusal::from(&e))
             }
         };
         let digest = payment.digest();
@@ -1362,7 +1361,7 @@ impl<S: BankStore> Bank<S> {
             let mut credited = 0u64;
             let payments = match &verdict {
                 Err(refusal) => vec![PaymentOutcome::Refused(*refusal)],
-                Ok((keyset, summary)) => {
+                Ok(summary) => {
                     for identity in &req.identities {
                         match tx.identity(identity)? {
                             Some(rec) if rec.account == req.account => {}
@@ -1397,7 +1396,7 @@ impl<S: BankStore> Bank<S> {
                         &req.account,
                         (0, payment, &digest),
                         summary,
-                        keyset,
+                        &keysets,
                         (receipt_day, now),
                         rng,
                     )?;
@@ -1457,7 +1456,7 @@ impl<S: BankStore> Bank<S> {
         prev: &SpentCoin,
         payment: &crate::protocol::pay::Payment,
         index: usize,
-        keyset: &Keyset,
+        keysets: &[Keyset],
         receipt_day: Day,
         now: Timestamp,
         rng: &mut impl CryptoRngCore,
@@ -1480,7 +1479,7 @@ impl<S: BankStore> Bank<S> {
         // matches a registered I. Both spends verified, so this fails only if
         // the stored record is corrupt: then nobody is accused, nothing is
         // credited, and the rest of the batch goes on.
-        let Ok(who) = evidence.verify(keyset, rng) else {
+        let Ok(who) = evidence.verify(keysets, rng) else {
             return Ok(DepositOutcome::DoubleSpent { account: None });
         };
         // The identity (current or retired) names the account; its u is

@@ -21,7 +21,6 @@ use rand_core::CryptoRngCore;
 use super::{usable_coins, Wallet};
 use crate::coin::CoinId;
 use crate::failpoint::failpoint;
-use crate::keys::Keyset;
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::deposit::{DepositRequest, PaymentOutcome};
 use crate::protocol::pay::{order_digest, Payment, PaymentRequest};
@@ -50,7 +49,7 @@ pub struct Exchanged {
 }
 
 /// The exchange that would let the wallet pay an amount exactly: the
-/// fewest coins of one keyset that cover it.
+/// fewest coins (of any keysets spendable today) that cover it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangePlan {
     /// The coins to exchange.
@@ -128,25 +127,17 @@ fn fewest_covering(usable: &[&WalletCoin], amount: u64) -> Option<Vec<WalletCoin
 }
 
 impl<S: WalletStore> Wallet<S> {
-    /// The fewest coins of one pinned keyset (oldest first), spendable on
-    /// `day`, that cover `amount`.
-    fn cover<'a>(
-        &'a self,
-        coins: &[StoredCoin],
-        amount: u64,
-        day: Day,
-    ) -> Option<(&'a Keyset, Vec<WalletCoin>)> {
-        self.keysets().iter().find_map(|k| {
-            let usable = usable_coins(coins, k, day);
-            fewest_covering(&usable, amount).map(|chosen| (k, chosen))
-        })
+    /// The fewest coins of the pinned keysets, spendable on `day`, that
+    /// cover `amount`.
+    fn cover(&self, coins: &[StoredCoin], amount: u64, day: Day) -> Option<Vec<WalletCoin>> {
+        fewest_covering(&usable_coins(coins, self.keysets(), day), amount)
     }
 
     /// The exchange that would make a payment of `amount` possible today,
     /// if the coins held cover it.
     pub fn change_for(&self, amount: u64) -> Result<Option<ChangePlan>> {
         let coins = self.store.coins()?;
-        Ok(self.cover(&coins, amount, self.clock.today()).map(|(_, chosen)| ChangePlan {
+        Ok(self.cover(&coins, amount, self.clock.today()).map(|chosen| ChangePlan {
             value: chosen.iter().map(|c| c.value).sum(),
             coins: chosen.iter().map(|c| c.coin.id()).collect(),
         }))
@@ -185,8 +176,8 @@ impl<S: WalletStore> Wallet<S> {
         })
     }
 
-    /// Exchanges the fewest coins that cover `amount` (spendable today,
-    /// one keyset) for new coins of the same total value under the newest
+    /// Exchanges the fewest coins that cover `amount` (spendable today, of
+    /// any keysets) for new coins of the same total value under the newest
     /// keyset: `into` (summing to `amount`) and the amount-independent
     /// split of what the coins hold beyond it, or, without `into`, the
     /// amount-independent split of their whole value.
@@ -208,13 +199,8 @@ impl<S: WalletStore> Wallet<S> {
         }
         let coins = self.store.coins()?;
         let today = self.clock.today();
-        let (keyset, chosen) = self.cover(&coins, amount, today).ok_or_else(|| {
-            let available = self
-                .keysets()
-                .iter()
-                .map(|k| usable_coins(&coins, k, today).iter().map(|c| c.value).sum::<u64>())
-                .max()
-                .unwrap_or(0);
+        let chosen = self.cover(&coins, amount, today).ok_or_else(|| {
+            let available = usable_coins(&coins, self.keysets(), today).iter().map(|c| c.value).sum::<u64>();
             Error::NoExactChange { amount, available }
         })?;
         let value = checked_sum(chosen.iter().map(|c| c.value))?;
@@ -228,14 +214,13 @@ impl<S: WalletStore> Wallet<S> {
             Some(into) => into.to_vec(),
             None => full_split(value, &denominations)?,
         };
-        self.exchange_coins(bank, keyset, &chosen, values, rng)
+        self.exchange_coins(bank, &chosen, values, rng)
     }
 
-    /// Exchanges `chosen` (coins of `keyset`) for coins of `values`.
+    /// Exchanges `chosen` (coins of any pinned keysets) for coins of `values`.
     fn exchange_coins(
         &self,
         bank: &(impl BankApi + ?Sized),
-        keyset: &Keyset,
         chosen: &[WalletCoin],
         mut values: Vec<u64>,
         rng: &mut impl CryptoRngCore,
@@ -258,7 +243,7 @@ impl<S: WalletStore> Wallet<S> {
         let mut record = ExchangeRecord { request, values, step: ExchangeStep::Spending };
         self.store.put_exchange(&record)?;
         failpoint!("wallet.exchange.recorded");
-        self.spend(&record.request, keyset, chosen, rng)?;
+        self.spend(&record.request, chosen, rng)?;
         let spent: Vec<CoinId> = chosen.iter().map(|c| c.coin.id()).collect();
         let (plan, credited) = match self.advance(bank, &mut record, rng)? {
             Some(p) => p,
@@ -376,16 +361,14 @@ impl<S: WalletStore> Wallet<S> {
         let coins = self.store.coins()?;
         let mut report = BalanceReport::default();
         let mut spendable_ids = std::collections::BTreeSet::new();
-        for k in self.keysets() {
-            for c in usable_coins(&coins, k, today) {
-                spendable_ids.insert(c.coin.id());
-                report.spendable = report.spendable.checked_add(c.value).ok_or(Error::Overflow)?;
-                let expiry = c.secrets.expiry();
-                if expiry < today.plus(margin_days) {
-                    report.expiring = report.expiring.checked_add(c.value).ok_or(Error::Overflow)?;
-                }
-                report.next_expiry = Some(report.next_expiry.map_or(expiry, |d: Day| d.min(expiry)));
+        for c in usable_coins(&coins, self.keysets(), today) {
+            spendable_ids.insert(c.coin.id());
+            report.spendable = report.spendable.checked_add(c.value).ok_or(Error::Overflow)?;
+            let expiry = c.secrets.expiry();
+            if expiry < today.plus(margin_days) {
+                report.expiring = report.expiring.checked_add(c.value).ok_or(Error::Overflow)?;
             }
+            report.next_expiry = Some(report.next_expiry.map_or(expiry, |d: Day| d.min(expiry)));
         }
         for c in coins.iter().filter(|c| c.spent_in.is_none()) {
             if !spendable_ids.contains(&c.coin.coin.id()) {
@@ -395,8 +378,8 @@ impl<S: WalletStore> Wallet<S> {
         Ok(report)
     }
 
-    /// Renews every spendable coin that expires within `margin_days`: per
-    /// keyset, up to 64 coins at a time, exchanged into the
+    /// Renews every spendable coin that expires within `margin_days`, of
+    /// any keysets: up to 64 coins at a time, exchanged into the
     /// amount-independent split of their value under the newest keyset.
     pub fn refresh(
         &self,
@@ -408,18 +391,16 @@ impl<S: WalletStore> Wallet<S> {
         let horizon = today.plus(margin_days);
         let denominations = self.withdrawal_keyset()?.values_desc();
         let mut out = Vec::new();
-        for keyset in self.keysets() {
-            let coins = self.store.coins()?;
-            let due: Vec<WalletCoin> = usable_coins(&coins, keyset, today)
-                .into_iter()
-                .filter(|c| c.secrets.expiry() < horizon)
-                .cloned()
-                .collect();
-            for batch in due.chunks(MAX_COINS_PER_PAYMENT) {
-                let value = checked_sum(batch.iter().map(|c| c.value))?;
-                let values = full_split(value, &denominations)?;
-                out.push(self.exchange_coins(bank, keyset, batch, values, rng)?);
-            }
+        let coins = self.store.coins()?;
+        let due: Vec<WalletCoin> = usable_coins(&coins, self.keysets(), today)
+            .into_iter()
+            .filter(|c| c.secrets.expiry() < horizon)
+            .cloned()
+            .collect();
+        for batch in due.chunks(MAX_COINS_PER_PAYMENT) {
+            let value = checked_sum(batch.iter().map(|c| c.value))?;
+            let values = full_split(value, &denominations)?;
+            out.push(self.exchange_coins(bank, batch, values, rng)?);
         }
         Ok(out)
     }
