@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
 
-pub use exchange::{full_split, refresh_margin, BalanceReport, ChangePlan, Exchanged, EXCHANGE_ORDER};
+pub use exchange::{
+    exact_reach, full_split, refresh_margin, BalanceReport, ChangePlan, Exchanged, DEFAULT_CHANGE_BOUND,
+    EXCHANGE_ORDER,
+};
 
 use super::anchors::TrustAnchors;
 use super::bank::BankApi;

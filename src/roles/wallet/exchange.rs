@@ -105,6 +105,30 @@ pub fn full_split(value: u64, values_desc: &[u64]) -> Result<Vec<u64>> {
     Ok(out)
 }
 
+/// The bound of change made ahead of time by default
+/// ([`Wallet::make_change_ahead`]): a wallet keeps its coins able to pay
+/// every amount from 1 to 64 exactly (or to its whole value, if smaller).
+pub const DEFAULT_CHANGE_BOUND: u64 = 64;
+
+/// The largest `X` such that every amount from 1 to `X` is the sum of some
+/// of `values` (0 if there is no coin of 1): sorted ascending, each value
+/// extends the amounts reached so far, `1..=X`, to `1..=X + v` exactly
+/// when `v <= X + 1`. (Paying one of these amounts with powers of two never
+/// needs more than one coin per denomination below it plus the rest, so the
+/// 64-coin limit matters only for bounds far above 64 coins of value 1.)
+pub fn exact_reach(values: &[u64]) -> u64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let mut reach = 0u64;
+    for v in sorted {
+        if v > reach.saturating_add(1) {
+            break;
+        }
+        reach = reach.saturating_add(v);
+    }
+    reach
+}
+
 /// The fewest of `usable` whose values cover `amount`: the smallest single
 /// coin worth at least `amount` if there is one, else the largest coins
 /// until they cover it (at most [`MAX_COINS_PER_PAYMENT`]).
@@ -131,6 +155,51 @@ impl<S: WalletStore> Wallet<S> {
     /// cover `amount`.
     fn cover(&self, coins: &[StoredCoin], amount: u64, day: Day) -> Option<Vec<WalletCoin>> {
         fewest_covering(&usable_coins(coins, self.keysets(), day), amount)
+    }
+
+    /// The coin that change made ahead of time would exchange now (protocol
+    /// §9.8): `None` if the coins spendable today pay every amount from 1 to
+    /// `min(bound, their total)` exactly; otherwise the smallest coin worth
+    /// more than one above what they reach ([`exact_reach`]), whose full
+    /// split closes the gap. The rule reads the holdings only, never an
+    /// amount about to be paid.
+    pub fn change_ahead_coin(&self, bound: u64) -> Result<Option<WalletCoin>> {
+        let coins = self.store.coins()?;
+        let usable = usable_coins(&coins, self.keysets(), self.clock.today());
+        let values: Vec<u64> = usable.iter().map(|c| c.value).collect();
+        let target = bound.min(checked_sum(values.iter().copied())?);
+        let reach = exact_reach(&values);
+        if reach >= target {
+            return Ok(None);
+        }
+        Ok(usable
+            .into_iter()
+            .filter(|c| c.value > reach + 1)
+            .min_by(|a, b| a.value.cmp(&b.value).then(a.coin.id().cmp(&b.coin.id())))
+            .cloned())
+    }
+
+    /// Makes change ahead of time (protocol §9.8): while
+    /// [`Wallet::change_ahead_coin`] names a coin, exchanges it into the full
+    /// split of its value ([`full_split`]) under the newest keyset. Each
+    /// exchange at least doubles the amounts reached, so it stops after at
+    /// most `log2(bound) + 1` of them. Returns the exchanges made.
+    pub fn make_change_ahead(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        bound: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<Exchanged>> {
+        let mut out = Vec::new();
+        while let Some(coin) = self.change_ahead_coin(bound)? {
+            if out.len() > 64 {
+                // Unreachable while exchanges credit what they spend.
+                return Err(Error::BadPaymentRequest("change ahead of time does not converge"));
+            }
+            let values = full_split(coin.value, &self.withdrawal_keyset()?.values_desc())?;
+            out.push(self.exchange_coins(bank, &[coin], values, rng)?);
+        }
+        Ok(out)
     }
 
     /// The exchange that would make a payment of `amount` possible today,
@@ -438,6 +507,29 @@ mod tests {
             }
         }
         assert!(matches!(full_split(0, &denominations), Err(Error::NoSuchDenomination(0))));
+    }
+
+    #[test]
+    fn exact_reach_is_the_longest_run_of_payable_amounts() {
+        assert_eq!(exact_reach(&[]), 0);
+        assert_eq!(exact_reach(&[64]), 0);
+        assert_eq!(exact_reach(&[2, 1]), 3);
+        assert_eq!(exact_reach(&[32, 1]), 1);
+        assert_eq!(exact_reach(&[32, 16, 8, 4, 2, 1, 1]), 64);
+        // Exhaustive against the subset sums of small multisets.
+        let denoms = [1u64, 2, 4, 8];
+        for mask in 0u32..(1 << 8) {
+            let values: Vec<u64> = (0..8).filter(|b| mask & (1 << b) != 0).map(|b| denoms[b % 4]).collect();
+            let payable = |a: u64| {
+                (0u32..(1 << values.len())).any(|m| {
+                    values.iter().enumerate().filter(|(i, _)| m & (1 << i) != 0).map(|(_, v)| v).sum::<u64>()
+                        == a
+                })
+            };
+            let reach = exact_reach(&values);
+            assert!((1..=reach).all(payable), "{values:?}");
+            assert!(!payable(reach + 1), "{values:?}");
+        }
     }
 
     #[test]
