@@ -341,6 +341,44 @@ impl Keyset {
     }
 }
 
+/// The keysets a verifier knows, looked up by id: a payment may carry
+/// coins of several keysets, each verified under its own
+/// (specs/protocol.md §8.4). One [`Keyset`] is the set holding only itself.
+pub trait KeysetLookup {
+    /// The keyset with id `id`, if known.
+    fn find_keyset(&self, id: &KeysetId) -> Option<&Keyset>;
+}
+
+impl KeysetLookup for Keyset {
+    fn find_keyset(&self, id: &KeysetId) -> Option<&Keyset> {
+        (self.id == *id).then_some(self)
+    }
+}
+
+impl KeysetLookup for [Keyset] {
+    fn find_keyset(&self, id: &KeysetId) -> Option<&Keyset> {
+        self.iter().find(|k| k.id == *id)
+    }
+}
+
+impl KeysetLookup for Vec<Keyset> {
+    fn find_keyset(&self, id: &KeysetId) -> Option<&Keyset> {
+        self.as_slice().find_keyset(id)
+    }
+}
+
+impl KeysetLookup for [&Keyset] {
+    fn find_keyset(&self, id: &KeysetId) -> Option<&Keyset> {
+        self.iter().find(|k| k.id == *id).copied()
+    }
+}
+
+impl KeysetLookup for Vec<&Keyset> {
+    fn find_keyset(&self, id: &KeysetId) -> Option<&Keyset> {
+        self.as_slice().find_keyset(id)
+    }
+}
+
 /// Why a keyset was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeysetError {

@@ -860,12 +860,15 @@ fn refused_payments_are_kept_apart_with_their_reason() {
     let refused = out["refused"].as_array().unwrap();
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["refusal"], "unknown_keyset");
-    assert_eq!(refused[0]["reason"], "the bank does not know the payment's keyset");
+    assert_eq!(refused[0]["reason"], "the bank does not know the keyset of a coin of the payment");
     assert_eq!(out["receipts"][0]["payments"], serde_json::json!(["verified", "refused"]));
     let shop = c.merchant_account("shop");
     assert_eq!(c.balance_of(&shop), 8);
     let listed = c.ok(&["merchant", "payments", "--dir", "shop", "--refused"]);
-    assert!(listed.contains("REFUSED: the bank does not know the payment's keyset"), "{listed}");
+    assert!(
+        listed.contains("REFUSED: the bank does not know the keyset of a coin of the payment"),
+        "{listed}"
+    );
     assert_eq!(listed.lines().count(), 1, "{listed}");
     let listed = c.json(&["merchant", "payments", "--dir", "shop", "--refused"]);
     assert_eq!(listed["payments"][0]["state"], "refused");
@@ -1050,4 +1053,67 @@ fn wallet_restore_reads_the_phrase_from_stdin_and_reports_the_coins() {
     c.ok(&["wallet", "account", "--dir", "erin2", "--bank", "bank"]);
     // A wallet is never restored over another.
     c.piped(4, phrase.as_bytes(), &args);
+}
+
+#[test]
+fn cli_pays_9_from_8_under_the_old_keyset_and_1_under_the_new() {
+    let c = Cli::new();
+    let alice = c.setup();
+    let shop = c.merchant_account("shop");
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "8"]);
+    c.ok(&["bank", "keyset", "--dir", "bank", "--rotate"]);
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1"]);
+    assert_eq!(c.json(&["bank", "keyset", "--dir", "bank"])["keysets"].as_array().unwrap().len(), 2);
+
+    c.pay("alice", "shop", 9, "mixed");
+    let payment: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("mixed-pay.json")).unwrap()).unwrap();
+    let keysets: std::collections::BTreeSet<String> = payment["body"]["coins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|coin| coin["body"]["keyset_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keysets.len(), 2, "one coin of each keyset: {payment}");
+
+    let receipt = c.json(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(receipt["credited"], 9, "{receipt}");
+    assert_eq!(c.balance_of(&shop), 9);
+    assert_eq!(c.balance_of(&alice), 191);
+    assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["spendable"], 0);
+}
+
+#[test]
+fn cli_withdrawal_with_change_ahead_of_time_pays_off_line() {
+    let c = Cli::new();
+    let alice = c.setup();
+    // Without change ahead of time, one coin of 64 cannot pay 37 off-line.
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64"]);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "37", "--out", "r1.json"]);
+    c.fails(4, &["wallet", "pay", "--dir", "alice", "--request", "r1.json", "--out", "p1.json", "--offline"]);
+    // --no-change overrides the setting; then the next on-line command with
+    // it splits the 64 into one coin of each denomination from the smallest up.
+    let withdraw_64 = |flags: &[&str]| {
+        let mut args = vec!["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64"];
+        args.extend_from_slice(flags);
+        c.json(&args)
+    };
+    let plain = withdraw_64(&["--change-up-to", "64", "--no-change"]);
+    assert_eq!(plain["denominations"], serde_json::json!([64]));
+    withdraw_64(&["--change-up-to", "64"]);
+    let coins = c.json(&["wallet", "coins", "--dir", "alice"]);
+    let mut values: Vec<u64> = coins["coins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["spent"] == false)
+        .map(|c| c["value"].as_u64().unwrap())
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, [1, 1, 2, 4, 8, 16, 32, 64, 64], "{coins}");
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r1.json", "--out", "p1.json", "--offline"]);
+    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "p1.json"]);
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert_eq!(c.balance_of(&c.merchant_account("shop")), 37);
+    assert_eq!(c.balance_of(&alice), 200 - 3 * 64);
 }

@@ -855,7 +855,9 @@ fn more_than_64_coins_in_a_payment_are_refused() {
     assert_eq!(Payment::from_bytes(&p64.to_bytes()).unwrap_err().kind(), "invalid-field");
     // A count prefix that claims 65 coins (or 2^40) where one follows.
     let c = case(&s.payment);
-    let count_at = find(&c.bytes, s.payment.keyset_id.as_bytes()) + 32;
+    // The count follows the request, whose last fields are the nonce and
+    // the order digest (32 bytes each).
+    let count_at = find(&c.bytes, &s.payment.request.nonce) + 64;
     assert_eq!(c.bytes[count_at], 1);
     let m = replaced(&c.bytes, count_at, &[65]);
     assert_eq!(kind_of((c.decode)(&m)), "too-many");

@@ -204,3 +204,61 @@ fn the_authentication_key_is_not_replaced_while_an_exchange_is_in_progress() {
     alice.rotate_auth_key(&*w.bank, new.clone(), &rotation).unwrap();
     assert_eq!(w.bank.account(&alice.account_id()).unwrap().auth_key, Some(*new.public()));
 }
+
+#[test]
+fn change_made_ahead_of_time_lets_a_withdrawal_of_64_pay_every_amount_off_line() {
+    use faircash::protocol::pay::select_coins;
+    use faircash::roles::wallet::{exact_reach, DEFAULT_CHANGE_BOUND};
+    let w = World::new();
+    let alice = w.user(300);
+    let shop = w.merchant();
+    alice.withdraw(&*w.bank, 64, &mut OsRng).unwrap();
+    let total = held(&w, &alice);
+    assert_eq!(unspent_values(&alice), [64]);
+    // The rule reads the holdings: one coin of 64 pays nothing below it.
+    let coin = alice.change_ahead_coin(DEFAULT_CHANGE_BOUND).unwrap().expect("a coin to exchange");
+    assert_eq!(coin.value, 64);
+
+    let made = alice.make_change_ahead(&*w.bank, DEFAULT_CHANGE_BOUND, &mut OsRng).unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!((made[0].value, made[0].credited), (64, 64));
+    assert_eq!(unspent_values(&alice), full_split(64, &w.keyset().values_desc()).unwrap());
+    assert_eq!(held(&w, &alice), total, "money conserved");
+    assert!(alice.change_ahead_coin(DEFAULT_CHANGE_BOUND).unwrap().is_none());
+    // Nothing more to do: a second call makes no exchange.
+    assert!(alice.make_change_ahead(&*w.bank, DEFAULT_CHANGE_BOUND, &mut OsRng).unwrap().is_empty());
+
+    // Every amount 1..=64 can now be paid exactly from the coins held...
+    let values: Vec<(usize, u64)> = unspent_values(&alice).into_iter().enumerate().collect();
+    assert_eq!(exact_reach(&values.iter().map(|v| v.1).collect::<Vec<_>>()), 64);
+    for amount in 1..=64 {
+        assert!(select_coins(&values, amount).is_some(), "{amount}");
+    }
+    // ...and is, off-line (no bank handed to the wallet).
+    let req = shop.request_payment(37, [7; 32], &mut OsRng).unwrap();
+    let p = alice.pay(&req, &mut OsRng).unwrap();
+    shop.accept(&p, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&*w.bank, &mut OsRng).unwrap().unwrap().credited, 37);
+    assert_eq!(held(&w, &alice) + w.balance(&shop.id()), total, "money conserved exactly");
+
+    // After paying 37 (32 + 4 + 1), 16 + 8 + 2 + 1 is left, which pays
+    // 1..=3 and not 4: the next on-line command exchanges the 8, then (the
+    // coins then reach 11, not 12) the 16.
+    assert_eq!(unspent_values(&alice), [16, 8, 2, 1]);
+    assert_eq!(alice.change_ahead_coin(DEFAULT_CHANGE_BOUND).unwrap().unwrap().value, 8);
+    let made = alice.make_change_ahead(&*w.bank, DEFAULT_CHANGE_BOUND, &mut OsRng).unwrap();
+    assert_eq!(made.iter().map(|e| e.value).collect::<Vec<_>>(), [8, 16]);
+    assert_eq!(exact_reach(&unspent_values(&alice)), 27);
+    assert_eq!(held(&w, &alice) + w.balance(&shop.id()), total, "money conserved exactly");
+    // Coins of 32 and 1: the 32 is the smallest coin beyond the reach of 1.
+    let bob = w.user(100);
+    bob.withdraw(&*w.bank, 33, &mut OsRng).unwrap();
+    assert_eq!(unspent_values(&bob), [32, 1]);
+    assert_eq!(bob.change_ahead_coin(DEFAULT_CHANGE_BOUND).unwrap().unwrap().value, 32);
+    // A bound the coins already reach asks for nothing.
+    assert!(bob.change_ahead_coin(1).unwrap().is_none());
+    let made = bob.make_change_ahead(&*w.bank, 4, &mut OsRng).unwrap();
+    assert_eq!(made.len(), 1);
+    assert!(exact_reach(&unspent_values(&bob)) >= 33);
+    assert_eq!(w.balance(&bob.account_id()) + bob.balance().unwrap(), 100);
+}

@@ -53,15 +53,8 @@ impl Refused {
     fn request(&self, wallet: &TestWallet, refusal: PayeeRefusal) -> ReclaimRequest {
         let coins = self.coins();
         let refs: Vec<&WalletCoin> = coins.iter().collect();
-        ReclaimRequest::new(
-            wallet.keys(),
-            self.payment.clone(),
-            refusal,
-            &refs,
-            self.w.keyset().ttp_key(),
-            &mut OsRng,
-        )
-        .unwrap()
+        ReclaimRequest::new(wallet.keys(), self.payment.clone(), refusal, &refs, &self.w.keyset(), &mut OsRng)
+            .unwrap()
     }
 
     /// The payee deposits the payment, its refusal notwithstanding.

@@ -265,14 +265,12 @@ fn payment(max: usize) -> impl Strategy<Value = Payment> {
     (1..=max).prop_flat_map(|n| {
         (
             payment_request(),
-            bytes32(),
             prop::collection::vec(coin(), n),
             range_proof(n),
             prop::collection::vec(spend_responses(), n),
         )
-            .prop_map(|(request, keyset, coins, range_proof, responses)| Payment {
+            .prop_map(|(request, coins, range_proof, responses)| Payment {
                 request,
-                keyset_id: KeysetId(keyset),
                 coins,
                 range_proof,
                 responses,
@@ -283,7 +281,6 @@ fn payment(max: usize) -> impl Strategy<Value = Payment> {
 fn len_payment(p: &Payment) -> usize {
     let n = p.coins.len();
     len_payment_request(&p.request)
-        + 32
         + v(n as u64)
         + 784 * n
         + v(proof_len(n) as u64)
@@ -493,6 +490,7 @@ fn payment_outcome() -> impl Strategy<Value = PaymentOutcome> {
         Just(PaymentRefusal::Malformed),
         Just(PaymentRefusal::RangeProof),
         Just(PaymentRefusal::Proofs),
+        (any::<u32>(), day()).prop_map(|(coin, day)| PaymentRefusal::NotSpendable { coin, day }),
     ];
     prop_oneof![
         Just(PaymentOutcome::Verified),
@@ -510,6 +508,9 @@ fn len_payment_outcome(o: &PaymentOutcome) -> usize {
         }
         PaymentOutcome::Refused(PaymentRefusal::DatedInFuture { day, receipt_day }) => {
             1 + v(u64::from(day.0)) + v(u64::from(receipt_day.0))
+        }
+        PaymentOutcome::Refused(PaymentRefusal::NotSpendable { coin, day }) => {
+            1 + v(u64::from(*coin)) + v(u64::from(day.0))
         }
         PaymentOutcome::Refused(_) => 1,
         PaymentOutcome::Verified | PaymentOutcome::Deferred => 0,

@@ -221,7 +221,7 @@ fn a_bank_that_chooses_the_ttp_key_is_refused_by_wallet_and_merchant() {
     fooled.withdraw(&*w.bank, 4, &mut OsRng).unwrap();
     let req = shop.request_payment(4, [0; 32], &mut OsRng).unwrap();
     let payment = fooled.pay(&req, &mut OsRng).unwrap();
-    assert_eq!(payment.keyset_id, evil.id());
+    assert_eq!(payment.keyset_ids(), [evil.id()]);
     assert!(untrusted(shop.accept(&payment, &mut OsRng).map(drop)));
     assert!(shop.store().undeposited().unwrap().is_empty());
 }
@@ -285,11 +285,11 @@ fn a_new_ttp_key_is_added_beside_the_old_and_old_coins_stay_spendable() {
     let old = w.bank.keysets()[0].clone();
     let req = shop.request_payment(8, [0; 32], &mut OsRng).unwrap();
     let payment = alice.pay(&req, &mut OsRng).unwrap();
-    assert_eq!(payment.keyset_id, old.id());
+    assert_eq!(payment.keyset_ids(), [old.id()]);
     shop.accept(&payment, &mut OsRng).unwrap();
     let req = shop.request_payment(4, [1; 32], &mut OsRng).unwrap();
     let payment = alice.pay(&req, &mut OsRng).unwrap();
-    assert_eq!(w.bank.keysets()[1].id(), payment.keyset_id);
+    assert_eq!(payment.keyset_ids(), [w.bank.keysets()[1].id()]);
     shop.accept(&payment, &mut OsRng).unwrap();
 }
 

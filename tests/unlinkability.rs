@@ -134,7 +134,9 @@ fn payment_view(name: &str, p: &Payment) -> (View, View) {
     shared.bytes(n("order digest"), &p.request.order_digest);
     shared.bytes(n("merchant id"), p.request.merchant_id.as_bytes());
     shared.point(n("merchant key"), *p.request.merchant_key.point());
-    shared.bytes(n("keyset id"), p.keyset_id.as_bytes());
+    for c in &p.coins {
+        shared.bytes(n("keyset id"), c.body.keyset_id.as_bytes());
+    }
     (v, shared)
 }
 

@@ -1026,7 +1026,7 @@ fn generate() -> Generated {
         payment.clone(),
         refusal,
         &[&w4.coin, &w2.coin, &w1.coin],
-        keyset.ttp_key(),
+        &keyset,
         &mut rng,
     )
     .unwrap();
@@ -1583,7 +1583,9 @@ impl Negatives<'_> {
             },
             {
                 let b = self.payment.to_bytes();
-                let at = find(&b, self.payment.keyset_id.as_bytes()) + 32;
+                // The count follows the request, whose last fields are the
+                // nonce and the order digest (32 bytes each).
+                let at = find(&b, &self.payment.request.nonce) + 64;
                 assert_eq!(b[at], 3);
                 nb(
                     "sixty-five-coins",
@@ -2020,6 +2022,64 @@ fn generation_is_deterministic() {
     }
 }
 
+/// A payment mixing two keysets (§8.2: each coin's keyset id is absorbed
+/// with the coin; §8.4: each coin is verified under its own keyset): the
+/// independent verifier draws the same challenges as the library, and
+/// both refuse the payment once a coin's keyset id is swapped for the
+/// other keyset's (with its key of the same value), which changes the
+/// transcript only through that coin.
+#[test]
+fn a_payment_mixing_keysets_verifies_independently_and_binds_each_coins_keyset() {
+    let clock = ManualClock::new(Timestamp(u64::from(DAY.0) * 86_400 + TIME_OF_DAY));
+    let mut rng = seeded("mixed keysets");
+    let ttp_keys = TtpKeys::generate(&mut rng);
+    let bank = Bank::open(
+        MemoryBankStore::new(),
+        BankSecrets::generate(&mut rng),
+        Arc::new(clock),
+        BankConfig::default(),
+    )
+    .unwrap();
+    let first = bank.issue_keyset(*ttp_keys.decryption.public(), &keyset_spec(), &mut rng).unwrap();
+    let user_keys = AccountKeys::generate(&mut rng);
+    let user_id = bank.register_user(&UserRegistration::new(&user_keys, &mut rng), &mut rng).unwrap();
+    bank.fund(&user_id, 10).unwrap();
+    let withdraw = |keyset: &Keyset, value: u64, rng: &mut ChaCha20Rng| {
+        let start = WithdrawStart::new(&user_keys, keyset, value, DAY, rng).unwrap();
+        let commitment = bank.open_withdrawal(start.request(), rng).unwrap();
+        let pending = start.receive_commitment(&user_keys, &commitment, rng).unwrap();
+        let answer = bank.answer_withdrawal(&pending.challenge()).unwrap();
+        pending.finish(&answer).unwrap()
+    };
+    let four = withdraw(&first, 4, &mut rng);
+    let second = bank.issue_keyset(*ttp_keys.decryption.public(), &keyset_spec(), &mut rng).unwrap();
+    let one = withdraw(&second, 1, &mut rng);
+    let merchant = SigningKey::generate(&mut rng);
+    let request = PaymentRequest::new(
+        faircash::keys::merchant_account_id(merchant.public()),
+        *merchant.public(),
+        5,
+        DAY,
+        order_digest(b"two keysets"),
+        &mut rng,
+    );
+    let both = [first.clone(), second.clone()];
+    let payment =
+        create_payment(&request, &both[..], user_keys.identity(), &[&four, &one], &mut rng).unwrap();
+    assert_eq!(payment.keyset_ids(), [first.id(), second.id()]);
+    let summary = verify_payment(&payment, &both[..], &mut OsRng).unwrap();
+    assert_eq!(independent::verify_payment(&payment, &[&first, &second]), Some(summary.challenges));
+    // Either keyset alone does not verify it.
+    assert!(independent::verify_payment(&payment, &[&first]).is_none());
+    assert!(independent::verify_payment(&payment, &[&second]).is_none());
+
+    let mut swapped = payment.clone();
+    swapped.coins[1].body.keyset_id = first.id();
+    swapped.coins[1].body.key_id = first.key_for_value(1).unwrap().key_id;
+    assert!(independent::verify_payment(&swapped, &[&first, &second]).is_none());
+    assert!(verify_payment(&swapped, &both[..], &mut OsRng).is_err());
+}
+
 // ---------------------------------------------------------------------------
 // Verification from the files alone
 // ---------------------------------------------------------------------------
@@ -2425,7 +2485,7 @@ fn check_payment(p: &Public, withdrawn: &[Coin]) -> Payment {
     assert_eq!(payment.digest(), b32(&v["payment_digest"]));
     assert_eq!(payment.coins.len(), 3);
     let summary = verify_payment(&payment, &p.keyset, &mut OsRng).unwrap();
-    let challenges = independent::verify_payment(&payment, &p.keyset).expect("independent verification");
+    let challenges = independent::verify_payment(&payment, &[&p.keyset]).expect("independent verification");
     assert_eq!(challenges, summary.challenges);
     for (i, c) in v["coins"].as_array().unwrap().iter().enumerate() {
         assert_eq!(summary.coin_ids[i].as_bytes(), &b32(&c["coin_id"]));
@@ -2481,7 +2541,7 @@ fn check_deposits(p: &Public, payment: &Payment) {
     assert_eq!(request.order_digest, independent::order_digest(s["order"].as_str().unwrap().as_bytes()));
     let again: Payment = msg(&s["payment"]);
     assert_eq!(again.request, request);
-    let challenges = independent::verify_payment(&again, &p.keyset).unwrap();
+    let challenges = independent::verify_payment(&again, &[&p.keyset]).unwrap();
     assert_eq!(challenges, [scalar(&s["challenge"])]);
     let second: DepositRequest = msg(&s["request"]);
     assert_ne!(second.digest(), first.digest());
@@ -2506,9 +2566,10 @@ fn check_deposits(p: &Public, payment: &Payment) {
     assert_eq!(who.identity, point(&v["extracted"]["identity"]));
     assert_eq!(who.account, account);
     // Extraction by hand (§9.4): u = (z_u - z_u')/(c - c').
-    let c1 = independent::verify_payment(&evidence.first, &p.keyset).unwrap()[evidence.first_index as usize];
+    let c1 =
+        independent::verify_payment(&evidence.first, &[&p.keyset]).unwrap()[evidence.first_index as usize];
     let c2 =
-        independent::verify_payment(&evidence.second, &p.keyset).unwrap()[evidence.second_index as usize];
+        independent::verify_payment(&evidence.second, &[&p.keyset]).unwrap()[evidence.second_index as usize];
     let (r1, r2) = (
         &evidence.first.responses[evidence.first_index as usize],
         &evidence.second.responses[evidence.second_index as usize],
@@ -2701,7 +2762,7 @@ fn check_negatives(p: &Public) {
             }
             "payment" => {
                 let payment: Payment = msg(&entry());
-                assert!(independent::verify_payment(&payment, &p.keyset).is_none(), "{name}");
+                assert!(independent::verify_payment(&payment, &[&p.keyset]).is_none(), "{name}");
                 variant(&verify_payment(&payment, &p.keyset, &mut OsRng).unwrap_err())
             }
             "deposit" => {
@@ -2936,13 +2997,13 @@ fn check_reclaim(p: &Public, payment: &Payment) {
     assert!(req.identities.iter().all(|i| *i == identity));
     assert!(independent::verify_reclaim(&req, p.keyset.ttp_key(), &point(&v["auth_key"])));
     assert_eq!(req.verify_signature(&point(&v["auth_key"])).unwrap(), digest);
-    req.verify_escrows(&digest, p.keyset.ttp_key(), &mut OsRng).unwrap();
+    req.verify_escrows(&digest, &p.keyset, &mut OsRng).unwrap();
     // Another identity for a coin, another account or a changed refusal
     // fails both verifiers.
     let mut other = req.clone();
     other.identities[0] = *p.keyset.signing_key();
     assert!(!independent::verify_reclaim(&other, p.keyset.ttp_key(), &point(&v["auth_key"])));
-    assert!(other.verify_escrows(&other.digest(), p.keyset.ttp_key(), &mut OsRng).is_err());
+    assert!(other.verify_escrows(&other.digest(), &p.keyset, &mut OsRng).is_err());
 }
 
 fn check_accounts(p: &Public) {
@@ -3733,23 +3794,21 @@ mod independent {
     }
 
     /// §8.2–§8.4 steps 3–5: returns the spend challenges, or `None` if the
-    /// payment does not verify.
-    pub fn verify_payment(payment: &Payment, keyset: &Keyset) -> Option<Vec<Scalar>> {
+    /// payment does not verify. Each coin is verified under the keyset of
+    /// `keysets` it names.
+    pub fn verify_payment(payment: &Payment, keysets: &[&Keyset]) -> Option<Vec<Scalar>> {
         let r = &payment.request;
         let n = payment.coins.len();
         if n == 0 || n > 64 || payment.responses.len() != n || r.merchant_key.is_identity() {
             return None;
         }
-        if payment.keyset_id != keyset.id() {
-            return None;
-        }
+        let keyset_of = |c: &Coin| keysets.iter().copied().find(|k| k.id() == c.body.keyset_id);
         let mut sum = 0u64;
         let mut ids = Vec::new();
         for c in &payment.coins {
-            let key = keyset.key(&c.body.key_id)?;
+            let key = keyset_of(c)?.key(&c.body.key_id)?;
             let w = &key.windows;
-            if c.body.keyset_id != payment.keyset_id
-                || c.body.params_id.0 != params_id_now()
+            if c.body.params_id.0 != params_id_now()
                 || r.day < w.withdraw_from
                 || r.day > w.spend_until
                 || c.body.serial.is_identity()
@@ -3764,8 +3823,9 @@ mod independent {
         if sum != r.amount {
             return None;
         }
+        // §8.2: no payment-level keyset; each coin's keyset id is absorbed
+        // with the coin.
         let mut t = pt(b"faircash/v1/payment");
-        t.append_message(b"keyset-id", payment.keyset_id.as_bytes());
         t.append_message(b"merchant-id", r.merchant_id.as_bytes());
         t.append_message(b"merchant-key", r.merchant_key.as_bytes());
         t.append_u64(b"amount", r.amount);
@@ -3815,6 +3875,7 @@ mod independent {
         for (i, (coin, resp)) in payment.coins.iter().zip(&payment.responses).enumerate() {
             t.append_u64(b"coin-index", i as u64);
             let c = challenge(&mut t, b"spend-challenge");
+            let keyset = keyset_of(coin)?;
             let key = keyset.key(&coin.body.key_id)?;
             if !acl_signature_holds(coin, key)
                 || !spend_equations_hold(coin, &key.z, keyset.ttp_key(), &c, &resp.to_array())

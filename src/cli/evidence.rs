@@ -107,16 +107,17 @@ pub fn run(cmd: EvidenceCommand, out: &Output) -> Result<(), CliError> {
     }
 }
 
-/// Verifies one piece of evidence under the keyset its coin names.
+/// Verifies one piece of evidence, every coin of both payments under the
+/// keyset it names.
 fn check(
     e: &DoubleSpendEvidence,
     keysets: &[Keyset],
     rng: &mut rand::rngs::OsRng,
 ) -> Result<crate::protocol::deposit::Identification, String> {
-    let coin = e.first.coins.get(e.first_index as usize).ok_or("the coin index is out of range")?;
-    let keyset = keysets
-        .iter()
-        .find(|k| k.id() == coin.body.keyset_id)
-        .ok_or_else(|| format!("keyset {} is not in the bank's list", coin.body.keyset_id))?;
-    e.verify(keyset, rng).map_err(|err| err.to_string())
+    for coin in e.first.coins.iter().chain(&e.second.coins) {
+        if !keysets.iter().any(|k| k.id() == coin.body.keyset_id) {
+            return Err(format!("keyset {} is not in the bank's list", coin.body.keyset_id));
+        }
+    }
+    e.verify(keysets, rng).map_err(|err| err.to_string())
 }

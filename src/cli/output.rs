@@ -186,6 +186,7 @@ pub fn refusal_name(r: &crate::protocol::deposit::PaymentRefusal) -> &'static st
         PaymentRefusal::Malformed => "malformed",
         PaymentRefusal::RangeProof => "range_proof",
         PaymentRefusal::Proofs => "proofs",
+        PaymentRefusal::NotSpendable { .. } => "not_spendable",
     }
 }
 

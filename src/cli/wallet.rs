@@ -86,6 +86,9 @@ pub enum WalletCommand {
         /// decomposition; at most 1024 coins at a time).
         #[command(flatten)]
         split: SplitArgs,
+        /// Change made ahead of time.
+        #[command(flatten)]
+        change: ChangeArgs,
     },
     /// Exchange coins for other coins of the same value (change, made ahead
     /// of time), with the bank.
@@ -105,6 +108,9 @@ pub enum WalletCommand {
         /// The amount to make change for, and the new coins for it.
         #[command(flatten)]
         split: SplitArgs,
+        /// Change made ahead of time.
+        #[command(flatten)]
+        change: ChangeArgs,
     },
     /// Renew coins that expire soon (exchange them for fresh coins).
     #[command(after_help = "Example:\n  faircash wallet refresh --dir alice --bank bank\n\n\
@@ -121,6 +127,9 @@ pub enum WalletCommand {
         /// Renew coins expiring within this many days.
         #[arg(long)]
         margin: Option<u32>,
+        /// Change made ahead of time.
+        #[command(flatten)]
+        change: ChangeArgs,
     },
     /// Finish interrupted withdrawals (or, with --release, give them up).
     #[command(after_help = "Examples:\n  faircash wallet resume --dir alice --bank bank\n  \
@@ -348,6 +357,24 @@ fn backup_refused(file: &Path, e: BackupError) -> CliError {
         BackupError::Damaged => CliError::Security(what),
         _ => CliError::Input(what),
     }
+}
+
+/// Change made ahead of time (protocol §9.8), when asked for: after
+/// `wallet withdraw`, `wallet exchange` and `wallet refresh`, if the coins
+/// held cannot pay every amount from 1 to `--change-up-to` (or to their
+/// total, if smaller) exactly, the smallest coin that closes the gap is
+/// exchanged into one coin of each denomination from the smallest up.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChangeArgs {
+    /// Keep the coins able to pay every amount from 1 to N exactly,
+    /// exchanging coins after the command if they cannot (64 is a good
+    /// bound; the environment variable sets it for every command).
+    #[arg(long, value_name = "N", env = "FAIRCASH_CHANGE_UP_TO",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub change_up_to: Option<u64>,
+    /// Make no change ahead of time (overrides FAIRCASH_CHANGE_UP_TO).
+    #[arg(long)]
+    pub no_change: bool,
 }
 
 /// An amount and, optionally, the coins' values it is made of
@@ -927,7 +954,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             out.result(|| format!("account {id} open at the bank"), json!({"account": id}));
             Ok(())
         }
-        WalletCommand::Withdraw { dir, bank, split: SplitArgs { amount, into } } => {
+        WalletCommand::Withdraw { dir, bank, split: SplitArgs { amount, into }, change } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
@@ -955,17 +982,18 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 },
                 json!({"withdrawn": amount, "coins": ids, "denominations": values, "balance": balance}),
             );
-            Ok(())
+            change_ahead(&wallet, &*b, &change, out)
         }
-        WalletCommand::Exchange { dir, bank, split: SplitArgs { amount, into } } => {
+        WalletCommand::Exchange { dir, bank, split: SplitArgs { amount, into }, change } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
             go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
             let ex = wallet.exchange(&*b, amount, into.as_deref(), &mut OsRng)?;
-            report_exchange(&wallet, &ex, out)
+            report_exchange(&wallet, &ex, out)?;
+            change_ahead(&wallet, &*b, &change, out)
         }
-        WalletCommand::Refresh { dir, bank, margin } => {
+        WalletCommand::Refresh { dir, bank, margin, change } => {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
@@ -979,7 +1007,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 || format!("renewed {coins} coin(s) worth {value} expiring within {margin} day(s); wallet holds {balance}"),
                 json!({"renewed_coins": coins, "renewed_value": value, "margin_days": margin, "balance": balance}),
             );
-            Ok(())
+            change_ahead(&wallet, &*b, &change, out)
         }
         WalletCommand::Resume { dir, bank, release } => {
             let home = WalletHome { dir: dir.dir.clone() };
@@ -1620,6 +1648,27 @@ fn go_online(
     if !renewed.is_empty() {
         let value: u64 = renewed.iter().map(|e| e.value).sum();
         out.note(format!("renewed coins worth {value} that expire soon"));
+    }
+    Ok(())
+}
+
+/// Change made ahead of time after an on-line command that changed the
+/// coins held (protocol §9.8), unless `--no-change`.
+fn change_ahead<S: crate::store::WalletStore>(
+    wallet: &Wallet<S>,
+    b: &dyn BankApi,
+    change: &ChangeArgs,
+    out: &Output,
+) -> Result<(), CliError> {
+    let Some(bound) = change.change_up_to.filter(|_| !change.no_change) else {
+        return Ok(());
+    };
+    for ex in wallet.make_change_ahead(b, bound, &mut OsRng)? {
+        out.note(format!(
+            "made change ahead of time: exchanged a coin of {} for {}",
+            ex.value,
+            amount_with_breakdown(&ex.values)
+        ));
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ use crate::crypto::batch::BatchVerifier;
 use crate::crypto::schnorr::{Signature, SigningKey};
 use crate::crypto::transcript::labels;
 use crate::encoding::Point;
-use crate::keys::{user_account_id, AccountId, Keyset, KeysetId};
+use crate::keys::{user_account_id, AccountId, Keyset, KeysetId, KeysetLookup};
 use crate::params::Params;
 use crate::time::Day;
 use crate::wire::{DecodeError, MessageKind, WireMessage};
@@ -207,7 +207,7 @@ pub enum PaymentRefusal {
         /// The payment day `D`.
         day: Day,
         /// The last bank day the payment could be deposited:
-        /// `D + max_deposit_delay_days` of its keyset.
+        /// `D + max_deposit_delay_days`, the least of its coins' keysets'.
         deposit_until: Day,
         /// The bank's receipt day `R`.
         receipt_day: Day,
@@ -222,8 +222,8 @@ pub enum PaymentRefusal {
         /// The bank's receipt day `R`.
         receipt_day: Day,
     },
-    /// The payment's keyset is not one of the bank's.
-    #[error("the bank does not know the payment's keyset")]
+    /// A coin's keyset is not one of the bank's.
+    #[error("the bank does not know the keyset of a coin of the payment")]
     UnknownKeyset,
     /// The payment request names another merchant (id or key) than the
     /// depositor.
@@ -241,6 +241,15 @@ pub enum PaymentRefusal {
     /// not verify.
     #[error("a coin signature or spend proof does not verify")]
     Proofs,
+    /// A coin's key is not spendable on the payment day (a coin of a
+    /// keyset whose spending window has not begun or has ended).
+    #[error("coin {coin} of the payment: its key is not spendable on day {day}")]
+    NotSpendable {
+        /// The coin's index in the payment.
+        coin: u32,
+        /// The payment day `D`.
+        day: Day,
+    },
 }
 
 impl PaymentRefusal {
@@ -262,7 +271,10 @@ impl PaymentRefusal {
 impl From<&PaymentError> for PaymentRefusal {
     fn from(e: &PaymentError) -> Self {
         match e {
-            PaymentError::UnknownKeyset => PaymentRefusal::UnknownKeyset,
+            PaymentError::UnknownKeyset(_) => PaymentRefusal::UnknownKeyset,
+            PaymentError::KeyNotValidOnDay { index, day } => {
+                PaymentRefusal::NotSpendable { coin: *index as u32, day: *day }
+            }
             PaymentError::RangeProof => PaymentRefusal::RangeProof,
             PaymentError::Proofs => PaymentRefusal::Proofs,
             _ => PaymentRefusal::Malformed,
@@ -412,8 +424,9 @@ impl DepositReceipt {
         for (pi, (payment, outcome)) in payments.iter().zip(&self.payments).enumerate() {
             match outcome {
                 PaymentOutcome::Verified => {
-                    let keyset = find(&payment.keyset_id).ok_or(Error::UnknownKeyset(payment.keyset_id))?;
                     for (ci, coin) in payment.coins.iter().enumerate() {
+                        let keyset =
+                            find(&coin.body.keyset_id).ok_or(Error::UnknownKeyset(coin.body.keyset_id))?;
                         let o = coins.next().ok_or(Error::BadReceipt("coin outcomes"))?;
                         if o.payment as usize != pi || o.coin as usize != ci || o.coin_id != coin.id() {
                             return Err(Error::BadReceipt("coin outcomes"));
@@ -492,37 +505,43 @@ impl DepositVerification {
 
 /// The cheap checks on one payment of a deposit by `merchant_id` (key
 /// `merchant_key`), in order (§9.2 step 6): addressed to the depositor,
-/// keyset known, day within the deposit window of `receipt_day`, then
-/// [`precheck_payment`] (structure and every coin's ACL hash). Returns the
-/// payment's keyset.
-pub fn check_payment_cheaply<'k>(
+/// every coin's keyset known, day within the deposit window of
+/// `receipt_day` (the shortest of the coins' keysets), then
+/// [`precheck_payment`] (structure and every coin's ACL hash).
+pub fn check_payment_cheaply(
     payment: &Payment,
     merchant_id: &AccountId,
     merchant_key: &Point,
-    keysets: &'k [Keyset],
+    keysets: &[Keyset],
     receipt_day: Day,
-) -> Result<&'k Keyset, PaymentRefusal> {
+) -> Result<(), PaymentRefusal> {
     if payment.request.merchant_id != *merchant_id || payment.request.merchant_key != *merchant_key {
         return Err(PaymentRefusal::WrongMerchant);
     }
-    let keyset = keysets.iter().find(|k| k.id() == payment.keyset_id).ok_or(PaymentRefusal::UnknownKeyset)?;
+    let mut max_delay: Option<u32> = None;
+    for coin in &payment.coins {
+        let keyset = keysets.find_keyset(&coin.body.keyset_id).ok_or(PaymentRefusal::UnknownKeyset)?;
+        let delay = keyset.policy().max_deposit_delay_days;
+        max_delay = Some(max_delay.map_or(delay, |d| d.min(delay)));
+    }
     let day = payment.request.day;
     if day > receipt_day {
         return Err(PaymentRefusal::DatedInFuture { day, receipt_day });
     }
-    let deposit_until = day.plus(keyset.policy().max_deposit_delay_days);
-    if receipt_day > deposit_until {
-        return Err(PaymentRefusal::WindowClosed { day, deposit_until, receipt_day });
+    if let Some(delay) = max_delay {
+        let deposit_until = day.plus(delay);
+        if receipt_day > deposit_until {
+            return Err(PaymentRefusal::WindowClosed { day, deposit_until, receipt_day });
+        }
     }
-    precheck_payment(payment, keyset).map_err(|e| PaymentRefusal::from(&e))?;
-    Ok(keyset)
+    precheck_payment(payment, keysets).map_err(|e| PaymentRefusal::from(&e))
 }
 
-/// A payment that passed the cheap checks, with its keyset.
+/// A payment that passed the cheap checks, with the bank's keysets.
 struct Candidate<'a> {
     index: usize,
     payment: &'a Payment,
-    keyset: &'a Keyset,
+    keysets: &'a [Keyset],
     coins: usize,
 }
 
@@ -532,7 +551,7 @@ fn group_verifies(group: &[Candidate<'_>], rng: &mut impl CryptoRngCore) -> bool
     // Per coin 16 distinct points; per range proof at most 24 of its own.
     let mut batch = BatchVerifier::with_capacity(rng, 16 * coins + 24 * group.len() + 16);
     for c in group {
-        if queue_payment(c.payment, c.keyset, &mut batch).is_err() {
+        if queue_payment(c.payment, c.keysets, &mut batch).is_err() {
             return false;
         }
     }
@@ -561,7 +580,7 @@ pub fn verify_payments(
     let mut candidates = Vec::with_capacity(n);
     for (index, payment) in request.payments.iter().enumerate() {
         match check_payment_cheaply(payment, &request.merchant_id, merchant_key, keysets, receipt_day) {
-            Ok(keyset) => candidates.push(Candidate { index, payment, keyset, coins: payment.coins.len() }),
+            Ok(()) => candidates.push(Candidate { index, payment, keysets, coins: payment.coins.len() }),
             Err(PaymentRefusal::Proofs) => {
                 // A failed ACL hash check: named as `verify_payment` names
                 // it (the range proof first).
@@ -578,7 +597,7 @@ pub fn verify_payments(
     let mut queued = Vec::with_capacity(candidates.len());
     let mut summaries = vec![None; n];
     for c in candidates {
-        match queue_payment(c.payment, c.keyset, &mut batch) {
+        match queue_payment(c.payment, c.keysets, &mut batch) {
             Ok(s) => {
                 summaries[c.index] = Some(s);
                 queued.push(c);
@@ -648,7 +667,7 @@ fn bisect(
             let c = &group[0];
             let refusal = if work + c.coins <= cap {
                 work += c.coins;
-                match verify_payment(c.payment, c.keyset, rng) {
+                match verify_payment(c.payment, c.keysets, rng) {
                     Ok(_) => continue,
                     Err(e) => PaymentRefusal::from(&e),
                 }
@@ -743,9 +762,14 @@ impl DoubleSpendEvidence {
     /// the same coin body under different challenges, and extracts `u`.
     ///
     /// Also checks that the extracted `k` opens `E1` and that `E2 - k·Y_T`
-    /// is `u·G`: relation (4) ties `k` to the escrow, so `I` is the identity
-    /// sealed in the coin.
-    pub fn verify(&self, keyset: &Keyset, rng: &mut impl CryptoRngCore) -> Result<Identification> {
+    /// is `u·G` (`Y_T` of the coin's keyset): relation (4) ties `k` to the
+    /// escrow, so `I` is the identity sealed in the coin. Each coin of
+    /// either payment is verified under the keyset it names in `keysets`.
+    pub fn verify<K: KeysetLookup + ?Sized>(
+        &self,
+        keysets: &K,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Identification> {
         let (i1, i2) = (self.first_index as usize, self.second_index as usize);
         let c1 = self.first.coins.get(i1).ok_or(Error::BadEvidence("index"))?;
         let c2 = self.second.coins.get(i2).ok_or(Error::BadEvidence("index"))?;
@@ -756,9 +780,11 @@ impl DoubleSpendEvidence {
         if c1.body != c2.body || c1.id() != self.coin_id {
             return Err(Error::BadEvidence("not the same coin"));
         }
-        let s1 = verify_payment(&self.first, keyset, rng)
+        let keyset =
+            keysets.find_keyset(&c1.body.keyset_id).ok_or(Error::UnknownKeyset(c1.body.keyset_id))?;
+        let s1 = verify_payment(&self.first, keysets, rng)
             .map_err(|reason| Error::PaymentRefused { index: 0, reason })?;
-        let s2 = verify_payment(&self.second, keyset, rng)
+        let s2 = verify_payment(&self.second, keysets, rng)
             .map_err(|reason| Error::PaymentRefused { index: 1, reason })?;
         let (ch1, ch2) = (s1.challenges[i1], s2.challenges[i2]);
         let (r1, r2): (&SpendResponses, &SpendResponses) =

@@ -3,11 +3,15 @@
 //! The merchant issues a [`PaymentRequest`] `P`; the wallet answers with a
 //! [`Payment`]: the coins, one aggregated range proof that no coin has
 //! expired on the payment day, and per coin the responses of its spend
-//! proof. One transcript absorbs `params_id`, `keyset_id`, `P`, the spend
-//! relation's shape, the number of coins and every coin whole; the range
-//! proof is made on it and appended; then coin `i`'s challenge is drawn.
+//! proof. One transcript absorbs `params_id`, `P`, the spend relation's
+//! shape, the number of coins and every coin whole (its keyset id
+//! included); the range proof is made on it and appended; then coin `i`'s
+//! challenge is drawn.
 //!
-//! The merchant verifies with public keys only: [`verify_payment`].
+//! A payment may carry coins of several keysets: each coin is verified
+//! under the keyset it names, looked up in what the verifier knows
+//! ([`KeysetLookup`]). The merchant verifies with public keys only:
+//! [`verify_payment`].
 
 use curve25519_dalek::scalar::Scalar;
 use merlin::Transcript;
@@ -22,7 +26,7 @@ use crate::crypto::elgamal::Ciphertext;
 use crate::crypto::range::{self, ExpiryOpening, ExpiryProof};
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::Point;
-use crate::keys::{AccountId, Keyset, KeysetId, UserKey};
+use crate::keys::{AccountId, Keyset, KeysetId, KeysetLookup, UserKey};
 use crate::params::{Params, MAX_COINS_PER_PAYMENT};
 use crate::time::Day;
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
@@ -108,9 +112,7 @@ impl WireMessage for PaymentRequest {
 pub struct Payment {
     /// The request answered.
     pub request: PaymentRequest,
-    /// The keyset of every coin.
-    pub keyset_id: KeysetId,
-    /// The coins (1 to 64, no coin twice).
+    /// The coins (1 to 64, no coin twice), each naming its keyset.
     #[serde(
         serialize_with = "crate::encoding::bounded::serialize",
         deserialize_with = "crate::encoding::bounded::deserialize::<_, Coin, MAX_COINS_PER_PAYMENT>"
@@ -167,10 +169,24 @@ impl Payment {
         t.challenge_digest(b"payment-digest")
     }
 
-    /// Total value of the coins under `keyset` (`None` on an unknown key or
-    /// overflow).
-    pub fn total_value(&self, keyset: &Keyset) -> Option<u64> {
-        self.coins.iter().try_fold(0u64, |acc, c| acc.checked_add(keyset.key(&c.body.key_id)?.value))
+    /// Total value of the coins, each under its keyset in `keysets`
+    /// (`None` on an unknown keyset or key, or on overflow).
+    pub fn total_value<K: KeysetLookup + ?Sized>(&self, keysets: &K) -> Option<u64> {
+        self.coins.iter().try_fold(0u64, |acc, c| {
+            acc.checked_add(keysets.find_keyset(&c.body.keyset_id)?.key(&c.body.key_id)?.value)
+        })
+    }
+
+    /// The keysets the coins name, each once, in the order of the first
+    /// coin that names it.
+    pub fn keyset_ids(&self) -> Vec<KeysetId> {
+        let mut ids: Vec<KeysetId> = Vec::new();
+        for c in &self.coins {
+            if !ids.contains(&c.body.keyset_id) {
+                ids.push(c.body.keyset_id);
+            }
+        }
+        ids
     }
 }
 
@@ -198,12 +214,9 @@ pub enum PaymentError {
     /// The coins' values add up to more than a `u64` holds.
     #[error("the coins' values overflow 64 bits")]
     AmountOverflow,
-    /// The payment's keyset is not the verifier's.
-    #[error("unknown keyset")]
-    UnknownKeyset,
-    /// A coin under another keyset than the payment's.
-    #[error("coin {0} is under another keyset")]
-    KeysetMismatch(usize),
+    /// A coin under a keyset the verifier does not know.
+    #[error("coin {0} is under an unknown keyset")]
+    UnknownKeyset(usize),
     /// A coin for other parameters.
     #[error("coin {0} is for other parameters")]
     WrongParams(usize),
@@ -211,7 +224,7 @@ pub enum PaymentError {
     #[error("coin {0} is under an unknown key")]
     UnknownKey(usize),
     /// A coin whose key is not valid on the payment day.
-    #[error("coin {index}: its key is not valid on day {day}")]
+    #[error("coin {index}: its key is not spendable on day {day}")]
     KeyNotValidOnDay {
         /// The coin.
         index: usize,
@@ -266,12 +279,11 @@ fn spend_statement<'a>(coin: &'a Coin, z: &'a Point, ttp: &'a Point) -> SpendSta
     }
 }
 
-fn payment_transcript(request: &PaymentRequest, keyset_id: &KeysetId, coins: &[&Coin]) -> Transcript {
+fn payment_transcript(request: &PaymentRequest, coins: &[&Coin]) -> Transcript {
     let mut t = Params::get().transcript(labels::PAYMENT);
-    t.append_message(b"keyset-id", keyset_id.as_bytes());
     request.absorb(&mut t);
     // The spend relation's shape (its points are bound through the coins,
-    // the keyset and params_id).
+    // each naming its keyset, and params_id).
     let o = Point::identity();
     let ct = Ciphertext { c1: o, c2: o };
     spend_relation(&SpendStatement {
@@ -301,18 +313,23 @@ fn spend_challenges(t: &mut Transcript, proof: &ExpiryProof, n: usize) -> Vec<Sc
         .collect()
 }
 
-/// Structural checks shared by payer and verifier; returns coin ids and values.
-fn check_structure(
+/// What the structural checks find per coin, in coin order.
+struct Structure<'k> {
+    ids: Vec<CoinId>,
+    values: Vec<u64>,
+    /// Each coin's keyset.
+    keysets: Vec<&'k Keyset>,
+}
+
+/// Structural checks shared by payer and verifier; each coin is looked up
+/// under the keyset it names.
+fn check_structure<'k, K: KeysetLookup + ?Sized>(
     request: &PaymentRequest,
-    keyset_id: &KeysetId,
     coins: &[&Coin],
-    keyset: &Keyset,
-) -> Result<(Vec<CoinId>, Vec<u64>), PaymentError> {
+    keysets: &'k K,
+) -> Result<Structure<'k>, PaymentError> {
     if coins.is_empty() || coins.len() > MAX_COINS_PER_PAYMENT {
         return Err(PaymentError::CoinCount);
-    }
-    if *keyset_id != keyset.id() {
-        return Err(PaymentError::UnknownKeyset);
     }
     if request.merchant_key.is_identity() {
         return Err(PaymentError::MerchantKey);
@@ -320,14 +337,13 @@ fn check_structure(
     let params_id = Params::get().id;
     let mut ids = Vec::with_capacity(coins.len());
     let mut values = Vec::with_capacity(coins.len());
+    let mut coin_keysets = Vec::with_capacity(coins.len());
     let mut sum = 0u64;
     for (index, coin) in coins.iter().enumerate() {
         if coin.body.params_id != params_id {
             return Err(PaymentError::WrongParams(index));
         }
-        if coin.body.keyset_id != *keyset_id {
-            return Err(PaymentError::KeysetMismatch(index));
-        }
+        let keyset = keysets.find_keyset(&coin.body.keyset_id).ok_or(PaymentError::UnknownKeyset(index))?;
         let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKey(index))?;
         if !key.spendable_on(request.day) {
             return Err(PaymentError::KeyNotValidOnDay { index, day: request.day });
@@ -341,43 +357,44 @@ fn check_structure(
         }
         ids.push(id);
         values.push(key.value);
+        coin_keysets.push(keyset);
         sum = sum.checked_add(key.value).ok_or(PaymentError::AmountOverflow)?;
     }
     if sum != request.amount {
         return Err(PaymentError::AmountMismatch { sum, amount: request.amount });
     }
-    Ok((ids, values))
+    Ok(Structure { ids, values, keysets: coin_keysets })
 }
 
-/// Builds a payment of `coins` answering `request`.
+/// Builds a payment of `coins` answering `request`, each coin under the
+/// keyset it names in `keysets` (coins of several keysets may be mixed).
 ///
 /// This is the pure protocol step: it does not mark the coins spent. The
 /// [`crate::roles::Wallet`] marks them spent durably *before* calling it.
-pub fn create_payment(
+pub fn create_payment<K: KeysetLookup + ?Sized>(
     request: &PaymentRequest,
-    keyset: &Keyset,
+    keysets: &K,
     user: &UserKey,
     coins: &[&WalletCoin],
     rng: &mut impl CryptoRngCore,
 ) -> Result<Payment> {
-    create_payment_with_keys(request, keyset, &[user], coins, rng)
+    create_payment_with_keys(request, keysets, &[user], coins, rng)
 }
 
 /// As [`create_payment`], for coins withdrawn under any of `users` (an
 /// account re-keyed to a new identity still spends the coins it withdrew
 /// under its old one): each coin is answered with the key whose identity
 /// its escrow holds (`E2 - k·Y_T`).
-pub fn create_payment_with_keys(
+pub fn create_payment_with_keys<K: KeysetLookup + ?Sized>(
     request: &PaymentRequest,
-    keyset: &Keyset,
+    keysets: &K,
     users: &[&UserKey],
     coins: &[&WalletCoin],
     rng: &mut impl CryptoRngCore,
 ) -> Result<Payment> {
     let coin_refs: Vec<&Coin> = coins.iter().map(|c| &c.coin).collect();
-    let keyset_id = keyset.id();
-    check_structure(request, &keyset_id, &coin_refs, keyset)?;
-    let mut t = payment_transcript(request, &keyset_id, &coin_refs);
+    let structure = check_structure(request, &coin_refs, keysets)?;
+    let mut t = payment_transcript(request, &coin_refs);
     let openings: Vec<ExpiryOpening> = coins
         .iter()
         .map(|c| ExpiryOpening {
@@ -391,7 +408,8 @@ pub fn create_payment_with_keys(
     let responses = coins
         .iter()
         .zip(&challenges)
-        .map(|(wc, c)| {
+        .zip(&structure.keysets)
+        .map(|((wc, c), keyset)| {
             let key = keyset.key(&wc.coin.body.key_id).ok_or(Error::UnknownKey(wc.coin.body.key_id))?;
             let rel = spend_relation(&spend_statement(&wc.coin, &key.z, keyset.ttp_key()));
             // The key the coin was withdrawn under: the one key there is
@@ -420,7 +438,6 @@ pub fn create_payment_with_keys(
         .collect::<Result<Vec<_>>>()?;
     Ok(Payment {
         request: *request,
-        keyset_id,
         coins: coins.iter().map(|c| c.coin).collect(),
         range_proof: proof,
         responses,
@@ -432,17 +449,20 @@ pub fn create_payment_with_keys(
 /// and every coin's ACL hash equation. A deposit runs them on every payment before any multiscalar
 /// multiplication, so a payment that fails them costs only hashing
 /// (specs/protocol.md §9.2). [`queue_payment`] runs them again.
-pub fn precheck_payment(payment: &Payment, keyset: &Keyset) -> Result<(), PaymentError> {
+pub fn precheck_payment<K: KeysetLookup + ?Sized>(
+    payment: &Payment,
+    keysets: &K,
+) -> Result<(), PaymentError> {
     if payment.responses.len() != payment.coins.len() {
         return Err(PaymentError::ResponseCount);
     }
     let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
-    let (coin_ids, _) = check_structure(&payment.request, &payment.keyset_id, &coin_refs, keyset)?;
+    let s = check_structure(&payment.request, &coin_refs, keysets)?;
     if payment.range_proof.as_bytes().len() != range::proof_len(coin_refs.len()) {
         return Err(PaymentError::RangeProof);
     }
-    for (coin, id) in payment.coins.iter().zip(&coin_ids) {
-        let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKeyset)?;
+    for (index, ((coin, id), keyset)) in payment.coins.iter().zip(&s.ids).zip(&s.keysets).enumerate() {
+        let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKey(index))?;
         coin.signature.check_hash(&key.acl(), id.as_bytes()).map_err(|_| PaymentError::Proofs)?;
     }
     Ok(())
@@ -451,36 +471,43 @@ pub fn precheck_payment(payment: &Payment, keyset: &Keyset) -> Result<(), Paymen
 /// Checks a payment's structure now, replays its transcript, and queues
 /// every group equation of the payment into `batch`: the range proof's two
 /// equations (§8.3) and, per coin, the four ACL equations and the six spend
-/// equations. The caller runs `batch.verify()`; [`verify_payment`] does
-/// both and names what failed.
+/// equations, each under the coin's own keyset (so one batch, and one
+/// multiscalar multiplication, holds coins of any number of keysets). The
+/// caller runs `batch.verify()`; [`verify_payment`] does both and names
+/// what failed.
 ///
 /// # Errors
 /// A structural error, a range proof of the wrong size or with an identity
 /// point ([`PaymentError::RangeProof`]), a malformed ACL signature or a
 /// failed ACL hash check ([`PaymentError::Proofs`]). After an error the batch
 /// may hold part of the payment's equations: discard it (or let it fail).
-pub fn queue_payment(
+pub fn queue_payment<K: KeysetLookup + ?Sized>(
     payment: &Payment,
-    keyset: &Keyset,
+    keysets: &K,
     batch: &mut BatchVerifier,
 ) -> Result<PaymentSummary, PaymentError> {
     if payment.responses.len() != payment.coins.len() {
         return Err(PaymentError::ResponseCount);
     }
     let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
-    let (coin_ids, values) = check_structure(&payment.request, &payment.keyset_id, &coin_refs, keyset)?;
+    let Structure { ids: coin_ids, values, keysets: coin_keysets } =
+        check_structure(&payment.request, &coin_refs, keysets)?;
     if payment.range_proof.as_bytes().len() != range::proof_len(coin_refs.len()) {
         return Err(PaymentError::RangeProof);
     }
-    let mut t = payment_transcript(&payment.request, &payment.keyset_id, &coin_refs);
+    let mut t = payment_transcript(&payment.request, &coin_refs);
     let commitments: Vec<&Point> = coin_refs.iter().map(|c| &c.body.expiry_commitment).collect();
     range::queue(&mut t, &payment.range_proof, payment.request.day, &commitments, batch)
         .map_err(|_| PaymentError::RangeProof)?;
     let challenges = spend_challenges(&mut t, &payment.range_proof, coin_refs.len());
-    for ((coin, (id, resp)), c) in
-        coin_refs.iter().zip(coin_ids.iter().zip(&payment.responses)).zip(&challenges)
+    for (index, (((coin, (id, resp)), c), keyset)) in coin_refs
+        .iter()
+        .zip(coin_ids.iter().zip(&payment.responses))
+        .zip(&challenges)
+        .zip(&coin_keysets)
+        .enumerate()
     {
-        let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKeyset)?;
+        let key = keyset.key(&coin.body.key_id).ok_or(PaymentError::UnknownKey(index))?;
         coin.signature.queue(&key.acl(), id.as_bytes(), batch).map_err(|_| PaymentError::Proofs)?;
         let rel = spend_relation(&spend_statement(coin, &key.z, keyset.ttp_key()));
         rel.queue_with_challenge(batch, &coin.body.spend_commitments, c, &resp.to_array())
@@ -498,7 +525,7 @@ pub fn queue_payment(
 /// hash check; the range proof is named.
 pub(crate) fn name_proof_failure(payment: &Payment, rng: &mut impl CryptoRngCore) -> PaymentError {
     let coin_refs: Vec<&Coin> = payment.coins.iter().collect();
-    let mut t = payment_transcript(&payment.request, &payment.keyset_id, &coin_refs);
+    let mut t = payment_transcript(&payment.request, &coin_refs);
     let commitments: Vec<&Point> = coin_refs.iter().map(|c| &c.body.expiry_commitment).collect();
     match range::verify(&mut t, &payment.range_proof, payment.request.day, &commitments, rng) {
         Ok(()) => PaymentError::Proofs,
@@ -506,21 +533,22 @@ pub(crate) fn name_proof_failure(payment: &Payment, rng: &mut impl CryptoRngCore
     }
 }
 
-/// Verifies a payment completely with public keys only: structure, keys
-/// valid on the payment day, amount, the range proof, every ACL signature
-/// and spend proof, all group equations in one multiscalar multiplication.
+/// Verifies a payment completely with public keys only, each coin under the
+/// keyset it names in `keysets`: structure, keys spendable on the payment
+/// day, amount, the range proof, every ACL signature and spend proof, all
+/// group equations in one multiscalar multiplication.
 ///
 /// If an ACL hash check fails while queueing, or that multiplication
 /// fails, the range proof is checked alone to name the failure
 /// ([`PaymentError::RangeProof`] if it does not hold, else
 /// [`PaymentError::Proofs`]).
-pub fn verify_payment(
+pub fn verify_payment<K: KeysetLookup + ?Sized>(
     payment: &Payment,
-    keyset: &Keyset,
+    keysets: &K,
     rng: &mut impl CryptoRngCore,
 ) -> Result<PaymentSummary, PaymentError> {
     let mut batch = BatchVerifier::with_capacity(rng, 16 * payment.coins.len() + 48);
-    match queue_payment(payment, keyset, &mut batch) {
+    match queue_payment(payment, keysets, &mut batch) {
         Ok(summary) => {
             if batch.verify().is_ok() {
                 return Ok(summary);
@@ -729,7 +757,7 @@ mod tests {
             prove: impl FnOnce(&mut Transcript) -> Vec<u8>,
         ) -> Payment {
             let coins = [&coin.coin];
-            let mut t = payment_transcript(request, &keyset.id(), &coins);
+            let mut t = payment_transcript(request, &coins);
             let proof = ExpiryProof::from_bytes(&prove(&mut t)).unwrap();
             let challenges = spend_challenges(&mut t, &proof, 1);
             let key = keyset.key(&coin.coin.body.key_id).unwrap();
@@ -741,7 +769,6 @@ mod tests {
                 rel.responses(&coin.secrets.nonces, &w_refs, &challenges[0]).try_into().unwrap();
             Payment {
                 request: *request,
-                keyset_id: keyset.id(),
                 coins: vec![coin.coin],
                 range_proof: proof,
                 responses: vec![SpendResponses::from_array(z)],
@@ -756,6 +783,29 @@ mod tests {
             let p = Params::get();
             (coin.coin.body.expiry_commitment.point() - p.g.point() * Scalar::from(u64::from(day.0)))
                 .compress()
+        }
+
+        /// §8.2: the transcript absorbs each coin's keyset id (there is no
+        /// payment-level one): the same coins with one coin's keyset id
+        /// swapped, every other byte equal, draw other challenges.
+        #[test]
+        fn the_payment_transcript_binds_each_coins_keyset() {
+            let w = world();
+            w.wallet.withdraw_one(&w.bank, 1, &mut OsRng).unwrap();
+            w.wallet.withdraw_one(&w.bank, 2, &mut OsRng).unwrap();
+            let coins: Vec<Coin> = w.wallet.coins().unwrap().iter().map(|c| c.coin.coin).collect();
+            let req = w.shop.request_payment(3, [5; 32], &mut OsRng).unwrap();
+            let challenge = |coins: &[Coin]| {
+                let refs: Vec<&Coin> = coins.iter().collect();
+                payment_transcript(&req, &refs).challenge_scalar(b"test")
+            };
+            let honest = challenge(&coins);
+            assert_eq!(honest, challenge(&coins));
+            for i in 0..coins.len() {
+                let mut swapped = coins.clone();
+                swapped[i].body.keyset_id = KeysetId([0xee; 32]);
+                assert_ne!(challenge(&swapped), honest, "coin {i}");
+            }
         }
 
         #[test]

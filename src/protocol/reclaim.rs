@@ -22,7 +22,7 @@ use super::{Error, Result};
 use crate::crypto::schnorr::{Proof, Relation, Signature};
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::encoding::Point;
-use crate::keys::{AccountId, AccountKeys};
+use crate::keys::{AccountId, AccountKeys, KeysetLookup};
 use crate::params::{Params, MAX_COINS_PER_PAYMENT};
 use crate::wire::{non_identity, DecodeError, MessageKind, WireMessage};
 
@@ -102,17 +102,32 @@ fn reclaim_digest(
     t.challenge_digest(b"request-digest")
 }
 
+/// The TTP key of each coin's keyset, in payment order.
+fn coin_ttp_keys(payment: &Payment, keysets: &(impl KeysetLookup + ?Sized)) -> Result<Vec<Point>> {
+    payment
+        .coins
+        .iter()
+        .map(|c| {
+            keysets
+                .find_keyset(&c.body.keyset_id)
+                .map(|k| *k.ttp_key())
+                .ok_or(Error::UnknownKeyset(c.body.keyset_id))
+        })
+        .collect()
+}
+
 impl ReclaimRequest {
     /// The reclaim of `payment`, refused by `refusal`, to the account of
     /// `keys`; `coins` are the wallet's coins of the payment, in payment
     /// order (their escrow randomness `k` makes the proofs). Signed with
-    /// the authentication key.
+    /// the authentication key. Each coin's escrow is under the TTP key of
+    /// its own keyset, found in `keysets` (a payment may mix keysets).
     pub fn new(
         keys: &AccountKeys,
         payment: Payment,
         refusal: PayeeRefusal,
         coins: &[&WalletCoin],
-        ttp_key: &Point,
+        keysets: &(impl KeysetLookup + ?Sized),
         rng: &mut impl CryptoRngCore,
     ) -> Result<Self> {
         if coins.len() != payment.coins.len()
@@ -120,19 +135,21 @@ impl ReclaimRequest {
         {
             return Err(Error::InvalidProof("reclaim: the coins are not the payment's"));
         }
+        let ttp_keys = coin_ttp_keys(&payment, keysets)?;
         let mut request_id = [0u8; 16];
         rng.fill_bytes(&mut request_id);
         let identities: Vec<Point> = coins
             .iter()
-            .map(|w| Point::new(w.coin.body.escrow.c2.point() - ttp_key.point() * w.secrets.k))
+            .zip(&ttp_keys)
+            .map(|(w, ttp_key)| Point::new(w.coin.body.escrow.c2.point() - ttp_key.point() * w.secrets.k))
             .collect();
         let account = keys.account();
         let digest = reclaim_digest(&account, &request_id, &payment, &refusal, &identities);
         let proofs = coins
             .iter()
-            .zip(&identities)
+            .zip(identities.iter().zip(&ttp_keys))
             .enumerate()
-            .map(|(i, (w, id))| {
+            .map(|(i, (w, (id, ttp_key)))| {
                 let rel = escrow_relation(&w.coin.body.escrow.c1, &w.coin.body.escrow.c2, id, ttp_key);
                 let k: &Scalar = &w.secrets.k;
                 rel.prove(&mut escrow_transcript(&digest, i), &[k], rng)
@@ -158,20 +175,22 @@ impl ReclaimRequest {
         Ok(digest)
     }
 
-    /// Verifies every coin's escrow proof under the payment keyset's TTP
-    /// key `ttp_key`: coin `i`'s escrow holds `identities[i]`.
+    /// Verifies every coin's escrow proof under the TTP key of the coin's
+    /// own keyset, found in `keysets`: coin `i`'s escrow holds
+    /// `identities[i]`.
     pub fn verify_escrows(
         &self,
         digest: &[u8; 32],
-        ttp_key: &Point,
+        keysets: &(impl KeysetLookup + ?Sized),
         rng: &mut impl CryptoRngCore,
     ) -> Result<()> {
         if self.identities.len() != self.payment.coins.len() || self.proofs.len() != self.payment.coins.len()
         {
             return Err(Error::InvalidProof("reclaim escrow proofs"));
         }
-        for (i, ((coin, id), proof)) in
-            self.payment.coins.iter().zip(&self.identities).zip(&self.proofs).enumerate()
+        let ttp_keys = coin_ttp_keys(&self.payment, keysets)?;
+        for (i, (((coin, id), proof), ttp_key)) in
+            self.payment.coins.iter().zip(&self.identities).zip(&self.proofs).zip(&ttp_keys).enumerate()
         {
             escrow_relation(&coin.body.escrow.c1, &coin.body.escrow.c2, id, ttp_key)
                 .verify(&mut escrow_transcript(digest, i), proof, rng)

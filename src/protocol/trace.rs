@@ -26,7 +26,7 @@ use crate::crypto::threshold::combine_decryption_shares;
 use crate::crypto::transcript::{labels, FaircashTranscript};
 use crate::crypto::VerifyError;
 use crate::encoding::Point;
-use crate::keys::{user_account_id, AccountId, Keyset};
+use crate::keys::{user_account_id, AccountId, KeysetLookup};
 use crate::params::Params;
 use crate::protocol::trust::{TrusteeKey, TtpKeyStatement, MAX_TRUSTEES};
 use crate::time::Timestamp;
@@ -321,11 +321,15 @@ impl TraceRecord {
         t.challenge_digest(b"record-digest")
     }
 
-    /// The keyset id the record is under.
-    pub fn keyset_id(&self) -> crate::keys::KeysetId {
+    /// The keyset id the record is under: that of the traced coin (a
+    /// payment may mix keysets), or the withdrawal's. `None` if the coin
+    /// index is out of range.
+    pub fn keyset_id(&self) -> Option<crate::keys::KeysetId> {
         match self {
-            TraceRecord::Owner { payment, .. } => payment.keyset_id,
-            TraceRecord::Coin { request, .. } => request.keyset_id,
+            TraceRecord::Owner { payment, coin_index } => {
+                payment.coins.get(*coin_index as usize).map(|c| c.body.keyset_id)
+            }
+            TraceRecord::Coin { request, .. } => Some(request.keyset_id),
         }
     }
 
@@ -340,12 +344,18 @@ impl TraceRecord {
         }
     }
 
-    /// Verifies the record itself (the spend, or `pi_W`) under `keyset`, and
-    /// returns its ciphertext.
-    pub fn verify(&self, keyset: &Keyset, rng: &mut impl CryptoRngCore) -> Result<Ciphertext, TraceError> {
+    /// Verifies the record itself (the spend, each coin under the keyset it
+    /// names, or `pi_W` under the withdrawal's keyset) against `keysets`,
+    /// and returns its ciphertext.
+    pub fn verify<K: KeysetLookup + ?Sized>(
+        &self,
+        keysets: &K,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Ciphertext, TraceError> {
         match self {
             TraceRecord::Owner { payment, coin_index } => {
-                verify_payment(payment, keyset, rng).map_err(|e| TraceError::InvalidRecord(e.to_string()))?;
+                verify_payment(payment, keysets, rng)
+                    .map_err(|e| TraceError::InvalidRecord(e.to_string()))?;
                 payment
                     .coins
                     .get(*coin_index as usize)
@@ -353,6 +363,7 @@ impl TraceRecord {
                     .ok_or_else(|| TraceError::InvalidRecord("coin index out of range".into()))
             }
             TraceRecord::Coin { request, identity } => {
+                let keyset = keysets.find_keyset(&request.keyset_id).ok_or(TraceError::UnknownKeyset)?;
                 request
                     .verify_proof(identity, keyset, rng)
                     .map_err(|e| TraceError::InvalidRecord(e.to_string()))?;

@@ -17,7 +17,9 @@ use crate::crypto::acl::{SignerAnswer, SignerCommitment, SignerSession};
 use crate::crypto::transcript::labels;
 use crate::encoding::Point;
 use crate::failpoint::failpoint;
-use crate::keys::{user_account_id, AccountId, BankSecrets, Keyset, KeysetId, KeysetSpec, SignedKeyset};
+use crate::keys::{
+    user_account_id, AccountId, BankSecrets, Keyset, KeysetId, KeysetLookup, KeysetSpec, SignedKeyset,
+};
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::account::{
     AccountAnswer, AccountEvent, AccountEventKind, AccountOperation, AccountRequest, AccountStatus,
@@ -1231,13 +1233,10 @@ impl<S: BankStore> Bank<S> {
                     }
                 };
                 payments.push(PaymentOutcome::Verified);
-                let keyset = keysets
-                    .iter()
-                    .find(|k| k.id() == payment.keyset_id)
-                    .ok_or(Error::UnknownKeyset(payment.keyset_id))?;
-                verified.push(VerifiedPayment { index: pi, payment, digest: digests[pi], summary, keyset });
+                verified.push(VerifiedPayment { index: pi, payment, digest: digests[pi], summary });
             }
-            let outcomes = self.record_coins(tx, &req.merchant_id, &verified, (receipt_day, now), rng)?;
+            let outcomes =
+                self.record_coins(tx, &req.merchant_id, &verified, &keysets, (receipt_day, now), rng)?;
             let credited = checked_sum(outcomes.iter().map(|o| o.outcome.credited()))?;
             let unsigned = UnsignedReceipt {
                 request_id: req.request_id,
@@ -1292,15 +1291,20 @@ impl<S: BankStore> Bank<S> {
         tx: &mut dyn BankTx,
         depositor: &AccountId,
         verified: &[VerifiedPayment<'_>],
+        keysets: &[Keyset],
         (receipt_day, now): (Day, Timestamp),
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<CoinOutcome>> {
         let mut spends = Vec::new();
         let mut of = Vec::new();
         for v in verified {
-            let policy = v.keyset.policy();
-            let prune_after = receipt_day.plus(policy.validity_days).plus(policy.max_deposit_delay_days);
             for (ci, coin) in v.payment.coins.iter().enumerate() {
+                // Each coin under its own keyset: a payment may mix them.
+                let policy = keysets
+                    .find_keyset(&coin.body.keyset_id)
+                    .ok_or(Error::UnknownKeyset(coin.body.keyset_id))?
+                    .policy();
+                let prune_after = receipt_day.plus(policy.validity_days).plus(policy.max_deposit_delay_days);
                 spends.push(SpentCoin {
                     coin_id: v.summary.coin_ids[ci],
                     serial: coin.body.serial,
@@ -1330,7 +1334,7 @@ impl<S: BankStore> Bank<S> {
                 },
                 SpendOutcome::Spent(prev) if prev.challenge == spend.challenge => DepositOutcome::Duplicate,
                 SpendOutcome::Spent(prev) => {
-                    self.double_spent(tx, &prev, v.payment, ci as usize, v.keyset, receipt_day, now, rng)?
+                    self.double_spent(tx, &prev, v.payment, ci as usize, keysets, receipt_day, now, rng)?
                 }
             };
             outcomes.push(CoinOutcome { payment: v.index as u32, coin: ci, coin_id: spend.coin_id, outcome });
@@ -1389,11 +1393,9 @@ impl<S: BankStore> Bank<S> {
             receipt_day,
         ) {
             Err(refusal) => Err(refusal),
-            Ok(keyset) => {
-                req.verify_escrows(&request_digest, keyset.ttp_key(), rng)?;
-                verify_payment(payment, keyset, rng)
-                    .map(|s| (keyset, s))
-                    .map_err(|e| PaymentRefusal::from(&e))
+            Ok(()) => {
+                req.verify_escrows(&request_digest, keysets.as_slice(), rng)?;
+                verify_payment(payment, keysets.as_slice(), rng).map_err(|e| PaymentRefusal::from(&e))
             }
         };
         let digest = payment.digest();
@@ -1405,7 +1407,7 @@ impl<S: BankStore> Bank<S> {
             let mut credited = 0u64;
             let payments = match &verdict {
                 Err(refusal) => vec![PaymentOutcome::Refused(*refusal)],
-                Ok((keyset, summary)) => {
+                Ok(summary) => {
                     for identity in &req.identities {
                         match tx.identity(identity)? {
                             Some(rec) if rec.account == req.account => {}
@@ -1435,8 +1437,9 @@ impl<S: BankStore> Bank<S> {
                             return Ok(Err(payee));
                         }
                     }
-                    let verified = VerifiedPayment { index: 0, payment, digest, summary, keyset };
-                    outcomes = self.record_coins(tx, &req.account, &[verified], (receipt_day, now), rng)?;
+                    let verified = VerifiedPayment { index: 0, payment, digest, summary };
+                    outcomes =
+                        self.record_coins(tx, &req.account, &[verified], &keysets, (receipt_day, now), rng)?;
                     for o in &outcomes {
                         credited = credited.checked_add(o.outcome.credited()).ok_or(Error::Overflow)?;
                     }
@@ -1493,7 +1496,7 @@ impl<S: BankStore> Bank<S> {
         prev: &SpentCoin,
         payment: &crate::protocol::pay::Payment,
         index: usize,
-        keyset: &Keyset,
+        keysets: &[Keyset],
         receipt_day: Day,
         now: Timestamp,
         rng: &mut impl CryptoRngCore,
@@ -1516,7 +1519,7 @@ impl<S: BankStore> Bank<S> {
         // matches a registered I. Both spends verified, so this fails only if
         // the stored record is corrupt: then nobody is accused, nothing is
         // credited, and the rest of the batch goes on.
-        let Ok(who) = evidence.verify(keyset, rng) else {
+        let Ok(who) = evidence.verify(keysets, rng) else {
             return Ok(DepositOutcome::DoubleSpent { account: None });
         };
         // The identity (current or retired) names the account; its u is
@@ -1842,7 +1845,6 @@ struct VerifiedPayment<'a> {
     payment: &'a crate::protocol::pay::Payment,
     digest: [u8; 32],
     summary: &'a crate::protocol::pay::PaymentSummary,
-    keyset: &'a Keyset,
 }
 
 #[cfg(test)]

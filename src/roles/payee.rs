@@ -20,7 +20,7 @@ use super::bank::BankApi;
 use crate::coin::CoinId;
 use crate::crypto::schnorr::SigningKey;
 use crate::failpoint::failpoint;
-use crate::keys::AccountId;
+use crate::keys::{AccountId, Keyset};
 use crate::protocol::deposit::{
     DepositReceipt, DepositRequest, PaymentOutcome, MAX_COINS_PER_DEPOSIT, MAX_PAYMENTS_PER_DEPOSIT,
 };
@@ -135,9 +135,10 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
     /// another payee, one that answers a request already paid, or one
     /// asked for under a key rotated away since, is
     /// [`Error::UnknownPaymentRequest`]);
-    /// its keyset is pinned and escrows under the key of a pinned TTP key
-    /// statement that covers it; the payment verifies (structure, keys
-    /// valid on the day, amount, range proof, signatures, spend proofs); no
+    /// every keyset its coins name is pinned and escrows under the key of a
+    /// pinned TTP key statement that covers it; the payment verifies, each
+    /// coin under its own keyset (structure, keys spendable on the day,
+    /// amount, range proof, signatures, spend proofs); no
     /// coin was seen before and none is on the watch list. Then closes the
     /// request, records the coins and keeps the payment for deposit,
     /// atomically. A refused payment changes nothing.
@@ -148,8 +149,12 @@ impl<'a, S: MerchantStore + ?Sized> Payee<'a, S> {
         }
         // A keyset whose escrow key no pinned TTP key statement names is
         // refused off-line: its coins could be de-anonymized by the bank.
-        let keyset = self.anchors.usable_keyset(&payment.keyset_id)?;
-        let summary = verify_payment(payment, keyset, rng)?;
+        let keysets = payment
+            .keyset_ids()
+            .iter()
+            .map(|id| self.anchors.usable_keyset(id))
+            .collect::<Result<Vec<&Keyset>>>()?;
+        let summary = verify_payment(payment, &keysets, rng)?;
         for (coin, id) in payment.coins.iter().zip(&summary.coin_ids) {
             if self.store.coin_seen(id)? {
                 return Err(Error::CoinAlreadySeen(*id));

@@ -172,15 +172,15 @@ impl TraceGate {
         if log.warrant_used(&warrant.warrant_id)? {
             return Err(TraceError::WarrantReused);
         }
-        let keyset = self
-            .keysets
-            .iter()
-            .find(|k| k.id() == req.record.keyset_id())
-            .ok_or(TraceError::UnknownKeyset)?;
+        let keyset_id = req
+            .record
+            .keyset_id()
+            .ok_or_else(|| TraceError::InvalidRecord("coin index out of range".into()))?;
+        let keyset = self.keysets.iter().find(|k| k.id() == keyset_id).ok_or(TraceError::UnknownKeyset)?;
         if keyset.ttp_key() != decryption_key {
             return Err(TraceError::WrongTtpKey);
         }
-        req.record.verify(keyset, rng)
+        req.record.verify(&self.keysets, rng)
     }
 }
 

@@ -26,7 +26,10 @@ use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
 
-pub use exchange::{full_split, refresh_margin, BalanceReport, ChangePlan, Exchanged, EXCHANGE_ORDER};
+pub use exchange::{
+    exact_reach, full_split, refresh_margin, BalanceReport, ChangePlan, Exchanged, DEFAULT_CHANGE_BOUND,
+    EXCHANGE_ORDER,
+};
 pub use restore::{RestoreError, RestoreProgress, RestoreReport, Withheld, MAX_RESTORE_COUNTER};
 
 use super::anchors::TrustAnchors;
@@ -830,8 +833,8 @@ impl<S: WalletStore> Wallet<S> {
             return Ok(p);
         }
         let coins = self.store.coins()?;
-        let (keyset, chosen) = self.select(&coins, request.amount, request.day)?;
-        self.spend(request, keyset, &chosen, rng)
+        let chosen = self.select(&coins, request.amount, request.day)?;
+        self.spend(request, &chosen, rng)
     }
 
     /// Marks `chosen` spent for `request` durably, then builds and records
@@ -839,7 +842,6 @@ impl<S: WalletStore> Wallet<S> {
     fn spend(
         &self,
         request: &PaymentRequest,
-        keyset: &Keyset,
         chosen: &[WalletCoin],
         rng: &mut impl CryptoRngCore,
     ) -> Result<Payment> {
@@ -852,7 +854,7 @@ impl<S: WalletStore> Wallet<S> {
         failpoint!("wallet.pay.marked");
         let chosen_refs: Vec<&WalletCoin> = chosen.iter().collect();
         let users: Vec<&UserKey> = self.keys.all_identities().collect();
-        let payment = match create_payment_with_keys(request, keyset, &users, &chosen_refs, rng) {
+        let payment = match create_payment_with_keys(request, self.keysets(), &users, &chosen_refs, rng) {
             Ok(p) => p,
             Err(e) => {
                 // Nothing left the wallet: the coins are still unspent.
@@ -865,18 +867,14 @@ impl<S: WalletStore> Wallet<S> {
         Ok(payment)
     }
 
-    fn select(&self, coins: &[StoredCoin], amount: u64, day: Day) -> Result<(&Keyset, Vec<WalletCoin>)> {
-        let mut best_available = 0u64;
-        // Oldest keyset first, so old coins leave the wallet before they expire.
-        for keyset in self.keysets() {
-            let usable = usable_coins(coins, keyset, day);
-            let available = checked_sum(usable.iter().map(|c| c.value))?;
-            best_available = best_available.max(available);
-            let values: Vec<(usize, u64)> = usable.iter().enumerate().map(|(i, c)| (i, c.value)).collect();
-            if let Some(pick) = select_coins(&values, amount) {
-                let keyset = self.keyset(&keyset.id())?;
-                return Ok((keyset, pick.into_iter().map(|i| usable[i].clone()).collect()));
-            }
+    /// Coins worth exactly `amount`, chosen among the coins of every pinned
+    /// keyset spendable on `day` (specs/protocol.md §8.1).
+    fn select(&self, coins: &[StoredCoin], amount: u64, day: Day) -> Result<Vec<WalletCoin>> {
+        let usable = usable_coins(coins, self.keysets(), day);
+        let available = checked_sum(usable.iter().map(|c| c.value))?;
+        let values: Vec<(usize, u64)> = usable.iter().enumerate().map(|(i, c)| (i, c.value)).collect();
+        if let Some(pick) = select_coins(&values, amount) {
+            return Ok(pick.into_iter().map(|i| usable[i].clone()).collect());
         }
         let expired = checked_sum(
             coins
@@ -884,23 +882,30 @@ impl<S: WalletStore> Wallet<S> {
                 .filter(|c| c.spent_in.is_none() && c.coin.secrets.expiry() < day)
                 .map(|c| c.coin.value),
         )?;
-        if expired > 0 && best_available < amount {
-            return Err(Error::CoinsExpired { expired, available: best_available, day });
+        if expired > 0 && available < amount {
+            return Err(Error::CoinsExpired { expired, available, day });
         }
-        Err(Error::NoExactChange { amount, available: best_available })
+        Err(Error::NoExactChange { amount, available })
     }
 }
 
-/// The unspent coins of `keyset` that can be spent on `day`: their key is
-/// spendable that day and they have not expired.
-fn usable_coins<'a>(coins: &'a [StoredCoin], keyset: &Keyset, day: Day) -> Vec<&'a WalletCoin> {
-    coins
+/// The unspent coins that can be spent on `day`, of every keyset of
+/// `keysets`: their key is spendable that day and they have not expired.
+/// Oldest keyset first (the pinned order), so that among coins of equal
+/// value the older ones leave the wallet first, before they expire.
+fn usable_coins<'a>(coins: &'a [StoredCoin], keysets: &[Keyset], day: Day) -> Vec<&'a WalletCoin> {
+    keysets
         .iter()
-        .filter(|c| c.spent_in.is_none())
-        .map(|c| &c.coin)
-        .filter(|c| c.coin.body.keyset_id == keyset.id())
-        .filter(|c| {
-            keyset.key(&c.coin.body.key_id).is_some_and(|k| k.spendable_on(day)) && c.secrets.expiry() >= day
+        .flat_map(|keyset| {
+            coins
+                .iter()
+                .filter(|c| c.spent_in.is_none())
+                .map(|c| &c.coin)
+                .filter(move |c| c.coin.body.keyset_id == keyset.id())
+                .filter(move |c| {
+                    keyset.key(&c.coin.body.key_id).is_some_and(|k| k.spendable_on(day))
+                        && c.secrets.expiry() >= day
+                })
         })
         .collect()
 }

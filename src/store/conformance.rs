@@ -726,7 +726,6 @@ fn dummy_payment() -> Payment {
             nonce: rand_bytes(),
             order_digest: [0; 32],
         },
-        keyset_id: KeysetId(rand_bytes()),
         coins: vec![],
         range_proof: ExpiryProof::from_bytes(&proof_bytes).expect("zero proof parses"),
         responses: vec![],

@@ -21,7 +21,6 @@ use rand_core::CryptoRngCore;
 use super::{usable_coins, Wallet};
 use crate::coin::CoinId;
 use crate::failpoint::failpoint;
-use crate::keys::Keyset;
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::deposit::{DepositRequest, PaymentOutcome};
 use crate::protocol::pay::{order_digest, Payment, PaymentRequest};
@@ -50,7 +49,7 @@ pub struct Exchanged {
 }
 
 /// The exchange that would let the wallet pay an amount exactly: the
-/// fewest coins of one keyset that cover it.
+/// fewest coins (of any keysets spendable today) that cover it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangePlan {
     /// The coins to exchange.
@@ -106,6 +105,30 @@ pub fn full_split(value: u64, values_desc: &[u64]) -> Result<Vec<u64>> {
     Ok(out)
 }
 
+/// The bound of change made ahead of time by default
+/// ([`Wallet::make_change_ahead`]): a wallet keeps its coins able to pay
+/// every amount from 1 to 64 exactly (or to its whole value, if smaller).
+pub const DEFAULT_CHANGE_BOUND: u64 = 64;
+
+/// The largest `X` such that every amount from 1 to `X` is the sum of some
+/// of `values` (0 if there is no coin of 1): sorted ascending, each value
+/// extends the amounts reached so far, `1..=X`, to `1..=X + v` exactly
+/// when `v <= X + 1`. (Paying one of these amounts with powers of two never
+/// needs more than one coin per denomination below it plus the rest, so the
+/// 64-coin limit matters only for bounds far above 64 coins of value 1.)
+pub fn exact_reach(values: &[u64]) -> u64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let mut reach = 0u64;
+    for v in sorted {
+        if v > reach.saturating_add(1) {
+            break;
+        }
+        reach = reach.saturating_add(v);
+    }
+    reach
+}
+
 /// The fewest of `usable` whose values cover `amount`: the smallest single
 /// coin worth at least `amount` if there is one, else the largest coins
 /// until they cover it (at most [`MAX_COINS_PER_PAYMENT`]).
@@ -128,25 +151,62 @@ fn fewest_covering(usable: &[&WalletCoin], amount: u64) -> Option<Vec<WalletCoin
 }
 
 impl<S: WalletStore> Wallet<S> {
-    /// The fewest coins of one pinned keyset (oldest first), spendable on
-    /// `day`, that cover `amount`.
-    fn cover<'a>(
-        &'a self,
-        coins: &[StoredCoin],
-        amount: u64,
-        day: Day,
-    ) -> Option<(&'a Keyset, Vec<WalletCoin>)> {
-        self.keysets().iter().find_map(|k| {
-            let usable = usable_coins(coins, k, day);
-            fewest_covering(&usable, amount).map(|chosen| (k, chosen))
-        })
+    /// The fewest coins of the pinned keysets, spendable on `day`, that
+    /// cover `amount`.
+    fn cover(&self, coins: &[StoredCoin], amount: u64, day: Day) -> Option<Vec<WalletCoin>> {
+        fewest_covering(&usable_coins(coins, self.keysets(), day), amount)
+    }
+
+    /// The coin that change made ahead of time would exchange now (protocol
+    /// §9.8): `None` if the coins spendable today pay every amount from 1 to
+    /// `min(bound, their total)` exactly; otherwise the smallest coin worth
+    /// more than one above what they reach ([`exact_reach`]), whose full
+    /// split closes the gap. The rule reads the holdings only, never an
+    /// amount about to be paid.
+    pub fn change_ahead_coin(&self, bound: u64) -> Result<Option<WalletCoin>> {
+        let coins = self.store.coins()?;
+        let usable = usable_coins(&coins, self.keysets(), self.clock.today());
+        let values: Vec<u64> = usable.iter().map(|c| c.value).collect();
+        let target = bound.min(checked_sum(values.iter().copied())?);
+        let reach = exact_reach(&values);
+        if reach >= target {
+            return Ok(None);
+        }
+        Ok(usable
+            .into_iter()
+            .filter(|c| c.value > reach + 1)
+            .min_by(|a, b| a.value.cmp(&b.value).then(a.coin.id().cmp(&b.coin.id())))
+            .cloned())
+    }
+
+    /// Makes change ahead of time (protocol §9.8): while
+    /// [`Wallet::change_ahead_coin`] names a coin, exchanges it into the full
+    /// split of its value ([`full_split`]) under the newest keyset. Each
+    /// exchange at least doubles the amounts reached, so it stops after at
+    /// most `log2(bound) + 1` of them. Returns the exchanges made.
+    pub fn make_change_ahead(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+        bound: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<Exchanged>> {
+        let mut out = Vec::new();
+        while let Some(coin) = self.change_ahead_coin(bound)? {
+            if out.len() > 64 {
+                // Unreachable while exchanges credit what they spend.
+                return Err(Error::BadPaymentRequest("change ahead of time does not converge"));
+            }
+            let values = full_split(coin.value, &self.withdrawal_keyset()?.values_desc())?;
+            out.push(self.exchange_coins(bank, &[coin], values, rng)?);
+        }
+        Ok(out)
     }
 
     /// The exchange that would make a payment of `amount` possible today,
     /// if the coins held cover it.
     pub fn change_for(&self, amount: u64) -> Result<Option<ChangePlan>> {
         let coins = self.store.coins()?;
-        Ok(self.cover(&coins, amount, self.clock.today()).map(|(_, chosen)| ChangePlan {
+        Ok(self.cover(&coins, amount, self.clock.today()).map(|chosen| ChangePlan {
             value: chosen.iter().map(|c| c.value).sum(),
             coins: chosen.iter().map(|c| c.coin.id()).collect(),
         }))
@@ -185,8 +245,8 @@ impl<S: WalletStore> Wallet<S> {
         })
     }
 
-    /// Exchanges the fewest coins that cover `amount` (spendable today,
-    /// one keyset) for new coins of the same total value under the newest
+    /// Exchanges the fewest coins that cover `amount` (spendable today, of
+    /// any keysets) for new coins of the same total value under the newest
     /// keyset: `into` (summing to `amount`) and the amount-independent
     /// split of what the coins hold beyond it, or, without `into`, the
     /// amount-independent split of their whole value.
@@ -208,13 +268,8 @@ impl<S: WalletStore> Wallet<S> {
         }
         let coins = self.store.coins()?;
         let today = self.clock.today();
-        let (keyset, chosen) = self.cover(&coins, amount, today).ok_or_else(|| {
-            let available = self
-                .keysets()
-                .iter()
-                .map(|k| usable_coins(&coins, k, today).iter().map(|c| c.value).sum::<u64>())
-                .max()
-                .unwrap_or(0);
+        let chosen = self.cover(&coins, amount, today).ok_or_else(|| {
+            let available = usable_coins(&coins, self.keysets(), today).iter().map(|c| c.value).sum::<u64>();
             Error::NoExactChange { amount, available }
         })?;
         let value = checked_sum(chosen.iter().map(|c| c.value))?;
@@ -228,14 +283,13 @@ impl<S: WalletStore> Wallet<S> {
             Some(into) => into.to_vec(),
             None => full_split(value, &denominations)?,
         };
-        self.exchange_coins(bank, keyset, &chosen, values, rng)
+        self.exchange_coins(bank, &chosen, values, rng)
     }
 
-    /// Exchanges `chosen` (coins of `keyset`) for coins of `values`.
+    /// Exchanges `chosen` (coins of any pinned keysets) for coins of `values`.
     fn exchange_coins(
         &self,
         bank: &(impl BankApi + ?Sized),
-        keyset: &Keyset,
         chosen: &[WalletCoin],
         mut values: Vec<u64>,
         rng: &mut impl CryptoRngCore,
@@ -258,7 +312,7 @@ impl<S: WalletStore> Wallet<S> {
         let mut record = ExchangeRecord { request, values, step: ExchangeStep::Spending };
         self.store.put_exchange(&record)?;
         failpoint!("wallet.exchange.recorded");
-        self.spend(&record.request, keyset, chosen, rng)?;
+        self.spend(&record.request, chosen, rng)?;
         let spent: Vec<CoinId> = chosen.iter().map(|c| c.coin.id()).collect();
         let (plan, credited) = match self.advance(bank, &mut record, rng)? {
             Some(p) => p,
@@ -376,16 +430,14 @@ impl<S: WalletStore> Wallet<S> {
         let coins = self.store.coins()?;
         let mut report = BalanceReport::default();
         let mut spendable_ids = std::collections::BTreeSet::new();
-        for k in self.keysets() {
-            for c in usable_coins(&coins, k, today) {
-                spendable_ids.insert(c.coin.id());
-                report.spendable = report.spendable.checked_add(c.value).ok_or(Error::Overflow)?;
-                let expiry = c.secrets.expiry();
-                if expiry < today.plus(margin_days) {
-                    report.expiring = report.expiring.checked_add(c.value).ok_or(Error::Overflow)?;
-                }
-                report.next_expiry = Some(report.next_expiry.map_or(expiry, |d: Day| d.min(expiry)));
+        for c in usable_coins(&coins, self.keysets(), today) {
+            spendable_ids.insert(c.coin.id());
+            report.spendable = report.spendable.checked_add(c.value).ok_or(Error::Overflow)?;
+            let expiry = c.secrets.expiry();
+            if expiry < today.plus(margin_days) {
+                report.expiring = report.expiring.checked_add(c.value).ok_or(Error::Overflow)?;
             }
+            report.next_expiry = Some(report.next_expiry.map_or(expiry, |d: Day| d.min(expiry)));
         }
         for c in coins.iter().filter(|c| c.spent_in.is_none()) {
             if !spendable_ids.contains(&c.coin.coin.id()) {
@@ -395,8 +447,8 @@ impl<S: WalletStore> Wallet<S> {
         Ok(report)
     }
 
-    /// Renews every spendable coin that expires within `margin_days`: per
-    /// keyset, up to 64 coins at a time, exchanged into the
+    /// Renews every spendable coin that expires within `margin_days`, of
+    /// any keysets: up to 64 coins at a time, exchanged into the
     /// amount-independent split of their value under the newest keyset.
     pub fn refresh(
         &self,
@@ -408,18 +460,16 @@ impl<S: WalletStore> Wallet<S> {
         let horizon = today.plus(margin_days);
         let denominations = self.withdrawal_keyset()?.values_desc();
         let mut out = Vec::new();
-        for keyset in self.keysets() {
-            let coins = self.store.coins()?;
-            let due: Vec<WalletCoin> = usable_coins(&coins, keyset, today)
-                .into_iter()
-                .filter(|c| c.secrets.expiry() < horizon)
-                .cloned()
-                .collect();
-            for batch in due.chunks(MAX_COINS_PER_PAYMENT) {
-                let value = checked_sum(batch.iter().map(|c| c.value))?;
-                let values = full_split(value, &denominations)?;
-                out.push(self.exchange_coins(bank, keyset, batch, values, rng)?);
-            }
+        let coins = self.store.coins()?;
+        let due: Vec<WalletCoin> = usable_coins(&coins, self.keysets(), today)
+            .into_iter()
+            .filter(|c| c.secrets.expiry() < horizon)
+            .cloned()
+            .collect();
+        for batch in due.chunks(MAX_COINS_PER_PAYMENT) {
+            let value = checked_sum(batch.iter().map(|c| c.value))?;
+            let values = full_split(value, &denominations)?;
+            out.push(self.exchange_coins(bank, batch, values, rng)?);
         }
         Ok(out)
     }
@@ -457,6 +507,29 @@ mod tests {
             }
         }
         assert!(matches!(full_split(0, &denominations), Err(Error::NoSuchDenomination(0))));
+    }
+
+    #[test]
+    fn exact_reach_is_the_longest_run_of_payable_amounts() {
+        assert_eq!(exact_reach(&[]), 0);
+        assert_eq!(exact_reach(&[64]), 0);
+        assert_eq!(exact_reach(&[2, 1]), 3);
+        assert_eq!(exact_reach(&[32, 1]), 1);
+        assert_eq!(exact_reach(&[32, 16, 8, 4, 2, 1, 1]), 64);
+        // Exhaustive against the subset sums of small multisets.
+        let denoms = [1u64, 2, 4, 8];
+        for mask in 0u32..(1 << 8) {
+            let values: Vec<u64> = (0..8).filter(|b| mask & (1 << b) != 0).map(|b| denoms[b % 4]).collect();
+            let payable = |a: u64| {
+                (0u32..(1 << values.len())).any(|m| {
+                    values.iter().enumerate().filter(|(i, _)| m & (1 << i) != 0).map(|(_, v)| v).sum::<u64>()
+                        == a
+                })
+            };
+            let reach = exact_reach(&values);
+            assert!((1..=reach).all(payable), "{values:?}");
+            assert!(!payable(reach + 1), "{values:?}");
+        }
     }
 
     #[test]

@@ -69,7 +69,9 @@ impl<S: WalletStore> Wallet<S> {
         let req = match self.store.reclaims()?.into_iter().find(|r| r.payment.digest() == digest) {
             Some(stored) => stored,
             None => {
-                let keyset = self.anchors.keyset(&made.keyset_id)?;
+                for c in &made.coins {
+                    self.anchors.keyset(&c.body.keyset_id)?;
+                }
                 let held = self.store.coins()?;
                 let coins = made
                     .coins
@@ -82,7 +84,8 @@ impl<S: WalletStore> Wallet<S> {
                             .ok_or(Error::UnknownPaymentRequest)
                     })
                     .collect::<Result<Vec<&WalletCoin>>>()?;
-                let req = ReclaimRequest::new(&self.keys, made, *refusal, &coins, keyset.ttp_key(), rng)?;
+                let req =
+                    ReclaimRequest::new(&self.keys, made, *refusal, &coins, self.anchors.keysets(), rng)?;
                 self.store.put_reclaim(&req)?;
                 req
             }
