@@ -19,7 +19,7 @@ use faircash::keys::{
 };
 use faircash::protocol::account::{AccountAnswer, AccountRequest, RekeyRequest};
 use faircash::protocol::deposit::{DepositReceipt, DepositRequest, DoubleSpendEvidence, PaymentOutcome};
-use faircash::protocol::pay::{verify_payment, Payment, PaymentError, PaymentRequest};
+use faircash::protocol::pay::{verify_payment, Payment, PaymentRequest};
 use faircash::protocol::reclaim::ReclaimRequest;
 use faircash::protocol::refusal::PayeeRefusal;
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
