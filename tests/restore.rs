@@ -114,13 +114,14 @@ fn a_restore_rebuilds_every_coin_past_refused_and_abandoned_sessions_and_sets_th
     BankApi::open_withdrawal(&*w.bank, &abandoned).unwrap();
     alice.abandon_withdrawal(&*w.bank, abandoned.session_id, &mut OsRng).unwrap();
     coins.push(alice.withdraw_one(&*w.bank, 8, &mut OsRng).unwrap());
-    let open = alice.start_withdrawal(1, &mut OsRng).unwrap();
-    BankApi::open_withdrawal(&*w.bank, &open).unwrap();
-    // The authentication key rotated once, to the phrase's next key.
+    // The authentication key rotated once, to the phrase's next key (a
+    // wallet rotates only with no withdrawal interrupted).
     let (key, derived) = alice.next_auth_key(&mut OsRng);
     assert!(derived);
     let rotation = alice.auth_rotation(&key, &mut OsRng);
     alice.rotate_auth_key(&*w.bank, key, &rotation).unwrap();
+    let open = alice.start_withdrawal(1, &mut OsRng).unwrap();
+    BankApi::open_withdrawal(&*w.bank, &open).unwrap();
 
     let bank = Recording::new(w.bank.clone());
     let mut seen = Vec::new();
