@@ -1422,20 +1422,25 @@ impl<S: BankStore> Bank<S> {
                             deposited |= prev.payment_digest == digest && prev.merchant == payee;
                         }
                     }
-                    {
-                        if deposited {
-                            if tx.refusal_record(&digest)?.is_none() {
-                                tx.insert_refusal_record(&RefusalRecord {
-                                    payment_digest: digest,
-                                    payer: req.account,
-                                    payee,
-                                    refusal: req.refusal,
-                                    recorded: receipt_day,
-                                    broken: true,
-                                })?;
-                            }
-                            return Ok(Err(payee));
+                    // The refusal is kept once per payment: with the reclaim
+                    // that credited the payer, or as proof that the payee
+                    // deposited what it refused.
+                    let keep_refusal = |tx: &mut dyn BankTx, broken: bool| -> Result<()> {
+                        if tx.refusal_record(&digest)?.is_none() {
+                            tx.insert_refusal_record(&RefusalRecord {
+                                payment_digest: digest,
+                                payer: req.account,
+                                payee,
+                                refusal: req.refusal,
+                                recorded: receipt_day,
+                                broken,
+                            })?;
                         }
+                        Ok(())
+                    };
+                    if deposited {
+                        keep_refusal(tx, true)?;
+                        return Ok(Err(payee));
                     }
                     let verified = VerifiedPayment { index: 0, payment, digest, summary };
                     outcomes =
@@ -1443,16 +1448,7 @@ impl<S: BankStore> Bank<S> {
                     for o in &outcomes {
                         credited = credited.checked_add(o.outcome.credited()).ok_or(Error::Overflow)?;
                     }
-                    if tx.refusal_record(&digest)?.is_none() {
-                        tx.insert_refusal_record(&RefusalRecord {
-                            payment_digest: digest,
-                            payer: req.account,
-                            payee,
-                            refusal: req.refusal,
-                            recorded: receipt_day,
-                            broken: false,
-                        })?;
-                    }
+                    keep_refusal(tx, false)?;
                     vec![PaymentOutcome::Verified]
                 }
             };
