@@ -328,8 +328,7 @@ fn store(dir: &Path) -> Result<SqliteTtpStore, CliError> {
 /// pinned keysets.
 fn open_trustee(dir: &Path) -> Result<Trustee<SqliteTtpStore>, CliError> {
     let id = identity(dir)?;
-    let mut shares = Vec::with_capacity(2);
-    for purpose in [KeyPurpose::Decryption, KeyPurpose::Signing] {
+    let share = |purpose: KeyPurpose| -> Result<KeyShare, CliError> {
         let path = share_file(dir, purpose);
         if !path.exists() {
             return Err(CliError::Refused(format!(
@@ -337,10 +336,10 @@ fn open_trustee(dir: &Path) -> Result<Trustee<SqliteTtpStore>, CliError> {
                 dir.display()
             )));
         }
-        shares.push(read_secret::<KeyShare>(&path)?);
-    }
-    let signing = shares.pop().expect("two shares");
-    let decryption = shares.pop().expect("two shares");
+        read_secret::<KeyShare>(&path)
+    };
+    let decryption = share(KeyPurpose::Decryption)?;
+    let signing = share(KeyPurpose::Signing)?;
     let mut t = Trustee::new(id, decryption, signing, store(dir)?, Arc::new(SystemClock))
         .map_err(|e| CliError::Security(format!("{}: {e}", dir.display())))?;
     let (issuers, keysets) = gate_config(dir)?;

@@ -69,9 +69,6 @@ impl<S: WalletStore> Wallet<S> {
         let req = match self.store.reclaims()?.into_iter().find(|r| r.payment.digest() == digest) {
             Some(stored) => stored,
             None => {
-                for c in &made.coins {
-                    self.anchors.keyset(&c.body.keyset_id)?;
-                }
                 let held = self.store.coins()?;
                 let coins = made
                     .coins
