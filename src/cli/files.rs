@@ -207,7 +207,8 @@ pub fn read_secret_stdin(prompt: &str) -> Result<zeroize::Zeroizing<String>, Cli
     // Sized once, so reading never reallocates (leaving an unwiped copy).
     let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(LIMIT + 1));
     let read = if stdin.is_terminal() {
-        eprint!("{prompt}: ");
+        let _echo = EchoOff::new(&stdin);
+        eprint!("{prompt} (not shown as typed): ");
         let _ = std::io::stderr().flush();
         stdin.lock().take(LIMIT as u64 + 1).read_until(b'\n', &mut bytes)
     } else {
@@ -221,6 +222,45 @@ pub fn read_secret_stdin(prompt: &str) -> Result<zeroize::Zeroizing<String>, Cli
     let mut out = zeroize::Zeroizing::new(String::with_capacity(text.len()));
     out.push_str(text);
     Ok(out)
+}
+
+/// The terminal's echo switched off while a secret is typed, and restored
+/// when dropped (also when reading fails). Where the terminal cannot be
+/// switched (not a Unix terminal), the typed text stays visible.
+struct EchoOff {
+    #[cfg(unix)]
+    restore: Option<rustix::termios::Termios>,
+}
+
+impl EchoOff {
+    #[cfg(unix)]
+    fn new(stdin: &std::io::Stdin) -> Self {
+        use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+        let Ok(saved) = tcgetattr(stdin) else { return EchoOff { restore: None } };
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        // The newline the user types still moves the cursor on.
+        quiet.local_modes.insert(LocalModes::ECHONL);
+        match tcsetattr(stdin, OptionalActions::Flush, &quiet) {
+            Ok(()) => EchoOff { restore: Some(saved) },
+            Err(_) => EchoOff { restore: None },
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn new(_stdin: &std::io::Stdin) -> Self {
+        EchoOff {}
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(saved) = self.restore.take() {
+            let _ =
+                rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, &saved);
+        }
+    }
 }
 
 /// Reads a binary file (not stdin), with a clear error for a missing one.
