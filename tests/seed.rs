@@ -353,3 +353,34 @@ mod listing {
         assert!(!w.user(0).next_auth_key(&mut OsRng).1);
     }
 }
+
+#[test]
+fn a_counter_the_bank_already_has_is_skipped_and_no_coin_is_issued_twice() {
+    // A wallet restored from an older backup may repeat a counter the lost
+    // wallet used (§7.6 item 7). The bank refuses the repeated session
+    // (`SessionConflict`); the wallet drops it and takes its next counter.
+    let w = World::new();
+    let seed = RecoveryPhrase::generate(&mut OsRng).seed();
+    let lost = seeded_user(&w, &seed, 20);
+    let first = lost.withdraw_one(&*w.bank, 4, &mut OsRng).unwrap();
+    let keyset = w.keyset().id();
+    // The same phrase and account, counters from 0 again.
+    let mut twin = Wallet::new(
+        lost.keys().clone(),
+        w.bank.master_key(),
+        MemoryWalletStore::new(),
+        Arc::new(w.clock.clone()),
+    )
+    .with_seed(&seed)
+    .unwrap();
+    twin.pin_keysets(&w.bank.published_keysets()).unwrap();
+    twin.anchors_mut().trust_ttp(&w.ttp_statement).unwrap();
+    let second = twin.withdraw_one(&*w.bank, 8, &mut OsRng).unwrap();
+    assert_ne!(first, second);
+    // Counter 0 was refused and dropped; counter 1 made the coin.
+    assert_eq!(twin.store().burn_counter(&keyset).unwrap(), 2);
+    assert!(twin.interrupted().unwrap() == (0, 0), "nothing left pending");
+    // Debited once per coin: 20 - 4 - 8.
+    assert_eq!(w.balance(&lost.account_id()), 8);
+    assert_eq!(twin.balance().unwrap(), 8);
+}

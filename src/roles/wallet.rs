@@ -485,6 +485,12 @@ impl<S: WalletStore> Wallet<S> {
             Err(e) => {
                 // Nothing was blinded: the request can be dropped.
                 self.store.drop_pending(&req.session_id).map_err(|e| Attempt::Fail(e.into()))?;
+                // The counter's session is the bank's already (a wallet
+                // restored from an older backup repeated a counter the lost
+                // wallet had used, §7.6 item 7): the next counter is tried.
+                if matches!(e, Error::SessionConflict) {
+                    return Err(Attempt::Retry(e));
+                }
                 return Err(Attempt::Fail(e));
             }
         };
