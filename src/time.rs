@@ -93,6 +93,33 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock moved by a fixed number of seconds (either way),
+/// saturating at the epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OffsetClock {
+    /// Seconds added to the system clock's time (negative: earlier).
+    pub offset_secs: i64,
+}
+
+impl OffsetClock {
+    /// The system clock moved by `days` days.
+    pub fn days(days: i32) -> Self {
+        OffsetClock { offset_secs: i64::from(days) * SECONDS_PER_DAY as i64 }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        let now = SystemClock.now().0;
+        let moved = if self.offset_secs >= 0 {
+            now.saturating_add(self.offset_secs.unsigned_abs())
+        } else {
+            now.saturating_sub(self.offset_secs.unsigned_abs())
+        };
+        Timestamp(moved)
+    }
+}
+
 /// A clock that moves only when told to; shared by clones.
 #[derive(Clone, Debug, Default)]
 pub struct ManualClock(Arc<AtomicU64>);
@@ -144,6 +171,17 @@ mod tests {
             Timestamp(20_781 * SECONDS_PER_DAY + 9 * 3600 + 5 * 60 + 7).to_string(),
             "2026-11-24T09:05:07Z"
         );
+    }
+
+    #[test]
+    fn offset_clock_moves_the_system_clock_by_whole_days() {
+        let before = SystemClock.today();
+        let later = OffsetClock::days(30).today();
+        let earlier = OffsetClock::days(-30).today();
+        let after = SystemClock.today();
+        assert!(later >= before.plus(30) && later <= after.plus(30));
+        assert!(earlier >= before.minus(30) && earlier <= after.minus(30));
+        assert_eq!(OffsetClock { offset_secs: i64::MIN }.now(), Timestamp(0));
     }
 
     #[test]

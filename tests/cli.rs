@@ -1117,3 +1117,118 @@ fn cli_withdrawal_with_change_ahead_of_time_pays_off_line() {
     assert_eq!(c.balance_of(&c.merchant_account("shop")), 37);
     assert_eq!(c.balance_of(&alice), 200 - 3 * 64);
 }
+
+/// The unspent coins of `wallet` as (value, expiry day), sorted.
+fn unspent_coins(c: &Cli, wallet: &str) -> Vec<(u64, String)> {
+    let coins = c.json(&["wallet", "coins", "--dir", wallet]);
+    let mut out: Vec<(u64, String)> = coins["coins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["spent"] == false)
+        .map(|c| (c["value"].as_u64().unwrap(), c["expires"].as_str().unwrap().to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A new wallet `name` with 200 in its account and 45 withdrawn as
+/// `32 + 8 + 4 + 1` (no change made); returns its account.
+fn wallet_with_45(c: &Cli, name: &str) -> String {
+    let w = c.json(&["wallet", "new", "--dir", name, "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
+    let id = w["account"].as_str().unwrap().to_string();
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &id, "--amount", "200"]);
+    c.ok(&["wallet", "withdraw", "--dir", name, "--bank", "bank", "--amount", "45", "--no-change"]);
+    id
+}
+
+/// Coins near expiry are renewed by an on-line command and by `wallet
+/// refresh` (in local mode and through `bank serve`, all on a clock moved
+/// 80 days ahead: the coins of the default keyset are valid 90 days, the
+/// deposit window is 14); on a clock past expiry, coins nobody renewed are
+/// shown as expired, count in no spendable balance, and `wallet pay`
+/// refuses them. Money is conserved: account + coins held.
+#[test]
+fn cli_coins_near_expiry_are_renewed_and_expired_coins_are_not_spendable() {
+    let c = Cli::new();
+    let alice = c.setup();
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "45", "--no-change"]);
+    let bob = wallet_with_45(&c, "bob");
+    let carol = wallet_with_45(&c, "carol");
+    let issued = unspent_coins(&c, "alice");
+    assert_eq!(issued.iter().map(|(v, _)| *v).collect::<Vec<_>>(), [1, 4, 8, 32]);
+    let expiry = issued[0].1.clone();
+    assert!(issued.iter().all(|(_, e)| *e == expiry), "{issued:?}");
+    let held = |w: &str| {
+        let b = c.json(&["wallet", "balance", "--dir", w]);
+        (b["spendable"].as_u64().unwrap(), b["expiring"].as_u64().unwrap(), b["expired"].as_u64().unwrap())
+    };
+    assert_eq!(held("alice"), (45, 0, 0));
+
+    // Day +80: the coins expire in 10 days, within the deposit window.
+    c.set_clock(80);
+    assert_eq!(held("alice"), (45, 45, 0), "shown as expiring soon, still spendable");
+    // Any on-line command renews them first (here a withdrawal of 1).
+    let out =
+        c.run(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "1", "--no-change"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("renewed coins worth 45"), "{out:?}");
+    let renewed = unspent_coins(&c, "alice");
+    assert_eq!(renewed.iter().map(|(v, _)| *v).sum::<u64>(), 46, "{renewed:?}");
+    assert!(renewed.iter().all(|(_, e)| *e > expiry), "fresh coins: {renewed:?} (old expiry {expiry})");
+    assert_eq!(held("alice"), (46, 0, 0));
+    assert_eq!(c.balance_of(&alice) + 46, 200);
+
+    // `wallet refresh` on demand, through a bank node on the same clock.
+    let node = Node::start(&c, "bank");
+    let r = c.json(&["wallet", "refresh", "--dir", "bob", "--bank", &node.url, "--no-change"]);
+    drop(node);
+    assert_eq!((r["renewed_coins"].as_u64(), r["renewed_value"].as_u64()), (Some(4), Some(45)), "{r}");
+    let renewed = unspent_coins(&c, "bob");
+    assert_eq!(renewed.iter().map(|(v, _)| *v).sum::<u64>(), 45);
+    assert!(renewed.iter().all(|(_, e)| *e > expiry), "{renewed:?}");
+    assert_eq!(held("bob"), (45, 0, 0));
+    assert_eq!(c.balance_of(&bob) + 45, 200);
+
+    // Day +91: carol's coins, never renewed, have expired; the renewed
+    // coins of alice and bob are spendable.
+    c.set_clock(91);
+    assert_eq!(held("carol"), (0, 0, 45));
+    assert_eq!(held("alice"), (46, 0, 0));
+    assert_eq!(held("bob"), (45, 0, 0));
+    let text = c.ok(&["wallet", "balance", "--dir", "carol"]);
+    assert!(text.contains("balance 0 spendable") && text.contains("45 expired (not spendable)"), "{text}");
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "5", "--out", "r5.json"]);
+    for flags in [&["--offline"][..], &["--bank", "bank"]] {
+        let mut args = vec!["wallet", "pay", "--dir", "carol", "--request", "r5.json", "--out", "p5.json"];
+        args.extend_from_slice(flags);
+        let err = c.fails(4, &args);
+        assert!(err.contains("coins worth 45 expired"), "{flags:?}: {err}");
+        assert!(!c.path("p5.json").exists());
+    }
+    assert_eq!(held("carol"), (0, 0, 45));
+    assert_eq!(c.balance_of(&carol) + 45, 200, "the expired coins are still held, nothing spent");
+    // Alice pays 5 from her renewed coins on the same day.
+    c.pay("alice", "shop", 5, "a5");
+    assert_eq!(c.json(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"])["credited"], 5);
+}
+
+/// The test clock's variable takes whole days only: anything else is a
+/// usage error (exit 2), so a misspelt value cannot leave a test on the
+/// real clock. (A build without the `failpoints` feature never reads it:
+/// `.ci/run` checks that with the release binary.)
+#[test]
+fn cli_test_clock_refuses_a_value_that_is_not_whole_days() {
+    let c = Cli::new();
+    for bad in ["ninety", "1.5", "200000", ""] {
+        let err = c
+            .command()
+            .env(faircash::cli::TEST_CLOCK_ENV, bad)
+            .args(["ttp", "keygen", "--dir", "ttp"])
+            .output()
+            .unwrap();
+        assert_eq!(err.status.code(), Some(2), "{bad:?}: {err:?}");
+        assert!(String::from_utf8_lossy(&err.stderr).contains(faircash::cli::TEST_CLOCK_ENV), "{err:?}");
+        assert!(!c.path("ttp").exists());
+    }
+}

@@ -24,7 +24,6 @@ use crate::protocol::trust::{TtpPinChange, TtpPins, TtpStatementList};
 use crate::protocol::withdraw::SessionId;
 use crate::roles::{Bank, BankConfig, WatchPolicy};
 use crate::store::{AccountKind, BankStore};
-use crate::time::{Clock, SystemClock};
 
 /// Bank commands.
 #[derive(Debug, Subcommand)]
@@ -541,7 +540,7 @@ impl BankHome {
         let store = self.store(&cfg, false)?;
         let mut rules = cfg.bank_config();
         tune(&mut rules);
-        let bank = Bank::open(store, secrets, Arc::new(SystemClock), rules)?;
+        let bank = Bank::open(store, secrets, super::clock(), rules)?;
         bank.set_ttp_statements(cfg.ttp.statements.clone())?;
         Ok(bank)
     }
@@ -1136,10 +1135,10 @@ fn init(a: InitArgs, out: &Output) -> Result<(), CliError> {
     // behind, so `bank init` can simply be run again.
     let store = home.store(&cfg, true)?;
     let secrets = BankSecrets::generate(&mut OsRng);
-    let spec = cfg.spec(SystemClock.today());
+    let spec = cfg.spec(super::clock().today());
     let ttp_key = escrow_key(&cfg, &spec)?;
     write_secret(&home.key(), &secrets)?;
-    let bank = Bank::open(store, secrets, Arc::new(SystemClock), cfg.bank_config())?;
+    let bank = Bank::open(store, secrets, super::clock(), cfg.bank_config())?;
     let key_path = home.key();
     let keyset = bank.issue_keyset_with(ttp_key, &spec, &mut OsRng, |s| {
         write_secret_replace(&key_path, s)

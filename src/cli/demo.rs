@@ -23,7 +23,7 @@ use crate::roles::{Bank, BankApi, BankConfig, Merchant, Wallet};
 use crate::store::memory::{MemoryBankStore, MemoryMerchantStore, MemoryTtpStore, MemoryWalletStore};
 use crate::store::sqlite::{SqliteBankStore, SqliteMerchantStore, SqliteTtpStore, SqliteWalletStore};
 use crate::store::{BankStore, MerchantStore, StoreResult, TrusteeStore, WalletStore};
-use crate::time::{Clock, SystemClock};
+use crate::time::Clock;
 use crate::trustees::dkg::{run_local, Ceremony, DkgOutcome, KeyPurpose, Participant};
 use crate::trustees::signing::{self, GroupMessage, ResultToSign, SigningRequest};
 use crate::trustees::{sign_locally, Trustee};
@@ -288,7 +288,7 @@ where
     T: TrusteeStore,
 {
     let rng = &mut OsRng;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = super::clock();
     let today = clock.today();
     out.event("start", json!({"today": day(today)}), || {
         format!("faircash demo — fair off-line e-cash\nday {today}")

@@ -1,7 +1,6 @@
 //! `faircash merchant …`: a merchant.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Subcommand;
 use rand::rngs::OsRng;
@@ -20,7 +19,6 @@ use crate::protocol::trace::WatchList;
 use crate::roles::Merchant;
 use crate::store::sqlite::SqliteMerchantStore;
 use crate::store::PaymentState;
-use crate::time::SystemClock;
 
 /// Merchant commands.
 #[derive(Debug, Subcommand)]
@@ -124,7 +122,7 @@ fn open(dir: &std::path::Path, out: &Output) -> Result<(Merchant<SqliteMerchantS
     let lock = lock_dir(dir, "merchant.lock", out)?;
     let store = SqliteMerchantStore::open_existing(dir.join("merchant.db"))
         .map_err(|e| super::damaged_store("merchant", dir, e))?;
-    let mut m = Merchant::new(key, pinned.master_key, store, Arc::new(SystemClock));
+    let mut m = Merchant::new(key, pinned.master_key, store, super::clock());
     m.pin_keysets(&list.keysets)?;
     for s in &load_ttp(dir)?.statements {
         m.anchors_mut().trust_ttp(s)?;

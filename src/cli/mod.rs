@@ -20,11 +20,13 @@ pub mod wallet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::protocol::trace::TraceError;
 use crate::protocol::Error as ProtocolError;
+use crate::time::Clock;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -298,7 +300,9 @@ pub struct DirArg {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.json);
-    if let Err(e) = one_stdin_one_stdout(std::env::args_os().skip(1)) {
+    if let Err(e) =
+        one_stdin_one_stdout(std::env::args_os().skip(1)).and_then(|()| test_clock::set_from_env())
+    {
         out.error(&e);
         return ExitCode::from(e.exit_code());
     }
@@ -322,6 +326,68 @@ pub fn main() -> ExitCode {
             out.error(&e);
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// The variable that moves the clock of the command line in test builds
+/// (see [`clock`]), in whole days.
+pub const TEST_CLOCK_ENV: &str = "FAIRCASH_TEST_CLOCK_OFFSET_DAYS";
+
+/// The clock of every command: every role the command line makes (wallet,
+/// merchant, bank in local mode and `bank serve`, TTP, trustees, the demo)
+/// reads the time through this one clock.
+///
+/// It is the system clock, except in builds with the `failpoints` feature
+/// (the crate's own tests; never `cargo build` or `cargo run --release`),
+/// where `FAIRCASH_TEST_CLOCK_OFFSET_DAYS=N` moves it by `N` days (negative:
+/// back), so the tests can run the real binary past a coin's expiry.
+pub fn clock() -> Arc<dyn Clock> {
+    #[cfg(feature = "failpoints")]
+    if let Some(days) = test_clock::offset_days() {
+        return Arc::new(crate::time::OffsetClock::days(days));
+    }
+    Arc::new(crate::time::SystemClock)
+}
+
+/// The test clock's offset (see [`clock`]): compiled only with the
+/// `failpoints` feature; without it the variable is never read.
+mod test_clock {
+    use super::CliError;
+    #[cfg(feature = "failpoints")]
+    use super::TEST_CLOCK_ENV as ENV;
+
+    #[cfg(feature = "failpoints")]
+    static OFFSET: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
+    /// Reads the offset once, before any command runs; a value that is not
+    /// a whole number of days within ±100 000 is a usage error, so a
+    /// misspelt value cannot make a test pass on the real clock.
+    #[cfg(feature = "failpoints")]
+    pub fn set_from_env() -> Result<(), CliError> {
+        let Some(raw) = std::env::var_os(ENV) else {
+            return Ok(());
+        };
+        let days = raw
+            .to_str()
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .filter(|d| d.unsigned_abs() <= 100_000)
+            .ok_or_else(|| {
+                CliError::Usage(format!("{ENV}={raw:?} is not a whole number of days (±100000)"))
+            })?;
+        let _ = OFFSET.set(days);
+        Ok(())
+    }
+
+    /// Without the `failpoints` feature the clock cannot be moved.
+    #[cfg(not(feature = "failpoints"))]
+    pub fn set_from_env() -> Result<(), CliError> {
+        Ok(())
+    }
+
+    /// The offset set by [`set_from_env`], if any.
+    #[cfg(feature = "failpoints")]
+    pub fn offset_days() -> Option<i32> {
+        OFFSET.get().copied().filter(|d| *d != 0)
     }
 }
 

@@ -19,7 +19,6 @@
 //! trace result).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
 use rand::rngs::OsRng;
@@ -39,7 +38,6 @@ use crate::protocol::trace::{LogHead, TraceRecord, TraceRequest, Warrant};
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
 use crate::store::sqlite::SqliteTtpStore;
 use crate::store::TtpStore;
-use crate::time::{Clock, SystemClock};
 use crate::trustees::dkg::{
     complete, record_abort, Ceremony, DkgError, DkgMessage, DkgPayload, DkgState, DkgTranscript, KeyPurpose,
     KeyShare, Participant,
@@ -340,7 +338,7 @@ fn open_trustee(dir: &Path) -> Result<Trustee<SqliteTtpStore>, CliError> {
     };
     let decryption = share(KeyPurpose::Decryption)?;
     let signing = share(KeyPurpose::Signing)?;
-    let mut t = Trustee::new(id, decryption, signing, store(dir)?, Arc::new(SystemClock))
+    let mut t = Trustee::new(id, decryption, signing, store(dir)?, super::clock())
         .map_err(|e| CliError::Security(format!("{}: {e}", dir.display())))?;
     let (issuers, keysets) = gate_config(dir)?;
     for i in issuers {
@@ -460,7 +458,7 @@ fn waiting(round: &str, ids: &[u16], files: &Path) -> CliError {
 fn abort(dir: &Path, c: &Ceremony, e: &DkgError, out: &Output) -> CliError {
     let err = dkg_error(e);
     if matches!(err, CliError::Security(_)) {
-        match store(dir).and_then(|s| record_abort(&s, c, e, SystemClock.now()).map_err(CliError::from)) {
+        match store(dir).and_then(|s| record_abort(&s, c, e, super::clock().now()).map_err(CliError::from)) {
             Ok(_) => {
                 out.note(format!("the ceremony's abort is recorded in {}", dir.join("trustee.db").display()))
             }
@@ -731,7 +729,7 @@ fn run_sign(cmd: SignCommand, out: &Output) -> Result<(), CliError> {
             if d.verification_shares.iter().map(|k| k.id).ne(s.verification_shares.iter().map(|k| k.id)) {
                 return Err(CliError::Input("the two ceremonies are not of the same trustees".into()));
             }
-            let validity = validity.validity(SystemClock.today())?;
+            let validity = validity.validity(super::clock().today())?;
             let statement = TtpKeyStatement {
                 params_id: Params::get().id,
                 sequence,
@@ -740,7 +738,7 @@ fn run_sign(cmd: SignCommand, out: &Output) -> Result<(), CliError> {
                 trustees: d.verification_shares.clone(),
                 signing_key: s.group_key,
                 validity,
-                issued: SystemClock.now(),
+                issued: super::clock().now(),
             };
             statement.check().map_err(|e| CliError::Input(e.to_string()))?;
             let signers = if signer.is_empty() {

@@ -1,7 +1,6 @@
 //! `faircash ttp …` (the trustee) and `faircash warrant …` (judges).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
 use rand::rngs::OsRng;
@@ -25,7 +24,6 @@ use crate::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
 use crate::roles::{Ttp, TtpKeys};
 use crate::store::sqlite::SqliteTtpStore;
 use crate::store::TtpStore;
-use crate::time::{Clock, SystemClock};
 use crate::trustees::signing::{GroupMessage, ResultToSign, SigningRequest};
 use crate::wire::WireMessage;
 
@@ -182,8 +180,8 @@ impl ValidityArgs {
         }
         Ok(TtpValidity {
             escrow_from: from,
-            escrow_until: SystemClock.today().plus(self.escrow_days),
-            trace_until: SystemClock.today().plus(self.trace_days),
+            escrow_until: super::clock().today().plus(self.escrow_days),
+            trace_until: super::clock().today().plus(self.trace_days),
         })
     }
 }
@@ -305,7 +303,7 @@ fn open_ttp(dir: &Path) -> Result<Ttp<SqliteTtpStore>, CliError> {
     let keys: TtpKeys = read_secret(&key_path)?;
     let store =
         SqliteTtpStore::open_existing(dir.join("ttp.db")).map_err(|e| super::damaged_store("ttp", dir, e))?;
-    let mut ttp = Ttp::new(keys, store, Arc::new(SystemClock));
+    let mut ttp = Ttp::new(keys, store, super::clock());
     let (issuers, keysets) = gate_config(dir)?;
     for i in issuers {
         ttp.trust_issuer(i);
@@ -438,11 +436,11 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
             if key_path.exists() {
                 return Err(CliError::Refused(format!("{}: TTP keys exist here already", dir.dir.display())));
             }
-            let validity = validity.validity(SystemClock.today())?;
+            let validity = validity.validity(super::clock().today())?;
             ensure_dir(&dir.dir)?;
             let keys = TtpKeys::generate(&mut OsRng);
             let statement = keys
-                .statement(0, validity, SystemClock.now(), &mut OsRng)
+                .statement(0, validity, super::clock().now(), &mut OsRng)
                 .map_err(|e| CliError::Input(e.to_string()))?;
             write_secret(&key_path, &keys)?;
             write_json(&config_path(&dir.dir), &TtpConfig::default())?;
@@ -473,7 +471,7 @@ pub fn run_ttp(cmd: TtpCommand, out: &Output) -> Result<(), CliError> {
             let validity = validity.validity(current.statement.validity.escrow_from)?;
             let keys: TtpKeys = read_secret(&dir.dir.join("ttp.key"))?;
             let next = keys
-                .statement(current.statement.sequence + 1, validity, SystemClock.now(), &mut OsRng)
+                .statement(current.statement.sequence + 1, validity, super::clock().now(), &mut OsRng)
                 .map_err(|e| CliError::Input(e.to_string()))?;
             drop(ttp);
             write_message(&pub_path, &next)?;
@@ -661,7 +659,7 @@ pub fn run_warrant(cmd: WarrantCommand, out: &Output) -> Result<(), CliError> {
             {
                 return Err(CliError::Usage("case id or reason too long".into()));
             }
-            let now = SystemClock.now();
+            let now = super::clock().now();
             let w = Warrant::issue(
                 &key,
                 WarrantTerms {

@@ -1,7 +1,6 @@
 //! `faircash wallet …`: a user's wallet.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::Subcommand;
 use rand::rngs::OsRng;
@@ -24,7 +23,7 @@ use crate::protocol::Error as ProtocolError;
 use crate::roles::wallet::backup::{BackupContents, BackupEntry, BackupError, BackupFile, COUNTER_SKIP};
 use crate::roles::{BankApi, TrustAnchors, Wallet};
 use crate::store::sqlite::SqliteWalletStore;
-use crate::time::{SystemClock, Timestamp};
+use crate::time::Timestamp;
 
 /// Wallet commands.
 #[derive(Debug, Subcommand)]
@@ -728,7 +727,7 @@ impl WalletHome {
         if self.rotation().exists() {
             out.note("an authentication key rotation is unfinished: run `wallet rotate-auth-key` again");
         }
-        let mut w = Wallet::new(keys, pinned.master_key, store, Arc::new(SystemClock));
+        let mut w = Wallet::new(keys, pinned.master_key, store, super::clock());
         if self.seed().exists() {
             let seed: WalletSeed = read_secret(&self.seed())?;
             w = w
@@ -783,11 +782,9 @@ fn run_restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
         pin_ttp_at_creation(&args.dir.dir, &args.ttp, Some(&*b), out)?;
         let master = load_pinned(&args.dir.dir)?.0.master_key;
         let store = SqliteWalletStore::open(args.dir.dir.join("wallet.db"))?;
-        Wallet::restore(&seed, master, store, Arc::new(SystemClock), &*b, &mut OsRng, |_| {}).map_err(|e| {
-            match e {
-                RestoreError::Protocol(p) => CliError::from(p),
-                other => CliError::Input(other.to_string()),
-            }
+        Wallet::restore(&seed, master, store, super::clock(), &*b, &mut OsRng, |_| {}).map_err(|e| match e {
+            RestoreError::Protocol(p) => CliError::from(p),
+            other => CliError::Input(other.to_string()),
         })
     })();
     let (wallet, report) = match restored {
@@ -997,9 +994,10 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let home = WalletHome { dir: dir.dir.clone() };
             let (mut wallet, _, list, _lock) = home.open(out)?;
             let b = connect(&bank)?;
-            go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
+            // What going on-line renewed (at its random margin) counts too.
+            let mut renewed = go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
             let margin = margin.unwrap_or(deposit_window(&wallet));
-            let renewed = wallet.refresh(&*b, margin, &mut OsRng)?;
+            renewed.extend(wallet.refresh(&*b, margin, &mut OsRng)?);
             let value: u64 = renewed.iter().map(|e| e.value).sum();
             let coins: usize = renewed.iter().map(|e| e.spent.len()).sum();
             let balance = wallet.balance()?;
@@ -1451,8 +1449,7 @@ fn backup(dir: &Path, file: &Path, out: &Output) -> Result<(), CliError> {
         }
     }
     let mut image = wallet.store().image()?;
-    let created =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let created = super::clock().now().0;
     let contents = BackupContents { created, files, database: std::mem::take(&mut *image) };
     let sealed = BackupFile::seal(&seed, &pinned.master_key, wallet.account_id(), &contents, &mut OsRng);
     let bytes = sealed.to_bytes();
@@ -1622,14 +1619,14 @@ fn deposit_window<S: crate::store::WalletStore>(wallet: &Wallet<S>) -> u32 {
 
 /// What every on-line wallet command does first: refresh the keysets and
 /// TTP statements, finish interrupted withdrawals and exchanges, and renew
-/// coins near expiry at a randomised margin.
+/// coins near expiry at a randomised margin. Returns the renewals made.
 fn go_online(
     dir: &Path,
     wallet: &mut Wallet<SqliteWalletStore>,
     b: &dyn BankApi,
     list: &KeysetList,
     out: &Output,
-) -> Result<(), CliError> {
+) -> Result<Vec<crate::roles::wallet::Exchanged>, CliError> {
     wallet.anchors_mut().refresh_keysets(b)?;
     save_keysets(dir, wallet.anchors(), list)?;
     let old_ttp = load_ttp(dir)?;
@@ -1649,7 +1646,7 @@ fn go_online(
         let value: u64 = renewed.iter().map(|e| e.value).sum();
         out.note(format!("renewed coins worth {value} that expire soon"));
     }
-    Ok(())
+    Ok(renewed)
 }
 
 /// Change made ahead of time after an on-line command that changed the

@@ -11,11 +11,13 @@ use serde_json::Value;
 
 pub struct Cli {
     pub root: tempfile::TempDir,
+    /// Days every command's clock is moved by (`faircash::cli::TEST_CLOCK_ENV`).
+    pub clock_days: std::cell::Cell<i32>,
 }
 
 impl Default for Cli {
     fn default() -> Self {
-        Cli { root: tempfile::tempdir().unwrap() }
+        Cli { root: tempfile::tempdir().unwrap(), clock_days: std::cell::Cell::new(0) }
     }
 }
 
@@ -24,16 +26,29 @@ impl Cli {
         Self::default()
     }
 
+    /// Moves the clock of the commands run from now on to `days` days from
+    /// today (0: the real clock).
+    pub fn set_clock(&self, days: i32) {
+        self.clock_days.set(days);
+    }
+
+    /// A command of the binary in the test directory, on the test's clock.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faircash"));
+        cmd.current_dir(self.root.path());
+        match self.clock_days.get() {
+            0 => cmd.env_remove(faircash::cli::TEST_CLOCK_ENV),
+            days => cmd.env(faircash::cli::TEST_CLOCK_ENV, days.to_string()),
+        };
+        cmd
+    }
+
     pub fn path(&self, p: &str) -> PathBuf {
         self.root.path().join(p)
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_faircash"))
-            .args(args)
-            .current_dir(self.root.path())
-            .output()
-            .unwrap()
+        self.command().args(args).output().unwrap()
     }
 
     /// Runs, asserts success, returns stdout.
@@ -73,9 +88,9 @@ impl Cli {
     /// stdout and stderr.
     pub fn piped(&self, code: i32, stdin: &[u8], args: &[&str]) -> (Vec<u8>, String) {
         use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
+        let mut child = self
+            .command()
             .args(args)
-            .current_dir(self.root.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -153,10 +168,10 @@ impl Node {
 
     /// Serves `dir` with extra `bank serve` flags and environment variables.
     pub fn serve(c: &Cli, dir: &str, flags: &[&str], env: &[(&str, &str)]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
+        let mut child = c
+            .command()
             .args(["bank", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
             .args(flags)
-            .current_dir(c.root.path())
             .env("FAIRCASH_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
