@@ -11,7 +11,9 @@ use serde_json::Value;
 fn cli_session_from_setup_to_double_spend_and_traces() {
     let c = Cli::new();
     let alice = c.setup();
-    let out = c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "45"]);
+    // --no-change: the clone must hold the very coins alice pays.
+    let out =
+        c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "45", "--no-change"]);
     assert!(out.contains("45 (32 + 8 + 4 + 1)"), "{out}");
     assert_eq!(c.balance_of(&alice), 155);
     c.pay("alice", "shop", 12, "p1");
@@ -331,7 +333,8 @@ fn cli_errors_are_clear_and_exit_codes_documented() {
 fn concurrent_deposits_of_one_coin_credit_once() {
     let c = Cli::new();
     c.setup();
-    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "8"]);
+    // --no-change: the one coin of 8 is deposited five times at once.
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "8", "--no-change"]);
     c.pay("alice", "shop", 8, "p");
     let shop = c.merchant_account("shop");
     // Several processes hold the same accepted payment and deposit at once.
@@ -628,7 +631,9 @@ fn human_output_says_what_people_need() {
     let out = c.ok(&["wallet", "coins", "--dir", "alice"]);
     assert!(out.contains("no coins"), "{out}");
     // A large withdrawal counts repeated denominations.
-    let out = c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "900"]);
+    let out =
+        // --no-change: the text shows the withdrawal as made.
+        c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "900", "--no-change"]);
     assert!(out.contains("900 (3 × 256 + 128 + 4)"), "{out}");
     // wallet info: account, bank, keysets, balance.
     let out = c.ok(&["wallet", "info", "--dir", "alice"]);
@@ -713,7 +718,8 @@ fn cli_rekey_unfreeze_rotation_and_history() {
         let mode = std::fs::metadata(c.path("alice/auth.key")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
-    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "40"]);
+    // --no-change: the clone must hold the very coin of 32 alice pays.
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "40", "--no-change"]);
     copy_dir(&c.path("alice"), &c.path("alice-clone"));
     c.pay("alice", "shop", 32, "p1");
     c.ok(&["merchant", "new", "--dir", "shop2", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
@@ -1083,39 +1089,101 @@ fn cli_pays_9_from_8_under_the_old_keyset_and_1_under_the_new() {
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["spendable"], 0);
 }
 
+/// The values of the unspent coins of `wallet`, sorted.
+fn unspent_values(c: &Cli, wallet: &str) -> Vec<u64> {
+    unspent_coins(c, wallet).into_iter().map(|(v, _)| v).collect()
+}
+
+/// Whether every amount from 1 to `min(64, total)` is the sum of some of
+/// `values` (every subset tried: an independent check of the reach).
+fn pays_every_amount_up_to_64(values: &[u64]) -> bool {
+    assert!(values.len() <= 16, "{values:?}");
+    let total: u64 = values.iter().sum();
+    let sums: std::collections::BTreeSet<u64> = (0u32..1 << values.len())
+        .map(|m| values.iter().enumerate().filter(|(i, _)| m >> i & 1 == 1).map(|(_, v)| v).sum())
+        .collect();
+    (1..=total.min(64)).all(|a| sums.contains(&a))
+}
+
+/// Change made ahead of time is the default (protocol §9.8): a withdrawal
+/// of 64 as one coin is exchanged right away into one coin of each
+/// denomination from the smallest up, so 37 is then paid off-line; the
+/// gap a payment leaves is closed by the next on-line command; a payment
+/// received reaches the coins through a withdrawal, which makes its change
+/// too; `--no-change` keeps the coins as withdrawn, and then 37 cannot be
+/// paid off-line. Money is conserved (accounts + coins held) throughout.
 #[test]
-fn cli_withdrawal_with_change_ahead_of_time_pays_off_line() {
+fn cli_change_is_made_ahead_of_time_by_default() {
     let c = Cli::new();
     let alice = c.setup();
-    // Without change ahead of time, one coin of 64 cannot pay 37 off-line.
-    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64"]);
-    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "37", "--out", "r1.json"]);
-    c.fails(4, &["wallet", "pay", "--dir", "alice", "--request", "r1.json", "--out", "p1.json", "--offline"]);
-    // --no-change overrides the setting; then the next on-line command with
-    // it splits the 64 into one coin of each denomination from the smallest up.
-    let withdraw_64 = |flags: &[&str]| {
-        let mut args = vec!["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64"];
-        args.extend_from_slice(flags);
-        c.json(&args)
+    let shop = c.merchant_account("shop");
+    let bob = c.json(&["wallet", "new", "--dir", "bob", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
+    let bob = bob["account"].as_str().unwrap().to_string();
+    let spendable = |w: &str| c.json(&["wallet", "balance", "--dir", w])["spendable"].as_u64().unwrap();
+    let total = || {
+        c.balance_of(&alice)
+            + spendable("alice")
+            + c.balance_of(&shop)
+            + c.balance_of(&bob)
+            + spendable("bob")
     };
-    let plain = withdraw_64(&["--change-up-to", "64", "--no-change"]);
-    assert_eq!(plain["denominations"], serde_json::json!([64]));
-    withdraw_64(&["--change-up-to", "64"]);
-    let coins = c.json(&["wallet", "coins", "--dir", "alice"]);
-    let mut values: Vec<u64> = coins["coins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["spent"] == false)
-        .map(|c| c["value"].as_u64().unwrap())
-        .collect();
-    values.sort_unstable();
-    assert_eq!(values, [1, 1, 2, 4, 8, 16, 32, 64, 64], "{coins}");
+
+    let out = c.run(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64"]);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "made change ahead of time: exchanged a coin of 64 for 64 (32 + 16 + 8 + 4 + 2 + 2 × 1)"
+        ),
+        "{err}"
+    );
+    assert_eq!(unspent_values(&c, "alice"), [1, 1, 2, 4, 8, 16, 32]);
+    assert_eq!((c.balance_of(&alice), total()), (136, 200));
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "37", "--out", "r1.json"]);
     c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r1.json", "--out", "p1.json", "--offline"]);
     c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "p1.json"]);
     c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
-    assert_eq!(c.balance_of(&c.merchant_account("shop")), 37);
-    assert_eq!(c.balance_of(&alice), 200 - 3 * 64);
+    assert_eq!((c.balance_of(&shop), total()), (37, 200));
+
+    // What is left no longer pays every amount up to its value; the next
+    // on-line command (here `wallet refresh`, with nothing to renew)
+    // closes the gap.
+    let left = unspent_values(&c, "alice");
+    assert_eq!(left.iter().sum::<u64>(), 27);
+    assert!(!pays_every_amount_up_to_64(&left), "{left:?}");
+    c.ok(&["wallet", "refresh", "--dir", "alice", "--bank", "bank"]);
+    let closed = unspent_values(&c, "alice");
+    assert_eq!(closed.iter().sum::<u64>(), 27);
+    assert!(pays_every_amount_up_to_64(&closed), "{closed:?}");
+    assert_eq!(total(), 200);
+
+    // Bob receives 20 from alice off-line, deposits it to his account and
+    // withdraws it: as 16 + 4, then changed so that 1..=20 can all be paid.
+    c.ok(&["wallet", "request", "--dir", "bob", "--amount", "20", "--out", "r2.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r2.json", "--out", "p2.json", "--offline"]);
+    c.ok(&["wallet", "receive", "--dir", "bob", "--payment", "p2.json"]);
+    assert_eq!(c.json(&["wallet", "deposit", "--dir", "bob", "--bank", "bank"])["credited"], 20);
+    assert_eq!(total(), 200);
+    let w = c.json(&["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "20"]);
+    assert_eq!(w["denominations"], serde_json::json!([16, 4]));
+    let received = unspent_values(&c, "bob");
+    assert_eq!(received.iter().sum::<u64>(), 20);
+    assert!(pays_every_amount_up_to_64(&received), "{received:?}");
+    assert_eq!((c.balance_of(&bob), total()), (0, 200));
+
+    // --no-change: one coin of 64 stays one coin, and 37 cannot be paid
+    // off-line with it.
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &bob, "--amount", "64"]);
+    let plain =
+        c.json(&["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "64", "--no-change"]);
+    assert_eq!(plain["denominations"], serde_json::json!([64]));
+    let mut values = received.clone();
+    values.push(64);
+    values.sort_unstable();
+    assert_eq!(unspent_values(&c, "bob"), values);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "37", "--out", "r3.json"]);
+    c.fails(4, &["wallet", "pay", "--dir", "bob", "--request", "r3.json", "--out", "p3.json", "--offline"]);
+    assert_eq!(total(), 264);
 }
 
 /// The unspent coins of `wallet` as (value, expiry day), sorted.

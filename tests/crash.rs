@@ -526,7 +526,8 @@ fn a_crash_at_every_step_of_an_exchange_loses_nothing_and_spends_no_coin_twice()
 fn pay_makes_change_with_the_bank_and_offline_names_the_exchange() {
     let c = Cli::new();
     let alice = c.setup();
-    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64"]);
+    // --no-change: one coin of 64, so the payment of 3 needs change.
+    c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64", "--no-change"]);
     let shop = c.merchant_account("shop");
     let total = c.balance_of(&alice) + unspent_value(&c, "alice");
     c.ok(&["merchant", "request", "--dir", "shop", "--amount", "3", "--out", "r.json"]);

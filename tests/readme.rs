@@ -80,12 +80,28 @@ fn the_readme_session_runs_as_written() {
             }
         }
         if line.contains("<bob's coin id>") {
-            // As the README says: the coin of value 16 that `bank spends` lists.
+            // As the README says: a coin bob spent that `bank spends` lists
+            // as deposited by the shop (his payment of 16, made of the
+            // coins his withdrawal's change ahead of time left him).
+            let shop =
+                c.json(&["merchant", "status", "--dir", "shop"])["account"].as_str().unwrap().to_string();
+            let coins = c.json(&["wallet", "coins", "--dir", "bob"]);
+            let spent: std::collections::BTreeSet<&str> = coins["coins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["spent"] == true)
+                .map(|c| c["coin_id"].as_str().unwrap())
+                .collect();
             let spends = c.json(&["bank", "spends", "--dir", "bank"]);
-            let sixteen: Vec<&Value> =
-                spends["spends"].as_array().unwrap().iter().filter(|s| s["value"] == 16).collect();
-            assert_eq!(sixteen.len(), 1, "{spends}");
-            line = line.replace("<bob's coin id>", sixteen[0]["coin_id"].as_str().unwrap());
+            let paid: Vec<&Value> = spends["spends"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["merchant"] == shop.as_str() && spent.contains(s["coin_id"].as_str().unwrap()))
+                .collect();
+            assert_eq!(paid.iter().map(|s| s["value"].as_u64().unwrap()).sum::<u64>(), 16, "{spends}");
+            line = line.replace("<bob's coin id>", paid[0]["coin_id"].as_str().unwrap());
         }
         assert!(!line.contains('<'), "README: an unknown placeholder in {line}");
         let o = run_as_written(&c, &line, &comment);

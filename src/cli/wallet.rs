@@ -73,7 +73,11 @@ pub enum WalletCommand {
         bank_key: Option<String>,
     },
     /// Withdraw an amount as coins (its binary decomposition).
-    #[command(after_help = "Example:\n  faircash wallet withdraw --dir alice --bank bank --amount 40")]
+    #[command(after_help = "Example:\n  faircash wallet withdraw --dir alice --bank bank --amount 40\n\n\
+        Then, unless --no-change, change is made ahead of time: if the coins held cannot pay every\n\
+        amount from 1 to --change-up-to (default 64) exactly, the smallest coin beyond that is\n\
+        exchanged into one coin of each denomination from the smallest up, so that a later payment\n\
+        needs no exchange just before it (which would link the two by time and amount).")]
     Withdraw {
         /// The state directory.
         #[command(flatten)]
@@ -358,20 +362,22 @@ fn backup_refused(file: &Path, e: BackupError) -> CliError {
     }
 }
 
-/// Change made ahead of time (protocol §9.8), when asked for: after
+/// Change made ahead of time (protocol §9.8), on by default: after
 /// `wallet withdraw`, `wallet exchange` and `wallet refresh`, if the coins
-/// held cannot pay every amount from 1 to `--change-up-to` (or to their
-/// total, if smaller) exactly, the smallest coin that closes the gap is
-/// exchanged into one coin of each denomination from the smallest up.
+/// held cannot pay every amount from 1 to `--change-up-to` (64 unless set;
+/// or to their total, if smaller) exactly, the smallest coin that closes
+/// the gap is exchanged into one coin of each denomination from the
+/// smallest up.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChangeArgs {
     /// Keep the coins able to pay every amount from 1 to N exactly,
-    /// exchanging coins after the command if they cannot (64 is a good
-    /// bound; the environment variable sets it for every command).
+    /// exchanging coins after the command if they cannot (the environment
+    /// variable sets it for every command).
     #[arg(long, value_name = "N", env = "FAIRCASH_CHANGE_UP_TO",
+          default_value_t = crate::roles::wallet::DEFAULT_CHANGE_BOUND,
           value_parser = clap::value_parser!(u64).range(1..))]
-    pub change_up_to: Option<u64>,
-    /// Make no change ahead of time (overrides FAIRCASH_CHANGE_UP_TO).
+    pub change_up_to: u64,
+    /// Make no change ahead of time for this command.
     #[arg(long)]
     pub no_change: bool,
 }
@@ -1657,10 +1663,10 @@ fn change_ahead<S: crate::store::WalletStore>(
     change: &ChangeArgs,
     out: &Output,
 ) -> Result<(), CliError> {
-    let Some(bound) = change.change_up_to.filter(|_| !change.no_change) else {
+    if change.no_change {
         return Ok(());
-    };
-    for ex in wallet.make_change_ahead(b, bound, &mut OsRng)? {
+    }
+    for ex in wallet.make_change_ahead(b, change.change_up_to, &mut OsRng)? {
         out.note(format!(
             "made change ahead of time: exchanged a coin of {} for {}",
             ex.value,
