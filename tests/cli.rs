@@ -1223,6 +1223,9 @@ fn cli_coins_near_expiry_are_renewed_and_expired_coins_are_not_spendable() {
     c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "45", "--no-change"]);
     let bob = wallet_with_45(&c, "bob");
     let carol = wallet_with_45(&c, "carol");
+    // Renewed by `wallet account`, `wallet deposit` and `wallet resume`.
+    let others: Vec<(&str, String)> =
+        ["dave", "erin", "frank"].iter().map(|w| (*w, wallet_with_45(&c, w))).collect();
     let issued = unspent_coins(&c, "alice");
     assert_eq!(issued.iter().map(|(v, _)| *v).collect::<Vec<_>>(), [1, 4, 8, 32]);
     let expiry = issued[0].1.clone();
@@ -1257,6 +1260,16 @@ fn cli_coins_near_expiry_are_renewed_and_expired_coins_are_not_spendable() {
     assert!(renewed.iter().all(|(_, e)| *e > expiry), "{renewed:?}");
     assert_eq!(held("bob"), (45, 0, 0));
     assert_eq!(c.balance_of(&bob) + 45, 200);
+
+    // Every other on-line wallet command renews too.
+    for ((w, id), cmd) in others.iter().zip(["account", "deposit", "resume"]) {
+        let out = c.run(&["wallet", cmd, "--dir", w, "--bank", "bank"]);
+        assert!(out.status.success(), "{cmd}: {out:?}");
+        let renewed = unspent_coins(&c, w);
+        assert_eq!(renewed.iter().map(|(v, _)| *v).sum::<u64>(), 45, "{cmd}");
+        assert!(renewed.iter().all(|(_, e)| *e > expiry), "`wallet {cmd}` renews: {renewed:?}");
+        assert_eq!(c.balance_of(id) + 45, 200);
+    }
 
     // Day +91: carol's coins, never renewed, have expired; the renewed
     // coins of alice and bob are spendable.

@@ -446,6 +446,7 @@ pub fn run_wallet(cmd: WalletReceiveCommand, out: &Output) -> Result<(), CliErro
             let (mut w, _, list, _lock) = open_wallet(&dir.dir, out)?;
             let b = connect(&bank)?;
             refresh_from_bank(&dir.dir, w.anchors_mut(), &list, &*b, out)?;
+            super::wallet::renew_due(&w, &*b, out)?;
             deposit(&w.payee(), &*b, "wallet received", "account", out)
         }
         WalletReceiveCommand::Received { dir, refused } => {

@@ -1032,6 +1032,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 return Ok(());
             }
             let resumed = wallet.resume(&*b, &mut OsRng)?;
+            renew_due(&wallet, &*b, out)?;
             for (amount, withdrawn) in &resumed.incomplete {
                 out.note(format!(
                     "a withdrawal of {amount} stopped after {withdrawn}: its reservation lapsed and the rest is refused"
@@ -1056,6 +1057,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let home = WalletHome { dir: dir.dir.clone() };
             let (wallet, _, _, _lock) = home.open(out)?;
             let b = connect(&bank)?;
+            renew_due(&wallet, &*b, out)?;
             let st = wallet.account_status(&*b, &mut OsRng)?;
             out.result(
                 || {
@@ -1623,9 +1625,10 @@ fn deposit_window<S: crate::store::WalletStore>(wallet: &Wallet<S>) -> u32 {
     wallet.keysets().last().map_or(14, |k| k.policy().max_deposit_delay_days)
 }
 
-/// What every on-line wallet command does first: refresh the keysets and
-/// TTP statements, finish interrupted withdrawals and exchanges, and renew
-/// coins near expiry at a randomised margin. Returns the renewals made.
+/// What every on-line wallet command that moves coins does first: refresh
+/// the keysets and TTP statements, finish interrupted withdrawals and
+/// exchanges, and renew coins near expiry ([`renew_due`]). Returns the
+/// renewals made.
 fn go_online(
     dir: &Path,
     wallet: &mut Wallet<SqliteWalletStore>,
@@ -1633,11 +1636,7 @@ fn go_online(
     list: &KeysetList,
     out: &Output,
 ) -> Result<Vec<crate::roles::wallet::Exchanged>, CliError> {
-    wallet.anchors_mut().refresh_keysets(b)?;
-    save_keysets(dir, wallet.anchors(), list)?;
-    let old_ttp = load_ttp(dir)?;
-    let offered = wallet.anchors_mut().refresh_ttp(b)?;
-    save_ttp(dir, wallet.anchors(), &old_ttp, &offered, out)?;
+    super::payee::refresh_from_bank(dir, wallet.anchors_mut(), list, b, out)?;
     let resumed = wallet.resume(b, &mut OsRng)?;
     if !resumed.coins.is_empty() || resumed.exchanges > 0 {
         out.note(format!(
@@ -1646,6 +1645,17 @@ fn go_online(
             resumed.exchanges
         ));
     }
+    renew_due(wallet, b, out)
+}
+
+/// What every on-line wallet command does: renew the coins that expire
+/// within a margin drawn at random between the deposit window and twice it
+/// (specs/security.md §3.5a). Returns the renewals made.
+pub(super) fn renew_due(
+    wallet: &Wallet<SqliteWalletStore>,
+    b: &dyn BankApi,
+    out: &Output,
+) -> Result<Vec<crate::roles::wallet::Exchanged>, CliError> {
     let margin = crate::roles::wallet::refresh_margin(deposit_window(wallet), &mut OsRng);
     let renewed = wallet.refresh(b, margin, &mut OsRng)?;
     if !renewed.is_empty() {
