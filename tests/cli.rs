@@ -1166,6 +1166,9 @@ fn cli_change_is_made_ahead_of_time_by_default() {
     assert_eq!(total(), 200);
     let w = c.json(&["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "20"]);
     assert_eq!(w["denominations"], serde_json::json!([16, 4]));
+    let exchanged: Vec<u64> =
+        w["change"].as_array().unwrap().iter().map(|e| e["exchanged"].as_u64().unwrap()).collect();
+    assert_eq!(exchanged, [4, 16], "{w}");
     let received = unspent_values(&c, "bob");
     assert_eq!(received.iter().sum::<u64>(), 20);
     assert!(pays_every_amount_up_to_64(&received), "{received:?}");
@@ -1176,7 +1179,10 @@ fn cli_change_is_made_ahead_of_time_by_default() {
     c.ok(&["bank", "fund", "--dir", "bank", "--account", &bob, "--amount", "64"]);
     let plain =
         c.json(&["wallet", "withdraw", "--dir", "bob", "--bank", "bank", "--amount", "64", "--no-change"]);
-    assert_eq!(plain["denominations"], serde_json::json!([64]));
+    assert_eq!(
+        (&plain["denominations"], &plain["change"]),
+        (&serde_json::json!([64]), &serde_json::json!([]))
+    );
     let mut values = received.clone();
     values.push(64);
     values.sort_unstable();

@@ -974,6 +974,7 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let bar = out.progress(values.len() as u64, "withdrawing");
             let ids = wallet.withdraw_values(&*b, &values, &mut OsRng, |_| bar.inc(1))?;
             bar.finish_and_clear();
+            let made = change_ahead(&wallet, &*b, &change, out)?;
             let balance = wallet.balance()?;
             out.result(
                 || {
@@ -983,9 +984,9 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                         ids.len()
                     )
                 },
-                json!({"withdrawn": amount, "coins": ids, "denominations": values, "balance": balance}),
+                json!({"withdrawn": amount, "coins": ids, "denominations": values, "balance": balance, "change": made}),
             );
-            change_ahead(&wallet, &*b, &change, out)
+            Ok(())
         }
         WalletCommand::Exchange { dir, bank, split: SplitArgs { amount, into }, change } => {
             let home = WalletHome { dir: dir.dir.clone() };
@@ -993,8 +994,8 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             let b = connect(&bank)?;
             go_online(&dir.dir, &mut wallet, &*b, &list, out)?;
             let ex = wallet.exchange(&*b, amount, into.as_deref(), &mut OsRng)?;
-            report_exchange(&wallet, &ex, out)?;
-            change_ahead(&wallet, &*b, &change, out)
+            let made = change_ahead(&wallet, &*b, &change, out)?;
+            report_exchange(&wallet, &ex, made, out)
         }
         WalletCommand::Refresh { dir, bank, margin, change } => {
             let home = WalletHome { dir: dir.dir.clone() };
@@ -1006,12 +1007,13 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             renewed.extend(wallet.refresh(&*b, margin, &mut OsRng)?);
             let value: u64 = renewed.iter().map(|e| e.value).sum();
             let coins: usize = renewed.iter().map(|e| e.spent.len()).sum();
+            let made = change_ahead(&wallet, &*b, &change, out)?;
             let balance = wallet.balance()?;
             out.result(
                 || format!("renewed {coins} coin(s) worth {value} expiring within {margin} day(s); wallet holds {balance}"),
-                json!({"renewed_coins": coins, "renewed_value": value, "margin_days": margin, "balance": balance}),
+                json!({"renewed_coins": coins, "renewed_value": value, "margin_days": margin, "balance": balance, "change": made}),
             );
-            change_ahead(&wallet, &*b, &change, out)
+            Ok(())
         }
         WalletCommand::Resume { dir, bank, release } => {
             let home = WalletHome { dir: dir.dir.clone() };
@@ -1666,29 +1668,32 @@ pub(super) fn renew_due(
 }
 
 /// Change made ahead of time after an on-line command that changed the
-/// coins held (protocol §9.8), unless `--no-change`.
+/// coins held (protocol §9.8), unless `--no-change`: the exchanges made, as
+/// the `change` of the command's JSON object (a note each in text mode).
 fn change_ahead<S: crate::store::WalletStore>(
     wallet: &Wallet<S>,
     b: &dyn BankApi,
     change: &ChangeArgs,
     out: &Output,
-) -> Result<(), CliError> {
+) -> Result<serde_json::Value, CliError> {
     if change.no_change {
-        return Ok(());
+        return Ok(json!([]));
     }
-    for ex in wallet.make_change_ahead(b, change.change_up_to, &mut OsRng)? {
+    let made = wallet.make_change_ahead(b, change.change_up_to, &mut OsRng)?;
+    for ex in &made {
         out.note(format!(
             "made change ahead of time: exchanged a coin of {} for {}",
             ex.value,
             amount_with_breakdown(&ex.values)
         ));
     }
-    Ok(())
+    Ok(made.iter().map(|ex| json!({"exchanged": ex.value, "denominations": ex.values})).collect())
 }
 
 fn report_exchange<S: crate::store::WalletStore>(
     wallet: &Wallet<S>,
     ex: &crate::roles::wallet::Exchanged,
+    change: serde_json::Value,
     out: &Output,
 ) -> Result<(), CliError> {
     let balance = wallet.balance()?;
@@ -1709,6 +1714,7 @@ fn report_exchange<S: crate::store::WalletStore>(
             "coins": ex.coins,
             "denominations": ex.values,
             "balance": balance,
+            "change": change,
         }),
     );
     Ok(())
