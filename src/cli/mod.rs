@@ -14,6 +14,7 @@ pub mod files;
 pub mod merchant;
 pub mod output;
 pub mod payee;
+mod sweep;
 pub mod trustee;
 pub mod ttp;
 pub mod wallet;

@@ -317,8 +317,17 @@ pub enum WalletCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RestoreArgs {
     /// The new state directory (absent, or empty).
-    #[command(flatten)]
-    pub dir: DirArg,
+    #[arg(long, value_name = "DIR", required_unless_present = "sweep_to", conflicts_with = "sweep_to")]
+    pub dir: Option<PathBuf>,
+    /// Sweep after theft: make a new wallet here (absent, or empty) with a
+    /// new recovery phrase and a new account, and move all the value of the
+    /// phrase read from stdin to it (needs --bank).
+    #[arg(long, value_name = "NEWDIR", conflicts_with = "backup", requires = "bank")]
+    pub sweep_to: Option<PathBuf>,
+    /// With --sweep-to and --json: put the new recovery phrase in the JSON
+    /// output (without it, the phrase goes to stderr only).
+    #[arg(long, requires = "sweep_to")]
+    pub phrase_in_json: bool,
     /// The backup file (`wallet backup --out`) to restore from.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["bank", "bank_key"])]
     pub backup: Option<PathBuf>,
@@ -658,8 +667,8 @@ struct PendingRotation {
     request: AccountRequest,
 }
 
-struct WalletHome {
-    dir: PathBuf,
+pub(super) struct WalletHome {
+    pub(super) dir: PathBuf,
 }
 
 impl WalletHome {
@@ -683,6 +692,11 @@ impl WalletHome {
     }
     fn seed(&self) -> PathBuf {
         self.dir.join("wallet.seed")
+    }
+    /// The recovery seed of a sweep under way into this wallet (0600),
+    /// removed when the sweep is finished.
+    pub(super) fn sweep(&self) -> PathBuf {
+        self.dir.join("sweep.key")
     }
 
     /// Writes the keys of a new wallet (refusing to overwrite any).
@@ -721,7 +735,7 @@ impl WalletHome {
         Ok(AccountKeys::new(account, identity, auth, retired))
     }
 
-    fn open(
+    pub(super) fn open(
         &self,
         out: &Output,
     ) -> Result<(Wallet<SqliteWalletStore>, PinnedBank, KeysetList, DirLock), CliError> {
@@ -766,11 +780,10 @@ pub(super) fn open_wallet(
 /// phrase, its withdrawal transcripts from the bank (protocol.md §7.6
 /// item 8); on any failure before the keys are written, a directory this
 /// command made is removed.
-fn run_restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
-    use crate::roles::wallet::RestoreError;
-    let home = WalletHome { dir: args.dir.dir.clone() };
+fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliError> {
+    let home = WalletHome { dir: dir.to_path_buf() };
     if home.key().exists() {
-        return Err(CliError::Refused(format!("{}: a wallet exists here already", args.dir.dir.display())));
+        return Err(CliError::Refused(format!("{}: a wallet exists here already", dir.display())));
     }
     let bank = args.bank.as_deref().ok_or_else(|| {
         CliError::Usage("give --backup FILE, or --bank BANK to restore from the bank's transcripts".into())
@@ -780,25 +793,22 @@ fn run_restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     let seed = RecoveryPhrase::parse(&text)
         .map_err(|e| CliError::Input(format!("the recovery phrase: {e}")))?
         .seed();
-    let made = !args.dir.dir.exists();
-    ensure_dir(&args.dir.dir)?;
+    let made = !dir.exists();
+    ensure_dir(&dir)?;
     let restored = (|| {
-        let b = connect_and_pin(&args.dir.dir, Some(bank), args.bank_key.as_deref(), out)?
+        let b = connect_and_pin(&dir, Some(bank), args.bank_key.as_deref(), out)?
             .ok_or_else(|| CliError::Usage("--bank is required".into()))?;
-        pin_ttp_at_creation(&args.dir.dir, &args.ttp, Some(&*b), out)?;
-        let master = load_pinned(&args.dir.dir)?.0.master_key;
-        let store = SqliteWalletStore::open(args.dir.dir.join("wallet.db"))?;
-        Wallet::restore(&seed, master, store, super::clock(), &*b, &mut OsRng, |_| {}).map_err(|e| match e {
-            RestoreError::Protocol(p) => CliError::from(p),
-            other => CliError::Input(other.to_string()),
-        })
+        pin_ttp_at_creation(&dir, &args.ttp, Some(&*b), out)?;
+        let master = load_pinned(&dir)?.0.master_key;
+        let store = SqliteWalletStore::open(dir.join("wallet.db"))?;
+        Wallet::restore(&seed, master, store, super::clock(), &*b, &mut OsRng, |_| {}).map_err(restore_failed)
     })();
     let (wallet, report) = match restored {
         Ok(r) => r,
         Err(e) => {
             if made {
                 // Only what this command created.
-                let _ = std::fs::remove_dir_all(&args.dir.dir);
+                let _ = std::fs::remove_dir_all(&dir);
             }
             return Err(e);
         }
@@ -820,7 +830,7 @@ fn run_restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
                 "wallet restored in {}; account {account} (epoch {}, authentication key {}); {} session(s) listed: \
                  {} coin(s) rebuilt, value {} (not added: their spent state is unknown), {} open, {} ended, \
                  {} withheld by the bank, {} not this phrase's",
-                args.dir.dir.display(),
+                dir.display(),
                 report.epoch,
                 report.auth_rotation,
                 report.listed,
@@ -854,6 +864,100 @@ fn run_restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A new wallet: its account, whether it is registered at the bank, its
+/// registration file and its recovery phrase (none without a bank key).
+pub(super) struct NewWallet {
+    pub(super) id: AccountId,
+    pub(super) registered: bool,
+    pub(super) registration: PathBuf,
+    pub(super) phrase: Option<RecoveryPhrase>,
+}
+
+impl NewWallet {
+    /// The phrase to put in the output, shown once: with `--json` and
+    /// without `phrase_in_json` it goes to stderr only (and `None` is
+    /// returned).
+    pub(super) fn shown_phrase(&self, out: &Output, phrase_in_json: bool) -> Option<&str> {
+        match &self.phrase {
+            Some(p) if out.is_json() && !phrase_in_json => {
+                eprintln!("recovery phrase (write it down; it is not shown again):\n{}", p.expose_secret());
+                None
+            }
+            Some(p) => Some(p.expose_secret()),
+            None => None,
+        }
+    }
+}
+
+/// The first step of a new wallet in `dir`: refuses a directory holding a
+/// wallet, then pins the bank and the TTP, so a wrong bank, key or
+/// statement leaves nothing behind but the pins.
+pub(super) fn prepare_new(
+    dir: &Path,
+    bank: Option<&str>,
+    bank_key: Option<&str>,
+    ttp: &TtpArgs,
+    out: &Output,
+) -> Result<Option<Box<dyn BankApi>>, CliError> {
+    let home = WalletHome { dir: dir.to_path_buf() };
+    if home.key().exists() {
+        return Err(CliError::Refused(format!("{}: a wallet exists here already", dir.display())));
+    }
+    ensure_dir(dir)?;
+    let connected = connect_and_pin(dir, bank, bank_key, out)?;
+    pin_ttp_at_creation(dir, ttp, connected.as_deref(), out)?;
+    Ok(connected)
+}
+
+/// The second step: the keys from a new recovery phrase, derived for the
+/// bank's master key (protocol.md §7.6) — random, and no phrase, without a
+/// bank or its key — the store, the registration, sent when connected.
+pub(super) fn create_wallet(
+    dir: &Path,
+    connected: Option<&dyn BankApi>,
+    bank_key: Option<&str>,
+    out: &Output,
+) -> Result<NewWallet, CliError> {
+    let home = WalletHome { dir: dir.to_path_buf() };
+    let master = match (&connected, bank_key) {
+        (Some(_), _) => Some(load_pinned(dir)?.0.master_key),
+        (None, Some(k)) => Some(parse_key(k, "--bank-key")?),
+        (None, None) => None,
+    };
+    let phrase = master.map(|_| RecoveryPhrase::generate(&mut OsRng));
+    let keys = match (&phrase, &master) {
+        (Some(p), Some(m)) => {
+            let seed = p.seed();
+            write_secret(&home.seed(), &seed)?;
+            seed.account_keys(m, 0)
+        }
+        _ => {
+            out.note("no bank key given: the wallet has no recovery phrase");
+            AccountKeys::generate(&mut OsRng)
+        }
+    };
+    home.create_keys(&keys)?;
+    drop(SqliteWalletStore::open(dir.join("wallet.db"))?);
+    let reg = crate::protocol::register::UserRegistration::new(&keys, &mut OsRng);
+    let registration = dir.join("registration.json");
+    write_message(&registration, &reg)?;
+    let mut registered = false;
+    if let Some(b) = connected {
+        b.register_user(&reg)?;
+        registered = true;
+    }
+    Ok(NewWallet { id: keys.account(), registered, registration, phrase })
+}
+
+/// A restore's failure as a CLI error: the bank's or the store's as
+/// theirs, a phrase without an account or key as invalid input.
+pub(super) fn restore_failed(e: crate::roles::wallet::RestoreError) -> CliError {
+    match e {
+        crate::roles::wallet::RestoreError::Protocol(p) => CliError::from(p),
+        other => CliError::Input(other.to_string()),
+    }
+}
+
 /// Runs a wallet command.
 pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
     match cmd {
@@ -861,66 +965,15 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         WalletCommand::Backup { dir, out: file } => backup(&dir.dir, &file, out),
         WalletCommand::Restore(args) => restore(&args, out),
         WalletCommand::New { dir, bank, bank_key, ttp, phrase_in_json } => {
-            let home = WalletHome { dir: dir.dir.clone() };
-            if home.key().exists() {
-                return Err(CliError::Refused(format!(
-                    "{}: a wallet exists here already",
-                    dir.dir.display()
-                )));
-            }
-            ensure_dir(&dir.dir)?;
-            // Pin the bank and the TTP first, so a wrong bank, key or
-            // statement leaves nothing behind.
-            let connected = connect_and_pin(&dir.dir, bank.as_deref(), bank_key.as_deref(), out)?;
-            pin_ttp_at_creation(&dir.dir, &ttp, connected.as_deref(), out)?;
-            // The keys come from a new recovery phrase, derived for the
-            // bank's master key (protocol.md §7.6); without a bank or its
-            // key they are random and the wallet has no phrase.
-            let master = match (&connected, bank_key.as_deref()) {
-                (Some(_), _) => Some(load_pinned(&dir.dir)?.0.master_key),
-                (None, Some(k)) => Some(parse_key(k, "--bank-key")?),
-                (None, None) => None,
-            };
-            let phrase = master.map(|_| RecoveryPhrase::generate(&mut OsRng));
-            let keys = match (&phrase, &master) {
-                (Some(p), Some(m)) => {
-                    let seed = p.seed();
-                    write_secret(&home.seed(), &seed)?;
-                    seed.account_keys(m, 0)
-                }
-                _ => {
-                    out.note("no bank key given: the wallet has no recovery phrase");
-                    AccountKeys::generate(&mut OsRng)
-                }
-            };
-            home.create_keys(&keys)?;
-            drop(SqliteWalletStore::open(dir.dir.join("wallet.db"))?);
-            let reg = crate::protocol::register::UserRegistration::new(&keys, &mut OsRng);
-            let reg_path = dir.dir.join("registration.json");
-            write_message(&reg_path, &reg)?;
-            let mut registered = false;
-            if let Some(b) = &connected {
-                b.register_user(&reg)?;
-                registered = true;
-            }
-            let id = keys.account();
-            // The phrase is shown once, here; the wallet keeps the seed only.
-            let shown = match &phrase {
-                Some(p) if out.is_json() && !phrase_in_json => {
-                    eprintln!(
-                        "recovery phrase (write it down; it is not shown again):\n{}",
-                        p.expose_secret()
-                    );
-                    None
-                }
-                Some(p) => Some(p.expose_secret()),
-                None => None,
-            };
+            let connected = prepare_new(&dir.dir, bank.as_deref(), bank_key.as_deref(), &ttp, out)?;
+            let made = create_wallet(&dir.dir, connected.as_deref(), bank_key.as_deref(), out)?;
+            let shown = made.shown_phrase(out, phrase_in_json);
             let human_phrase = shown.map(|p| {
                 format!(
                     "\nrecovery phrase (write it down; it is not shown again, it restores the wallet):\n{p}"
                 )
             });
+            let (id, registered, reg_path) = (made.id, made.registered, &made.registration);
             out.result(
                 || {
                     let made = if registered {
@@ -1017,8 +1070,11 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
         }
         WalletCommand::Resume { dir, bank, release } => {
             let home = WalletHome { dir: dir.dir.clone() };
-            let (wallet, _, _, _lock) = home.open(out)?;
             let b = connect(&bank)?;
+            if !release && super::sweep::resume_sweep(&dir.dir, &*b, out)? {
+                return Ok(());
+            }
+            let (wallet, _, _, _lock) = home.open(out)?;
             if release {
                 let (_, plans) = wallet.interrupted()?;
                 let done = wallet.release_withdrawals(&*b, &mut OsRng)?;
@@ -1496,10 +1552,13 @@ fn backup(dir: &Path, file: &Path, out: &Output) -> Result<(), CliError> {
 /// directory next to the new one, checks that it opens, and renames it
 /// into place; on any failure nothing is left behind.
 fn restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
+    if let Some(new) = &args.sweep_to {
+        return super::sweep::run_sweep(args, new, out);
+    }
+    let target = args.dir.as_deref().ok_or_else(|| CliError::Usage("give --dir DIR or --sweep-to NEWDIR".into()))?;
     let Some(file) = &args.backup else {
-        return run_restore(args, out);
+        return run_restore(args, target, out);
     };
-    let target = &args.dir.dir;
     if target.exists() {
         let empty = std::fs::read_dir(target)
             .map_err(|e| CliError::Io(format!("{}: {e}", target.display())))?

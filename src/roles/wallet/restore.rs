@@ -154,6 +154,21 @@ fn find_keys(
     Err(RestoreError::NoAuthKey)
 }
 
+/// The account of `seed` at the bank of `master_key`, found as a restore
+/// finds it (an account status request with each key derived from the
+/// phrase, nothing else): checks a phrase before anything is written.
+///
+/// # Errors
+/// As [`Wallet::restore`] before it lists anything.
+pub fn find_account(
+    seed: &WalletSeed,
+    master_key: &Point,
+    bank: &(impl BankApi + ?Sized),
+    rng: &mut impl CryptoRngCore,
+) -> Result<AccountId, RestoreError> {
+    Ok(find_keys(seed, master_key, bank, rng)?.2.account())
+}
+
 impl<S: WalletStore> Wallet<S> {
     /// Restores the wallet of `seed` at the bank of `master_key` into
     /// `store` (specs/protocol.md §7.6 item 8): finds the account's current
