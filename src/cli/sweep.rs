@@ -130,7 +130,8 @@ fn sweep(
         })
         .map_err(sweep_failed)?;
     bar.finish_and_clear();
-    std::fs::remove_file(home.sweep()).map_err(|e| CliError::Io(format!("{}: {e}", home.sweep().display())))?;
+    std::fs::remove_file(home.sweep())
+        .map_err(|e| CliError::Io(format!("{}: {e}", home.sweep().display())))?;
     Ok((report, wallet.account_id()))
 }
 

@@ -1555,7 +1555,8 @@ fn restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     if let Some(new) = &args.sweep_to {
         return super::sweep::run_sweep(args, new, out);
     }
-    let target = args.dir.as_deref().ok_or_else(|| CliError::Usage("give --dir DIR or --sweep-to NEWDIR".into()))?;
+    let target =
+        args.dir.as_deref().ok_or_else(|| CliError::Usage("give --dir DIR or --sweep-to NEWDIR".into()))?;
     let Some(file) = &args.backup else {
         return run_restore(args, target, out);
     };

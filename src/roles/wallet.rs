@@ -31,7 +31,9 @@ pub use exchange::{
     exact_reach, full_split, refresh_margin, BalanceReport, ChangePlan, Exchanged, DEFAULT_CHANGE_BOUND,
     EXCHANGE_ORDER,
 };
-pub use restore::{find_account, RestoreError, RestoreProgress, RestoreReport, Withheld, MAX_RESTORE_COUNTER};
+pub use restore::{
+    find_account, RestoreError, RestoreProgress, RestoreReport, Withheld, MAX_RESTORE_COUNTER,
+};
 pub use sweep::{SweepError, SweepReport, SWEEP_ORDER};
 
 use super::anchors::TrustAnchors;
