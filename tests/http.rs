@@ -1272,3 +1272,97 @@ fn the_withdrawal_listing_runs_over_http_and_its_limit_is_checked_on_decoding() 
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("limit"));
 }
+
+/// A wallet of the recovery phrase `seed`, registered through `api`.
+fn seeded_wallet(
+    api: &dyn BankApi,
+    master: faircash::encoding::Point,
+    seed: &faircash::crypto::derive::WalletSeed,
+) -> Wallet<MemoryWalletStore> {
+    let mut w =
+        Wallet::new(seed.account_keys(&master, 0), master, MemoryWalletStore::new(), Arc::new(SystemClock))
+            .with_seed(seed)
+            .unwrap();
+    w.pin_keysets(&api.keysets().unwrap()).unwrap();
+    trust_ttp_of(api, |s| w.anchors_mut().trust_ttp(s).map(drop));
+    api.register_user(&w.registration(&mut OsRng)).unwrap();
+    w
+}
+
+/// Drops a database `fresh_database` made (its nodes stopped first).
+fn drop_database(base: &str, url: &str) {
+    let name = url.rsplit_once('/').unwrap().1;
+    let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+}
+
+#[test]
+fn a_restore_and_a_sweep_over_two_nodes_match_the_local_bank() {
+    use faircash::crypto::derive::RecoveryPhrase;
+    let Some(base) = postgres_url() else { return };
+    let c = Cli::new();
+    let db = fresh_database(&base);
+    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
+    c.ok(&[
+        "bank",
+        "init",
+        "--dir",
+        "bank",
+        "--ttp-key",
+        "ttp/ttp.pub.json",
+        "--max-exponent",
+        "10",
+        "--db",
+        &db,
+    ]);
+    let (a, b) = (Node::start(&c, "bank"), Node::start(&c, "bank"));
+    let api_a = HttpBank::new(&[&a.url]).unwrap();
+    let api_b = HttpBank::new(&[&b.url]).unwrap();
+    let m = master(&api_a);
+    let seed = RecoveryPhrase::generate(&mut OsRng).seed();
+    // Withdrawn through node A: 7 (4 + 2 + 1), an abandoned session, 8.
+    let alice = seeded_wallet(&api_a, m, &seed);
+    fund(&c, &alice.account_id(), 100);
+    let mut coins = alice.withdraw(&api_a, 7, &mut OsRng).unwrap();
+    let abandoned = alice.start_withdrawal(1, &mut OsRng).unwrap();
+    api_a.open_withdrawal(&abandoned).unwrap();
+    alice.abandon_withdrawal(&api_a, abandoned.session_id, &mut OsRng).unwrap();
+    coins.push(alice.withdraw_one(&api_a, 8, &mut OsRng).unwrap());
+    coins.sort();
+    // Restored through node B, and through the bank directory itself (the
+    // local mode, on the same database): the same coins, counters, counts.
+    let restore = |api: &dyn BankApi| {
+        let (_, r) = Wallet::restore(
+            &seed,
+            m,
+            MemoryWalletStore::new(),
+            Arc::new(SystemClock),
+            api,
+            &mut OsRng,
+            |_| {},
+        )
+        .unwrap();
+        let mut ids: Vec<_> = r.recovered.iter().map(|x| x.coin.id()).collect();
+        ids.sort();
+        (ids, r.counters.clone(), r.listed, r.open, r.ended, r.withheld.len(), r.unmatched.len())
+    };
+    let over_http = restore(&api_b);
+    assert_eq!(over_http.0, coins, "every coin rebuilt through the other node");
+    assert_eq!((over_http.2, over_http.4, over_http.5), (5, 1, 0));
+    let local = faircash::cli::wallet::connect(c.path("bank").to_str().unwrap()).unwrap();
+    assert_eq!(restore(&*local), over_http, "the same result as the local mode");
+    drop(local);
+    // A sweep through node B into a new phrase's wallet moves everything:
+    // the 15 in coins and the 85 left on the account.
+    let new_seed = RecoveryPhrase::generate(&mut OsRng).seed();
+    let bob = seeded_wallet(&api_b, m, &new_seed);
+    let swept = bob.sweep_from(&seed, &api_b, &mut OsRng, |_| {}).unwrap();
+    assert_eq!((swept.paid_value, swept.credited, swept.fresh_value), (100, 100, 100), "{swept:?}");
+    assert_eq!(bob.balance().unwrap(), 100);
+    assert_eq!((balance(&c, &alice.account_id()), balance(&c, &bob.account_id())), (0, 0));
+    // The old phrase, through node A, rebuilds none of the fresh coins.
+    let (old_coins, ..) = restore(&api_a);
+    assert!(swept.fresh.iter().all(|f| !old_coins.contains(f)));
+    drop((a, b));
+    drop_database(&base, &db);
+}
