@@ -13,68 +13,16 @@
 
 mod common;
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, TODAY};
+use common::{Fixture, Timed, TODAY};
 use criterion::{criterion_group, criterion_main, Criterion};
-use faircash::keys::SignedKeyset;
-use faircash::protocol::account::{AccountAnswer, AccountRequest};
-use faircash::protocol::deposit::{DepositReceipt, DepositRequest};
-use faircash::protocol::register::{MerchantRegistration, UserRegistration};
-use faircash::protocol::trust::{SignedTtpKeyStatement, TtpValidity};
-use faircash::protocol::withdraw::{WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest};
-use faircash::protocol::Result;
-use faircash::roles::{Bank, BankApi, Wallet};
+use faircash::protocol::trust::TtpValidity;
+use faircash::roles::{Bank, Wallet};
 use faircash::store::memory::{MemoryBankStore, MemoryWalletStore};
 use faircash::time::{Clock, ManualClock};
 use rand::rngs::OsRng;
-
-/// A bank whose calls are timed.
-struct Timed<'a> {
-    bank: &'a Bank<MemoryBankStore>,
-    spent: Cell<Duration>,
-}
-
-impl Timed<'_> {
-    fn time<T>(&self, f: impl FnOnce() -> T) -> T {
-        let t = Instant::now();
-        let out = f();
-        self.spent.set(self.spent.get() + t.elapsed());
-        out
-    }
-}
-
-impl BankApi for Timed<'_> {
-    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
-        self.time(|| BankApi::keysets(self.bank))
-    }
-    fn register_user(&self, reg: &UserRegistration) -> Result<faircash::keys::AccountId> {
-        self.time(|| BankApi::register_user(self.bank, reg))
-    }
-    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<faircash::keys::AccountId> {
-        self.time(|| BankApi::register_merchant(self.bank, reg))
-    }
-    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
-        self.time(|| BankApi::open_withdrawal(self.bank, req))
-    }
-    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
-        self.time(|| BankApi::answer_withdrawal(self.bank, ch))
-    }
-    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
-        self.time(|| BankApi::deposit(self.bank, req))
-    }
-    fn reclaim(&self, req: &faircash::protocol::reclaim::ReclaimRequest) -> Result<DepositReceipt> {
-        self.time(|| BankApi::reclaim(self.bank, req))
-    }
-    fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
-        self.time(|| BankApi::ttp_statements(self.bank))
-    }
-    fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
-        self.time(|| BankApi::account_request(self.bank, req))
-    }
-}
 
 /// A bank with the fixture's user funded, and the user's wallet on it.
 fn world(fx: &Fixture) -> (Bank<MemoryBankStore>, Wallet<MemoryWalletStore>) {
@@ -105,7 +53,7 @@ fn exchange(c: &mut Criterion) {
                         wallet.pay(&fx.request(c.coin.value), &mut OsRng).expect("emptied");
                     }
                     wallet.withdraw(&bank, 128, &mut OsRng).expect("a coin of 128");
-                    let timed = Timed { bank: &bank, spent: Cell::new(Duration::ZERO) };
+                    let timed = Timed::new(&bank);
                     let t = Instant::now();
                     let ex = wallet.exchange(&timed, 128, None, &mut OsRng).expect("exchange");
                     let all = t.elapsed();

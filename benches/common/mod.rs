@@ -27,6 +27,7 @@ use faircash::roles::{Bank, BankConfig, Ttp, TtpKeys};
 use faircash::store::memory::{MemoryBankStore, MemoryTtpStore};
 use faircash::store::BankStore;
 use faircash::time::{Clock, Day, ManualClock, Timestamp};
+use faircash::wire::WireMessage;
 use rand::rngs::OsRng;
 
 /// The allocator of the `faircash` binary (`src/bin/faircash.rs`), so the
@@ -347,4 +348,95 @@ pub fn trace_request(record: &TraceRecord, judge: &SigningKey, clock: &ManualClo
         expires_at: now.plus_secs(86_400),
     };
     TraceRequest { warrant: Warrant::issue(judge, terms, &mut OsRng), record: record.clone() }
+}
+
+/// A bank whose calls are timed (the bank's whole work, in one process)
+/// and whose messages are counted in their binary wire encoding
+/// (`specs/wire.md`), requests and answers apart.
+pub struct Timed<'a, B: faircash::roles::BankApi + ?Sized> {
+    bank: &'a B,
+    /// Time spent in the bank's calls.
+    pub spent: std::cell::Cell<Duration>,
+    /// Bytes of the requests sent, encoded.
+    pub sent: std::cell::Cell<usize>,
+    /// Bytes of the answers received, encoded.
+    pub received: std::cell::Cell<usize>,
+}
+
+impl<'a, B: faircash::roles::BankApi + ?Sized> Timed<'a, B> {
+    /// Nothing timed or counted yet.
+    pub fn new(bank: &'a B) -> Self {
+        Timed { bank, spent: Default::default(), sent: Default::default(), received: Default::default() }
+    }
+
+    fn time<T>(&self, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let out = f();
+        self.spent.set(self.spent.get() + t.elapsed());
+        out
+    }
+
+    fn count<Q: faircash::wire::WireMessage, A: faircash::wire::WireMessage>(
+        &self,
+        req: &Q,
+        f: impl FnOnce() -> faircash::protocol::Result<A>,
+    ) -> faircash::protocol::Result<A> {
+        self.sent.set(self.sent.get() + req.to_bytes().len());
+        let out = self.time(f);
+        if let Ok(a) = &out {
+            self.received.set(self.received.get() + a.to_bytes().len());
+        }
+        out
+    }
+}
+
+impl<B: faircash::roles::BankApi + ?Sized> faircash::roles::BankApi for Timed<'_, B> {
+    fn keysets(&self) -> faircash::protocol::Result<Vec<faircash::keys::SignedKeyset>> {
+        let out = self.time(|| self.bank.keysets());
+        if let Ok(list) = &out {
+            self.received.set(self.received.get() + list.iter().map(|k| k.to_bytes().len()).sum::<usize>());
+        }
+        out
+    }
+    fn register_user(
+        &self,
+        reg: &faircash::protocol::register::UserRegistration,
+    ) -> faircash::protocol::Result<AccountId> {
+        self.time(|| self.bank.register_user(reg))
+    }
+    fn register_merchant(
+        &self,
+        reg: &faircash::protocol::register::MerchantRegistration,
+    ) -> faircash::protocol::Result<AccountId> {
+        self.time(|| self.bank.register_merchant(reg))
+    }
+    fn open_withdrawal(&self, req: &WithdrawRequest) -> faircash::protocol::Result<WithdrawCommitment> {
+        self.count(req, || self.bank.open_withdrawal(req))
+    }
+    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> faircash::protocol::Result<WithdrawAnswer> {
+        self.count(ch, || self.bank.answer_withdrawal(ch))
+    }
+    fn deposit(
+        &self,
+        req: &DepositRequest,
+    ) -> faircash::protocol::Result<faircash::protocol::deposit::DepositReceipt> {
+        self.count(req, || self.bank.deposit(req))
+    }
+    fn reclaim(
+        &self,
+        req: &faircash::protocol::reclaim::ReclaimRequest,
+    ) -> faircash::protocol::Result<faircash::protocol::deposit::DepositReceipt> {
+        self.count(req, || self.bank.reclaim(req))
+    }
+    fn ttp_statements(
+        &self,
+    ) -> faircash::protocol::Result<Vec<faircash::protocol::trust::SignedTtpKeyStatement>> {
+        self.time(|| self.bank.ttp_statements())
+    }
+    fn account_request(
+        &self,
+        req: &faircash::protocol::account::AccountRequest,
+    ) -> faircash::protocol::Result<faircash::protocol::account::AccountAnswer> {
+        self.count(req, || self.bank.account_request(req))
+    }
 }
