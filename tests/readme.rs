@@ -189,3 +189,25 @@ fn the_trustees_walkthrough_runs_as_written() {
         "{verified}"
     );
 }
+
+#[test]
+fn the_restore_and_sweep_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let c = Cli::new();
+    let mut balance = None;
+    for (line, comment) in block(&readme, "## Restoring a wallet from its recovery phrase") {
+        let mut line = line;
+        if line.contains("<dana's id>") {
+            let id = c.json(&["wallet", "info", "--dir", "dana"])["account"].as_str().unwrap().to_string();
+            line = line.replace("<dana's id>", &id);
+        }
+        assert!(!line.contains('<') || line.contains("< phrase.txt"), "README: an unknown placeholder in {line}");
+        let o = run_as_written(&c, &line, &comment);
+        if line.contains("wallet balance --dir dana3") {
+            balance = Some(String::from_utf8_lossy(&o.stdout).to_string());
+        }
+    }
+    // The sweep moved everything: the 10 in coins and the 90 on the account.
+    let balance = balance.expect("the walkthrough shows the new wallet's balance");
+    assert!(balance.contains("balance 100 spendable"), "{balance}");
+}
