@@ -283,6 +283,22 @@ fn every_commands_json_output_has_its_documented_shape() {
         &["--json", "wallet", "restore", "--bank", "bank", "--ttp", "ttp/ttp.pub.json", "--dir", "dora3"],
     );
     k.check("wallet restore --bank", &serde_json::from_slice(&out).unwrap());
+    let (out, _) = c.piped(
+        0,
+        phrase.as_bytes(),
+        &[
+            "--json",
+            "wallet",
+            "restore",
+            "--sweep-to",
+            "dora4",
+            "--bank",
+            "bank",
+            "--ttp",
+            "ttp/ttp.pub.json",
+        ],
+    );
+    k.check("wallet restore --sweep-to", &serde_json::from_slice(&out).unwrap());
 
     // Errors, in every class the command line reports.
     k.run(&c, 2, 3, &["wallet", "balance", "--dir", "nowhere"]);

@@ -201,7 +201,10 @@ fn the_restore_and_sweep_walkthrough_runs_as_written() {
             let id = c.json(&["wallet", "info", "--dir", "dana"])["account"].as_str().unwrap().to_string();
             line = line.replace("<dana's id>", &id);
         }
-        assert!(!line.contains('<') || line.contains("< phrase.txt"), "README: an unknown placeholder in {line}");
+        assert!(
+            !line.contains('<') || line.contains("< phrase.txt"),
+            "README: an unknown placeholder in {line}"
+        );
         let o = run_as_written(&c, &line, &comment);
         if line.contains("wallet balance --dir dana3") {
             balance = Some(String::from_utf8_lossy(&o.stdout).to_string());

@@ -140,7 +140,8 @@ pub enum WalletCommand {
         A withdrawal reserves its whole amount at the bank before its first coin. `resume`\n\
         finishes every interrupted session and withdraws the rest of every interrupted\n\
         withdrawal; `--release` releases their reservations instead (sessions the bank\n\
-        already answered are still finished: they were paid for).")]
+        already answered are still finished: they were paid for). In a wallet made by\n\
+        `wallet restore --sweep-to`, it finishes an interrupted sweep first.")]
     Resume {
         /// The state directory.
         #[command(flatten)]
@@ -301,9 +302,14 @@ pub enum WalletCommand {
     /// transcripts (the phrase read from stdin, or prompted for on a
     /// terminal; never from the command line).
     #[command(after_help = "Examples:\n  faircash wallet restore --backup alice.backup --dir alice2\n  \
-        faircash wallet restore --bank http://127.0.0.1:8080 --ttp ttp/ttp.pub.json --dir alice2 < phrase.txt\n\n\
+        faircash wallet restore --bank http://127.0.0.1:8080 --ttp ttp/ttp.pub.json --dir alice2 < phrase.txt\n  \
+        faircash wallet restore --sweep-to alice3 --bank http://127.0.0.1:8080 --ttp ttp/ttp.pub.json < phrase.txt\n\n\
         With --bank, the coins rebuilt from the transcripts are reported, not added (which were\n\
         spent is not known from them), and exit code 5 means the bank withheld a coin.\n\n\
+        With --sweep-to (the device was stolen or the phrase seen), a new wallet with a new phrase\n\
+        and a new account is made in NEWDIR and all the value of the phrase read is moved to it:\n\
+        the old phrase and keys reach none of it afterwards. `wallet resume --dir NEWDIR` finishes\n\
+        a sweep that stopped midway.\n\n\
         With --backup, nothing is written unless the backup\n\
         opens with the phrase and is intact. The restored wallet moves its withdrawal counters\n\
         ahead, so it never repeats one the lost wallet used after the backup.")]
