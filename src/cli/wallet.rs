@@ -800,12 +800,12 @@ fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliEr
         .map_err(|e| CliError::Input(format!("the recovery phrase: {e}")))?
         .seed();
     let made = !dir.exists();
-    ensure_dir(&dir)?;
+    ensure_dir(dir)?;
     let restored = (|| {
-        let b = connect_and_pin(&dir, Some(bank), args.bank_key.as_deref(), out)?
+        let b = connect_and_pin(dir, Some(bank), args.bank_key.as_deref(), out)?
             .ok_or_else(|| CliError::Usage("--bank is required".into()))?;
-        pin_ttp_at_creation(&dir, &args.ttp, Some(&*b), out)?;
-        let master = load_pinned(&dir)?.0.master_key;
+        pin_ttp_at_creation(dir, &args.ttp, Some(&*b), out)?;
+        let master = load_pinned(dir)?.0.master_key;
         let store = SqliteWalletStore::open(dir.join("wallet.db"))?;
         Wallet::restore(&seed, master, store, super::clock(), &*b, &mut OsRng, |_| {}).map_err(restore_failed)
     })();
@@ -814,7 +814,7 @@ fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliEr
         Err(e) => {
             if made {
                 // Only what this command created.
-                let _ = std::fs::remove_dir_all(&dir);
+                let _ = std::fs::remove_dir_all(dir);
             }
             return Err(e);
         }
