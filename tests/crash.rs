@@ -46,17 +46,6 @@ fn run_and_kill(c: &Cli, args: &[&str], max: Duration) -> bool {
     killed
 }
 
-fn unspent_value(c: &Cli, wallet: &str) -> u64 {
-    let coins = c.json(&["wallet", "coins", "--dir", wallet]);
-    coins["coins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["spent"] == false)
-        .map(|x| x["value"].as_u64().unwrap())
-        .sum()
-}
-
 const SIGABRT: i32 = 6;
 
 /// Asserts that a process died by the abort of failpoint `armed` (`name` or
@@ -86,7 +75,7 @@ fn total(c: &Cli, user: &str, wallet: &str, shop: &str, in_flight: u64) -> u64 {
     let merchant = c.json(&["merchant", "status", "--dir", shop]);
     let shop_account = merchant["account"].as_str().unwrap();
     c.balance_of(user)
-        + unspent_value(c, wallet)
+        + c.unspent_value(wallet)
         + in_flight
         + c.balance_of(shop_account)
         + merchant["undeposited_value"].as_u64().unwrap()
@@ -119,15 +108,15 @@ fn a_crash_after_the_answer_and_before_the_coin_is_stored_is_resumed() {
     let args = ["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "7"];
     crash_at(&c, "wallet.withdraw.answered:2", &args);
     assert_eq!(c.balance_of(&alice), funded - 6, "the bank debited both answered coins");
-    assert_eq!(unspent_value(&c, "alice"), 4, "the second coin is not in the wallet");
+    assert_eq!(c.unspent_value("alice"), 4, "the second coin is not in the wallet");
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 1);
     // Recovery has work to do: it finishes the interrupted coin, then the
     // rest of the withdrawal (all or nothing: the reservation covers it).
     let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
     assert_eq!(resumed["coins"].as_array().unwrap().len(), 2, "{resumed}");
     assert_eq!(resumed["incomplete"].as_array().unwrap().len(), 0, "{resumed}");
-    assert_eq!(unspent_value(&c, "alice"), 7);
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), funded, "money created or lost");
+    assert_eq!(c.unspent_value("alice"), 7);
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice"), funded, "money created or lost");
     let sessions = c.json(&["bank", "withdrawals", "--dir", "bank", "--account", &alice]);
     assert_eq!(sessions["withdrawals"].as_array().unwrap().len(), 3, "one answered session per coin");
 }
@@ -159,15 +148,15 @@ fn a_bank_crash_after_the_debit_commits_is_resumed_over_http() {
     // The node commits the debit of the first coin and dies before answering.
     let alice = withdraw_3_from_a_node_that_crashes_at(&c, "bank.withdraw.debited");
     assert_eq!(c.balance_of(&alice), 98, "the first coin (2) was debited");
-    assert_eq!(unspent_value(&c, "alice"), 0);
+    assert_eq!(c.unspent_value("alice"), 0);
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 1);
     // A restarted node answers the stored challenge with the stored answer;
     // the rest of the withdrawal (1) follows.
     let node = Node::start(&c, "bank");
     let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", &node.url]);
     assert_eq!(resumed["coins"].as_array().unwrap().len(), 2, "{resumed}");
-    assert_eq!(unspent_value(&c, "alice"), 3);
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), 100, "money created or lost");
+    assert_eq!(c.unspent_value("alice"), 3);
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice"), 100, "money created or lost");
 }
 
 #[test]
@@ -178,15 +167,15 @@ fn a_crash_after_the_reservation_and_before_the_first_coin_is_resumed() {
     let args = ["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "7"];
     crash_at(&c, "wallet.withdraw.reserved", &args);
     assert_eq!(c.balance_of(&alice), funded, "a reservation holds the amount, it debits nothing");
-    assert_eq!(unspent_value(&c, "alice"), 0, "no coin was withdrawn");
+    assert_eq!(c.unspent_value("alice"), 0, "no coin was withdrawn");
     let held = c.json(&["wallet", "account", "--dir", "alice", "--bank", "bank"]);
     assert_eq!(held["held"], 7, "the bank holds the whole amount: {held}");
     // Recovery has work to do: every coin of the reserved amount (4 + 2 + 1).
     let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
     assert_eq!(resumed["coins"].as_array().unwrap().len(), 3, "{resumed}");
     assert_eq!(resumed["incomplete"].as_array().unwrap().len(), 0, "{resumed}");
-    assert_eq!(unspent_value(&c, "alice"), 7);
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), funded, "money created or lost");
+    assert_eq!(c.unspent_value("alice"), 7);
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice"), funded, "money created or lost");
     let again = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
     assert_eq!(again["coins"].as_array().unwrap().len(), 0, "nothing is withdrawn twice: {again}");
 }
@@ -197,14 +186,14 @@ fn a_bank_crash_after_the_reservation_commits_is_resumed_over_http() {
     // The node commits the reservation and dies before answering.
     let alice = withdraw_3_from_a_node_that_crashes_at(&c, "bank.account.reserved");
     assert_eq!(c.balance_of(&alice), 100, "nothing debited");
-    assert_eq!(unspent_value(&c, "alice"), 0);
+    assert_eq!(c.unspent_value("alice"), 0);
     // A restarted node answers the same reservation with its state; the
     // wallet withdraws every coin under it (2 + 1).
     let node = Node::start(&c, "bank");
     let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", &node.url]);
     assert_eq!(resumed["coins"].as_array().unwrap().len(), 2, "{resumed}");
-    assert_eq!(unspent_value(&c, "alice"), 3);
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), 100, "money created or lost");
+    assert_eq!(c.unspent_value("alice"), 3);
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice"), 100, "money created or lost");
 }
 
 const PAY: [&str; 8] = ["wallet", "pay", "--dir", "alice", "--request", "req.json", "--out", "pay.json"];
@@ -238,12 +227,12 @@ fn a_crash_after_marking_coins_spent_releases_them() {
     let mut marked = marked_without_payment(&c, "alice");
     marked.sort();
     assert_eq!(marked, vec![1, 4]);
-    assert_eq!(unspent_value(&c, "alice"), 15, "both coins are unspent again");
+    assert_eq!(c.unspent_value("alice"), 15, "both coins are unspent again");
     assert!(marked_without_payment(&c, "alice").is_empty());
     assert_eq!(total(&c, &alice, "alice", "shop", 0), funded);
     // The same request is paid in full afterwards, once.
     c.ok(&PAY);
-    assert_eq!(unspent_value(&c, "alice"), 10);
+    assert_eq!(c.unspent_value("alice"), 10);
     accept_and_deposit(&c, &alice, funded);
 }
 
@@ -258,7 +247,7 @@ fn a_crash_after_recording_the_payment_hands_out_the_same_payment() {
     let recorded = store.payment(&request.id()).unwrap().expect("the payment is recorded");
     drop(store);
     assert!(marked_without_payment(&c, "alice").is_empty());
-    assert_eq!(unspent_value(&c, "alice"), 9);
+    assert_eq!(c.unspent_value("alice"), 9);
     assert_eq!(total(&c, &alice, "alice", "shop", 6), funded);
     // Recovery has work to do: paying the same request again hands out the
     // recorded payment and spends nothing more.
@@ -266,7 +255,7 @@ fn a_crash_after_recording_the_payment_hands_out_the_same_payment() {
     let handed: faircash::protocol::pay::Payment =
         faircash::cli::files::read_message(&c.path("pay.json")).unwrap();
     assert_eq!(handed, recorded);
-    assert_eq!(unspent_value(&c, "alice"), 9);
+    assert_eq!(c.unspent_value("alice"), 9);
     accept_and_deposit(&c, &alice, funded);
 }
 
@@ -363,7 +352,7 @@ fn a_killed_withdrawal_never_loses_a_debited_coin() {
     // as a coin in the wallet, and nothing else is debited.
     c.ok(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
     let debited = funded - c.balance_of(&alice);
-    assert_eq!(debited, unspent_value(&c, "alice"), "debits and coins differ after {kills} kills");
+    assert_eq!(debited, c.unspent_value("alice"), "debits and coins differ after {kills} kills");
     assert_eq!(c.json(&["wallet", "balance", "--dir", "alice"])["pending_withdrawals"], 0);
     // All or nothing: every withdrawal whose reservation was made is
     // complete, so the coins are whole withdrawals of 255, and nothing is
@@ -471,19 +460,15 @@ fn exchange_crashes_at(armed: &str) {
     let c = Cli::new();
     let alice = c.setup();
     c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "128"]);
-    let total = c.balance_of(&alice) + unspent_value(&c, "alice");
+    let total = c.balance_of(&alice) + c.unspent_value("alice");
     crash_at(&c, armed, &["wallet", "exchange", "--dir", "alice", "--bank", "bank", "--amount", "5"]);
     // Never more than there was, at the crash.
-    assert!(c.balance_of(&alice) + unspent_value(&c, "alice") <= total, "{armed}: money created");
+    assert!(c.balance_of(&alice) + c.unspent_value("alice") <= total, "{armed}: money created");
     let resumed = c.json(&["wallet", "resume", "--dir", "alice", "--bank", "bank"]);
     let work = resumed["exchanges"].as_u64().unwrap() + resumed["coins"].as_array().unwrap().len() as u64;
     assert!(work > 0, "{armed}: resume had nothing to do: {resumed}");
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice"), total, "{armed}: money created or lost");
-    assert_eq!(
-        unspent_value(&c, "alice"),
-        128,
-        "{armed}: the value is back in coins, not left in the account"
-    );
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice"), total, "{armed}: money created or lost");
+    assert_eq!(c.unspent_value("alice"), 128, "{armed}: the value is back in coins, not left in the account");
     let st = c.json(&["bank", "status", "--dir", "bank"]);
     assert_eq!(st["evidence"], 0, "{armed}: a coin was spent twice");
     let balance = c.json(&["wallet", "balance", "--dir", "alice"]);
@@ -501,7 +486,7 @@ fn exchange_crashes_at(armed: &str) {
     // built, a new exchange) pays what the 128 could not.
     c.ok(&["merchant", "request", "--dir", "shop", "--amount", "5", "--out", "r.json"]);
     c.ok(&["wallet", "pay", "--dir", "alice", "--request", "r.json", "--out", "p.json"]);
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice") + 5, total, "{armed}");
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice") + 5, total, "{armed}");
 }
 
 #[test]
@@ -529,7 +514,7 @@ fn pay_makes_change_with_the_bank_and_offline_names_the_exchange() {
     // --no-change: one coin of 64, so the payment of 3 needs change.
     c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "64", "--no-change"]);
     let shop = c.merchant_account("shop");
-    let total = c.balance_of(&alice) + unspent_value(&c, "alice");
+    let total = c.balance_of(&alice) + c.unspent_value("alice");
     c.ok(&["merchant", "request", "--dir", "shop", "--amount", "3", "--out", "r.json"]);
     let pay = ["wallet", "pay", "--dir", "alice", "--request", "r.json", "--out", "p.json"];
     let mut offline = pay.to_vec();
@@ -540,7 +525,7 @@ fn pay_makes_change_with_the_bank_and_offline_names_the_exchange() {
     assert_eq!(paid["paid"], 3);
     c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "p.json"]);
     c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice") + c.balance_of(&shop), total);
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice") + c.balance_of(&shop), total);
     let exchanged = c.json(&[
         "wallet", "exchange", "--dir", "alice", "--bank", "bank", "--amount", "16", "--into", "8,4,4",
     ]);
@@ -549,7 +534,7 @@ fn pay_makes_change_with_the_bank_and_offline_names_the_exchange() {
         (Some(16), 1),
         "{exchanged}"
     );
-    assert_eq!(c.balance_of(&alice) + unspent_value(&c, "alice") + c.balance_of(&shop), total);
+    assert_eq!(c.balance_of(&alice) + c.unspent_value("alice") + c.balance_of(&shop), total);
 }
 
 /// The coin id of a coin in a payment file, through the library.
@@ -591,7 +576,7 @@ fn wallet_money(c: &Cli, wallet: &str, account: &str) -> u64 {
         .filter(|p| p["state"] == "pending")
         .map(|p| p["amount"].as_u64().unwrap())
         .sum();
-    c.balance_of(account) + unspent_value(c, wallet) + held
+    c.balance_of(account) + c.unspent_value(wallet) + held
 }
 
 /// Alice pays bob (a wallet) 5 and 2 off-line through the CLI; bob receives

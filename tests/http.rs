@@ -598,7 +598,11 @@ fn fresh_database(base: &str) -> String {
 
 /// A bank directory on a fresh PostgreSQL database, and two nodes serving it.
 fn two_nodes(c: &Cli, base: &str) -> (Node, Node) {
-    let db = fresh_database(base);
+    two_nodes_on(c, &fresh_database(base))
+}
+
+/// A bank directory on the database `db`, and two nodes serving it.
+fn two_nodes_on(c: &Cli, db: &str) -> (Node, Node) {
     c.ok(&["ttp", "keygen", "--dir", "ttp"]);
     c.ok(&[
         "bank",
@@ -610,7 +614,7 @@ fn two_nodes(c: &Cli, base: &str) -> (Node, Node) {
         "--max-exponent",
         "10",
         "--db",
-        &db,
+        db,
     ]);
     (Node::start(c, "bank"), Node::start(c, "bank"))
 }
@@ -1289,11 +1293,20 @@ fn seeded_wallet(
     w
 }
 
-/// Drops a database `fresh_database` made (its nodes stopped first).
-fn drop_database(base: &str, url: &str) {
-    let name = url.rsplit_once('/').unwrap().1;
-    let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+/// A database `fresh_database` made, dropped with this guard (declared
+/// before the nodes serving it, so they stop first), also when a test fails.
+struct FreshDatabase {
+    base: String,
+    url: String,
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let name = self.url.rsplit_once('/').unwrap().1;
+        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
 }
 
 #[test]
@@ -1301,21 +1314,8 @@ fn a_restore_and_a_sweep_over_two_nodes_match_the_local_bank() {
     use faircash::crypto::derive::RecoveryPhrase;
     let Some(base) = postgres_url() else { return };
     let c = Cli::new();
-    let db = fresh_database(&base);
-    c.ok(&["ttp", "keygen", "--dir", "ttp"]);
-    c.ok(&[
-        "bank",
-        "init",
-        "--dir",
-        "bank",
-        "--ttp-key",
-        "ttp/ttp.pub.json",
-        "--max-exponent",
-        "10",
-        "--db",
-        &db,
-    ]);
-    let (a, b) = (Node::start(&c, "bank"), Node::start(&c, "bank"));
+    let db = FreshDatabase { url: fresh_database(&base), base };
+    let (a, b) = two_nodes_on(&c, &db.url);
     let api_a = HttpBank::new(&[&a.url]).unwrap();
     let api_b = HttpBank::new(&[&b.url]).unwrap();
     let m = master(&api_a);
@@ -1364,5 +1364,4 @@ fn a_restore_and_a_sweep_over_two_nodes_match_the_local_bank() {
     let (old_coins, ..) = restore(&api_a);
     assert!(swept.fresh.iter().all(|f| !old_coins.contains(f)));
     drop((a, b));
-    drop_database(&base, &db);
 }

@@ -50,17 +50,6 @@ fn sweep(c: &Cli, phrase: &str, new: &str) -> Value {
     serde_json::from_slice(&stdout).unwrap()
 }
 
-fn unspent_value(c: &Cli, wallet: &str) -> u64 {
-    let coins = c.json(&["wallet", "coins", "--dir", wallet]);
-    coins["coins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|x| x["spent"] == false)
-        .map(|x| x["value"].as_u64().unwrap())
-        .sum()
-}
-
 fn account_of(c: &Cli, wallet: &str) -> String {
     c.json(&["wallet", "info", "--dir", wallet])["account"].as_str().unwrap().to_string()
 }
@@ -117,7 +106,7 @@ fn after_a_sweep_the_old_phrase_reaches_none_of_the_value() {
     assert!(!c.path("bob/sweep.key").exists(), "the old seed is gone once the sweep is finished");
     // The new wallet holds the whole value as fresh coins; both accounts
     // are empty.
-    assert_eq!(unspent_value(&c, "bob"), 200);
+    assert_eq!(c.unspent_value("bob"), 200);
     assert_eq!((c.balance_of(&old), c.balance_of(&new)), (0, 0));
     assert_eq!(money(&c, &phrase, &old, "bob"), 200, "money created or lost");
 
@@ -177,7 +166,7 @@ fn a_sweep_refuses_bad_input_and_changes_nothing() {
     // A directory holding a wallet: refused (4), the wallet untouched.
     let err = c.piped(4, phrase.as_bytes(), &sweep_args("alice", "bank")).1;
     assert!(err.contains("not empty"), "{err}");
-    assert_eq!(unspent_value(&c, "alice"), 15);
+    assert_eq!(c.unspent_value("alice"), 15);
     // A phrase with a bad checksum, and another wallet's phrase: invalid
     // input (3), no directory left behind.
     let mut words: Vec<&str> = phrase.split(' ').collect();
@@ -216,7 +205,7 @@ fn a_bank_lost_midway_leaves_a_sweep_that_resume_finishes() {
     assert_eq!(doc["fresh_value"], 200, "{doc}");
     drop(node);
     assert!(!c.path("bob/sweep.key").exists());
-    assert_eq!(unspent_value(&c, "bob"), 200);
+    assert_eq!(c.unspent_value("bob"), 200);
     assert_eq!(money(&c, &phrase, &old, "bob"), 200, "money created or lost");
 }
 
@@ -248,7 +237,7 @@ fn crash_and_resume(armed: &str) {
     let doc = c.json(&["wallet", "resume", "--dir", "bob", "--bank", "bank"]);
     assert!(!c.path("bob/sweep.key").exists(), "{armed}");
     let new = account_of(&c, "bob");
-    assert_eq!(unspent_value(&c, "bob"), 200, "{armed}: {doc}");
+    assert_eq!(c.unspent_value("bob"), 200, "{armed}: {doc}");
     assert_eq!((c.balance_of(&old), c.balance_of(&new)), (0, 0), "{armed}");
     assert_eq!(money(&c, &phrase, &old, "bob"), 200, "{armed}: money created or lost");
     // No coin spent twice: no evidence at the bank, every payment the new

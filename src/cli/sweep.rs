@@ -11,7 +11,9 @@ use serde_json::json;
 
 use super::files::{read_secret, read_secret_stdin, write_secret};
 use super::output::Output;
-use super::wallet::{create_wallet, load_pinned, prepare_new, restore_failed, RestoreArgs, WalletHome};
+use super::wallet::{
+    create_wallet, load_pinned, prepare_new, refuse_nonempty, restore_failed, RestoreArgs, WalletHome,
+};
 use super::CliError;
 use crate::crypto::derive::{RecoveryPhrase, WalletSeed};
 use crate::keys::AccountId;
@@ -33,18 +35,7 @@ fn sweep_failed(e: SweepError) -> CliError {
 pub(super) fn run_sweep(args: &RestoreArgs, new: &Path, out: &Output) -> Result<(), CliError> {
     let bank = args.bank.as_deref().ok_or_else(|| CliError::Usage("--sweep-to needs --bank".into()))?;
     let home = WalletHome { dir: new.to_path_buf() };
-    if new.exists() {
-        let empty = std::fs::read_dir(new)
-            .map_err(|e| CliError::Io(format!("{}: {e}", new.display())))?
-            .next()
-            .is_none();
-        if !empty {
-            return Err(CliError::Refused(format!(
-                "{}: exists and is not empty; sweep into a new directory",
-                new.display()
-            )));
-        }
-    }
+    refuse_nonempty(new, "sweep")?;
     let text = read_secret_stdin("recovery phrase of the wallet to sweep")?;
     let old = RecoveryPhrase::parse(&text)
         .map_err(|e| CliError::Input(format!("the recovery phrase: {e}")))?

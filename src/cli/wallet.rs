@@ -955,6 +955,24 @@ pub(super) fn create_wallet(
     Ok(NewWallet { id: keys.account(), registered, registration, phrase })
 }
 
+/// Refuses (exit 4) a directory that exists and is not empty: a wallet is
+/// restored (`what`) only into a new one.
+pub(super) fn refuse_nonempty(dir: &Path, what: &str) -> Result<(), CliError> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| CliError::Io(format!("{}: {e}", dir.display())))?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(CliError::Refused(format!(
+                "{}: exists and is not empty; {what} into a new directory",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A restore's failure as a CLI error: the bank's or the store's as
 /// theirs, a phrase without an account or key as invalid input.
 pub(super) fn restore_failed(e: crate::roles::wallet::RestoreError) -> CliError {
@@ -1566,18 +1584,7 @@ fn restore(args: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     let Some(file) = &args.backup else {
         return run_restore(args, target, out);
     };
-    if target.exists() {
-        let empty = std::fs::read_dir(target)
-            .map_err(|e| CliError::Io(format!("{}: {e}", target.display())))?
-            .next()
-            .is_none();
-        if !empty {
-            return Err(CliError::Refused(format!(
-                "{}: exists and is not empty; restore into a new directory",
-                target.display()
-            )));
-        }
-    }
+    refuse_nonempty(target, "restore")?;
     let sealed = BackupFile::parse(&read_bytes(file)?).map_err(|e| backup_refused(file, e))?;
     let text = read_secret_stdin("recovery phrase")?;
     let phrase =

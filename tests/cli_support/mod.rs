@@ -124,6 +124,18 @@ impl Cli {
             .unwrap()
     }
 
+    /// The value of a wallet's unspent coins (`wallet coins`).
+    pub fn unspent_value(&self, wallet: &str) -> u64 {
+        let coins = self.json(&["wallet", "coins", "--dir", wallet]);
+        coins["coins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["spent"] == false)
+            .map(|x| x["value"].as_u64().unwrap())
+            .sum()
+    }
+
     pub fn merchant_account(&self, dir: &str) -> String {
         self.json(&["merchant", "status", "--dir", dir])["account"].as_str().unwrap().to_string()
     }
