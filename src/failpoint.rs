@@ -40,6 +40,7 @@
 //! | `wallet.exchange.planned` | [`crate::roles::Wallet::exchange`]: the withdrawal plan of the new coins is stored among the wallet's plans; the exchange is not dropped | the value in the account, a plan and the exchange naming it | `wallet resume` drops the exchange and completes the plan like any interrupted withdrawal |
 //! | `wallet.pay.marked` | [`crate::roles::Wallet::pay`]: the coins are marked spent; no payment is built or recorded | coins marked spent for a payment that never left | opening the wallet returns them to the unspent pool ([`crate::roles::Wallet::release_unpaid`]) |
 //! | `wallet.pay.recorded` | [`crate::roles::Wallet::pay`]: the payment is recorded in the wallet; it is not yet handed out (no payment file) | spent coins and their recorded payment, no file | paying the same request again hands out the recorded payment, spending nothing new |
+//! | `wallet.new.written` | `wallet new` and `wallet restore --sweep-to`: the new wallet's keys (and, for a sweep, the old seed in `sweep.key`) and its registration file are written; the registration is not sent | a wallet whose account the bank does not know | `wallet register` sends the registration; in a sweep, `wallet resume` sends it again before sweeping (the same keys: no second account) |
 //! | `wallet.sweep.paid` | [`crate::roles::Wallet::sweep_from`]: the old wallet, restored in memory, built a payment of recovered coins to the new wallet's stored request; the new wallet has not received it | the old coins unspent, the request open, the payment lost with the process | `wallet resume` (the sweep again) restores the old phrase and pays the same coins in a new payment |
 //! | `wallet.sweep.received` | [`crate::roles::Wallet::sweep_from`]: the new wallet verified and holds the payment of recovered coins; it is not deposited | a payment held by the new wallet, the old coins unspent at the bank | `wallet resume` deposits the held payment first, then pays only coins not received before |
 //! | `payee.deposit.stored` | [`crate::roles::Payee::deposit`] (`merchant deposit`, `wallet deposit`): the signed deposit request is stored as in flight; it has not been sent | a request in flight the bank never saw, the payments pending | the next deposit sends the stored request (the same bytes) and records its receipt |
@@ -61,6 +62,7 @@ pub const NAMES: &[&str] = &[
     "wallet.exchange.planned",
     "wallet.pay.marked",
     "wallet.pay.recorded",
+    "wallet.new.written",
     "wallet.sweep.paid",
     "wallet.sweep.received",
     "payee.deposit.stored",

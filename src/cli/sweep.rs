@@ -80,7 +80,7 @@ pub(super) fn run_sweep(args: &RestoreArgs, new: &Path, out: &Output) -> Result<
             );
         }
     }
-    let result = sweep(&home, &old, &*b, out);
+    let result = sweep(&home, &old, &*b, false, out);
     if let (Err(_), Some(p), true) = (&result, &shown, out.is_json()) {
         // The JSON result with the phrase is not printed after a failure.
         eprintln!("new recovery phrase (write it down; it is not shown again):\n{p}");
@@ -97,20 +97,27 @@ pub(super) fn resume_sweep(dir: &Path, bank: &dyn BankApi, out: &Output) -> Resu
         return Ok(false);
     }
     let old: WalletSeed = read_secret(&home.sweep())?;
-    let (report, account) = sweep(&home, &old, bank, out)?;
+    let (report, account) = sweep(&home, &old, bank, true, out)?;
     print_report(&report, account, dir, out, None)?;
     Ok(true)
 }
 
 /// Runs (or runs again) the sweep of `old` into the wallet of `home`, and
-/// removes the stored old seed once it is finished.
+/// removes the stored old seed once it is finished. Again (`resumed`),
+/// the new account's registration is sent first: a crash may have come
+/// before it reached the bank (registering the same keys again changes
+/// nothing).
 fn sweep(
     home: &WalletHome,
     old: &WalletSeed,
     bank: &dyn BankApi,
+    resumed: bool,
     out: &Output,
 ) -> Result<(SweepReport, AccountId), CliError> {
     let (wallet, _, _, _lock) = home.open(out)?;
+    if resumed {
+        bank.register_user(&wallet.registration(&mut OsRng))?;
+    }
     let bar = out.progress(0, "restoring the old wallet");
     let report = wallet
         .sweep_from(old, bank, &mut OsRng, |p| {

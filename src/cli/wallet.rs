@@ -947,6 +947,7 @@ pub(super) fn create_wallet(
     let reg = crate::protocol::register::UserRegistration::new(&keys, &mut OsRng);
     let registration = dir.join("registration.json");
     write_message(&registration, &reg)?;
+    crate::failpoint::failpoint!("wallet.new.written");
     let mut registered = false;
     if let Some(b) = connected {
         b.register_user(&reg)?;
