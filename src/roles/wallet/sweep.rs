@@ -21,7 +21,7 @@
 
 use rand_core::CryptoRngCore;
 
-use super::{decompose, RestoreError, RestoreProgress, RestoreReport, Wallet};
+use super::{decompose, RestoreError, RestoreProgress, RestoreReport, Wallet, MAX_WITHDRAWAL_COINS};
 use crate::coin::CoinId;
 use crate::crypto::derive::WalletSeed;
 use crate::failpoint::failpoint;
@@ -154,12 +154,17 @@ impl<S: WalletStore> Wallet<S> {
         }
         self.deposit_sweep(bank, rng, &mut report)?;
 
-        // The new account's balance as fresh coins under the new phrase.
+        // The new account's balance as fresh coins under the new phrase,
+        // in withdrawals of at most MAX_WITHDRAWAL_COINS coins (a crash
+        // between two leaves the rest on the account for the next run).
         let status = self.account_status(bank, rng)?;
         let available = status.balance.saturating_sub(status.held);
         if available > 0 {
-            report.fresh = self.withdraw(bank, available, rng)?;
-            report.fresh_value = available;
+            let values = decompose(available, &self.withdrawal_keyset()?.values_desc())?;
+            for chunk in values.chunks(MAX_WITHDRAWAL_COINS) {
+                report.fresh.extend(self.withdraw_values(bank, chunk, rng, |_| {})?);
+                report.fresh_value += checked_sum(chunk.iter().copied())?;
+            }
         }
         Ok(report)
     }
