@@ -1,5 +1,5 @@
 //! Sweep after theft (`wallet restore --sweep-to`, specs/protocol.md
-//! §7.7): the value of a phrase's account moves to a new phrase and a new
+//! §7.8): the value of a phrase's account moves to a new phrase and a new
 //! account; the old phrase and keys then reach none of it. Run on real
 //! `faircash` processes, with crashes at every step of the sweep.
 #![cfg(unix)]

@@ -1,5 +1,5 @@
 //! `wallet restore --sweep-to NEWDIR`: recovery from theft
-//! (specs/protocol.md §7.7). A new wallet with a new recovery phrase and a
+//! (specs/protocol.md §7.8). A new wallet with a new recovery phrase and a
 //! new account is made in NEWDIR, and all the value of the old phrase's
 //! account moves to it; `wallet resume --dir NEWDIR` finishes a sweep that
 //! was interrupted.

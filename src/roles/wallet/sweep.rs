@@ -1,4 +1,4 @@
-//! Sweep after theft (specs/protocol.md §7.7): the value of a recovery
+//! Sweep after theft (specs/protocol.md §7.8): the value of a recovery
 //! phrase's account moves to a new wallet (a new phrase, a new account),
 //! so neither the old phrase nor the old account's keys can spend the
 //! fresh coins or fetch their transcripts.
@@ -83,7 +83,7 @@ impl From<Error> for SweepError {
 
 impl<S: WalletStore> Wallet<S> {
     /// Sweeps the account of `old` (a recovery phrase of the same bank) into
-    /// this wallet and its account (specs/protocol.md §7.7), as described
+    /// this wallet and its account (specs/protocol.md §7.8), as described
     /// in the module documentation. Safe to call again after any failure or
     /// crash: it finishes what an earlier run started and never pays a coin
     /// twice.
@@ -174,7 +174,9 @@ impl<S: WalletStore> Wallet<S> {
     /// spendable today; the others are reported skipped.
     ///
     /// This is the one place where the recovered coins are chosen before
-    /// any spend response of theirs is made.
+    /// any spend response of theirs is made: the spent check of restored
+    /// coins (the signed spent lists and the bank's statement that the
+    /// rest is unspent) belongs here, before the payments are built.
     fn sweepable(&self, coins: Vec<WalletCoin>, report: &mut SweepReport) -> Result<Vec<WalletCoin>, Error> {
         let today = self.clock.today();
         let mut out = Vec::with_capacity(coins.len());
