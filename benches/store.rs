@@ -62,6 +62,7 @@ fn template() -> Template {
         payment_digest: payment.digest(),
         coin_index: 0,
         value: 1,
+        keyset: payment.coins[0].body.keyset_id,
         prune_after: TODAY.plus(104),
     };
     Template { coin, payment }

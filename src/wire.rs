@@ -62,6 +62,12 @@ pub enum MessageKind {
     DoubleSpendEvidence = 0x32,
     /// The bank's list of double-spending evidence.
     EvidenceList = 0x33,
+    /// A page of the bank's spent list of one denomination key.
+    SpentList = 0x34,
+    /// The bank's statement of which named coins were unspent.
+    UnspentStatement = 0x35,
+    /// A wallet's request for an unspent statement.
+    UnspentQuery = 0x36,
     /// A wallet's coin with its secrets (wallet storage only).
     WalletCoin = 0x40,
     /// A wallet's pending withdrawal state (wallet storage only).
@@ -130,6 +136,9 @@ impl MessageKind {
             MessageKind::DepositReceipt => "deposit-receipt",
             MessageKind::DoubleSpendEvidence => "double-spend-evidence",
             MessageKind::EvidenceList => "evidence-list",
+            MessageKind::SpentList => "spent-list",
+            MessageKind::UnspentStatement => "unspent-statement",
+            MessageKind::UnspentQuery => "unspent-query",
             MessageKind::WalletCoin => "wallet-coin",
             MessageKind::PendingWithdrawal => "pending-withdrawal",
             MessageKind::Warrant => "warrant",

@@ -332,6 +332,20 @@ mod flaky {
         fn ttp_statements(&self) -> Result<Vec<faircash::protocol::trust::SignedTtpKeyStatement>> {
             BankApi::ttp_statements(self.bank)
         }
+        fn spent_list(
+            &self,
+            keyset: &faircash::keys::KeysetId,
+            value: u64,
+            page: u32,
+        ) -> Result<faircash::protocol::spent::SpentList> {
+            BankApi::spent_list(self.bank, keyset, value, page)
+        }
+        fn unspent_statement(
+            &self,
+            query: &faircash::protocol::spent::UnspentQuery,
+        ) -> Result<faircash::protocol::spent::UnspentStatement> {
+            BankApi::unspent_statement(self.bank, query)
+        }
     }
 }
 use flaky::Flaky;

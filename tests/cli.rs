@@ -1051,10 +1051,15 @@ fn wallet_restore_reads_the_phrase_from_stdin_and_reports_the_coins() {
     let doc: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(doc["account"].as_str().unwrap(), account);
     assert_eq!((doc["recovered"].as_u64(), doc["recovered_value"].as_u64()), (Some(2), Some(3)));
+    // Nothing was spent: every coin stated unspent, exchanged for fresh
+    // coins; the balance is the value withdrawn.
+    assert_eq!((doc["coins_spent"].as_u64(), doc["coins_unspent"].as_u64()), (Some(0), Some(2)));
+    assert_eq!((doc["exchanged"].as_u64(), doc["balance"].as_u64()), (Some(3), Some(3)));
+    assert!(doc["spent_lists"]["pages"].as_u64().unwrap() >= 1);
     assert_eq!(doc["withheld"].as_array().unwrap().len(), 0);
     let db = rusqlite::Connection::open(c.path("erin2/wallet.db")).unwrap();
     let next: i64 = db.query_row("SELECT next FROM counters", [], |r| r.get(0)).unwrap();
-    assert_eq!(next, 2, "past the two counters used");
+    assert_eq!(next, 4, "past the two counters used, and the two of the exchange's new coins");
     // The restored wallet works at the bank: its account's status.
     c.ok(&["wallet", "account", "--dir", "erin2", "--bank", "bank"]);
     // A wallet is never restored over another.

@@ -60,6 +60,20 @@ impl<F: Fn(DepositReceipt) -> Result<DepositReceipt>> BankApi for Channel<'_, F>
     fn ttp_statements(&self) -> Result<Vec<faircash::protocol::trust::SignedTtpKeyStatement>> {
         self.bank.ttp_statements()
     }
+    fn spent_list(
+        &self,
+        keyset: &faircash::keys::KeysetId,
+        value: u64,
+        page: u32,
+    ) -> Result<faircash::protocol::spent::SpentList> {
+        self.bank.spent_list(keyset, value, page)
+    }
+    fn unspent_statement(
+        &self,
+        query: &faircash::protocol::spent::UnspentQuery,
+    ) -> Result<faircash::protocol::spent::UnspentStatement> {
+        self.bank.unspent_statement(query)
+    }
     fn account_request(
         &self,
         req: &faircash::protocol::account::AccountRequest,

@@ -75,6 +75,22 @@ impl BankApi for Recording {
         self.note("ttp-statements".into());
         BankApi::ttp_statements(&*self.bank)
     }
+    fn spent_list(
+        &self,
+        keyset: &faircash::keys::KeysetId,
+        value: u64,
+        page: u32,
+    ) -> Result<faircash::protocol::spent::SpentList> {
+        self.note(format!("spent-list {keyset} {value} {page}"));
+        BankApi::spent_list(&*self.bank, keyset, value, page)
+    }
+    fn unspent_statement(
+        &self,
+        query: &faircash::protocol::spent::UnspentQuery,
+    ) -> Result<faircash::protocol::spent::UnspentStatement> {
+        self.note(format!("unspent-statement {}", query.coins.len()));
+        BankApi::unspent_statement(&*self.bank, query)
+    }
     fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
         self.note(req.operation.name().into());
         let mut answer = BankApi::account_request(&*self.bank, req)?;

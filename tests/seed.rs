@@ -174,6 +174,20 @@ mod forward {
         fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
             BankApi::ttp_statements(&*self.bank)
         }
+        fn spent_list(
+            &self,
+            keyset: &faircash::keys::KeysetId,
+            value: u64,
+            page: u32,
+        ) -> Result<faircash::protocol::spent::SpentList> {
+            BankApi::spent_list(&*self.bank, keyset, value, page)
+        }
+        fn unspent_statement(
+            &self,
+            query: &faircash::protocol::spent::UnspentQuery,
+        ) -> Result<faircash::protocol::spent::UnspentStatement> {
+            BankApi::unspent_statement(&*self.bank, query)
+        }
         fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
             BankApi::account_request(&*self.bank, req)
         }

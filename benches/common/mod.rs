@@ -433,6 +433,24 @@ impl<B: faircash::roles::BankApi + ?Sized> faircash::roles::BankApi for Timed<'_
     ) -> faircash::protocol::Result<Vec<faircash::protocol::trust::SignedTtpKeyStatement>> {
         self.time(|| self.bank.ttp_statements())
     }
+    fn spent_list(
+        &self,
+        keyset: &faircash::keys::KeysetId,
+        value: u64,
+        page: u32,
+    ) -> faircash::protocol::Result<faircash::protocol::spent::SpentList> {
+        let out = self.time(|| self.bank.spent_list(keyset, value, page));
+        if let Ok(list) = &out {
+            self.received.set(self.received.get() + list.to_bytes().len());
+        }
+        out
+    }
+    fn unspent_statement(
+        &self,
+        query: &faircash::protocol::spent::UnspentQuery,
+    ) -> faircash::protocol::Result<faircash::protocol::spent::UnspentStatement> {
+        self.count(query, || self.bank.unspent_statement(query))
+    }
     fn account_request(
         &self,
         req: &faircash::protocol::account::AccountRequest,

@@ -23,6 +23,7 @@ use faircash::protocol::pay::{verify_payment, Payment, PaymentRequest};
 use faircash::protocol::reclaim::ReclaimRequest;
 use faircash::protocol::refusal::PayeeRefusal;
 use faircash::protocol::register::{MerchantRegistration, UserRegistration};
+use faircash::protocol::spent::{SpentList, UnspentQuery, UnspentStatement};
 use faircash::protocol::trace::{
     LogEntry, LogHead, TraceRecord, TraceRequest, TraceResult, TraceShare, Warrant, WatchList,
 };
@@ -85,6 +86,9 @@ macro_rules! for_every_message {
         $f::<AccountRequest>($($arg),*);
         $f::<AccountAnswer>($($arg),*);
         $f::<RekeyRequest>($($arg),*);
+        $f::<SpentList>($($arg),*);
+        $f::<UnspentStatement>($($arg),*);
+        $f::<UnspentQuery>($($arg),*);
     };
 }
 

@@ -326,6 +326,11 @@ pub struct ServeArgs {
     /// or another node without a restart); SIGHUP reloads at once.
     #[arg(long, env = "FAIRCASH_KEYSET_REFRESH_SECS", default_value_t = 10)]
     keyset_refresh_secs: u64,
+    /// Seconds a spent-list publication serves before a list request
+    /// publishes the spends recorded since (protocol.md §7.7; 0: at every
+    /// request). An unspent statement always publishes.
+    #[arg(long, env = "FAIRCASH_SPENT_LIST_INTERVAL", default_value_t = crate::roles::bank::DEFAULT_SPENT_LIST_INTERVAL_SECS)]
+    spent_list_interval: u64,
     /// Seconds a client may take to send a request's head (request line and
     /// headers); idle keep-alive connections close after as long.
     #[arg(long, default_value_t = crate::http::server::DEFAULT_HEADER_TIMEOUT.as_secs())]
@@ -1177,7 +1182,11 @@ fn serve(a: ServeArgs, out: &Output) -> Result<(), CliError> {
     };
     let home = BankHome::new(&a.dir.dir);
     let refresh = std::time::Duration::from_secs(a.keyset_refresh_secs);
-    let bank = Arc::new(home.open_tuned(a.db.as_deref(), |c| c.keyset_refresh = Some(refresh))?);
+    let interval = a.spent_list_interval;
+    let bank = Arc::new(home.open_tuned(a.db.as_deref(), |c| {
+        c.keyset_refresh = Some(refresh);
+        c.spent_list_interval_secs = interval;
+    })?);
     // Keysets issued elsewhere (`bank keyset --rotate`, another node) are
     // read from the store; their keys from bank.key and the TTP statements
     // from bank.json; keysets.json is rewritten when the list grows.

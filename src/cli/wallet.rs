@@ -830,12 +830,48 @@ fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliEr
         .map(|(s, why)| json!({"session": hex::encode(s.as_bytes()), "reason": why.name()}))
         .collect();
     let account = wallet.account_id();
+    drop(wallet);
+    // The spent check and the exchange of the unspent coins (protocol.md
+    // §7.7): the wallet's keys are written, so `wallet resume` takes up an
+    // interrupted exchange.
+    let (restored, _, _, _lock) = home.open(out)?;
+    let b = connect(bank)?;
+    out.note(format!(
+        "rebuilt {} coin(s) worth {}; fetching the bank's spent lists and its unspent statement",
+        report.recovered.len(),
+        report.recovered_value()
+    ));
+    let check = restored.check_spent(&*b, &report.recovered, &mut OsRng)?;
+    out.note(format!(
+        "{} spent-list page(s) of {} key(s) at publication {}: {} coin(s) spent, {} unspent; exchanging the unspent ones",
+        check.pages,
+        check.keys,
+        check.sequence,
+        check.spent.len(),
+        check.unspent.len()
+    ));
+    let exchanged = restored.exchange_restored(&*b, &mut OsRng)?;
+    let balance = restored.balance()?;
+    let omissions: Vec<_> = check
+        .omissions
+        .iter()
+        .map(|o| {
+            let (page, statement) = crate::roles::wallet::omission_proof(&check, o);
+            json!({
+                "coin": o.0.coin_id,
+                "published": o.0.published,
+                "page": hex::encode(crate::wire::WireMessage::to_bytes(page)),
+                "statement": hex::encode(crate::wire::WireMessage::to_bytes(statement)),
+            })
+        })
+        .collect();
     out.result(
         || {
             format!(
                 "wallet restored in {}; account {account} (epoch {}, authentication key {}); {} session(s) listed: \
-                 {} coin(s) rebuilt, value {} (not added: their spent state is unknown), {} open, {} ended, \
-                 {} withheld by the bank, {} not this phrase's",
+                 {} coin(s) rebuilt, value {}, {} open, {} ended, {} withheld by the bank, {} not this phrase's; \
+                 spent lists at publication {} ({} page(s)): {} coin(s) spent, {} unspent, {} left out of the \
+                 lists by the bank; exchanged {exchanged}, balance {balance}",
                 dir.display(),
                 report.epoch,
                 report.auth_rotation,
@@ -845,10 +881,22 @@ fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliEr
                 report.open,
                 report.ended,
                 report.withheld.len(),
-                report.unmatched.len()
+                report.unmatched.len(),
+                check.sequence,
+                check.pages,
+                check.spent.len(),
+                check.unspent.len(),
+                check.omissions.len(),
             )
         },
         json!({
+            "spent_lists": {"pages": check.pages, "keys": check.keys, "sequence": check.sequence},
+            "statement_sequences": check.statements.iter().map(|s| s.sequence).collect::<Vec<_>>(),
+            "coins_spent": check.spent.len(),
+            "coins_unspent": check.unspent.len(),
+            "omissions": omissions,
+            "exchanged": exchanged,
+            "balance": balance,
             "account": account,
             "epoch": report.epoch,
             "auth_rotation": report.auth_rotation,
@@ -861,6 +909,13 @@ fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliEr
             "unmatched": report.unmatched.len(),
         }),
     );
+    if !check.omissions.is_empty() {
+        return Err(CliError::Security(format!(
+            "the bank left {} spent coin(s) out of its spent lists (kept spent, never paid again; the proof is in \
+             the --json report)",
+            check.omissions.len()
+        )));
+    }
     if !report.withheld.is_empty() {
         return Err(CliError::Security(format!(
             "the bank withheld {} coin(s): their transcripts do not verify",

@@ -132,6 +132,10 @@ pub mod labels {
     pub const ORDER_DIGEST: &[u8] = b"faircash/v1/order-digest";
     /// The bank master key's signature on the coin-tracing watch list.
     pub const WATCH_LIST_SIGNATURE: &[u8] = b"faircash/v1/watch-list-signature";
+    /// The bank master key's signature on a page of a spent list.
+    pub const SPENT_LIST_SIGNATURE: &[u8] = b"faircash/v1/spent-list-signature";
+    /// The bank master key's signature on an unspent statement.
+    pub const UNSPENT_STATEMENT_SIGNATURE: &[u8] = b"faircash/v1/unspent-statement-signature";
     /// A trustee's Chaum–Pedersen proof of its decryption share.
     pub const TRACE_DECRYPTION_SHARE: &[u8] = b"faircash/v1/trace-decryption-share";
     /// Digest of a trustee's decryption share (what its log records).
@@ -216,6 +220,8 @@ pub mod labels {
         WITHDRAW_COMMITMENT_SIGNATURE,
         WITHDRAW_SESSION_END_SIGNATURE,
         WATCH_LIST_SIGNATURE,
+        SPENT_LIST_SIGNATURE,
+        UNSPENT_STATEMENT_SIGNATURE,
         ORDER_DIGEST,
         DEPOSIT_REQUEST_DIGEST,
         TRACE_DECRYPTION_SHARE,

@@ -12,10 +12,11 @@ use reqwest::blocking::Client;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
 use super::{error_from_answer, routes, AccountOpened, ErrorBody, EvidenceList, BINARY};
-use crate::keys::{AccountId, KeysetList, SignedKeyset};
+use crate::keys::{AccountId, KeysetId, KeysetList, SignedKeyset};
 use crate::protocol::account::{AccountAnswer, AccountRequest};
 use crate::protocol::deposit::{DepositReceipt, DepositRequest};
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::spent::{SpentList, UnspentQuery, UnspentStatement};
 use crate::protocol::trace::WatchList;
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpStatementList};
 use crate::protocol::withdraw::{WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest};
@@ -213,5 +214,15 @@ impl BankApi for HttpBank {
     fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
         let path = routes::ACCOUNT_REQUESTS.replace("{account}", &req.account.to_hex());
         self.send(&path, Some(req))
+    }
+    fn spent_list(&self, keyset: &KeysetId, value: u64, page: u32) -> Result<SpentList> {
+        let path = routes::SPENT_LIST
+            .replace("{keyset}", &keyset.to_hex())
+            .replace("{value}", &value.to_string())
+            .replace("{page}", &page.to_string());
+        self.send::<AccountOpened, SpentList>(&path, None)
+    }
+    fn unspent_statement(&self, query: &UnspentQuery) -> Result<UnspentStatement> {
+        self.send(routes::UNSPENT_STATEMENTS, Some(query))
     }
 }

@@ -49,6 +49,12 @@ pub mod routes {
     pub const EVIDENCE: &str = "/v1/evidence";
     /// `GET`: the coin-tracing watch list.
     pub const WATCH_LIST: &str = "/v1/watch-list";
+    /// `GET`: page `{page}` of the spent list of the denomination key
+    /// `({keyset}, {value})` (`{keyset}` in hex, `{value}` and `{page}` in
+    /// decimal).
+    pub const SPENT_LIST: &str = "/v1/spent-lists/{keyset}/{value}/{page}";
+    /// `POST`: an unspent statement for the coins a signed query names.
+    pub const UNSPENT_STATEMENTS: &str = "/v1/unspent-statements";
     /// `GET`: the TTP key statements the bank publishes.
     pub const TTP_STATEMENTS: &str = "/v1/ttp-statements";
 }
@@ -186,6 +192,9 @@ pub fn error_answer(e: &Error) -> (u16, ErrorDetail) {
         Error::UnknownKey(_) => (404, "unknown-key", false, None),
         Error::KeyNotValid { .. } => (422, "key-not-valid", false, None),
         Error::NoSuchDenomination(_) => (422, "no-such-denomination", false, None),
+        Error::NoSuchSpentPage { page, pages } => {
+            (404, "no-such-page", false, Some(serde_json::json!({ "page": page, "pages": pages })))
+        }
         Error::UnknownAccount(a) => {
             (404, "unknown-account", false, Some(serde_json::json!({ "account": a })))
         }

@@ -43,11 +43,12 @@ use super::{
     error_answer, routes, AccountOpened, ErrorBody, ErrorDetail, EvidenceList, BINARY, DEFAULT_EVIDENCE_PAGE,
     JSON,
 };
-use crate::keys::{AccountId, KeysetList};
+use crate::keys::{AccountId, KeysetId, KeysetList};
 use crate::protocol::account::AccountRequest;
 use crate::protocol::deposit::DepositRequest;
 use crate::protocol::reclaim::ReclaimRequest;
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::spent::UnspentQuery;
 use crate::protocol::trust::TtpStatementList;
 use crate::protocol::withdraw::{SessionId, WithdrawChallenge, WithdrawRequest};
 use crate::protocol::Error;
@@ -455,6 +456,32 @@ pub fn router<S: BankStore + 'static>(bank: Arc<Bank<S>>, config: &ServeConfig) 
             get(|State(s): State<Arc<AppState<S>>>, h: HeaderMap| async move {
                 read(s, h, |b: &Bank<S>| Ok(TtpStatementList { statements: b.ttp_statements() })).await
             }),
+        )
+        .route(
+            routes::SPENT_LIST,
+            get(
+                |State(s): State<Arc<AppState<S>>>,
+                 Path((keyset, value, page)): Path<(String, String, String)>,
+                 h: HeaderMap| async move {
+                    let (Ok(keyset), Ok(value), Ok(page)) =
+                        (keyset.parse::<KeysetId>(), value.parse::<u64>(), page.parse::<u32>())
+                    else {
+                        return Reply::error(
+                            StatusCode::BAD_REQUEST,
+                            "bad-path",
+                            "a keyset id is 64 hex digits, a value and a page decimal numbers".into(),
+                        );
+                    };
+                    read(s, h, move |b: &Bank<S>| b.spent_list(&keyset, value, page, &mut OsRng)).await
+                },
+            ),
+        )
+        .route(
+            routes::UNSPENT_STATEMENTS,
+            post(|State(s): State<Arc<AppState<S>>>, h: HeaderMap, body: Bytes| async move {
+                call(s, Pool::Cpu, h, body, |b: &Bank<S>, q: UnspentQuery| b.unspent_statement(&q, &mut OsRng)).await
+            })
+            .body_limit::<UnspentQuery>(),
         )
         .route(
             routes::WATCH_LIST,

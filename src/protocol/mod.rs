@@ -19,6 +19,7 @@ pub mod pay;
 pub mod reclaim;
 pub mod refusal;
 pub mod register;
+pub mod spent;
 pub mod trace;
 pub mod trust;
 pub mod withdraw;
@@ -106,6 +107,18 @@ pub enum Error {
     /// No denomination of this value.
     #[error("no denomination of value {0}")]
     NoSuchDenomination(u64),
+    /// A page of a spent list past its last.
+    #[error("spent list page {page} asked for; the list has {pages}")]
+    NoSuchSpentPage {
+        /// The page asked for.
+        page: u32,
+        /// The list's page count.
+        pages: u32,
+    },
+    /// Spent lists or an unspent statement were refused
+    /// (specs/protocol.md §7.7).
+    #[error(transparent)]
+    Spent(#[from] spent::SpentError),
     /// An account the bank does not know.
     #[error("unknown account {0}")]
     UnknownAccount(AccountId),

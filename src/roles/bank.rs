@@ -33,6 +33,7 @@ use crate::protocol::deposit::{
 use crate::protocol::pay::verify_payment;
 use crate::protocol::reclaim::ReclaimRequest;
 use crate::protocol::register::{MerchantRegistration, UserRegistration};
+use crate::protocol::spent::{SpentEntry, SpentList, UnspentQuery, UnspentStatement, SPENT_LIST_PAGE};
 use crate::protocol::trace::{TraceKind, TraceRecord, TraceResult, Warrant, WatchList};
 use crate::protocol::trust::{SignedTtpKeyStatement, TtpKeyStatement};
 use crate::protocol::withdraw::{
@@ -99,7 +100,13 @@ pub struct BankConfig {
     pub keyset_refresh: Option<std::time::Duration>,
     /// Bounds on deposit verification work.
     pub deposit_limits: DepositLimits,
+    /// Seconds a spent-list publication serves before a list request
+    /// publishes again (specs/protocol.md §7.7; 0: every request).
+    pub spent_list_interval_secs: u64,
 }
+
+/// The default of [`BankConfig::spent_list_interval_secs`].
+pub const DEFAULT_SPENT_LIST_INTERVAL_SECS: u64 = 300;
 
 impl Default for BankConfig {
     fn default() -> Self {
@@ -111,6 +118,7 @@ impl Default for BankConfig {
             tx_retries: 16,
             keyset_refresh: Some(std::time::Duration::from_secs(10)),
             deposit_limits: DepositLimits::default(),
+            spent_list_interval_secs: DEFAULT_SPENT_LIST_INTERVAL_SECS,
         }
     }
 }
@@ -1315,6 +1323,7 @@ impl<S: BankStore> Bank<S> {
                     payment_digest: v.digest,
                     coin_index: ci as u32,
                     value: v.summary.values[ci],
+                    keyset: coin.body.keyset_id,
                     prune_after,
                 });
                 of.push(v);
@@ -1668,6 +1677,89 @@ impl<S: BankStore> Bank<S> {
         Ok(serial)
     }
 
+    /// Page `page` of the spent list of the denomination key `(keyset,
+    /// value)` (specs/protocol.md §7.7), signed with the master key. The
+    /// lists are as of the current publication; when it is older than
+    /// [`BankConfig::spent_list_interval_secs`] the bank publishes first.
+    ///
+    /// # Errors
+    /// [`Error::UnknownKeyset`], [`Error::NoSuchDenomination`] for a key the
+    /// bank does not have; [`Error::NoSuchSpentPage`] past the last page.
+    pub fn spent_list(
+        &self,
+        keyset: &KeysetId,
+        value: u64,
+        page: u32,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<SpentList> {
+        let ks = self.keysets().find_keyset(keyset).cloned().ok_or(Error::UnknownKeyset(*keyset))?;
+        ks.key_for_value(value).ok_or(Error::NoSuchDenomination(value))?;
+        let now = self.clock.now();
+        let interval = self.config.spent_list_interval_secs;
+        let (publication, total, entries) = self.run_tx("spent_list", |tx| {
+            let mut publication = tx.spent_publication()?;
+            if now.0 >= publication.at.0.saturating_add(interval) {
+                publication = tx.publish_spent(now)?;
+            }
+            let offset = u64::from(page) * SPENT_LIST_PAGE as u64;
+            let (total, entries) =
+                tx.spent_list(keyset, value, publication.sequence, offset, SPENT_LIST_PAGE)?;
+            Ok((publication, total, entries))
+        })?;
+        let pages =
+            u32::try_from(total.div_ceil(SPENT_LIST_PAGE as u64).max(1)).map_err(|_| Error::Overflow)?;
+        if page >= pages {
+            return Err(Error::NoSuchSpentPage { page, pages });
+        }
+        let entries =
+            entries.into_iter().map(|(coin_id, published)| SpentEntry { coin_id, published }).collect();
+        let secrets = read(&self.secrets);
+        Ok(SpentList::signed(
+            (*keyset, value),
+            publication.sequence,
+            publication.at,
+            (page, pages),
+            entries,
+            secrets.master(),
+            rng,
+        ))
+    }
+
+    /// The unspent statement answering `query` (specs/protocol.md §7.7):
+    /// the bank publishes, then looks up each named coin, in one
+    /// transaction, and signs which were unspent as of that publication
+    /// and which are spent with their publication. Authenticated by the
+    /// account's authentication key; the bank keeps nothing of it.
+    ///
+    /// # Errors
+    /// [`Error::UnknownAccount`], [`Error::WrongAccountKind`],
+    /// [`Error::RekeyRequired`], [`Error::InvalidProof`] for a bad
+    /// authorization.
+    pub fn unspent_statement(
+        &self,
+        query: &UnspentQuery,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<UnspentStatement> {
+        query.check()?;
+        let now = self.clock.now();
+        let (publication, published) = self.run_tx("unspent_statement", |tx| {
+            let account = tx.account(&query.account)?.ok_or(Error::UnknownAccount(query.account))?;
+            if account.kind != AccountKind::User {
+                return Err(Error::WrongAccountKind(query.account));
+            }
+            query.verify(&account.auth_key.ok_or(Error::RekeyRequired(query.account))?)?;
+            let publication = tx.publish_spent(now)?;
+            Ok((publication, tx.spent_published(&query.coins)?))
+        })?;
+        // A record published after this publication (by a concurrent one
+        // that committed between the two statements) is on no list as of
+        // `publication.sequence` yet: stated spent after it (0).
+        let published: Vec<Option<Option<u64>>> =
+            published.into_iter().map(|p| p.map(|p| p.filter(|n| *n <= publication.sequence))).collect();
+        let secrets = read(&self.secrets);
+        Ok(UnspentStatement::signed(query, publication.sequence, now, &published, secrets.master(), rng))
+    }
+
     /// The watch list, signed by the master key, for merchants.
     pub fn watch_list(&self, rng: &mut impl CryptoRngCore) -> Result<WatchList> {
         let list = self.run_tx("watch_list", |tx| Ok(tx.watch_list()?))?;
@@ -1764,6 +1856,10 @@ pub trait BankApi {
     fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>>;
     /// An operation on a user account, authorized by its authentication key.
     fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer>;
+    /// A page of the spent list of a denomination key (unauthenticated).
+    fn spent_list(&self, keyset: &KeysetId, value: u64, page: u32) -> Result<SpentList>;
+    /// The unspent statement answering a query.
+    fn unspent_statement(&self, query: &UnspentQuery) -> Result<UnspentStatement>;
 }
 
 impl<S: BankStore> BankApi for Bank<S> {
@@ -1793,6 +1889,12 @@ impl<S: BankStore> BankApi for Bank<S> {
     }
     fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
         Bank::account_request(self, req)
+    }
+    fn spent_list(&self, keyset: &KeysetId, value: u64, page: u32) -> Result<SpentList> {
+        Bank::spent_list(self, keyset, value, page, &mut rand::rngs::OsRng)
+    }
+    fn unspent_statement(&self, query: &UnspentQuery) -> Result<UnspentStatement> {
+        Bank::unspent_statement(self, query, &mut rand::rngs::OsRng)
     }
 }
 
@@ -1826,6 +1928,12 @@ macro_rules! forward_bank_api {
             }
             fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
                 (**self).account_request(req)
+            }
+            fn spent_list(&self, keyset: &KeysetId, value: u64, page: u32) -> Result<SpentList> {
+                (**self).spent_list(keyset, value, page)
+            }
+            fn unspent_statement(&self, query: &UnspentQuery) -> Result<UnspentStatement> {
+                (**self).unspent_statement(query)
             }
         }
     };

@@ -21,6 +21,7 @@ mod exchange;
 mod receive;
 mod reclaim;
 mod restore;
+mod spent;
 mod sweep;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use exchange::{
 pub use restore::{
     find_account, RestoreError, RestoreProgress, RestoreReport, Withheld, MAX_RESTORE_COUNTER,
 };
+pub use spent::{fetch_spent_lists, omission_proof, spent_list_keys, SpentCheck, MAX_SPENT_LIST_PAGES};
 pub use sweep::{SweepError, SweepReport, SWEEP_ORDER};
 
 use super::anchors::TrustAnchors;
@@ -94,6 +96,9 @@ pub struct Resumed {
     /// coins above), or given up when their payment to the wallet's own
     /// account had never been built.
     pub exchanges: usize,
+    /// The value of restored coins stated unspent that were exchanged now
+    /// (their exchange had not started before the interruption).
+    pub restored: u64,
     /// Interrupted reclaims of refused payments sent again and settled.
     pub reclaims: usize,
 }
@@ -182,7 +187,7 @@ impl<S: WalletStore> Wallet<S> {
         self.anchors.keysets()
     }
 
-    fn keyset(&self, id: &crate::keys::KeysetId) -> Result<&Keyset> {
+    pub(super) fn keyset(&self, id: &crate::keys::KeysetId) -> Result<&Keyset> {
         self.anchors.keyset(id)
     }
 
@@ -535,8 +540,9 @@ impl<S: WalletStore> Wallet<S> {
     pub fn resume(&self, bank: &(impl BankApi + ?Sized), rng: &mut impl CryptoRngCore) -> Result<Resumed> {
         let coins = self.resume_sessions(bank, rng)?;
         let exchanges = self.resume_exchanges(bank, rng)?;
+        let restored = self.exchange_restored(bank, rng)?;
         let reclaims = self.resume_reclaims(bank)?;
-        let mut out = Resumed { coins, incomplete: Vec::new(), exchanges, reclaims };
+        let mut out = Resumed { coins, incomplete: Vec::new(), exchanges, restored, reclaims };
         for plan in self.store.plans()? {
             let Some((id, amount)) = plan.reservation() else { continue };
             let state = match self.reservation_state(bank, &plan) {
@@ -799,7 +805,9 @@ impl<S: WalletStore> Wallet<S> {
     pub fn release_unpaid(&self) -> Result<usize> {
         let mut by_request: std::collections::BTreeMap<[u8; 32], Vec<CoinId>> = Default::default();
         for c in self.store.coins()? {
-            if let Some(rid) = c.spent_in {
+            // A restored coin found spent has no payment, and is never
+            // spendable again.
+            if let Some(rid) = c.spent_in.filter(|r| *r != crate::store::RESTORED_SPENT) {
                 by_request.entry(rid).or_default().push(c.coin.coin.id());
             }
         }

@@ -213,10 +213,11 @@ pub(crate) fn session_from_parts(p: SessionRow) -> StoreResult<WithdrawSession> 
     })
 }
 
-pub(crate) type SpentRow = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, i64, i64, Vec<u8>, i64, i64, i64);
+pub(crate) type SpentRow =
+    (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, i64, i64, Vec<u8>, i64, i64, i64, Option<Vec<u8>>);
 
 pub(crate) fn spent_from_parts(p: SpentRow) -> StoreResult<SpentCoin> {
-    let (coin_id, serial, challenge, merchant, day, receipt_day, digest, index, value, prune) = p;
+    let (coin_id, serial, challenge, merchant, day, receipt_day, digest, index, value, prune, keyset) = p;
     let day32 = |d: i64| u32::try_from(d).map(Day).map_err(|_| StoreError::Corrupt("day".into()));
     Ok(SpentCoin {
         coin_id: CoinId(arr(coin_id)?),
@@ -229,6 +230,9 @@ pub(crate) fn spent_from_parts(p: SpentRow) -> StoreResult<SpentCoin> {
         payment_digest: arr(digest)?,
         coin_index: u32::try_from(index).map_err(|_| StoreError::Corrupt("index".into()))?,
         value: to_u64(value)?,
+        keyset: crate::keys::KeysetId(arr(
+            keyset.ok_or_else(|| StoreError::Corrupt("spent coin keyset".into()))?
+        )?),
         prune_after: day32(prune)?,
     })
 }

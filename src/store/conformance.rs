@@ -109,6 +109,7 @@ fn spent(coin_id: CoinId, digest: [u8; 32], prune_after: Day) -> SpentCoin {
         payment_digest: digest,
         coin_index: 0,
         value: 4,
+        keyset: KeysetId([9; 32]),
         prune_after,
     }
 }
@@ -153,6 +154,8 @@ pub fn run_bank_store_suite<S: BankStore>(make: impl Fn() -> S) {
     an_accounts_sessions_are_listed_in_pages_of_every_state(&make());
     new_facts_roll_back(&make());
     refusal_records_are_stored_once_and_broken_ones_listed(&make());
+    spent_lists_are_published_once_per_key_in_pages(&make());
+    publications_racing_deposits_publish_every_coin_once(&make());
 }
 
 /// A payee refusal record is stored once per payment digest; the broken
@@ -1009,4 +1012,130 @@ pub fn concurrent_credits_of_different_coins_all_land<S: BankStore>(s: &S) {
         "concurrent_credits_of_different_coins_all_land: a credit was lost"
     );
     assert_eq!(tx.spent_coin_count().unwrap(), THREADS as u64);
+}
+
+/// A spent-coin record is on no list until a publication; a publication
+/// gives every unpublished record the next sequence, once (a later one
+/// leaves it as it is); the list of a denomination key as of `N` holds
+/// exactly its records with `published <= N`, by coin id, in pages; a
+/// rolled-back publication changes nothing.
+pub fn spent_lists_are_published_once_per_key_in_pages<S: BankStore>(s: &S) {
+    let (k1, k2) = (KeysetId([1; 32]), KeysetId([2; 32]));
+    let coin = |keyset: KeysetId, value: u64| SpentCoin {
+        keyset,
+        value,
+        ..spent(CoinId(rand_bytes()), [5; 32], Day(9))
+    };
+    let first: Vec<SpentCoin> = (0..5).map(|_| coin(k1, 4)).chain([coin(k1, 8), coin(k2, 4)]).collect();
+    commit(s, |tx| {
+        record(tx, [5; 32], &first).unwrap();
+        assert_eq!(tx.spent_publication().unwrap(), SpentPublication { sequence: 0, at: Timestamp(0) });
+        assert_eq!(tx.spent_list(&k1, 4, 0, 0, 100).unwrap(), (0, vec![]), "nothing published yet");
+        assert_eq!(tx.spent_published(&[first[0].coin_id]).unwrap(), vec![Some(None)]);
+    });
+    {
+        let mut tx = s.begin().unwrap();
+        tx.publish_spent(Timestamp(50)).unwrap();
+        drop(tx);
+        let mut tx = s.begin().unwrap();
+        assert_eq!(tx.spent_publication().unwrap().sequence, 0, "rollback: publication");
+        assert_eq!(tx.spent_published(&[first[0].coin_id]).unwrap(), vec![Some(None)], "rollback: row");
+    }
+    commit(s, |tx| {
+        assert_eq!(
+            tx.publish_spent(Timestamp(100)).unwrap(),
+            SpentPublication { sequence: 1, at: Timestamp(100) }
+        );
+    });
+    let later = [coin(k1, 4), coin(k1, 4)];
+    commit(s, |tx| {
+        assert_eq!(tx.spent_publication().unwrap(), SpentPublication { sequence: 1, at: Timestamp(100) });
+        record(tx, [5; 32], &later).unwrap();
+    });
+    let mut expect1: Vec<(CoinId, u64)> = first[..5].iter().map(|c| (c.coin_id, 1)).collect();
+    expect1.sort();
+    commit(s, |tx| {
+        assert_eq!(tx.spent_list(&k1, 4, 1, 0, 100).unwrap(), (5, expect1.clone()), "as of 1");
+        assert_eq!(tx.spent_list(&k1, 8, 1, 0, 100).unwrap(), (1, vec![(first[5].coin_id, 1)]));
+        assert_eq!(tx.spent_list(&k2, 4, 1, 0, 100).unwrap(), (1, vec![(first[6].coin_id, 1)]));
+        assert_eq!(tx.spent_list(&k2, 8, 1, 0, 100).unwrap(), (0, vec![]));
+        assert_eq!(tx.publish_spent(Timestamp(200)).unwrap().sequence, 2);
+    });
+    let mut expect2 = expect1.clone();
+    expect2.extend(later.iter().map(|c| (c.coin_id, 2)));
+    expect2.sort();
+    let mut tx = s.begin().unwrap();
+    assert_eq!(
+        tx.publish_spent(Timestamp(300)).unwrap(),
+        SpentPublication { sequence: 2, at: Timestamp(200) },
+        "nothing new: no publication"
+    );
+    assert_eq!(tx.spent_list(&k1, 4, 1, 0, 100).unwrap(), (5, expect1), "the list as of 1 is unchanged");
+    assert_eq!(
+        tx.spent_list(&k1, 4, 2, 0, 100).unwrap(),
+        (7, expect2.clone()),
+        "a record keeps its sequence"
+    );
+    let pages: Vec<(CoinId, u64)> =
+        (0..3).flat_map(|p| tx.spent_list(&k1, 4, 2, p * 3, 3).unwrap().1).collect();
+    assert_eq!(pages, expect2, "pages of 3 make up the list");
+    assert_eq!(
+        tx.spent_published(&[later[0].coin_id, first[0].coin_id, CoinId([0; 32])]).unwrap(),
+        vec![Some(Some(2)), Some(Some(1)), None]
+    );
+}
+
+/// Publications running while deposits commit: every coin ends on the
+/// lists exactly once, and a coin's sequence never changes once set.
+pub fn publications_racing_deposits_publish_every_coin_once<S: BankStore>(s: &S) {
+    const WRITERS: usize = 4;
+    const COINS: usize = 12;
+    let keyset = KeysetId([7; 32]);
+    let retry = |f: &mut dyn FnMut(&mut dyn BankTx) -> StoreResult<()>| {
+        for _ in 0..500 {
+            let Ok(mut tx) = s.begin() else { continue };
+            match f(&mut *tx).and_then(|()| tx.commit()) {
+                Ok(()) => return,
+                Err(StoreError::Retry) | Err(StoreError::Conflict(_)) => continue,
+                Err(e) => panic!("publications_racing_deposits: {e}"),
+            }
+        }
+        panic!("publications_racing_deposits: no attempt committed");
+    };
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let seen = std::sync::Mutex::new(std::collections::HashMap::<CoinId, u64>::new());
+    std::thread::scope(|scope| {
+        for _ in 0..WRITERS {
+            scope.spawn(|| {
+                for _ in 0..COINS {
+                    let rec = SpentCoin { keyset, ..spent(CoinId(rand_bytes()), [6; 32], Day(30_000)) };
+                    retry(&mut |tx| record(tx, [6; 32], std::slice::from_ref(&rec)).map(drop));
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        scope.spawn(|| loop {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst) == WRITERS;
+            let mut n = 0;
+            retry(&mut |tx| {
+                n = tx.publish_spent(Timestamp(1))?.sequence;
+                Ok(())
+            });
+            let mut tx = s.begin().unwrap();
+            let (_, list) = tx.spent_list(&keyset, 4, n, 0, usize::MAX).unwrap();
+            let mut seen = seen.lock().unwrap();
+            for (id, p) in list {
+                assert!(p <= n, "a listed coin is published at most at the list's sequence");
+                assert_eq!(*seen.entry(id).or_insert(p), p, "a coin was published twice");
+            }
+            if finished {
+                break;
+            }
+        });
+    });
+    let mut tx = s.begin().unwrap();
+    let n = tx.spent_publication().unwrap().sequence;
+    let (total, _) = tx.spent_list(&keyset, 4, n, 0, 0).unwrap();
+    assert_eq!(total, (WRITERS * COINS) as u64, "a coin was never published");
+    assert_eq!(seen.lock().unwrap().len(), WRITERS * COINS);
 }

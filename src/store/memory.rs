@@ -24,6 +24,10 @@ struct BankState {
     open: HashMap<AccountId, HashMap<SessionId, Timestamp>>,
     commitments: HashSet<[u8; 32]>,
     spent: HashMap<CoinId, SpentCoin>,
+    /// The publication sequence of each published spent coin.
+    published: HashMap<CoinId, u64>,
+    /// The last spent-list publication.
+    publication: Option<SpentPublication>,
     payments: HashMap<[u8; 32], Payment>,
     /// Evidence in sequence order (sequence number = index + 1).
     evidence: Vec<EvidenceRecord>,
@@ -460,6 +464,53 @@ impl BankTx for MemoryBankTx<'_> {
         Ok(all.into_iter().take(limit).cloned().collect())
     }
 
+    fn spent_publication(&mut self) -> StoreResult<SpentPublication> {
+        Ok(self.state.publication.unwrap_or(SpentPublication { sequence: 0, at: Timestamp(0) }))
+    }
+
+    fn publish_spent(&mut self, now: Timestamp) -> StoreResult<SpentPublication> {
+        let fresh: Vec<CoinId> =
+            self.state.spent.keys().filter(|id| !self.state.published.contains_key(id)).copied().collect();
+        if fresh.is_empty() {
+            return self.spent_publication();
+        }
+        let publication = SpentPublication { sequence: self.spent_publication()?.sequence + 1, at: now };
+        for id in fresh {
+            put!(self, published, id, publication.sequence);
+        }
+        let old = self.state.publication.replace(publication);
+        self.undo.push(Box::new(move |s| s.publication = old));
+        Ok(publication)
+    }
+
+    fn spent_list(
+        &mut self,
+        keyset: &KeysetId,
+        value: u64,
+        sequence: u64,
+        offset: u64,
+        limit: usize,
+    ) -> StoreResult<(u64, Vec<(CoinId, u64)>)> {
+        let mut all: Vec<(CoinId, u64)> = self
+            .state
+            .spent
+            .values()
+            .filter(|c| c.keyset == *keyset && c.value == value)
+            .filter_map(|c| self.state.published.get(&c.coin_id).map(|p| (c.coin_id, *p)))
+            .filter(|(_, p)| *p <= sequence)
+            .collect();
+        all.sort();
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok((all.len() as u64, all.into_iter().skip(skip).take(limit).collect()))
+    }
+
+    fn spent_published(&mut self, ids: &[CoinId]) -> StoreResult<Vec<Option<Option<u64>>>> {
+        Ok(ids
+            .iter()
+            .map(|id| self.state.spent.contains_key(id).then(|| self.state.published.get(id).copied()))
+            .collect())
+    }
+
     fn deposit_receipt(
         &mut self,
         merchant: &AccountId,
@@ -551,6 +602,7 @@ struct WalletState {
     coins: BTreeMap<CoinId, StoredCoin>,
     payments: HashMap<[u8; 32], Payment>,
     counters: BTreeMap<KeysetId, u64>,
+    statements: BTreeMap<[u8; 32], (crate::protocol::spent::UnspentStatement, bool)>,
 }
 
 /// A wallet's state in memory.
@@ -568,6 +620,40 @@ impl MemoryWalletStore {
 }
 
 impl WalletStore for MemoryWalletStore {
+    fn restore_coins(
+        &self,
+        held: &[WalletCoin],
+        spent: &[WalletCoin],
+        statement: Option<&crate::protocol::spent::UnspentStatement>,
+    ) -> StoreResult<()> {
+        let mut s = lock(&self.state)?;
+        let all = held.iter().map(|c| (c, None)).chain(spent.iter().map(|c| (c, Some(RESTORED_SPENT))));
+        let mut ids = HashSet::new();
+        let coins: Vec<(CoinId, StoredCoin)> =
+            all.map(|(c, spent_in)| (c.coin.id(), StoredCoin { coin: c.clone(), spent_in })).collect();
+        if statement.is_some_and(|st| s.statements.contains_key(&st.request))
+            || coins.iter().any(|(id, _)| s.coins.contains_key(id) || !ids.insert(*id))
+        {
+            return Err(StoreError::Conflict("coin"));
+        }
+        s.coins.extend(coins);
+        if let Some(st) = statement {
+            s.statements.insert(st.request, (st.clone(), false));
+        }
+        Ok(())
+    }
+
+    fn spent_statements(&self) -> StoreResult<Vec<(crate::protocol::spent::UnspentStatement, bool)>> {
+        Ok(lock(&self.state)?.statements.values().cloned().collect())
+    }
+
+    fn statement_exchanged(&self, request: &[u8; 32]) -> StoreResult<()> {
+        if let Some(entry) = lock(&self.state)?.statements.get_mut(request) {
+            entry.1 = true;
+        }
+        Ok(())
+    }
+
     fn put_exchange(&self, exchange: &ExchangeRecord) -> StoreResult<()> {
         lock(&self.state)?.exchanges.insert(exchange.id(), exchange.clone());
         Ok(())

@@ -259,9 +259,31 @@ pub struct SpentCoin {
     pub coin_index: u32,
     /// The coin's value.
     pub value: u64,
+    /// The coin's keyset: with `value`, its denomination key (the spent
+    /// list the coin is on, specs/protocol.md §7.7).
+    pub keyset: KeysetId,
     /// The record may be pruned after this day:
     /// `R + validity + max deposit delay`.
     pub prune_after: Day,
+}
+
+/// A publication of the spent lists: its sequence and when it was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpentPublication {
+    /// The sequence `N` (0: nothing published yet).
+    pub sequence: u64,
+    /// When it was made.
+    pub at: Timestamp,
+}
+
+/// The keyset of coin `index` of a stored payment: how the stores fill the
+/// keyset of spent-coin records made before records carried it.
+pub(crate) fn keyset_of_spent(payment: &Payment, index: i64) -> StoreResult<KeysetId> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| payment.coins.get(i))
+        .map(|c| c.body.keyset_id)
+        .ok_or_else(|| StoreError::Corrupt("spent coin index outside its payment".into()))
 }
 
 /// Stored double-spending evidence.
@@ -433,6 +455,32 @@ pub trait BankTx {
     /// Spent-coin records, latest receipt day first (then by coin id), at
     /// most `limit`; only those `merchant` deposited when given.
     fn spent_coins(&mut self, merchant: Option<&AccountId>, limit: usize) -> StoreResult<Vec<SpentCoin>>;
+    /// The last spent-list publication (sequence 0 at time 0 before the
+    /// first).
+    fn spent_publication(&mut self) -> StoreResult<SpentPublication>;
+    /// Publishes the spent lists (specs/protocol.md §7.7): when a
+    /// spent-coin record is not yet published, every such record gets the
+    /// sequence `N + 1` (`N` the last publication's), which becomes the
+    /// current one, issued `now`; when none is, nothing changes and the
+    /// last publication is returned. A record is published once and keeps
+    /// its sequence; a record whose transaction commits after this one's
+    /// snapshot is left for the next publication (never skipped, never
+    /// published twice).
+    fn publish_spent(&mut self, now: Timestamp) -> StoreResult<SpentPublication>;
+    /// The spent list of the denomination key `(keyset, value)` as of
+    /// `sequence`: the records with `published ≤ sequence`, by coin id,
+    /// at most `limit` from the `offset`-th; with how many there are in all.
+    fn spent_list(
+        &mut self,
+        keyset: &KeysetId,
+        value: u64,
+        sequence: u64,
+        offset: u64,
+        limit: usize,
+    ) -> StoreResult<(u64, Vec<(CoinId, u64)>)>;
+    /// For each coin: `None` if unrecorded, else its record's publication
+    /// sequence (`Some(None)`: recorded, not yet published).
+    fn spent_published(&mut self, ids: &[CoinId]) -> StoreResult<Vec<Option<Option<u64>>>>;
 
     /// The stored receipt of a merchant's deposit request, with the digest
     /// of the request it answered.
@@ -644,7 +692,29 @@ pub trait WalletStore: Send + Sync {
     /// (a restore: past every counter the bank's transcripts show used);
     /// never lowers it. Durable when it returns.
     fn raise_counter(&self, keyset: &KeysetId, next: u64) -> StoreResult<()>;
+    /// Stores the coins of a restore with the unspent statement that
+    /// settled them (specs/protocol.md §7.7), atomically: `held` unspent,
+    /// `spent` as spent in [`RESTORED_SPENT`] (never spendable, never
+    /// released), the statement (if any) as not yet exchanged. Fails with
+    /// a conflict, storing nothing, if any coin or the statement is stored
+    /// already.
+    fn restore_coins(
+        &self,
+        held: &[WalletCoin],
+        spent: &[WalletCoin],
+        statement: Option<&crate::protocol::spent::UnspentStatement>,
+    ) -> StoreResult<()>;
+    /// The stored unspent statements, with whether their coins were handed
+    /// to an exchange.
+    fn spent_statements(&self) -> StoreResult<Vec<(crate::protocol::spent::UnspentStatement, bool)>>;
+    /// Marks a statement's coins handed to exchanges (by its request).
+    fn statement_exchanged(&self, request: &[u8; 32]) -> StoreResult<()>;
 }
+
+/// The `spent_in` of a restored coin found spent (on a spent list, or
+/// stated spent by the bank): no payment of the wallet's has this id, and
+/// the coin is never returned to the unspent pool.
+pub const RESTORED_SPENT: [u8; 32] = [0xff; 32];
 
 /// Where an accepted payment stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -250,7 +250,39 @@ COMMENT ON TABLE refusal_records IS 'payee refusals, once per payment digest (un
 CREATE INDEX sessions_account ON sessions (account, id);
 COMMENT ON INDEX sessions_account IS 'an account''s sessions in session-id order: the pages of its withdrawal listing (protocol section 7.3, list-withdrawals)';
 "#,
+    r#"
+ALTER TABLE spent_coins ADD COLUMN keyset BYTEA CHECK (keyset IS NULL OR octet_length(keyset) = 32);
+ALTER TABLE spent_coins ADD COLUMN published BIGINT CHECK (published IS NULL OR published > 0);
+CREATE INDEX spent_coins_list ON spent_coins (keyset, value, coin_id);
+CREATE INDEX spent_coins_unpublished ON spent_coins (coin_id) WHERE published IS NULL;
+INSERT INTO meta (key, value) VALUES ('spent_sequence', 0), ('spent_published_at', 0);
+COMMENT ON COLUMN spent_coins.keyset IS 'the coin''s keyset (with value, its denomination key: the spent list it is on, protocol section 7.7); rows recorded before migration 8 are filled from their stored payment when the store is opened';
+COMMENT ON COLUMN spent_coins.published IS 'the spent-list publication that put the row on the lists; NULL until published. A publication locks meta spent_sequence (FOR UPDATE via UPDATE), so publications run one at a time, and sets published on the rows its statement snapshot sees with published NULL: a row committed later is left NULL for the next publication (never skipped), a row published is never NULL again (never republished). The deposit path writes no shared row.';
+"#,
 ];
+
+/// Fills the keyset of spent-coin records made before records carried it
+/// (bank migration 8), from the coin in their stored payment.
+fn fill_spent_keysets(client: &mut Client) -> StoreResult<()> {
+    let rows = client
+        .query(
+            "SELECT s.coin_id, s.coin_index, p.body FROM spent_coins s
+             JOIN payments p ON p.digest = s.payment_digest WHERE s.keyset IS NULL",
+            &[],
+        )
+        .map_err(db)?;
+    for r in rows {
+        let (coin_id, index, body): (Vec<u8>, i64, Vec<u8>) = (r.get(0), r.get(1), r.get(2));
+        let keyset = super::keyset_of_spent(&dec(&body)?, index)?;
+        client
+            .execute(
+                "UPDATE spent_coins SET keyset = $1 WHERE coin_id = $2",
+                &[&keyset.0.as_slice(), &coin_id],
+            )
+            .map_err(db)?;
+    }
+    Ok(())
+}
 
 /// Runs `migrations` for `app` under an advisory lock.
 fn migrate(client: &mut Client, app: &str, migrations: &[&str]) -> StoreResult<()> {
@@ -324,6 +356,7 @@ impl PostgresBankStore {
         };
         let mut c = store.connect()?;
         migrate(&mut c.client, "bank", BANK_MIGRATIONS)?;
+        fill_spent_keysets(&mut c.client)?;
         store.put_back(c);
         Ok(store)
     }
@@ -521,7 +554,7 @@ const SESSION_COLUMNS: &str = "record, state, opened, expires, epoch, signer, an
 const ACCOUNT_COLUMNS: &str = "id, kind, public_key, balance, frozen, registered, auth_key";
 const RESERVATION_COLUMNS: &str = "id, account, amount, drawn, created, expires, released";
 const SPENT_COLUMNS: &str =
-    "coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after";
+    "coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after, keyset";
 
 fn account_row(r: &::postgres::Row) -> StoreResult<Account> {
     account_from_parts((
@@ -573,6 +606,7 @@ fn spent_row(r: &::postgres::Row) -> StoreResult<SpentCoin> {
         r.get(7),
         r.get(8),
         r.get(9),
+        r.get(10),
     ))
 }
 
@@ -1134,6 +1168,101 @@ impl BankTx for PgTx<'_> {
         rows.iter().map(spent_row).collect()
     }
 
+    fn spent_publication(&mut self) -> StoreResult<SpentPublication> {
+        let rows = self
+            .c()?
+            .query("SELECT key, value FROM meta WHERE key IN ('spent_sequence', 'spent_published_at')", &[])
+            .map_err(db)?;
+        let get = |k: &str| -> StoreResult<u64> {
+            let r = rows
+                .iter()
+                .find(|r| r.get::<_, &str>(0) == k)
+                .ok_or_else(|| StoreError::Corrupt(format!("meta {k} missing")))?;
+            to_u64(r.get(1))
+        };
+        Ok(SpentPublication { sequence: get("spent_sequence")?, at: Timestamp(get("spent_published_at")?) })
+    }
+
+    fn publish_spent(&mut self, now: Timestamp) -> StoreResult<SpentPublication> {
+        let pending: bool = self
+            .c()?
+            .query_one("SELECT EXISTS (SELECT 1 FROM spent_coins WHERE published IS NULL)", &[])
+            .map_err(db)?
+            .get(0);
+        if !pending {
+            return self.spent_publication();
+        }
+        let c = self.c()?;
+        // The UPDATE locks the sequence row: publications run one at a time,
+        // and a waiting one re-reads the committed sequence (READ COMMITTED).
+        let next: i64 = c
+            .query_one("UPDATE meta SET value = value + 1 WHERE key = 'spent_sequence' RETURNING value", &[])
+            .map_err(db)?
+            .get(0);
+        // Its own statement snapshot, taken after the lock: every row a
+        // committed publication set is seen as set; a row whose deposit
+        // commits after this snapshot stays NULL for the next publication.
+        c.execute("UPDATE spent_coins SET published = $1 WHERE published IS NULL", &[&next]).map_err(db)?;
+        c.execute("UPDATE meta SET value = $1 WHERE key = 'spent_published_at'", &[&to_i64(now.0)?])
+            .map_err(db)?;
+        Ok(SpentPublication { sequence: to_u64(next)?, at: now })
+    }
+
+    fn spent_list(
+        &mut self,
+        keyset: &KeysetId,
+        value: u64,
+        sequence: u64,
+        offset: u64,
+        limit: usize,
+    ) -> StoreResult<(u64, Vec<(CoinId, u64)>)> {
+        let (value, sequence, offset) = (to_i64(value)?, to_i64(sequence)?, to_i64(offset)?);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let k = keyset.0.as_slice();
+        let c = self.c()?;
+        let total: i64 = c
+            .query_one(
+                "SELECT count(*) FROM spent_coins WHERE keyset = $1 AND value = $2 AND published <= $3",
+                &[&k, &value, &sequence],
+            )
+            .map_err(db)?
+            .get(0);
+        let rows = c
+            .query(
+                "SELECT coin_id, published FROM spent_coins WHERE keyset = $1 AND value = $2 AND published <= $3
+                 ORDER BY coin_id LIMIT $4 OFFSET $5",
+                &[&k, &value, &sequence, &limit, &offset],
+            )
+            .map_err(db)?;
+        let entries = rows
+            .iter()
+            .map(|r| Ok((CoinId(arr(r.get(0))?), to_u64(r.get(1))?)))
+            .collect::<StoreResult<_>>()?;
+        Ok((to_u64(total)?, entries))
+    }
+
+    fn spent_published(&mut self, ids: &[CoinId]) -> StoreResult<Vec<Option<Option<u64>>>> {
+        let keys: Vec<&[u8]> = ids.iter().map(|i| i.as_bytes().as_slice()).collect();
+        let rows = self
+            .c()?
+            .query(
+                "SELECT i.ord, s.coin_id IS NOT NULL, s.published
+                 FROM unnest($1::BYTEA[]) WITH ORDINALITY AS i(coin_id, ord)
+                 LEFT JOIN spent_coins s ON s.coin_id = i.coin_id ORDER BY i.ord",
+                &[&keys],
+            )
+            .map_err(db)?;
+        if rows.len() != ids.len() {
+            return Err(StoreError::Corrupt("spent lookup answered a different number of coins".into()));
+        }
+        rows.iter()
+            .map(|r| match r.get::<_, bool>(1) {
+                false => Ok(None),
+                true => Ok(Some(r.get::<_, Option<i64>>(2).map(to_u64).transpose()?)),
+            })
+            .collect()
+    }
+
     fn insert_spent_coins(
         &mut self,
         payments: &[([u8; 32], &Payment)],
@@ -1161,6 +1290,7 @@ impl BankTx for PgTx<'_> {
         let indices: Vec<i64> = distinct.iter().map(|c| i64::from(c.coin_index)).collect();
         let values = distinct.iter().map(|c| to_i64(c.value)).collect::<StoreResult<Vec<i64>>>()?;
         let prune_after: Vec<i64> = distinct.iter().map(|c| i64::from(c.prune_after.0)).collect();
+        let keysets = bytes(|c| c.keyset.0.as_slice());
         let pay_digests: Vec<&[u8]> = payments.iter().map(|(d, _)| d.as_slice()).collect();
         let pay_bodies: Vec<Vec<u8>> = payments.iter().map(|(_, p)| enc(p)).collect();
         // One statement: insert every coin whose coin_id is unrecorded (the
@@ -1174,18 +1304,19 @@ impl BankTx for PgTx<'_> {
                 &format!(
                     "WITH input AS (
                        SELECT * FROM unnest($1::BYTEA[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[], $5::INT8[],
-                                            $6::INT8[], $7::BYTEA[], $8::INT8[], $9::INT8[], $10::INT8[])
+                                            $6::INT8[], $7::BYTEA[], $8::INT8[], $9::INT8[], $10::INT8[],
+                                            $11::BYTEA[])
                          WITH ORDINALITY AS t({SPENT_COLUMNS}, ord)),
                      ins AS (
                        INSERT INTO spent_coins ({SPENT_COLUMNS}) SELECT {SPENT_COLUMNS} FROM input ORDER BY ord
                        ON CONFLICT DO NOTHING RETURNING coin_id, payment_digest),
                      pay AS (
                        INSERT INTO payments (digest, body)
-                       SELECT p.digest, p.body FROM unnest($11::BYTEA[], $12::BYTEA[]) AS p(digest, body)
+                       SELECT p.digest, p.body FROM unnest($12::BYTEA[], $13::BYTEA[]) AS p(digest, body)
                        WHERE p.digest IN (SELECT payment_digest FROM ins)
                        ON CONFLICT (digest) DO NOTHING)
                      SELECT s.coin_id, s.serial, s.challenge, s.merchant, s.day, s.receipt_day, s.payment_digest,
-                            s.coin_index, s.value, s.prune_after, ins.coin_id IS NOT NULL, w.case_id
+                            s.coin_index, s.value, s.prune_after, s.keyset, ins.coin_id IS NOT NULL, w.case_id
                      FROM input i
                      LEFT JOIN ins ON ins.coin_id = i.coin_id
                      LEFT JOIN spent_coins s ON s.coin_id = i.coin_id AND ins.coin_id IS NULL
@@ -1203,6 +1334,7 @@ impl BankTx for PgTx<'_> {
                     &indices,
                     &values,
                     &prune_after,
+                    &keysets,
                     &pay_digests,
                     &pay_bodies,
                 ],
@@ -1222,8 +1354,8 @@ impl BankTx for PgTx<'_> {
                 _ => {
                     // Rows come in the order of first occurrences.
                     let r = rows.next().ok_or(StoreError::Corrupt("spent-coin batch answer".into()))?;
-                    if r.get::<_, bool>(10) {
-                        SpendOutcome::New { watched: r.get(11) }
+                    if r.get::<_, bool>(11) {
+                        SpendOutcome::New { watched: r.get(12) }
                     } else if r.get::<_, Option<Vec<u8>>>(0).is_some() {
                         SpendOutcome::Spent(spent_row(r)?)
                     } else {

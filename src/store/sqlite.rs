@@ -145,7 +145,8 @@ fn migrate(conn: &Connection, app: &str, migrations: &[&str]) -> StoreResult<()>
 }
 
 /// The columns `coin_id, serial, challenge, merchant, day, receipt_day,
-/// payment_digest, coin_index, value, prune_after` of a `spent_coins` row.
+/// payment_digest, coin_index, value, prune_after, keyset` of a
+/// `spent_coins` row ([`SPENT_COLUMNS`]).
 fn spent_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<SpentRow> {
     Ok((
         r.get(0)?,
@@ -158,7 +159,19 @@ fn spent_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<SpentRow> {
         r.get(7)?,
         r.get(8)?,
         r.get(9)?,
+        r.get(10)?,
     ))
+}
+
+const SPENT_COLUMNS: &str =
+    "coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after, keyset";
+
+/// The last spent-list publication, from `meta`.
+fn read_spent_publication(conn: &Connection) -> StoreResult<SpentPublication> {
+    let get = |key: &str| -> StoreResult<u64> {
+        to_u64(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).map_err(db)?)
+    };
+    Ok(SpentPublication { sequence: get("spent_sequence")?, at: Timestamp(get("spent_published_at")?) })
 }
 
 fn lock(m: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
@@ -341,7 +354,44 @@ CREATE INDEX refusal_records_broken ON refusal_records (seq) WHERE broken = 1;
 -- withdrawal listing (specs/protocol.md §7.3, list-withdrawals).
 CREATE INDEX sessions_account ON sessions (account, id);
 "#,
+    r#"
+-- 0007: spent lists (specs/protocol.md §7.7). spent_coins.keyset: the
+-- coin's keyset (with value, its denomination key); rows recorded before
+-- are filled from their stored payment when the store is opened
+-- (fill_spent_keysets). spent_coins.published: the publication sequence
+-- that put the row on the lists (NULL until published). meta
+-- spent_sequence / spent_published_at: the last publication.
+ALTER TABLE spent_coins ADD COLUMN keyset BLOB CHECK (keyset IS NULL OR length(keyset) = 32);
+ALTER TABLE spent_coins ADD COLUMN published INTEGER CHECK (published IS NULL OR published > 0);
+CREATE INDEX spent_coins_list ON spent_coins (keyset, value, coin_id);
+CREATE INDEX spent_coins_unpublished ON spent_coins (coin_id) WHERE published IS NULL;
+INSERT INTO meta (key, value) VALUES ('spent_sequence', 0), ('spent_published_at', 0);
+"#,
 ];
+
+/// Fills the keyset of spent-coin records made before records carried it
+/// (bank migration 0007), from the coin in their stored payment.
+fn fill_spent_keysets(conn: &Connection) -> StoreResult<()> {
+    let rows: Vec<(Vec<u8>, i64, Vec<u8>)> = {
+        let mut st = conn
+            .prepare(
+                "SELECT s.coin_id, s.coin_index, p.body FROM spent_coins s
+                 JOIN payments p ON p.digest = s.payment_digest WHERE s.keyset IS NULL",
+            )
+            .map_err(db)?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)?
+    };
+    for (coin_id, index, body) in rows {
+        let keyset = super::keyset_of_spent(&dec(&body)?, index)?;
+        conn.execute(
+            "UPDATE spent_coins SET keyset = ?1 WHERE coin_id = ?2",
+            params![keyset.0.as_slice(), coin_id],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
 
 /// The bank's state in a SQLite database.
 pub struct SqliteBankStore {
@@ -353,12 +403,15 @@ impl SqliteBankStore {
     /// damaged file is refused (`StoreError::Corrupt`) rather than replaced by
     /// a new, empty store.
     pub fn open_existing(path: impl AsRef<Path>) -> StoreResult<Self> {
-        Ok(SqliteBankStore { conn: Mutex::new(open_existing_db(path.as_ref(), "bank", BANK_MIGRATIONS)?) })
+        let conn = open_existing_db(path.as_ref(), "bank", BANK_MIGRATIONS)?;
+        fill_spent_keysets(&conn)?;
+        Ok(SqliteBankStore { conn: Mutex::new(conn) })
     }
 
     /// Opens or creates the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let conn = open_db(path.as_ref(), "bank", BANK_MIGRATIONS)?;
+        fill_spent_keysets(&conn)?;
         Ok(SqliteBankStore { conn: Mutex::new(conn) })
     }
 }
@@ -873,10 +926,7 @@ impl BankTx for SqliteBankTx<'_> {
     fn spent_coin(&mut self, id: &CoinId) -> StoreResult<Option<SpentCoin>> {
         let row = self
             .conn
-            .prepare_cached(
-                "SELECT coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after
-                 FROM spent_coins WHERE coin_id = ?1",
-            )
+            .prepare_cached(&format!("SELECT {SPENT_COLUMNS} FROM spent_coins WHERE coin_id = ?1"))
             .map_err(db)?
             .query_row([id.as_bytes().as_slice()], spent_columns)
             .optional()
@@ -892,8 +942,7 @@ impl BankTx for SqliteBankTx<'_> {
         insert_spent_coins_in_order(self, payments, coins, |tx, c| {
             tx.conn
                 .prepare_cached(
-                    "INSERT INTO spent_coins (coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    &format!("INSERT INTO spent_coins ({SPENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
                 )
                 .map_err(db)?
                 .execute(params![
@@ -906,7 +955,8 @@ impl BankTx for SqliteBankTx<'_> {
                     c.payment_digest.as_slice(),
                     i64::from(c.coin_index),
                     to_i64(c.value)?,
-                    i64::from(c.prune_after.0)
+                    i64::from(c.prune_after.0),
+                    c.keyset.0.as_slice()
                 ])
                 .map_err(db_unique("spent coin"))?;
             Ok(())
@@ -955,17 +1005,95 @@ impl BankTx for SqliteBankTx<'_> {
     fn spent_coins(&mut self, merchant: Option<&AccountId>, limit: usize) -> StoreResult<Vec<SpentCoin>> {
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT coin_id, serial, challenge, merchant, day, receipt_day, payment_digest, coin_index, value, prune_after
-                 FROM spent_coins WHERE ?1 IS NULL OR merchant = ?1
-                 ORDER BY receipt_day DESC, coin_id LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT {SPENT_COLUMNS} FROM spent_coins WHERE ?1 IS NULL OR merchant = ?1
+                     ORDER BY receipt_day DESC, coin_id LIMIT ?2"
+            ))
             .map_err(db)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = st
             .query_map(params![merchant.map(|m| m.as_bytes().to_vec()), limit], spent_columns)
             .map_err(db)?;
         rows.map(|r| spent_from_parts(r.map_err(db)?)).collect()
+    }
+
+    fn spent_publication(&mut self) -> StoreResult<SpentPublication> {
+        read_spent_publication(&self.conn)
+    }
+
+    fn publish_spent(&mut self, now: Timestamp) -> StoreResult<SpentPublication> {
+        // One writer at a time (BEGIN IMMEDIATE): every row committed before
+        // is seen, none is being inserted meanwhile.
+        let last = read_spent_publication(&self.conn)?;
+        let pending: bool = self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM spent_coins WHERE published IS NULL)", [], |r| r.get(0))
+            .map_err(db)?;
+        if !pending {
+            return Ok(last);
+        }
+        let next = last.sequence + 1;
+        self.conn
+            .execute("UPDATE spent_coins SET published = ?1 WHERE published IS NULL", [to_i64(next)?])
+            .map_err(db)?;
+        self.conn
+            .execute("UPDATE meta SET value = ?1 WHERE key = 'spent_sequence'", [to_i64(next)?])
+            .map_err(db)?;
+        self.conn
+            .execute("UPDATE meta SET value = ?1 WHERE key = 'spent_published_at'", [to_i64(now.0)?])
+            .map_err(db)?;
+        Ok(SpentPublication { sequence: next, at: now })
+    }
+
+    fn spent_list(
+        &mut self,
+        keyset: &KeysetId,
+        value: u64,
+        sequence: u64,
+        offset: u64,
+        limit: usize,
+    ) -> StoreResult<(u64, Vec<(CoinId, u64)>)> {
+        let (value, sequence) = (to_i64(value)?, to_i64(sequence)?);
+        let total: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM spent_coins WHERE keyset = ?1 AND value = ?2 AND published <= ?3",
+            )
+            .map_err(db)?
+            .query_row(params![keyset.0.as_slice(), value, sequence], |r| r.get(0))
+            .map_err(db)?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT coin_id, published FROM spent_coins WHERE keyset = ?1 AND value = ?2 AND published <= ?3
+                 ORDER BY coin_id LIMIT ?4 OFFSET ?5",
+            )
+            .map_err(db)?;
+        let (limit, offset) = (i64::try_from(limit).unwrap_or(i64::MAX), to_i64(offset)?);
+        let rows = st
+            .query_map(params![keyset.0.as_slice(), value, sequence, limit, offset], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(db)?;
+        let entries = rows
+            .map(|r| {
+                let (id, published) = r.map_err(db)?;
+                Ok((CoinId(arr(id)?), to_u64(published)?))
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok((to_u64(total)?, entries))
+    }
+
+    fn spent_published(&mut self, ids: &[CoinId]) -> StoreResult<Vec<Option<Option<u64>>>> {
+        let mut st =
+            self.conn.prepare_cached("SELECT published FROM spent_coins WHERE coin_id = ?1").map_err(db)?;
+        ids.iter()
+            .map(|id| {
+                let row: Option<Option<i64>> =
+                    st.query_row([id.as_bytes().as_slice()], |r| r.get(0)).optional().map_err(db)?;
+                row.map(|p| p.map(to_u64).transpose()).transpose()
+            })
+            .collect()
     }
 
     fn deposit_receipt(
@@ -1189,6 +1317,17 @@ INSERT INTO counter_floor (id, floor) VALUES (1, 0);
 CREATE TABLE reclaims (
     request_id BLOB PRIMARY KEY CHECK (length(request_id) = 16),
     body BLOB NOT NULL
+);
+"#,
+    r#"
+-- 0011: the bank's unspent statements that settled a restore's coins
+-- (specs/protocol.md §7.7), by the digest of the query they answer: stored
+-- with the coins, before any of them is spent; exchanged = 1 once every
+-- coin it states unspent was handed to an exchange.
+CREATE TABLE spent_statements (
+    request BLOB PRIMARY KEY CHECK (length(request) = 32),
+    body BLOB NOT NULL,
+    exchanged INTEGER NOT NULL DEFAULT 0 CHECK (exchanged IN (0, 1))
 );
 "#,
 ];
@@ -1505,6 +1644,60 @@ impl WalletStore for SqliteWalletStore {
                  ON CONFLICT (keyset) DO UPDATE SET next = max(next, excluded.next)",
                 params![keyset.as_bytes().as_slice(), next],
             )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn restore_coins(
+        &self,
+        held: &[WalletCoin],
+        spent: &[WalletCoin],
+        statement: Option<&crate::protocol::spent::UnspentStatement>,
+    ) -> StoreResult<()> {
+        let mut conn = lock(&self.conn)?;
+        let tx = immediate(&mut conn)?;
+        let marker = RESTORED_SPENT;
+        for (coin, spent_in) in held.iter().map(|c| (c, None)).chain(spent.iter().map(|c| (c, Some(marker))))
+        {
+            tx.execute(
+                "INSERT INTO coins (coin_id, value, body, spent_in) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    coin.coin.id().as_bytes().as_slice(),
+                    to_i64(coin.value)?,
+                    enc(coin),
+                    spent_in.as_ref().map(|m| m.as_slice())
+                ],
+            )
+            .map_err(db_unique("coin"))?;
+        }
+        if let Some(statement) = statement {
+            tx.execute(
+                "INSERT INTO spent_statements (request, body, exchanged) VALUES (?1, ?2, 0)",
+                params![statement.request.as_slice(), crate::wire::WireMessage::to_bytes(statement)],
+            )
+            .map_err(db_unique("unspent statement"))?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn spent_statements(&self) -> StoreResult<Vec<(crate::protocol::spent::UnspentStatement, bool)>> {
+        let conn = lock(&self.conn)?;
+        let mut st =
+            conn.prepare("SELECT body, exchanged FROM spent_statements ORDER BY request").map_err(db)?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))).map_err(db)?;
+        rows.map(|r| {
+            let (body, exchanged) = r.map_err(db)?;
+            let statement =
+                <crate::protocol::spent::UnspentStatement as crate::wire::WireMessage>::from_bytes(&body)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok((statement, exchanged == 1))
+        })
+        .collect()
+    }
+
+    fn statement_exchanged(&self, request: &[u8; 32]) -> StoreResult<()> {
+        lock(&self.conn)?
+            .execute("UPDATE spent_statements SET exchanged = 1 WHERE request = ?1", [request.as_slice()])
             .map_err(db)?;
         Ok(())
     }

@@ -287,7 +287,7 @@ impl<S: WalletStore> Wallet<S> {
     }
 
     /// Exchanges `chosen` (coins of any pinned keysets) for coins of `values`.
-    fn exchange_coins(
+    pub(super) fn exchange_coins(
         &self,
         bank: &(impl BankApi + ?Sized),
         chosen: &[WalletCoin],
