@@ -38,6 +38,7 @@
 //! | `wallet.exchange.deposit` | [`crate::roles::Wallet::exchange`]: the payment to the own account is recorded and its deposit, signed with `A`, is stored; it has not been sent | spent coins, their payment, a deposit the bank never saw | `wallet resume` sends the stored deposit (the same bytes), then withdraws the new coins |
 //! | `wallet.exchange.credited` | [`crate::roles::Wallet::exchange`]: the bank's receipt arrived and verified; the withdrawal plan is not stored | the value credited to the account, the exchange at its deposit step | `wallet resume` sends the same deposit again, gets the stored receipt (no second credit) and withdraws the new coins |
 //! | `wallet.exchange.planned` | [`crate::roles::Wallet::exchange`]: the withdrawal plan of the new coins is stored among the wallet's plans; the exchange is not dropped | the value in the account, a plan and the exchange naming it | `wallet resume` drops the exchange and completes the plan like any interrupted withdrawal |
+//! | `wallet.restore.stored` | [`crate::roles::Wallet::check_spent`] (`wallet restore --bank`): the restored coins and the bank's unspent statement are stored; no coin is exchanged | coins stated unspent held, their copies on the lost device still spendable | `wallet resume` exchanges every coin a stored statement names unspent ([`crate::roles::Wallet::exchange_restored`]) |
 //! | `wallet.pay.marked` | [`crate::roles::Wallet::pay`]: the coins are marked spent; no payment is built or recorded | coins marked spent for a payment that never left | opening the wallet returns them to the unspent pool ([`crate::roles::Wallet::release_unpaid`]) |
 //! | `wallet.pay.recorded` | [`crate::roles::Wallet::pay`]: the payment is recorded in the wallet; it is not yet handed out (no payment file) | spent coins and their recorded payment, no file | paying the same request again hands out the recorded payment, spending nothing new |
 //! | `wallet.new.written` | `wallet new` and `wallet restore --sweep-to`: the new wallet's keys (and, for a sweep, the old seed in `sweep.key`) and its registration file are written; the registration is not sent | a wallet whose account the bank does not know | `wallet register` sends the registration; in a sweep, `wallet resume` sends it again before sweeping (the same keys: no second account) |
@@ -60,6 +61,7 @@ pub const NAMES: &[&str] = &[
     "wallet.exchange.deposit",
     "wallet.exchange.credited",
     "wallet.exchange.planned",
+    "wallet.restore.stored",
     "wallet.pay.marked",
     "wallet.pay.recorded",
     "wallet.new.written",

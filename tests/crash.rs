@@ -719,3 +719,86 @@ fn a_bank_crash_after_the_reclaim_commits_never_credits_twice_over_http() {
     let node = Node::start(&c, "bank");
     reclaim_resumed(&c, &alice, &node.url, funded, true);
 }
+
+/// Erin withdrew 7 and paid 2 (deposited); her wallet is restored from the
+/// phrase, and the restore crashes at `armed` (after the coins and the
+/// statement are stored). `wallet resume` finishes the exchange: the value
+/// held is the true unspent value, no coin is spent twice, and nothing is
+/// left to resume.
+fn restore_crashes_at(armed: &str) {
+    let c = Cli::new();
+    c.setup();
+    let erin = c.json(&[
+        "wallet",
+        "new",
+        "--dir",
+        "erin",
+        "--bank",
+        "bank",
+        "--ttp",
+        "ttp/ttp.pub.json",
+        "--phrase-in-json",
+    ]);
+    let phrase = erin["recovery_phrase"].as_str().unwrap().to_string();
+    let account = erin["account"].as_str().unwrap().to_string();
+    c.ok(&["bank", "fund", "--dir", "bank", "--account", &account, "--amount", "20"]);
+    c.ok(&["wallet", "withdraw", "--dir", "erin", "--bank", "bank", "--amount", "7"]);
+    c.pay("erin", "shop", 2, "e");
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    let total = c.balance_of(&account) + c.unspent_value("erin");
+    assert_eq!(total, 18);
+    let o = {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_faircash"))
+            .args(["wallet", "restore", "--dir", "erin2", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"])
+            .current_dir(c.root.path())
+            .env(faircash::failpoint::ENV, armed)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(phrase.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    assert_aborted(o.status, &o.stderr, armed);
+    assert!(c.balance_of(&account) + c.unspent_value("erin2") <= total, "{armed}: money created");
+    let resumed = c.json(&["wallet", "resume", "--dir", "erin2", "--bank", "bank"]);
+    let work = resumed["exchanges"].as_u64().unwrap()
+        + resumed["restored"].as_u64().unwrap()
+        + resumed["coins"].as_array().unwrap().len() as u64;
+    assert!(work > 0, "{armed}: resume had nothing to do: {resumed}");
+    assert_eq!(c.balance_of(&account) + c.unspent_value("erin2"), total, "{armed}: money created or lost");
+    assert_eq!(c.unspent_value("erin2"), 5, "{armed}: the true unspent value, in coins");
+    assert_eq!(
+        c.json(&["bank", "status", "--dir", "bank"])["evidence"],
+        0,
+        "{armed}: a coin was spent twice"
+    );
+    let again = c.json(&["wallet", "resume", "--dir", "erin2", "--bank", "bank"]);
+    assert_eq!(
+        (again["exchanges"].as_u64(), again["restored"].as_u64(), again["coins"].as_array().unwrap().len()),
+        (Some(0), Some(0), 0),
+        "{armed}"
+    );
+    // The restored coins were exchanged: the lost wallet's copy of the 4
+    // is worth nothing now.
+    c.pay("erin", "shop", 4, "old");
+    let err = c.fails(4, &["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    assert!(err.contains("1 double spent"), "{armed}: {err}");
+}
+
+#[test]
+fn a_crash_at_every_step_of_the_exchange_after_a_restore_loses_nothing_and_spends_no_coin_twice() {
+    for armed in [
+        "wallet.restore.stored",
+        "wallet.exchange.recorded",
+        "wallet.pay.marked",
+        "wallet.exchange.deposit",
+        "bank.deposit.committed",
+        "wallet.exchange.credited",
+        "wallet.exchange.planned",
+    ] {
+        restore_crashes_at(armed);
+    }
+}

@@ -1181,13 +1181,14 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
             out.result(
                 || {
                     format!(
-                        "finished {} coin(s) of interrupted withdrawals; took up {} interrupted exchange(s); settled {} interrupted reclaim(s)",
+                        "finished {} coin(s) of interrupted withdrawals; took up {} interrupted exchange(s); exchanged {} of restored coins; settled {} interrupted reclaim(s)",
                         resumed.coins.len(),
                         resumed.exchanges,
+                        resumed.restored,
                         resumed.reclaims
                     )
                 },
-                json!({"coins": resumed.coins, "incomplete": incomplete, "exchanges": resumed.exchanges, "reclaims": resumed.reclaims}),
+                json!({"coins": resumed.coins, "incomplete": incomplete, "exchanges": resumed.exchanges, "restored": resumed.restored, "reclaims": resumed.reclaims}),
             );
             Ok(())
         }

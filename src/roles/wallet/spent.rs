@@ -13,6 +13,7 @@ use rand_core::CryptoRngCore;
 use super::exchange::full_split;
 use super::Wallet;
 use crate::coin::CoinId;
+use crate::failpoint::failpoint;
 use crate::keys::{Keyset, KeysetId};
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::spent::{
@@ -182,6 +183,7 @@ impl<S: WalletStore> Wallet<S> {
             check.unspent.extend(statement.unspent.iter().copied());
             check.spent.extend(statement.spent.iter().map(|e| e.coin_id));
         }
+        failpoint!("wallet.restore.stored");
         check.spent.sort();
         check.statements = answered;
         Ok(check)
