@@ -441,6 +441,16 @@ fn generate() -> Generated {
     let (new_identity, newer_auth) = (UserKey::generate(&mut rng), AuthKey::generate(&mut rng));
     let rekey = RekeyRequest::new(&carol.with_auth(new_auth.clone()), &new_identity, &newer_auth, &mut rng);
     rekey.verify(&mut OsRng).unwrap();
+    // --- spent lists and an unspent statement (protocol §7.7) -------------------------
+    let mut rng = seeded("spent");
+    let spent_page = bank.spent_list(&keyset.id(), 4, 0, &mut rng).unwrap();
+    let unspent_coin = faircash::coin::CoinId(seed("spent-unspent-coin"));
+    let spent_query = faircash::protocol::spent::UnspentQuery::new(
+        &user_keys,
+        &[w4.coin.coin.id(), unspent_coin],
+        &mut rng,
+    );
+    let statement = bank.unspent_statement(&spent_query, &mut rng).unwrap();
     // --- pruning the first deposit's spent-coin records ----------------------------------
     // Last, with the clock moved and put back: nothing after this uses the bank's records.
     let policy = *keyset.policy();
@@ -1044,6 +1054,26 @@ fn generate() -> Generated {
             "identity" => pt(user_keys.identity().identity()),
             "request" => mj(&reclaim),
             "request_digest" => hx(reclaim.digest()),
+        },
+    );
+
+    files.insert(
+        "spent.json",
+        obj! {
+            "description" => "The bank's spent list of the key of value 4 as of its first publication (one page: \
+                              the coin of value 4 of the three-coin payment), and its unspent statement for a \
+                              query of the first user naming that coin and a coin never deposited \
+                              (specs/protocol.md §7.7). Made from the seed `spent` after the account scenario, \
+                              before the first deposit's records are pruned.",
+            "seed" => seed_json("spent"),
+            "page" => mj(&spent_page),
+            "query" => mj(&spent_query),
+            "query_digest" => hx(spent_query.digest()),
+            "statement" => mj(&statement),
+            "account_id" => hx(user_id.as_bytes()),
+            "auth_key" => pt(user_keys.auth().public()),
+            "spent_coin" => hx(w4.coin.coin.id().as_bytes()),
+            "unspent_coin" => hx(unspent_coin.as_bytes()),
         },
     );
 
@@ -2977,6 +3007,72 @@ fn vectors_verify_from_their_public_parts() {
     check_seed(&public);
     check_backup(&public);
     check_reclaim(&public, &payment);
+    check_spent(&public, &payment);
+}
+
+/// specs/protocol.md §7.7: the page and the statement verify under the
+/// master key (with the library and with the signed messages built by hand
+/// from the spec), the page lists the payment's coin of value 4, the
+/// statement answers the query (its digest, exactly its coins), and no
+/// contradiction exists between them; one appears when the bank's master
+/// key signs a statement that says the listed coin is unspent.
+fn check_spent(p: &Public, payment: &Payment) {
+    use faircash::crypto::transcript::FaircashTranscript;
+    use faircash::protocol::spent::{contradiction, SpentList, UnspentQuery, UnspentStatement};
+    let v = load("spent.json");
+    let page: SpentList = msg(&v["page"]);
+    let query: UnspentQuery = msg(&v["query"]);
+    let statement: UnspentStatement = msg(&v["statement"]);
+    page.verify(&p.master).unwrap();
+    statement.verify(&p.master).unwrap();
+    assert!(independent::verify_spent_list(&page, &p.master));
+    assert!(independent::verify_unspent_statement(&statement, &p.master));
+    let spent = faircash::coin::CoinId(b32(&v["spent_coin"]));
+    let unspent = faircash::coin::CoinId(b32(&v["unspent_coin"]));
+    assert!(payment.coins.iter().any(|c| c.id() == spent && c.body.keyset_id == p.keyset.id()));
+    assert_eq!((page.keyset_id, page.value, page.page, page.pages), (p.keyset.id(), 4, 0, 1));
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(page.entries[0].coin_id, spent);
+    assert!(page.entries[0].published >= 1 && page.entries[0].published <= page.sequence);
+    // The query: its authorization digest (protocol §7.3) by hand, and the
+    // account's authentication key.
+    assert_eq!(query.account.as_bytes(), &b16(&v["account_id"]));
+    assert_eq!(query.digest(), b32(&v["query_digest"]));
+    let mut t = Params::get().transcript(labels::ACCOUNT_REQUEST);
+    t.append_message(b"operation", b"unspent-statement");
+    t.append_message(b"account", query.account.as_bytes());
+    t.append_message(b"request-id", &query.request_id);
+    let body: Vec<u8> = query.coins.iter().flat_map(|c| c.0).collect();
+    t.append_message(b"body", &body);
+    assert_eq!(t.challenge_digest(b"account-request"), query.digest());
+    query.verify(&point(&v["auth_key"])).unwrap();
+    // The statement answers it: as of at least the page's publication,
+    // the listed coin spent (with the page's sequence), the other unspent.
+    assert_eq!((statement.account, statement.request), (query.account, query.digest()));
+    assert!(statement.sequence >= page.sequence);
+    assert_eq!(statement.unspent, vec![unspent]);
+    assert_eq!(statement.spent.len(), 1);
+    assert_eq!(
+        (statement.spent[0].coin_id, statement.spent[0].published),
+        (spent, page.entries[0].published)
+    );
+    assert_eq!(contradiction(&statement, &page, &p.master).unwrap(), vec![]);
+    // A statement that states the listed coin unspent is contradicted by
+    // the page (signed again with a key that is not the bank's, it proves
+    // nothing: the signature is checked first).
+    let mut lie = statement.clone();
+    lie.spent.clear();
+    lie.unspent = {
+        let mut u = vec![spent, unspent];
+        u.sort();
+        u
+    };
+    assert!(contradiction(&lie, &page, &p.master).is_err(), "an unsigned change proves nothing");
+    let master =
+        SigningKey::from_secret(SecretScalar::new(scalar(&load("keyset.json")["inputs"]["master_secret"])));
+    assert_eq!(master.public(), &p.master);
+    lie.sign(&master, &mut OsRng);
+    assert_eq!(contradiction(&lie, &page, &p.master).unwrap(), vec![spent], "the bank's signed lie, proven");
 }
 
 fn check_reclaim(p: &Public, payment: &Payment) {
@@ -4242,6 +4338,40 @@ mod independent {
         h.update(&m);
         let c = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
         RistrettoPoint::vartime_double_scalar_mul_basepoint(&c, key.point(), &-sig.z) == -sig.r.point()
+    }
+
+    /// specs/protocol.md §7.7, item 2.
+    pub fn verify_spent_list(l: &faircash::protocol::spent::SpentList, master: &Point) -> bool {
+        let mut m = Vec::new();
+        m.extend_from_slice(l.keyset_id.as_bytes());
+        m.extend_from_slice(&l.value.to_le_bytes());
+        m.extend_from_slice(&l.sequence.to_le_bytes());
+        m.extend_from_slice(&l.issued.0.to_le_bytes());
+        m.extend_from_slice(&l.page.to_le_bytes());
+        m.extend_from_slice(&l.pages.to_le_bytes());
+        m.extend_from_slice(&(l.entries.len() as u64).to_le_bytes());
+        for e in &l.entries {
+            m.extend_from_slice(e.coin_id.as_bytes());
+            m.extend_from_slice(&e.published.to_le_bytes());
+        }
+        verify_signature(b"faircash/v1/spent-list-signature", &m, master, &l.signature)
+    }
+
+    /// specs/protocol.md §7.7, item 4.
+    pub fn verify_unspent_statement(s: &faircash::protocol::spent::UnspentStatement, master: &Point) -> bool {
+        let mut m = Vec::new();
+        m.extend_from_slice(s.account.as_bytes());
+        m.extend_from_slice(&s.request);
+        m.extend_from_slice(&s.sequence.to_le_bytes());
+        m.extend_from_slice(&s.issued.0.to_le_bytes());
+        m.extend_from_slice(&(s.unspent.len() as u64).to_le_bytes());
+        s.unspent.iter().for_each(|c| m.extend_from_slice(c.as_bytes()));
+        m.extend_from_slice(&(s.spent.len() as u64).to_le_bytes());
+        for e in &s.spent {
+            m.extend_from_slice(e.coin_id.as_bytes());
+            m.extend_from_slice(&e.published.to_le_bytes());
+        }
+        verify_signature(b"faircash/v1/unspent-statement-signature", &m, master, &s.signature)
     }
 
     /// specs/tracing.md §6.
