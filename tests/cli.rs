@@ -1019,19 +1019,8 @@ fn wallet_restore_reads_the_phrase_from_stdin_and_reports_the_coins() {
     use faircash::crypto::derive::RecoveryPhrase;
     let c = Cli::new();
     c.setup();
-    let erin = c.json(&[
-        "wallet",
-        "new",
-        "--dir",
-        "erin",
-        "--bank",
-        "bank",
-        "--ttp",
-        "ttp/ttp.pub.json",
-        "--phrase-in-json",
-    ]);
-    let phrase = erin["recovery_phrase"].as_str().unwrap().to_string();
-    let account = erin["account"].as_str().unwrap();
+    let (phrase, account) = c.phrase_wallet("erin");
+    let account = account.as_str();
     c.ok(&["bank", "fund", "--dir", "bank", "--account", account, "--amount", "3"]);
     c.ok(&["wallet", "withdraw", "--dir", "erin", "--bank", "bank", "--amount", "3"]);
     let args =

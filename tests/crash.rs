@@ -728,19 +728,7 @@ fn a_bank_crash_after_the_reclaim_commits_never_credits_twice_over_http() {
 fn restore_crashes_at(armed: &str) {
     let c = Cli::new();
     c.setup();
-    let erin = c.json(&[
-        "wallet",
-        "new",
-        "--dir",
-        "erin",
-        "--bank",
-        "bank",
-        "--ttp",
-        "ttp/ttp.pub.json",
-        "--phrase-in-json",
-    ]);
-    let phrase = erin["recovery_phrase"].as_str().unwrap().to_string();
-    let account = erin["account"].as_str().unwrap().to_string();
+    let (phrase, account) = c.phrase_wallet("erin");
     c.ok(&["bank", "fund", "--dir", "bank", "--account", &account, "--amount", "20"]);
     c.ok(&["wallet", "withdraw", "--dir", "erin", "--bank", "bank", "--amount", "7"]);
     c.pay("erin", "shop", 2, "e");

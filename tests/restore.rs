@@ -3,103 +3,18 @@
 //! every coin rebuilt and checked, the counters set past the used ones.
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use common::recording::Recording;
 use common::*;
 use faircash::crypto::derive::{RecoveryPhrase, WalletSeed};
-use faircash::keys::{AccountId, SignedKeyset};
-use faircash::protocol::account::{AccountAnswer, AccountRequest};
-use faircash::protocol::deposit::{DepositReceipt, DepositRequest};
-use faircash::protocol::register::{MerchantRegistration, UserRegistration};
-use faircash::protocol::trust::SignedTtpKeyStatement;
-use faircash::protocol::withdraw::{
-    TranscriptState, WithdrawAnswer, WithdrawChallenge, WithdrawCommitment, WithdrawRequest,
-};
-use faircash::protocol::{Error, Result};
+use faircash::protocol::withdraw::TranscriptState;
+use faircash::protocol::Error;
 use faircash::roles::wallet::{RestoreError, RestoreProgress, Withheld};
 use faircash::roles::{BankApi, Wallet};
 use faircash::store::memory::MemoryWalletStore;
 use faircash::store::WalletStore;
 use rand::rngs::OsRng;
-
-/// Changes a listed page.
-type Tamper = Box<dyn Fn(&mut Vec<faircash::protocol::withdraw::WithdrawalTranscript>) + Send + Sync>;
-
-/// A bank in front of the real one that records every request it receives
-/// and may change the transcripts it lists.
-struct Recording {
-    bank: Arc<TestBank>,
-    log: Mutex<Vec<String>>,
-    tamper: Tamper,
-}
-
-impl Recording {
-    fn new(bank: Arc<TestBank>) -> Self {
-        Recording { bank, log: Mutex::new(Vec::new()), tamper: Box::new(|_| {}) }
-    }
-    fn note(&self, what: String) {
-        self.log.lock().unwrap().push(what);
-    }
-}
-
-impl BankApi for Recording {
-    fn keysets(&self) -> Result<Vec<SignedKeyset>> {
-        self.note("keysets".into());
-        BankApi::keysets(&*self.bank)
-    }
-    fn register_user(&self, reg: &UserRegistration) -> Result<AccountId> {
-        self.note("register-user".into());
-        BankApi::register_user(&*self.bank, reg)
-    }
-    fn register_merchant(&self, reg: &MerchantRegistration) -> Result<AccountId> {
-        self.note("register-merchant".into());
-        BankApi::register_merchant(&*self.bank, reg)
-    }
-    fn open_withdrawal(&self, req: &WithdrawRequest) -> Result<WithdrawCommitment> {
-        self.note("open-withdrawal".into());
-        BankApi::open_withdrawal(&*self.bank, req)
-    }
-    fn answer_withdrawal(&self, ch: &WithdrawChallenge) -> Result<WithdrawAnswer> {
-        self.note("answer-withdrawal".into());
-        BankApi::answer_withdrawal(&*self.bank, ch)
-    }
-    fn deposit(&self, req: &DepositRequest) -> Result<DepositReceipt> {
-        self.note("deposit".into());
-        BankApi::deposit(&*self.bank, req)
-    }
-    fn reclaim(&self, req: &faircash::protocol::reclaim::ReclaimRequest) -> Result<DepositReceipt> {
-        self.note("reclaim".into());
-        BankApi::reclaim(&*self.bank, req)
-    }
-    fn ttp_statements(&self) -> Result<Vec<SignedTtpKeyStatement>> {
-        self.note("ttp-statements".into());
-        BankApi::ttp_statements(&*self.bank)
-    }
-    fn spent_list(
-        &self,
-        keyset: &faircash::keys::KeysetId,
-        value: u64,
-        page: u32,
-    ) -> Result<faircash::protocol::spent::SpentList> {
-        self.note(format!("spent-list {keyset} {value} {page}"));
-        BankApi::spent_list(&*self.bank, keyset, value, page)
-    }
-    fn unspent_statement(
-        &self,
-        query: &faircash::protocol::spent::UnspentQuery,
-    ) -> Result<faircash::protocol::spent::UnspentStatement> {
-        self.note(format!("unspent-statement {}", query.coins.len()));
-        BankApi::unspent_statement(&*self.bank, query)
-    }
-    fn account_request(&self, req: &AccountRequest) -> Result<AccountAnswer> {
-        self.note(req.operation.name().into());
-        let mut answer = BankApi::account_request(&*self.bank, req)?;
-        if let AccountAnswer::Withdrawals(page) = &mut answer {
-            (self.tamper)(&mut page.sessions);
-        }
-        Ok(answer)
-    }
-}
 
 fn restore(
     w: &World,

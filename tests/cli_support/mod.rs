@@ -117,6 +117,23 @@ impl Cli {
         id
     }
 
+    /// A new wallet in `dir` with a recovery phrase, at the bank of
+    /// `setup`: its phrase and account id.
+    pub fn phrase_wallet(&self, dir: &str) -> (String, String) {
+        let w = self.json(&[
+            "wallet",
+            "new",
+            "--dir",
+            dir,
+            "--bank",
+            "bank",
+            "--ttp",
+            "ttp/ttp.pub.json",
+            "--phrase-in-json",
+        ]);
+        (w["recovery_phrase"].as_str().unwrap().to_string(), w["account"].as_str().unwrap().to_string())
+    }
+
     pub fn balance_of(&self, account: &str) -> u64 {
         let st = self.json(&["bank", "status", "--dir", "bank"]);
         st["accounts"].as_array().unwrap().iter().find(|a| a["id"] == account).unwrap()["balance"]

@@ -2,6 +2,8 @@
 //! users and merchants, all on one manual clock.
 #![allow(dead_code)]
 
+pub mod recording;
+
 use std::sync::Arc;
 
 use faircash::crypto::schnorr::SigningKey;
