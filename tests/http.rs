@@ -1365,3 +1365,62 @@ fn a_restore_and_a_sweep_over_two_nodes_match_the_local_bank() {
     assert!(swept.fresh.iter().all(|f| !old_coins.contains(f)));
     drop((a, b));
 }
+
+/// The spent lists and the unspent statement over HTTP (protocol §7.7):
+/// every page of every key fetched and checked, a statement for the
+/// wallet's coins checked against them, and typed errors for bad paths,
+/// pages and bodies.
+#[test]
+fn spent_lists_and_unspent_statements_run_over_http() {
+    use faircash::protocol::spent::{check_statement, UnspentQuery};
+    use faircash::roles::wallet::{fetch_spent_lists, spent_list_keys};
+    let bank = local_bank();
+    let server = spawn(bank.clone(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = server.url();
+    let api = HttpBank::new(&[&url]).unwrap();
+    let alice = wallet(&api, bank.master_key());
+    bank.fund(&alice.account_id(), 10).unwrap();
+    let (shop, _) = merchant(&api, bank.master_key());
+    alice.withdraw(&api, 7, &mut OsRng).unwrap();
+    let req = shop.request_payment(2, [0; 32], &mut OsRng).unwrap();
+    let paid = alice.pay(&req, &mut OsRng).unwrap();
+    shop.accept(&paid, &mut OsRng).unwrap();
+    assert_eq!(shop.deposit(&api, &mut OsRng).unwrap().unwrap().credited, 2);
+    let paid: Vec<_> = paid.coins.iter().map(|c| c.id()).collect();
+
+    let keys = spent_list_keys(alice.keysets(), SystemClock.today());
+    let lists = fetch_spent_lists(&api, &keys, &bank.master_key()).unwrap();
+    assert_eq!(lists.pages.len(), keys.len(), "one page a key");
+    assert!(paid.iter().all(|id| lists.find(id).is_some()));
+    let coins: Vec<_> = alice.coins().unwrap().into_iter().map(|c| c.coin).collect();
+    let ids: Vec<_> = coins.iter().map(|c| c.coin.id()).collect();
+    let query = UnspentQuery::new(alice.keys(), &ids, &mut OsRng);
+    let statement = api.unspent_statement(&query).unwrap();
+    let key_of = |id: &faircash::coin::CoinId| {
+        coins.iter().find(|c| c.coin.id() == *id).map(|c| (c.coin.body.keyset_id, c.value))
+    };
+    assert!(check_statement(&statement, &query, &lists, &bank.master_key(), key_of).unwrap().is_empty());
+    assert_eq!(statement.unspent.len(), ids.len() - paid.len());
+    assert!(statement.spent.iter().all(|e| paid.contains(&e.coin_id)));
+
+    let get = |path: &str| {
+        let r = reqwest::blocking::get(format!("{url}{path}")).unwrap();
+        let status = r.status().as_u16();
+        let body = r.bytes().unwrap();
+        (status, serde_json::from_slice::<ErrorBody>(&body).map(|b| b.error.code).unwrap_or_default())
+    };
+    let keyset = keys[0].0;
+    assert_eq!(get(&format!("/v1/spent-lists/{keyset}/1/0")).0, 200);
+    assert_eq!(get("/v1/spent-lists/zz/1/0"), (400, "bad-path".into()));
+    assert_eq!(get(&format!("/v1/spent-lists/{keyset}/1/x")), (400, "bad-path".into()));
+    assert_eq!(get(&format!("/v1/spent-lists/{keyset}/1/1")), (404, "no-such-page".into()));
+    assert_eq!(get(&format!("/v1/spent-lists/{keyset}/3/0")), (422, "no-such-denomination".into()));
+    assert_eq!(get(&format!("/v1/spent-lists/{}/1/0", "00".repeat(32))), (404, "unknown-keyset".into()));
+    let (s, _) = raw(&url, "/v1/unspent-statements", Some(BINARY), vec![0xff; 40]);
+    assert_eq!(s, 400);
+    // A query signed by another key is refused.
+    let other = UnspentQuery::new(&AccountKeys::generate(&mut OsRng), &ids, &mut OsRng);
+    let forged = UnspentQuery { account: alice.account_id(), ..other };
+    let (s, body) = raw(&url, "/v1/unspent-statements", Some(BINARY), forged.to_bytes());
+    assert_eq!(s, 422, "{}", String::from_utf8_lossy(&body));
+}
