@@ -278,3 +278,31 @@ fn a_crash_at_every_step_of_a_sweep_loses_nothing_and_spends_no_coin_twice() {
         crash_and_resume(armed);
     }
 }
+
+#[test]
+fn a_sweep_never_pays_a_coin_the_lost_device_spent_and_the_shop_deposited() {
+    // The spent check of §7.7 runs before the sweep pays anything: a coin
+    // on the bank's spent lists is left out, so the sweep makes no double
+    // spend and the old account is not frozen.
+    let c = Cli::new();
+    let (old, phrase) = alice(&c);
+    c.ok(&["merchant", "request", "--dir", "shop", "--amount", "8", "--out", "req.json"]);
+    c.ok(&["wallet", "pay", "--dir", "alice", "--request", "req.json", "--out", "pay.json"]);
+    c.ok(&["merchant", "accept", "--dir", "shop", "--payment", "pay.json"]);
+    c.ok(&["merchant", "deposit", "--dir", "shop", "--bank", "bank"]);
+    let shop = c.balance_of(&c.merchant_account("shop"));
+    assert_eq!(shop, 8);
+
+    let doc = sweep(&c, &phrase, "bob");
+    assert_eq!(doc["recovered_value"], 15, "{doc}");
+    assert_eq!(doc["spent_before"], 1, "{doc}");
+    assert_eq!(doc["omissions"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["refused_value"], 0, "the spent coin was paid again: {doc}");
+    assert_eq!((doc["paid_value"].as_u64(), doc["fresh_value"].as_u64()), (Some(192), Some(192)), "{doc}");
+    let status = c.json(&["bank", "status", "--dir", "bank"]);
+    assert_eq!(status["evidence"], 0, "{status}");
+    let frozen = status["accounts"].as_array().unwrap().iter().find(|a| a["id"] == old.as_str()).unwrap();
+    assert_eq!(frozen["frozen"], false, "{status}");
+    // Money: the new wallet's fresh coins and the shop's credit.
+    assert_eq!(c.unspent_value("bob") + shop, 200);
+}

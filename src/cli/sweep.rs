@@ -134,7 +134,8 @@ fn sweep(
 }
 
 /// Prints what a sweep did; exit code 5 if the bank withheld a coin of the
-/// old account (its transcript does not verify).
+/// old account (its transcript does not verify) or left a spent coin of it
+/// out of its spent lists.
 fn print_report(
     r: &SweepReport,
     account: AccountId,
@@ -153,13 +154,16 @@ fn print_report(
         || {
             format!(
                 "swept account {old} into {}: {} coin(s) recovered, {} withdrawn from the old account, {} paid \
-                 to the new wallet ({} coin(s)), {} credited to the new account, {} refused as spent before; \
+                 to the new wallet ({} coin(s)), {} coin(s) spent before the sweep and not paid ({} left out of \
+                 the spent lists by the bank), {} credited to the new account, {} refused as spent before; \
                  {} fresh coin(s) worth {} under the new phrase; {} withheld by the bank",
                 dir.display(),
                 r.restore.recovered.len(),
                 r.old_balance,
                 r.paid_value,
                 r.paid.len(),
+                r.spent_check.spent.len(),
+                r.spent_check.omissions.len(),
                 r.credited,
                 r.refused_value,
                 r.fresh.len(),
@@ -176,6 +180,9 @@ fn print_report(
             "paid": r.paid.len(),
             "paid_value": r.paid_value,
             "skipped": r.skipped.len(),
+            "spent_before": r.spent_check.spent.len(),
+            "spent_lists": {"pages": r.spent_check.pages, "keys": r.spent_check.keys, "sequence": r.spent_check.sequence},
+            "omissions": super::wallet::omissions_json(&r.spent_check),
             "credited": r.credited,
             "refused_value": r.refused_value,
             "fresh": r.fresh,
@@ -184,6 +191,13 @@ fn print_report(
             "recovery_phrase": phrase,
         }),
     );
+    if !r.spent_check.omissions.is_empty() {
+        return Err(CliError::Security(format!(
+            "the bank left {} spent coin(s) of the old account out of its spent lists (not paid; the proof is in \
+             the --json report)",
+            r.spent_check.omissions.len()
+        )));
+    }
     if !r.restore.withheld.is_empty() {
         return Err(CliError::Security(format!(
             "the bank withheld {} coin(s) of the old account: their transcripts do not verify",

@@ -852,19 +852,7 @@ fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliEr
     ));
     let exchanged = restored.exchange_restored(&*b, &mut OsRng)?;
     let balance = restored.balance()?;
-    let omissions: Vec<_> = check
-        .omissions
-        .iter()
-        .map(|o| {
-            let (page, statement) = crate::roles::wallet::omission_proof(&check, o);
-            json!({
-                "coin": o.0.coin_id,
-                "published": o.0.published,
-                "page": hex::encode(crate::wire::WireMessage::to_bytes(page)),
-                "statement": hex::encode(crate::wire::WireMessage::to_bytes(statement)),
-            })
-        })
-        .collect();
+    let omissions = omissions_json(&check);
     out.result(
         || {
             format!(
@@ -923,6 +911,24 @@ fn run_restore(args: &RestoreArgs, dir: &Path, out: &Output) -> Result<(), CliEr
         )));
     }
     Ok(())
+}
+
+/// The spent coins a bank's lists left out (protocol.md §7.7), each with
+/// the signed page and statement that prove it, for a `--json` report.
+pub(super) fn omissions_json(check: &crate::roles::wallet::SpentCheck) -> Vec<serde_json::Value> {
+    check
+        .omissions
+        .iter()
+        .map(|o| {
+            let (page, statement) = crate::roles::wallet::omission_proof(check, o);
+            json!({
+                "coin": o.0.coin_id,
+                "published": o.0.published,
+                "page": hex::encode(crate::wire::WireMessage::to_bytes(page)),
+                "statement": hex::encode(crate::wire::WireMessage::to_bytes(statement)),
+            })
+        })
+        .collect()
 }
 
 /// A new wallet: its account, whether it is registered at the bank, its

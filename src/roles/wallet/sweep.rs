@@ -5,8 +5,10 @@
 //!
 //! The new wallet drives the sweep. The old wallet is restored in memory
 //! only ([`Wallet::restore`] into a [`MemoryWalletStore`]), withdraws the
-//! old account's available balance in memory, and pays every recovered
-//! coin to the new wallet through the ordinary path of a payment between
+//! old account's available balance in memory, runs the spent check of a
+//! restore (§7.7: the signed spent lists, then the bank's signed statement
+//! that the rest is unspent) and pays every coin the bank signed unspent
+//! to the new wallet through the ordinary path of a payment between
 //! users: a payment request of the new wallet, verified off-line and held
 //! in the new wallet's store, deposited to the new account. The new wallet
 //! then withdraws the new account's balance as fresh coins under its own
@@ -21,7 +23,9 @@
 
 use rand_core::CryptoRngCore;
 
-use super::{decompose, RestoreError, RestoreProgress, RestoreReport, Wallet, MAX_WITHDRAWAL_COINS};
+use super::{
+    decompose, RestoreError, RestoreProgress, RestoreReport, SpentCheck, Wallet, MAX_WITHDRAWAL_COINS,
+};
 use crate::coin::CoinId;
 use crate::crypto::derive::WalletSeed;
 use crate::failpoint::failpoint;
@@ -58,6 +62,11 @@ pub struct SweepReport {
     /// Payments the bank refused at deposit (coins spent before the sweep,
     /// by the lost device or by whoever holds it), with their value.
     pub refused_value: u64,
+    /// The spent check of the coins about to be paid (specs/protocol.md
+    /// §7.7): the coins spent before the sweep (never paid), the coins the
+    /// bank stated unspent (the only ones paid) and any spent coin the
+    /// bank's lists left out, with its proof.
+    pub spent_check: SpentCheck,
     /// The fresh coins withdrawn under the new phrase.
     pub fresh: Vec<CoinId>,
     /// The value of `fresh`.
@@ -140,6 +149,24 @@ impl<S: WalletStore> Wallet<S> {
         report.restore = restored;
 
         let coins = self.sweepable(coins, &mut report)?;
+        // The spent check of §7.7 before any spend response leaves: of the
+        // coins rebuilt from the transcripts, those on the bank's spent
+        // lists or stated spent (the lost device spent them, and they were
+        // deposited) are never paid, so the sweep cannot make this account
+        // a double spender; only the coins the bank signed unspent are paid
+        // over, with the coins just withdrawn from the old balance.
+        let withdrawn: std::collections::BTreeSet<CoinId> =
+            old_wallet.coins()?.iter().map(|c| c.coin.coin.id()).collect();
+        let (mut coins, rebuilt): (Vec<WalletCoin>, Vec<WalletCoin>) =
+            coins.into_iter().partition(|c| withdrawn.contains(&c.coin.id()));
+        let check = if rebuilt.is_empty() {
+            SpentCheck::default()
+        } else {
+            old_wallet.check_spent(bank, &rebuilt, rng)?
+        };
+        let unspent: std::collections::BTreeSet<&CoinId> = check.unspent.iter().collect();
+        coins.extend(rebuilt.into_iter().filter(|c| unspent.contains(&c.coin.id())));
+        report.spent_check = check;
         let users: Vec<&UserKey> = old_wallet.keys().all_identities().collect();
         for chunk in coins.chunks(MAX_COINS_PER_PAYMENT) {
             let amount = checked_sum(chunk.iter().map(|c| c.value))?;
@@ -173,10 +200,8 @@ impl<S: WalletStore> Wallet<S> {
     /// here before (an earlier run of the same sweep paid them) and
     /// spendable today; the others are reported skipped.
     ///
-    /// This is the one place where the recovered coins are chosen before
-    /// any spend response of theirs is made: the spent check of restored
-    /// coins (the signed spent lists and the bank's statement that the
-    /// rest is unspent) belongs here, before the payments are built.
+    /// The spent check ([`Wallet::check_spent`]) then keeps only the coins
+    /// the bank signs unspent.
     fn sweepable(&self, coins: Vec<WalletCoin>, report: &mut SweepReport) -> Result<Vec<WalletCoin>, Error> {
         let today = self.clock.today();
         let mut out = Vec::with_capacity(coins.len());
