@@ -9,18 +9,8 @@ use serde_json::Value;
 
 /// A wallet made with its phrase shown in the JSON: (account, phrase).
 fn new_wallet(c: &Cli, dir: &str) -> (String, String) {
-    let w = c.json(&[
-        "wallet",
-        "new",
-        "--dir",
-        dir,
-        "--bank",
-        "bank",
-        "--ttp",
-        "ttp/ttp.pub.json",
-        "--phrase-in-json",
-    ]);
-    (w["account"].as_str().unwrap().to_string(), w["recovery_phrase"].as_str().unwrap().to_string())
+    let (phrase, account) = c.phrase_wallet(dir);
+    (account, phrase)
 }
 
 fn coins(c: &Cli, dir: &str) -> Vec<Value> {

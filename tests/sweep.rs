@@ -23,22 +23,11 @@ use serde_json::Value;
 fn alice(c: &Cli) -> (String, String) {
     c.ok(&["ttp", "keygen", "--dir", "ttp"]);
     c.ok(&["bank", "init", "--dir", "bank", "--ttp-key", "ttp/ttp.pub.json", "--max-exponent", "8"]);
-    let new = c.json(&[
-        "wallet",
-        "new",
-        "--dir",
-        "alice",
-        "--bank",
-        "bank",
-        "--ttp",
-        "ttp/ttp.pub.json",
-        "--phrase-in-json",
-    ]);
-    let id = new["account"].as_str().unwrap().to_string();
+    let (phrase, id) = c.phrase_wallet("alice");
     c.ok(&["bank", "fund", "--dir", "bank", "--account", &id, "--amount", "200"]);
     c.ok(&["wallet", "withdraw", "--dir", "alice", "--bank", "bank", "--amount", "15"]);
     c.ok(&["merchant", "new", "--dir", "shop", "--bank", "bank", "--ttp", "ttp/ttp.pub.json"]);
-    (id, new["recovery_phrase"].as_str().unwrap().to_string())
+    (id, phrase)
 }
 
 fn sweep_args<'a>(new: &'a str, bank: &'a str) -> Vec<&'a str> {
