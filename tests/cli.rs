@@ -1051,6 +1051,12 @@ fn wallet_restore_reads_the_phrase_from_stdin_and_reports_the_coins() {
     assert_eq!(next, 4, "past the two counters used, and the two of the exchange's new coins");
     // The restored wallet works at the bank: its account's status.
     c.ok(&["wallet", "account", "--dir", "erin2", "--bank", "bank"]);
+    // Its stored statement holds up against the bank's lists later on.
+    let audit = c.json(&["wallet", "audit-statements", "--dir", "erin2", "--bank", "bank"]);
+    assert_eq!(
+        (audit["statements"].as_u64(), audit["contradictions"].as_array().map(Vec::len)),
+        (Some(1), Some(0))
+    );
     // A wallet is never restored over another.
     c.piped(4, phrase.as_bytes(), &args);
 }

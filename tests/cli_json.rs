@@ -283,6 +283,8 @@ fn every_commands_json_output_has_its_documented_shape() {
         &["--json", "wallet", "restore", "--bank", "bank", "--ttp", "ttp/ttp.pub.json", "--dir", "dora3"],
     );
     k.check("wallet restore --bank", &serde_json::from_slice(&out).unwrap());
+    let audit = k.ok(&c, 2, &["wallet", "audit-statements", "--dir", "dora3", "--bank", "bank"]);
+    assert_eq!(audit["contradictions"], serde_json::json!([]), "an honest bank: {audit}");
     let (out, _) = c.piped(
         0,
         phrase.as_bytes(),

@@ -105,6 +105,9 @@ fn a_restore_stores_the_spent_coins_spent_and_exchanges_the_unspent_ones() {
     // Accounts + the restored coins + nothing in flight.
     assert_eq!(w.balance(&alice.account_id()) + restored.balance().unwrap() + w.balance(&shop.id()), total);
     assert_eq!(w.bank.status().unwrap().evidence, 0);
+    // An honest bank's lists contradict none of its statements.
+    let (_, contradictions) = restored.audit_statements(&*w.bank).unwrap();
+    assert!(contradictions.is_empty(), "{contradictions:?}");
 
     // What the bank received: lists by key (page 0 of each, every key of
     // the keyset), one statement naming the candidates together, one
@@ -230,6 +233,20 @@ fn a_bank_that_also_states_the_omitted_coin_unspent_is_proven_to_lie() {
     let page = BankApi::spent_list(&*w.bank, &spent.coin.body.keyset_id, spent.value, 0).unwrap();
     assert!(page.holds(&paid[1]).is_some());
     assert_eq!(contradiction(&statement, &page, &w.bank.master_key()).unwrap(), vec![]);
+
+    // The wallet's own audit of its stored statements: consistent while the
+    // bank keeps lying in its lists too, caught once any list shows it.
+    let (_, none) = restored.audit_statements(&bank).unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    let (lists, caught) = restored.audit_statements(&*w.bank).unwrap();
+    assert_eq!(caught.len(), 1, "{caught:?}");
+    assert_eq!(caught[0].coins, vec![omitted]);
+    assert_eq!(caught[0].statement, statement);
+    assert!(lists.pages.iter().any(|p| *p == caught[0].page));
+    assert_eq!(
+        contradiction(&caught[0].statement, &caught[0].page, &w.bank.master_key()).unwrap(),
+        vec![omitted]
+    );
 }
 
 /// Restores Alice's wallet through `bank` and checks that the spent check

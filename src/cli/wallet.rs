@@ -153,6 +153,22 @@ pub enum WalletCommand {
         #[arg(long)]
         release: bool,
     },
+    /// Check the bank's unspent statements a restore stored against its
+    /// current spent lists (every page of every key: no request names a
+    /// coin). A page that lists a coin a statement called unspent, published
+    /// no later than the statement, is signed proof the bank lied
+    /// (protocol.md §7.7 item 7): double-spending evidence against that coin
+    /// is void. Exit code 5 when one is found, with both signed messages in
+    /// the `--json` report.
+    #[command(after_help = "Examples:\n  faircash wallet audit-statements --dir alice --bank bank")]
+    AuditStatements {
+        /// The state directory.
+        #[command(flatten)]
+        dir: DirArg,
+        /// The bank.
+        #[arg(long)]
+        bank: String,
+    },
     /// Reclaim the value of a payment the payee refused (its signed
     /// refusal): the payment is deposited to this wallet's own account. The
     /// coins stay spent; the account is credited.
@@ -1152,6 +1168,43 @@ pub fn run(cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
                 || format!("renewed {coins} coin(s) worth {value} expiring within {margin} day(s); wallet holds {balance}"),
                 json!({"renewed_coins": coins, "renewed_value": value, "margin_days": margin, "balance": balance, "change": made}),
             );
+            Ok(())
+        }
+        WalletCommand::AuditStatements { dir, bank } => {
+            let home = WalletHome { dir: dir.dir.clone() };
+            let (wallet, _, _, _lock) = home.open(out)?;
+            let b = connect(&bank)?;
+            let stored = crate::store::WalletStore::spent_statements(wallet.store())?.len();
+            let (lists, found) = wallet.audit_statements(&*b)?;
+            let proofs: Vec<_> = found
+                .iter()
+                .map(|c| {
+                    json!({
+                        "coins": c.coins,
+                        "statement_sequence": c.statement.sequence,
+                        "statement": hex::encode(crate::wire::WireMessage::to_bytes(&c.statement)),
+                        "page": hex::encode(crate::wire::WireMessage::to_bytes(&c.page)),
+                    })
+                })
+                .collect();
+            out.result(
+                || {
+                    format!(
+                        "{stored} stored statement(s) checked against {} spent-list page(s) at publication {}: {} contradicted",
+                        lists.pages.len(),
+                        lists.sequence,
+                        found.len()
+                    )
+                },
+                json!({"statements": stored, "pages": lists.pages.len(), "sequence": lists.sequence, "contradictions": proofs}),
+            );
+            if !found.is_empty() {
+                return Err(CliError::Security(format!(
+                    "the bank's spent lists contradict {} of its unspent statements: it stated spent coins unspent \
+                     (the signed proof is in the --json report; double-spending evidence against those coins is void)",
+                    found.len()
+                )));
+            }
             Ok(())
         }
         WalletCommand::Resume { dir, bank, release } => {

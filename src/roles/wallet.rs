@@ -35,7 +35,9 @@ pub use exchange::{
 pub use restore::{
     find_account, RestoreError, RestoreProgress, RestoreReport, Withheld, MAX_RESTORE_COUNTER,
 };
-pub use spent::{fetch_spent_lists, omission_proof, spent_list_keys, SpentCheck, MAX_SPENT_LIST_PAGES};
+pub use spent::{
+    fetch_spent_lists, omission_proof, spent_list_keys, Contradiction, SpentCheck, MAX_SPENT_LIST_PAGES,
+};
 pub use sweep::{SweepError, SweepReport, SWEEP_ORDER};
 
 use super::anchors::TrustAnchors;

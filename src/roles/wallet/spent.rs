@@ -17,8 +17,8 @@ use crate::failpoint::failpoint;
 use crate::keys::{Keyset, KeysetId};
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::spent::{
-    check_list, check_statement, Omission, SpentError, SpentList, SpentLists, UnspentQuery, UnspentStatement,
-    MAX_SPENT_LIST_ATTEMPTS, MAX_UNSPENT_QUERY,
+    check_list, check_statement, contradiction, Omission, SpentError, SpentList, SpentLists, UnspentQuery,
+    UnspentStatement, MAX_SPENT_LIST_ATTEMPTS, MAX_UNSPENT_QUERY,
 };
 use crate::protocol::withdraw::WalletCoin;
 use crate::protocol::{Error, Result};
@@ -234,6 +234,53 @@ impl<S: WalletStore> Wallet<S> {
             self.store.statement_exchanged(&statement.request)?;
         }
         Ok(value)
+    }
+}
+
+/// A statement of the bank, stored by a restore, that a signed spent-list
+/// page contradicts: the page lists `coins` published no later than the
+/// statement's sequence, which the statement called unspent. The two
+/// signed messages prove the bank lied (specs/protocol.md §7.7 item 7), and
+/// double-spending evidence against these coins is void.
+#[derive(Clone, Debug)]
+pub struct Contradiction {
+    /// The bank's signed statement, as stored.
+    pub statement: UnspentStatement,
+    /// The bank's signed page that contradicts it.
+    pub page: SpentList,
+    /// The coins the statement called unspent and the page lists as spent
+    /// at or before the statement's sequence.
+    pub coins: Vec<CoinId>,
+}
+
+impl<S: WalletStore> Wallet<S> {
+    /// Checks every unspent statement a restore stored against the bank's
+    /// current spent lists (fetched as a restore fetches them: every page of
+    /// every key, so the requests name no coin), returning each page that
+    /// contradicts a statement. An honest bank gives none; a bank that
+    /// stated a spent coin unspent (and so could make the restored wallet
+    /// spend it again) is caught as soon as it lists the coin.
+    ///
+    /// # Errors
+    /// [`Error::Spent`] for lists that do not check, or a stored statement
+    /// that no longer verifies; the bank's and the store's errors.
+    pub fn audit_statements(
+        &self,
+        bank: &(impl BankApi + ?Sized),
+    ) -> Result<(SpentLists, Vec<Contradiction>)> {
+        let statements = self.store.spent_statements()?;
+        let keys = spent_list_keys(self.keysets(), self.clock.today());
+        let lists = fetch_spent_lists(bank, &keys, self.anchors.master_key())?;
+        let mut found = Vec::new();
+        for (statement, _) in statements {
+            for page in &lists.pages {
+                let coins = contradiction(&statement, page, self.anchors.master_key())?;
+                if !coins.is_empty() {
+                    found.push(Contradiction { statement: statement.clone(), page: page.clone(), coins });
+                }
+            }
+        }
+        Ok((lists, found))
     }
 }
 
