@@ -413,16 +413,10 @@ impl SpentLists {
     /// The page of the list of `(keyset, value)` whose range holds `coin`
     /// (where it would be if it were listed): the proof of an omission.
     pub fn page_for(&self, keyset: &KeysetId, value: u64, coin: &CoinId) -> Option<&SpentList> {
-        let list: Vec<&SpentList> =
-            self.pages.iter().filter(|p| p.keyset_id == *keyset && p.value == value).collect();
-        list.iter()
-            .copied()
+        self.pages
+            .iter()
+            .filter(|p| p.keyset_id == *keyset && p.value == value)
             .find(|p| p.entries.last().is_some_and(|e| e.coin_id >= *coin) || p.page + 1 == p.pages)
-    }
-
-    /// Number of entries over all lists.
-    pub fn entries(&self) -> usize {
-        self.pages.iter().map(|p| p.entries.len()).sum()
     }
 }
 
@@ -529,11 +523,16 @@ pub fn contradiction(
 ) -> Result<Vec<CoinId>, SpentError> {
     statement.verify(master_key)?;
     page.verify(master_key)?;
-    Ok(page
-        .entries
+    Ok(contradicted(statement, page))
+}
+
+/// The check of [`contradiction`] on a statement and a page whose
+/// signatures were verified already.
+pub(crate) fn contradicted(statement: &UnspentStatement, page: &SpentList) -> Vec<CoinId> {
+    page.entries
         .iter()
         .filter(|e| e.published >= 1 && e.published <= statement.sequence)
         .filter(|e| statement.unspent.binary_search(&e.coin_id).is_ok())
         .map(|e| e.coin_id)
-        .collect())
+        .collect()
 }

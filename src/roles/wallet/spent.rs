@@ -17,7 +17,7 @@ use crate::failpoint::failpoint;
 use crate::keys::{Keyset, KeysetId};
 use crate::params::MAX_COINS_PER_PAYMENT;
 use crate::protocol::spent::{
-    check_list, check_statement, contradiction, Omission, SpentError, SpentList, SpentLists, UnspentQuery,
+    check_list, check_statement, contradicted, Omission, SpentError, SpentList, SpentLists, UnspentQuery,
     UnspentStatement, MAX_SPENT_LIST_ATTEMPTS, MAX_UNSPENT_QUERY,
 };
 use crate::protocol::withdraw::WalletCoin;
@@ -116,14 +116,6 @@ pub struct SpentCheck {
     /// signed page and the index of the signed statement (in
     /// `statements`) that prove it; such a coin is stored spent.
     pub omissions: Vec<(Omission, usize)>,
-}
-
-impl SpentCheck {
-    /// The value of the coins stated unspent.
-    pub fn unspent_value(coins: &[WalletCoin], check: &SpentCheck) -> u64 {
-        let unspent: BTreeSet<&CoinId> = check.unspent.iter().collect();
-        coins.iter().filter(|c| unspent.contains(&c.coin.id())).map(|c| c.value).sum()
-    }
 }
 
 impl<S: WalletStore> Wallet<S> {
@@ -271,10 +263,13 @@ impl<S: WalletStore> Wallet<S> {
         let statements = self.store.spent_statements()?;
         let keys = spent_list_keys(self.keysets(), self.clock.today());
         let lists = fetch_spent_lists(bank, &keys, self.anchors.master_key())?;
+        // The pages were verified as they were fetched; each statement is
+        // verified once here.
         let mut found = Vec::new();
         for (statement, _) in statements {
+            statement.verify(self.anchors.master_key())?;
             for page in &lists.pages {
-                let coins = contradiction(&statement, page, self.anchors.master_key())?;
+                let coins = contradicted(&statement, page);
                 if !coins.is_empty() {
                     found.push(Contradiction { statement: statement.clone(), page: page.clone(), coins });
                 }
